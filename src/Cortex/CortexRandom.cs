@@ -1,0 +1,83 @@
+using System.Numerics;
+
+namespace Cortex;
+
+/// <summary>
+/// A small, portable pseudo-random generator (xoshiro128**, seeded through SplitMix64) so that a seed gives the
+/// same numbers on every run, machine and .NET version — <see cref="System.Random"/> makes no such promise.
+/// </summary>
+public sealed class CortexRandom
+{
+    private uint s0, s1, s2, s3;
+
+    /// <summary>Creates a generator. A null seed draws one from the system's entropy.</summary>
+    public CortexRandom(int? seed = null)
+    {
+        ulong x = seed.HasValue ? (ulong)(uint)seed.Value : (ulong)Random.Shared.NextInt64();
+        s0 = (uint)SplitMix(ref x); s1 = (uint)SplitMix(ref x); s2 = (uint)SplitMix(ref x); s3 = (uint)SplitMix(ref x);
+        if ((s0 | s1 | s2 | s3) == 0) s0 = 1;
+    }
+
+    private static ulong SplitMix(ref ulong x)
+    {
+        ulong z = x += 0x9E3779B97F4A7C15UL;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+        return z ^ (z >> 31);
+    }
+
+    /// <summary>The next 32 random bits.</summary>
+    public uint NextUInt()
+    {
+        uint result = BitOperations.RotateLeft(s1 * 5, 7) * 9;
+        uint t = s1 << 9;
+        s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3;
+        s2 ^= t;
+        s3 = BitOperations.RotateLeft(s3, 11);
+        return result;
+    }
+
+    /// <summary>A uniform float in [0, 1) with 24 random bits.</summary>
+    public float NextFloat() => (NextUInt() >> 8) * (1f / 16777216f);
+
+    /// <summary>A uniform double in [0, 1).</summary>
+    public double NextDouble() => (((ulong)NextUInt() << 21) ^ (NextUInt() >> 11)) * (1.0 / 9007199254740992.0);
+
+    /// <summary>A uniform integer in [0, <paramref name="maxExclusive"/>).</summary>
+    public int NextInt(int maxExclusive)
+    {
+        if (maxExclusive <= 0) throw new ArgumentOutOfRangeException(nameof(maxExclusive), $"NextInt: the bound must be positive. Received: {maxExclusive}");
+        return (int)((NextUInt() * (ulong)maxExclusive) >> 32);
+    }
+
+    /// <summary>A standard normal sample (Box–Muller in double precision).</summary>
+    public double NextNormal()
+    {
+        double u1 = 1.0 - NextDouble(); // (0, 1]: log stays finite
+        double u2 = NextDouble();
+        return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
+    }
+
+    /// <summary>Fills <paramref name="dest"/> with uniform samples in [low, high).</summary>
+    public void FillUniform(Span<float> dest, float low, float high)
+    {
+        float range = high - low;
+        for (int i = 0; i < dest.Length; i++) dest[i] = low + range * NextFloat();
+    }
+
+    /// <summary>Fills <paramref name="dest"/> with normal samples.</summary>
+    public void FillNormal(Span<float> dest, float mean, float std)
+    {
+        for (int i = 0; i < dest.Length; i++) dest[i] = (float)(mean + std * NextNormal());
+    }
+
+    /// <summary>Shuffles <paramref name="values"/> in place (Fisher–Yates).</summary>
+    public void Shuffle(Span<int> values)
+    {
+        for (int i = values.Length - 1; i > 0; i--)
+        {
+            int j = NextInt(i + 1);
+            (values[i], values[j]) = (values[j], values[i]);
+        }
+    }
+}

@@ -1,0 +1,316 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace Cortex.Kernels;
+
+/// <summary>Which micro-kernel family <see cref="Gemm"/> runs; <see cref="Auto"/> picks the widest the CPU accelerates.</summary>
+internal enum GemmKernel { Auto, Vector512, Vector256, Scalar }
+
+/// <summary>
+/// Single-precision matrix multiply in pure managed code, organised the way BLIS and GotoBLAS organise it:
+/// C is cut into NC-wide column blocks, k into KC-deep slices, and rows into MC-tall blocks; each KC×NC slice of B and
+/// each MC×KC block of A is copied ("packed") into a contiguous, zero-padded buffer laid out in the exact order the
+/// micro-kernel reads it, and the micro-kernel (<see cref="IGemmMicroKernel"/>) computes MR×NR tiles in registers.
+/// </summary>
+/// <remarks>
+/// Why packing: the kernel then reads both operands with unit stride from L1/L2, with no TLB misses or cache-set
+/// conflicts from large leading dimensions, and transposed operands cost nothing extra — the transpose happens while
+/// packing. Why blocking: each packed B micro-panel is reused across a whole A block, each A block across a whole B
+/// slice, so the kernel runs out of cache rather than memory.
+/// Threads split C by rows or by columns (never k), and every C element is computed by the same FMA chain whatever the
+/// split, so results are bit-identical for any thread count.
+/// </remarks>
+internal static unsafe class Gemm
+{
+    /// <summary>Below this many multiply-adds a second thread costs more to wake than it saves (≈ 2 µs of work).</summary>
+    private const long ParallelThreshold = 1L << 18;
+
+    /// <summary>
+    /// C = op(A)·op(B) (+ C when accumulate). op(A) is m×k, op(B) is k×n, C is m×n, all row-major with leading dimensions.
+    /// transA: A is stored k×m (row-major, lda ≥ m) and used transposed; likewise transB: B stored n×k (ldb ≥ k).
+    /// </summary>
+    internal static void Sgemm(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate = false)
+        => Sgemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc, accumulate, GemmKernel.Auto, Environment.ProcessorCount);
+
+    /// <summary>
+    /// As the main overload, with the micro-kernel family and the thread cap chosen by the caller (tests use this to
+    /// compare paths bit for bit). An unsupported <paramref name="kernel"/> falls back to the next narrower one.
+    /// </summary>
+    internal static void Sgemm(bool transA, bool transB, int m, int n, int k,
+        ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, bool accumulate,
+        GemmKernel kernel, int maxThreads)
+    {
+        if (m < 0 || n < 0 || k < 0)
+            throw new ArgumentOutOfRangeException(nameof(m), $"Sgemm expects non-negative sizes. Received: m={m}, n={n}, k={k}");
+        CheckOperand("A", transA ? k : m, transA ? m : k, a.Length, lda);
+        CheckOperand("B", transB ? n : k, transB ? k : n, b.Length, ldb);
+        CheckOperand("C", m, n, c.Length, ldc);
+        if (m == 0 || n == 0) return;
+        if (k == 0)
+        {
+            // An empty sum is zero: C = 0 (or unchanged when accumulating).
+            if (!accumulate)
+                for (int i = 0; i < m; i++) c.Slice(i * ldc, n).Clear();
+            return;
+        }
+
+        fixed (float* pa = a, pb = b, pc = c)
+        {
+            var problem = new GemmProblem
+            {
+                A = pa, ARow = transA ? 1 : lda, AStep = transA ? lda : 1,
+                B = pb, BCol = transB ? ldb : 1, BStep = transB ? 1 : ldb,
+                C = pc, Ldc = ldc, M = m, N = n, K = k, Accumulate = accumulate,
+            };
+            if (kernel == GemmKernel.Auto) kernel = GemmKernel.Vector512;
+            if (kernel == GemmKernel.Vector512 && !Avx512Kernel.IsSupported) kernel = GemmKernel.Vector256;
+            if (kernel == GemmKernel.Vector256 && !Avx2Kernel.IsSupported) kernel = GemmKernel.Scalar;
+            switch (kernel)
+            {
+                case GemmKernel.Vector512: Run<Avx512Kernel>(problem, maxThreads); break;
+                case GemmKernel.Vector256: Run<Avx2Kernel>(problem, maxThreads); break;
+                default: Run<ScalarKernel>(problem, maxThreads); break;
+            }
+        }
+    }
+
+    private static void CheckOperand(string name, int rows, int cols, int length, int ld)
+    {
+        if (ld < Math.Max(1, cols))
+            throw new ArgumentOutOfRangeException(name, $"Sgemm expects the leading dimension of {name} to be at least {Math.Max(1, cols)} (its stored row length). Received: {ld}");
+        long needed = rows == 0 || cols == 0 ? 0 : (long)(rows - 1) * ld + cols;
+        if (length < needed)
+            throw new ArgumentException($"Sgemm expects {name} ({rows}×{cols}, leading dimension {ld}) to hold at least {needed} floats. Received: {length}", name);
+    }
+
+    /// <summary>Splits the product over threads (or not) and runs the blocked algorithm on each part.</summary>
+    private static void Run<TK>(in GemmProblem p, int maxThreads) where TK : IGemmMicroKernel
+    {
+        int m = p.M, n = p.N;
+        int parts = 1;
+        bool splitN = false;
+        int unit = 1, units = 1;
+        if (maxThreads > 1 && (long)m * n * p.K >= ParallelThreshold)
+        {
+            // Each part re-packs the operand it shares with the others, so split the dimension whose partner is
+            // smaller: splitting columns duplicates A's packing (m×k), splitting rows duplicates B's (k×n).
+            int nUnits = (n + TK.NR - 1) / TK.NR, mUnits = (m + TK.MR - 1) / TK.MR;
+            splitN = (m <= n && nUnits >= 2) || mUnits < 2;
+            unit = splitN ? TK.NR : TK.MR;
+            units = splitN ? nUnits : mUnits;
+            parts = Math.Min(Math.Min(maxThreads, units), GemmThreads.MaxParts);
+        }
+        if (parts <= 1)
+        {
+            Blocked<TK>(p, 0, m, 0, n);
+            return;
+        }
+        // Whole tiles per part, the remainder spread one tile at a time.
+        Span<int> bounds = stackalloc int[parts + 1];
+        int extent = splitN ? n : m;
+        for (int t = 0; t <= parts; t++)
+            bounds[t] = Math.Min(extent, (int)((long)units * t / parts) * unit);
+        if (!GemmThreads.TryRun(p, &Blocked<TK>, splitN, bounds))
+            Blocked<TK>(p, 0, m, 0, n);   // another GEMM holds the workers: run on this thread
+    }
+
+    /// <summary>
+    /// The five loops of BLIS/Goto over rows [i0, i1) and columns [j0, j1) of C. Loop order, outside in:
+    /// columns by NC (B block in L3) → k by KC (pack B slice) → rows by MC (pack A block, in L2) →
+    /// columns by NR (B micro-panel, stays in L1 while…) → rows by MR (…every A micro-panel streams past it).
+    /// </summary>
+    internal static void Blocked<TK>(in GemmProblem p, int i0, int i1, int j0, int j1) where TK : IGemmMicroKernel
+    {
+        int mr = TK.MR, nr = TK.NR;
+        // Even KC slices (784 → 4×196, not 3×256 + 16) so no slice is too thin to amortise its packing; the split
+        // depends only on k, so each element's summation order is the same for every thread count.
+        int kSlices = (p.K + TK.KC - 1) / TK.KC;
+        int kcMax = (p.K + kSlices - 1) / kSlices;
+        int mBlocks = (i1 - i0 + TK.MC - 1) / TK.MC;
+        int mcMax = RoundUp((i1 - i0 + mBlocks - 1) / mBlocks, mr);
+        int ncMax = RoundUp(Math.Min(TK.NC, j1 - j0), nr);
+        int aSize = RoundUp(mcMax * kcMax, 16), bSize = RoundUp(kcMax * ncMax, 16);
+        float* aPack = PackBuffer.Get(aSize + bSize);
+        float* bPack = aPack + aSize;
+
+        for (int jc = j0; jc < j1; jc += TK.NC)
+        {
+            int nc = Math.Min(TK.NC, j1 - jc);
+            for (int s = 0; s < kSlices; s++)
+            {
+                int pc = (int)((long)p.K * s / kSlices), kc = (int)((long)p.K * (s + 1) / kSlices) - pc;
+                bool overwrite = s == 0 && !p.Accumulate;
+                PackB<TK>(kc, nc, p.B + pc * p.BStep + jc * p.BCol, p.BCol, p.BStep, bPack);
+                for (int ic = i0; ic < i1; ic += mcMax)
+                {
+                    int mc = Math.Min(mcMax, i1 - ic);
+                    PackA<TK>(mc, kc, p.A + ic * p.ARow + pc * p.AStep, p.ARow, p.AStep, aPack);
+                    Macro<TK>(mc, nc, kc, aPack, bPack, p.C + ic * p.Ldc + jc, p.Ldc, overwrite);
+                }
+            }
+        }
+    }
+
+    /// <summary>Runs the micro-kernel over one packed A block × one packed B slice.</summary>
+    private static void Macro<TK>(int mc, int nc, int kc, float* aPack, float* bPack, float* c, nint ldc, bool overwrite)
+        where TK : IGemmMicroKernel
+    {
+        int mr = TK.MR, nr = TK.NR;
+        float* edge = stackalloc float[mr * nr];
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int nw = Math.Min(nr, nc - jr);
+            float* b = bPack + jr * kc;
+            for (int ir = 0; ir < mc; ir += mr)
+            {
+                int mh = Math.Min(mr, mc - ir);
+                float* a = aPack + ir * kc;
+                float* ct = c + ir * ldc + jr;
+                if (mh == mr && nw == nr)
+                    TK.Tile(kc, a, 1, mr, b, nr, ct, ldc, overwrite);
+                else if (mh == mr && nw == nr / 2)
+                    TK.NarrowTile(kc, a, 1, mr, b, nr, ct, ldc, overwrite);
+                else
+                {
+                    // Ragged edge: compute the full (zero-padded) tile aside, then copy the part that exists.
+                    if (nw <= nr / 2) TK.NarrowTile(kc, a, 1, mr, b, nr, edge, nr, true);
+                    else TK.Tile(kc, a, 1, mr, b, nr, edge, nr, true);
+                    for (int i = 0; i < mh; i++)
+                    {
+                        float* src = edge + i * nr, dst = ct + i * ldc;
+                        if (overwrite) for (int j = 0; j < nw; j++) dst[j] = src[j];
+                        else for (int j = 0; j < nw; j++) dst[j] += src[j];
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Packs an mc×kc block of A (element (i,p) at <c>a[i·aRow + p·aStep]</c>) into MR-row micro-panels: for each p
+    /// the MR values the kernel broadcasts are adjacent. Rows past mc are zero so edge tiles need no special kernel.
+    /// </summary>
+    private static void PackA<TK>(int mc, int kc, float* a, nint aRow, nint aStep, float* dst) where TK : IGemmMicroKernel
+    {
+        int mr = TK.MR;
+        for (int ir = 0; ir < mc; ir += mr)
+        {
+            int mh = Math.Min(mr, mc - ir);
+            float* src = a + ir * aRow;
+            if (aRow == 1 && mh == mr)
+            {
+                // Transposed A: the MR values of one k step are already contiguous — a straight copy.
+                for (int p = 0; p < kc; p++)
+                    CopyFloats(src + p * aStep, dst + p * mr, mr);
+            }
+            else
+            {
+                // Row-major A: read MR rows side by side (MR sequential streams), write sequentially.
+                for (int p = 0; p < kc; p++)
+                {
+                    float* d = dst + p * mr;
+                    float* s = src + p * aStep;
+                    int i = 0;
+                    for (; i < mh; i++) d[i] = s[i * aRow];
+                    for (; i < mr; i++) d[i] = 0f;
+                }
+            }
+            dst += mr * kc;
+        }
+    }
+
+    /// <summary>
+    /// Packs a kc×nc slice of B (element (p,j) at <c>b[p·bStep + j·bCol]</c>) into NR-column micro-panels, each kc×NR
+    /// and contiguous, zero-padded past nc.
+    /// </summary>
+    private static void PackB<TK>(int kc, int nc, float* b, nint bCol, nint bStep, float* dst) where TK : IGemmMicroKernel
+    {
+        int nr = TK.NR;
+        for (int jr = 0; jr < nc; jr += nr)
+        {
+            int nw = Math.Min(nr, nc - jr);
+            float* src = b + jr * bCol;
+            if (bCol == 1)
+            {
+                // Row-major B: each k step is NR contiguous floats.
+                for (int p = 0; p < kc; p++)
+                {
+                    float* d = dst + p * nr;
+                    if (nw == nr) CopyFloats(src + p * bStep, d, nr);
+                    else
+                    {
+                        float* s = src + p * bStep;
+                        int j = 0;
+                        for (; j < nw; j++) d[j] = s[j];
+                        for (; j < nr; j++) d[j] = 0f;
+                    }
+                }
+            }
+            else
+            {
+                // Transposed B (stored n×k): row j of the store is column j of B; gather NR rows side by side.
+                for (int p = 0; p < kc; p++)
+                {
+                    float* d = dst + p * nr;
+                    float* s = src + p * bStep;
+                    int j = 0;
+                    for (; j < nw; j++) d[j] = s[j * bCol];
+                    for (; j < nr; j++) d[j] = 0f;
+                }
+            }
+            dst += nr * kc;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyFloats(float* src, float* dst, int count)
+    {
+        int j = 0;
+        if (Vector512.IsHardwareAccelerated)
+            for (; j <= count - 16; j += 16) Vector512.Store(Vector512.Load(src + j), dst + j);
+        for (; j <= count - 8; j += 8) Vector256.Store(Vector256.Load(src + j), dst + j);
+        for (; j < count; j++) dst[j] = src[j];
+    }
+
+    private static int RoundUp(int x, int multiple) => (x + multiple - 1) / multiple * multiple;
+
+    /// <summary>
+    /// One pinned, 64-byte-aligned scratch array per thread that only grows, so repeated products allocate nothing and
+    /// packed panels start on a cache line (an unaligned 64-byte load splits two lines).
+    /// </summary>
+    private static class PackBuffer
+    {
+        [ThreadStatic] private static float[]? t_array;
+        [ThreadStatic] private static nint t_aligned;
+
+        public static float* Get(int floats)
+        {
+            float[]? array = t_array;
+            if (array == null || array.Length < floats + 16)
+            {
+                array = GC.AllocateUninitializedArray<float>(Math.Max(floats + 16, (array?.Length ?? 0) * 5 / 4), pinned: true);
+                t_array = array;
+                nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
+                t_aligned = (start + 63) & ~(nint)63;
+            }
+            return (float*)t_aligned;
+        }
+    }
+}
+
+/// <summary>One product, described by strides so that transposed operands need no separate code path.</summary>
+internal unsafe struct GemmProblem
+{
+    /// <summary>op(A)(i,p) = A[i·ARow + p·AStep].</summary>
+    public float* A;
+    public nint ARow, AStep;
+    /// <summary>op(B)(p,j) = B[p·BStep + j·BCol].</summary>
+    public float* B;
+    public nint BCol, BStep;
+    public float* C;
+    public nint Ldc;
+    public int M, N, K;
+    public bool Accumulate;
+}

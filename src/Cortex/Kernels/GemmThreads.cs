@@ -1,0 +1,132 @@
+using System.Diagnostics;
+
+namespace Cortex.Kernels;
+
+/// <summary>
+/// The worker threads behind a parallel <see cref="Gemm"/>: ProcessorCount − 1 background threads plus the caller.
+/// </summary>
+/// <remarks>
+/// Why not Parallel.For or the thread pool: a training step issues many mid-sized products back to back, each worth
+/// tens of microseconds; a queued work item plus its wake-up costs several microseconds and allocates. Here a product
+/// is published by bumping a generation counter that idle workers spin on for a short while (so back-to-back products
+/// start in well under a microsecond) before they block on a monitor (so an idle library burns no CPU). The caller
+/// always runs part 0 itself. One parallel product runs at a time; a concurrent caller that finds the workers busy runs
+/// its product single-threaded instead of waiting.
+/// </remarks>
+internal static unsafe class GemmThreads
+{
+    /// <summary>Upper bound on parts per product (caller + workers).</summary>
+    public static int MaxParts { get; } = Math.Clamp(Environment.ProcessorCount, 1, 64);
+
+    /// <summary>How long an idle worker spins before it blocks: long enough to bridge the gap between the products of a
+    /// training step, short enough not to steal a core from other work for long.</summary>
+    private static readonly long SpinTicks = Stopwatch.Frequency / 5000;   // 200 µs
+
+    private static readonly object s_gate = new();
+    private static readonly object s_sleep = new();
+    private static Thread[] s_workers = [];
+    private static int s_generation, s_pending, s_sleeping;
+    private static Exception? s_error;
+
+    // The published product, written only while s_gate is held.
+    private static GemmProblem s_problem;
+    private static delegate*<in GemmProblem, int, int, int, int, void> s_body;
+    private static bool s_splitN;
+    private static readonly int[] s_bounds = new int[65];
+    private static int s_parts;
+
+    /// <summary>
+    /// Runs <paramref name="body"/> on part t of the split (rows or columns bounds[t]..bounds[t+1]) for every t, in
+    /// parallel, and returns after all have finished; false (nothing run) when another product holds the workers.
+    /// </summary>
+    public static bool TryRun(in GemmProblem problem, delegate*<in GemmProblem, int, int, int, int, void> body, bool splitN, ReadOnlySpan<int> bounds)
+    {
+        if (!Monitor.TryEnter(s_gate)) return false;
+        try
+        {
+            int parts = bounds.Length - 1;
+            EnsureWorkers(parts - 1);
+            s_problem = problem;
+            s_body = body;
+            s_splitN = splitN;
+            s_parts = parts;
+            bounds.CopyTo(s_bounds);
+            s_error = null;
+            Volatile.Write(ref s_pending, parts - 1);
+            // Full fence, paired with the one in Worker before it re-reads the generation: either the worker sees the
+            // new generation or we see it asleep and wake it.
+            Interlocked.Increment(ref s_generation);
+            if (Volatile.Read(ref s_sleeping) > 0)
+                lock (s_sleep) Monitor.PulseAll(s_sleep);
+
+            RunPart(0);
+
+            var spinner = new SpinWait();
+            while (Volatile.Read(ref s_pending) != 0) spinner.SpinOnce(sleep1Threshold: -1);
+            if (s_error is { } error) throw new AggregateException("A GEMM worker thread failed.", error);
+            return true;
+        }
+        finally
+        {
+            Monitor.Exit(s_gate);
+        }
+    }
+
+    private static void RunPart(int t)
+    {
+        int lo = s_bounds[t], hi = s_bounds[t + 1];
+        if (s_splitN) s_body(s_problem, 0, s_problem.M, lo, hi);
+        else s_body(s_problem, lo, hi, 0, s_problem.N);
+    }
+
+    private static void EnsureWorkers(int count)
+    {
+        if (s_workers.Length >= count) return;
+        var workers = new Thread[count];
+        s_workers.CopyTo(workers, 0);
+        for (int w = s_workers.Length; w < count; w++)
+        {
+            int index = w;
+            // Started while s_gate is held, after the current generation is fixed, so a new worker never runs a stale job.
+            int seen = Volatile.Read(ref s_generation);
+            workers[w] = new Thread(() => Worker(index, seen)) { IsBackground = true, Name = $"Cortex GEMM {index + 1}" };
+            workers[w].Start();
+        }
+        s_workers = workers;
+    }
+
+    private static void Worker(int index, int seen)
+    {
+        while (true)
+        {
+            long spinUntil = Stopwatch.GetTimestamp() + SpinTicks;
+            var spinner = new SpinWait();
+            while (Volatile.Read(ref s_generation) == seen)
+            {
+                if (Stopwatch.GetTimestamp() < spinUntil)
+                {
+                    spinner.SpinOnce(sleep1Threshold: -1);
+                    continue;
+                }
+                lock (s_sleep)
+                {
+                    Interlocked.Increment(ref s_sleeping);
+                    while (Volatile.Read(ref s_generation) == seen) Monitor.Wait(s_sleep);
+                    Interlocked.Decrement(ref s_sleeping);
+                }
+            }
+            seen = Volatile.Read(ref s_generation);
+            int part = index + 1;
+            if (part >= s_parts) continue;
+            try
+            {
+                RunPart(part);
+            }
+            catch (Exception e)
+            {
+                s_error = e;
+            }
+            Interlocked.Decrement(ref s_pending);
+        }
+    }
+}

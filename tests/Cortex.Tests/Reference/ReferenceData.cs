@@ -1,0 +1,61 @@
+using System.Text.Json;
+
+namespace Cortex.Tests.Reference;
+
+/// <summary>Reads the JSON written by tests/reference/make_reference.py (PyTorch's values and gradients).</summary>
+public static class ReferenceData
+{
+    private static readonly Dictionary<string, Dictionary<string, JsonElement>> Files = [];
+
+    /// <summary>All cases of a reference file, keyed by case name.</summary>
+    public static Dictionary<string, JsonElement> Cases(string file)
+    {
+        lock (Files)
+        {
+            if (Files.TryGetValue(file, out var cached)) return cached;
+            string path = Path.Combine(AppContext.BaseDirectory, "reference", file);
+            using var doc = JsonDocument.Parse(File.ReadAllText(path));
+            var result = new Dictionary<string, JsonElement>();
+            foreach (var c in doc.RootElement.GetProperty("cases").EnumerateArray())
+                result.Add(c.GetProperty("name").GetString()!, c.Clone());
+            Files[file] = result;
+            return result;
+        }
+    }
+
+    public static TheoryData<string> Names(string file)
+    {
+        var data = new TheoryData<string>();
+        foreach (var name in Cases(file).Keys) data.Add(name);
+        return data;
+    }
+
+    public static Tensor ToTensor(JsonElement e)
+    {
+        int[] shape = [.. e.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32())];
+        float[] data = [.. e.GetProperty("data").EnumerateArray().Select(ReadFloat)];
+        return Tensor.FromArray(data, shape);
+    }
+
+    private static float ReadFloat(JsonElement v) => v.ValueKind == JsonValueKind.String
+        ? v.GetString() switch { "inf" => float.PositiveInfinity, "-inf" => float.NegativeInfinity, _ => float.NaN }
+        : v.GetSingle();
+
+    /// <summary>Asserts allclose: |actual − expected| ≤ atol + rtol·|expected| element-wise, with matching shapes and NaN positions.</summary>
+    public static void AssertClose(Tensor expected, Tensor actual, string what, float rtol = 1e-5f, float atol = 1e-6f)
+    {
+        Assert.True(expected.Shape.SequenceEqual(actual.Shape),
+            $"{what}: shape {Fmt(actual.Shape)} differs from PyTorch's {Fmt(expected.Shape)}");
+        var e = expected.AsSpan();
+        var a = actual.AsSpan();
+        for (int i = 0; i < e.Length; i++)
+        {
+            if (float.IsNaN(e[i]) && float.IsNaN(a[i])) continue;
+            if (e[i] == a[i]) continue;
+            float tol = atol + rtol * MathF.Abs(e[i]);
+            Assert.True(MathF.Abs(a[i] - e[i]) <= tol, $"{what}[{i}]: Cortex {a[i]:R} vs PyTorch {e[i]:R} (tolerance {tol:G3})");
+        }
+    }
+
+    private static string Fmt(int[] s) => "(" + string.Join(", ", s) + ")";
+}
