@@ -10,6 +10,27 @@ public sealed class CortexRandom
 {
     private uint s0, s1, s2, s3;
 
+    private static readonly object GlobalLock = new();
+    private static CortexRandom global = new();
+
+    /// <summary>
+    /// Seeds the library-wide generator that unseeded initializers, dropout and shuffling draw from, like Keras's
+    /// <c>keras.utils.set_random_seed</c>: after it, the same program produces the same weights and the same training.
+    /// </summary>
+    public static void SetGlobalSeed(int seed)
+    {
+        lock (GlobalLock) global = new CortexRandom(seed);
+    }
+
+    /// <summary>A seed drawn from the global generator (deterministic after <see cref="SetGlobalSeed"/>).</summary>
+    public static int NextGlobalSeed()
+    {
+        lock (GlobalLock) return (int)global.NextUInt();
+    }
+
+    /// <summary>A generator for <paramref name="seed"/>, or one seeded from the global generator when null.</summary>
+    public static CortexRandom FromSeedOrGlobal(int? seed) => new(seed ?? NextGlobalSeed());
+
     /// <summary>Creates a generator. A null seed draws one from the system's entropy.</summary>
     public CortexRandom(int? seed = null)
     {

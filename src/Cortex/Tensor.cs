@@ -137,7 +137,7 @@ public partial class Tensor
     public static Tensor RandomNormal(int[] shape, float mean = 0f, float std = 1f, int? seed = null)
     {
         var t = Uninitialized(ShapeUtil.Count("RandomNormal", shape), (int[])shape.Clone());
-        var rng = new CortexRandom(seed);
+        var rng = CortexRandom.FromSeedOrGlobal(seed);
         rng.FillNormal(t.data, mean, std);
         return t;
     }
@@ -146,7 +146,7 @@ public partial class Tensor
     public static Tensor RandomUniform(int[] shape, float low = 0f, float high = 1f, int? seed = null)
     {
         var t = Uninitialized(ShapeUtil.Count("RandomUniform", shape), (int[])shape.Clone());
-        var rng = new CortexRandom(seed);
+        var rng = CortexRandom.FromSeedOrGlobal(seed);
         rng.FillUniform(t.data, low, high);
         return t;
     }

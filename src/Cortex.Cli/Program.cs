@@ -1,0 +1,3 @@
+using Cortex.Cli;
+
+return Cli.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,187 @@
+using Cortex.Models;
+
+namespace Cortex.Callbacks;
+
+/// <summary>
+/// Hooks into <see cref="Model.Fit"/>. Override the moments you need; <see cref="Model"/> is the model being trained.
+/// </summary>
+/// <example>
+/// <code>
+/// class PrintLoss : Callback
+/// {
+///     public override void OnEpochEnd(int epoch, IReadOnlyDictionary&lt;string, float&gt; logs) =&gt; Console.WriteLine(logs["loss"]);
+/// }
+/// </code>
+/// </example>
+public abstract class Callback
+{
+    /// <summary>The model being trained (set when Fit starts).</summary>
+    public Model? Model { get; private set; }
+
+    internal void SetModel(Model model) => Model = model;
+
+    /// <summary>Called once before the first epoch.</summary>
+    public virtual void OnTrainBegin() { }
+    /// <summary>Called once after the last epoch.</summary>
+    public virtual void OnTrainEnd() { }
+    /// <summary>Called at the start of each epoch.</summary>
+    public virtual void OnEpochBegin(int epoch) { }
+    /// <summary>Called at the end of each epoch with its loss and metrics (and <c>val_</c> ones).</summary>
+    public virtual void OnEpochEnd(int epoch, IReadOnlyDictionary<string, float> logs) { }
+    /// <summary>Called before each training batch.</summary>
+    public virtual void OnTrainBatchBegin(int batch) { }
+    /// <summary>Called after each training batch.</summary>
+    public virtual void OnTrainBatchEnd(int batch) { }
+
+    /// <summary>Reads a monitored value from the logs, with an error listing what is available.</summary>
+    protected static bool TryGet(IReadOnlyDictionary<string, float> logs, string monitor, out float value) => logs.TryGetValue(monitor, out value);
+
+    /// <summary>Whether smaller is better for <paramref name="monitor"/> under Keras's "auto" mode.</summary>
+    protected static bool Minimizes(string monitor, string mode) => mode switch
+    {
+        "min" => true,
+        "max" => false,
+        "auto" => !(monitor.EndsWith("accuracy", StringComparison.Ordinal) || monitor.EndsWith("acc", StringComparison.Ordinal)),
+        _ => throw new ArgumentException($"mode must be 'auto', 'min' or 'max'. Received: '{mode}'"),
+    };
+}
+
+/// <summary>Stops training when a monitored metric has stopped improving.</summary>
+/// <example><code>model.Fit(x, y, epochs: 100, validationSplit: 0.2f, callbacks: [new EarlyStopping(patience: 5, restoreBestWeights: true)]);</code></example>
+public sealed class EarlyStopping(string monitor = "val_loss", int patience = 0, float minDelta = 0f, bool restoreBestWeights = false, string mode = "auto") : Callback
+{
+    private readonly bool minimize = Minimizes(monitor, mode);
+    private float best;
+    private int wait;
+    private Tensor[]? bestWeights;
+
+    /// <summary>The epoch at which training stopped (0 if it did not stop early).</summary>
+    public int StoppedEpoch { get; private set; }
+
+    /// <inheritdoc/>
+    public override void OnTrainBegin()
+    {
+        best = minimize ? float.PositiveInfinity : float.NegativeInfinity;
+        wait = 0;
+        StoppedEpoch = 0;
+        bestWeights = null;
+    }
+
+    /// <inheritdoc/>
+    public override void OnEpochEnd(int epoch, IReadOnlyDictionary<string, float> logs)
+    {
+        if (!TryGet(logs, monitor, out float current)) return; // Keras warns and carries on
+        bool improved = minimize ? current < best - MathF.Abs(minDelta) : current > best + MathF.Abs(minDelta);
+        if (improved)
+        {
+            best = current;
+            wait = 0;
+            if (restoreBestWeights) bestWeights = Model!.GetWeights();
+            return;
+        }
+        if (++wait > patience)
+        {
+            StoppedEpoch = epoch;
+            Model!.StopTraining = true;
+        }
+    }
+
+    /// <inheritdoc/>
+    public override void OnTrainEnd()
+    {
+        if (restoreBestWeights && bestWeights != null && StoppedEpoch > 0) Model!.SetWeights(bestWeights);
+    }
+}
+
+/// <summary>Saves the model after each epoch, or only when the monitored metric improves.</summary>
+/// <example><code>new ModelCheckpoint("best.cortex", saveBestOnly: true)</code></example>
+public sealed class ModelCheckpoint(string path, string monitor = "val_loss", bool saveBestOnly = false, string mode = "auto") : Callback
+{
+    private readonly bool minimize = Minimizes(monitor, mode);
+    private float best;
+
+    /// <inheritdoc/>
+    public override void OnTrainBegin() => best = minimize ? float.PositiveInfinity : float.NegativeInfinity;
+
+    /// <inheritdoc/>
+    public override void OnEpochEnd(int epoch, IReadOnlyDictionary<string, float> logs)
+    {
+        string file = path.Replace("{epoch}", (epoch + 1).ToString("00", System.Globalization.CultureInfo.InvariantCulture));
+        if (!saveBestOnly) { Model!.Save(file); return; }
+        if (!TryGet(logs, monitor, out float current)) return;
+        if (minimize ? current < best : current > best)
+        {
+            best = current;
+            Model!.Save(file);
+        }
+    }
+}
+
+/// <summary>Multiplies the learning rate by <c>factor</c> when the monitored metric stops improving.</summary>
+/// <example><code>new ReduceLROnPlateau(factor: 0.5f, patience: 3)</code></example>
+public sealed class ReduceLROnPlateau(string monitor = "val_loss", float factor = 0.1f, int patience = 10, float minDelta = 1e-4f, float minLr = 0f, string mode = "auto") : Callback
+{
+    private readonly bool minimize = Minimizes(monitor, mode);
+    private float best;
+    private int wait;
+
+    /// <inheritdoc/>
+    public override void OnTrainBegin()
+    {
+        if (!(factor > 0f && factor < 1f)) throw new ArgumentOutOfRangeException(nameof(factor), $"ReduceLROnPlateau: factor must be in (0, 1). Received: {factor}");
+        best = minimize ? float.PositiveInfinity : float.NegativeInfinity;
+        wait = 0;
+    }
+
+    /// <inheritdoc/>
+    public override void OnEpochEnd(int epoch, IReadOnlyDictionary<string, float> logs)
+    {
+        if (!TryGet(logs, monitor, out float current)) return;
+        bool improved = minimize ? current < best - minDelta : current > best + minDelta;
+        if (improved) { best = current; wait = 0; return; }
+        if (++wait >= patience)
+        {
+            var opt = Model!.Optimizer!;
+            opt.LearningRate = MathF.Max(opt.LearningRate * factor, minLr);
+            wait = 0;
+        }
+    }
+}
+
+/// <summary>Stops training as soon as the loss becomes NaN or infinite.</summary>
+public sealed class TerminateOnNaN : Callback
+{
+    /// <inheritdoc/>
+    public override void OnEpochEnd(int epoch, IReadOnlyDictionary<string, float> logs)
+    {
+        if (logs.TryGetValue("loss", out float loss) && !float.IsFinite(loss)) Model!.StopTraining = true;
+    }
+}
+
+/// <summary>Writes each epoch's logs as a CSV row (<c>epoch,accuracy,loss,…</c>).</summary>
+/// <example><code>new CsvLogger("history.csv")</code></example>
+public sealed class CsvLogger(string path, char separator = ',', bool append = false) : Callback
+{
+    private List<string>? keys;
+
+    /// <inheritdoc/>
+    public override void OnTrainBegin()
+    {
+        keys = null;
+        if (!append && File.Exists(path)) File.Delete(path);
+    }
+
+    /// <inheritdoc/>
+    public override void OnEpochEnd(int epoch, IReadOnlyDictionary<string, float> logs)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        if (keys == null)
+        {
+            keys = [.. logs.Keys.OrderBy(k => k, StringComparer.Ordinal)];
+            if (!File.Exists(path) || new FileInfo(path).Length == 0)
+                File.AppendAllText(path, "epoch" + separator + string.Join(separator, keys) + "\n");
+        }
+        File.AppendAllText(path, epoch.ToString(inv) + separator +
+            string.Join(separator, keys.Select(k => logs.TryGetValue(k, out var v) ? v.ToString("R", inv) : "")) + "\n");
+    }
+}

@@ -1,0 +1,133 @@
+using Cortex.Activations;
+
+namespace Cortex.Layers;
+
+/// <summary>Applies an activation function: <c>new Activation("relu")</c>.</summary>
+/// <example><code>var act = new Activation("softmax"); Tensor p = act.Call(logits);</code></example>
+public sealed class Activation(ActivationFunction activation, string? name = null) : Layer(name)
+{
+    /// <summary>The function applied.</summary>
+    public ActivationFunction Function { get; } = activation ?? throw new ArgumentNullException(nameof(activation));
+
+    /// <inheritdoc/>
+    protected override Tensor CallCore(Tensor inputs, bool training) => Function.Apply(inputs);
+
+    /// <inheritdoc/>
+    public override Dictionary<string, object?> GetConfig()
+    {
+        var c = base.GetConfig();
+        c["activation"] = Function.Name;
+        c["activation_alpha"] = Function.Alpha;
+        return c;
+    }
+}
+
+/// <summary>Flattens each sample to one axis: (N, 28, 28, 1) → (N, 784).</summary>
+/// <example><code>var flat = new Flatten(); Tensor v = flat.Call(images);</code></example>
+public sealed class Flatten(string? name = null) : Layer(name)
+{
+    /// <inheritdoc/>
+    protected override Tensor CallCore(Tensor inputs, bool training)
+    {
+        if (inputs.Rank == 0) throw new ArgumentException($"Flatten '{Name}' expects input with a batch axis. Received: shape ()");
+        int n = inputs.ShapeRef[0];
+        return inputs.Rank == 2 ? inputs : inputs.Reshape(n, n == 0 ? 0 : inputs.Size / n);
+    }
+
+    /// <inheritdoc/>
+    public override int[] ComputeOutputShape(int[] inputShape)
+    {
+        int f = 1;
+        for (int i = 1; i < inputShape.Length; i++) f *= inputShape[i];
+        return [inputShape[0], f];
+    }
+}
+
+/// <summary>
+/// Randomly sets a fraction <c>rate</c> of inputs to 0 during training and scales the rest by 1/(1 − rate), so
+/// inference (where it does nothing) sees the same expected values.
+/// </summary>
+/// <example><code>var drop = new Dropout(rate: 0.5f, seed: 42);</code></example>
+public sealed class Dropout : Layer
+{
+    private readonly CortexRandom rng;
+
+    /// <summary>Creates the layer.</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rate"/> is outside [0, 1).</exception>
+    public Dropout(float rate, int? seed = null, string? name = null) : base(name)
+    {
+        if (!(rate >= 0f && rate < 1f))
+            throw new ArgumentOutOfRangeException(nameof(rate), $"Dropout: rate must be in [0, 1). Received: rate={rate}");
+        Rate = rate;
+        Seed = seed;
+        rng = CortexRandom.FromSeedOrGlobal(seed);
+    }
+
+    /// <summary>The fraction of inputs dropped.</summary>
+    public float Rate { get; }
+
+    /// <summary>The seed, if one was given.</summary>
+    public int? Seed { get; }
+
+    /// <inheritdoc/>
+    protected override Tensor CallCore(Tensor inputs, bool training)
+    {
+        if (!training || Rate == 0f) return inputs;
+        var mask = Tensor.Uninitialized(inputs.ShapeRef);
+        var m = mask.Span;
+        float keep = 1f / (1f - Rate);
+        for (int i = 0; i < m.Length; i++) m[i] = rng.NextFloat() >= Rate ? keep : 0f;
+        return inputs * mask;
+    }
+
+    /// <inheritdoc/>
+    public override Dictionary<string, object?> GetConfig()
+    {
+        var c = base.GetConfig();
+        c["rate"] = Rate;
+        c["seed"] = Seed;
+        return c;
+    }
+}
+
+/// <summary>
+/// Declares the shape of one sample (without the batch axis), as <c>keras.Input(shape=(784,))</c>. Placed first in a
+/// <see cref="Models.Sequential"/>, it lets the model build (and <c>Summary()</c> show shapes) before any data is seen.
+/// </summary>
+/// <example><code>var model = new Sequential(new Input(shape: [784]), new Dense(25, "relu"));</code></example>
+public sealed class Input : Layer
+{
+    /// <summary>Creates the input declaration.</summary>
+    /// <exception cref="ArgumentException">A dimension is not positive.</exception>
+    public Input(int[] shape, string? name = null) : base(name)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        if (shape.Any(d => d <= 0)) throw new ArgumentException($"Input: every dimension must be positive. Received: shape {ShapeUtil.Format(shape)}");
+        SampleShape = (int[])shape.Clone();
+    }
+
+    /// <inheritdoc/>
+    protected override string DefaultName => "input_layer";
+
+    /// <summary>The shape of one sample.</summary>
+    public int[] SampleShape { get; }
+
+    /// <inheritdoc/>
+    protected override void CheckInput(Tensor inputs)
+    {
+        int[] s = inputs.ShapeRef;
+        if (s.Length != SampleShape.Length + 1 || !s.AsSpan(1).SequenceEqual(SampleShape))
+            throw new ArgumentException($"Input '{Name}' expects shape {ShapeUtil.Format([-1, .. SampleShape]).Replace("-1", "None")}. Received: shape {ShapeUtil.Format(s)}");
+    }
+
+    /// <inheritdoc/>
+    protected override Tensor CallCore(Tensor inputs, bool training) => inputs;
+
+    /// <inheritdoc/>
+    public override Dictionary<string, object?> GetConfig()
+    {
+        var c = base.GetConfig();
+        c["shape"] = SampleShape;
+        return c;
+    }
+}

@@ -1,0 +1,157 @@
+using Cortex.Initializers;
+using Cortex.Regularizers;
+
+namespace Cortex.Layers;
+
+/// <summary>
+/// The base of every layer, with Keras's contract: the constructor validates and stores configuration;
+/// <see cref="Build"/> creates the weights from the first input's shape; <see cref="Call"/> computes;
+/// <see cref="ComputeOutputShape"/>; <see cref="GetConfig"/> for saving. A layer is callable on its own.
+/// </summary>
+/// <example>
+/// <code>
+/// var layer = new Dense(units: 3, activation: "sigmoid");
+/// Tensor a1 = layer.Call(Tensor.FromArray(new float[,] { { 200, 17 } }));   // builds, then computes: shape (1, 3)
+/// </code>
+/// </example>
+public abstract class Layer
+{
+    private static readonly Dictionary<string, int> NameCounts = [];
+    private readonly List<Variable> weights = [];
+    private readonly List<(Variable Weight, Regularizer Regularizer)> regularized = [];
+
+    /// <summary>Names the layer: the given name, or the snake_case type name with a counter (<c>dense</c>, <c>dense_1</c>, …).</summary>
+    protected Layer(string? name)
+    {
+        Name = name ?? UniqueName(DefaultName);
+    }
+
+    /// <summary>The snake_case stem for automatic names, e.g. <c>dense</c>.</summary>
+    protected virtual string DefaultName => ToSnakeCase(GetType().Name);
+
+    /// <summary>The layer's name, unique within the process unless given explicitly.</summary>
+    public string Name { get; }
+
+    /// <summary>Whether <see cref="Build"/> has run (weights exist).</summary>
+    public bool Built { get; private set; }
+
+    /// <summary>The input shape the layer was built for (the batch axis as -1), or null before building.</summary>
+    public int[]? BuildInputShape { get; private set; }
+
+    /// <summary>Whether an optimizer updates this layer's trainable weights.</summary>
+    public bool Trainable { get; set; } = true;
+
+    /// <summary>All weights: trainable then non-trainable, in creation order within each group.</summary>
+    public IReadOnlyList<Variable> Weights => [.. TrainableWeights, .. NonTrainableWeights];
+
+    /// <summary>The weights an optimizer updates.</summary>
+    public IReadOnlyList<Variable> TrainableWeights => Trainable ? [.. weights.Where(w => w.Trainable)] : [];
+
+    /// <summary>The weights an optimizer leaves alone (e.g. a Normalization layer's mean and variance).</summary>
+    public IReadOnlyList<Variable> NonTrainableWeights => Trainable ? [.. weights.Where(w => !w.Trainable)] : [.. weights];
+
+    /// <summary>Creates the weights for inputs of <paramref name="inputShape"/> (batch axis included). Called once, on first use.</summary>
+    protected virtual void Build(int[] inputShape) { }
+
+    /// <summary>The computation, on inputs the base class has already checked.</summary>
+    protected abstract Tensor CallCore(Tensor inputs, bool training);
+
+    /// <summary>The output shape for inputs of <paramref name="inputShape"/> (batch axis included, -1 when unknown).</summary>
+    public virtual int[] ComputeOutputShape(int[] inputShape) => inputShape;
+
+    /// <summary>Checks an input before computing; throws with the layer's name, the expected and the received shape.</summary>
+    protected virtual void CheckInput(Tensor inputs) { }
+
+    /// <summary>Runs the layer on <paramref name="inputs"/>, building it first if needed. <paramref name="training"/>
+    /// switches training-only behaviour (dropout).</summary>
+    public Tensor Call(Tensor inputs, bool training = false)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        EnsureBuilt(inputs.ShapeRef);
+        CheckInput(inputs);
+        return CallCore(inputs, training);
+    }
+
+    /// <summary>Builds the layer for inputs of <paramref name="inputShape"/> unless already built.</summary>
+    public void EnsureBuilt(int[] inputShape)
+    {
+        if (Built) return;
+        var shape = (int[])inputShape.Clone();
+        if (shape.Length > 0) shape[0] = -1;
+        Build(shape);
+        BuildInputShape = shape;
+        Built = true;
+    }
+
+    /// <summary>Creates a weight variable named <c>layer/name</c>.</summary>
+    protected Variable AddWeight(string name, int[] shape, Initializer initializer, bool trainable = true, Regularizer? regularizer = null)
+    {
+        var v = new Variable(initializer.Call(shape), $"{Name}/{name}", trainable);
+        weights.Add(v);
+        if (regularizer != null) regularized.Add((v, regularizer));
+        return v;
+    }
+
+    /// <summary>The regularisation penalties of this layer's weights (added to the loss during training).</summary>
+    public IEnumerable<Tensor> RegularizationLosses()
+    {
+        foreach (var (w, r) in regularized)
+            if (Trainable) yield return r.Call(w);
+    }
+
+    /// <summary>Copies of the weights, in <see cref="Weights"/> order (for Dense: kernel (inputs, units), then bias).</summary>
+    public Tensor[] GetWeights() => [.. Weights.Select(w => w.Value())];
+
+    /// <summary>Replaces the weights, in <see cref="Weights"/> order. Nothing changes unless every shape matches.</summary>
+    /// <exception cref="InvalidOperationException">The layer is not built yet.</exception>
+    /// <exception cref="ArgumentException">The count or a shape differs; the message names the layer and both.</exception>
+    public void SetWeights(params Tensor[] values)
+    {
+        ArgumentNullException.ThrowIfNull(values);
+        var ws = Weights;
+        if (!Built && values.Length > 0 && TryBuildFromWeights(values)) ws = Weights;
+        if (!Built)
+            throw new InvalidOperationException($"Layer '{Name}' has no weights yet: call it on an input (or build it) before SetWeights.");
+        if (values.Length != ws.Count)
+            throw new ArgumentException($"Layer '{Name}' expects {ws.Count} weights ({string.Join(", ", ws.Select(w => ShapeUtil.Format(w.ShapeRef)))}). Received: {values.Length}");
+        for (int i = 0; i < ws.Count; i++)
+            if (!ShapeUtil.SameShape(ws[i].ShapeRef, values[i].ShapeRef))
+                throw new ArgumentException($"Layer '{Name}' weight '{ws[i].Name}' has shape {ShapeUtil.Format(ws[i].ShapeRef)}. Received: shape {ShapeUtil.Format(values[i].ShapeRef)}");
+        for (int i = 0; i < ws.Count; i++) ws[i].Assign(values[i]);
+    }
+
+    /// <summary>Lets a layer build itself from the shapes of weights being set (Dense infers its input size).</summary>
+    protected virtual bool TryBuildFromWeights(Tensor[] values) => false;
+
+    /// <summary>The number of scalar weights.</summary>
+    public int CountParams() => weights.Sum(w => w.Size);
+
+    /// <summary>The constructor arguments, for saving (<c>name</c> included).</summary>
+    public virtual Dictionary<string, object?> GetConfig() => new() { ["name"] = Name, ["trainable"] = Trainable };
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Name} ({GetType().Name})";
+
+    private static string UniqueName(string stem)
+    {
+        lock (NameCounts)
+        {
+            NameCounts.TryGetValue(stem, out int n);
+            NameCounts[stem] = n + 1;
+            return n == 0 ? stem : $"{stem}_{n}";
+        }
+    }
+
+    internal static string ToSnakeCase(string name)
+    {
+        var sb = new System.Text.StringBuilder();
+        for (int i = 0; i < name.Length; i++)
+        {
+            char c = name[i];
+            if (char.IsUpper(c) && i > 0 && (char.IsLower(name[i - 1]) || (i + 1 < name.Length && char.IsLower(name[i + 1]) && char.IsUpper(name[i - 1]))))
+                sb.Append('_');
+            sb.Append(char.ToLowerInvariant(c));
+        }
+        return sb.ToString();
+    }
+}

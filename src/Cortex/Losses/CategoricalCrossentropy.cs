@@ -1,0 +1,89 @@
+using System.Numerics.Tensors;
+
+namespace Cortex.Losses;
+
+/// <summary>
+/// Categorical cross-entropy for one-hot (or soft) labels over the last axis: <c>−Σ y·log p</c> per sample, averaged
+/// over the batch.
+/// </summary>
+/// <remarks>
+/// With probabilities (the default) each row is first divided by its sum and clipped to [1e-7, 1 − 1e-7], as Keras
+/// does. With <c>fromLogits: true</c> the loss is <c>Σy·logsumexp(z) − Σ y·z</c>, finite for any logits, computed in
+/// one fused op whose gradient is <c>(softmax(z)·Σy − y) / rows</c> — for one-hot labels, <c>(softmax − y) / N</c>.
+/// </remarks>
+/// <example>
+/// <code>
+/// var cce = new CategoricalCrossentropy(fromLogits: true);
+/// Tensor j = cce.Call(Tensor.FromArray(new float[,] { { 0, 1, 0 } }), Tensor.FromArray(new float[,] { { 1, 3, -2 } }));
+/// </code>
+/// </example>
+public sealed class CategoricalCrossentropy : Loss
+{
+    /// <summary>Creates the loss.</summary>
+    /// <param name="fromLogits">Whether predictions are logits (no softmax applied) rather than probabilities.</param>
+    public CategoricalCrossentropy(bool fromLogits = false) : base("categorical_crossentropy") => FromLogits = fromLogits;
+
+    /// <summary>Whether predictions are logits rather than probabilities.</summary>
+    public bool FromLogits { get; }
+
+    /// <inheritdoc/>
+    public override Tensor Call(Tensor yTrue, Tensor yPred)
+    {
+        yTrue = AlignLabels(yTrue, yPred);
+        RequireClassAxis(yPred);
+        if (FromLogits) return FromLogitsOp(yTrue, yPred);
+        Tensor p = (yPred / yPred.Sum(-1, keepDims: true)).Clip(Epsilon, 1f - Epsilon);
+        return -(yTrue * p.Log()).Sum(-1).Mean();
+    }
+
+    /// <inheritdoc/>
+    public override Dictionary<string, object?> GetConfig() => new() { ["from_logits"] = FromLogits };
+
+    /// <summary>
+    /// Softmax cross-entropy from logits as one op. The forward pass already has every row's softmax in hand, so when
+    /// a tape records it writes the gradient for an upstream gradient of 1 there and then; backward only rescales.
+    /// </summary>
+    private static Tensor FromLogitsOp(Tensor yTrue, Tensor logits)
+    {
+        int classes = logits.ShapeRef[^1];
+        int rows = logits.Size / classes;
+        bool recording = GradientTape.IsRecording;
+        Tensor? grad = recording ? Tensor.Uninitialized(logits.Size, logits.ShapeRef) : null;
+        ReadOnlySpan<float> y = yTrue.AsSpan(), z = logits.AsSpan();
+        Span<float> scratch = classes <= 1024 ? stackalloc float[classes] : new float[classes];
+        double sum = 0;
+        float invRows = 1f / rows;
+        for (int r = 0; r < rows; r++)
+        {
+            var zr = z.Slice(r * classes, classes);
+            var yr = y.Slice(r * classes, classes);
+            float max = TensorPrimitives.Max(zr);
+            TensorPrimitives.Subtract(zr, max, scratch);
+            TensorPrimitives.Exp(scratch, scratch);
+            float total = TensorPrimitives.Sum(scratch);
+            float ySum = TensorPrimitives.Sum(yr);
+            // Σy·(max + log Σe^(z−max)) − Σ y·z, with max folded in as Σ y·(z − max) so large logits cancel exactly.
+            float dot = 0;
+            for (int c = 0; c < classes; c++) dot += yr[c] * (zr[c] - max);
+            sum += ySum * MathF.Log(total) - dot;
+            if (grad != null)
+            {
+                var gr = grad.Span.Slice(r * classes, classes);
+                float k = ySum / total * invRows;
+                for (int c = 0; c < classes; c++) gr[c] = scratch[c] * k - yr[c] * invRows;
+            }
+        }
+        var loss = Tensor.Scalar((float)(sum / rows));
+        if (recording)
+        {
+            var node = GradientTape.Record("CategoricalCrossentropyFromLogits", loss, static (g, n) =>
+            {
+                var unit = (Tensor)n.State!;
+                float s = g.Item();
+                return [null, s == 1f ? unit : unit * s];
+            }, yTrue, logits);
+            if (node != null) node.State = grad;
+        }
+        return loss;
+    }
+}

@@ -1,0 +1,94 @@
+using System.Text.Json;
+
+namespace Cortex.Losses;
+
+/// <summary>
+/// A loss function: compares labels with predictions and returns a scalar to minimise — the mean of the per-sample
+/// losses over the batch (Keras's <c>"sum_over_batch_size"</c> reduction), differentiable with respect to the
+/// predictions on a <see cref="GradientTape"/>.
+/// </summary>
+/// <remarks>
+/// As in Keras, labels of shape (N,) with predictions of shape (N, 1) (or the reverse) are reshaped to match; any
+/// other difference in shape is an error rather than a silent broadcast. Labels never take a gradient.
+/// </remarks>
+/// <example>
+/// <code>
+/// var loss = Loss.Get("mse");
+/// Tensor j = loss.Call(Tensor.FromArray(new float[] { 1, 0 }), Tensor.FromArray(new float[] { 0.5f, 0.5f }));   // 0.25
+/// </code>
+/// </example>
+public abstract class Loss
+{
+    /// <summary>Creates a loss with its Keras name.</summary>
+    protected Loss(string name) => Name = name;
+
+    /// <summary>The Keras name, e.g. <c>binary_crossentropy</c>.</summary>
+    public string Name { get; }
+
+    /// <summary>The loss averaged over the batch: a scalar tensor, differentiable with respect to <paramref name="yPred"/>.</summary>
+    /// <param name="yTrue">The labels.</param>
+    /// <param name="yPred">The model's predictions (probabilities or logits, as the loss was configured).</param>
+    /// <exception cref="ArgumentException">The shapes are incompatible, or a label is invalid.</exception>
+    public abstract Tensor Call(Tensor yTrue, Tensor yPred);
+
+    /// <summary>The constructor arguments, Keras-named (e.g. <c>from_logits</c>), for saving.</summary>
+    public virtual Dictionary<string, object?> GetConfig() => [];
+
+    private static readonly (string Name, Func<Loss> Create)[] Names =
+    [
+        ("binary_crossentropy", () => new BinaryCrossentropy()),
+        ("categorical_crossentropy", () => new CategoricalCrossentropy()),
+        ("sparse_categorical_crossentropy", () => new SparseCategoricalCrossentropy()),
+        ("mean_squared_error", () => new MeanSquaredError()),
+        ("mse", () => new MeanSquaredError()),
+        ("mean_absolute_error", () => new MeanAbsoluteError()),
+        ("mae", () => new MeanAbsoluteError()),
+    ];
+
+    /// <summary>
+    /// The loss for a Keras name (<c>"binary_crossentropy"</c>, <c>"categorical_crossentropy"</c>,
+    /// <c>"sparse_categorical_crossentropy"</c>, <c>"mean_squared_error"</c>/<c>"mse"</c>,
+    /// <c>"mean_absolute_error"</c>/<c>"mae"</c>) or class name, with default arguments.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is unknown; the message lists the valid names.</exception>
+    public static Loss Get(string identifier) => ConfigReader.Resolve("loss", identifier, Names);
+
+    /// <summary>Rebuilds a loss from its class name and the dictionary <see cref="GetConfig"/> returned (as JSON).</summary>
+    /// <exception cref="ArgumentException">The class name is unknown.</exception>
+    public static Loss FromConfig(string className, JsonElement config) => className switch
+    {
+        nameof(BinaryCrossentropy) => new BinaryCrossentropy(ConfigReader.Bool(config, "from_logits", false)),
+        nameof(CategoricalCrossentropy) => new CategoricalCrossentropy(ConfigReader.Bool(config, "from_logits", false)),
+        nameof(SparseCategoricalCrossentropy) => new SparseCategoricalCrossentropy(ConfigReader.Bool(config, "from_logits", false)),
+        nameof(MeanSquaredError) => new MeanSquaredError(),
+        nameof(MeanAbsoluteError) => new MeanAbsoluteError(),
+        _ => throw new ArgumentException($"Unknown loss class '{className}'. Valid classes: BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, MeanSquaredError, MeanAbsoluteError"),
+    };
+
+    /// <summary>Keras's epsilon: probabilities are clipped to [ε, 1 − ε] before taking logarithms.</summary>
+    internal const float Epsilon = 1e-7f;
+
+    /// <summary>
+    /// Keras's squeeze_or_expand_to_same_rank: labels (N,) meet predictions (N, 1) by gaining a trailing axis, labels
+    /// (N, 1) meet predictions (N,) by losing it. Only the labels are reshaped, so the predictions' gradient keeps
+    /// their shape. Afterwards the shapes must be equal.
+    /// </summary>
+    internal Tensor AlignLabels(Tensor yTrue, Tensor yPred)
+    {
+        ArgumentNullException.ThrowIfNull(yTrue);
+        ArgumentNullException.ThrowIfNull(yPred);
+        int[] t = yTrue.ShapeRef, p = yPred.ShapeRef;
+        if (t.Length + 1 == p.Length && p[^1] == 1) yTrue = yTrue.Reshape(p);
+        else if (p.Length + 1 == t.Length && t[^1] == 1) yTrue = yTrue.Reshape(p);
+        if (!ShapeUtil.SameShape(yTrue.ShapeRef, p))
+            throw new ArgumentException($"{GetType().Name}: yTrue and yPred must have the same shape. Received: yTrue shape {ShapeUtil.Format(t)}, yPred shape {ShapeUtil.Format(p)}");
+        return yTrue;
+    }
+
+    /// <summary>Rejects predictions without a class axis (categorical losses).</summary>
+    internal void RequireClassAxis(Tensor yPred)
+    {
+        if (yPred.Rank == 0 || yPred.ShapeRef[^1] == 0)
+            throw new ArgumentException($"{GetType().Name}: yPred needs a class axis as its last dimension. Received: shape {ShapeUtil.Format(yPred.ShapeRef)}");
+    }
+}

@@ -1,0 +1,315 @@
+using Cortex.Callbacks;
+using Cortex.Layers;
+using Cortex.Losses;
+using Cortex.Metrics;
+using Cortex.Optimizers;
+
+namespace Cortex.Models;
+
+/// <summary>
+/// A trainable stack of layers with Keras's workflow: <see cref="Compile(Optimizer, Loss, IEnumerable{string})"/>, <see cref="Fit"/>,
+/// <see cref="Evaluate"/>, <see cref="Predict"/>, <see cref="Summary"/>, <see cref="Save"/> and <see cref="Load"/>.
+/// </summary>
+/// <example>
+/// <code>
+/// var model = new Sequential(new Dense(25, "relu"), new Dense(15, "relu"), new Dense(10));
+/// model.Compile(optimizer: new Adam(1e-3f), loss: new SparseCategoricalCrossentropy(fromLogits: true), metrics: ["accuracy"]);
+/// model.Fit(xTrain, yTrain, epochs: 20);
+/// Tensor logits = model.Predict(xTest);
+/// </code>
+/// </example>
+public abstract partial class Model
+{
+    private static int modelCount;
+    private protected readonly List<Layer> layers = [];
+
+    /// <summary>Names the model (<c>sequential</c>, <c>sequential_1</c>, … when null).</summary>
+    protected Model(string? name, string stem)
+    {
+        int n = Interlocked.Increment(ref modelCount) - 1;
+        Name = name ?? (n == 0 ? stem : $"{stem}_{n}");
+    }
+
+    /// <summary>The model's name.</summary>
+    public string Name { get; }
+
+    /// <summary>The layers, in order.</summary>
+    public IReadOnlyList<Layer> Layers => layers;
+
+    /// <summary>The optimizer set by Compile.</summary>
+    public Optimizer? Optimizer { get; private set; }
+
+    /// <summary>The loss set by Compile.</summary>
+    public Loss? Loss { get; private set; }
+
+    /// <summary>The metric names given to Compile.</summary>
+    public IReadOnlyList<string> MetricNames { get; private set; } = [];
+
+    /// <summary>Set by a callback to end <see cref="Fit"/> after the current epoch (as EarlyStopping does).</summary>
+    public bool StopTraining { get; set; }
+
+    /// <summary>Whether every layer has its weights.</summary>
+    public bool Built => layers.Count > 0 && layers.All(l => l.Built);
+
+    /// <summary>The shape the model was built for (batch axis as -1), or null.</summary>
+    public int[]? InputShape => layers.Count > 0 ? layers[0].BuildInputShape : null;
+
+    /// <summary>All weights an optimizer updates, layer by layer.</summary>
+    public IReadOnlyList<Variable> TrainableVariables => [.. layers.SelectMany(l => l.TrainableWeights)];
+
+    /// <summary>All weights an optimizer leaves alone.</summary>
+    public IReadOnlyList<Variable> NonTrainableVariables => [.. layers.SelectMany(l => l.NonTrainableWeights)];
+
+    /// <summary>Every weight, layer by layer (each layer's in its <see cref="Layer.Weights"/> order).</summary>
+    public IReadOnlyList<Variable> Variables => [.. layers.SelectMany(l => l.Weights)];
+
+    /// <summary>Configures training: the optimizer, the loss, and metrics by name (<c>"accuracy"</c>, <c>"mse"</c>, …).</summary>
+    /// <exception cref="ArgumentException">A metric name is unknown (the message lists the valid ones).</exception>
+    public void Compile(Optimizer optimizer, Loss loss, IEnumerable<string>? metrics = null)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(loss);
+        string[] names = metrics?.ToArray() ?? [];
+        foreach (var m in names) Metric.Get(m, loss); // validate now, not mid-training
+        Optimizer = optimizer;
+        Loss = loss;
+        MetricNames = names;
+    }
+
+    /// <summary>Configures training with Keras names: <c>Compile("adam", "sparse_categorical_crossentropy", ["accuracy"])</c>.</summary>
+    public void Compile(string optimizer, string loss, IEnumerable<string>? metrics = null) =>
+        Compile(Optimizer.Get(optimizer), Loss.Get(loss), metrics);
+
+    /// <summary>The forward pass on all of <paramref name="x"/> at once, like calling <c>model(X)</c> in Keras.</summary>
+    public abstract Tensor Call(Tensor x, bool training = false);
+
+    /// <summary>Builds every layer for inputs of <paramref name="inputShape"/> (batch axis included; its size is ignored).</summary>
+    public abstract void Build(int[] inputShape);
+
+    /// <summary>The regularisation penalties of all layers (added to the loss in training and evaluation).</summary>
+    public IEnumerable<Tensor> RegularizationLosses() => layers.SelectMany(l => l.RegularizationLosses());
+
+    /// <summary>Copies of every weight, layer by layer.</summary>
+    public Tensor[] GetWeights() => [.. Variables.Select(v => v.Value())];
+
+    /// <summary>Replaces every weight, in <see cref="GetWeights"/> order; nothing changes unless all shapes match.</summary>
+    /// <exception cref="ArgumentException">The count or a shape differs.</exception>
+    public void SetWeights(IReadOnlyList<Tensor> weights)
+    {
+        ArgumentNullException.ThrowIfNull(weights);
+        var vars = Variables;
+        if (weights.Count != vars.Count)
+            throw new ArgumentException($"Model '{Name}' has {vars.Count} weights. Received: {weights.Count}");
+        for (int i = 0; i < vars.Count; i++)
+            if (!ShapeUtil.SameShape(vars[i].ShapeRef, weights[i].ShapeRef))
+                throw new ArgumentException($"Model '{Name}' weight '{vars[i].Name}' has shape {ShapeUtil.Format(vars[i].ShapeRef)}. Received: shape {ShapeUtil.Format(weights[i].ShapeRef)}");
+        for (int i = 0; i < vars.Count; i++) vars[i].Assign(weights[i]);
+    }
+
+    /// <summary>Runs the model in batches and returns the stacked outputs (no training-only behaviour).</summary>
+    /// <exception cref="ArgumentException">The input's shape does not fit the model (the message names the layer).</exception>
+    public Tensor Predict(Tensor x, int batchSize = 32, int verbose = 0)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        CheckBatchSize(batchSize);
+        int n = x.Rank == 0 ? 0 : x.ShapeRef[0];
+        if (n <= batchSize) return Call(x);
+        Tensor? result = null;
+        int outRow = 0;
+        var progress = new ProgressBar(verbose, (n + batchSize - 1) / batchSize);
+        for (int start = 0, step = 0; start < n; start += batchSize, step++)
+        {
+            var yb = Call(x.Slice(start, Math.Min(batchSize, n - start)));
+            if (result == null)
+            {
+                int[] shape = yb.Shape;
+                shape[0] = n;
+                result = Tensor.Uninitialized(shape);
+                outRow = yb.Size / yb.ShapeRef[0];
+            }
+            yb.AsSpan().CopyTo(result.Span.Slice(start * outRow));
+            progress.Update(step + 1, null);
+        }
+        progress.Finish(null);
+        return result!;
+    }
+
+    /// <summary>The loss (and compiled metrics) on <paramref name="x"/>, <paramref name="y"/>, computed in batches.</summary>
+    /// <returns>Keys <c>loss</c> and each metric's name.</returns>
+    /// <exception cref="InvalidOperationException">The model is not compiled.</exception>
+    public Dictionary<string, float> Evaluate(Tensor x, Tensor y, int batchSize = 32, int verbose = 0)
+    {
+        RequireCompiled("Evaluate");
+        CheckXY("Evaluate", x, y);
+        CheckBatchSize(batchSize);
+        EnsureBuiltFor(x);
+        CheckLabels("Evaluate", y);
+        return EvaluateCore(x, y, batchSize, verbose, prefix: "");
+    }
+
+    private Dictionary<string, float> EvaluateCore(Tensor x, Tensor y, int batchSize, int verbose, string prefix)
+    {
+        var lossMean = new RunningMean();
+        var metrics = MetricNames.Select(m => Metric.Get(m, Loss)).ToList();
+        int n = x.ShapeRef[0];
+        int steps = (n + batchSize - 1) / batchSize;
+        var progress = new ProgressBar(verbose, steps);
+        float reg = RegularizationLosses().Aggregate(0f, (s, t) => s + t.Item());
+        for (int start = 0, step = 0; start < n; start += batchSize, step++)
+        {
+            int len = Math.Min(batchSize, n - start);
+            Tensor xb = x.Slice(start, len), yb = y.Slice(start, len);
+            Tensor pred = Call(xb);
+            float loss = Loss!.Call(yb, pred).Item() + reg;
+            lossMean.UpdateState(loss, len);
+            foreach (var m in metrics) m.UpdateState(yb, pred);
+            progress.Update(step + 1, () => Logs(lossMean, metrics, ""));
+        }
+        var logs = Logs(lossMean, metrics, prefix);
+        progress.Finish(logs);
+        return logs;
+    }
+
+    internal static Dictionary<string, float> Logs(RunningMean loss, List<Metric> metrics, string prefix)
+    {
+        var logs = new Dictionary<string, float> { [prefix + "loss"] = loss.Result() };
+        foreach (var m in metrics) logs[prefix + m.Name] = m.Result();
+        return logs;
+    }
+
+    /// <summary>
+    /// Trains for <paramref name="epochs"/> passes over the data in shuffled mini-batches of <paramref name="batchSize"/>.
+    /// Every input check happens before the first update, so a call that throws leaves the model as it was.
+    /// </summary>
+    /// <param name="x">Inputs, samples along the first axis.</param>
+    /// <param name="y">Targets with as many rows as <paramref name="x"/> (class indices for sparse losses).</param>
+    /// <param name="epochs">Passes over the training data.</param>
+    /// <param name="batchSize">Samples per gradient step (Keras default 32).</param>
+    /// <param name="shuffle">Reshuffle the training rows before each epoch.</param>
+    /// <param name="validationSplit">Fraction of rows, taken from the end before shuffling, held out for validation.</param>
+    /// <param name="validationData">Explicit validation inputs and targets (overrides <paramref name="validationSplit"/>).</param>
+    /// <param name="callbacks">Hooks run at epoch and batch boundaries.</param>
+    /// <param name="verbose">0 silent, 1 progress bar, 2 one line per epoch.</param>
+    /// <param name="cancellationToken">Stops training between batches; the model keeps the updates made so far.</param>
+    /// <returns>Per-epoch loss and metrics (<c>val_</c>-prefixed for validation).</returns>
+    /// <exception cref="InvalidOperationException">The model is not compiled.</exception>
+    /// <exception cref="ArgumentException">Bad data: row counts differ, NaN in the inputs, a label out of range, a shape the model does not take.</exception>
+    public History Fit(Tensor x, Tensor y, int epochs = 1, int batchSize = 32, bool shuffle = true,
+        float validationSplit = 0f, (Tensor X, Tensor Y)? validationData = null, IEnumerable<Callback>? callbacks = null,
+        int verbose = 1, CancellationToken cancellationToken = default)
+    {
+        RequireCompiled("Fit");
+        CheckXY("Fit", x, y);
+        CheckBatchSize(batchSize);
+        if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), $"Fit: epochs must be non-negative. Received: {epochs}");
+        if (!(validationSplit >= 0f && validationSplit < 1f))
+            throw new ArgumentOutOfRangeException(nameof(validationSplit), $"Fit: validationSplit must be in [0, 1). Received: {validationSplit}");
+        CheckFinite("Fit", "x", x);
+        CheckFinite("Fit", "y", y);
+
+        // Keras takes the validation rows from the end, before any shuffling.
+        Tensor xTrain = x, yTrain = y;
+        Tensor? xVal = null, yVal = null;
+        if (validationData is { } vd)
+        {
+            CheckXY("Fit (validationData)", vd.X, vd.Y);
+            (xVal, yVal) = vd;
+        }
+        else if (validationSplit > 0)
+        {
+            int n = x.ShapeRef[0];
+            int split = (int)(n * (1.0 - validationSplit));
+            if (split == 0 || split == n)
+                throw new ArgumentException($"Fit: validationSplit={validationSplit} leaves no rows for training or validation ({n} rows).");
+            xTrain = x.Slice(0, split); yTrain = y.Slice(0, split);
+            xVal = x.Slice(split, n - split); yVal = y.Slice(split, n - split);
+        }
+        EnsureBuiltFor(xTrain);
+        CheckLabels("Fit", yTrain);
+        if (xVal != null)
+        {
+            Call(xVal.Slice(0, Math.Min(1, xVal.ShapeRef[0])));
+            CheckLabels("Fit (validation)", yVal!);
+        }
+        Loss!.Call(yTrain.Slice(0, 1), Call(xTrain.Slice(0, 1))); // label/prediction shape mismatches surface here, before any update
+
+        var history = new History();
+        var cbs = new List<Callback>(callbacks ?? []) { history };
+        foreach (var cb in cbs) cb.SetModel(this);
+        StopTraining = false;
+        var trainer = new Trainer(this, xTrain, yTrain, batchSize, shuffle);
+        foreach (var cb in cbs) cb.OnTrainBegin();
+        for (int epoch = 0; epoch < epochs && !StopTraining && !cancellationToken.IsCancellationRequested; epoch++)
+        {
+            foreach (var cb in cbs) cb.OnEpochBegin(epoch);
+            if (verbose == 1) Console.WriteLine($"Epoch {epoch + 1}/{epochs}");
+            var logs = trainer.RunEpoch(verbose, cbs, cancellationToken);
+            if (xVal != null) foreach (var kv in EvaluateCore(xVal, yVal!, batchSize, 0, "val_")) logs[kv.Key] = kv.Value;
+            trainer.Progress?.Finish(logs);
+            foreach (var cb in cbs) cb.OnEpochEnd(epoch, logs);
+        }
+        foreach (var cb in cbs) cb.OnTrainEnd();
+        return history;
+    }
+
+    private void RequireCompiled(string op)
+    {
+        if (Optimizer == null || Loss == null)
+            throw new InvalidOperationException($"Model '{Name}': you must call Compile(optimizer, loss) before {op}().");
+    }
+
+    private static void CheckBatchSize(int batchSize)
+    {
+        if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), $"batchSize must be positive. Received: {batchSize}");
+    }
+
+    private static void CheckXY(string op, Tensor x, Tensor y)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(y);
+        if (x.Rank == 0 || y.Rank == 0)
+            throw new ArgumentException($"{op}: x and y need a sample axis. Received: x shape {ShapeUtil.Format(x.ShapeRef)}, y shape {ShapeUtil.Format(y.ShapeRef)}");
+        if (x.ShapeRef[0] != y.ShapeRef[0])
+            throw new ArgumentException($"{op}: x and y must have the same number of rows. Received: x has {x.ShapeRef[0]} rows (shape {ShapeUtil.Format(x.ShapeRef)}), y has {y.ShapeRef[0]} rows (shape {ShapeUtil.Format(y.ShapeRef)})");
+        if (x.ShapeRef[0] == 0) throw new ArgumentException($"{op}: x has no rows.");
+    }
+
+    private static void CheckFinite(string op, string what, Tensor t)
+    {
+        ReadOnlySpan<float> s = t.AsSpan();
+        // A NaN or ±inf anywhere makes the sum non-finite, so one SIMD pass clears the common case; only a
+        // non-finite sum (or an overflow of huge finite values) pays for the scan that finds the row.
+        if (float.IsFinite(System.Numerics.Tensors.TensorPrimitives.Sum(s))) return;
+        int perRow = Math.Max(1, t.Size / t.ShapeRef[0]);
+        for (int k = 0; k < s.Length; k++)
+            if (!float.IsFinite(s[k]))
+                throw new ArgumentException($"{op}: {what} contains {(float.IsNaN(s[k]) ? "NaN" : "infinity")} at row {k / perRow} (column {k % perRow}); clean or impute the data first.");
+    }
+
+    /// <summary>Builds the model from the data's shape (or checks the data fits the built model) with one sample.</summary>
+    private void EnsureBuiltFor(Tensor x) => Call(x.Slice(0, Math.Min(1, x.ShapeRef[0])));
+
+    /// <summary>For sparse cross-entropy, every label must be a class index the output layer can produce.</summary>
+    private void CheckLabels(string op, Tensor y)
+    {
+        if (Loss is not SparseCategoricalCrossentropy) return;
+        var outShape = OutputShape();
+        int classes = outShape[^1];
+        ReadOnlySpan<float> s = y.AsSpan();
+        for (int i = 0; i < s.Length; i++)
+        {
+            float v = s[i];
+            if (!(v >= 0 && v < classes) || v != MathF.Floor(v))
+                throw new ArgumentException($"{op}: label {v} at row {i / Math.Max(1, y.Size / y.ShapeRef[0])} is not a class index in [0, {classes}) (the model outputs {classes} classes).");
+        }
+    }
+
+    /// <summary>The output shape for the built input shape (batch axis -1).</summary>
+    public int[] OutputShape()
+    {
+        if (!Built) throw new InvalidOperationException($"Model '{Name}' is not built yet: call it on data, Fit it, or Build(inputShape).");
+        int[] shape = InputShape!;
+        foreach (var l in layers) shape = l.ComputeOutputShape(shape);
+        return shape;
+    }
+}

@@ -1,0 +1,69 @@
+using Cortex.Layers;
+
+namespace Cortex.Models;
+
+/// <summary>
+/// A plain stack of layers, each feeding the next: <c>a[l] = g(W[l]·a[l−1] + b[l])</c>, as
+/// <c>keras.Sequential([...])</c>.
+/// </summary>
+/// <example>
+/// <code>
+/// var model = new Sequential(
+///     new Dense(units: 3, activation: "sigmoid"),
+///     new Dense(units: 1, activation: "sigmoid"));
+/// </code>
+/// </example>
+public sealed class Sequential : Model
+{
+    /// <summary>Creates the model from layers in order.</summary>
+    public Sequential(params Layer[] layers) : this(layers, null) { }
+
+    /// <summary>Creates the model from layers in order, with a name.</summary>
+    public Sequential(IEnumerable<Layer> layers, string? name) : base(name, "sequential")
+    {
+        ArgumentNullException.ThrowIfNull(layers);
+        foreach (var l in layers) Add(l);
+    }
+
+    /// <summary>Appends a layer. An <see cref="Input"/> may only come first, and then builds the model at once.</summary>
+    /// <exception cref="ArgumentException">The layer is already in the model, or an Input is not first.</exception>
+    public void Add(Layer layer)
+    {
+        ArgumentNullException.ThrowIfNull(layer);
+        if (layers.Contains(layer)) throw new ArgumentException($"Sequential '{Name}': layer '{layer.Name}' is already in the model.");
+        if (layer is Input && layers.Count > 0) throw new ArgumentException($"Sequential '{Name}': an Input layer must come first. Received it at position {layers.Count}.");
+        if (layers.Count > 0 && Built) layer.EnsureBuilt(OutputShape());
+        layers.Add(layer);
+        if (layers[0] is Input input) Build([-1, .. input.SampleShape]);
+    }
+
+    /// <summary>Removes and returns the last layer.</summary>
+    public Layer Pop()
+    {
+        if (layers.Count == 0) throw new InvalidOperationException($"Sequential '{Name}' has no layers to pop.");
+        var last = layers[^1];
+        layers.RemoveAt(layers.Count - 1);
+        return last;
+    }
+
+    /// <inheritdoc/>
+    public override Tensor Call(Tensor x, bool training = false)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (layers.Count == 0) throw new InvalidOperationException($"Sequential '{Name}' has no layers.");
+        foreach (var layer in layers) x = layer.Call(x, training);
+        return x;
+    }
+
+    /// <inheritdoc/>
+    public override void Build(int[] inputShape)
+    {
+        ArgumentNullException.ThrowIfNull(inputShape);
+        int[] shape = [-1, .. inputShape.Length > 0 ? inputShape[1..] : []];
+        foreach (var layer in layers)
+        {
+            layer.EnsureBuilt(shape);
+            shape = layer.ComputeOutputShape(shape);
+        }
+    }
+}

@@ -1,0 +1,90 @@
+using Cortex.Callbacks;
+using Cortex.Metrics;
+
+namespace Cortex.Models;
+
+/// <summary>A sample-weighted running mean (the epoch's loss so far), kept in double so long epochs don't drift.</summary>
+internal sealed class RunningMean
+{
+    private double sum, weight;
+
+    public void UpdateState(double value, double w) { sum += value * w; weight += w; }
+
+    public float Result() => weight == 0 ? 0f : (float)(sum / weight);
+
+    public void Reset() { sum = 0; weight = 0; }
+}
+
+/// <summary>Runs the epochs of <see cref="Model.Fit"/>: shuffling, mini-batches, the tape, the optimizer step, the running metrics.</summary>
+internal sealed class Trainer
+{
+    private readonly Model model;
+    private readonly Tensor x, y;
+    private readonly int batchSize;
+    private readonly bool shuffle;
+    private readonly int[] order;
+    private readonly CortexRandom rng;
+    private readonly IReadOnlyList<Variable> variables;
+    private readonly List<Metric> metrics;
+    private readonly RunningMean loss = new();
+
+    public Trainer(Model model, Tensor x, Tensor y, int batchSize, bool shuffle)
+    {
+        this.model = model;
+        this.x = x;
+        this.y = y;
+        this.batchSize = batchSize;
+        this.shuffle = shuffle;
+        order = new int[x.ShapeRef[0]];
+        for (int i = 0; i < order.Length; i++) order[i] = i;
+        rng = CortexRandom.FromSeedOrGlobal(null); // deterministic after CortexRandom.SetGlobalSeed
+        variables = model.TrainableVariables;
+        metrics = [.. model.MetricNames.Select(m => Metric.Get(m, model.Loss))];
+    }
+
+    public ProgressBar? Progress { get; private set; }
+
+    public Dictionary<string, float> RunEpoch(int verbose, List<Callback> callbacks, CancellationToken cancel)
+    {
+        int n = order.Length;
+        int steps = (n + batchSize - 1) / batchSize;
+        if (shuffle) rng.Shuffle(order);
+        loss.Reset();
+        foreach (var m in metrics) m.ResetState();
+        Progress = new ProgressBar(verbose, steps);
+        var optimizer = model.Optimizer!;
+        var lossFn = model.Loss!;
+        for (int step = 0; step < steps && !cancel.IsCancellationRequested; step++)
+        {
+            int start = step * batchSize, len = Math.Min(batchSize, n - start);
+            foreach (var cb in callbacks) cb.OnTrainBatchBegin(step);
+            Tensor xb, yb;
+            if (shuffle)
+            {
+                ReadOnlySpan<int> idx = order.AsSpan(start, len);
+                xb = x.Gather(idx);
+                yb = y.Gather(idx);
+            }
+            else
+            {
+                xb = x.Slice(start, len);
+                yb = y.Slice(start, len);
+            }
+            Tensor pred, total;
+            Tensor[] grads;
+            using (var tape = new GradientTape())
+            {
+                pred = model.Call(xb, training: true);
+                total = lossFn.Call(yb, pred);
+                foreach (var r in model.RegularizationLosses()) total += r;
+                grads = tape.Gradient(total, [.. variables]);
+            }
+            optimizer.ApplyGradients(grads, variables);
+            loss.UpdateState(total.Item(), len);
+            foreach (var m in metrics) m.UpdateState(yb, pred);
+            Progress.Update(step + 1, () => Model.Logs(loss, metrics, ""));
+            foreach (var cb in callbacks) cb.OnTrainBatchEnd(step);
+        }
+        return Model.Logs(loss, metrics, "");
+    }
+}

@@ -1,0 +1,109 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+
+namespace Cortex.Optimizers;
+
+/// <summary>
+/// Adam (Kingma &amp; Ba 2015) in Keras's form: <c>m += (1 − β1)(g − m)</c>, <c>v += (1 − β2)(g² − v)</c>,
+/// <c>lr_t = lr·√(1 − β2^t)/(1 − β1^t)</c>, <c>w −= lr_t·m/(√v + ε)</c>. With <c>amsgrad</c> the running maximum of v
+/// is used in the denominator.
+/// </summary>
+/// <remarks>
+/// Keras folds the bias corrections into the step size, so ε is added to √v rather than to √v̂ as PyTorch does;
+/// the two agree except for the effective size of ε.
+/// </remarks>
+/// <example>
+/// <code>
+/// var opt = new Adam(learningRate: 1e-3f);
+/// </code>
+/// </example>
+public class Adam : Optimizer
+{
+    /// <summary>Creates the optimizer.</summary>
+    /// <param name="learningRate">The step size (default 0.001).</param>
+    /// <param name="beta1">Decay rate of the first-moment (mean) estimate.</param>
+    /// <param name="beta2">Decay rate of the second-moment (uncentred variance) estimate.</param>
+    /// <param name="epsilon">Added to √v for numerical stability (Keras default 1e-7).</param>
+    /// <param name="amsgrad">Whether to use the AMSGrad variant.</param>
+    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
+    /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
+    /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
+    public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f, bool amsgrad = false,
+        float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
+        : base(learningRate, clipNorm, clipValue, globalClipNorm)
+    {
+        Beta1 = beta1;
+        Beta2 = beta2;
+        Epsilon = epsilon;
+        Amsgrad = amsgrad;
+        SlotNames = amsgrad ? ["momentum", "velocity", "velocity_hat"] : ["momentum", "velocity"];
+    }
+
+    /// <summary>Decay rate of the first-moment estimate.</summary>
+    public float Beta1 { get; }
+
+    /// <summary>Decay rate of the second-moment estimate.</summary>
+    public float Beta2 { get; }
+
+    /// <summary>The stability constant added to √v.</summary>
+    public float Epsilon { get; }
+
+    /// <summary>Whether the AMSGrad variant is used.</summary>
+    public bool Amsgrad { get; }
+
+    /// <inheritdoc/>
+    protected override IReadOnlyList<string> SlotNames { get; }
+
+    /// <inheritdoc/>
+    protected override void UpdateStep(ReadOnlySpan<float> gradient, Span<float> variable, int variableIndex, float learningRate)
+    {
+        long t = Iterations + 1;
+        float alpha = (float)(learningRate * Math.Sqrt(1 - Math.Pow(Beta2, t)) / (1 - Math.Pow(Beta1, t)));
+        Span<float> m = Slot(variableIndex, 0), v = Slot(variableIndex, 1);
+        Span<float> vHat = Amsgrad ? Slot(variableIndex, 2) : default;
+        float a1 = 1 - Beta1, a2 = 1 - Beta2, eps = Epsilon;
+        bool ams = Amsgrad;
+        int i = 0;
+        // One fused pass over g, m, v and w: each element is read and written once instead of once per formula term.
+        if (Vector.IsHardwareAccelerated && m.Length >= Vector<float>.Count)
+        {
+            var gv = MemoryMarshal.Cast<float, Vector<float>>(gradient);
+            var wv = MemoryMarshal.Cast<float, Vector<float>>(variable);
+            var mv = MemoryMarshal.Cast<float, Vector<float>>(m);
+            var vv = MemoryMarshal.Cast<float, Vector<float>>(v);
+            var hv = MemoryMarshal.Cast<float, Vector<float>>(vHat);
+            for (int k = 0; k < mv.Length; k++)
+            {
+                var g = gv[k];
+                var mk = mv[k] + (g - mv[k]) * a1;
+                var vk = vv[k] + (g * g - vv[k]) * a2;
+                mv[k] = mk;
+                vv[k] = vk;
+                if (ams) hv[k] = vk = Vector.Max(hv[k], vk);
+                wv[k] -= mk * alpha / (Vector.SquareRoot(vk) + new Vector<float>(eps));
+            }
+            i = mv.Length * Vector<float>.Count;
+        }
+        for (; i < m.Length; i++)
+        {
+            float g = gradient[i];
+            float mk = m[i] + (g - m[i]) * a1;
+            float vk = v[i] + (g * g - v[i]) * a2;
+            m[i] = mk;
+            v[i] = vk;
+            if (ams) vHat[i] = vk = MathF.Max(vHat[i], vk);
+            variable[i] -= mk * alpha / (MathF.Sqrt(vk) + eps);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override Dictionary<string, object?> GetConfig()
+    {
+        var c = base.GetConfig();
+        c["beta_1"] = Beta1;
+        c["beta_2"] = Beta2;
+        c["epsilon"] = Epsilon;
+        c["amsgrad"] = Amsgrad;
+        return c;
+    }
+}

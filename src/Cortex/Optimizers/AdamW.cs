@@ -1,0 +1,52 @@
+using System.Numerics.Tensors;
+
+namespace Cortex.Optimizers;
+
+/// <summary>
+/// Adam with decoupled weight decay (Loshchilov &amp; Hutter 2019), as Keras's AdamW: before each Adam step the
+/// variable shrinks by <c>w −= lr·weightDecay·w</c>, independently of the gradient.
+/// </summary>
+/// <example>
+/// <code>
+/// var opt = new AdamW(learningRate: 1e-3f, weightDecay: 0.004f);
+/// </code>
+/// </example>
+public sealed class AdamW : Adam
+{
+    /// <summary>Creates the optimizer.</summary>
+    /// <param name="learningRate">The step size (default 0.001).</param>
+    /// <param name="weightDecay">The decoupled decay rate (Keras default 0.004).</param>
+    /// <param name="beta1">Decay rate of the first-moment estimate.</param>
+    /// <param name="beta2">Decay rate of the second-moment estimate.</param>
+    /// <param name="epsilon">Added to √v for numerical stability.</param>
+    /// <param name="amsgrad">Whether to use the AMSGrad variant.</param>
+    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
+    /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
+    /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
+    /// <exception cref="ArgumentException"><paramref name="weightDecay"/> is negative.</exception>
+    public AdamW(float learningRate = 1e-3f, float weightDecay = 0.004f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f,
+        bool amsgrad = false, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
+        : base(learningRate, beta1, beta2, epsilon, amsgrad, clipNorm, clipValue, globalClipNorm)
+    {
+        WeightDecay = ConfigReader.NonNegative("AdamW", "weightDecay", weightDecay);
+    }
+
+    /// <summary>The decoupled weight-decay rate.</summary>
+    public float WeightDecay { get; }
+
+    /// <inheritdoc/>
+    protected override void UpdateStep(ReadOnlySpan<float> gradient, Span<float> variable, int variableIndex, float learningRate)
+    {
+        // Keras applies the decay to the variable first (variable − variable·wd·lr), then the plain Adam step.
+        if (WeightDecay != 0) TensorPrimitives.MultiplyAdd(variable, -WeightDecay * learningRate, variable, variable);
+        base.UpdateStep(gradient, variable, variableIndex, learningRate);
+    }
+
+    /// <inheritdoc/>
+    public override Dictionary<string, object?> GetConfig()
+    {
+        var c = base.GetConfig();
+        c["weight_decay"] = WeightDecay;
+        return c;
+    }
+}

@@ -1,0 +1,87 @@
+using System.Text.Json;
+
+namespace Cortex.Optimizers;
+
+/// <summary>
+/// A learning rate that changes with the optimizer's step count. Assign one to <see cref="Optimizer.Schedule"/>; the
+/// optimizer then asks it for the rate before every update, passing the number of updates applied so far.
+/// </summary>
+/// <example>
+/// <code>
+/// var sgd = new SGD { Schedule = new ExponentialDecay(0.1f, decaySteps: 1000, decayRate: 0.96f) };
+/// </code>
+/// </example>
+public abstract class LearningRateSchedule
+{
+    /// <summary>The learning rate for update number <paramref name="step"/> (0 for the first update).</summary>
+    public abstract float GetRate(long step);
+
+    /// <summary>The constructor arguments, Keras-named, for saving.</summary>
+    public abstract Dictionary<string, object?> GetConfig();
+
+    /// <summary>Rebuilds a schedule from its class name and the dictionary <see cref="GetConfig"/> returned (as JSON).</summary>
+    /// <exception cref="ArgumentException">The class name is unknown.</exception>
+    public static LearningRateSchedule FromConfig(string className, JsonElement config) => className switch
+    {
+        nameof(ExponentialDecay) => new ExponentialDecay(
+            ConfigReader.Float(config, "initial_learning_rate", 0.01f),
+            ConfigReader.Long(config, "decay_steps", 1),
+            ConfigReader.Float(config, "decay_rate", 1f),
+            ConfigReader.Bool(config, "staircase", false)),
+        _ => throw new ArgumentException($"Unknown learning rate schedule class '{className}'. Valid classes: ExponentialDecay"),
+    };
+}
+
+/// <summary>
+/// Exponential decay: <c>initialLearningRate · decayRate^(step / decaySteps)</c>, with the exponent floored when
+/// <c>staircase</c> is set (the rate then drops every <c>decaySteps</c> updates).
+/// </summary>
+/// <example>
+/// <code>
+/// var schedule = new ExponentialDecay(0.1f, decaySteps: 100, decayRate: 0.5f);
+/// float lr = schedule.GetRate(100);   // 0.05
+/// </code>
+/// </example>
+public sealed class ExponentialDecay : LearningRateSchedule
+{
+    /// <summary>Creates the schedule.</summary>
+    /// <exception cref="ArgumentException"><paramref name="decaySteps"/> is not positive.</exception>
+    public ExponentialDecay(float initialLearningRate, long decaySteps, float decayRate, bool staircase = false)
+    {
+        if (decaySteps <= 0)
+            throw new ArgumentException($"ExponentialDecay: decaySteps must be positive. Received: decaySteps={decaySteps}", nameof(decaySteps));
+        InitialLearningRate = initialLearningRate;
+        DecaySteps = decaySteps;
+        DecayRate = decayRate;
+        Staircase = staircase;
+    }
+
+    /// <summary>The rate at step 0.</summary>
+    public float InitialLearningRate { get; }
+
+    /// <summary>The number of steps over which the rate is multiplied by <see cref="DecayRate"/>.</summary>
+    public long DecaySteps { get; }
+
+    /// <summary>The factor applied every <see cref="DecaySteps"/> steps.</summary>
+    public float DecayRate { get; }
+
+    /// <summary>Whether the exponent is floored (a step function) rather than continuous.</summary>
+    public bool Staircase { get; }
+
+    /// <inheritdoc/>
+    public override float GetRate(long step)
+    {
+        double p = (double)step / DecaySteps;
+        if (Staircase) p = Math.Floor(p);
+        return (float)(InitialLearningRate * Math.Pow(DecayRate, p));
+    }
+
+    /// <inheritdoc/>
+    public override Dictionary<string, object?> GetConfig() => new()
+    {
+        ["initial_learning_rate"] = InitialLearningRate,
+        ["decay_steps"] = DecaySteps,
+        ["decay_rate"] = DecayRate,
+        ["staircase"] = Staircase,
+    };
+}
