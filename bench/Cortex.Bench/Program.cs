@@ -21,7 +21,12 @@ internal static class Program
             case "gemm":
                 GemmBench.Run(options);
                 return 0;
-            // case "elementwise": ElementwiseBench.Run(options); return 0;   ← the next mode goes here
+            case "train":
+                TrainBench.Run(options);
+                return 0;
+            case "elementwise":
+                ElementwiseBench.Run(options);
+                return 0;
             default:
                 Console.Error.WriteLine($"Unknown mode '{args[0]}'.");
                 return Usage();
@@ -31,7 +36,7 @@ internal static class Program
     private static int Usage()
     {
         Console.Error.WriteLine("Usage: Cortex.Bench <mode> [--threads N] [--min-time SECONDS] [--filter TEXT]");
-        Console.Error.WriteLine("Modes: gemm");
+        Console.Error.WriteLine("Modes: gemm, elementwise, train");
         return 2;
     }
 }

@@ -178,11 +178,14 @@ OPTIMIZERS = {
         "initial_learning_rate": 0.1, "decay_steps": 1, "decay_rate": 0.5, "staircase": False}}, "momentum": 0.9}),
     "adam": ("Adam", {"learning_rate": 0.01}),
     "adam_amsgrad": ("Adam", {"learning_rate": 0.01, "amsgrad": True}),
+    # A large epsilon makes Keras's placement of epsilon (vs torch's) visible at the tests' tolerance.
+    "adam_large_epsilon": ("Adam", {"learning_rate": 0.01, "epsilon": 0.01}),
     "adam_clipnorm": ("Adam", {"learning_rate": 0.01, "clipnorm": 0.1}),
     "adam_exponential_decay_staircase": ("Adam", {"learning_rate": {"class_name": "ExponentialDecay", "config": {
         "initial_learning_rate": 0.01, "decay_steps": 2, "decay_rate": 0.3, "staircase": True}}}),
     "rmsprop": ("RMSprop", {"learning_rate": 0.01}),
     "rmsprop_centered_momentum": ("RMSprop", {"learning_rate": 0.01, "momentum": 0.9, "centered": True}),
+    "rmsprop_large_epsilon": ("RMSprop", {"learning_rate": 0.01, "rho": 0.8, "epsilon": 0.01}),
     "adamw": ("AdamW", {"learning_rate": 0.01, "weight_decay": 0.1}),
 }
 

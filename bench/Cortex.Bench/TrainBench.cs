@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Globalization;
+using Cortex.Callbacks;
+using Cortex.Data;
+using Cortex.Layers;
+using Cortex.Losses;
+using Cortex.Models;
+using Cortex.Optimizers;
+
+namespace Cortex.Bench;
+
+/// <summary>
+/// One epoch of Fashion-MNIST (60,000 samples, shuffled mini-batches, Adam 1e-3, sparse cross-entropy from logits) for
+/// the MLPs of the performance issue, test accuracy after it, single-sample Predict latency, managed bytes allocated
+/// per training step in the steady state, and peak RSS. bench/train_ref.py runs the same cases in PyTorch.
+/// </summary>
+internal static class TrainBench
+{
+    public static IEnumerable<(string Name, int[] Hidden, int Batch)> Cases()
+    {
+        yield return ("mlp 784-25-15-10 b32", [25, 15], 32);
+        yield return ("mlp 784-128-10 b32", [128], 32);
+        yield return ("mlp 784-512-512-10 b128", [512, 512], 128);
+    }
+
+    private static Sequential Build(int[] hidden)
+    {
+        var layers = new List<Layer> { new Input(shape: [784]) };
+        foreach (int h in hidden) layers.Add(new Dense(h, "relu"));
+        layers.Add(new Dense(10));
+        var model = new Sequential([.. layers]);
+        model.Compile(new Adam(1e-3f), new SparseCategoricalCrossentropy(fromLogits: true));
+        return model;
+    }
+
+    /// <summary>Records managed bytes allocated on the training thread between two batches of the steady state.</summary>
+    private sealed class AllocationProbe(int from, int to) : Callback
+    {
+        private long start;
+        public double BytesPerStep { get; private set; } = double.NaN;
+
+        public override void OnTrainBatchBegin(int batch)
+        {
+            if (batch == from) start = GC.GetAllocatedBytesForCurrentThread();
+            if (batch == to) BytesPerStep = (GC.GetAllocatedBytesForCurrentThread() - start) / (double)(to - from);
+        }
+    }
+
+    public static void Run(Options options)
+    {
+        var data = Datasets.FashionMnist.Load();
+        var (xTrain, yTrain, xTest, yTest) = data;
+        foreach (var (name, hidden, batch) in Cases())
+        {
+            if (!name.Contains(options.Filter, StringComparison.Ordinal)) continue;
+            // Warm-up on a slice so the JIT has tiered up the hot paths before the timed epoch (PyTorch gets the same).
+            CortexRandom.SetGlobalSeed(0);
+            var warm = Build(hidden);
+            warm.Fit(xTrain.Slice(0, 4096), yTrain.Slice(0, 4096), epochs: 2, batchSize: batch, verbose: 0);
+
+            CortexRandom.SetGlobalSeed(1);
+            var model = Build(hidden);
+            var probe = new AllocationProbe(50, 450); // inside the shortest epoch (468 steps at batch 128)
+            var sw = Stopwatch.StartNew();
+            model.Fit(xTrain, yTrain, epochs: 1, batchSize: batch, verbose: 0, callbacks: [probe]);
+            double seconds = sw.Elapsed.TotalSeconds;
+            float accuracy = Tensor.Equal(model.Predict(xTest, batchSize: 1000).ArgMax(-1), yTest).Mean().Item();
+
+            string predict = "";
+            if (hidden is [128])
+            {
+                var one = xTest.Slice(0, 1);
+                double us = options.TimeBest(() => model.Predict(one)) * 1e6;
+                predict = string.Create(CultureInfo.InvariantCulture, $", \"predict_us\": {us:F2}");
+            }
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{{\"case\": \"{name}\", \"epoch_s\": {seconds:F3}, \"test_accuracy\": {accuracy:F4}, \"alloc_bytes_per_step\": {probe.BytesPerStep:F0}{predict}}}"));
+        }
+        using var self = Process.GetCurrentProcess();
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"peak_rss_mb\": {PeakRssMb():F1}, \"threads\": {options.Threads}}}"));
+    }
+
+    /// <summary>VmHWM from /proc (the peak resident set), in MiB.</summary>
+    private static double PeakRssMb()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+                return double.Parse(line[6..].Trim().Split(' ')[0], CultureInfo.InvariantCulture) / 1024.0;
+        return double.NaN;
+    }
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/python3
+"""PyTorch side of `Cortex.Bench train`: the same Fashion-MNIST MLP cases, one process per thread count.
+
+One epoch (60,000 samples, shuffled mini-batches of the case's size, Adam 1e-3, cross-entropy on logits), test
+accuracy after it, single-sample predict latency of the 784-128-10 model, and the process's peak RSS.
+Prints one JSON object per case, then one with peak RSS. Usage: train_ref.py [--threads N] [--filter TEXT]
+"""
+import argparse
+import gzip
+import json
+import os
+import resource
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--threads", type=int, default=1)
+parser.add_argument("--filter", default="")
+parser.add_argument("--min-time", type=float, default=0.3)
+parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+args = parser.parse_args()
+for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[var] = str(args.threads)
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(args.threads)
+
+
+def idx(name):
+    with gzip.open(os.path.join(args.data, name), "rb") as f:
+        raw = f.read()
+    dims = raw[3]
+    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+x_train = torch.from_numpy(idx("train-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255.0)
+y_train = torch.from_numpy(idx("train-labels-idx1-ubyte.gz").astype(np.int64))
+x_test = torch.from_numpy(idx("t10k-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255.0)
+y_test = torch.from_numpy(idx("t10k-labels-idx1-ubyte.gz").astype(np.int64))
+
+CASES = [("mlp 784-25-15-10 b32", [25, 15], 32), ("mlp 784-128-10 b32", [128], 32), ("mlp 784-512-512-10 b128", [512, 512], 128)]
+
+
+def build(hidden):
+    layers, width = [], 784
+    for h in hidden:
+        layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
+        width = h
+    layers.append(torch.nn.Linear(width, 10))
+    return torch.nn.Sequential(*layers)
+
+
+def epoch(model, opt, x, y, batch):
+    loss_fn = torch.nn.CrossEntropyLoss()
+    perm = torch.randperm(x.shape[0])
+    for start in range(0, x.shape[0], batch):
+        idx_b = perm[start:start + batch]
+        xb, yb = x[idx_b], y[idx_b]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        opt.step()
+
+
+for name, hidden, batch in CASES:
+    if args.filter not in name:
+        continue
+    torch.manual_seed(0)
+    warm = build(hidden)
+    epoch(warm, torch.optim.Adam(warm.parameters(), lr=1e-3), x_train[:4096], y_train[:4096], batch)
+    epoch(warm, torch.optim.Adam(warm.parameters(), lr=1e-3), x_train[:4096], y_train[:4096], batch)
+
+    torch.manual_seed(1)
+    model = build(hidden)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    t0 = time.perf_counter()
+    epoch(model, opt, x_train, y_train, batch)
+    seconds = time.perf_counter() - t0
+    with torch.no_grad():
+        accuracy = (model(x_test).argmax(-1) == y_test).float().mean().item()
+    row = {"case": name, "epoch_s": round(seconds, 3), "test_accuracy": round(accuracy, 4)}
+    if hidden == [128]:
+        one = x_test[:1]
+        with torch.no_grad():
+            for _ in range(2000):
+                model(one)
+            best = float("inf")
+            for _ in range(5):
+                n, t0 = 0, time.perf_counter()
+                while time.perf_counter() - t0 < args.min_time / 5:
+                    model(one)
+                    n += 1
+                best = min(best, (time.perf_counter() - t0) / n)
+        row["predict_us"] = round(best * 1e6, 2)
+    print(json.dumps(row), flush=True)
+print(json.dumps({"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1), "threads": args.threads}))

@@ -1,0 +1,259 @@
+using System.Text.Json;
+using Cortex.Losses;
+using Cortex.Optimizers;
+using Cortex.Tests.Reference;
+using static Cortex.Tests.Training.TrainingReference;
+
+namespace Cortex.Tests.Training;
+
+/// <summary>
+/// Three training steps of a 3 → 4 tanh → k MLP for every loss × optimizer against PyTorch running Keras's update
+/// rules, plus the optimizer contract: state round trip, null gradients, clipping, schedules, errors, configs.
+/// </summary>
+public class OptimizerTests
+{
+    public static TheoryData<string> Cases => Names("train");
+
+    private static Tensor Forward(Tensor x, Variable[] p, string head)
+    {
+        Tensor z = NN.Tanh(x.MatMul(p[0]) + p[1]).MatMul(p[2]) + p[3];
+        return head switch { "sigmoid" => NN.Sigmoid(z), "softmax" => NN.Softmax(z), _ => z };
+    }
+
+    private static (Variable[] Params, Func<float> Step) Setup(JsonElement c, Optimizer? optimizer = null)
+    {
+        var loss = Loss.FromConfig(c.GetProperty("loss").GetString()!, c.GetProperty("loss_config"));
+        optimizer ??= Optimizer.FromConfig(c.GetProperty("optimizer").GetString()!, c.GetProperty("optimizer_config"));
+        string[] names = ["w1", "b1", "w2", "b2"];
+        Variable[] p = [.. c.GetProperty("initial").EnumerateArray().Select((e, i) => new Variable(ReferenceData.ToTensor(e), names[i]))];
+        Tensor x = T(c, "x"), y = T(c, "y");
+        string head = c.GetProperty("head").GetString()!;
+        return (p, () =>
+        {
+            using var tape = new GradientTape();
+            Tensor j = loss.Call(y, Forward(x, p, head));
+            optimizer.ApplyGradients(tape.Gradient(j, p), p);
+            return j.Item();
+        });
+    }
+
+    private static void AssertWeights(JsonElement expected, Variable[] actual, string what)
+    {
+        var e = expected.EnumerateArray().ToArray();
+        for (int i = 0; i < actual.Length; i++) ReferenceData.AssertClose(ReferenceData.ToTensor(e[i]), actual[i], $"{what} {actual[i].Name}");
+    }
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void ThreeStepsMatchPyTorch(string name)
+    {
+        var c = Case(name);
+        var (p, step) = Setup(c);
+        float[] losses = [.. c.GetProperty("losses").EnumerateArray().Select(v => v.GetSingle())];
+        for (int s = 1; s <= 3; s++)
+        {
+            float j = step();
+            ReferenceData.AssertClose(Tensor.Scalar(losses[s - 1]), Tensor.Scalar(j), $"{name} loss at step {s}");
+            if (s == 1) AssertWeights(c.GetProperty("weights_step1"), p, $"{name} after step 1:");
+        }
+        AssertWeights(c.GetProperty("weights_step3"), p, $"{name} after step 3:");
+    }
+
+    [Theory]
+    [InlineData("mse__adam")]
+    [InlineData("cce_logits__rmsprop_centered_momentum")]
+    [InlineData("scce_logits__sgd_nesterov")]
+    [InlineData("bce_logits__adamw")]
+    public void StateSavedAfterOneStepResumesIdentically(string name)
+    {
+        // Train one step, save the optimizer's state and the weights, rebuild both, and finish: same as uninterrupted.
+        var c = Case(name);
+        var optimizer = Optimizer.FromConfig(c.GetProperty("optimizer").GetString()!, c.GetProperty("optimizer_config"));
+        var (p, step) = Setup(c, optimizer);
+        step();
+        var state = optimizer.Variables;
+        Assert.Equal(1f, state[0].Item());
+        Assert.Equal(0, state[0].Rank);
+
+        var resumed = Optimizer.FromConfig(optimizer.GetType().Name, Json(optimizer.GetConfig()));
+        var (q, stepQ) = Setup(c, resumed);
+        for (int i = 0; i < q.Length; i++) q[i].Assign(p[i]);
+        resumed.Build(q);
+        resumed.LoadVariables(state);
+        Assert.Equal(1, resumed.Iterations);
+        step(); step();
+        stepQ(); stepQ();
+        for (int i = 0; i < p.Length; i++) ReferenceData.AssertClose(p[i], q[i], $"{name} resumed {p[i].Name}", rtol: 0, atol: 0);
+        AssertWeights(c.GetProperty("weights_step3"), q, $"{name} resumed after step 3:");
+    }
+
+    [Fact]
+    public void VariablesListIterationsThenSlotsPerVariable()
+    {
+        var a = new Variable(Tensor.Zeros(2, 3), "a");
+        var b = new Variable(Tensor.Zeros(3), "b");
+        var adam = new Adam();
+        adam.Build([a, b]);
+        var v = adam.Variables;
+        Assert.Equal(5, v.Count); // iterations, m(a), m(b), v(a), v(b)
+        Assert.Equal([2, 3], v[1].Shape);
+        Assert.Equal([3], v[2].Shape);
+        Assert.Single(new SGD().Variables); // plain SGD has no slots
+    }
+
+    [Fact]
+    public void LoadVariablesRejectsWrongCountAndShape()
+    {
+        var a = new Variable(Tensor.Zeros(2, 3), "kernel");
+        var sgd = new SGD(momentum: 0.9f);
+        sgd.Build([a]);
+        var count = Assert.Throws<ArgumentException>(() => sgd.LoadVariables([Tensor.Scalar(0)]));
+        Assert.Contains("expected 2 tensors", count.Message);
+        var shape = Assert.Throws<ArgumentException>(() => sgd.LoadVariables([Tensor.Scalar(0), Tensor.Zeros(3, 2)]));
+        Assert.Contains("kernel", shape.Message);
+        Assert.Contains("(2, 3)", shape.Message);
+        Assert.Contains("(3, 2)", shape.Message);
+    }
+
+    [Fact]
+    public void NullGradientSkipsItsVariable()
+    {
+        var a = new Variable(Tensor.Ones(2), "a");
+        var b = new Variable(Tensor.Ones(2), "b");
+        new SGD(0.5f).ApplyGradients([Tensor.Ones(2), null], [a, b]);
+        Assert.Equal([0.5f, 0.5f], a.ToArray());
+        Assert.Equal([1f, 1f], b.ToArray());
+        new SGD(0.5f).ApplyGradients([(null, a), ((Tensor?)Tensor.Ones(2), b)]);
+        Assert.Equal([0.5f, 0.5f], b.ToArray());
+    }
+
+    [Fact]
+    public void AllNullGradientsAreAnError()
+    {
+        var a = new Variable(Tensor.Ones(2), "a");
+        Assert.Throws<ArgumentException>(() => new Adam().ApplyGradients([null], [a]));
+    }
+
+    [Fact]
+    public void GradientShapeMismatchNamesVariableAndShapes()
+    {
+        var a = new Variable(Tensor.Ones(2, 3), "dense/kernel");
+        var ex = Assert.Throws<ArgumentException>(() => new Adam().ApplyGradients([Tensor.Ones(3, 2)], [a]));
+        Assert.Contains("dense/kernel", ex.Message);
+        Assert.Contains("(3, 2)", ex.Message);
+        Assert.Contains("(2, 3)", ex.Message);
+    }
+
+    [Fact]
+    public void OnlyOneClippingOptionMayBeSet()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new SGD(clipNorm: 1, clipValue: 1));
+        Assert.Contains("only one of", ex.Message);
+        Assert.Throws<ArgumentException>(() => new Adam(globalClipNorm: -1));
+    }
+
+    [Fact]
+    public void ClippingLeavesTheCallersGradientUntouched()
+    {
+        var a = new Variable(Tensor.Zeros(2), "a");
+        var g = Tensor.FromArray(new float[] { 3, 4 });
+        new SGD(1f, clipNorm: 1f).ApplyGradients([g], [a]);
+        Assert.Equal([3f, 4f], g.ToArray());
+        Assert.Equal(-0.6f, a[0], 1e-6f);
+        Assert.Equal(-0.8f, a[1], 1e-6f);
+    }
+
+    [Fact]
+    public void ScheduleDrivesLearningRateAndSettingRateRemovesIt()
+    {
+        var a = new Variable(Tensor.Zeros(1), "a");
+        var sgd = new SGD { Schedule = new ExponentialDecay(0.1f, decaySteps: 2, decayRate: 0.5f, staircase: true) };
+        Assert.Equal(0.1f, sgd.LearningRate, 1e-7f);
+        sgd.ApplyGradients([Tensor.Ones(1)], [a]);
+        sgd.ApplyGradients([Tensor.Ones(1)], [a]);
+        Assert.Equal(2, sgd.Iterations);
+        Assert.Equal(0.05f, sgd.LearningRate, 1e-7f);
+        Assert.Equal(-0.2f, a[0], 1e-6f);
+        sgd.LearningRate = 0.3f;
+        Assert.Null(sgd.Schedule);
+        Assert.Equal(0.3f, sgd.LearningRate);
+    }
+
+    [Fact]
+    public void ExponentialDecayMatchesKerasFormula()
+    {
+        var s = new ExponentialDecay(0.1f, decaySteps: 10, decayRate: 0.9f);
+        Assert.Equal(0.1f * MathF.Pow(0.9f, 0.5f), s.GetRate(5), 1e-7f);
+        Assert.Equal(0.1f, new ExponentialDecay(0.1f, 10, 0.9f, staircase: true).GetRate(9), 1e-7f);
+        Assert.Throws<ArgumentException>(() => new ExponentialDecay(0.1f, 0, 0.9f));
+    }
+
+    [Fact]
+    public void BuildingTwiceKeepsSlotsAndAddsNewVariables()
+    {
+        var a = new Variable(Tensor.Zeros(2), "a");
+        var b = new Variable(Tensor.Zeros(3), "b");
+        var sgd = new SGD(0.1f, momentum: 0.9f);
+        sgd.ApplyGradients([Tensor.Ones(2)], [a]);
+        sgd.Build([a, b]);
+        var v = sgd.Variables;
+        Assert.Equal(3, v.Count);
+        Assert.Equal([-0.1f, -0.1f], v[1].ToArray()); // a's momentum survived
+        Assert.Equal(new float[3], v[2].ToArray());
+    }
+
+    [Theory]
+    [MemberData(nameof(ConfigCases))]
+    public void ConfigRoundTrips(Optimizer optimizer)
+    {
+        var config = Json(optimizer.GetConfig());
+        var back = Optimizer.FromConfig(optimizer.GetType().Name, config);
+        Assert.IsType(optimizer.GetType(), back);
+        Assert.Equal(config.GetRawText(), Json(back.GetConfig()).GetRawText());
+    }
+
+    public static TheoryData<Optimizer> ConfigCases => new()
+    {
+        new SGD(0.2f, 0.8f, nesterov: true, clipValue: 0.5f),
+        new Adam(0.002f, 0.8f, 0.99f, 1e-6f, amsgrad: true, clipNorm: 1f),
+        new AdamW(0.003f, 0.01f, globalClipNorm: 2f),
+        new RMSprop(0.004f, 0.95f, 0.5f, 1e-5f, centered: true),
+        new SGD { Schedule = new ExponentialDecay(0.1f, 100, 0.96f, staircase: true) },
+    };
+
+    [Theory]
+    [InlineData("adam", typeof(Adam))]
+    [InlineData("sgd", typeof(SGD))]
+    [InlineData("rmsprop", typeof(RMSprop))]
+    [InlineData("adamw", typeof(AdamW))]
+    [InlineData("RMSprop", typeof(RMSprop))]
+    public void GetResolvesKerasNamesWithKerasDefaults(string identifier, Type type)
+    {
+        var optimizer = Optimizer.Get(identifier);
+        Assert.IsType(type, optimizer);
+        Assert.Equal(type == typeof(SGD) ? 0.01f : 1e-3f, optimizer.LearningRate);
+    }
+
+    [Fact]
+    public void UnknownNameListsValidNames()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Optimizer.Get("adagrad"));
+        Assert.Contains("Unknown optimizer 'adagrad'", ex.Message);
+        Assert.Contains("adam, adamw, rmsprop, sgd", ex.Message);
+    }
+
+    [Fact]
+    public void AdamStepAllocatesNothingOnceBuilt()
+    {
+        var w = new Variable(Tensor.Ones(1000), "w");
+        var g = Tensor.Ones(1000);
+        var adam = new Adam();
+        IReadOnlyList<Tensor?> grads = [g];
+        IReadOnlyList<Variable> vars = [w];
+        adam.ApplyGradients(grads, vars);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) adam.ApplyGradients(grads, vars);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 1024, $"10 Adam steps allocated {allocated} bytes");
+    }
+}
