@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 
 namespace Cortex.Cli;
 
@@ -52,13 +53,23 @@ public static class Cli
         if (parsed.Errors.Count > 0)
         {
             // System.CommandLine would print every error and the whole help; one line says what to fix.
-            string command = parsed.CommandResult.Command is RootCommand ? "cortex" : "cortex " + parsed.CommandResult.Command.Name;
-            stderr.WriteLine($"cortex: {OneLine(parsed.Errors[0].Message)} (see '{command} --help')");
+            string command = parsed.CommandResult.Parent == null ? "cortex" : "cortex " + parsed.CommandResult.Command.Name;
+            // An unknown word explains the other errors ("Required command was not provided" for `cortex fit`).
+            string message = parsed.UnmatchedTokens.Count > 0
+                ? $"unrecognized command or argument '{parsed.UnmatchedTokens[0]}'."
+                : parsed.Errors[0].Message;
+            stderr.WriteLine($"cortex: {OneLine(message)} (see '{command} --help')");
             return BadInput;
         }
+        return Guard(() => parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false }), stderr);
+    }
+
+    /// <summary>Runs a command's action and turns its exceptions into an exit code and one line on stderr.</summary>
+    internal static int Guard(Func<int> action, TextWriter stderr)
+    {
         try
         {
-            return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false });
+            return action();
         }
         catch (Exception e) when (IsBadInput(e))
         {
@@ -74,9 +85,13 @@ public static class Cli
         }
     }
 
-    internal static RootCommand BuildCommand(TextWriter stdout) =>
-        new("Cortex: train, evaluate and use neural networks with the Keras programming model.")
+    // A named Command rather than RootCommand, whose name would be the executable's (Cortex.Cli, or dotnet's host);
+    // help and usage lines then read `cortex train [options]` however the program was started.
+    internal static Command BuildCommand(TextWriter stdout) =>
+        new("cortex", "Cortex: train, evaluate and use neural networks with the Keras programming model.")
         {
+            new HelpOption(),
+            new VersionOption(),
             TrainCommand.Create(stdout),
             EvaluateCommand.Create(stdout),
             PredictCommand.Create(stdout),

@@ -74,10 +74,15 @@ public sealed class Dropout : Layer
     {
         if (!training || Rate == 0f) return inputs;
         var mask = Tensor.Uninitialized(inputs.ShapeRef);
-        var m = mask.Span;
-        float keep = 1f / (1f - Rate);
-        for (int i = 0; i < m.Length; i++) m[i] = rng.NextFloat() >= Rate ? keep : 0f;
+        FillMask(mask.Span);
         return inputs * mask;
+    }
+
+    /// <summary>Draws the next mask: 1/(1 − rate) where a unit is kept, 0 where it is dropped.</summary>
+    internal void FillMask(Span<float> mask)
+    {
+        float keep = 1f / (1f - Rate);
+        for (int i = 0; i < mask.Length; i++) mask[i] = rng.NextFloat() >= Rate ? keep : 0f;
     }
 
     /// <inheritdoc/>

@@ -16,7 +16,7 @@ namespace Cortex.Layers;
 /// </example>
 public sealed class Normalization : Layer
 {
-    private const float Epsilon = 1e-7f; // Keras's backend epsilon: guards constant features (variance 0)
+    internal const float Epsilon = 1e-7f; // Keras's backend epsilon: guards constant features (variance 0)
 
     /// <summary>Creates the layer; call <see cref="Adapt"/> before training.</summary>
     public Normalization(string? name = null) : base(name) { }

@@ -43,13 +43,12 @@ public sealed class CategoricalCrossentropy : Loss
     /// Softmax cross-entropy from logits as one op. The forward pass already has every row's softmax in hand, so when
     /// a tape records it writes the gradient for an upstream gradient of 1 there and then; backward only rescales.
     /// </summary>
-    private static Tensor FromLogitsOp(Tensor yTrue, Tensor logits)
+    /// <summary>
+    /// Σ over rows of Σy·logsumexp(z) − Σy·z and (when <paramref name="grad"/> is not empty) the gradient of the mean,
+    /// (Σy·softmax(z) − y)/rows. Shared by the tape op and the training loop's fused step so both give the same bits.
+    /// </summary>
+    internal static double FromLogitsKernel(ReadOnlySpan<float> y, ReadOnlySpan<float> z, int rows, int classes, Span<float> grad)
     {
-        int classes = logits.ShapeRef[^1];
-        int rows = logits.Size / classes;
-        bool recording = GradientTape.IsRecording;
-        Tensor? grad = recording ? Tensor.Uninitialized(logits.Size, logits.ShapeRef) : null;
-        ReadOnlySpan<float> y = yTrue.AsSpan(), z = logits.AsSpan();
         Span<float> scratch = classes <= 1024 ? stackalloc float[classes] : new float[classes];
         double sum = 0;
         float invRows = 1f / rows;
@@ -66,13 +65,32 @@ public sealed class CategoricalCrossentropy : Loss
             float dot = 0;
             for (int c = 0; c < classes; c++) dot += yr[c] * (zr[c] - max);
             sum += ySum * MathF.Log(total) - dot;
-            if (grad != null)
+            if (!grad.IsEmpty)
             {
-                var gr = grad.Span.Slice(r * classes, classes);
+                var gr = grad.Slice(r * classes, classes);
                 float k = ySum / total * invRows;
                 for (int c = 0; c < classes; c++) gr[c] = scratch[c] * k - yr[c] * invRows;
             }
         }
+        return sum;
+    }
+
+    /// <inheritdoc/>
+    internal override bool TryFused(ReadOnlySpan<float> yTrue, ReadOnlySpan<float> yPred, int rows, int columns, Span<float> grad, out float loss)
+    {
+        loss = 0;
+        if (!FromLogits || yTrue.Length != yPred.Length) return false;
+        loss = (float)(FromLogitsKernel(yTrue, yPred, rows, columns, grad) / rows);
+        return true;
+    }
+
+    private static Tensor FromLogitsOp(Tensor yTrue, Tensor logits)
+    {
+        int classes = logits.ShapeRef[^1];
+        int rows = logits.Size / classes;
+        bool recording = GradientTape.IsRecording;
+        Tensor? grad = recording ? Tensor.Uninitialized(logits.Size, logits.ShapeRef) : null;
+        double sum = FromLogitsKernel(yTrue.AsSpan(), logits.AsSpan(), rows, classes, grad == null ? default : grad.Span);
         var loss = Tensor.Scalar((float)(sum / rows));
         if (recording)
         {

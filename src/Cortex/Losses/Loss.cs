@@ -69,6 +69,18 @@ public abstract class Loss
     internal const float Epsilon = 1e-7f;
 
     /// <summary>
+    /// For the training loop's allocation-free step: the loss of a 2-D batch (<paramref name="rows"/> ×
+    /// <paramref name="columns"/> predictions) and its gradient with respect to the predictions, written into
+    /// <paramref name="grad"/>. Returns false when this loss has no fused kernel for these inputs (the loop then
+    /// takes the GradientTape path). Labels have been validated by the caller.
+    /// </summary>
+    internal virtual bool TryFused(ReadOnlySpan<float> yTrue, ReadOnlySpan<float> yPred, int rows, int columns, Span<float> grad, out float loss)
+    {
+        loss = 0;
+        return false;
+    }
+
+    /// <summary>
     /// Keras's squeeze_or_expand_to_same_rank: labels (N,) meet predictions (N, 1) by gaining a trailing axis, labels
     /// (N, 1) meet predictions (N,) by losing it. Only the labels are reshaped, so the predictions' gradient keeps
     /// their shape. Afterwards the shapes must be equal.

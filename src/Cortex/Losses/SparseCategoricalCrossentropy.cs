@@ -44,6 +44,44 @@ public sealed class SparseCategoricalCrossentropy : Loss
         return -(mask * p.Log()).Sum(-1).Mean();
     }
 
+    /// <summary>
+    /// Σ over rows of logsumexp(z) − z[label], and (when <paramref name="grad"/> is not empty) the gradient of the
+    /// mean, (softmax(z) − onehot)/rows, in one pass per row. Labels must already be validated class indices.
+    /// Shared by the tape op and the training loop's fused step so both give the same bits.
+    /// </summary>
+    internal static double FromLogitsKernel(ReadOnlySpan<float> labels, ReadOnlySpan<float> z, int rows, int classes, Span<float> grad)
+    {
+        Span<float> scratch = classes <= 1024 ? stackalloc float[classes] : new float[classes];
+        double sum = 0;
+        float invRows = 1f / rows;
+        for (int r = 0; r < rows; r++)
+        {
+            var zr = z.Slice(r * classes, classes);
+            float max = TensorPrimitives.Max(zr);
+            TensorPrimitives.Subtract(zr, max, scratch);
+            TensorPrimitives.Exp(scratch, scratch);
+            float total = TensorPrimitives.Sum(scratch);
+            int label = (int)labels[r];
+            sum += MathF.Log(total) - (zr[label] - max); // logsumexp(z) − z[label], the max cancelling exactly
+            if (!grad.IsEmpty)
+            {
+                var gr = grad.Slice(r * classes, classes);
+                TensorPrimitives.Multiply(scratch, invRows / total, gr);
+                gr[label] -= invRows;
+            }
+        }
+        return sum;
+    }
+
+    /// <inheritdoc/>
+    internal override bool TryFused(ReadOnlySpan<float> yTrue, ReadOnlySpan<float> yPred, int rows, int columns, Span<float> grad, out float loss)
+    {
+        loss = 0;
+        if (!FromLogits || yTrue.Length != rows) return false;
+        loss = (float)(FromLogitsKernel(yTrue, yPred, rows, columns, grad) / rows);
+        return true;
+    }
+
     /// <inheritdoc/>
     public override Dictionary<string, object?> GetConfig() => new() { ["from_logits"] = FromLogits };
 
@@ -78,26 +116,7 @@ public sealed class SparseCategoricalCrossentropy : Loss
         int rows = labels.Length;
         bool recording = GradientTape.IsRecording;
         Tensor? grad = recording ? Tensor.Uninitialized(logits.Size, logits.ShapeRef) : null;
-        ReadOnlySpan<float> z = logits.AsSpan();
-        Span<float> scratch = classes <= 1024 ? stackalloc float[classes] : new float[classes];
-        double sum = 0;
-        float invRows = 1f / rows;
-        for (int r = 0; r < rows; r++)
-        {
-            var zr = z.Slice(r * classes, classes);
-            float max = TensorPrimitives.Max(zr);
-            TensorPrimitives.Subtract(zr, max, scratch);
-            TensorPrimitives.Exp(scratch, scratch);
-            float total = TensorPrimitives.Sum(scratch);
-            int label = labels[r];
-            sum += MathF.Log(total) - (zr[label] - max); // logsumexp(z) − z[label], the max cancelling exactly
-            if (grad != null)
-            {
-                var gr = grad.Span.Slice(r * classes, classes);
-                TensorPrimitives.Multiply(scratch, invRows / total, gr);
-                gr[label] -= invRows;
-            }
-        }
+        double sum = FromLogitsKernel(yTrue.AsSpan(), logits.AsSpan(), rows, classes, grad == null ? default : grad.Span);
         var loss = Tensor.Scalar((float)(sum / rows));
         if (recording)
         {

@@ -27,6 +27,8 @@ internal sealed class Trainer
     private readonly IReadOnlyList<Variable> variables;
     private readonly List<Metric> metrics;
     private readonly RunningMean loss = new();
+    private readonly FusedTrainStep? fused;
+    private readonly Func<Dictionary<string, float>> logs;
 
     public Trainer(Model model, Tensor x, Tensor y, int batchSize, bool shuffle)
     {
@@ -40,7 +42,19 @@ internal sealed class Trainer
         rng = CortexRandom.FromSeedOrGlobal(null); // deterministic after CortexRandom.SetGlobalSeed
         variables = model.TrainableVariables;
         metrics = [.. model.MetricNames.Select(m => Metric.Get(m, model.Loss))];
+        fused = ForceTapePath ? null : FusedTrainStep.TryCreate(model, x, y, batchSize, metrics);
+        LastFitFused = fused != null;
+        logs = () => Model.Logs(loss, metrics, ""); // made once: a lambda per step would be garbage per step
     }
+
+    /// <summary>Makes Fit on this thread use the GradientTape step even where the fused one applies (tests compare the two).</summary>
+    [ThreadStatic] internal static bool ForceTapePath;
+
+    /// <summary>Whether the last Fit on this thread ran the fused step (tests check which path they exercised).</summary>
+    [ThreadStatic] internal static bool LastFitFused;
+
+    /// <summary>Whether steps run on the allocation-free fused path (for tests and benchmarks).</summary>
+    public bool IsFused => fused != null;
 
     public ProgressBar? Progress { get; private set; }
 
@@ -58,33 +72,44 @@ internal sealed class Trainer
         {
             int start = step * batchSize, len = Math.Min(batchSize, n - start);
             foreach (var cb in callbacks) cb.OnTrainBatchBegin(step);
-            Tensor xb, yb;
-            if (shuffle)
+            if (fused != null)
             {
-                ReadOnlySpan<int> idx = order.AsSpan(start, len);
-                xb = x.Gather(idx);
-                yb = y.Gather(idx);
+                float l = fused.Step(x, y, shuffle ? order.AsSpan(start, len) : default, start, len);
+                loss.UpdateState(l, len);
             }
-            else
-            {
-                xb = x.Slice(start, len);
-                yb = y.Slice(start, len);
-            }
-            Tensor pred, total;
-            Tensor[] grads;
-            using (var tape = new GradientTape())
-            {
-                pred = model.Call(xb, training: true);
-                total = lossFn.Call(yb, pred);
-                foreach (var r in model.RegularizationLosses()) total += r;
-                grads = tape.Gradient(total, [.. variables]);
-            }
-            optimizer.ApplyGradients(grads, variables);
-            loss.UpdateState(total.Item(), len);
-            foreach (var m in metrics) m.UpdateState(yb, pred);
-            Progress.Update(step + 1, () => Model.Logs(loss, metrics, ""));
+            else TapeStep(start, len, optimizer, lossFn);
+            Progress.Update(step + 1, logs);
             foreach (var cb in callbacks) cb.OnTrainBatchEnd(step);
         }
         return Model.Logs(loss, metrics, "");
+    }
+
+    /// <summary>The general step: forward on a GradientTape, loss plus regularisation, gradients, optimizer update.</summary>
+    private void TapeStep(int start, int len, Optimizers.Optimizer optimizer, Losses.Loss lossFn)
+    {
+        Tensor xb, yb;
+        if (shuffle)
+        {
+            ReadOnlySpan<int> idx = order.AsSpan(start, len);
+            xb = x.Gather(idx);
+            yb = y.Gather(idx);
+        }
+        else
+        {
+            xb = x.Slice(start, len);
+            yb = y.Slice(start, len);
+        }
+        Tensor pred, total;
+        Tensor[] grads;
+        using (var tape = new GradientTape())
+        {
+            pred = model.Call(xb, training: true);
+            total = lossFn.Call(yb, pred);
+            foreach (var r in model.RegularizationLosses()) total += r;
+            grads = tape.Gradient(total, [.. variables]);
+        }
+        optimizer.ApplyGradients(grads, variables);
+        loss.UpdateState(total.Item(), len);
+        foreach (var m in metrics) m.UpdateState(yb, pred);
     }
 }

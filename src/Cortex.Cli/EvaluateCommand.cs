@@ -1,0 +1,35 @@
+using System.CommandLine;
+using Cortex.Models;
+
+namespace Cortex.Cli;
+
+/// <summary><c>cortex evaluate --model M --data D</c>: the loss and metrics of a saved model on labelled data.</summary>
+internal static class EvaluateCommand
+{
+    public static Command Create(TextWriter stdout)
+    {
+        var model = new Option<string>("--model") { Description = "The saved model (.cortex).", HelpName = "FILE", Required = true };
+        var data = new Option<string>("--data") { Description = $"The data: {DataSources.Help}. Built-in data sets use their test split, a CSV file all its rows.", HelpName = "digits|fashion-mnist|PATH.csv", Required = true };
+        var label = new Option<string?>("--label") { Description = "For CSV data: the column holding the class index.", HelpName = "COLUMN" };
+        var batchSize = new Option<int>("--batch-size") { Description = "Samples per batch.", HelpName = "N", DefaultValueFactory = _ => 256 };
+        var command = new Command("evaluate", "Print a saved model's loss and accuracy on labelled data.") { model, data, label, batchSize };
+        command.SetAction(p => Run(p.GetValue(model)!, p.GetValue(data)!, p.GetValue(label), p.GetValue(batchSize), stdout));
+        return command;
+    }
+
+    public static int Run(string modelPath, string data, string? label, int batchSize, TextWriter stdout)
+    {
+        if (batchSize <= 0) throw new UsageException($"--batch-size: expected a positive number; received {batchSize}.");
+        var model = Model.Load(modelPath);
+        if (model.Loss == null)
+            throw new UsageException($"the model '{modelPath}' was saved before Compile, so it has no loss to evaluate.");
+        var (x, y, description) = DataSources.LoadForEvaluation(data, label);
+        DataSources.CheckFeatures(model, modelPath, x, $"--data {data}");
+        var results = model.Evaluate(x, y, batchSize);
+        stdout.WriteLine($"Evaluated {modelPath} on {description}");
+        stdout.WriteLine($"loss: {TrainCommand.Format(results["loss"])}");
+        foreach (var (name, value) in results.Where(kv => kv.Key != "loss").OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            stdout.WriteLine($"{name}: {TrainCommand.Format(value)}");
+        return Cli.Ok;
+    }
+}

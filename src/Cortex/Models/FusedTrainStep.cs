@@ -1,0 +1,267 @@
+using System.Numerics.Tensors;
+using Cortex.Activations;
+using Cortex.Kernels;
+using Cortex.Layers;
+using Cortex.Metrics;
+
+namespace Cortex.Models;
+
+/// <summary>
+/// The training step for the models the course notes build — a stack of Dense, Activation, Dropout, Flatten and
+/// leading Normalization/Input layers with a loss that has a fused kernel — run on buffers made once per Fit: the
+/// batch is gathered straight into an input buffer, each Dense is one GEMM with its bias and activation applied in
+/// place, the loss writes its gradient while computing its value, and backward reuses the same buffers. After the
+/// first step it allocates nothing. It uses the same kernels in the same order as the GradientTape path
+/// (<see cref="FusedDense"/>, the losses' shared kernels, the optimizer), so both paths produce the same bits.
+/// Any other model (or a regularizer) takes the tape path.
+/// </summary>
+internal sealed class FusedTrainStep
+{
+    private abstract class Stage
+    {
+        public int Width;                       // output features per row
+        public float[] Output = [];             // rows × Width
+        public float[] OutputGrad = [];         // rows × Width: the gradient of the loss w.r.t. Output
+        public abstract void Forward(float[] input, int rows);
+        /// <summary>Consumes <see cref="OutputGrad"/> (may overwrite it); writes the input gradient when asked.</summary>
+        public abstract void Backward(float[] input, float[]? inputGrad, int rows);
+    }
+
+    private sealed class DenseStage(Dense layer, int inputs) : Stage
+    {
+        private readonly Dense layer = layer;
+        private readonly int inputs = inputs;
+        public Tensor KernelGrad = null!, BiasGrad = null!;
+
+        public override void Forward(float[] input, int rows)
+        {
+            int units = Width;
+            Span<float> y = Output.AsSpan(0, rows * units);
+            Gemm.Sgemm(false, false, rows, units, inputs, input.AsSpan(0, rows * inputs), inputs, layer.Kernel!.AsSpan(), units, y, units);
+            if (layer.Bias is { } bias)
+                for (int r = 0; r < rows; r++)
+                {
+                    var row = y.Slice(r * units, units);
+                    TensorPrimitives.Add(row, bias.AsSpan(), row);
+                }
+            layer.Activation.ApplyInPlace(y, units);
+        }
+
+        public override void Backward(float[] input, float[]? inputGrad, int rows)
+        {
+            int units = Width;
+            Span<float> dz = OutputGrad.AsSpan(0, rows * units);
+            layer.Activation.BackwardInPlace(dz, Output.AsSpan(0, rows * units), units);
+            Gemm.Sgemm(true, false, inputs, units, rows, input.AsSpan(0, rows * inputs), inputs, dz, units, KernelGrad.Span, units);
+            if (layer.Bias != null) Reduce.Sum(dz, 1, rows, units, BiasGrad.Span);
+            if (inputGrad != null)
+                Gemm.Sgemm(false, true, rows, inputs, units, dz, units, layer.Kernel!.AsSpan(), units, inputGrad.AsSpan(0, rows * inputs), inputs);
+        }
+    }
+
+    private sealed class ActivationStage(ActivationFunction function) : Stage
+    {
+        public override void Forward(float[] input, int rows)
+        {
+            input.AsSpan(0, rows * Width).CopyTo(Output);
+            function.ApplyInPlace(Output.AsSpan(0, rows * Width), Width);
+        }
+
+        public override void Backward(float[] input, float[]? inputGrad, int rows)
+        {
+            Span<float> g = OutputGrad.AsSpan(0, rows * Width);
+            function.BackwardInPlace(g, Output.AsSpan(0, rows * Width), Width);
+            if (inputGrad != null) g.CopyTo(inputGrad);
+        }
+    }
+
+    private sealed class DropoutStage(Dropout layer) : Stage
+    {
+        public float[] Mask = [];
+
+        public override void Forward(float[] input, int rows)
+        {
+            int n = rows * Width;
+            layer.FillMask(Mask.AsSpan(0, n));
+            TensorPrimitives.Multiply(input.AsSpan(0, n), Mask.AsSpan(0, n), Output.AsSpan(0, n));
+        }
+
+        public override void Backward(float[] input, float[]? inputGrad, int rows)
+        {
+            int n = rows * Width;
+            if (inputGrad != null) TensorPrimitives.Multiply(OutputGrad.AsSpan(0, n), Mask.AsSpan(0, n), inputGrad.AsSpan(0, n));
+        }
+    }
+
+    private sealed class NormalizationStage(Normalization layer) : Stage
+    {
+        private readonly float[] std = new float[layer.MeanWeight!.Size];
+
+        public override void Forward(float[] input, int rows)
+        {
+            // As Normalization.CallCore: (x − mean) / max(√variance, ε), row by row.
+            TensorPrimitives.Sqrt(layer.VarianceWeight!.AsSpan(), std);
+            TensorPrimitives.Max(std, Normalization.Epsilon, std);
+            ReadOnlySpan<float> mean = layer.MeanWeight!.AsSpan();
+            for (int r = 0; r < rows; r++)
+            {
+                var o = Output.AsSpan(r * Width, Width);
+                TensorPrimitives.Subtract(input.AsSpan(r * Width, Width), mean, o);
+                TensorPrimitives.Divide(o, std, o);
+            }
+        }
+
+        public override void Backward(float[] input, float[]? inputGrad, int rows) { } // only allowed before any weight
+    }
+
+    private readonly Model model;
+    private readonly List<Stage> stages = [];
+    private readonly int firstTrainable;
+    private readonly int inputWidth, labelWidth, batch;
+    private readonly float[] xBuffer, yBuffer;
+    private readonly List<Tensor?> gradients = [];
+    private readonly List<Variable> variables = [];
+    private readonly Tensor yFull, predFull;
+    private Tensor? yTail, predTail;
+    private readonly List<Metric> metrics;
+
+    private FusedTrainStep(Model model, int inputWidth, int labelWidth, int batch, List<Metric> metrics)
+    {
+        this.model = model;
+        this.inputWidth = inputWidth;
+        this.labelWidth = labelWidth;
+        this.batch = batch;
+        this.metrics = metrics;
+        xBuffer = new float[batch * inputWidth];
+        yBuffer = new float[batch * labelWidth];
+        int width = inputWidth;
+        firstTrainable = -1;
+        foreach (var layer in model.Layers)
+        {
+            Stage? stage = layer switch
+            {
+                Dense d => new DenseStage(d, width) { Width = d.Units },
+                Layers.Activation a => new ActivationStage(a.Function) { Width = width },
+                Dropout d => new DropoutStage(d) { Width = width, Mask = new float[batch * width] },
+                Normalization n => new NormalizationStage(n) { Width = width },
+                _ => null, // Input, Flatten: the rows are already flat
+            };
+            if (stage == null) continue;
+            stage.Output = new float[batch * stage.Width];
+            stage.OutputGrad = new float[batch * stage.Width];
+            if (stage is DenseStage ds)
+            {
+                var dense = (Dense)layer;
+                if (firstTrainable < 0) firstTrainable = stages.Count;
+                ds.KernelGrad = Tensor.Zeros(dense.Kernel!.ShapeRef);
+                variables.Add(dense.Kernel!);
+                gradients.Add(ds.KernelGrad);
+                if (dense.Bias != null)
+                {
+                    ds.BiasGrad = Tensor.Zeros(dense.Bias.ShapeRef);
+                    variables.Add(dense.Bias);
+                    gradients.Add(ds.BiasGrad);
+                }
+            }
+            stages.Add(stage);
+            width = stage.Width;
+        }
+        yFull = new Tensor(yBuffer, labelWidth == 1 ? [batch] : [batch, labelWidth]);
+        predFull = new Tensor(stages[^1].Output, [batch, stages[^1].Width]);
+    }
+
+    /// <summary>A fused step for this model and data, or null when the model needs the general tape path.</summary>
+    public static FusedTrainStep? TryCreate(Model model, Tensor x, Tensor y, int batchSize, List<Metric> metrics)
+    {
+        if (x.Rank < 2 || y.Rank > 2) return null;
+        int rows = x.ShapeRef[0];
+        int inputWidth = x.Size / rows, labelWidth = y.Size / rows;
+        // Images (N, H, W, C) qualify only when a Flatten comes first: Dense on a rank-3+ input works on its last axis.
+        var layers = model.Layers.Where(l => l is not Input).ToList();
+        if (x.Rank > 2 && (layers.Count == 0 || layers[0] is not Flatten)) return null;
+        int width = inputWidth, trainableCount = 0;
+        bool denseSeen = false;
+        foreach (var layer in layers)
+        {
+            switch (layer)
+            {
+                case Dense d when d.Trainable && d.KernelRegularizer == null && d.BiasRegularizer == null && d.Activation.DerivativeFromOutput:
+                    if (d.Kernel!.ShapeRef[0] != width) return null;
+                    width = d.Units;
+                    denseSeen = true;
+                    trainableCount += d.UseBias ? 2 : 1;
+                    break;
+                case Flatten or Dropout:
+                case Layers.Activation a when a.Function.DerivativeFromOutput:
+                case Normalization when !denseSeen && x.Rank == 2: // fixed preprocessing: no gradient needed through it
+                    break;
+                default:
+                    return null;
+            }
+        }
+        if (!denseSeen || trainableCount != model.TrainableVariables.Count) return null;
+        // The loss must have a fused kernel for this label layout (probed on one row).
+        if (!model.Loss!.TryFused(y.AsSpan()[..labelWidth], new float[width], 1, width, new float[width], out _)) return null;
+        return new FusedTrainStep(model, inputWidth, labelWidth, Math.Min(batchSize, rows), metrics);
+    }
+
+    /// <summary>The tape path's order of trainable variables, which the optimizer's slots follow.</summary>
+    public IReadOnlyList<Variable> Variables => variables;
+
+    /// <summary>Runs one step on the rows of <paramref name="x"/>/<paramref name="y"/> listed in <paramref name="rows"/>
+    /// (or, when null, the contiguous rows from <paramref name="start"/>). Returns the batch loss.</summary>
+    public float Step(Tensor x, Tensor y, ReadOnlySpan<int> rows, int start, int count)
+    {
+        // Gather the batch into the input and label buffers.
+        ReadOnlySpan<float> xs = x.AsSpan(), ys = y.AsSpan();
+        if (rows.IsEmpty)
+        {
+            xs.Slice(start * inputWidth, count * inputWidth).CopyTo(xBuffer);
+            ys.Slice(start * labelWidth, count * labelWidth).CopyTo(yBuffer);
+        }
+        else
+            for (int i = 0; i < count; i++)
+            {
+                xs.Slice(rows[i] * inputWidth, inputWidth).CopyTo(xBuffer.AsSpan(i * inputWidth));
+                ys.Slice(rows[i] * labelWidth, labelWidth).CopyTo(yBuffer.AsSpan(i * labelWidth));
+            }
+
+        float[] input = xBuffer;
+        foreach (var stage in stages)
+        {
+            stage.Forward(input, count);
+            input = stage.Output;
+        }
+        var last = stages[^1];
+        model.Loss!.TryFused(yBuffer.AsSpan(0, count * labelWidth), last.Output.AsSpan(0, count * last.Width), count, last.Width,
+            last.OutputGrad.AsSpan(0, count * last.Width), out float loss);
+
+        for (int i = stages.Count - 1; i >= firstTrainable; i--)
+        {
+            float[] stageInput = i == 0 ? xBuffer : stages[i - 1].Output;
+            float[]? inputGrad = i > firstTrainable ? stages[i - 1].OutputGrad : null;
+            stages[i].Backward(stageInput, inputGrad, count);
+        }
+        model.Optimizer!.ApplyGradients(gradients, variables);
+
+        if (metrics.Count > 0)
+        {
+            Tensor yt, pt;
+            if (count == batch) (yt, pt) = (yFull, predFull); // these wrap the step's own buffers
+            else
+            {
+                // The one short batch at the end of an epoch gets tensors of its own size (made once).
+                if (yTail == null || yTail.ShapeRef[0] != count)
+                {
+                    yTail = new Tensor(new float[count * labelWidth], labelWidth == 1 ? [count] : [count, labelWidth]);
+                    predTail = new Tensor(new float[count * last.Width], [count, last.Width]);
+                }
+                yBuffer.AsSpan(0, count * labelWidth).CopyTo(yTail.Span);
+                last.Output.AsSpan(0, count * last.Width).CopyTo(predTail!.Span);
+                (yt, pt) = (yTail, predTail);
+            }
+            foreach (var m in metrics) m.UpdateState(yt, pt);
+        }
+        return loss;
+    }
+}

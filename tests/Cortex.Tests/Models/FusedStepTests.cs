@@ -1,0 +1,93 @@
+using Cortex.Callbacks;
+using Cortex.Layers;
+using Cortex.Losses;
+using Cortex.Models;
+using Cortex.Optimizers;
+
+namespace Cortex.Tests.Models;
+
+/// <summary>The allocation-free training step gives the same bits as the GradientTape step, and allocates nothing.</summary>
+public class FusedStepTests
+{
+    private static float[] Train(bool tape, Func<Sequential> build, Tensor x, Tensor y, int batch, Optimizer optimizer, Loss loss)
+    {
+        CortexRandom.SetGlobalSeed(17);
+        var model = build();
+        model.Compile(optimizer, loss, ["accuracy"]);
+        Trainer.ForceTapePath = tape;
+        try
+        {
+            var h = model.Fit(x, y, epochs: 2, batchSize: batch, verbose: 0);
+            Assert.Equal(!tape, Trainer.LastFitFused);
+            return [.. model.GetWeights().SelectMany(w => w.ToArray()), .. h["loss"], .. h["accuracy"]];
+        }
+        finally { Trainer.ForceTapePath = false; }
+    }
+
+    public static TheoryData<string> Models => ["relu-sparse", "sigmoid-tanh-categorical", "dropout-normalization-activation", "softmax-sparse-logits-odd-batch"];
+
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void FusedAndTapePathsAgreeBitForBit(string kind)
+    {
+        var x = Tensor.RandomNormal([203, 6], seed: 3);
+        var labels = (x.Sum(1) > 0f) + (x.Slice(0, 1, axis: 1).Reshape(-1) > 0.5f); // classes 0, 1, 2
+        Func<Sequential> build;
+        Loss loss;
+        Tensor y = labels;
+        int batch = 16;
+        switch (kind)
+        {
+            case "relu-sparse":
+                build = () => new Sequential(new Dense(8, "relu"), new Dense(3));
+                loss = new SparseCategoricalCrossentropy(fromLogits: true);
+                break;
+            case "sigmoid-tanh-categorical":
+                build = () => new Sequential(new Dense(8, "sigmoid"), new Dense(5, "tanh"), new Dense(3));
+                loss = new CategoricalCrossentropy(fromLogits: true);
+                y = Tensor.OneHot(labels, 3);
+                break;
+            case "dropout-normalization-activation":
+                build = () =>
+                {
+                    var norm = new Normalization();
+                    norm.Adapt(x);
+                    return new Sequential(new Input([6]), norm, new Dense(8), new Activation("elu"), new Dropout(0.3f, seed: 1), new Dense(3, useBias: false));
+                };
+                loss = new SparseCategoricalCrossentropy(fromLogits: true);
+                break;
+            default:
+                build = () => new Sequential(new Dense(7, "leaky_relu"), new Dense(3, "selu"));
+                loss = new SparseCategoricalCrossentropy(fromLogits: true);
+                batch = 50; // 203 rows: a short last batch
+                break;
+        }
+        var fused = Train(false, build, x, y, batch, new Adam(0.01f), loss);
+        var taped = Train(true, build, x, y, batch, new Adam(0.01f), loss);
+        Assert.Equal(taped, fused);
+    }
+
+    private sealed class Probe : Callback
+    {
+        public long Start, End;
+        public override void OnTrainBatchBegin(int batch)
+        {
+            if (batch == 20) Start = GC.GetAllocatedBytesForCurrentThread();
+            if (batch == 120) End = GC.GetAllocatedBytesForCurrentThread();
+        }
+    }
+
+    [Fact]
+    public void SteadyStateStepsAllocateNothing()
+    {
+        CortexRandom.SetGlobalSeed(1);
+        var x = Tensor.RandomNormal([4000, 20], seed: 1);
+        var y = (x.Sum(1) > 0f);
+        var model = new Sequential(new Dense(16, "relu"), new Dropout(0.1f), new Dense(2));
+        model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        var probe = new Probe();
+        model.Fit(x, y, epochs: 1, batchSize: 32, verbose: 0, callbacks: [probe]);
+        Assert.True(Trainer.LastFitFused);
+        Assert.Equal(0, probe.End - probe.Start);
+    }
+}
