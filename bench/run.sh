@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: Cortex (bench/Cortex.Bench) against OpenBLAS through PyTorch/NumPy (bench/<mode>_ref.py).
-# Usage: bench/run.sh [gemm] [--threads N] [--min-time SECONDS] [--filter TEXT]
-# Prints one markdown table: case, Cortex GFLOP/s, reference GFLOP/s (and which library), ratio Cortex/reference.
+# Usage: bench/run.sh [gemm|elementwise|train|all] [--threads N] [--min-time SECONDS] [--filter TEXT]
+#   gemm         SGEMM GFLOP/s, Cortex vs OpenBLAS (through PyTorch/NumPy), ratio per case
+#   elementwise  tensor ops vs the raw TensorPrimitives span call they wrap (same process), ratio and overhead
+#   train        one Fashion-MNIST epoch per MLP, Predict latency, bytes allocated per step, peak RSS:
+#                Cortex vs PyTorch at 1 and at 2 threads (the better PyTorch figure is the one compared)
+#   all          the three in turn (default)
+# Prints one markdown table per mode.
 # Installs nothing: it checks the prerequisites and says what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-mode=gemm
+mode=all
 if [[ $# -gt 0 && $1 != --* ]]; then mode=$1; shift; fi
 threads=$(nproc)
 extra=()
@@ -17,8 +22,7 @@ while [[ $# -gt 0 ]]; do
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
-ref_script=bench/${mode}_ref.py
-[[ -f $ref_script ]] || { echo "no reference script $ref_script for mode '$mode'" >&2; exit 2; }
+case $mode in gemm|elementwise|train|all) ;; *) echo "unknown mode '$mode' (gemm, elementwise, train, all)" >&2; exit 2 ;; esac
 
 # --- prerequisites -------------------------------------------------------------------------------------------------
 missing=0
@@ -33,44 +37,43 @@ if [[ $blas != *openblas* ]]; then
     echo "         unoptimised reference BLAS — sudo apt-get install -y libopenblas0-pthread" >&2
     missing=1
 fi
+if [[ $mode == train || $mode == all ]] && [[ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
+    echo "missing: Fashion-MNIST — sudo apt-get install -y dataset-fashion-mnist" >&2; missing=1
+fi
 [[ $missing == 0 ]] || exit 1
 
 # --- run -----------------------------------------------------------------------------------------------------------
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 dotnet build bench/Cortex.Bench/Cortex.Bench.csproj -c Release -nologo -v q -clp:ErrorsOnly >&2
-echo "Cortex ($mode, $threads threads)…" >&2
-dotnet bench/Cortex.Bench/bin/Release/net10.0/Cortex.Bench.dll "$mode" --threads "$threads" "${extra[@]}" | tee "$out/cortex.jsonl" >&2
-echo "reference ($ref_script, $threads threads)…" >&2
-"$python" "$ref_script" --threads "$threads" "${extra[@]}" | tee "$out/ref.jsonl" >&2
+bench() { dotnet bench/Cortex.Bench/bin/Release/net10.0/Cortex.Bench.dll "$@"; }
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d)"
 
-# --- join ----------------------------------------------------------------------------------------------------------
-"$python" - "$out/cortex.jsonl" "$out/ref.jsonl" <<'PY'
-import json, sys
-def load(path):
-    rows, meta = {}, {}
-    for line in open(path):
-        line = line.strip()
-        if not line.startswith("{"):
-            continue
-        obj = json.loads(line)
-        if "case" in obj:
-            rows[obj["case"]] = obj
-        else:
-            meta.update(obj)
-    return rows, meta
-cortex, cmeta = load(sys.argv[1])
-ref, rmeta = load(sys.argv[2])
-print()
-print("| case (M×K×N) | Cortex GFLOP/s | reference GFLOP/s | reference | ratio |")
-print("|---|---:|---:|---|---:|")
-for name, c in cortex.items():
-    r = ref.get(name)
-    if r is None:
-        print(f"| {name} | {c['gflops']:.1f} | – | – | – |")
-        continue
-    print(f"| {name} | {c['gflops']:.1f} | {r['gflops']:.1f} | {r['ref']} | {c['gflops'] / r['gflops']:.2f}× |")
-print()
-print("Cortex:", json.dumps(cmeta))
-print("reference:", json.dumps(rmeta.get("blas", rmeta)))
-PY
+run_gemm() {
+    echo "Cortex (gemm, $threads threads)…" >&2
+    bench gemm --threads "$threads" "${extra[@]}" | tee "$out/cortex.jsonl" >&2
+    echo "reference (bench/gemm_ref.py, $threads threads)…" >&2
+    "$python" bench/gemm_ref.py --threads "$threads" "${extra[@]}" | tee "$out/ref.jsonl" >&2
+    "$python" bench/report.py gemm "$out/cortex.jsonl" "$out/ref.jsonl"
+}
+
+run_elementwise() {
+    echo "Cortex (elementwise)…" >&2
+    bench elementwise "${extra[@]}" | tee "$out/elementwise.jsonl" >&2
+    "$python" bench/report.py elementwise "$out/elementwise.jsonl"
+}
+
+run_train() {
+    echo "Cortex (train, $threads threads)…" >&2
+    bench train --threads "$threads" "${extra[@]}" | tee "$out/train.jsonl" >&2
+    for t in 1 2; do
+        echo "PyTorch (bench/train_ref.py, $t thread(s))…" >&2
+        "$python" bench/train_ref.py --threads "$t" "${extra[@]}" | tee "$out/train_ref_$t.jsonl" >&2
+    done
+    "$python" bench/report.py train "$out/train.jsonl" "$out/train_ref_1.jsonl" "$out/train_ref_2.jsonl"
+}
+
+case $mode in
+    all) run_gemm; run_elementwise; run_train ;;
+    *) "run_$mode" ;;
+esac

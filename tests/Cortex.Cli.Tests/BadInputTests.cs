@@ -73,6 +73,14 @@ public class BadInputTests
     }
 
     [Fact]
+    public void OutputDirectoryThatCannotBeCreated()
+    {
+        using var dir = new TempDir();
+        string file = dir.Write("blocker", "a file where --out wants a directory");
+        CliHarness.AssertBadInput(CliHarness.Run("train", "--epochs", "1", "--out", Path.Combine(file, "models")), "--out", "cannot create");
+    }
+
+    [Fact]
     public void MissingPredictInput()
     {
         using var dir = new TempDir();

@@ -202,4 +202,42 @@ public class GemmTests
         for (int i = 0; i < count; i++) x[i] = (float)(random.NextDouble() * 2 - 1);
         return x;
     }
+
+    [Theory]
+    [InlineData(1, 10, false)]
+    [InlineData(784, 128, false)]
+    [InlineData(300, 37, true)]
+    [InlineData(513, 200, false)]
+    [InlineData(64, 16, true)]
+    public void SingleRowMatchesTheSameRowInsideABatchBitForBit(int k, int n, bool transA)
+    {
+        // Predict(one sample) must give the bits Predict(batch) gives for that sample.
+        var rng = new Random(k * 31 + n);
+        int m = 9;
+        float[] a = [.. Enumerable.Range(0, m * k).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
+        float[] b = [.. Enumerable.Range(0, k * n).Select(_ => (float)(rng.NextDouble() * 2 - 1))];
+        float[] c0 = [.. Enumerable.Range(0, m * n).Select(_ => (float)rng.NextDouble())];
+        foreach (bool accumulate in new[] { false, true })
+        {
+            var batch = (float[])c0.Clone();
+            // transA: A stored k×m; row i of op(A) is column i.
+            float[] aStored = transA ? Transpose(a, m, k) : a;
+            Cortex.Kernels.Gemm.Sgemm(transA, false, m, n, k, aStored, transA ? m : k, b, n, batch, n, accumulate);
+            for (int i = 0; i < m; i++)
+            {
+                var row = c0.AsSpan(i * n, n).ToArray();
+                float[] ai = transA ? Transpose(a.AsSpan(i * k, k).ToArray(), 1, k) : a.AsSpan(i * k, k).ToArray();
+                Cortex.Kernels.Gemm.Sgemm(transA, false, 1, n, k, ai, transA ? 1 : k, b, n, row, n, accumulate);
+                Assert.Equal(batch.AsSpan(i * n, n).ToArray(), row);
+            }
+        }
+    }
+
+    private static float[] Transpose(float[] x, int rows, int cols)
+    {
+        var t = new float[x.Length];
+        for (int r = 0; r < rows; r++)
+            for (int c = 0; c < cols; c++) t[c * rows + r] = x[r * cols + c];
+        return t;
+    }
 }

@@ -65,6 +65,11 @@ internal static unsafe class Gemm
                 B = pb, BCol = transB ? ldb : 1, BStep = transB ? 1 : ldb,
                 C = pc, Ldc = ldc, M = m, N = n, K = k, Accumulate = accumulate,
             };
+            if (m == 1 && problem.BCol == 1 && kernel is GemmKernel.Auto or GemmKernel.Vector512 && Avx512Kernel.IsSupported)
+            {
+                RowTimesMatrix(problem);
+                return;
+            }
             if (kernel == GemmKernel.Auto) kernel = GemmKernel.Vector512;
             if (kernel == GemmKernel.Vector512 && !Avx512Kernel.IsSupported) kernel = GemmKernel.Vector256;
             if (kernel == GemmKernel.Vector256 && !Avx2Kernel.IsSupported) kernel = GemmKernel.Scalar;
@@ -84,6 +89,67 @@ internal static unsafe class Gemm
         long needed = rows == 0 || cols == 0 ? 0 : (long)(rows - 1) * ld + cols;
         if (length < needed)
             throw new ArgumentException($"Sgemm expects {name} ({rows}×{cols}, leading dimension {ld}) to hold at least {needed} floats. Received: {length}", name);
+    }
+
+    /// <summary>
+    /// One row times a row-major matrix (single-sample inference, a 1×784 · 784×128 layer): the 8-row micro-kernel
+    /// would compute seven rows of padding, and packing B would copy all of it for one use. Instead B streams through
+    /// once, row by row, into up to 8 × 16 accumulators. Each element gets the blocked path's exact arithmetic — the
+    /// same k slices, each an FMA chain from zero added to C — so a row's result does not depend on its batch.
+    /// </summary>
+    private static void RowTimesMatrix(in GemmProblem p)
+    {
+        const int Lanes = 16, Block = 8 * Lanes;
+        int n = p.N, k = p.K;
+        int kSlices = (k + Avx512Kernel.KC - 1) / Avx512Kernel.KC;
+        for (int s = 0; s < kSlices; s++)
+        {
+            int p0 = (int)((long)k * s / kSlices), p1 = (int)((long)k * (s + 1) / kSlices);
+            bool overwrite = s == 0 && !p.Accumulate;
+            int j = 0;
+            for (; j + Block <= n; j += Block)
+            {
+                Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+                float* b = p.B + p0 * p.BStep + j;
+                for (int q = p0; q < p1; q++, b += p.BStep)
+                {
+                    var x = Vector512.Create(p.A[q * p.AStep]);
+                    c0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b), c0);
+                    c1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 16), c1);
+                    c2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 32), c2);
+                    c3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 48), c3);
+                    c4 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 64), c4);
+                    c5 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 80), c5);
+                    c6 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 96), c6);
+                    c7 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 112), c7);
+                }
+                float* c = p.C + j;
+                PutRow(c, c0, overwrite); PutRow(c + 16, c1, overwrite); PutRow(c + 32, c2, overwrite); PutRow(c + 48, c3, overwrite);
+                PutRow(c + 64, c4, overwrite); PutRow(c + 80, c5, overwrite); PutRow(c + 96, c6, overwrite); PutRow(c + 112, c7, overwrite);
+            }
+            for (; j + Lanes <= n; j += Lanes)
+            {
+                Vector512<float> c0 = default;
+                float* b = p.B + p0 * p.BStep + j;
+                for (int q = p0; q < p1; q++, b += p.BStep)
+                    c0 = Vector512.FusedMultiplyAdd(Vector512.Create(p.A[q * p.AStep]), Vector512.Load(b), c0);
+                PutRow(p.C + j, c0, overwrite);
+            }
+            for (; j < n; j++)
+            {
+                // A fused multiply-add is correctly rounded, so the scalar one matches a vector lane bit for bit.
+                float acc = 0f;
+                for (int q = p0; q < p1; q++) acc = MathF.FusedMultiplyAdd(p.A[q * p.AStep], p.B[q * p.BStep + j], acc);
+                p.C[j] = overwrite ? acc : acc + p.C[j];
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void PutRow(float* c, Vector512<float> v, bool overwrite)
+    {
+        if (!overwrite) v += Vector512.Load(c);
+        v.Store(c);
     }
 
     /// <summary>Splits the product over threads (or not) and runs the blocked algorithm on each part.</summary>

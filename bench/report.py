@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+"""Joins the JSON lines of bench/run.sh's runs into markdown tables with ratios (Cortex / reference)."""
+import json
+import sys
+
+
+def load(path):
+    rows, meta = {}, {}
+    for line in open(path):
+        line = line.strip()
+        if not line.startswith("{"):
+            continue
+        obj = json.loads(line)
+        if "case" in obj:
+            rows[obj["case"]] = obj
+        else:
+            meta.update(obj)
+    return rows, meta
+
+
+def gemm(cortex_path, ref_path):
+    cortex, cmeta = load(cortex_path)
+    ref, rmeta = load(ref_path)
+    print()
+    print("| case (M×K×N) | Cortex GFLOP/s | reference GFLOP/s | reference | ratio |")
+    print("|---|---:|---:|---|---:|")
+    for name, c in cortex.items():
+        r = ref.get(name)
+        if r is None:
+            print(f"| {name} | {c['gflops']:.1f} | – | – | – |")
+            continue
+        print(f"| {name} | {c['gflops']:.1f} | {r['gflops']:.1f} | {r['ref']} | {c['gflops'] / r['gflops']:.2f}× |")
+    print()
+    print("Cortex:", json.dumps(cmeta))
+    print("reference:", json.dumps(rmeta.get("blas", rmeta)))
+
+
+def elementwise(path):
+    rows, _ = load(path)
+    print()
+    print("| op | Cortex tensor op µs | raw TensorPrimitives µs | ratio | overhead µs |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['tensor_us']:.3f} | {r['raw_us']:.3f} | {r['ratio']:.2f}× | {r['overhead_us']:.3f} |")
+
+
+def train(cortex_path, *ref_paths):
+    cortex, cmeta = load(cortex_path)
+    refs = [load(p) for p in ref_paths]
+    print()
+    print("| case | Cortex epoch s | PyTorch epoch s (best of 1/2 threads) | ratio | Cortex acc | PyTorch acc | Cortex bytes/step |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, c in cortex.items():
+        candidates = [(r[name], m["threads"]) for r, m in refs if name in r]
+        best, threads = min(candidates, key=lambda x: x[0]["epoch_s"])
+        print(f"| {name} | {c['epoch_s']:.3f} | {best['epoch_s']:.3f} ({threads}t) | {c['epoch_s'] / best['epoch_s']:.2f}× | "
+              f"{c['test_accuracy']:.4f} | {best['test_accuracy']:.4f} | {c['alloc_bytes_per_step']} |")
+        if "predict_us" in c:
+            p = min((r[name]["predict_us"], m["threads"]) for r, m in refs if name in r)
+            print(f"| predict 1 sample ({name.split()[1]}) µs | {c['predict_us']:.2f} | {p[0]:.2f} ({p[1]}t) | {c['predict_us'] / p[0]:.2f}× | | | |")
+    rss = min(m["peak_rss_mb"] for _, m in refs)
+    print(f"| peak RSS MiB (whole run) | {cmeta['peak_rss_mb']:.0f} | {rss:.0f} | {cmeta['peak_rss_mb'] / rss:.2f}× | | | |")
+
+
+if __name__ == "__main__":
+    {"gemm": gemm, "elementwise": elementwise, "train": train}[sys.argv[1]](*sys.argv[2:])
