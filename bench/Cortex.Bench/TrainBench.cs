@@ -53,10 +53,14 @@ internal static class TrainBench
         foreach (var (name, hidden, batch) in Cases())
         {
             if (!name.Contains(options.Filter, StringComparison.Ordinal)) continue;
-            // Warm-up on a slice so the JIT has tiered up the hot paths before the timed epoch (PyTorch gets the same).
+            // Warm-up on a slice for at least 1.5 s, so tiered JIT has replaced the first-call code of the hot paths
+            // (TensorPrimitives ships precompiled for a baseline CPU; tier 1 recompiles it for AVX-512 after ~100 ms of
+            // use). PyTorch gets the same warm-up. The cold first epoch costs ~0.15 s more; docs/benchmarks.md says so.
             CortexRandom.SetGlobalSeed(0);
             var warm = Build(hidden);
-            warm.Fit(xTrain.Slice(0, 4096), yTrain.Slice(0, 4096), epochs: 2, batchSize: batch, verbose: 0);
+            var warmClock = Stopwatch.StartNew();
+            while (warmClock.Elapsed.TotalSeconds < 1.5)
+                warm.Fit(xTrain.Slice(0, 4096), yTrain.Slice(0, 4096), epochs: 1, batchSize: batch, verbose: 0);
 
             CortexRandom.SetGlobalSeed(1);
             var model = Build(hidden);

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace Cortex.Activations;
@@ -97,6 +98,7 @@ public sealed class ActivationFunction
     internal bool DerivativeFromOutput => FunctionKind != Kind.Softplus;
 
     /// <summary>Applies the function in place over rows of length <paramref name="rowLength"/> (softmax needs rows).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void ApplyInPlace(Span<float> z, int rowLength)
     {
         switch (FunctionKind)
@@ -135,6 +137,7 @@ public sealed class ActivationFunction
     /// from the output y alone: σ' = y(1 − y), tanh' = 1 − y², ReLU' = [y &gt; 0], and so on. At z = 0 the choices
     /// match PyTorch (ReLU' = 0, leaky' = α, ELU' = α).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal void BackwardInPlace(Span<float> grad, ReadOnlySpan<float> y, int rowLength)
     {
         switch (FunctionKind)

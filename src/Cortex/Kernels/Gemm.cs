@@ -97,6 +97,7 @@ internal static unsafe class Gemm
     /// once, row by row, into up to 8 × 16 accumulators. Each element gets the blocked path's exact arithmetic — the
     /// same k slices, each an FMA chain from zero added to C — so a row's result does not depend on its batch.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowTimesMatrix(in GemmProblem p)
     {
         const int Lanes = 16, Block = 8 * Lanes;
@@ -153,6 +154,7 @@ internal static unsafe class Gemm
     }
 
     /// <summary>Splits the product over threads (or not) and runs the blocked algorithm on each part.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Run<TK>(in GemmProblem p, int maxThreads) where TK : IGemmMicroKernel
     {
         int m = p.M, n = p.N;
@@ -188,6 +190,7 @@ internal static unsafe class Gemm
     /// columns by NC (B block in L3) → k by KC (pack B slice) → rows by MC (pack A block, in L2) →
     /// columns by NR (B micro-panel, stays in L1 while…) → rows by MR (…every A micro-panel streams past it).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Blocked<TK>(in GemmProblem p, int i0, int i1, int j0, int j1) where TK : IGemmMicroKernel
     {
         int mr = TK.MR, nr = TK.NR;
@@ -247,6 +250,7 @@ internal static unsafe class Gemm
     }
 
     /// <summary>Runs the micro-kernel over one A block × one B slice.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Macro<TK>(int mc, int nc, int kc, in Operand aOp, in Operand bOp, float* c, nint ldc, bool overwrite)
         where TK : IGemmMicroKernel
     {

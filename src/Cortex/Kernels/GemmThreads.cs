@@ -34,6 +34,31 @@ internal static unsafe class GemmThreads
     private static bool s_splitN;
     private static readonly int[] s_bounds = new int[65];
     private static int s_parts;
+    // Or a plain range job (element-wise kernels such as an optimizer step): body(state, lo, hi) per part.
+    private static delegate*<void*, int, int, void> s_rangeBody;
+    private static void* s_rangeState;
+
+    /// <summary>
+    /// Runs <paramref name="body"/>(state, bounds[t], bounds[t + 1]) for each part t on the workers and the caller, and
+    /// returns when all are done; false (nothing run) when another job holds the workers. For element-wise kernels,
+    /// whose results do not depend on how the range is split. <paramref name="state"/> must stay valid until return.
+    /// </summary>
+    public static bool TryRunRanges(delegate*<void*, int, int, void> body, void* state, ReadOnlySpan<int> bounds)
+    {
+        if (!Monitor.TryEnter(s_gate)) return false;
+        try
+        {
+            s_rangeBody = body;
+            s_rangeState = state;
+            return Dispatch(bounds);
+        }
+        finally
+        {
+            s_rangeBody = null;
+            s_rangeState = null;
+            Monitor.Exit(s_gate);
+        }
+    }
 
     /// <summary>
     /// Runs <paramref name="body"/> on part t of the split (rows or columns bounds[t]..bounds[t+1]) for every t, in
@@ -44,27 +69,10 @@ internal static unsafe class GemmThreads
         if (!Monitor.TryEnter(s_gate)) return false;
         try
         {
-            int parts = bounds.Length - 1;
-            EnsureWorkers(parts - 1);
             s_problem = problem;
             s_body = body;
             s_splitN = splitN;
-            s_parts = parts;
-            bounds.CopyTo(s_bounds);
-            s_error = null;
-            Volatile.Write(ref s_pending, parts - 1);
-            // Full fence, paired with the one in Worker before it re-reads the generation: either the worker sees the
-            // new generation or we see it asleep and wake it.
-            Interlocked.Increment(ref s_generation);
-            if (Volatile.Read(ref s_sleeping) > 0)
-                lock (s_sleep) Monitor.PulseAll(s_sleep);
-
-            RunPart(0);
-
-            var spinner = new SpinWait();
-            while (Volatile.Read(ref s_pending) != 0) spinner.SpinOnce(sleep1Threshold: -1);
-            if (s_error is { } error) throw new AggregateException("A GEMM worker thread failed.", error);
-            return true;
+            return Dispatch(bounds);
         }
         finally
         {
@@ -72,10 +80,34 @@ internal static unsafe class GemmThreads
         }
     }
 
+    /// <summary>Publishes the job set up by the caller (who holds s_gate), runs part 0 here and waits for the rest.</summary>
+    private static bool Dispatch(ReadOnlySpan<int> bounds)
+    {
+        int parts = bounds.Length - 1;
+        EnsureWorkers(parts - 1);
+        s_parts = parts;
+        bounds.CopyTo(s_bounds);
+        s_error = null;
+        Volatile.Write(ref s_pending, parts - 1);
+        // Full fence, paired with the one in Worker before it re-reads the generation: either the worker sees the
+        // new generation or we see it asleep and wake it.
+        Interlocked.Increment(ref s_generation);
+        if (Volatile.Read(ref s_sleeping) > 0)
+            lock (s_sleep) Monitor.PulseAll(s_sleep);
+
+        RunPart(0);
+
+        var spinner = new SpinWait();
+        while (Volatile.Read(ref s_pending) != 0) spinner.SpinOnce(sleep1Threshold: -1);
+        if (s_error is { } error) throw new AggregateException("A kernel worker thread failed.", error);
+        return true;
+    }
+
     private static void RunPart(int t)
     {
         int lo = s_bounds[t], hi = s_bounds[t + 1];
-        if (s_splitN) s_body(s_problem, 0, s_problem.M, lo, hi);
+        if (s_rangeBody != null) s_rangeBody(s_rangeState, lo, hi);
+        else if (s_splitN) s_body(s_problem, 0, s_problem.M, lo, hi);
         else s_body(s_problem, lo, hi, 0, s_problem.N);
     }
 

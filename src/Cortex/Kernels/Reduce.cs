@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace Cortex.Kernels;
@@ -9,6 +10,7 @@ namespace Cortex.Kernels;
 /// </summary>
 internal static class Reduce
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Sum(ReadOnlySpan<float> src, int outer, int len, int inner, Span<float> dst)
     {
         if (inner == 1)

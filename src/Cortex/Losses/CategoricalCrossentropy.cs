@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace Cortex.Losses;
@@ -47,6 +48,7 @@ public sealed class CategoricalCrossentropy : Loss
     /// Σ over rows of Σy·logsumexp(z) − Σy·z and (when <paramref name="grad"/> is not empty) the gradient of the mean,
     /// (Σy·softmax(z) − y)/rows. Shared by the tape op and the training loop's fused step so both give the same bits.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static double FromLogitsKernel(ReadOnlySpan<float> y, ReadOnlySpan<float> z, int rows, int classes, Span<float> grad)
     {
         Span<float> scratch = classes <= 1024 ? stackalloc float[classes] : new float[classes];

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
 namespace Cortex.Losses;
@@ -49,6 +50,7 @@ public sealed class SparseCategoricalCrossentropy : Loss
     /// mean, (softmax(z) − onehot)/rows, in one pass per row. Labels must already be validated class indices.
     /// Shared by the tape op and the training loop's fused step so both give the same bits.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static double FromLogitsKernel(ReadOnlySpan<float> labels, ReadOnlySpan<float> z, int rows, int classes, Span<float> grad)
     {
         Span<float> scratch = classes <= 1024 ? stackalloc float[classes] : new float[classes];

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 using Cortex.Activations;
 using Cortex.Kernels;
@@ -33,6 +34,7 @@ internal sealed class FusedTrainStep
         private readonly int inputs = inputs;
         public Tensor KernelGrad = null!, BiasGrad = null!;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Forward(float[] input, int rows)
         {
             int units = Width;
@@ -47,6 +49,7 @@ internal sealed class FusedTrainStep
             layer.Activation.ApplyInPlace(y, units);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Backward(float[] input, float[]? inputGrad, int rows)
         {
             int units = Width;
@@ -210,6 +213,7 @@ internal sealed class FusedTrainStep
 
     /// <summary>Runs one step on the rows of <paramref name="x"/>/<paramref name="y"/> listed in <paramref name="rows"/>
     /// (or, when null, the contiguous rows from <paramref name="start"/>). Returns the batch loss.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public float Step(Tensor x, Tensor y, ReadOnlySpan<int> rows, int start, int count)
     {
         // Gather the batch into the input and label buffers.
