@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 
 namespace Cortex.Kernels;
@@ -43,6 +44,7 @@ internal static unsafe class GemmThreads
     /// returns when all are done; false (nothing run) when another job holds the workers. For element-wise kernels,
     /// whose results do not depend on how the range is split. <paramref name="state"/> must stay valid until return.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryRunRanges(delegate*<void*, int, int, void> body, void* state, ReadOnlySpan<int> bounds)
     {
         if (!Monitor.TryEnter(s_gate)) return false;
@@ -64,6 +66,7 @@ internal static unsafe class GemmThreads
     /// Runs <paramref name="body"/> on part t of the split (rows or columns bounds[t]..bounds[t+1]) for every t, in
     /// parallel, and returns after all have finished; false (nothing run) when another product holds the workers.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryRun(in GemmProblem problem, delegate*<in GemmProblem, int, int, int, int, void> body, bool splitN, ReadOnlySpan<int> bounds)
     {
         if (!Monitor.TryEnter(s_gate)) return false;
@@ -81,6 +84,7 @@ internal static unsafe class GemmThreads
     }
 
     /// <summary>Publishes the job set up by the caller (who holds s_gate), runs part 0 here and waits for the rest.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool Dispatch(ReadOnlySpan<int> bounds)
     {
         int parts = bounds.Length - 1;
@@ -103,6 +107,7 @@ internal static unsafe class GemmThreads
         return true;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunPart(int t)
     {
         int lo = s_bounds[t], hi = s_bounds[t + 1];
@@ -127,6 +132,9 @@ internal static unsafe class GemmThreads
         s_workers = workers;
     }
 
+    // Fully optimised from the first call: the worker loop is entered once and would otherwise run tier-0 code
+    // until on-stack replacement, making the hand-off latency (and so epoch times) vary from run to run.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Worker(int index, int seen)
     {
         while (true)
