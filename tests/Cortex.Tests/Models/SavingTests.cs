@@ -14,8 +14,9 @@ public class SavingTests
         var y = (x.Sum(1) > 0f);
         var norm = new Normalization();
         norm.Adapt(x);
-        var m = new Sequential(norm, new Dense(5, "leaky_relu"), new Dense(1, "sigmoid"));
-        if (dropout) m = new Sequential(norm, new Dense(5, "leaky_relu"), new Dropout(0.1f, seed: 3), new Dense(1, "sigmoid"));
+        var m = dropout
+            ? new Sequential(norm, new Dense(5, "leaky_relu"), new Dropout(0.1f, seed: 3), new Dense(1, "sigmoid"))
+            : new Sequential(norm, new Dense(5, "leaky_relu"), new Dense(1, "sigmoid"));
         m.Compile(new Adam(0.01f), new BinaryCrossentropy(), ["accuracy"]);
         m.Fit(x, y, epochs: 2, verbose: 0);
         return (m, x, y);
