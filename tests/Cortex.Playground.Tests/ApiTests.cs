@@ -1,0 +1,160 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Cortex.Models;
+
+namespace Cortex.Playground.Tests;
+
+/// <summary>The HTTP API's guards: bad input is a 400 with a message, unknown sessions a 404, limits hold.</summary>
+public sealed class ApiTests : IAsyncLifetime
+{
+    private PlaygroundServer server = null!;
+
+    public async Task InitializeAsync() => server = await PlaygroundServer.StartAsync();
+    public async Task DisposeAsync() => await server.DisposeAsync();
+
+    private static async Task<string> ErrorOf(HttpResponseMessage res)
+    {
+        Assert.Equal("application/json", res.Content.Headers.ContentType?.MediaType);
+        var json = await res.Content.ReadFromJsonAsync<JsonElement>();
+        return json.GetProperty("error").GetString()!;
+    }
+
+    [Theory]
+    [InlineData("{\"noise\": 99}", "'noise' must be in [0, 50]")]
+    [InlineData("{\"trainRatio\": 5}", "'trainRatio' must be in [10, 90]")]
+    [InlineData("{\"batchSize\": 31}", "'batchSize' must be in [1, 30]")]
+    [InlineData("{\"layers\": [1,2,3,4,5,6,7]}", "at most 6 hidden layers")]
+    [InlineData("{\"layers\": [9]}", "'layers' must be in [1, 8]")]
+    [InlineData("{\"layers\": \"4,2\"}", "'layers' must be an array")]
+    [InlineData("{\"learningRate\": 0}", "'learningRate' must be in [1E-05, 10]")]
+    [InlineData("{\"learningRate\": 11}", "'learningRate' must be in [1E-05, 10]")]
+    [InlineData("{\"learningRate\": \"fast\"}", "'learningRate' must be a number")]
+    [InlineData("{\"regularizationRate\": -1}", "'regularizationRate' must be in [0, 10]")]
+    [InlineData("{\"activation\": \"softmax\"}", "'activation' must be one of: relu, tanh, sigmoid, linear")]
+    [InlineData("{\"features\": []}", "at least one input feature")]
+    [InlineData("{\"features\": [\"/etc/passwd\"]}", "'features' must be one of")]
+    [InlineData("{\"problem\": \"regression\", \"dataset\": \"spiral\"}", "not a regression dataset")]
+    [InlineData("{\"path\": \"../../x\"}", "Unknown setting 'path'")]
+    [InlineData("{\"noise\": 1", "not valid JSON")]
+    [InlineData("[1, 2]", "must be a JSON object")]
+    public async Task BadSettings_Are400WithAMessage(string body, string expected)
+    {
+        using var create = await server.Http.PostAsync("/api/sessions", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, create.StatusCode);
+        Assert.Contains(expected, await ErrorOf(create));
+
+        string id = await server.CreateSessionAsync();
+        using var update = await server.Http.PostAsync($"/api/sessions/{id}/settings", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, update.StatusCode);
+        Assert.Contains(expected, await ErrorOf(update));
+    }
+
+    [Fact]
+    public async Task HugeBody_Is400_NotAnExceptionPage()
+    {
+        string body = "{\"dataset\": \"" + new string('a', 100_000) + "\"}";
+        using var res = await server.Http.PostAsync("/api/sessions", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.True(res.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.RequestEntityTooLarge, $"Got {res.StatusCode}");
+        Assert.Contains("too large", await ErrorOf(res), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Theory]
+    [InlineData("/api/sessions/0123456789abcdef0123456789abcdef/model")]
+    [InlineData("/api/sessions/not-a-session/play")]
+    [InlineData("/api/sessions/..%2F..%2Fetc%2Fpasswd/model")]
+    [InlineData("/api/nothing-here")]
+    public async Task UnknownSessionsAndEndpoints_Are404(string path)
+    {
+        using var res = path.EndsWith("/play") ? await server.Http.PostAsync(path, null) : await server.Http.GetAsync(path);
+        Assert.Equal(HttpStatusCode.NotFound, res.StatusCode);
+        Assert.NotEmpty(await ErrorOf(res));
+    }
+
+    [Fact]
+    public async Task StepTrainsOneEpoch_AndTheModelDownloadLoads_LeavingNoTempFile()
+    {
+        string id = await server.CreateSessionAsync(new { dataset = "xor", features = new[] { "x1x2" }, layers = Array.Empty<int>() });
+        for (int i = 0; i < 3; i++) (await server.Http.PostAsync($"/api/sessions/{id}/step", null)).EnsureSuccessStatusCode();
+        var code = await server.Http.GetStringAsync($"/api/sessions/{id}/code");
+        Assert.Contains("epochs: 3,", code);
+        Assert.Contains("new Input([1])", code);
+
+        var before = Directory.GetFiles(Path.GetTempPath(), "cortex-playground-*").ToHashSet();
+        using var res = await server.Http.GetAsync($"/api/sessions/{id}/model");
+        res.EnsureSuccessStatusCode();
+        Assert.Equal("playground-xor-epoch3.cortex", res.Content.Headers.ContentDisposition?.FileName?.Trim('"'));
+        Assert.DoesNotContain(Directory.GetFiles(Path.GetTempPath(), "cortex-playground-*"), f => !before.Contains(f));
+
+        string path = Path.Combine(Path.GetTempPath(), $"api-test-{Guid.NewGuid():N}.cortex");
+        await File.WriteAllBytesAsync(path, await res.Content.ReadAsByteArrayAsync());
+        try
+        {
+            var model = Model.Load(path);
+            Assert.Equal([-1, 1], model.InputShape!);
+            Assert.Equal(2, model.Layers.Count(l => l is Cortex.Layers.Dense or Cortex.Layers.Input));
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void SameSettings_SameData_NewSeed_NewData()
+    {
+        foreach (var dataset in Settings.ClassificationDatasets.Concat(Settings.RegressionDatasets))
+        {
+            bool classification = Settings.ClassificationDatasets.Contains(dataset);
+            var s = new Settings { Dataset = dataset, Problem = classification ? "classification" : "regression", Noise = 30, Seed = 42 };
+            var (a, trainA) = PlaygroundData.Generate(s);
+            var (b, trainB) = PlaygroundData.Generate(s);
+            var (c, _) = PlaygroundData.Generate(s with { Seed = 43 });
+            Assert.Equal(a, b);
+            Assert.Equal(trainA, trainB);
+            Assert.NotEqual(a, c);
+            Assert.Equal(classification ? 500 : 1200, a.Length);
+            Assert.Equal(a.Length / 2, trainA);
+            Assert.All(a, p => Assert.True(Math.Abs(p.X1) <= 12 && Math.Abs(p.X2) <= 12 && Math.Abs(p.Label) <= 1, $"{dataset}: {p}"));
+            if (classification) Assert.InRange(a.Count(p => p.Label > 0), 150, 350);
+        }
+    }
+}
+
+/// <summary>Limits that need a server configured for them.</summary>
+public sealed class LimitTests
+{
+    [Fact]
+    public async Task SessionCountIsBounded_AndIdleSessionsAreDropped()
+    {
+        await using var server = await PlaygroundServer.StartAsync("Playground:MaxSessions=3", "Playground:IdleTimeoutSeconds=1");
+        for (int i = 0; i < 3; i++) await server.CreateSessionAsync();
+        using (var full = await server.Http.PostAsync("/api/sessions", null))
+        {
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, full.StatusCode);
+            Assert.Contains("full", (await full.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
+        }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (server.Store.Count > 0 && clock.Elapsed < TimeSpan.FromSeconds(15)) await Task.Delay(200);
+        Assert.Equal(0, server.Store.Count);
+        await server.CreateSessionAsync();
+    }
+
+    [Fact]
+    public async Task RequestRateIsBoundedPerSession()
+    {
+        await using var server = await PlaygroundServer.StartAsync("Playground:RequestsPerSecond=5");
+        string id = await server.CreateSessionAsync();
+        var codes = new List<HttpStatusCode>();
+        for (int i = 0; i < 30; i++)
+        {
+            using var res = await server.Http.PostAsync($"/api/sessions/{id}/pause", null);
+            codes.Add(res.StatusCode);
+            if (res.StatusCode == HttpStatusCode.TooManyRequests)
+                Assert.Contains("Too many requests", (await res.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("error").GetString());
+        }
+        Assert.Contains(HttpStatusCode.OK, codes);
+        Assert.Contains(HttpStatusCode.TooManyRequests, codes);
+        // Another session is not affected.
+        string other = await server.CreateSessionAsync();
+        (await server.Http.PostAsync($"/api/sessions/{other}/pause", null)).EnsureSuccessStatusCode();
+    }
+}
