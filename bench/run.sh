@@ -3,7 +3,7 @@
 # Usage: bench/run.sh [gemm|elementwise|train|all] [--threads N] [--min-time SECONDS] [--filter TEXT]
 #   gemm         SGEMM GFLOP/s, Cortex vs OpenBLAS (through PyTorch/NumPy), ratio per case
 #   elementwise  tensor ops vs the raw TensorPrimitives span call they wrap (same process), ratio and overhead
-#   train        one Fashion-MNIST epoch per MLP, Predict latency, bytes allocated per step, peak RSS:
+#   train        one Fashion-MNIST epoch per MLP and for the CNN, Predict latency, bytes allocated per step, peak RSS:
 #                Cortex vs PyTorch at 1 and at 2 threads (the better PyTorch figure is the one compared)
 #   all          the three in turn (default)
 # Prints one markdown table per mode.

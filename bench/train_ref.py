@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""PyTorch side of `Cortex.Bench train`: the same Fashion-MNIST MLP cases, one process per thread count.
+"""PyTorch side of `Cortex.Bench train`: the same Fashion-MNIST MLP and CNN cases, one process per thread count.
 
 One epoch (60,000 samples, shuffled mini-batches of the case's size, Adam 1e-3, cross-entropy on logits), test
 accuracy after it, single-sample predict latency of the 784-128-10 model, and the process's peak RSS.
@@ -40,10 +40,27 @@ y_train = torch.from_numpy(idx("train-labels-idx1-ubyte.gz").astype(np.int64))
 x_test = torch.from_numpy(idx("t10k-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255.0)
 y_test = torch.from_numpy(idx("t10k-labels-idx1-ubyte.gz").astype(np.int64))
 
-CASES = [("mlp 784-25-15-10 b32", [25, 15], 32), ("mlp 784-128-10 b32", [128], 32), ("mlp 784-512-512-10 b128", [512, 512], 128)]
+CASES = [("mlp 784-25-15-10 b32", [25, 15], 32), ("mlp 784-128-10 b32", [128], 32), ("mlp 784-512-512-10 b128", [512, 512], 128),
+         ("cnn conv32-pool-conv64-pool-dropout-10 b64", None, 64)]
+
+
+def build_cnn():
+    """The CNN issue's network: Conv2D(32, 3, relu) → MaxPool(2) → Conv2D(64, 3, relu) → MaxPool(2) → Flatten →
+    Dropout(0.5) → Dense(10), on (N, 1, 28, 28) images, with Keras's Glorot-uniform kernels and zero biases."""
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Dropout(0.5), torch.nn.Linear(5 * 5 * 64, 10))
+    for layer in model:
+        if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
+            torch.nn.init.xavier_uniform_(layer.weight)  # fans in·kh·kw and out·kh·kw, as Keras
+            torch.nn.init.zeros_(layer.bias)
+    return model
 
 
 def build(hidden):
+    if hidden is None:
+        return build_cnn()
     layers, width = [], 784
     for h in hidden:
         layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
@@ -73,21 +90,25 @@ def epoch(model, opt, x, y, batch):
 for name, hidden, batch in CASES:
     if args.filter not in name:
         continue
+    # The CNN takes images (N, 1, 28, 28); the MLPs flat rows.
+    xs_train, xs_test = (x_train.reshape(-1, 1, 28, 28), x_test.reshape(-1, 1, 28, 28)) if hidden is None else (x_train, x_test)
     torch.manual_seed(0)
     warm = build(hidden)
     warm_opt = torch.optim.Adam(warm.parameters(), lr=1e-3)
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < 1.5:  # the same warm-up as the C# side
-        epoch(warm, warm_opt, x_train[:4096], y_train[:4096], batch)
+        epoch(warm, warm_opt, xs_train[:4096], y_train[:4096], batch)
 
     torch.manual_seed(1)
     model = build(hidden)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     t0 = time.perf_counter()
-    epoch(model, opt, x_train, y_train, batch)
+    model.train()
+    epoch(model, opt, xs_train, y_train, batch)
     seconds = time.perf_counter() - t0
+    model.eval()  # dropout off for testing
     with torch.no_grad():
-        accuracy = (model(x_test).argmax(-1) == y_test).float().mean().item()
+        accuracy = (model(xs_test).argmax(-1) == y_test).float().mean().item()
     row = {"case": name, "epoch_s": round(seconds, 3), "test_accuracy": round(accuracy, 4)}
     if hidden == [128]:
         one = x_test[:1]

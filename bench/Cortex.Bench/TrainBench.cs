@@ -11,7 +11,7 @@ namespace Cortex.Bench;
 
 /// <summary>
 /// One epoch of Fashion-MNIST (60,000 samples, shuffled mini-batches, Adam 1e-3, sparse cross-entropy from logits) for
-/// the MLPs of the performance issue, test accuracy after it, single-sample Predict latency, managed bytes allocated
+/// the MLPs of the performance issue and the CNN of the CNN issue, test accuracy after it, single-sample Predict latency, managed bytes allocated
 /// per training step in the steady state, and peak RSS. bench/train_ref.py runs the same cases in PyTorch.
 /// </summary>
 internal static class TrainBench
@@ -21,14 +21,33 @@ internal static class TrainBench
         yield return ("mlp 784-25-15-10 b32", [25, 15], 32);
         yield return ("mlp 784-128-10 b32", [128], 32);
         yield return ("mlp 784-512-512-10 b128", [512, 512], 128);
+        yield return ("cnn conv32-pool-conv64-pool-dropout-10 b64", [], 64); // Hidden is unused: the CNN below
     }
 
-    private static Sequential Build(int[] hidden)
+    private static Sequential Build(string name, int[] hidden)
     {
+        if (name.StartsWith("cnn", StringComparison.Ordinal)) return BuildCnn();
         var layers = new List<Layer> { new Input(shape: [784]) };
         foreach (int h in hidden) layers.Add(new Dense(h, "relu"));
         layers.Add(new Dense(10));
         var model = new Sequential([.. layers]);
+        model.Compile(new Adam(1e-3f), new SparseCategoricalCrossentropy(fromLogits: true));
+        return model;
+    }
+
+    /// <summary>The CNN issue's network (examples/FashionCnn): Conv2D(32, 3, relu) → MaxPooling2D(2) → Conv2D(64, 3, relu)
+    /// → MaxPooling2D(2) → Flatten → Dropout(0.5) → Dense(10), on (28, 28, 1) images.</summary>
+    private static Sequential BuildCnn()
+    {
+        var model = new Sequential(
+            new Input(shape: [28, 28, 1]),
+            new Conv2D(32, 3, activation: "relu"),
+            new MaxPooling2D(2),
+            new Conv2D(64, 3, activation: "relu"),
+            new MaxPooling2D(2),
+            new Flatten(),
+            new Dropout(0.5f),
+            new Dense(10));
         model.Compile(new Adam(1e-3f), new SparseCategoricalCrossentropy(fromLogits: true));
         return model;
     }
@@ -48,28 +67,29 @@ internal static class TrainBench
 
     public static void Run(Options options)
     {
-        var data = Datasets.FashionMnist.Load();
-        var (xTrain, yTrain, xTest, yTest) = data;
-        Tensor xWarm = xTrain.Slice(0, 4096), yWarm = yTrain.Slice(0, 4096);
+        Dataset? flat = null, images = null;
         foreach (var (name, hidden, batch) in Cases())
         {
             if (!name.Contains(options.Filter, StringComparison.Ordinal)) continue;
+            bool cnn = name.StartsWith("cnn", StringComparison.Ordinal);
+            var (xTrain, yTrain, xTest, yTest) = cnn ? images ??= Datasets.FashionMnist.Load(flatten: false) : flat ??= Datasets.FashionMnist.Load();
+            Tensor xWarm = xTrain.Slice(0, 4096), yWarm = yTrain.Slice(0, 4096);
             // Warm-up on a slice for at least 1.5 s, so tiered JIT has replaced the first-call code of the hot paths
             // (TensorPrimitives ships precompiled for a baseline CPU; tier 1 recompiles it for AVX-512 after ~100 ms of
             // use). PyTorch gets the same warm-up. The cold first epoch costs ~0.15 s more; docs/benchmarks.md says so.
             CortexRandom.SetGlobalSeed(0);
-            var warm = Build(hidden);
+            var warm = Build(name, hidden);
             var warmClock = Stopwatch.StartNew();
             while (warmClock.Elapsed.TotalSeconds < 1.5)
                 warm.Fit(xWarm, yWarm, epochs: 1, batchSize: batch, verbose: 0);
 
             CortexRandom.SetGlobalSeed(1);
-            var model = Build(hidden);
+            var model = Build(name, hidden);
             var probe = new AllocationProbe(50, 450); // inside the shortest epoch (468 steps at batch 128)
             var sw = Stopwatch.StartNew();
             model.Fit(xTrain, yTrain, epochs: 1, batchSize: batch, verbose: 0, callbacks: [probe]);
             double seconds = sw.Elapsed.TotalSeconds;
-            float accuracy = Tensor.Equal(model.Predict(xTest, batchSize: 1000).ArgMax(-1), yTest).Mean().Item();
+            float accuracy = Tensor.Equal(model.Predict(xTest, batchSize: cnn ? 500 : 1000).ArgMax(-1), yTest).Mean().Item();
 
             string predict = "";
             if (hidden is [128])

@@ -11,16 +11,17 @@ using Cortex.Optimizers;
 namespace Cortex.Cli;
 
 /// <summary>
-/// <c>cortex train</c>: builds a dense classifier, trains it with Keras's progress output, reports test accuracy, loss
+/// <c>cortex train</c>: builds a dense classifier (or, with <c>--model cnn</c>, a small convolutional one), trains it with Keras's progress output, reports test accuracy, loss
 /// and the confusion matrix, and saves the model and its history. With no options it is the course notes' digit model:
 /// Dense 25 relu → Dense 15 relu → Dense 10 linear, Adam 1e-3, sparse cross-entropy from logits, 20 epochs.
 /// </summary>
 internal static class TrainCommand
 {
     internal sealed record Settings(string Data, string? Label, int[] Hidden, ActivationFunction Activation, int Epochs,
-        int BatchSize, string Optimizer, float? LearningRate, int Seed, float ValidationSplit, string Out);
+        int BatchSize, string Optimizer, float? LearningRate, int Seed, float ValidationSplit, string Out, string Model = "mlp");
 
     private static readonly string[] Optimizers = ["adam", "sgd", "rmsprop"];
+    private static readonly string[] Models = ["mlp", "cnn"];
 
     public static Command Create(TextWriter stdout)
     {
@@ -34,17 +35,18 @@ internal static class TrainCommand
         var lr = new Option<float?>("--lr") { Description = "Learning rate (default: the optimizer's Keras default, 0.001 for adam and rmsprop, 0.01 for sgd).", HelpName = "RATE" };
         var seed = new Option<int>("--seed") { Description = "Seeds weight initialisation, shuffling and the CSV train/test split.", HelpName = "N", DefaultValueFactory = _ => 42 };
         var validationSplit = new Option<float>("--validation-split") { Description = "Fraction of the training rows (the last ones) held out to report val_loss and val_accuracy each epoch.", HelpName = "FRACTION", DefaultValueFactory = _ => 0f };
+        var modelKind = new Option<string>("--model") { Description = "The network: mlp (dense layers from --layers and --activation) or cnn (Conv2D 32 → MaxPooling2D → Conv2D 64 → MaxPooling2D → Dropout 0.5 → Dense, for the 28×28 image data sets).", HelpName = "mlp|cnn", DefaultValueFactory = _ => "mlp" };
         var output = new Option<string>("--out") { Description = "Directory for NAME.cortex and NAME-history.csv (created if missing).", HelpName = "DIR", DefaultValueFactory = _ => "." };
 
         var command = new Command("train", "Train a dense classifier (by default the course notes' digit model) and save it.")
         {
-            data, label, layers, activation, epochs, batchSize, optimizer, lr, seed, validationSplit, output,
+            data, label, layers, activation, epochs, batchSize, optimizer, lr, seed, validationSplit, output, modelKind,
         };
         command.SetAction(p => Run(new Settings(
             p.GetValue(data)!, p.GetValue(label), ParseLayers(p.GetValue(layers)!), ParseActivation(p.GetValue(activation)!),
             Positive("--epochs", p.GetValue(epochs)), Positive("--batch-size", p.GetValue(batchSize)),
             CheckOptimizer(p.GetValue(optimizer)!), CheckLearningRate(p.GetValue(lr)), p.GetValue(seed),
-            CheckValidationSplit(p.GetValue(validationSplit)), p.GetValue(output)!), stdout));
+            CheckValidationSplit(p.GetValue(validationSplit)), p.GetValue(output)!, CheckModel(p.GetValue(modelKind)!)), stdout));
         return command;
     }
 
@@ -95,6 +97,25 @@ internal static class TrainCommand
     private static Sequential BuildModel(Settings s, TrainingData data)
     {
         int features = data.Data.TrainX.Shape[1];
+        if (s.Model == "cnn")
+        {
+            int side = (int)Math.Round(Math.Sqrt(features));
+            if (data.IsCsv || side * side != features)
+                throw new UsageException($"--model cnn: needs square grayscale images (digits or fashion-mnist); '{s.Data}' has {features} features per row.");
+            // The model takes the same flat rows as the MLP (so evaluate and predict need nothing new) and reshapes
+            // each to a (28, 28, 1) image itself.
+            return new Sequential([
+                new Input([features]),
+                new Reshape([side, side, 1]),
+                new Conv2D(32, 3, activation: "relu"),
+                new MaxPooling2D(2),
+                new Conv2D(64, 3, activation: "relu"),
+                new MaxPooling2D(2),
+                new Flatten(),
+                new Dropout(0.5f),
+                new Dense(data.Classes, ActivationFunction.Linear),
+            ], data.Name);
+        }
         var layers = new List<Layer> { new Input([features]) };
         if (data.IsCsv)
         {
@@ -136,6 +157,9 @@ internal static class TrainCommand
     private static ActivationFunction ParseActivation(string name) =>
         ActivationFunction.Names.Contains(name) ? ActivationFunction.Get(name)
             : throw new UsageException($"--activation: unknown activation '{name}'; expected one of {string.Join(", ", ActivationFunction.Names)}.");
+
+    private static string CheckModel(string name) => Models.Contains(name) ? name
+        : throw new UsageException($"--model: unknown model '{name}'; expected one of {string.Join(", ", Models)}.");
 
     private static string CheckOptimizer(string name) => Optimizers.Contains(name) ? name
         : throw new UsageException($"--optimizer: unknown optimizer '{name}'; expected one of {string.Join(", ", Optimizers)}.");

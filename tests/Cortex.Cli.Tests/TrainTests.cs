@@ -70,6 +70,41 @@ public class TrainTests
         Assert.Equal(0.05f, sgd.LearningRate, 6);
     }
 
+    [Fact]
+    public void ModelCnnTrainsTheConvolutionalNetworkOnDigitsAndEvaluateReadsIt()
+    {
+        using var dir = new TempDir();
+        var r = CliHarness.Run("train", "--data", "digits", "--model", "cnn", "--epochs", "1", "--batch-size", "64", "--out", dir.Path);
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("(None, 28, 28, 1)", r.Out); // the Reshape of the flat rows
+        Assert.Contains("(None, 26, 26, 32)", r.Out);
+        Assert.Contains("(None, 5, 5, 64)", r.Out);
+        Assert.Contains("Total params: 34,826", r.Out);
+        Assert.Contains("125/125 ━", r.Out);        // 8000 / 64 steps
+        float accuracy = r.Number("Test accuracy:");
+        Assert.True(accuracy >= 0.85f, $"test accuracy {accuracy} < 0.85 after 1 epoch\n{r.Out}");
+
+        var model = Model.Load(dir["digits.cortex"]);
+        Assert.Contains(model.Layers, l => l is Conv2D);
+        var e = CliHarness.Run("evaluate", "--model", dir["digits.cortex"], "--data", "digits");
+        Assert.True(e.ExitCode == 0, e.ToString());
+        Assert.Equal(accuracy, e.Number("accuracy:"), 3);
+    }
+
+    [Fact]
+    public void ModelCnnRejectsCsvDataAndUnknownModels()
+    {
+        using var dir = new TempDir();
+        string csv = dir.Write("roasts.csv", TestData.Blobs(rows: 40));
+        var r = CliHarness.Run("train", "--data", csv, "--label", "kind", "--model", "cnn", "--out", dir.Path);
+        Assert.NotEqual(0, r.ExitCode);
+        Assert.Contains("--model cnn: needs square grayscale images", r.Err);
+        var u = CliHarness.Run("train", "--model", "resnet", "--out", dir.Path);
+        Assert.NotEqual(0, u.ExitCode);
+        Assert.Contains("--model: unknown model 'resnet'; expected one of mlp, cnn.", u.Err);
+    }
+
     [Theory]
     [InlineData("adam", typeof(Adam), 0.001f)]
     [InlineData("sgd", typeof(SGD), 0.01f)]

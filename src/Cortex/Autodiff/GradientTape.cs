@@ -99,6 +99,17 @@ public sealed class GradientTape : IDisposable
         return node;
     }
 
+    /// <summary>Whether some active tape would take a gradient for <paramref name="t"/> — lets an op skip computing an
+    /// input gradient nobody asked for (a first layer's gradient with respect to the batch).</summary>
+    internal static bool AnyTracks(Tensor t)
+    {
+        var tapes = active;
+        if (tapes == null) return false;
+        foreach (var tape in tapes)
+            if (tape.Tracks(t)) return true;
+        return false;
+    }
+
     /// <summary>Runs <paramref name="action"/> without recording (used for the backward pass itself).</summary>
     internal static T NoRecord<T>(Func<T> action)
     {

@@ -136,3 +136,61 @@ public sealed class Input : Layer
         return c;
     }
 }
+
+/// <summary>
+/// Gives each sample a new shape, the batch axis untouched, as <c>keras.layers.Reshape</c>: <c>new Reshape([28, 28, 1])</c>
+/// turns (N, 784) into (N, 28, 28, 1). One dimension may be −1 (inferred).
+/// </summary>
+/// <example><code>var model = new Sequential(new Input([784]), new Reshape([28, 28, 1]), new Conv2D(32, 3, activation: "relu"));</code></example>
+public sealed class Reshape : Layer
+{
+    /// <summary>Creates the layer.</summary>
+    /// <exception cref="ArgumentException">A dimension is zero or below −1, or more than one is −1.</exception>
+    public Reshape(int[] targetShape, string? name = null) : base(name)
+    {
+        ArgumentNullException.ThrowIfNull(targetShape);
+        if (targetShape.Any(d => d == 0 || d < -1) || targetShape.Count(d => d == -1) > 1)
+            throw new ArgumentException($"Reshape: the target shape must hold positive sizes and at most one -1. Received: targetShape={ShapeUtil.Format(targetShape)}", nameof(targetShape));
+        TargetShape = (int[])targetShape.Clone();
+    }
+
+    /// <summary>The shape of each sample after the layer (may hold one −1).</summary>
+    public int[] TargetShape { get; }
+
+    private int[] SampleShape(int[] inputShape)
+    {
+        if (inputShape.Length == 0) throw new ArgumentException($"Reshape '{Name}' expects input with a batch axis. Received: shape ()");
+        int count = 1;
+        for (int i = 1; i < inputShape.Length; i++) count *= inputShape[i];
+        int known = 1;
+        foreach (int d in TargetShape) if (d != -1) known *= d;
+        var result = (int[])TargetShape.Clone();
+        int free = Array.IndexOf(result, -1);
+        if (free >= 0 && known > 0 && count % known == 0) result[free] = count / known;
+        int total = 1;
+        foreach (int d in result) total *= d;
+        if (total != count || result.Any(d => d < 0))
+            throw new ArgumentException($"Reshape '{Name}' cannot reshape samples of shape {ShapeUtil.Format(inputShape[1..])} ({count} values) to {ShapeUtil.Format(TargetShape)}. Received: shape {Models.Model.FormatShape(inputShape)}");
+        return result;
+    }
+
+    /// <inheritdoc/>
+    protected override void Build(int[] inputShape) => SampleShape(inputShape);
+
+    /// <inheritdoc/>
+    protected override void CheckInput(Tensor inputs) => SampleShape(inputs.ShapeRef);
+
+    /// <inheritdoc/>
+    protected override Tensor CallCore(Tensor inputs, bool training) => inputs.Reshape([inputs.ShapeRef[0], .. SampleShape(inputs.ShapeRef)]);
+
+    /// <inheritdoc/>
+    public override int[] ComputeOutputShape(int[] inputShape) => [inputShape[0], .. SampleShape(inputShape)];
+
+    /// <inheritdoc/>
+    public override Dictionary<string, object?> GetConfig()
+    {
+        var c = base.GetConfig();
+        c["target_shape"] = TargetShape;
+        return c;
+    }
+}

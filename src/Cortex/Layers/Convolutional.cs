@@ -1,0 +1,195 @@
+using Cortex.Activations;
+using Cortex.Initializers;
+using Cortex.Kernels;
+using Cortex.Regularizers;
+
+namespace Cortex.Layers;
+
+/// <summary>
+/// A height and width — a kernel size, strides, a pool size or a dilation rate. Converts from one int (the same in
+/// both directions, as Keras's <c>kernel_size=3</c>) or from a pair (<c>(3, 5)</c>).
+/// </summary>
+public readonly record struct Size2D(int Height, int Width)
+{
+    /// <summary>The same size in both directions.</summary>
+    public static implicit operator Size2D(int size) => new(size, size);
+
+    /// <summary>(height, width).</summary>
+    public static implicit operator Size2D((int Height, int Width) size) => new(size.Height, size.Width);
+
+    /// <summary>As Keras lists it: [height, width].</summary>
+    public int[] ToArray() => [Height, Width];
+
+    /// <inheritdoc/>
+    public override string ToString() => $"({Height}, {Width})";
+}
+
+/// <summary>Checks shared by the layers that take NHWC images.</summary>
+internal static class ImageLayers
+{
+    public static Size2D Positive(string layer, string what, Size2D s) =>
+        s.Height > 0 && s.Width > 0 ? s
+            : throw new ArgumentOutOfRangeException(what, $"{layer}: {what} must be positive integers. Received: {what}={s}");
+
+    public static string Padding(string layer, string padding)
+    {
+        string p = padding?.ToLowerInvariant() ?? "";
+        return p is "valid" or "same" ? p
+            : throw new ArgumentException($"{layer}: padding must be \"valid\" or \"same\". Received: padding=\"{padding}\"", nameof(padding));
+    }
+
+    /// <summary>Throws unless the shape is (batch, height, width, channels), with a hint for flat images.</summary>
+    public static void RequireRank4(string layer, int[] shape)
+    {
+        if (shape.Length == 4) return;
+        string hint = " Images must be (batch, height, width, channels), channels last";
+        if (shape.Length == 2 && shape[1] > 0 && Math.Sqrt(shape[1]) is var side && side == Math.Floor(side))
+            hint += $": reshape the data to ({(shape[0] < 0 ? "N" : shape[0])}, {side}, {side}, 1) (e.g. Datasets.FashionMnist.Load(flatten: false)) or add new Reshape([{side}, {side}, 1]) first";
+        else if (shape.Length == 3)
+            hint += $": add a channel axis, e.g. reshape to ({(shape[0] < 0 ? "N" : shape[0])}, {shape[1]}, {shape[2]}, 1) or add new Reshape([{shape[1]}, {shape[2]}, 1]) first";
+        throw new ArgumentException($"{layer} expects input of rank 4 (batch, height, width, channels). Received: shape {Format(shape)}.{hint}.");
+    }
+
+    /// <summary>A shape as Keras prints it, the unknown batch size as None.</summary>
+    public static string Format(int[] shape) => Models.Model.FormatShape(shape);
+
+    /// <summary>The window geometry for <paramref name="shape"/>, or a clear error when the window does not fit.</summary>
+    public static Window2D Window(string layer, int[] shape, Size2D k, Size2D s, Size2D d, string padding, string what)
+    {
+        RequireRank4(layer, shape);
+        var w = Window2D.Create(Math.Max(shape[0], 0), shape[1], shape[2], shape[3], k.Height, k.Width, s.Height, s.Width,
+            d.Height, d.Width, padding == "same");
+        if (w is { } ok && shape[1] > 0 && shape[2] > 0) return ok;
+        string dil = d.Height == 1 && d.Width == 1 ? "" : $" dilated by {d} (extent {(k.Height - 1) * d.Height + 1}×{(k.Width - 1) * d.Width + 1})";
+        throw new ArgumentException($"{layer}: the {what} {k.Height}×{k.Width}{dil} is larger than the input's {shape[1]}×{shape[2]} pixels " +
+            $"with padding \"{padding}\". Received: shape {Format(shape)}. Use a smaller {what}, padding \"same\", or a larger input.");
+    }
+}
+
+/// <summary>
+/// A 2-D convolution over NHWC images: <c>a = g(conv(x, K) + b)</c>, as <c>keras.layers.Conv2D</c>. The kernel K has
+/// shape (kernel height, kernel width, input channels, filters); each output pixel is the dot product of its
+/// receptive field with each filter.
+/// </summary>
+/// <example>
+/// <code>
+/// var conv = new Conv2D(filters: 32, kernelSize: 3, activation: "relu");
+/// Tensor a = conv.Call(images);   // (N, 28, 28, 1) → (N, 26, 26, 32); 3·3·1·32 + 32 = 320 weights
+/// </code>
+/// </example>
+public sealed class Conv2D : Layer
+{
+    /// <summary>Creates the layer; the kernel is made on first use, when the input's channel count is known.</summary>
+    /// <param name="filters">Output channels.</param>
+    /// <param name="kernelSize">Window size: one int (square) or (height, width).</param>
+    /// <param name="strides">Step between windows (default 1).</param>
+    /// <param name="padding"><c>"valid"</c> (no padding) or <c>"same"</c> (zero padding so the output is ceil(in / stride)).</param>
+    /// <param name="activation">g, by name or typed; linear when null.</param>
+    /// <param name="useBias">Whether to add b.</param>
+    /// <param name="dilationRate">Spacing between the window's taps (default 1).</param>
+    /// <param name="kernelInitializer">How K starts (Keras default: glorot_uniform with fans KH·KW·C and KH·KW·filters).</param>
+    /// <param name="biasInitializer">How b starts (default zeros).</param>
+    /// <param name="kernelRegularizer">Penalty on K added to the loss.</param>
+    /// <param name="biasRegularizer">Penalty on b.</param>
+    /// <param name="name">Layer name; <c>conv2d</c>, <c>conv2d_1</c>, … when null.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size, stride, dilation or the filter count is not positive.</exception>
+    /// <exception cref="ArgumentException">The padding is neither "valid" nor "same".</exception>
+    public Conv2D(int filters, Size2D kernelSize, Size2D? strides = null, string padding = "valid",
+        ActivationFunction? activation = null, bool useBias = true, Size2D? dilationRate = null,
+        Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
+        Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, string? name = null)
+        : base(name)
+    {
+        if (filters <= 0) throw new ArgumentOutOfRangeException(nameof(filters), $"Conv2D: filters must be a positive integer. Received: filters={filters}");
+        Filters = filters;
+        KernelSize = ImageLayers.Positive("Conv2D", "kernelSize", kernelSize);
+        Strides = ImageLayers.Positive("Conv2D", "strides", strides ?? 1);
+        Padding = ImageLayers.Padding("Conv2D", padding);
+        DilationRate = ImageLayers.Positive("Conv2D", "dilationRate", dilationRate ?? 1);
+        Activation = activation ?? ActivationFunction.Linear;
+        UseBias = useBias;
+        KernelInitializer = kernelInitializer ?? new GlorotUniform();
+        BiasInitializer = biasInitializer ?? new Zeros();
+        KernelRegularizer = kernelRegularizer;
+        BiasRegularizer = biasRegularizer;
+    }
+
+    /// <summary>Output channels.</summary>
+    public int Filters { get; }
+    /// <summary>Window height and width.</summary>
+    public Size2D KernelSize { get; }
+    /// <summary>Step between windows.</summary>
+    public Size2D Strides { get; }
+    /// <summary><c>"valid"</c> or <c>"same"</c>.</summary>
+    public string Padding { get; }
+    /// <summary>Spacing between taps.</summary>
+    public Size2D DilationRate { get; }
+    /// <summary>The activation g.</summary>
+    public ActivationFunction Activation { get; }
+    /// <summary>Whether a bias is added.</summary>
+    public bool UseBias { get; }
+    /// <summary>Initializer of K.</summary>
+    public Initializer KernelInitializer { get; }
+    /// <summary>Initializer of b.</summary>
+    public Initializer BiasInitializer { get; }
+    /// <summary>Penalty on K, if any.</summary>
+    public Regularizer? KernelRegularizer { get; }
+    /// <summary>Penalty on b, if any.</summary>
+    public Regularizer? BiasRegularizer { get; }
+    /// <summary>K, shape (KH, KW, input channels, filters); null before the layer is built.</summary>
+    public Variable? Kernel { get; private set; }
+    /// <summary>b, shape (filters,); null before building or without bias.</summary>
+    public Variable? Bias { get; private set; }
+
+    private string Label => $"Conv2D '{Name}'";
+
+    internal Window2D Window(int[] shape) => ImageLayers.Window(Label, shape, KernelSize, Strides, DilationRate, Padding, "kernel");
+
+    /// <inheritdoc/>
+    protected override void Build(int[] inputShape)
+    {
+        Window(inputShape);
+        Kernel = AddWeight("kernel", [KernelSize.Height, KernelSize.Width, inputShape[3], Filters], KernelInitializer, regularizer: KernelRegularizer);
+        if (UseBias) Bias = AddWeight("bias", [Filters], BiasInitializer, regularizer: BiasRegularizer);
+    }
+
+    /// <inheritdoc/>
+    protected override void CheckInput(Tensor inputs)
+    {
+        int[] s = inputs.ShapeRef;
+        ImageLayers.RequireRank4(Label, s);
+        int expected = Kernel!.ShapeRef[2];
+        if (s[3] != expected)
+            throw new ArgumentException($"{Label} expects input with {expected} channels (the last axis). Received: shape {ShapeUtil.Format(s)}");
+    }
+
+    /// <inheritdoc/>
+    protected override Tensor CallCore(Tensor inputs, bool training) =>
+        ConvOp.Conv2D(inputs, Kernel!, Bias, Window(inputs.ShapeRef), Activation);
+
+    /// <inheritdoc/>
+    public override int[] ComputeOutputShape(int[] inputShape)
+    {
+        var w = Window(inputShape);
+        return [inputShape[0], w.OH, w.OW, Filters];
+    }
+
+    /// <inheritdoc/>
+    public override Dictionary<string, object?> GetConfig()
+    {
+        var c = base.GetConfig();
+        c["filters"] = Filters;
+        c["kernel_size"] = KernelSize.ToArray();
+        c["strides"] = Strides.ToArray();
+        c["padding"] = Padding;
+        c["dilation_rate"] = DilationRate.ToArray();
+        c["activation"] = Activation.Name;
+        c["activation_alpha"] = Activation.Alpha;
+        c["use_bias"] = UseBias;
+        c["kernel_initializer"] = Saving.ConfigJson.Describe(KernelInitializer.GetType().Name, KernelInitializer.GetConfig());
+        c["bias_initializer"] = Saving.ConfigJson.Describe(BiasInitializer.GetType().Name, BiasInitializer.GetConfig());
+        c["kernel_regularizer"] = KernelRegularizer == null ? null : Saving.ConfigJson.Describe(KernelRegularizer.GetType().Name, KernelRegularizer.GetConfig());
+        c["bias_regularizer"] = BiasRegularizer == null ? null : Saving.ConfigJson.Describe(BiasRegularizer.GetType().Name, BiasRegularizer.GetConfig());
+        return c;
+    }
+}

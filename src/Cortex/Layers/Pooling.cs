@@ -1,0 +1,144 @@
+using Cortex.Kernels;
+
+namespace Cortex.Layers;
+
+/// <summary>The shared configuration of <see cref="MaxPooling2D"/> and <see cref="AveragePooling2D"/>.</summary>
+public abstract class Pooling2D : Layer
+{
+    /// <summary>Validates and stores the window; strides default to the pool size, as Keras.</summary>
+    private protected Pooling2D(Size2D? poolSize, Size2D? strides, string padding, string? name) : base(name)
+    {
+        string type = GetType().Name;
+        PoolSize = ImageLayers.Positive(type, "poolSize", poolSize ?? 2);
+        Strides = ImageLayers.Positive(type, "strides", strides ?? PoolSize);
+        Padding = ImageLayers.Padding(type, padding);
+    }
+
+    /// <summary>Window height and width.</summary>
+    public Size2D PoolSize { get; }
+    /// <summary>Step between windows (the pool size unless given).</summary>
+    public Size2D Strides { get; }
+    /// <summary><c>"valid"</c> or <c>"same"</c>.</summary>
+    public string Padding { get; }
+
+    internal Window2D Window(int[] shape) =>
+        ImageLayers.Window($"{GetType().Name} '{Name}'", shape, PoolSize, Strides, 1, Padding, "pool size");
+
+    /// <inheritdoc/>
+    protected override void Build(int[] inputShape) => Window(inputShape);
+
+    /// <inheritdoc/>
+    public override int[] ComputeOutputShape(int[] inputShape)
+    {
+        var w = Window(inputShape);
+        return [inputShape[0], w.OH, w.OW, inputShape[3]];
+    }
+
+    /// <inheritdoc/>
+    public override Dictionary<string, object?> GetConfig()
+    {
+        var c = base.GetConfig();
+        c["pool_size"] = PoolSize.ToArray();
+        c["strides"] = Strides.ToArray();
+        c["padding"] = Padding;
+        return c;
+    }
+}
+
+/// <summary>
+/// The maximum of each window, per channel, over NHWC images, as <c>keras.layers.MaxPooling2D</c>: (N, 26, 26, 32)
+/// → (N, 13, 13, 32) with the default 2×2 window. With <c>"same"</c> padding the padding never wins the max.
+/// </summary>
+/// <example><code>var pool = new MaxPooling2D(2); Tensor p = pool.Call(features);</code></example>
+public sealed class MaxPooling2D : Pooling2D
+{
+    /// <summary>Creates the layer.</summary>
+    /// <param name="poolSize">Window size (default 2).</param>
+    /// <param name="strides">Step between windows (default: the pool size).</param>
+    /// <param name="padding"><c>"valid"</c> or <c>"same"</c>.</param>
+    /// <param name="name">Layer name.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size or stride is not positive.</exception>
+    /// <exception cref="ArgumentException">The padding is neither "valid" nor "same".</exception>
+    public MaxPooling2D(Size2D? poolSize = null, Size2D? strides = null, string padding = "valid", string? name = null)
+        : base(poolSize, strides, padding, name) { }
+
+    /// <inheritdoc/>
+    protected override string DefaultName => "max_pooling2d";
+
+    /// <inheritdoc/>
+    protected override void CheckInput(Tensor inputs) => Window(inputs.ShapeRef);
+
+    /// <inheritdoc/>
+    protected override Tensor CallCore(Tensor inputs, bool training) => PoolOp.MaxPool2D(inputs, Window(inputs.ShapeRef));
+}
+
+/// <summary>
+/// The mean of each window, per channel, over NHWC images, as <c>keras.layers.AveragePooling2D</c>. With
+/// <c>"same"</c> padding a border window averages only the pixels it covers (the padding is not counted), as Keras.
+/// </summary>
+/// <example><code>var pool = new AveragePooling2D(2); Tensor p = pool.Call(features);</code></example>
+public sealed class AveragePooling2D : Pooling2D
+{
+    /// <summary>Creates the layer.</summary>
+    /// <param name="poolSize">Window size (default 2).</param>
+    /// <param name="strides">Step between windows (default: the pool size).</param>
+    /// <param name="padding"><c>"valid"</c> or <c>"same"</c>.</param>
+    /// <param name="name">Layer name.</param>
+    /// <exception cref="ArgumentOutOfRangeException">A size or stride is not positive.</exception>
+    /// <exception cref="ArgumentException">The padding is neither "valid" nor "same".</exception>
+    public AveragePooling2D(Size2D? poolSize = null, Size2D? strides = null, string padding = "valid", string? name = null)
+        : base(poolSize, strides, padding, name) { }
+
+    /// <inheritdoc/>
+    protected override string DefaultName => "average_pooling2d";
+
+    /// <inheritdoc/>
+    protected override void CheckInput(Tensor inputs) => Window(inputs.ShapeRef);
+
+    /// <inheritdoc/>
+    protected override Tensor CallCore(Tensor inputs, bool training) => PoolOp.AveragePool2D(inputs, Window(inputs.ShapeRef));
+}
+
+/// <summary>
+/// The mean over height and width, per channel: (N, H, W, C) → (N, C), as <c>keras.layers.GlobalAveragePooling2D</c>
+/// (with <c>keepDims</c>, (N, 1, 1, C)).
+/// </summary>
+/// <example><code>var gap = new GlobalAveragePooling2D(); Tensor v = gap.Call(features);   // (N, 7, 7, 64) → (N, 64)</code></example>
+public sealed class GlobalAveragePooling2D(bool keepDims = false, string? name = null) : Layer(name)
+{
+    /// <summary>Whether the output keeps the two spatial axes as size 1.</summary>
+    public bool KeepDims { get; } = keepDims;
+
+    /// <inheritdoc/>
+    protected override string DefaultName => "global_average_pooling2d";
+
+    /// <inheritdoc/>
+    protected override void Build(int[] inputShape) => ImageLayers.RequireRank4($"GlobalAveragePooling2D '{Name}'", inputShape);
+
+    /// <inheritdoc/>
+    protected override void CheckInput(Tensor inputs) => ImageLayers.RequireRank4($"GlobalAveragePooling2D '{Name}'", inputs.ShapeRef);
+
+    /// <inheritdoc/>
+    protected override Tensor CallCore(Tensor inputs, bool training)
+    {
+        int[] s = inputs.ShapeRef;
+        // Built from differentiable primitives (reshape, mean over one axis), so its gradient comes for free.
+        var mean = inputs.Reshape(s[0], s[1] * s[2], s[3]).Mean(1);
+        return KeepDims ? mean.Reshape(s[0], 1, 1, s[3]) : mean;
+    }
+
+    /// <inheritdoc/>
+    public override int[] ComputeOutputShape(int[] inputShape)
+    {
+        ImageLayers.RequireRank4($"GlobalAveragePooling2D '{Name}'", inputShape);
+        return KeepDims ? [inputShape[0], 1, 1, inputShape[3]] : [inputShape[0], inputShape[3]];
+    }
+
+    /// <inheritdoc/>
+    public override Dictionary<string, object?> GetConfig()
+    {
+        var c = base.GetConfig();
+        c["keepdims"] = KeepDims;
+        return c;
+    }
+}
