@@ -10,22 +10,27 @@ public sealed class CortexRandom
 {
     private uint s0, s1, s2, s3;
 
-    private static readonly object GlobalLock = new();
-    private static CortexRandom global = new();
+    // The generator behind SetGlobalSeed lives in an async-local slot: it applies to the code that set it and to the
+    // tasks and threads that code starts afterwards, so two test classes (or two server sessions) seeding their own
+    // runs at the same time cannot draw each other's numbers. Code that never seeds shares one unseeded generator.
+    private static readonly AsyncLocal<CortexRandom?> Scoped = new();
+    private static readonly CortexRandom Unseeded = new();
 
     /// <summary>
-    /// Seeds the library-wide generator that unseeded initializers, dropout and shuffling draw from, like Keras's
+    /// Seeds the generator that unseeded initializers, dropout and shuffling draw from, like Keras's
     /// <c>keras.utils.set_random_seed</c>: after it, the same program produces the same weights and the same training.
     /// </summary>
-    public static void SetGlobalSeed(int seed)
-    {
-        lock (GlobalLock) global = new CortexRandom(seed);
-    }
+    /// <remarks>
+    /// Unlike Keras's process-wide seed, this one applies to the calling thread and to the tasks and threads it starts
+    /// afterwards (an async-local scope), so concurrent, separately seeded runs stay reproducible.
+    /// </remarks>
+    public static void SetGlobalSeed(int seed) => Scoped.Value = new CortexRandom(seed);
 
     /// <summary>A seed drawn from the global generator (deterministic after <see cref="SetGlobalSeed"/>).</summary>
     public static int NextGlobalSeed()
     {
-        lock (GlobalLock) return (int)global.NextUInt();
+        var generator = Scoped.Value ?? Unseeded;
+        lock (generator) return (int)generator.NextUInt();
     }
 
     /// <summary>A generator for <paramref name="seed"/>, or one seeded from the global generator when null.</summary>
