@@ -1,5 +1,6 @@
 // A small convolutional network on Fashion-MNIST, as in Keras: two Conv2D + MaxPooling2D blocks, then Dropout and a
-// Dense classifier. Reaches ~90% test accuracy in 3 epochs (about 45 s on a 2-core machine).
+// Dense classifier. Reaches ~88% test accuracy in 3 epochs (about 35 s on a 2-core machine); PyTorch gets the same
+// with this model (docs/benchmarks.md, "CNN").
 // Needs Debian's dataset-fashion-mnist (sudo apt-get install dataset-fashion-mnist).
 // Run: dotnet run --project examples/FashionCnn -c Release [-- EPOCHS [BATCH_SIZE]]
 using System.Diagnostics;
