@@ -1,3 +1,4 @@
+using Cortex.Saving;
 namespace Cortex.Initializers;
 
 /// <summary>Samples from a normal distribution N(mean, stddev²).</summary>
@@ -9,7 +10,7 @@ public sealed class RandomNormal : Initializer
     public RandomNormal(float mean = 0f, float stddev = 0.05f, int? seed = null)
     {
         Mean = mean;
-        Stddev = ConfigReader.NonNegative("RandomNormal", "stddev", stddev);
+        Stddev = ConfigJson.NonNegative("RandomNormal", "stddev", stddev);
         Seed = seed;
     }
 
@@ -44,7 +45,7 @@ public sealed class TruncatedNormal : Initializer
     public TruncatedNormal(float mean = 0f, float stddev = 0.05f, int? seed = null)
     {
         Mean = mean;
-        Stddev = ConfigReader.NonNegative("TruncatedNormal", "stddev", stddev);
+        Stddev = ConfigJson.NonNegative("TruncatedNormal", "stddev", stddev);
         Seed = seed;
     }
 

@@ -1,3 +1,4 @@
+using Cortex.Saving;
 using System.Text.Json;
 
 namespace Cortex.Initializers;
@@ -42,14 +43,14 @@ public abstract class Initializer
 
     /// <summary>The initializer for a Keras name (<c>"glorot_uniform"</c>, <c>"he_normal"</c>, <c>"zeros"</c>, …) or class name, unseeded and with default arguments.</summary>
     /// <exception cref="ArgumentException">The name is unknown; the message lists the valid names.</exception>
-    public static Initializer Get(string identifier) => ConfigReader.Resolve("initializer", identifier, Names);
+    public static Initializer Get(string identifier) => ConfigJson.Resolve("initializer", identifier, Names);
 
     /// <summary>Rebuilds an initializer from its class name and the dictionary <see cref="GetConfig"/> returned (as JSON).</summary>
     /// <exception cref="ArgumentException">The class name is unknown.</exception>
     public static Initializer FromConfig(string className, JsonElement config)
     {
-        int? seed = ConfigReader.NullableInt(config, "seed");
-        float F(string key, float fallback) => ConfigReader.Float(config, key, fallback);
+        int? seed = ConfigJson.NullableInt(config, "seed");
+        float F(string key, float fallback) => ConfigJson.Float(config, key, fallback);
         return className switch
         {
             nameof(GlorotUniform) => new GlorotUniform(seed),
@@ -58,8 +59,8 @@ public abstract class Initializer
             nameof(HeUniform) => new HeUniform(seed),
             nameof(LecunNormal) => new LecunNormal(seed),
             nameof(LecunUniform) => new LecunUniform(seed),
-            nameof(VarianceScaling) => new VarianceScaling(F("scale", 1f), ConfigReader.String(config, "mode", "fan_in"),
-                ConfigReader.String(config, "distribution", "truncated_normal"), seed),
+            nameof(VarianceScaling) => new VarianceScaling(F("scale", 1f), ConfigJson.String(config, "mode", "fan_in"),
+                ConfigJson.String(config, "distribution", "truncated_normal"), seed),
             nameof(RandomNormal) => new RandomNormal(F("mean", 0f), F("stddev", 0.05f), seed),
             nameof(RandomUniform) => new RandomUniform(F("minval", -0.05f), F("maxval", 0.05f), seed),
             nameof(TruncatedNormal) => new TruncatedNormal(F("mean", 0f), F("stddev", 0.05f), seed),

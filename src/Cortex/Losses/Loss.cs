@@ -1,3 +1,4 @@
+using Cortex.Saving;
 using System.Text.Json;
 
 namespace Cortex.Losses;
@@ -51,15 +52,15 @@ public abstract class Loss
     /// <c>"mean_absolute_error"</c>/<c>"mae"</c>) or class name, with default arguments.
     /// </summary>
     /// <exception cref="ArgumentException">The name is unknown; the message lists the valid names.</exception>
-    public static Loss Get(string identifier) => ConfigReader.Resolve("loss", identifier, Names);
+    public static Loss Get(string identifier) => ConfigJson.Resolve("loss", identifier, Names);
 
     /// <summary>Rebuilds a loss from its class name and the dictionary <see cref="GetConfig"/> returned (as JSON).</summary>
     /// <exception cref="ArgumentException">The class name is unknown.</exception>
     public static Loss FromConfig(string className, JsonElement config) => className switch
     {
-        nameof(BinaryCrossentropy) => new BinaryCrossentropy(ConfigReader.Bool(config, "from_logits", false)),
-        nameof(CategoricalCrossentropy) => new CategoricalCrossentropy(ConfigReader.Bool(config, "from_logits", false)),
-        nameof(SparseCategoricalCrossentropy) => new SparseCategoricalCrossentropy(ConfigReader.Bool(config, "from_logits", false)),
+        nameof(BinaryCrossentropy) => new BinaryCrossentropy(ConfigJson.Bool(config, "from_logits", false)),
+        nameof(CategoricalCrossentropy) => new CategoricalCrossentropy(ConfigJson.Bool(config, "from_logits", false)),
+        nameof(SparseCategoricalCrossentropy) => new SparseCategoricalCrossentropy(ConfigJson.Bool(config, "from_logits", false)),
         nameof(MeanSquaredError) => new MeanSquaredError(),
         nameof(MeanAbsoluteError) => new MeanAbsoluteError(),
         _ => throw new ArgumentException($"Unknown loss class '{className}'. Valid classes: BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, MeanSquaredError, MeanAbsoluteError"),

@@ -1,3 +1,4 @@
+using Cortex.Saving;
 using System.Text.Json;
 using Cortex.Losses;
 
@@ -68,11 +69,11 @@ public abstract class Metric
     /// <exception cref="ArgumentException">The class name is unknown.</exception>
     public static Metric FromConfig(string className, JsonElement config)
     {
-        string N(string fallback) => ConfigReader.String(config, "name", fallback);
+        string N(string fallback) => ConfigJson.String(config, "name", fallback);
         return className switch
         {
             nameof(Accuracy) => new Accuracy(null, N("accuracy")),
-            nameof(BinaryAccuracy) => new BinaryAccuracy(ConfigReader.Float(config, "threshold", 0.5f), ConfigReader.Bool(config, "from_logits", false), N("binary_accuracy")),
+            nameof(BinaryAccuracy) => new BinaryAccuracy(ConfigJson.Float(config, "threshold", 0.5f), ConfigJson.Bool(config, "from_logits", false), N("binary_accuracy")),
             nameof(CategoricalAccuracy) => new CategoricalAccuracy(N("categorical_accuracy")),
             nameof(SparseCategoricalAccuracy) => new SparseCategoricalAccuracy(N("sparse_categorical_accuracy")),
             nameof(MeanSquaredError) => new MeanSquaredError(N("mean_squared_error")),

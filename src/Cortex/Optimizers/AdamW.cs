@@ -1,3 +1,4 @@
+using Cortex.Saving;
 using System.Numerics.Tensors;
 
 namespace Cortex.Optimizers;
@@ -28,7 +29,7 @@ public sealed class AdamW : Adam
         bool amsgrad = false, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
         : base(learningRate, beta1, beta2, epsilon, amsgrad, clipNorm, clipValue, globalClipNorm)
     {
-        WeightDecay = ConfigReader.NonNegative("AdamW", "weightDecay", weightDecay);
+        WeightDecay = ConfigJson.NonNegative("AdamW", "weightDecay", weightDecay);
     }
 
     /// <summary>The decoupled weight-decay rate.</summary>

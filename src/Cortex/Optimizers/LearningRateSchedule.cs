@@ -1,3 +1,4 @@
+using Cortex.Saving;
 using System.Text.Json;
 
 namespace Cortex.Optimizers;
@@ -24,10 +25,10 @@ public abstract class LearningRateSchedule
     public static LearningRateSchedule FromConfig(string className, JsonElement config) => className switch
     {
         nameof(ExponentialDecay) => new ExponentialDecay(
-            ConfigReader.Float(config, "initial_learning_rate", 0.01f),
-            ConfigReader.Long(config, "decay_steps", 1),
-            ConfigReader.Float(config, "decay_rate", 1f),
-            ConfigReader.Bool(config, "staircase", false)),
+            ConfigJson.Float(config, "initial_learning_rate", 0.01f),
+            ConfigJson.Long(config, "decay_steps", 1),
+            ConfigJson.Float(config, "decay_rate", 1f),
+            ConfigJson.Bool(config, "staircase", false)),
         _ => throw new ArgumentException($"Unknown learning rate schedule class '{className}'. Valid classes: ExponentialDecay"),
     };
 }

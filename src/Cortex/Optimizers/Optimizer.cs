@@ -1,3 +1,4 @@
+using Cortex.Saving;
 using System.Numerics.Tensors;
 using System.Text.Json;
 
@@ -250,27 +251,27 @@ public abstract class Optimizer
 
     /// <summary>The optimizer for a Keras name (<c>"adam"</c>, <c>"adamw"</c>, <c>"rmsprop"</c>, <c>"sgd"</c>) with default arguments.</summary>
     /// <exception cref="ArgumentException">The name is unknown; the message lists the valid names.</exception>
-    public static Optimizer Get(string identifier) => ConfigReader.Resolve("optimizer", identifier, Names);
+    public static Optimizer Get(string identifier) => ConfigJson.Resolve("optimizer", identifier, Names);
 
     /// <summary>Rebuilds an optimizer (without its state) from its class name and the dictionary <see cref="GetConfig"/> returned (as JSON).</summary>
     /// <exception cref="ArgumentException">The class name is unknown.</exception>
     public static Optimizer FromConfig(string className, JsonElement config)
     {
-        float? cn = ConfigReader.NullableFloat(config, "clipnorm");
-        float? cv = ConfigReader.NullableFloat(config, "clipvalue");
-        float? gcn = ConfigReader.NullableFloat(config, "global_clipnorm");
+        float? cn = ConfigJson.NullableFloat(config, "clipnorm");
+        float? cv = ConfigJson.NullableFloat(config, "clipvalue");
+        float? gcn = ConfigJson.NullableFloat(config, "global_clipnorm");
         LearningRateSchedule? schedule = null;
         float lr(float fallback)
         {
-            if (ConfigReader.TryGet(config, "learning_rate", out var e) && e.ValueKind == JsonValueKind.Object)
+            if (ConfigJson.TryGet(config, "learning_rate", out var e) && e.ValueKind == JsonValueKind.Object)
             {
-                schedule = LearningRateSchedule.FromConfig(ConfigReader.String(e, "class_name", ""), e.GetProperty("config"));
+                schedule = LearningRateSchedule.FromConfig(ConfigJson.String(e, "class_name", ""), e.GetProperty("config"));
                 return fallback;
             }
-            return ConfigReader.Float(config, "learning_rate", fallback);
+            return ConfigJson.Float(config, "learning_rate", fallback);
         }
-        float F(string key, float fallback) => ConfigReader.Float(config, key, fallback);
-        bool B(string key) => ConfigReader.Bool(config, key, false);
+        float F(string key, float fallback) => ConfigJson.Float(config, key, fallback);
+        bool B(string key) => ConfigJson.Bool(config, key, false);
         Optimizer result = className switch
         {
             nameof(SGD) => new SGD(lr(0.01f), F("momentum", 0f), B("nesterov"), cn, cv, gcn),

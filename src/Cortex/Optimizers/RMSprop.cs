@@ -1,3 +1,4 @@
+using Cortex.Saving;
 using System.Numerics;
 using System.Runtime.InteropServices;
 
@@ -29,7 +30,7 @@ public sealed class RMSprop : Optimizer
         : base(learningRate, clipNorm, clipValue, globalClipNorm)
     {
         Rho = rho;
-        Momentum = ConfigReader.NonNegative("RMSprop", "momentum", momentum);
+        Momentum = ConfigJson.NonNegative("RMSprop", "momentum", momentum);
         Epsilon = epsilon;
         Centered = centered;
         SlotNames = (Momentum > 0, centered) switch

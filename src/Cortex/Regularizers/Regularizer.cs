@@ -1,3 +1,4 @@
+using Cortex.Saving;
 using System.Text.Json;
 
 namespace Cortex.Regularizers;
@@ -31,15 +32,15 @@ public abstract class Regularizer
     /// (0.01 each, as Keras's string form).
     /// </summary>
     /// <exception cref="ArgumentException">The name is unknown; the message lists the valid names.</exception>
-    public static Regularizer Get(string identifier) => ConfigReader.Resolve("regularizer", identifier, Names);
+    public static Regularizer Get(string identifier) => ConfigJson.Resolve("regularizer", identifier, Names);
 
     /// <summary>Rebuilds a regularizer from its class name and the dictionary <see cref="GetConfig"/> returned (as JSON).</summary>
     /// <exception cref="ArgumentException">The class name is unknown.</exception>
     public static Regularizer FromConfig(string className, JsonElement config) => className switch
     {
-        nameof(L1) => new L1(ConfigReader.Float(config, "l1", 0.01f)),
-        nameof(L2) => new L2(ConfigReader.Float(config, "l2", 0.01f)),
-        nameof(L1L2) => new L1L2(ConfigReader.Float(config, "l1", 0f), ConfigReader.Float(config, "l2", 0f)),
+        nameof(L1) => new L1(ConfigJson.Float(config, "l1", 0.01f)),
+        nameof(L2) => new L2(ConfigJson.Float(config, "l2", 0.01f)),
+        nameof(L1L2) => new L1L2(ConfigJson.Float(config, "l1", 0f), ConfigJson.Float(config, "l2", 0f)),
         _ => throw new ArgumentException($"Unknown regularizer class '{className}'. Valid classes: L1, L2, L1L2"),
     };
 }
@@ -50,7 +51,7 @@ public sealed class L1 : Regularizer
 {
     /// <summary>Creates the penalty.</summary>
     /// <exception cref="ArgumentException"><paramref name="l1"/> is negative or not finite.</exception>
-    public L1(float l1 = 0.01f) => Factor = ConfigReader.NonNegative("L1", "l1", l1);
+    public L1(float l1 = 0.01f) => Factor = ConfigJson.NonNegative("L1", "l1", l1);
 
     /// <summary>The factor l1.</summary>
     public float Factor { get; }
@@ -68,7 +69,7 @@ public sealed class L2 : Regularizer
 {
     /// <summary>Creates the penalty.</summary>
     /// <exception cref="ArgumentException"><paramref name="l2"/> is negative or not finite.</exception>
-    public L2(float l2 = 0.01f) => Factor = ConfigReader.NonNegative("L2", "l2", l2);
+    public L2(float l2 = 0.01f) => Factor = ConfigJson.NonNegative("L2", "l2", l2);
 
     /// <summary>The factor l2.</summary>
     public float Factor { get; }
@@ -88,8 +89,8 @@ public sealed class L1L2 : Regularizer
     /// <exception cref="ArgumentException">A factor is negative or not finite.</exception>
     public L1L2(float l1 = 0f, float l2 = 0f)
     {
-        L1Factor = ConfigReader.NonNegative("L1L2", "l1", l1);
-        L2Factor = ConfigReader.NonNegative("L1L2", "l2", l2);
+        L1Factor = ConfigJson.NonNegative("L1L2", "l1", l1);
+        L2Factor = ConfigJson.NonNegative("L1L2", "l2", l2);
     }
 
     /// <summary>The factor l1.</summary>
