@@ -175,7 +175,7 @@ internal sealed class FusedTrainStep
 
     private readonly Model model;
     private readonly List<Stage> stages = [];
-    private readonly int firstTrainable;
+    private int firstTrainable; // set while stages are built (AddWeights), fixed after
     private readonly int inputWidth, labelWidth, batch;
     private readonly float[] xBuffer, yBuffer;
     private readonly List<Tensor?> gradients = [];
@@ -215,39 +215,28 @@ internal sealed class FusedTrainStep
             if (stage == null) continue;
             stage.Output = new float[batch * stage.Width];
             stage.OutputGrad = new float[batch * stage.Width];
-            if (stage is DenseStage ds)
-            {
-                var dense = (Dense)layer;
-                if (firstTrainable < 0) firstTrainable = stages.Count;
-                ds.KernelGrad = Tensor.Zeros(dense.Kernel!.ShapeRef);
-                variables.Add(dense.Kernel!);
-                gradients.Add(ds.KernelGrad);
-                if (dense.Bias != null)
-                {
-                    ds.BiasGrad = Tensor.Zeros(dense.Bias.ShapeRef);
-                    variables.Add(dense.Bias);
-                    gradients.Add(ds.BiasGrad);
-                }
-            }
-            if (stage is ConvStage cs)
-            {
-                var conv = (Conv2D)layer;
-                if (firstTrainable < 0) firstTrainable = stages.Count;
-                cs.KernelGrad = Tensor.Zeros(conv.Kernel!.ShapeRef);
-                variables.Add(conv.Kernel!);
-                gradients.Add(cs.KernelGrad);
-                if (conv.Bias != null)
-                {
-                    cs.BiasGrad = Tensor.Zeros(conv.Bias.ShapeRef);
-                    variables.Add(conv.Bias);
-                    gradients.Add(cs.BiasGrad);
-                }
-            }
+            if (stage is DenseStage ds) (ds.KernelGrad, ds.BiasGrad) = AddWeights(((Dense)layer).Kernel!, ((Dense)layer).Bias);
+            if (stage is ConvStage cs) (cs.KernelGrad, cs.BiasGrad) = AddWeights(((Conv2D)layer).Kernel!, ((Conv2D)layer).Bias);
             stages.Add(stage);
             width = stage.Width;
         }
         yFull = new Tensor(yBuffer, labelWidth == 1 ? [batch] : [batch, labelWidth]);
         predFull = new Tensor(stages[^1].Output, [batch, stages[^1].Width]);
+    }
+
+    /// <summary>Registers a layer's kernel and bias with the optimizer step and makes their gradient buffers, in the
+    /// tape path's variable order (kernel, then bias); the first weighted stage is where backward stops.</summary>
+    private (Tensor KernelGrad, Tensor BiasGrad) AddWeights(Variable kernel, Variable? bias)
+    {
+        if (firstTrainable < 0) firstTrainable = stages.Count;
+        var kernelGrad = Tensor.Zeros(kernel.ShapeRef);
+        variables.Add(kernel);
+        gradients.Add(kernelGrad);
+        if (bias == null) return (kernelGrad, null!);
+        var biasGrad = Tensor.Zeros(bias.ShapeRef);
+        variables.Add(bias);
+        gradients.Add(biasGrad);
+        return (kernelGrad, biasGrad);
     }
 
     /// <summary>A fused step for this model and data, or null when the model needs the general tape path.</summary>
