@@ -110,14 +110,6 @@ public sealed class GradientTape : IDisposable
         return false;
     }
 
-    /// <summary>Runs <paramref name="action"/> without recording (used for the backward pass itself).</summary>
-    internal static T NoRecord<T>(Func<T> action)
-    {
-        pauseDepth++;
-        try { return action(); }
-        finally { pauseDepth--; }
-    }
-
     /// <summary>
     /// The gradient of <paramref name="target"/> with respect to each source, in order. A non-scalar target is
     /// treated as the sum of its elements (an implicit gradient of ones), as TensorFlow does.
