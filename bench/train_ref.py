@@ -6,7 +6,6 @@ accuracy after it, single-sample predict latency of the 784-128-10 model, and th
 Prints one JSON object per case, then one with peak RSS. Usage: train_ref.py [--threads N] [--filter TEXT]
 """
 import argparse
-import gzip
 import json
 import os
 import resource
@@ -21,24 +20,18 @@ args = parser.parse_args()
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
+
+import fashion_mnist  # noqa: E402  (bench/fashion_mnist.py)
 
 torch.set_num_threads(args.threads)
 
 
-def idx(name):
-    with gzip.open(os.path.join(args.data, name), "rb") as f:
-        raw = f.read()
-    dims = raw[3]
-    shape = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(dims)]
-    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * dims).reshape(shape)
-
-
-x_train = torch.from_numpy(idx("train-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255.0)
-y_train = torch.from_numpy(idx("train-labels-idx1-ubyte.gz").astype(np.int64))
-x_test = torch.from_numpy(idx("t10k-images-idx3-ubyte.gz").reshape(-1, 784).astype(np.float32) / 255.0)
-y_test = torch.from_numpy(idx("t10k-labels-idx1-ubyte.gz").astype(np.int64))
+images_train, labels_train, images_test, labels_test = fashion_mnist.load(args.data)
+x_train = torch.from_numpy(images_train.reshape(-1, 784))
+y_train = torch.from_numpy(labels_train)
+x_test = torch.from_numpy(images_test.reshape(-1, 784))
+y_test = torch.from_numpy(labels_test)
 
 CASES = [("mlp 784-25-15-10 b32", [25, 15], 32), ("mlp 784-128-10 b32", [128], 32), ("mlp 784-512-512-10 b128", [512, 512], 128),
          ("cnn conv32-pool-conv64-pool-dropout-10 b64", None, 64)]

@@ -1,6 +1,9 @@
-// A small convolutional network on Fashion-MNIST, as in Keras: two Conv2D + MaxPooling2D blocks, then Dropout and a
-// Dense classifier. Reaches ~88% test accuracy in 3 epochs (about 35 s on a 2-core machine); PyTorch gets the same
-// with this model (docs/benchmarks.md, "CNN").
+// A small convolutional network on Fashion-MNIST, as in Keras: two Conv2D + MaxPooling2D blocks and a Dense
+// classifier. Reaches 90.4–90.7% test accuracy in 3 epochs (seeds 1, 2, 3, 42; about 30–45 s on a 2-core machine).
+// What gets it past 90% in 3 epochs (docs/benchmarks.md, "CNN", has the variants tried): pixels standardised to mean 0
+// and standard deviation 1, batches of 32, and Adam's learning rate decaying from 3e-3 to 1e-4 over the 3 epochs.
+// Dropout(0.5) before the classifier (the Keras example's) costs ~1.5 points at 3 epochs, so it is left out here; it
+// pays for itself only in longer runs.
 // Needs Debian's dataset-fashion-mnist (sudo apt-get install dataset-fashion-mnist).
 // Run: dotnet run --project examples/FashionCnn -c Release [-- EPOCHS [BATCH_SIZE]]
 using System.Diagnostics;
@@ -12,9 +15,17 @@ using Cortex.Models;
 using Cortex.Optimizers;
 
 int epochs = args.Length > 0 ? int.Parse(args[0]) : 3;
-int batchSize = args.Length > 1 ? int.Parse(args[1]) : 64;
+int batchSize = args.Length > 1 ? int.Parse(args[1]) : 32;
 CortexRandom.SetGlobalSeed(42);
 var (xTrain, yTrain, xTest, yTest) = Datasets.FashionMnist.Load(flatten: false);   // (60000, 28, 28, 1), pixels in [0, 1]
+
+// Standardise with the training images' statistics (one mean and one standard deviation for all pixels); the test
+// images, and anything given to the saved model later, get the same transform.
+float mean = xTrain.Mean().Item();
+float std = (xTrain - mean).Square().Mean().Sqrt().Item();
+xTrain = (xTrain - mean) / std;
+xTest = (xTest - mean) / std;
+Console.WriteLine($"Pixels standardised with mean {mean:0.0000} and standard deviation {std:0.0000}.");
 
 var model = new Sequential(
     new Input(shape: [28, 28, 1]),
@@ -23,9 +34,12 @@ var model = new Sequential(
     new Conv2D(filters: 64, kernelSize: 3, activation: "relu"),   // (None, 11, 11, 64)
     new MaxPooling2D(poolSize: 2),                                // (None, 5, 5, 64)
     new Flatten(),                                                // (None, 1600)
-    new Dropout(rate: 0.5f),
     new Dense(units: 10));                                        // logits
-model.Compile(optimizer: new Adam(learningRate: 1e-3f), loss: new SparseCategoricalCrossentropy(fromLogits: true), metrics: ["accuracy"]);
+
+// 3e-3 · (1/30)^(step / total steps): 3e-3 at the first step, 1e-4 at the last.
+long totalSteps = (long)epochs * ((xTrain.Shape[0] + batchSize - 1) / batchSize);
+var adam = new Adam(learningRate: 3e-3f) { Schedule = new ExponentialDecay(3e-3f, decaySteps: totalSteps, decayRate: 1e-4f / 3e-3f) };
+model.Compile(optimizer: adam, loss: new SparseCategoricalCrossentropy(fromLogits: true), metrics: ["accuracy"]);
 model.Summary();
 
 var clock = Stopwatch.StartNew();

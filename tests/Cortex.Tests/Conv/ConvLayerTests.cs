@@ -11,15 +11,16 @@ namespace Cortex.Tests.Conv;
 /// <summary>The convolutional layers in models: shapes and Summary, saving, the fused training step, bad input.</summary>
 public class ConvLayerTests
 {
-    private static Sequential FashionCnn() => new(
+    /// <summary>The CNN issue's network; <paramref name="dropout"/> false leaves out its optional Dropout(0.5).</summary>
+    private static Sequential FashionCnn(bool dropout = true) => new([
         new Input([28, 28, 1]),
         new Conv2D(32, 3, activation: "relu"),
         new MaxPooling2D(2),
         new Conv2D(64, 3, activation: "relu"),
         new MaxPooling2D(2),
         new Flatten(),
-        new Dropout(0.5f),
-        new Dense(10));
+        .. (dropout ? [new Dropout(0.5f)] : Array.Empty<Layer>()),
+        new Dense(10)]);
 
     [Fact]
     public void SummaryShowsKerasShapesAndParameterCounts()
@@ -192,17 +193,23 @@ public class ConvLayerTests
     }
 
     [FashionMnistFact]
-    public void CnnLearnsFashionMnistFromATenThousandSampleSubset()
+    public void CnnReachesNinetyPercentOnFashionMnistInThreeEpochs()
     {
-        // The full run (60,000 samples, 3 epochs: ~88%, as PyTorch with the same model) takes ~35 s on a 2-core
-        // machine and is in docs/benchmarks.md;
-        // this subset keeps the suite fast and still catches a CNN that does not learn.
-        CortexRandom.SetGlobalSeed(7);
+        // The CNN issue's target, with examples/FashionCnn's recipe: the network without the optional Dropout,
+        // standardised pixels, batches of 32, Adam decaying from 3e-3 to 1e-4 over the 3 epochs. Deterministic for the
+        // seed (any thread count), so the margin is fixed: 90.43% (~35 s on 2 cores).
+        CortexRandom.SetGlobalSeed(42);
         var (xTrain, yTrain, xTest, yTest) = Datasets.FashionMnist.Load(flatten: false);
-        var model = FashionCnn();
-        model.Compile(new Adam(1e-3f), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
-        model.Fit(xTrain.Slice(0, 10_000), yTrain.Slice(0, 10_000), epochs: 2, batchSize: 64, verbose: 0);
-        float accuracy = model.Evaluate(xTest.Slice(0, 5000), yTest.Slice(0, 5000), batchSize: 500)["accuracy"];
-        Assert.True(accuracy >= 0.80f, $"test accuracy {accuracy} < 0.80 after 2 epochs on 10,000 samples");
+        float mean = xTrain.Mean().Item();
+        float std = (xTrain - mean).Square().Mean().Sqrt().Item();
+        var model = FashionCnn(dropout: false);
+        const int Epochs = 3, Batch = 32;
+        long steps = Epochs * ((60_000 + Batch - 1) / Batch);
+        var adam = new Adam(3e-3f) { Schedule = new ExponentialDecay(3e-3f, decaySteps: steps, decayRate: 1e-4f / 3e-3f) };
+        model.Compile(adam, new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        model.Fit((xTrain - mean) / std, yTrain, epochs: Epochs, batchSize: Batch, verbose: 0);
+        Assert.True(Trainer.LastFitFused, "the CNN should train on the fused step");
+        float accuracy = model.Evaluate((xTest - mean) / std, yTest, batchSize: 500)["accuracy"];
+        Assert.True(accuracy >= 0.90f, $"test accuracy {accuracy} < 0.90 after {Epochs} epochs");
     }
 }
