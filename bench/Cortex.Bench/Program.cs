@@ -6,7 +6,7 @@ namespace Cortex.Bench;
 
 /// <summary>
 /// Side-by-side benchmarks; bench/run.sh runs a mode here and its Python counterpart and joins the two.
-/// Usage: Cortex.Bench &lt;mode&gt; [--threads N] [--min-time SECONDS] [--filter TEXT]
+/// Usage: Cortex.Bench &lt;mode&gt; [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N]
 /// Each mode prints one JSON object per case, so the scripts can join on "case".
 /// </summary>
 internal static class Program
@@ -35,7 +35,7 @@ internal static class Program
 
     private static int Usage()
     {
-        Console.Error.WriteLine("Usage: Cortex.Bench <mode> [--threads N] [--min-time SECONDS] [--filter TEXT]");
+        Console.Error.WriteLine("Usage: Cortex.Bench <mode> [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N]");
         Console.Error.WriteLine("Modes: gemm, elementwise, train");
         return 2;
     }
@@ -50,6 +50,8 @@ internal sealed class Options
     public double MinTime { get; private set; } = 0.3;
     /// <summary>Only cases whose name contains this text.</summary>
     public string Filter { get; private set; } = "";
+    /// <summary>Train mode: seeds (1..N) whose one-epoch test accuracies are averaged for each MLP case.</summary>
+    public int Seeds { get; private set; } = 10;
 
     public static Options? Parse(ReadOnlySpan<string> args)
     {
@@ -62,6 +64,7 @@ internal sealed class Options
                 case "--threads" when value != null: o.Threads = int.Parse(value, CultureInfo.InvariantCulture); i++; break;
                 case "--min-time" when value != null: o.MinTime = double.Parse(value, CultureInfo.InvariantCulture); i++; break;
                 case "--filter" when value != null: o.Filter = value; i++; break;
+                case "--seeds" when value != null: o.Seeds = int.Parse(value, CultureInfo.InvariantCulture); i++; break;
                 default: Console.Error.WriteLine($"Unknown or incomplete option '{args[i]}'."); return null;
             }
         }

@@ -84,6 +84,32 @@ public sealed class CortexRandom
         return Math.Sqrt(-2.0 * Math.Log(u1)) * Math.Cos(2.0 * Math.PI * u2);
     }
 
+    /// <summary>
+    /// dest[i] = <paramref name="keep"/> where the next <see cref="NextFloat"/> is at least <paramref name="rate"/>, else 0:
+    /// a dropout mask, drawn exactly as that loop would draw it, with the generator's state in registers and an
+    /// integer compare instead of a branch on a random outcome.
+    /// </summary>
+    internal void FillKeepMask(Span<float> dest, float rate, float keep)
+    {
+        // NextFloat() = k·2⁻²⁴ with k = NextUInt() >> 8, exact in float, so k·2⁻²⁴ ≥ rate ⇔ k ≥ ⌈rate·2²⁴⌉.
+        double scaled = Math.Ceiling(rate * 16777216.0);
+        uint threshold = scaled <= 0 ? 0u : scaled >= 16777216.0 ? 16777216u : (uint)scaled;
+        uint a = s0, b = s1, c = s2, d = s3;
+        uint keepBits = BitConverter.SingleToUInt32Bits(keep);
+        for (int i = 0; i < dest.Length; i++)
+        {
+            uint result = BitOperations.RotateLeft(b * 5, 7) * 9;
+            uint t = b << 9;
+            c ^= a; d ^= b; b ^= c; a ^= d;
+            c ^= t;
+            d = BitOperations.RotateLeft(d, 11);
+            // All ones where k < threshold (dropped): both are below 2²⁵, so the difference's sign says it.
+            uint dropped = (uint)((int)((result >> 8) - threshold) >> 31);
+            dest[i] = BitConverter.UInt32BitsToSingle(keepBits & ~dropped);
+        }
+        (s0, s1, s2, s3) = (a, b, c, d);
+    }
+
     /// <summary>Fills <paramref name="dest"/> with uniform samples in [low, high).</summary>
     public void FillUniform(Span<float> dest, float low, float high)
     {

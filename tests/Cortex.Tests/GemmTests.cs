@@ -118,6 +118,9 @@ public class GemmTests
     [InlineData(true, false, 784, 128, 32)]
     [InlineData(false, false, 128, 512, 784)]
     [InlineData(true, true, 301, 97, 515)]
+    [InlineData(false, false, 32, 128, 784)]   // a training batch times 784×128 weights: k split across two threads
+    [InlineData(false, false, 32, 25, 784)]    // the same with a ragged n
+    [InlineData(false, false, 300, 64, 600)]   // k in two halves, rows split across threads
     public void BitIdenticalForAnyThreadCount(bool transA, bool transB, int m, int n, int k)
     {
         // Sizes large enough that the product is split over threads; each C element must still be the same FMA chain.
@@ -131,6 +134,27 @@ public class GemmTests
         Assert.Equal(single, first);
         Assert.Equal(first, second);
         Assert.Equal(single, many);
+    }
+
+    [Theory]
+    [InlineData(32, 128, 784)]
+    [InlineData(7, 40, 1600)]
+    [InlineData(300, 64, 600)]
+    public void KInHalvesAccumulatesAndMatchesAcrossThreadCounts(int m, int n, int k)
+    {
+        // Products that sum k in two halves (B row-major, n ≤ 512, k over one KC slice): accumulating into C keeps the
+        // old C, and 1, 2 or 7 threads (and the single-row path, row by row) give the same bits.
+        float[] a = Uniform(m * k, 11), b = Uniform(k * n, 12), c0 = Uniform(m * n, 13);
+        CheckAgainstReference(false, false, m, n, k, true, GemmKernel.Auto, 2, 0);
+        float[] single = (float[])c0.Clone(), two = (float[])c0.Clone(), many = (float[])c0.Clone(), rows = (float[])c0.Clone();
+        Gemm.Sgemm(false, false, m, n, k, a, k, b, n, single, n, true, GemmKernel.Auto, 1);
+        Gemm.Sgemm(false, false, m, n, k, a, k, b, n, two, n, true, GemmKernel.Auto, 2);
+        Gemm.Sgemm(false, false, m, n, k, a, k, b, n, many, n, true, GemmKernel.Auto, 7);
+        for (int i = 0; i < m; i++)
+            Gemm.Sgemm(false, false, 1, n, k, a.AsSpan(i * k, k), k, b, n, rows.AsSpan(i * n, n), n, true, GemmKernel.Auto, 2);
+        Assert.Equal(single, two);
+        Assert.Equal(single, many);
+        Assert.Equal(single, rows);
     }
 
     [Fact]

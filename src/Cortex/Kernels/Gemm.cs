@@ -27,6 +27,9 @@ internal static unsafe class Gemm
     /// <summary>Below this many multiply-adds a second thread costs more to wake than it saves (≈ 2 µs of work).</summary>
     private const long ParallelThreshold = 1L << 18;
 
+    /// <summary>Products with at most this many rows (training batches) that sum k in halves split k across two threads.</summary>
+    private const int SplitKMaxRows = 256;
+
     /// <summary>
     /// C = op(A)·op(B) (+ C when accumulate). op(A) is m×k, op(B) is k×n, C is m×n, all row-major with leading dimensions.
     /// transA: A is stored k×m (row-major, lda ≥ m) and used transposed; likewise transB: B stored n×k (ldb ≥ k).
@@ -100,13 +103,32 @@ internal static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowTimesMatrix(in GemmProblem p)
     {
+        int kSlices = (p.K + Avx512Kernel.KC - 1) / Avx512Kernel.KC;
+        if (!InHalves(p, kSlices))
+        {
+            RowSlices(p, p.C, 0, kSlices, kSlices, p.Accumulate);
+            return;
+        }
+        // The blocked path's two-halves order: the first half of the slices into C, the second into a scratch row,
+        // then one add.
+        int h = (kSlices + 1) / 2;
+        RowSlices(p, p.C, 0, h, kSlices, p.Accumulate);
+        float* t = SumBuffer.Get(p.N);
+        RowSlices(p, t, h, kSlices, kSlices, false);
+        AddRows(p.C, p.Ldc, t, p.N, 1, p.N);
+    }
+
+    /// <summary>Slices [s0, s1) of one row times B, added into <paramref name="cRow"/> (the first slice overwrites it unless
+    /// <paramref name="accumulate"/>).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowSlices(in GemmProblem p, float* cRow, int s0, int s1, int kSlices, bool accumulate)
+    {
         const int Lanes = 16, Block = 8 * Lanes;
         int n = p.N, k = p.K;
-        int kSlices = (k + Avx512Kernel.KC - 1) / Avx512Kernel.KC;
-        for (int s = 0; s < kSlices; s++)
+        for (int s = s0; s < s1; s++)
         {
             int p0 = (int)((long)k * s / kSlices), p1 = (int)((long)k * (s + 1) / kSlices);
-            bool overwrite = s == 0 && !p.Accumulate;
+            bool overwrite = s == s0 && !accumulate;
             int j = 0;
             for (; j + Block <= n; j += Block)
             {
@@ -124,7 +146,7 @@ internal static unsafe class Gemm
                     c6 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 96), c6);
                     c7 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 112), c7);
                 }
-                float* c = p.C + j;
+                float* c = cRow + j;
                 PutRow(c, c0, overwrite); PutRow(c + 16, c1, overwrite); PutRow(c + 32, c2, overwrite); PutRow(c + 48, c3, overwrite);
                 PutRow(c + 64, c4, overwrite); PutRow(c + 80, c5, overwrite); PutRow(c + 96, c6, overwrite); PutRow(c + 112, c7, overwrite);
             }
@@ -134,14 +156,14 @@ internal static unsafe class Gemm
                 float* b = p.B + p0 * p.BStep + j;
                 for (int q = p0; q < p1; q++, b += p.BStep)
                     c0 = Vector512.FusedMultiplyAdd(Vector512.Create(p.A[q * p.AStep]), Vector512.Load(b), c0);
-                PutRow(p.C + j, c0, overwrite);
+                PutRow(cRow + j, c0, overwrite);
             }
             for (; j < n; j++)
             {
                 // A fused multiply-add is correctly rounded, so the scalar one matches a vector lane bit for bit.
                 float acc = 0f;
                 for (int q = p0; q < p1; q++) acc = MathF.FusedMultiplyAdd(p.A[q * p.AStep], p.B[q * p.BStep + j], acc);
-                p.C[j] = overwrite ? acc : acc + p.C[j];
+                cRow[j] = overwrite ? acc : acc + cRow[j];
             }
         }
     }
@@ -153,6 +175,29 @@ internal static unsafe class Gemm
         v.Store(c);
     }
 
+    /// <summary>
+    /// Whether a product sums its k slices in two halves — slices [0, h) into C, slices [h, S) into a scratch block,
+    /// then C += scratch — rather than one slice after another. It is chosen by the shapes and layouts alone (never
+    /// by the thread count or the number of rows), so every row's bits are the same for any thread count and any
+    /// batch size. The halves let two threads split a short, deep product (a training batch times a weight matrix)
+    /// over k: each thread then reads only its half of the weights, the same half its optimizer update and its dW
+    /// rows touch, so the weights stay in that core's cache instead of crossing between cores every step.
+    /// B row-major (a weight matrix stored k×n) and n ≤ 512 keep the scratch block small and leave the big square
+    /// products as they were.
+    /// </summary>
+    private static bool InHalves(in GemmProblem p, int kSlices) => kSlices >= 2 && p.BCol == 1 && p.N <= 512;
+
+    /// <summary>
+    /// Where a split-k product with inner dimension <paramref name="k"/> cuts k between its two threads (0 when it
+    /// would not split). A caller that fills the rows of A itself (a training step gathering its batch) can cut its
+    /// copy at the same column, so each core copies the half of every row that it is about to multiply.
+    /// </summary>
+    internal static int SplitKColumn(int k)
+    {
+        int kSlices = (k + Avx512Kernel.KC - 1) / Avx512Kernel.KC;
+        return kSlices >= 2 && GemmThreads.MaxParts > 1 ? (int)((long)k * ((kSlices + 1) / 2) / kSlices) : 0;
+    }
+
     /// <summary>Splits the product over threads (or not) and runs the blocked algorithm on each part.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Run<TK>(in GemmProblem p, int maxThreads) where TK : IGemmMicroKernel
@@ -161,7 +206,23 @@ internal static unsafe class Gemm
         int parts = 1;
         bool splitN = false;
         int unit = 1, units = 1;
-        if (maxThreads > 1 && (long)m * n * p.K >= ParallelThreshold)
+        bool parallel = maxThreads > 1 && GemmThreads.MaxParts > 1 && (long)m * n * p.K >= ParallelThreshold;
+        int kSlices = (p.K + TK.KC - 1) / TK.KC;
+        if (parallel && InHalves(p, kSlices) && m <= SplitKMaxRows)
+        {
+            // Few rows, deep k: one half of k per thread (see InHalves), then one add on this thread.
+            int h = (kSlices + 1) / 2;
+            var split = p;
+            split.Scratch = SumBuffer.Get(m * n);
+            Span<int> halves = [0, h, kSlices];
+            if (GemmThreads.TryRun(split, &KHalf<TK>, false, halves))
+            {
+                AddRows(p.C, p.Ldc, split.Scratch, n, m, n);
+                return;
+            }
+            parallel = false;   // another GEMM holds the workers
+        }
+        if (parallel)
         {
             // Each part re-packs the operand it shares with the others, so split the dimension whose partner is
             // smaller: splitting columns duplicates A's packing (m×k), splitting rows duplicates B's (k×n).
@@ -185,6 +246,34 @@ internal static unsafe class Gemm
             Blocked<TK>(p, 0, m, 0, n);   // another GEMM holds the workers: run on this thread
     }
 
+    /// <summary>One half of a split-k product: slices [s0, s1) of the whole of C, the first half into C itself, the
+    /// second into <see cref="GemmProblem.Scratch"/> (m×n, row-major), which the caller then adds.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void KHalf<TK>(in GemmProblem p, int s0, int s1, int unused0, int unused1) where TK : IGemmMicroKernel
+    {
+        int kSlices = (p.K + TK.KC - 1) / TK.KC;
+        if (s0 == 0)
+        {
+            Slices<TK>(p, 0, p.M, 0, p.N, s0, s1, kSlices);
+            return;
+        }
+        var second = p;
+        second.C = p.Scratch;
+        second.Ldc = p.N;
+        second.Accumulate = false;
+        Slices<TK>(second, 0, p.M, 0, p.N, s0, s1, kSlices);
+    }
+
+    /// <summary>c[i·ldc + j] += t[i·ldt + j] for a rows×cols block.</summary>
+    private static void AddRows(float* c, nint ldc, float* t, nint ldt, int rows, int cols)
+    {
+        for (int i = 0; i < rows; i++)
+        {
+            var row = new Span<float>(c + i * ldc, cols);
+            System.Numerics.Tensors.TensorPrimitives.Add(row, new ReadOnlySpan<float>(t + i * ldt, cols), row);
+        }
+    }
+
     /// <summary>
     /// The five loops of BLIS/Goto over rows [i0, i1) and columns [j0, j1) of C. Loop order, outside in:
     /// columns by NC (B block in L3) → k by KC (pack B slice) → rows by MC (pack A block, in L2) →
@@ -193,10 +282,31 @@ internal static unsafe class Gemm
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Blocked<TK>(in GemmProblem p, int i0, int i1, int j0, int j1) where TK : IGemmMicroKernel
     {
-        int mr = TK.MR, nr = TK.NR;
         // Even KC slices (784 → 4×196, not 3×256 + 16) so no slice is too thin to amortise its packing; the split
         // depends only on k, so each element's summation order is the same for every thread count.
         int kSlices = (p.K + TK.KC - 1) / TK.KC;
+        if (!InHalves(p, kSlices))
+        {
+            Slices<TK>(p, i0, i1, j0, j1, 0, kSlices, kSlices);
+            return;
+        }
+        int h = (kSlices + 1) / 2, rows = i1 - i0, cols = j1 - j0;
+        Slices<TK>(p, i0, i1, j0, j1, 0, h, kSlices);
+        float* t = SumBuffer.Get(rows * cols);
+        var second = p;
+        second.C = t - (i0 * cols + j0);   // so that element (i, j) of the block lands at t[(i − i0)·cols + (j − j0)]
+        second.Ldc = cols;
+        second.Accumulate = false;
+        Slices<TK>(second, i0, i1, j0, j1, h, kSlices, kSlices);
+        AddRows(p.C + i0 * p.Ldc + j0, p.Ldc, t, cols, rows, cols);
+    }
+
+    /// <summary>Slices [s0, s1) of k for rows [i0, i1) and columns [j0, j1) of C; the first overwrites C unless the
+    /// problem accumulates.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Slices<TK>(in GemmProblem p, int i0, int i1, int j0, int j1, int s0, int s1, int kSlices) where TK : IGemmMicroKernel
+    {
+        int mr = TK.MR, nr = TK.NR;
         int kcMax = (p.K + kSlices - 1) / kSlices;
         int mBlocks = (i1 - i0 + TK.MC - 1) / TK.MC;
         int mcMax = RoundUp((i1 - i0 + mBlocks - 1) / mBlocks, mr);
@@ -217,10 +327,10 @@ internal static unsafe class Gemm
         for (int jc = j0; jc < j1; jc += TK.NC)
         {
             int nc = Math.Min(TK.NC, j1 - jc);
-            for (int s = 0; s < kSlices; s++)
+            for (int s = s0; s < s1; s++)
             {
                 int pc = (int)((long)p.K * s / kSlices), kc = (int)((long)p.K * (s + 1) / kSlices) - pc;
-                bool overwrite = s == 0 && !p.Accumulate;
+                bool overwrite = s == s0 && !p.Accumulate;
                 float* bSrc = p.B + pc * p.BStep + jc * p.BCol;
                 int nFull = packB ? 0 : nc / nr * nr;
                 if (nFull < nc) PackB<TK>(kc, nc - nFull, bSrc + nFull * p.BCol, p.BCol, p.BStep, bPack);
@@ -279,11 +389,7 @@ internal static unsafe class Gemm
                     if (nw <= nr / 2) TK.NarrowTile(kc, a, aRow, aStep, b, bStep, edge, nr, true);
                     else TK.Tile(kc, a, aRow, aStep, b, bStep, edge, nr, true);
                     for (int i = 0; i < mh; i++)
-                    {
-                        float* src = edge + i * nr, dst = ct + i * ldc;
-                        if (overwrite) for (int j = 0; j < nw; j++) dst[j] = src[j];
-                        else for (int j = 0; j < nw; j++) dst[j] += src[j];
-                    }
+                        CopyOrAdd(edge + i * nr, ct + i * ldc, nw, overwrite);
                 }
             }
         }
@@ -410,6 +516,26 @@ internal static unsafe class Gemm
         Avx.Store(dst + 7 * dstStride, Avx.Permute2x128(s3, s7, 0x31));
     }
 
+    /// <summary>dst[j] = src[j] (or += when not <paramref name="overwrite"/>) for j &lt; count: whole vectors, then the rest.
+    /// A ragged edge tile (n = 25, 15, 10 in the course's MLPs) goes through here once per row.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void CopyOrAdd(float* src, float* dst, int count, bool overwrite)
+    {
+        int j = 0;
+        if (overwrite)
+        {
+            for (; j <= count - 16; j += 16) Vector512.Store(Vector512.Load(src + j), dst + j);
+            for (; j <= count - 8; j += 8) Vector256.Store(Vector256.Load(src + j), dst + j);
+            for (; j < count; j++) dst[j] = src[j];
+        }
+        else
+        {
+            for (; j <= count - 16; j += 16) Vector512.Store(Vector512.Load(dst + j) + Vector512.Load(src + j), dst + j);
+            for (; j <= count - 8; j += 8) Vector256.Store(Vector256.Load(dst + j) + Vector256.Load(src + j), dst + j);
+            for (; j < count; j++) dst[j] += src[j];
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void CopyFloats(float* src, float* dst, int count)
     {
@@ -428,20 +554,33 @@ internal static unsafe class Gemm
     /// </summary>
     private static class PackBuffer
     {
-        [ThreadStatic] private static float[]? t_array;
-        [ThreadStatic] private static nint t_aligned;
+        [ThreadStatic] private static Scratch t_scratch;
+        public static float* Get(int floats) => Scratch.Get(ref t_scratch, floats);
+    }
 
-        public static float* Get(int floats)
+    /// <summary>The same, for the second half of a two-halves product (<see cref="InHalves"/>).</summary>
+    private static class SumBuffer
+    {
+        [ThreadStatic] private static Scratch t_scratch;
+        public static float* Get(int floats) => Scratch.Get(ref t_scratch, floats);
+    }
+
+    private struct Scratch
+    {
+        private float[]? array;
+        private nint aligned;
+
+        public static float* Get(ref Scratch s, int floats)
         {
-            float[]? array = t_array;
+            float[]? array = s.array;
             if (array == null || array.Length < floats + 16)
             {
                 array = GC.AllocateUninitializedArray<float>(Math.Max(floats + 16, (array?.Length ?? 0) * 5 / 4), pinned: true);
-                t_array = array;
+                s.array = array;
                 nint start = (nint)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(array));
-                t_aligned = (start + 63) & ~(nint)63;
+                s.aligned = (start + 63) & ~(nint)63;
             }
-            return (float*)t_aligned;
+            return (float*)s.aligned;
         }
     }
 }
@@ -459,4 +598,6 @@ internal unsafe struct GemmProblem
     public nint Ldc;
     public int M, N, K;
     public bool Accumulate;
+    /// <summary>Where a split-k product's second half goes (m×n, row-major); see Gemm.InHalves.</summary>
+    public float* Scratch;
 }

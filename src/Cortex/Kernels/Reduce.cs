@@ -10,21 +10,53 @@ namespace Cortex.Kernels;
 /// </summary>
 internal static class Reduce
 {
+    /// <summary>Elements (or rows) summed in float before the partial sum is carried in double.</summary>
+    private const int Block = 4096;
+
+    /// <summary>
+    /// The sum of <paramref name="values"/>. Up to 4,096 elements: one SIMD float sum. Longer: blocks of 4,096 summed in
+    /// float and the block sums added in double, so that the error does not grow with the length — a float running sum
+    /// of the 47 million Fashion-MNIST pixels is off by 1e-3 relative (NumPy's pairwise sum: 1e-6; this: 1e-7). The
+    /// blocks are fixed, so the result is the same on every run.
+    /// </summary>
+    public static float Sum(ReadOnlySpan<float> values)
+    {
+        if (values.Length <= Block) return TensorPrimitives.Sum(values);
+        double total = 0;
+        for (int i = 0; i < values.Length; i += Block)
+            total += TensorPrimitives.Sum(values.Slice(i, Math.Min(Block, values.Length - i)));
+        return (float)total;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Sum(ReadOnlySpan<float> src, int outer, int len, int inner, Span<float> dst)
     {
         if (inner == 1)
         {
-            for (int o = 0; o < outer; o++) dst[o] = TensorPrimitives.Sum(src.Slice(o * len, len));
+            for (int o = 0; o < outer; o++) dst[o] = Sum(src.Slice(o * len, len));
             return;
         }
+        // Long axes of whole rows (a column mean over a data set, a convolution's bias gradient over N·H·W pixels):
+        // blocks of rows summed in float, carried in double (on the stack up to 512 columns: a training step's bias
+        // gradient must not allocate).
+        bool carried = len > Block;
+        Span<double> carry = !carried ? default : inner <= 512 ? stackalloc double[inner] : new double[inner];
         for (int o = 0; o < outer; o++)
         {
             Span<float> d = dst.Slice(o * inner, inner);
             if (len == 0) { d.Clear(); continue; }
             ReadOnlySpan<float> block = src.Slice(o * len * inner, len * inner);
-            block[..inner].CopyTo(d);
-            for (int k = 1; k < len; k++) TensorPrimitives.Add(d, block.Slice(k * inner, inner), d);
+            if (carried) carry.Clear();
+            for (int k0 = 0; k0 < len; k0 += Block)
+            {
+                int k1 = Math.Min(len, k0 + Block);
+                block.Slice(k0 * inner, inner).CopyTo(d);
+                for (int k = k0 + 1; k < k1; k++) TensorPrimitives.Add(d, block.Slice(k * inner, inner), d);
+                if (carried)
+                    for (int i = 0; i < inner; i++) carry[i] += d[i];
+            }
+            if (carried)
+                for (int i = 0; i < inner; i++) d[i] = (float)carry[i];
         }
     }
 

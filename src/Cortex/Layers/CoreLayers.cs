@@ -81,8 +81,7 @@ public sealed class Dropout : Layer
     /// <summary>Draws the next mask: 1/(1 − rate) where a unit is kept, 0 where it is dropped.</summary>
     internal void FillMask(Span<float> mask)
     {
-        float keep = 1f / (1f - Rate);
-        for (int i = 0; i < mask.Length; i++) mask[i] = rng.NextFloat() >= Rate ? keep : 0f;
+        rng.FillKeepMask(mask, Rate, 1f / (1f - Rate));
     }
 
     /// <inheritdoc/>

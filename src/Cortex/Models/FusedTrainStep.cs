@@ -178,6 +178,7 @@ internal sealed class FusedTrainStep
     private int firstTrainable; // set while stages are built (AddWeights), fixed after
     private readonly int inputWidth, labelWidth, batch;
     private readonly float[] xBuffer, yBuffer;
+    private readonly int gatherSplit; // where the first Dense's GEMM cuts k between two cores (0: no cut)
     private readonly List<Tensor?> gradients = [];
     private readonly List<Variable> variables = [];
     private readonly Tensor yFull, predFull;
@@ -192,6 +193,7 @@ internal sealed class FusedTrainStep
         this.batch = batch;
         this.metrics = metrics;
         xBuffer = new float[batch * inputWidth];
+        gatherSplit = model.Layers.FirstOrDefault(l => l is not Input) is Dense ? Gemm.SplitKColumn(inputWidth) : 0;
         yBuffer = new float[batch * labelWidth];
         int width = inputWidth;
         int[] sample = sampleShape;
@@ -287,6 +289,43 @@ internal sealed class FusedTrainStep
     /// <summary>The tape path's order of trainable variables, which the optimizer's slots follow.</summary>
     public IReadOnlyList<Variable> Variables => variables;
 
+    private unsafe struct GatherJob
+    {
+        public float* Source, Destination;
+        public int* Rows;
+        public int Count, Width;
+    }
+
+    /// <summary>Copies columns [lo, hi) of the listed rows of the data into the input buffer.</summary>
+    private static unsafe void GatherColumns(void* state, int lo, int hi)
+    {
+        var job = (GatherJob*)state;
+        nint width = job->Width;
+        for (int i = 0; i < job->Count; i++)
+            new ReadOnlySpan<float>(job->Source + job->Rows[i] * width + lo, hi - lo).CopyTo(new Span<float>(job->Destination + i * width + lo, hi - lo));
+    }
+
+    /// <summary>
+    /// Gathers a shuffled batch into the input buffer. When the first layer's GEMM splits k across two cores, each core
+    /// copies the columns it will multiply (the same cut), so that half of the batch is already in its own cache;
+    /// otherwise this thread copies whole rows.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private unsafe void GatherRows(ReadOnlySpan<float> xs, ReadOnlySpan<int> rows, int count)
+    {
+        fixed (float* source = xs, destination = xBuffer)
+        fixed (int* rowList = rows)
+        {
+            var job = new GatherJob { Source = source, Destination = destination, Rows = rowList, Count = count, Width = inputWidth };
+            if (gatherSplit > 0)
+            {
+                Span<int> bounds = [0, gatherSplit, inputWidth];
+                if (GemmThreads.TryRunRanges(&GatherColumns, &job, bounds)) return;
+            }
+            GatherColumns(&job, 0, inputWidth);
+        }
+    }
+
     /// <summary>Runs one step on the rows of <paramref name="x"/>/<paramref name="y"/> listed in <paramref name="rows"/>
     /// (or, when null, the contiguous rows from <paramref name="start"/>). Returns the batch loss.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -300,11 +339,11 @@ internal sealed class FusedTrainStep
             ys.Slice(start * labelWidth, count * labelWidth).CopyTo(yBuffer);
         }
         else
+        {
             for (int i = 0; i < count; i++)
-            {
-                xs.Slice(rows[i] * inputWidth, inputWidth).CopyTo(xBuffer.AsSpan(i * inputWidth));
                 ys.Slice(rows[i] * labelWidth, labelWidth).CopyTo(yBuffer.AsSpan(i * labelWidth));
-            }
+            GatherRows(xs, rows, count);
+        }
 
         float[] input = xBuffer;
         foreach (var stage in stages)

@@ -10,7 +10,7 @@ public partial class Tensor
     /// <summary>Sum of all elements (a scalar).</summary>
     public Tensor Sum()
     {
-        var r = Scalar(TensorPrimitives.Sum(data));
+        var r = Scalar(Reduce.Sum(data));
         if (GradientTape.IsRecording) GradientTape.Record("Sum", r, static (g, n) => [Full(n.X.shape, g.data[0])], this);
         return r;
     }

@@ -121,7 +121,7 @@ public class Adam : Optimizer
     }
 
     /// <summary>Elements per update below which one core does the whole step (waking a worker costs ~1 µs).</summary>
-    private const int ParallelThreshold = 1 << 15;
+    private const int ParallelThreshold = 1 << 13;
 
     private unsafe struct Job
     {
