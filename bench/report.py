@@ -44,8 +44,9 @@ def elementwise(path):
         print(f"| {name} | {r['tensor_us']:.3f} | {r['raw_us']:.3f} | {r['ratio']:.2f}× | {r['overhead_us']:.3f} |")
 
 
-def train(cortex_path, *ref_paths):
+def train(cortex_path, same_start_path, *ref_paths):
     cortex, cmeta = load(cortex_path)
+    cortex_same, _ = load(same_start_path)
     refs = [load(p) for p in ref_paths]
     print()
     print("| case | Cortex epoch s | PyTorch epoch s (best of 1/2 threads) | ratio | Cortex acc | PyTorch acc | Cortex bytes/step |")
@@ -72,6 +73,21 @@ def train(cortex_path, *ref_paths):
         print("Test accuracy after one epoch, per seed:")
         for line in spreads:
             print(f"- {line}")
+    same = [(name, c, max((r[name] for r, _ in refs if name in r), key=lambda r: len(r.get("same_start_seeds", []))))
+            for name, c in cortex_same.items() if "same_start_accuracy" in c and any(name in r for r, _ in refs)]
+    if same:
+        print()
+        print("Same start (both sides train from the same initial weights in the same row order; mean over seeds):")
+        print()
+        print("| case | Cortex acc | PyTorch acc | difference (points) | largest per-seed difference |")
+        print("|---|---:|---:|---:|---:|")
+        for name, c, r in same:
+            if "same_start_accuracy" not in r:
+                print(f"| {name} | {c['same_start_accuracy']:.4f} | – | – | – |")
+                continue
+            worst = max(abs(a - b) for a, b in zip(c["same_start_seeds"], r["same_start_seeds"]))
+            print(f"| {name} | {c['same_start_accuracy']:.4f} | {r['same_start_accuracy']:.4f} | "
+                  f"{100 * (c['same_start_accuracy'] - r['same_start_accuracy']):+.2f} | {100 * worst:.2f} |")
 
 
 if __name__ == "__main__":

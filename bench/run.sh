@@ -69,12 +69,16 @@ run_elementwise() {
 run_train() {
     echo "Cortex (train, $threads threads)…" >&2
     bench train --threads "$threads" "${extra[@]}" "${train_extra[@]}" | tee "$out/train.jsonl" >&2
+    # The like-for-like accuracy check, in a process of its own: Cortex writes each MLP seed's initial weights and row
+    # order to $out/start and trains from them; PyTorch's 1-thread run trains from the same files.
+    echo "Cortex (same-start runs)…" >&2
+    bench samestart --start-dir "$out/start" "${extra[@]}" "${train_extra[@]}" | tee "$out/samestart.jsonl" >&2
     echo "PyTorch (bench/train_ref.py, 1 thread)…" >&2
-    "$python" bench/train_ref.py --threads 1 "${extra[@]}" "${train_extra[@]}" | tee "$out/train_ref_1.jsonl" >&2
+    "$python" bench/train_ref.py --threads 1 --start-dir "$out/start" "${extra[@]}" "${train_extra[@]}" | tee "$out/train_ref_1.jsonl" >&2
     # The 2-thread run is for its times only: accuracy does not depend on the thread count, so it trains one seed.
     echo "PyTorch (bench/train_ref.py, 2 threads, one seed)…" >&2
     "$python" bench/train_ref.py --threads 2 --seeds 1 "${extra[@]}" | tee "$out/train_ref_2.jsonl" >&2
-    "$python" bench/report.py train "$out/train.jsonl" "$out/train_ref_1.jsonl" "$out/train_ref_2.jsonl"
+    "$python" bench/report.py train "$out/train.jsonl" "$out/samestart.jsonl" "$out/train_ref_1.jsonl" "$out/train_ref_2.jsonl"
 }
 
 case $mode in

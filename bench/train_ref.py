@@ -17,10 +17,12 @@ parser.add_argument("--filter", default="")
 parser.add_argument("--seeds", type=int, default=10, help="seeds 1..N whose one-epoch accuracies are averaged (MLPs)")
 parser.add_argument("--min-time", type=float, default=0.3)
 parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+parser.add_argument("--start-dir", help="train each MLP from the initial weights and row orders Cortex.Bench wrote here")
 args = parser.parse_args()
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import fashion_mnist  # noqa: E402  (bench/fashion_mnist.py)
@@ -81,6 +83,35 @@ def epoch(model, opt, x, y, batch):
         opt.step()
 
 
+def same_start(name, hidden, batch):
+    """Cortex.Bench's like-for-like runs: for each seed it wrote, the same initial weights (Keras layout: kernel (in, out),
+    then bias, per Dense) and the same row order, one epoch, then test accuracy."""
+    slug, accuracies, seed = name.replace(" ", "_"), [], 1
+    while os.path.exists(os.path.join(args.start_dir, f"{slug}-seed{seed}.weights")):
+        flat = np.fromfile(os.path.join(args.start_dir, f"{slug}-seed{seed}.weights"), dtype=np.float32)
+        order = torch.from_numpy(np.fromfile(os.path.join(args.start_dir, f"{slug}-seed{seed}.order"), dtype=np.int32).astype(np.int64))
+        model, offset = build(hidden), 0
+        with torch.no_grad():
+            for layer in model:
+                if isinstance(layer, torch.nn.Linear):
+                    n_in, n_out = layer.in_features, layer.out_features
+                    layer.weight.copy_(torch.from_numpy(flat[offset:offset + n_in * n_out].reshape(n_in, n_out).T.copy()))
+                    offset += n_in * n_out
+                    layer.bias.copy_(torch.from_numpy(flat[offset:offset + n_out]))
+                    offset += n_out
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        model.train()
+        for start in range(0, len(order), batch):
+            rows = order[start:start + batch]
+            opt.zero_grad(set_to_none=True)
+            loss_fn(model(x_train[rows]), y_train[rows]).backward()
+            opt.step()
+        accuracies.append(accuracy_of(model, x_test))
+        seed += 1
+    return accuracies
+
+
 def accuracy_of(model, xs_test):
     model.eval()  # dropout off for testing
     with torch.no_grad():
@@ -106,16 +137,25 @@ for name, hidden, batch in CASES:
     model.train()
     epoch(model, opt, xs_train, y_train, batch)
     seconds = time.perf_counter() - t0
-    accuracies = [accuracy_of(model, xs_test)]
-    # As the C# side: the MLP cases report the mean one-epoch accuracy over seeds 1..N (the extra runs untimed).
+    accuracies, epochs = [accuracy_of(model, xs_test)], [seconds]
+    # As the C# side: the MLP cases report the mean one-epoch accuracy over seeds 1..N and the median epoch time.
     for seed in range(2, args.seeds + 1 if hidden is not None else 2):
         torch.manual_seed(seed)
         other = build(hidden)
         other.train()
+        t0 = time.perf_counter()
         epoch(other, torch.optim.Adam(other.parameters(), lr=1e-3, eps=1e-7), xs_train, y_train, batch)
+        epochs.append(time.perf_counter() - t0)
         accuracies.append(accuracy_of(other, xs_test))
-    row = {"case": name, "epoch_s": round(seconds, 3), "test_accuracy": round(sum(accuracies) / len(accuracies), 4),
+    epochs.sort()
+    seconds = epochs[len(epochs) // 2] if len(epochs) % 2 else (epochs[len(epochs) // 2 - 1] + epochs[len(epochs) // 2]) / 2
+    row = {"case": name, "epoch_s": round(seconds, 3), "epochs": len(epochs), "test_accuracy": round(sum(accuracies) / len(accuracies), 4),
            "test_accuracy_seeds": [round(a, 4) for a in accuracies]}
+    if args.start_dir and hidden is not None:
+        same = same_start(name, hidden, batch)
+        if same:
+            row["same_start_accuracy"] = round(sum(same) / len(same), 4)
+            row["same_start_seeds"] = [round(a, 4) for a in same]
     if hidden == [128]:
         one = x_test[:1]
         with torch.no_grad():

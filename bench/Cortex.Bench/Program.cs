@@ -24,6 +24,9 @@ internal static class Program
             case "train":
                 TrainBench.Run(options);
                 return 0;
+            case "samestart":
+                TrainBench.RunSameStart(options);
+                return 0;
             case "elementwise":
                 ElementwiseBench.Run(options);
                 return 0;
@@ -36,7 +39,7 @@ internal static class Program
     private static int Usage()
     {
         Console.Error.WriteLine("Usage: Cortex.Bench <mode> [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N]");
-        Console.Error.WriteLine("Modes: gemm, elementwise, train");
+        Console.Error.WriteLine("Modes: gemm, elementwise, train, samestart (--start-dir DIR)");
         return 2;
     }
 }
@@ -52,6 +55,9 @@ internal sealed class Options
     public string Filter { get; private set; } = "";
     /// <summary>Train mode: seeds (1..N) whose one-epoch test accuracies are averaged for each MLP case.</summary>
     public int Seeds { get; private set; } = 10;
+    /// <summary>Train mode: where each MLP case writes its seeds' initial weights and row orders and trains from them
+    /// (bench/train_ref.py --start-dir trains PyTorch from the same files); null: no like-for-like run.</summary>
+    public string? StartDir { get; private set; }
 
     public static Options? Parse(ReadOnlySpan<string> args)
     {
@@ -65,6 +71,7 @@ internal sealed class Options
                 case "--min-time" when value != null: o.MinTime = double.Parse(value, CultureInfo.InvariantCulture); i++; break;
                 case "--filter" when value != null: o.Filter = value; i++; break;
                 case "--seeds" when value != null: o.Seeds = int.Parse(value, CultureInfo.InvariantCulture); i++; break;
+                case "--start-dir" when value != null: o.StartDir = value; i++; break;
                 default: Console.Error.WriteLine($"Unknown or incomplete option '{args[i]}'."); return null;
             }
         }

@@ -93,14 +93,21 @@ internal static class TrainBench
             float accuracy = Accuracy(model, xTest, yTest);
             // One seed's accuracy after one epoch swings by ±1 point from seed to seed (on both sides), so the MLP
             // cases report the mean over seeds 1..N, each a fresh model trained for one epoch (untimed).
+            // Each seed's epoch is timed too, and the median is the reported time: one epoch on this shared VM can
+            // land in a slow phase (docs/benchmarks.md), and the median of the seeds' epochs is robust to one such.
             var accuracies = new List<float> { accuracy };
+            var epochs = new List<double> { seconds };
             for (int seed = 2; !cnn && seed <= options.Seeds; seed++)
             {
                 CortexRandom.SetGlobalSeed(seed);
                 var other = Build(name, hidden);
+                var clock = Stopwatch.StartNew();
                 other.Fit(xTrain, yTrain, epochs: 1, batchSize: batch, verbose: 0);
+                epochs.Add(clock.Elapsed.TotalSeconds);
                 accuracies.Add(Accuracy(other, xTest, yTest));
             }
+            epochs.Sort();
+            seconds = epochs.Count % 2 == 1 ? epochs[epochs.Count / 2] : (epochs[epochs.Count / 2 - 1] + epochs[epochs.Count / 2]) / 2;
 
             string predict = "";
             if (hidden is [128])
@@ -110,10 +117,69 @@ internal static class TrainBench
                 predict = string.Create(CultureInfo.InvariantCulture, $", \"predict_us\": {us:F2}");
             }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{{\"case\": \"{name}\", \"epoch_s\": {seconds:F3}, \"test_accuracy\": {accuracies.Average():F4}, \"test_accuracy_seeds\": [{string.Join(", ", accuracies.Select(a => a.ToString("F4", CultureInfo.InvariantCulture)))}], \"alloc_bytes_per_step\": {probe.BytesPerStep:F0}{predict}}}"));
+                $"{{\"case\": \"{name}\", \"epoch_s\": {seconds:F3}, \"epochs\": {epochs.Count}, \"test_accuracy\": {accuracies.Average():F4}, \"test_accuracy_seeds\": [{string.Join(", ", accuracies.Select(a => a.ToString("F4", CultureInfo.InvariantCulture)))}], \"alloc_bytes_per_step\": {probe.BytesPerStep:F0}{predict}}}"));
         }
         using var self = Process.GetCurrentProcess();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{{\"peak_rss_mb\": {PeakRssMb():F1}, \"threads\": {options.Threads}}}"));
+    }
+
+    /// <summary>
+    /// The like-for-like accuracy check: for seeds 1..N, writes the model's initial weights and a row order to
+    /// <paramref name="dir"/>, trains one epoch in that order, and returns the accuracies as JSON fields.
+    /// bench/train_ref.py --start-dir trains PyTorch from the same files, so both sides start from the same weights and
+    /// see the same batches — what is left is the implementations (with independent seeds the two sides' means differ
+    /// by up to a point from one set of seeds to the next).
+    /// </summary>
+    public static void RunSameStart(Options options)
+    {
+        // A process of its own, so that its reordered copy of the data does not count in the train run's peak RSS.
+        if (options.StartDir is not { } dir)
+        {
+            Console.Error.WriteLine("samestart needs --start-dir DIR.");
+            return;
+        }
+        Dataset? flat = null;
+        foreach (var (name, hidden, batch) in Cases())
+        {
+            if (!name.Contains(options.Filter, StringComparison.Ordinal) || name.StartsWith("cnn", StringComparison.Ordinal)) continue;
+            Console.WriteLine($"{{\"case\": \"{name}\"{SameStart(name, hidden, batch, flat ??= Datasets.FashionMnist.Load(), dir, options.Seeds)}}}");
+        }
+    }
+
+    private static string SameStart(string name, int[] hidden, int batch, Dataset data, string dir, int seeds)
+    {
+        var (xTrain, yTrain, xTest, yTest) = data;
+        int n = xTrain.Shape[0], width = xTrain.Shape[1];
+        var xOrdered = Tensor.Zeros([n, width]);
+        var yOrdered = Tensor.Zeros([n]);
+        var accuracies = new List<float>();
+        string slug = name.Replace(' ', '_');
+        Directory.CreateDirectory(dir);
+        for (int seed = 1; seed <= seeds; seed++)
+        {
+            CortexRandom.SetGlobalSeed(seed);
+            var model = Build(name, hidden);
+            using (var w = new BinaryWriter(File.Create(Path.Combine(dir, $"{slug}-seed{seed}.weights"))))
+                foreach (var dense in model.Layers.OfType<Dense>())
+                {
+                    foreach (float v in dense.Kernel!.AsSpan()) w.Write(v);   // (in, out), row-major
+                    foreach (float v in dense.Bias!.AsSpan()) w.Write(v);
+                }
+            int[] order = [.. Enumerable.Range(0, n)];
+            new CortexRandom(seed).Shuffle(order);
+            using (var w = new BinaryWriter(File.Create(Path.Combine(dir, $"{slug}-seed{seed}.order"))))
+                foreach (int r in order) w.Write(r);
+            ReadOnlySpan<float> xs = xTrain.AsSpan(), ys = yTrain.AsSpan();
+            for (int i = 0; i < n; i++)
+            {
+                xs.Slice(order[i] * width, width).CopyTo(xOrdered.Span.Slice(i * width, width));
+                yOrdered.Span[i] = ys[order[i]];
+            }
+            model.Fit(xOrdered, yOrdered, epochs: 1, batchSize: batch, shuffle: false, verbose: 0);
+            accuracies.Add(Accuracy(model, xTest, yTest));
+        }
+        return string.Create(CultureInfo.InvariantCulture,
+            $", \"same_start_accuracy\": {accuracies.Average():F4}, \"same_start_seeds\": [{string.Join(", ", accuracies.Select(a => a.ToString("F4", CultureInfo.InvariantCulture)))}]");
     }
 
     private static float Accuracy(Model model, Tensor xTest, Tensor yTest) =>

@@ -33,6 +33,7 @@ internal sealed class FusedTrainStep
     {
         private readonly Dense layer = layer;
         private readonly int inputs = inputs;
+        public int Inputs => inputs;
         public Tensor KernelGrad = null!, BiasGrad = null!;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -48,6 +49,57 @@ internal sealed class FusedTrainStep
                     TensorPrimitives.Add(row, bias.AsSpan(), row);
                 }
             layer.Activation.ApplyInPlace(y, units);
+        }
+
+        /// <summary>
+        /// Backward for the first weighted layer (no input gradient) with the kernel's Adam update folded in: dW is
+        /// computed a block of rows at a time into an L1-sized scratch and each block is applied at once, so the
+        /// 784×128 gradient is never written out and read back. The two cores take the same row halves as the
+        /// forward GEMM's k split, so each updates the weights it multiplies. The bias gradient is left for the
+        /// optimizer as usual. Same bits as <see cref="Backward"/> followed by ApplyGradients.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public unsafe void BackwardAndUpdate(float[] input, int rows, in Optimizers.Adam.PieceStep step, float[] m, float[] v, int split)
+        {
+            int units = Width;
+            Span<float> dz = OutputGrad.AsSpan(0, rows * units);
+            layer.Activation.BackwardInPlace(dz, Output.AsSpan(0, rows * units), units);
+            if (layer.Bias != null) Reduce.Sum(dz, 1, rows, units, BiasGrad.Span);
+            fixed (float* x = input, d = OutputGrad, w = layer.Kernel!.AsSpan(), pm = m, pv = v)
+            {
+                var job = new PieceJob { X = x, Dz = d, W = w, M = pm, V = pv, Step = step, Inputs = inputs, Units = units, Rows = rows };
+                if (split > 0)
+                {
+                    Span<int> bounds = [0, split, inputs];
+                    if (GemmThreads.TryRunRanges(&UpdateRows, &job, bounds)) return;
+                }
+                UpdateRows(&job, 0, inputs);
+            }
+        }
+
+        private unsafe struct PieceJob
+        {
+            public float* X, Dz, W, M, V;
+            public Optimizers.Adam.PieceStep Step;
+            public int Inputs, Units, Rows;
+        }
+
+        /// <summary>Kernel rows [lo, hi): dW block = X[:, block]ᵀ·dz on this thread, then Adam on the block.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private static unsafe void UpdateRows(void* state, int lo, int hi)
+        {
+            var j = (PieceJob*)state;
+            int units = j->Units, inputs = j->Inputs, rows = j->Rows;
+            int block = Math.Max(8, 4096 / units / 8 * 8);   // ≤ 16 KiB of gradient per block
+            float* scratch = stackalloc float[block * units];
+            for (int r0 = lo; r0 < hi; r0 += block)
+            {
+                int r1 = Math.Min(hi, r0 + block), count = (r1 - r0) * units;
+                Gemm.Sgemm(true, false, r1 - r0, units, rows, new ReadOnlySpan<float>(j->X + r0, (rows - 1) * inputs + (r1 - r0)), inputs,
+                    new ReadOnlySpan<float>(j->Dz, rows * units), units, new Span<float>(scratch, count), units, false, GemmKernel.Auto, 1);
+                long at = (long)r0 * units;
+                Optimizers.Adam.UpdatePiece(j->Step, scratch, j->W + at, j->M + at, j->V + at, count);
+            }
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -180,6 +232,7 @@ internal sealed class FusedTrainStep
     private readonly float[] xBuffer, yBuffer;
     private readonly int gatherSplit; // where the first Dense's GEMM cuts k between two cores (0: no cut)
     private readonly List<Tensor?> gradients = [];
+    private readonly List<Tensor?> gradientsButFirstKernel; // the first kernel's entry null: updated piecewise (DenseStage.BackwardAndUpdate)
     private readonly List<Variable> variables = [];
     private readonly Tensor yFull, predFull;
     private Tensor? yTail, predTail;
@@ -222,6 +275,9 @@ internal sealed class FusedTrainStep
             stages.Add(stage);
             width = stage.Width;
         }
+        gradientsButFirstKernel = [null, .. gradients.Skip(1)];
+        // Slots made now rather than at the first ApplyGradients, so the first step can already update piecewise.
+        model.Optimizer!.Build(variables);
         yFull = new Tensor(yBuffer, labelWidth == 1 ? [batch] : [batch, labelWidth]);
         predFull = new Tensor(stages[^1].Output, [batch, stages[^1].Width]);
     }
@@ -355,13 +411,20 @@ internal sealed class FusedTrainStep
         model.Loss!.TryFused(yBuffer.AsSpan(0, count * labelWidth), last.Output.AsSpan(0, count * last.Width), count, last.Width,
             last.OutputGrad.AsSpan(0, count * last.Width), out float loss);
 
+        bool piecewise = false;
         for (int i = stages.Count - 1; i >= firstTrainable; i--)
         {
             float[] stageInput = i == 0 ? xBuffer : stages[i - 1].Output;
             float[]? inputGrad = i > firstTrainable ? stages[i - 1].OutputGrad : null;
-            stages[i].Backward(stageInput, inputGrad, count);
+            if (i == firstTrainable && stages[i] is DenseStage first && variables.Count > 1 && model.Optimizer is Optimizers.Adam adam
+                && adam.TryBeginPieces(variables[0], out var m, out var v, out var step))
+            {
+                first.BackwardAndUpdate(stageInput, count, step, m, v, Gemm.SplitKColumn(first.Inputs));
+                piecewise = true;
+            }
+            else stages[i].Backward(stageInput, inputGrad, count);
         }
-        model.Optimizer!.ApplyGradients(gradients, variables);
+        model.Optimizer!.ApplyGradients(piecewise ? gradientsButFirstKernel : gradients, variables);
 
         if (metrics.Count > 0)
         {

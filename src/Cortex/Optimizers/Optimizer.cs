@@ -93,6 +93,12 @@ public abstract class Optimizer
     /// <summary>One of a variable's slots, as created by <see cref="Build"/> (zeros initially).</summary>
     protected Span<float> Slot(int variableIndex, int slot) => slots[variableIndex][slot];
 
+    /// <summary>A built variable's slot arrays (for updates applied piece by piece), or null when it is not built.</summary>
+    private protected float[][]? SlotsOf(Variable variable) => indexOf.TryGetValue(variable, out int i) ? slots[i] : null;
+
+    /// <summary>Whether no clipping needs a variable's whole gradient (or all of them) before the update.</summary>
+    private protected bool ClipsNothing => ClipNorm is null && ClipValue is null && GlobalClipNorm is null;
+
     /// <summary>
     /// Creates the slots of every variable not seen before. <see cref="ApplyGradients(IReadOnlyList{Tensor}, IReadOnlyList{Variable})"/>
     /// calls it for you; call it yourself before <see cref="LoadVariables"/>.

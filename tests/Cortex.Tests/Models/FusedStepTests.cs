@@ -67,6 +67,21 @@ public class FusedStepTests
         Assert.Equal(taped, fused);
     }
 
+    [Fact]
+    public void WideFirstLayerUpdatedPiecewiseOnTwoCoresAgreesWithTheTapeBitForBit()
+    {
+        // A 784-wide first Dense under Adam is updated a block of rows at a time, split over two cores at the forward
+        // GEMM's k cut (DenseStage.BackwardAndUpdate); with a schedule, so each piece must use the step's own rate.
+        var x = Tensor.RandomUniform([150, 784], seed: 5);
+        var y = (x.Slice(0, 392, axis: 1).Sum(1) > x.Slice(392, 392, axis: 1).Sum(1)) + (x.Slice(0, 1, axis: 1).Reshape(-1) > 0.5f);
+        Sequential Build() => new(new Dense(40, "relu"), new Dense(3));
+        Optimizer Adam() => new Adam(0.003f) { Schedule = new ExponentialDecay(0.003f, decaySteps: 4, decayRate: 0.5f) };
+        var loss = new SparseCategoricalCrossentropy(fromLogits: true);
+        var fused = Train(false, Build, x, y, 32, Adam(), loss);
+        var taped = Train(true, Build, x, y, 32, Adam(), loss);
+        Assert.Equal(taped, fused);
+    }
+
     private sealed class Probe : Callback
     {
         public long Start, End;
