@@ -522,15 +522,16 @@ internal static unsafe class Gemm
     private static void CopyOrAdd(float* src, float* dst, int count, bool overwrite)
     {
         int j = 0;
+        bool wide = Vector512.IsHardwareAccelerated;
         if (overwrite)
         {
-            for (; j <= count - 16; j += 16) Vector512.Store(Vector512.Load(src + j), dst + j);
+            if (wide) for (; j <= count - 16; j += 16) Vector512.Store(Vector512.Load(src + j), dst + j);
             for (; j <= count - 8; j += 8) Vector256.Store(Vector256.Load(src + j), dst + j);
             for (; j < count; j++) dst[j] = src[j];
         }
         else
         {
-            for (; j <= count - 16; j += 16) Vector512.Store(Vector512.Load(dst + j) + Vector512.Load(src + j), dst + j);
+            if (wide) for (; j <= count - 16; j += 16) Vector512.Store(Vector512.Load(dst + j) + Vector512.Load(src + j), dst + j);
             for (; j <= count - 8; j += 8) Vector256.Store(Vector256.Load(dst + j) + Vector256.Load(src + j), dst + j);
             for (; j < count; j++) dst[j] += src[j];
         }
