@@ -147,7 +147,7 @@ public sealed class ActivationFunction
             case Kind.Linear: return;
             case Kind.Sigmoid: for (int i = 0; i < grad.Length; i++) grad[i] *= y[i] * (1f - y[i]); return;
             case Kind.Tanh: for (int i = 0; i < grad.Length; i++) grad[i] *= 1f - y[i] * y[i]; return;
-            case Kind.Relu: ReluBackward(grad, y); return;
+            case Kind.Relu: ReluBackward(grad, y, rowLength); return;
             case Kind.LeakyRelu: for (int i = 0; i < grad.Length; i++) if (!(y[i] > 0)) grad[i] *= Alpha; return;
             case Kind.Elu: for (int i = 0; i < grad.Length; i++) if (!(y[i] > 0)) grad[i] *= y[i] + Alpha; return;
             case Kind.Selu:
@@ -171,7 +171,30 @@ public sealed class ActivationFunction
 
     /// <summary>grad = y &gt; 0 ? grad : 0, one vector compare-and-select per 16 values (a scalar branch per value
     /// mispredicts on the half-zero outputs of a ReLU layer: 3.3 → 0.4 ms on 1.4M values).</summary>
-    private static void ReluBackward(Span<float> grad, ReadOnlySpan<float> y)
+    /// <remarks>A large pass (a convolution's output) is split over the two cores in the GEMM's row halves.</remarks>
+    private static unsafe void ReluBackward(Span<float> grad, ReadOnlySpan<float> y, int rowLength)
+    {
+        fixed (float* g = grad, o = y)
+        {
+            var job = new ReluJob { Grad = g, Output = o };
+            int length = grad.Length;
+            if (rowLength > 0 && length % rowLength == 0) Kernels.PerImage.RunRows(&ReluBackwardRange, &job, length / rowLength, rowLength);
+            else ReluBackwardRange(&job, 0, length);
+        }
+    }
+
+    private unsafe struct ReluJob
+    {
+        public float* Grad, Output;
+    }
+
+    private static unsafe void ReluBackwardRange(void* state, int lo, int hi)
+    {
+        var job = (ReluJob*)state;
+        ReluBackwardSerial(new Span<float>(job->Grad + lo, hi - lo), new ReadOnlySpan<float>(job->Output + lo, hi - lo));
+    }
+
+    private static void ReluBackwardSerial(Span<float> grad, ReadOnlySpan<float> y)
     {
         int i = 0;
         ref float g = ref MemoryMarshal.GetReference(grad);

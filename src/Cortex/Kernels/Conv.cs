@@ -363,6 +363,30 @@ internal static unsafe class PerImage
         public Kernel Kind;
     }
 
+    /// <summary>
+    /// Where a two-way split of <paramref name="rows"/> matrix rows falls so that it matches the GEMM's row split (whole
+    /// 8-row tiles per part): an element-wise pass over a GEMM's output then finds each half in the cache of the core
+    /// that computed it.
+    /// </summary>
+    public static int RowSplit(int rows) => (rows + 7) / 8 / 2 * 8;
+
+    /// <summary>Element-wise passes below this many floats stay on one core: an MLP layer's output (128×512) is computed
+    /// by one core and read there next, so splitting it would only move it.</summary>
+    private const long MinRowFloats = 1 << 18;
+
+    /// <summary>Runs <paramref name="body"/> over elements [0, rows·rowLength) in two row-aligned halves (see
+    /// <see cref="RowSplit"/>) when the pass is big enough (a convolution's output), else on this thread.</summary>
+    public static void RunRows(delegate*<void*, int, int, void> body, void* state, int rows, int rowLength)
+    {
+        long n = (long)rows * rowLength;
+        if (rows >= 16 && GemmThreads.MaxParts > 1 && n >= MinRowFloats)
+        {
+            Span<int> bounds = [0, RowSplit(rows) * rowLength, (int)n];
+            if (GemmThreads.TryRunRanges(body, state, bounds)) return;
+        }
+        body(state, 0, (int)n);
+    }
+
     public static void Run(ref Job job, long floatsPerImage)
     {
         int images = job.G.N;

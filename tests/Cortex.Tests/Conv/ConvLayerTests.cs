@@ -1,3 +1,4 @@
+using Cortex.Autodiff;
 using Cortex.Callbacks;
 using Cortex.Data;
 using Cortex.Layers;
@@ -189,6 +190,33 @@ public class ConvLayerTests
             model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true));
             model.Fit(x, y, epochs: 1, batchSize: 8, verbose: 0);
             Assert.False(Trainer.LastFitFused);
+        }
+    }
+
+    [Fact]
+    public void ABatchSplitOverCoresGivesEachImagesOwnBits()
+    {
+        // A batch big enough for the per-image and row-half kernels to split over two cores (40×26×26×32 outputs)
+        // against the same images one at a time (too small to split): outputs and input gradients bit for bit.
+        var conv = new Conv2D(32, 3, activation: "relu");
+        var pool = new MaxPooling2D(2);
+        var x = Tensor.RandomNormal([40, 28, 28, 1], seed: 21);
+        var upstream = Tensor.RandomNormal([40, 13, 13, 32], seed: 22);
+        conv.Call(x.Slice(0, 1));
+        conv.Bias!.Assign(Tensor.RandomNormal([32], seed: 23)); // a bias that changes values (the initial one is 0)
+        (Tensor Y, Tensor Dx) Run(Tensor input, Tensor up)
+        {
+            using var tape = new GradientTape();
+            tape.Watch(input);
+            var y = pool.Call(conv.Call(input));
+            return (y, tape.Gradient(y, [input], up, UnconnectedGradients.None)[0]!);
+        }
+        var (yBatch, dxBatch) = Run(x, upstream);
+        for (int n = 0; n < 40; n++)
+        {
+            var (y1, dx1) = Run(x.Slice(n, 1), upstream.Slice(n, 1));
+            Assert.Equal(y1.ToArray(), yBatch.Slice(n, 1).ToArray());
+            Assert.Equal(dx1.ToArray(), dxBatch.Slice(n, 1).ToArray());
         }
     }
 
