@@ -257,11 +257,17 @@ internal static unsafe class Gemm
             Slices<TK>(p, 0, p.M, 0, p.N, s0, s1, kSlices);
             return;
         }
-        var second = p;
-        second.C = p.Scratch;
-        second.Ldc = p.N;
-        second.Accumulate = false;
-        Slices<TK>(second, 0, p.M, 0, p.N, s0, s1, kSlices);
+        Slices<TK>(Into(p, p.Scratch, p.N), 0, p.M, 0, p.N, s0, s1, kSlices);
+    }
+
+    /// <summary>The same product written (not accumulated) to another C: where the second half of k goes.</summary>
+    private static GemmProblem Into(in GemmProblem p, float* c, nint ldc)
+    {
+        var q = p;
+        q.C = c;
+        q.Ldc = ldc;
+        q.Accumulate = false;
+        return q;
     }
 
     /// <summary>c[i·ldc + j] += t[i·ldt + j] for a rows×cols block.</summary>
@@ -293,11 +299,8 @@ internal static unsafe class Gemm
         int h = (kSlices + 1) / 2, rows = i1 - i0, cols = j1 - j0;
         Slices<TK>(p, i0, i1, j0, j1, 0, h, kSlices);
         float* t = SumBuffer.Get(rows * cols);
-        var second = p;
-        second.C = t - (i0 * cols + j0);   // so that element (i, j) of the block lands at t[(i − i0)·cols + (j − j0)]
-        second.Ldc = cols;
-        second.Accumulate = false;
-        Slices<TK>(second, i0, i1, j0, j1, h, kSlices, kSlices);
+        // Shifted so that element (i, j) of the block lands at t[(i − i0)·cols + (j − j0)].
+        Slices<TK>(Into(p, t - (i0 * cols + j0), cols), i0, i1, j0, j1, h, kSlices, kSlices);
         AddRows(p.C + i0 * p.Ldc + j0, p.Ldc, t, cols, rows, cols);
     }
 

@@ -59,8 +59,7 @@ public class Adam : Optimizer
     /// <inheritdoc/>
     protected override unsafe void UpdateStep(ReadOnlySpan<float> gradient, Span<float> variable, int variableIndex, float learningRate)
     {
-        long t = Iterations + 1;
-        float alpha = (float)(learningRate * Math.Sqrt(1 - Math.Pow(Beta2, t)) / (1 - Math.Pow(Beta1, t)));
+        float alpha = StepSize(learningRate);
         Span<float> m = Slot(variableIndex, 0), v = Slot(variableIndex, 1);
         Span<float> vHat = Amsgrad ? Slot(variableIndex, 2) : default;
         float a1 = 1 - Beta1, a2 = 1 - Beta2, eps = Epsilon;
@@ -120,6 +119,14 @@ public class Adam : Optimizer
         }
     }
 
+    /// <summary>Keras's step size for the coming update: the bias corrections folded into the rate,
+    /// lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) with t = <see cref="Optimizer.Iterations"/> + 1.</summary>
+    private float StepSize(float learningRate)
+    {
+        long t = Iterations + 1;
+        return (float)(learningRate * Math.Sqrt(1 - Math.Pow(Beta2, t)) / (1 - Math.Pow(Beta1, t)));
+    }
+
     /// <summary>The constants of one Adam step for updating a variable piece by piece (<see cref="UpdatePiece"/>).</summary>
     internal struct PieceStep
     {
@@ -139,13 +146,7 @@ public class Adam : Optimizer
         step = default;
         if (GetType() != typeof(Adam) || Amsgrad || !ClipsNothing || !Vector512.IsHardwareAccelerated || SlotsOf(variable) is not { } s)
             return false;
-        long t = Iterations + 1;
-        float learningRate = LearningRate;
-        step = new PieceStep
-        {
-            A1 = 1 - Beta1, A2 = 1 - Beta2, Eps = Epsilon,
-            Alpha = (float)(learningRate * Math.Sqrt(1 - Math.Pow(Beta2, t)) / (1 - Math.Pow(Beta1, t))),
-        };
+        step = new PieceStep { A1 = 1 - Beta1, A2 = 1 - Beta2, Eps = Epsilon, Alpha = StepSize(LearningRate) };
         (m, v) = (s[0], s[1]);
         return true;
     }
