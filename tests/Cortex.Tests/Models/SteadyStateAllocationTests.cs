@@ -1,0 +1,62 @@
+using Cortex.Callbacks;
+using Cortex.Data;
+using Cortex.Layers;
+using Cortex.Losses;
+using Cortex.Models;
+using Cortex.Optimizers;
+using Cortex.Tests.Conv;
+
+namespace Cortex.Tests.Models;
+
+/// <summary>
+/// Tests that count this thread's allocations across training steps. They run alone: when another test's product
+/// holds the GEMM workers, a step runs that product on its own thread, and that thread's scratch grows once to the
+/// whole product's size (a one-time growth, not per-step garbage, but it would land inside the measured steps).
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class AllocationCounting
+{
+    public const string Name = "allocation counting (runs alone)";
+}
+
+/// <summary>The fused training step allocates nothing once its buffers exist.</summary>
+[Collection(AllocationCounting.Name)]
+public class SteadyStateAllocationTests
+{
+    /// <summary>This thread's allocated bytes between the starts of two batches.</summary>
+    private sealed class Probe(int startBatch, int endBatch) : Callback
+    {
+        public long Start, End;
+        public override void OnTrainBatchBegin(int batch)
+        {
+            if (batch == startBatch) Start = GC.GetAllocatedBytesForCurrentThread();
+            if (batch == endBatch) End = GC.GetAllocatedBytesForCurrentThread();
+        }
+    }
+
+    [Fact]
+    public void MlpStepsAllocateNothing()
+    {
+        CortexRandom.SetGlobalSeed(1);
+        var x = Tensor.RandomNormal([4000, 20], seed: 1);
+        var y = (x.Sum(1) > 0f);
+        var model = new Sequential(new Dense(16, "relu"), new Dropout(0.1f), new Dense(2));
+        model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        var probe = new Probe(20, 120);
+        model.Fit(x, y, epochs: 1, batchSize: 32, verbose: 0, callbacks: [probe]);
+        Assert.True(Trainer.LastFitFused);
+        Assert.Equal(0, probe.End - probe.Start);
+    }
+
+    [Fact]
+    public void CnnStepsAllocateNothing()
+    {
+        var (xTrain, yTrain, _, _) = Datasets.Digits.Load(flatten: false);
+        var model = ConvLayerTests.FashionCnn();
+        model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        var probe = new Probe(5, 25);
+        model.Fit(xTrain.Slice(0, 30 * 32), yTrain.Slice(0, 30 * 32), epochs: 1, verbose: 0, callbacks: [probe]);
+        Assert.True(Trainer.LastFitFused);
+        Assert.Equal(0, probe.End - probe.Start);
+    }
+}
