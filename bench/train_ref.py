@@ -37,16 +37,22 @@ x_test = torch.from_numpy(images_test.reshape(-1, 784))
 y_test = torch.from_numpy(labels_test)
 
 CASES = [("mlp 784-25-15-10 b32", [25, 15], 32), ("mlp 784-128-10 b32", [128], 32), ("mlp 784-512-512-10 b128", [512, 512], 128),
-         ("cnn conv32-pool-conv64-pool-dropout-10 b64", None, 64)]
+         ("cnn conv32-pool-conv64-pool-dropout-10 b64", None, 64),
+         ("cnn-bn conv32-bn-relu-pool-conv64-bn-relu-pool-10 b64", None, 64)]
 
 
-def build_cnn():
+def build_cnn(batch_norm):
     """The CNN issue's network: Conv2D(32, 3, relu) → MaxPool(2) → Conv2D(64, 3, relu) → MaxPool(2) → Flatten →
-    Dropout(0.5) → Dense(10), on (N, 1, 28, 28) images, with Keras's Glorot-uniform kernels and zero biases."""
-    model = torch.nn.Sequential(
-        torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-        torch.nn.Flatten(), torch.nn.Dropout(0.5), torch.nn.Linear(5 * 5 * 64, 10))
+    Dropout(0.5) → Dense(10), on (N, 1, 28, 28) images, with Keras's Glorot-uniform kernels and zero biases. With
+    batch_norm, each convolution is followed by BatchNorm2d (Keras's defaults: momentum 0.99, i.e. PyTorch's 0.01, and
+    epsilon 1e-3) before its ReLU, and there is no Dropout."""
+    def block(c_in, c_out):
+        if not batch_norm:
+            return [torch.nn.Conv2d(c_in, c_out, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2)]
+        return [torch.nn.Conv2d(c_in, c_out, 3), torch.nn.BatchNorm2d(c_out, eps=1e-3, momentum=0.01), torch.nn.ReLU(),
+                torch.nn.MaxPool2d(2)]
+    model = torch.nn.Sequential(*block(1, 32), *block(32, 64), torch.nn.Flatten(),
+                                *([] if batch_norm else [torch.nn.Dropout(0.5)]), torch.nn.Linear(5 * 5 * 64, 10))
     for layer in model:
         if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
             torch.nn.init.xavier_uniform_(layer.weight)  # fans in·kh·kw and out·kh·kw, as Keras
@@ -54,9 +60,9 @@ def build_cnn():
     return model
 
 
-def build(hidden):
+def build(hidden, name):
     if hidden is None:
-        return build_cnn()
+        return build_cnn(name.startswith("cnn-bn"))
     layers, width = [], 784
     for h in hidden:
         layers += [torch.nn.Linear(width, h), torch.nn.ReLU()]
@@ -90,7 +96,7 @@ def same_start(name, hidden, batch):
     while os.path.exists(os.path.join(args.start_dir, f"{slug}-seed{seed}.weights")):
         flat = np.fromfile(os.path.join(args.start_dir, f"{slug}-seed{seed}.weights"), dtype=np.float32)
         order = torch.from_numpy(np.fromfile(os.path.join(args.start_dir, f"{slug}-seed{seed}.order"), dtype=np.int32).astype(np.int64))
-        model, offset = build(hidden), 0
+        model, offset = build(hidden, name), 0
         with torch.no_grad():
             for layer in model:
                 if isinstance(layer, torch.nn.Linear):
@@ -124,14 +130,14 @@ for name, hidden, batch in CASES:
     # The CNN takes images (N, 1, 28, 28); the MLPs flat rows.
     xs_train, xs_test = (x_train.reshape(-1, 1, 28, 28), x_test.reshape(-1, 1, 28, 28)) if hidden is None else (x_train, x_test)
     torch.manual_seed(0)
-    warm = build(hidden)
+    warm = build(hidden, name)
     warm_opt = torch.optim.Adam(warm.parameters(), lr=1e-3)
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < 1.5:  # the same warm-up as the C# side
         epoch(warm, warm_opt, xs_train[:4096], y_train[:4096], batch)
 
     torch.manual_seed(1)
-    model = build(hidden)
+    model = build(hidden, name)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     t0 = time.perf_counter()
     model.train()
@@ -141,7 +147,7 @@ for name, hidden, batch in CASES:
     # As the C# side: the MLP cases report the mean one-epoch accuracy over seeds 1..N and the median epoch time.
     for seed in range(2, args.seeds + 1 if hidden is not None else 2):
         torch.manual_seed(seed)
-        other = build(hidden)
+        other = build(hidden, name)
         other.train()
         t0 = time.perf_counter()
         epoch(other, torch.optim.Adam(other.parameters(), lr=1e-3, eps=1e-7), xs_train, y_train, batch)

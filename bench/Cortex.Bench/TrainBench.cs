@@ -22,12 +22,13 @@ internal static class TrainBench
         yield return ("mlp 784-25-15-10 b32", [25, 15], 32);
         yield return ("mlp 784-128-10 b32", [128], 32);
         yield return ("mlp 784-512-512-10 b128", [512, 512], 128);
-        yield return ("cnn conv32-pool-conv64-pool-dropout-10 b64", [], 64); // Hidden is unused: the CNN below
+        yield return ("cnn conv32-pool-conv64-pool-dropout-10 b64", [], 64); // Hidden is unused: the CNNs below
+        yield return ("cnn-bn conv32-bn-relu-pool-conv64-bn-relu-pool-10 b64", [], 64);
     }
 
     private static Sequential Build(string name, int[] hidden)
     {
-        if (name.StartsWith("cnn", StringComparison.Ordinal)) return BuildCnn();
+        if (name.StartsWith("cnn", StringComparison.Ordinal)) return BuildCnn(name.StartsWith("cnn-bn", StringComparison.Ordinal));
         var layers = new List<Layer> { new Input(shape: [784]) };
         foreach (int h in hidden) layers.Add(new Dense(h, "relu"));
         layers.Add(new Dense(10));
@@ -37,18 +38,21 @@ internal static class TrainBench
     }
 
     /// <summary>The CNN issue's network (examples/FashionCnn): Conv2D(32, 3, relu) → MaxPooling2D(2) → Conv2D(64, 3, relu)
-    /// → MaxPooling2D(2) → Flatten → Dropout(0.5) → Dense(10), on (28, 28, 1) images.</summary>
-    private static Sequential BuildCnn()
+    /// → MaxPooling2D(2) → Flatten → Dropout(0.5) → Dense(10), on (28, 28, 1) images. With
+    /// <paramref name="batchNormalization"/>, each Conv2D is followed by BatchNormalization() and then its ReLU, and
+    /// there is no Dropout.</summary>
+    private static Sequential BuildCnn(bool batchNormalization)
     {
-        var model = new Sequential(
+        Layer[] Block(int filters) => batchNormalization
+            ? [new Conv2D(filters, 3), new BatchNormalization(), new Activation("relu"), new MaxPooling2D(2)]
+            : [new Conv2D(filters, 3, activation: "relu"), new MaxPooling2D(2)];
+        var model = new Sequential([
             new Input(shape: [28, 28, 1]),
-            new Conv2D(32, 3, activation: "relu"),
-            new MaxPooling2D(2),
-            new Conv2D(64, 3, activation: "relu"),
-            new MaxPooling2D(2),
+            .. Block(32),
+            .. Block(64),
             new Flatten(),
-            new Dropout(0.5f),
-            new Dense(10));
+            .. batchNormalization ? Array.Empty<Layer>() : [new Dropout(0.5f)],
+            new Dense(10)]);
         model.Compile(new Adam(1e-3f), new SparseCategoricalCrossentropy(fromLogits: true));
         return model;
     }

@@ -107,7 +107,7 @@ public sealed class ActivationFunction
         {
             case Kind.Linear: return;
             case Kind.Sigmoid: TensorPrimitives.Sigmoid(z, z); return;
-            case Kind.Relu: TensorPrimitives.Max(z, 0f, z); return;
+            case Kind.Relu: ReluForward(z, rowLength); return;
             case Kind.Tanh: TensorPrimitives.Tanh(z, z); return;
             case Kind.Softmax:
                 for (int r = 0; r + rowLength <= z.Length; r += rowLength)
@@ -183,9 +183,35 @@ public sealed class ActivationFunction
         }
     }
 
+    /// <summary>z = max(z, 0); a large pass (a convolution's or a BatchNormalization's output) split over the two
+    /// cores in the GEMM's row halves, as <see cref="ReluBackward"/>, so the next layer finds each half where it was
+    /// computed.</summary>
+    private static unsafe void ReluForward(Span<float> z, int rowLength)
+    {
+        int length = z.Length;
+        if (rowLength <= 0 || length % rowLength != 0)
+        {
+            TensorPrimitives.Max(z, 0f, z);
+            return;
+        }
+        fixed (float* p = z)
+        {
+            var job = new ReluJob { Grad = p };
+            Kernels.PerImage.RunRows(&ReluRange, &job, length / rowLength, rowLength);
+        }
+    }
+
+    private static unsafe void ReluRange(void* state, int lo, int hi)
+    {
+        var span = new Span<float>(((ReluJob*)state)->Grad + lo, hi - lo);
+        TensorPrimitives.Max(span, 0f, span);
+    }
+
     private unsafe struct ReluJob
     {
-        public float* Grad, Output;
+        /// <summary>The gradient (backward) or the values (forward), rewritten in place.</summary>
+        public float* Grad;
+        public float* Output;
     }
 
     private static unsafe void ReluBackwardRange(void* state, int lo, int hi)

@@ -387,6 +387,25 @@ internal static unsafe class PerImage
         body(state, 0, (int)n);
     }
 
+    /// <summary>
+    /// Runs <paramref name="body"/> over elements [0, mid) and [mid, rows·rowLength), mid = RowSplit(rows)·rowLength:
+    /// on the two cores when the pass is big enough, else one half after the other on this thread. Unlike
+    /// <see cref="RunRows"/> the halves are always these two, so a pass that keeps a partial sum per half gets the same
+    /// bits on any number of cores. (The body sees an empty first half when the rows are few.)
+    /// </summary>
+    public static void RunHalves(delegate*<void*, int, int, void> body, void* state, int rows, int rowLength)
+    {
+        long n = (long)rows * rowLength;
+        int mid = RowSplit(rows) * rowLength;
+        if (rows >= 16 && GemmThreads.MaxParts > 1 && n >= MinRowFloats)
+        {
+            Span<int> bounds = [0, mid, (int)n];
+            if (GemmThreads.TryRunRanges(body, state, bounds)) return;
+        }
+        body(state, 0, mid);
+        body(state, mid, (int)n);
+    }
+
     public static void Run(ref Job job, long floatsPerImage)
     {
         int images = job.G.N;

@@ -23,6 +23,10 @@ internal static unsafe class GemmThreads
     /// training step, short enough not to steal a core from other work for long.</summary>
     private static readonly long SpinTicks = Stopwatch.Frequency / 5000;   // 200 µs
 
+    /// <summary>Tests set this to run everything on their own thread, as when the workers are busy, to check that a
+    /// result does not depend on how many cores computed it.</summary>
+    [ThreadStatic] internal static bool SerialOnThisThread;
+
     private static readonly object s_gate = new();
     private static readonly object s_sleep = new();
     private static Thread[] s_workers = [];
@@ -47,7 +51,7 @@ internal static unsafe class GemmThreads
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryRunRanges(delegate*<void*, int, int, void> body, void* state, ReadOnlySpan<int> bounds)
     {
-        if (!Monitor.TryEnter(s_gate)) return false;
+        if (SerialOnThisThread || !Monitor.TryEnter(s_gate)) return false;
         try
         {
             s_rangeBody = body;
@@ -69,7 +73,7 @@ internal static unsafe class GemmThreads
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static bool TryRun(in GemmProblem problem, delegate*<in GemmProblem, int, int, int, int, void> body, bool splitN, ReadOnlySpan<int> bounds)
     {
-        if (!Monitor.TryEnter(s_gate)) return false;
+        if (SerialOnThisThread || !Monitor.TryEnter(s_gate)) return false;
         try
         {
             s_problem = problem;

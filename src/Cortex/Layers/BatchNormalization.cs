@@ -113,16 +113,24 @@ public sealed class BatchNormalization : Layer
         bool useBatch = training && Trainable;
         var y = BatchNormOp.Forward(inputs, Gamma, Beta, ResolvedAxis(inputs.ShapeRef), Epsilon, useBatch, MovingMean!, MovingVariance!,
             out float[]? mean, out float[]? variance);
-        if (mean != null) Update(MovingMean!, mean);
-        if (variance != null) Update(MovingVariance!, variance);
+        if (mean != null) UpdateMovingStatistics(mean, variance!);
         return y;
     }
 
-    private void Update(Variable moving, float[] batch)
+    /// <summary>moving = moving·momentum + batch·(1 − momentum), for the mean and the variance (training steps).</summary>
+    internal void UpdateMovingStatistics(ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchVariance)
     {
-        Span<float> m = moving.Span;
-        for (int i = 0; i < m.Length; i++) m[i] = m[i] * Momentum + batch[i] * (1f - Momentum);
+        Update(MovingMean!.Span, batchMean);
+        Update(MovingVariance!.Span, batchVariance);
     }
+
+    private void Update(Span<float> moving, ReadOnlySpan<float> batch)
+    {
+        for (int i = 0; i < moving.Length; i++) moving[i] = moving[i] * Momentum + batch[i] * (1f - Momentum);
+    }
+
+    /// <summary>Whether the layer normalises the last axis of a rank-<paramref name="rank"/> input (channels last).</summary>
+    internal bool NormalizesLastAxis(int rank) => Axis == -1 || Axis == rank - 1;
 
     /// <inheritdoc/>
     public override Dictionary<string, object?> GetConfig()

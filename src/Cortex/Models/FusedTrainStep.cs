@@ -9,13 +9,15 @@ namespace Cortex.Models;
 
 /// <summary>
 /// The training step for the models the course notes build — a stack of Dense, Conv2D, MaxPooling2D/AveragePooling2D,
-/// Activation, Dropout, Flatten and leading Normalization/Input layers with a loss that has a fused kernel — run on
-/// buffers made once per Fit: the batch is gathered straight into an input buffer (an NHWC image is one contiguous
-/// row), each Dense is one GEMM and each Conv2D one im2col + GEMM with its bias and activation applied in place, the
-/// loss writes its gradient while computing its value, and backward reuses the same buffers. After the first step it
+/// Activation, Dropout, Flatten, Reshape, channels-last BatchNormalization and leading Normalization/Input layers with
+/// a loss that has a fused kernel — run on buffers made once per Fit: the batch is gathered straight into an input
+/// buffer (an NHWC image is one contiguous row), each Dense is one GEMM and each Conv2D one im2col + GEMM with its bias
+/// and activation applied in place, the loss writes its gradient while computing its value, and backward reuses the
+/// same buffers. After the first step it
 /// allocates nothing. It uses the same kernels in the same order as the GradientTape path (<see cref="FusedDense"/>,
 /// <see cref="ConvOp"/>, <see cref="PoolOp"/>, the losses' shared kernels, the optimizer), so both paths produce the
-/// same bits. Any other model (BatchNormalization, Reshape, a regularizer) takes the tape path.
+/// same bits. Any other model (a regularizer, a frozen or channels-first BatchNormalization, another layer type)
+/// takes the tape path.
 /// </summary>
 internal sealed class FusedTrainStep
 {
@@ -170,11 +172,14 @@ internal sealed class FusedTrainStep
         }
     }
 
+    /// <summary>An Activation layer. After a BatchNormalization it works in place on that stage's buffers (whose
+    /// backward reads neither its output nor, once this has run, the gradient before the activation), saving a copy
+    /// each way.</summary>
     private sealed class ActivationStage(ActivationFunction function) : Stage
     {
         public override void Forward(float[] input, int rows)
         {
-            input.AsSpan(0, rows * Width).CopyTo(Output);
+            if (input != Output) input.AsSpan(0, rows * Width).CopyTo(Output);
             function.ApplyInPlace(Output.AsSpan(0, rows * Width), Width);
         }
 
@@ -182,7 +187,7 @@ internal sealed class FusedTrainStep
         {
             Span<float> g = OutputGrad.AsSpan(0, rows * Width);
             function.BackwardInPlace(g, Output.AsSpan(0, rows * Width), Width);
-            if (inputGrad != null) g.CopyTo(inputGrad);
+            if (inputGrad != null && inputGrad != OutputGrad) g.CopyTo(inputGrad);
         }
     }
 
@@ -225,6 +230,45 @@ internal sealed class FusedTrainStep
         public override void Backward(float[] input, float[]? inputGrad, int rows) { } // only allowed before any weight
     }
 
+    /// <summary>
+    /// BatchNormalization in training mode on the last axis (channels last): the batch's statistics, the moving
+    /// averages' update and the backward pass, with <see cref="BatchNormOp"/>'s kernels on buffers made once.
+    /// </summary>
+    private sealed class BatchNormStage(BatchNormalization layer, int channels) : Stage
+    {
+        public Tensor? GammaGrad, BetaGrad;
+        private readonly float[] mean = new float[channels], variance = new float[channels], invStd = new float[channels],
+            scale = new float[channels], shift = new float[channels], k = new float[channels],
+            meanG = new float[channels], meanGx = new float[channels];
+        private readonly double[] sumG = new double[channels], sumGx = new double[channels], scratch = new double[4 * channels];
+
+        private ReadOnlySpan<float> Gamma => layer.Gamma == null ? default : layer.Gamma.AsSpan();
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public override void Forward(float[] input, int rows)
+        {
+            int n = rows * Width, outer = n / channels;
+            ReadOnlySpan<float> x = input.AsSpan(0, n);
+            BatchNormOp.Moments(x, outer, channels, 1, mean, variance, scratch);
+            BatchNormOp.InverseStd(variance, layer.Epsilon, invStd);
+            BatchNormOp.ScaleAndShift(mean, invStd, Gamma, layer.Beta == null ? default : layer.Beta.AsSpan(), scale, shift);
+            BatchNormOp.Normalize(x, outer, channels, 1, scale, shift, Output.AsSpan(0, n));
+            layer.UpdateMovingStatistics(mean, variance);
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public override void Backward(float[] input, float[]? inputGrad, int rows)
+        {
+            int n = rows * Width;
+            BatchNormOp.BackwardCore(input.AsSpan(0, n), OutputGrad.AsSpan(0, n), n / channels, channels, 1, mean, invStd, Gamma,
+                training: true, inputGrad == null ? default : inputGrad.AsSpan(0, n), sumG, sumGx, scratch, k, meanG, meanGx);
+            if (GammaGrad != null)
+                for (int c = 0; c < channels; c++) GammaGrad.Span[c] = (float)sumGx[c];
+            if (BetaGrad != null)
+                for (int c = 0; c < channels; c++) BetaGrad.Span[c] = (float)sumG[c];
+        }
+    }
+
     private readonly Model model;
     private readonly List<Stage> stages = [];
     private int firstTrainable; // set while stages are built (AddWeights), fixed after
@@ -264,14 +308,21 @@ internal sealed class FusedTrainStep
                 Layers.Activation a => new ActivationStage(a.Function) { Width = width },
                 Dropout d => new DropoutStage(d) { Width = width, Mask = new float[batch * width] },
                 Normalization n => new NormalizationStage(n) { Width = width },
+                BatchNormalization b => new BatchNormStage(b, sample[^1]) { Width = width },
                 _ => null, // Input, Flatten, Reshape: a sample is one row whatever its shape
             };
             sample = next;
             if (stage == null) continue;
-            stage.Output = new float[batch * stage.Width];
-            stage.OutputGrad = new float[batch * stage.Width];
+            if (stage is ActivationStage && stages.Count > 0 && stages[^1] is BatchNormStage previous)
+                (stage.Output, stage.OutputGrad) = (previous.Output, previous.OutputGrad);
+            else
+            {
+                stage.Output = new float[batch * stage.Width];
+                stage.OutputGrad = new float[batch * stage.Width];
+            }
             if (stage is DenseStage ds) (ds.KernelGrad, ds.BiasGrad) = AddWeights(((Dense)layer).Kernel!, ((Dense)layer).Bias);
             if (stage is ConvStage cs) (cs.KernelGrad, cs.BiasGrad) = AddWeights(((Conv2D)layer).Kernel!, ((Conv2D)layer).Bias);
+            if (stage is BatchNormStage bs) (bs.GammaGrad, bs.BetaGrad) = (AddWeight(((BatchNormalization)layer).Gamma), AddWeight(((BatchNormalization)layer).Beta));
             stages.Add(stage);
             width = stage.Width;
         }
@@ -284,17 +335,17 @@ internal sealed class FusedTrainStep
 
     /// <summary>Registers a layer's kernel and bias with the optimizer step and makes their gradient buffers, in the
     /// tape path's variable order (kernel, then bias); the first weighted stage is where backward stops.</summary>
-    private (Tensor KernelGrad, Tensor BiasGrad) AddWeights(Variable kernel, Variable? bias)
+    private (Tensor KernelGrad, Tensor BiasGrad) AddWeights(Variable kernel, Variable? bias) => (AddWeight(kernel)!, AddWeight(bias)!);
+
+    /// <summary>Registers one trainable weight (none when null) and makes its gradient buffer.</summary>
+    private Tensor? AddWeight(Variable? weight)
     {
+        if (weight == null) return null;
         if (firstTrainable < 0) firstTrainable = stages.Count;
-        var kernelGrad = Tensor.Zeros(kernel.ShapeRef);
-        variables.Add(kernel);
-        gradients.Add(kernelGrad);
-        if (bias == null) return (kernelGrad, null!);
-        var biasGrad = Tensor.Zeros(bias.ShapeRef);
-        variables.Add(bias);
-        gradients.Add(biasGrad);
-        return (kernelGrad, biasGrad);
+        var grad = Tensor.Zeros(weight.ShapeRef);
+        variables.Add(weight);
+        gradients.Add(grad);
+        return grad;
     }
 
     /// <summary>A fused step for this model and data, or null when the model needs the general tape path.</summary>
@@ -322,6 +373,12 @@ internal sealed class FusedTrainStep
                     if (sample.Length != 3 || c.Kernel!.ShapeRef[2] != sample[2]) return null;
                     trainableSeen = true;
                     trainableCount += c.UseBias ? 2 : 1;
+                    break;
+                case BatchNormalization b when b.Trainable && b.NormalizesLastAxis(sample.Length + 1):
+                    // Training mode (batch statistics); a frozen layer normalises with its moving statistics: the tape.
+                    int weights = (b.Scale ? 1 : 0) + (b.Center ? 1 : 0);
+                    trainableSeen |= weights > 0;
+                    trainableCount += weights;
                     break;
                 case MaxPooling2D or AveragePooling2D:
                     if (sample.Length != 3) return null;

@@ -1,5 +1,6 @@
 using Cortex.Autodiff;
 using Cortex.Data;
+using Cortex.Kernels;
 using Cortex.Layers;
 using Cortex.Losses;
 using Cortex.Models;
@@ -152,13 +153,34 @@ public class ConvLayerTests
     }
 
     [Fact]
+    public void FusedAndTapePathsAgreeBitForBitOnACnnWithBatchNormalization()
+    {
+        // 16 channels take the SIMD lanes, 5 the scalar tail; the moving statistics are among the weights compared.
+        var x = Tensor.RandomNormal([45, 10, 10, 2], seed: 6);
+        var y = (x.Slice(0, 1, axis: 3).Sum(1).Sum(1).Reshape(-1) > 0f) + (x.Slice(1, 1, axis: 3).Mean(1).Mean(1).Reshape(-1) > 0.1f);
+        Sequential Build() => new(
+            new Conv2D(16, 3, useBias: false),
+            new BatchNormalization(),
+            new Activation("relu"),
+            new MaxPooling2D(2),
+            new Conv2D(5, 2),
+            new BatchNormalization(momentum: 0.8f, epsilon: 1e-2f, center: false),
+            new Flatten(),
+            new Dense(3));
+        var fused = Train(false, Build, x, y, batch: 16);
+        var taped = Train(true, Build, x, y, batch: 16);
+        Assert.Equal(taped, fused);
+    }
+
+    [Fact]
     public void ModelsTheFusedStepCannotRunFallBackToTheTape()
     {
         var x = Tensor.RandomNormal([20, 6, 6, 1], seed: 1);
         var y = Tensor.Zeros(20);
         foreach (var model in new[]
         {
-            new Sequential(new Conv2D(2, 3), new BatchNormalization(), new Flatten(), new Dense(2)),
+            new Sequential(new Conv2D(2, 3), new BatchNormalization(axis: 1), new Flatten(), new Dense(2)), // not channels last
+            new Sequential(new Input([6, 6, 1]), new Conv2D(2, 3), new BatchNormalization { Trainable = false }, new Flatten(), new Dense(2)),
             new Sequential(new Conv2D(2, 3, kernelRegularizer: new Regularizers.L2(0.01f)), new Flatten(), new Dense(2)),
             new Sequential(new Conv2D(2, 3), new GlobalAveragePooling2D(), new Dense(2)),
             new Sequential(new Conv2D(2, 3, activation: "softplus"), new Flatten(), new Dense(2)),
@@ -195,6 +217,31 @@ public class ConvLayerTests
             Assert.Equal(y1.ToArray(), yBatch.Slice(n, 1).ToArray());
             Assert.Equal(dx1.ToArray(), dxBatch.Slice(n, 1).ToArray());
         }
+    }
+
+    [Fact]
+    public void TrainingACnnGivesTheSameBitsOnOneCoreAsOnTwo()
+    {
+        // Big enough that the GEMMs, the per-image kernels, BatchNormalization's row halves (partial sums per half)
+        // and the ReLU passes split over the cores; the second run keeps everything on the test's thread.
+        var x = Tensor.RandomNormal([80, 28, 28, 1], seed: 31);
+        var y = (x.Slice(0, 14, axis: 1).Sum(1).Sum(1).Reshape(-1) > 0f) + (x.Mean(1).Mean(1).Reshape(-1) > 0.02f);
+        float[] Run(bool serial)
+        {
+            CortexRandom.SetGlobalSeed(5);
+            var model = new Sequential(new Conv2D(32, 3), new BatchNormalization(), new Activation("relu"), new MaxPooling2D(2),
+                new Conv2D(48, 3, activation: "relu"), new BatchNormalization(momentum: 0.9f), new Flatten(), new Dense(3));
+            model.Compile(new Adam(0.01f), new SparseCategoricalCrossentropy(fromLogits: true));
+            GemmThreads.SerialOnThisThread = serial;
+            try
+            {
+                var h = model.Fit(x, y, epochs: 2, batchSize: 40, verbose: 0);
+                Assert.True(Trainer.LastFitFused);
+                return [.. model.GetWeights().SelectMany(w => w.ToArray()), .. h["loss"]];
+            }
+            finally { GemmThreads.SerialOnThisThread = false; }
+        }
+        Assert.Equal(Run(serial: true), Run(serial: false));
     }
 
     [FashionMnistFact]

@@ -23,7 +23,8 @@ public class FusedStepTests
         finally { Trainer.ForceTapePath = false; }
     }
 
-    public static TheoryData<string> Models => ["relu-sparse", "sigmoid-tanh-categorical", "dropout-normalization-activation", "softmax-sparse-logits-odd-batch"];
+    public static TheoryData<string> Models => ["relu-sparse", "sigmoid-tanh-categorical", "dropout-normalization-activation", "softmax-sparse-logits-odd-batch",
+        "batchnorm-odd-batch", "batchnorm-first"];
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -53,6 +54,15 @@ public class FusedStepTests
                     norm.Adapt(x);
                     return new Sequential(new Input([6]), norm, new Dense(8), new Activation("elu"), new Dropout(0.3f, seed: 1), new Dense(3, useBias: false));
                 };
+                loss = new SparseCategoricalCrossentropy(fromLogits: true);
+                break;
+            case "batchnorm-odd-batch":
+                build = () => new Sequential(new Dense(12), new BatchNormalization(momentum: 0.9f), new Activation("relu"), new Dense(3));
+                loss = new SparseCategoricalCrossentropy(fromLogits: true);
+                batch = 50; // 203 rows: a last batch of 3
+                break;
+            case "batchnorm-first": // the first trained stage: its backward stops at γ and β
+                build = () => new Sequential(new Input([6]), new BatchNormalization(scale: false), new Dense(8, "tanh"), new Dense(3));
                 loss = new SparseCategoricalCrossentropy(fromLogits: true);
                 break;
             default:

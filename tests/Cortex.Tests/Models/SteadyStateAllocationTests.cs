@@ -48,11 +48,16 @@ public class SteadyStateAllocationTests
         Assert.Equal(0, probe.End - probe.Start);
     }
 
-    [Fact]
-    public void CnnStepsAllocateNothing()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void CnnStepsAllocateNothing(bool batchNormalization)
     {
         var (xTrain, yTrain, _, _) = Datasets.Digits.Load(flatten: false);
-        var model = ConvLayerTests.FashionCnn();
+        var model = batchNormalization
+            ? new Sequential(new Input([28, 28, 1]), new Conv2D(32, 3), new BatchNormalization(), new Activation("relu"),
+                new MaxPooling2D(2), new Conv2D(64, 3, activation: "relu"), new MaxPooling2D(2), new Flatten(), new Dense(10))
+            : ConvLayerTests.FashionCnn();
         model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
         var probe = new Probe(5, 25);
         model.Fit(xTrain.Slice(0, 30 * 32), yTrain.Slice(0, 30 * 32), epochs: 1, verbose: 0, callbacks: [probe]);
