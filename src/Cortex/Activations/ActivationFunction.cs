@@ -184,8 +184,8 @@ public sealed class ActivationFunction
     }
 
     /// <summary>z = max(z, 0); a large pass (a convolution's or a BatchNormalization's output) split over the two
-    /// cores in the GEMM's row halves, as <see cref="ReluBackward"/>, so the next layer finds each half where it was
-    /// computed.</summary>
+    /// cores in the GEMM's row halves, as <see cref="ReluBackward"/>, so each core works on the rows it has just computed
+    /// (exactly so after a convolution; after BatchNormalization, whose halves split rows of pixels, nearly).</summary>
     private static unsafe void ReluForward(Span<float> z, int rowLength)
     {
         int length = z.Length;

@@ -16,8 +16,8 @@ namespace Cortex.Models;
 /// same buffers. After the first step it
 /// allocates nothing. It uses the same kernels in the same order as the GradientTape path (<see cref="FusedDense"/>,
 /// <see cref="ConvOp"/>, <see cref="PoolOp"/>, the losses' shared kernels, the optimizer), so both paths produce the
-/// same bits. Any other model (a regularizer, a frozen or channels-first BatchNormalization, another layer type)
-/// takes the tape path.
+/// same bits. Any other model (a regularizer, a BatchNormalization that is frozen or not on the last axis, another
+/// layer type) takes the tape path.
 /// </summary>
 internal sealed class FusedTrainStep
 {

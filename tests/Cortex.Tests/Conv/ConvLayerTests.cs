@@ -219,6 +219,32 @@ public class ConvLayerTests
         }
     }
 
+    [FashionMnistFact]
+    public void CnnReachesNinetyPercentOnFashionMnistInThreeEpochs()
+    {
+        // The CNN issue's target, with examples/FashionCnn's recipe: the network without the optional Dropout,
+        // standardised pixels, batches of 32, Adam decaying from 3e-3 to 1e-4 over the 3 epochs. Deterministic for the
+        // seed (any thread count), so the margin is fixed: 90.41% (~35 s on 2 cores).
+        CortexRandom.SetGlobalSeed(42);
+        var (xTrain, yTrain, xTest, yTest) = Datasets.FashionMnist.Load(flatten: false);
+        float mean = xTrain.Mean().Item();
+        float std = (xTrain - mean).Square().Mean().Sqrt().Item();
+        var model = FashionCnn(dropout: false);
+        const int Epochs = 3, Batch = 32;
+        long steps = Epochs * ((60_000 + Batch - 1) / Batch);
+        var adam = new Adam(3e-3f) { Schedule = new ExponentialDecay(3e-3f, decaySteps: steps, decayRate: 1e-4f / 3e-3f) };
+        model.Compile(adam, new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        model.Fit((xTrain - mean) / std, yTrain, epochs: Epochs, batchSize: Batch, verbose: 0);
+        Assert.True(Trainer.LastFitFused, "the CNN should train on the fused step");
+        float accuracy = model.Evaluate((xTest - mean) / std, yTest, batchSize: 500)["accuracy"];
+        Assert.True(accuracy >= 0.90f, $"test accuracy {accuracy} < 0.90 after {Epochs} epochs");
+    }
+}
+
+/// <summary>A convolutional network trains to the same bits on one core as on two.</summary>
+[Collection(RunsAlone.Name)]
+public class ConvCoreCountTests
+{
     [Fact]
     public void TrainingACnnGivesTheSameBitsOnOneCoreAsOnTwo()
     {
@@ -242,26 +268,5 @@ public class ConvLayerTests
             finally { GemmThreads.SerialOnThisThread = false; }
         }
         Assert.Equal(Run(serial: true), Run(serial: false));
-    }
-
-    [FashionMnistFact]
-    public void CnnReachesNinetyPercentOnFashionMnistInThreeEpochs()
-    {
-        // The CNN issue's target, with examples/FashionCnn's recipe: the network without the optional Dropout,
-        // standardised pixels, batches of 32, Adam decaying from 3e-3 to 1e-4 over the 3 epochs. Deterministic for the
-        // seed (any thread count), so the margin is fixed: 90.41% (~35 s on 2 cores).
-        CortexRandom.SetGlobalSeed(42);
-        var (xTrain, yTrain, xTest, yTest) = Datasets.FashionMnist.Load(flatten: false);
-        float mean = xTrain.Mean().Item();
-        float std = (xTrain - mean).Square().Mean().Sqrt().Item();
-        var model = FashionCnn(dropout: false);
-        const int Epochs = 3, Batch = 32;
-        long steps = Epochs * ((60_000 + Batch - 1) / Batch);
-        var adam = new Adam(3e-3f) { Schedule = new ExponentialDecay(3e-3f, decaySteps: steps, decayRate: 1e-4f / 3e-3f) };
-        model.Compile(adam, new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
-        model.Fit((xTrain - mean) / std, yTrain, epochs: Epochs, batchSize: Batch, verbose: 0);
-        Assert.True(Trainer.LastFitFused, "the CNN should train on the fused step");
-        float accuracy = model.Evaluate((xTest - mean) / std, yTest, batchSize: 500)["accuracy"];
-        Assert.True(accuracy >= 0.90f, $"test accuracy {accuracy} < 0.90 after {Epochs} epochs");
     }
 }

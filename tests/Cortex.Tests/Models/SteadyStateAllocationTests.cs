@@ -8,19 +8,8 @@ using Cortex.Tests.Conv;
 
 namespace Cortex.Tests.Models;
 
-/// <summary>
-/// Tests that count this thread's allocations across training steps. They run alone: when another test's product
-/// holds the GEMM workers, a step runs that product on its own thread, and that thread's scratch grows once to the
-/// whole product's size (a one-time growth, not per-step garbage, but it would land inside the measured steps).
-/// </summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class AllocationCounting
-{
-    public const string Name = "allocation counting (runs alone)";
-}
-
 /// <summary>The fused training step allocates nothing once its buffers exist.</summary>
-[Collection(AllocationCounting.Name)]
+[Collection(RunsAlone.Name)]
 public class SteadyStateAllocationTests
 {
     /// <summary>This thread's allocated bytes between the starts of two batches.</summary>
