@@ -63,13 +63,10 @@ internal sealed class FusedTrainStep
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public unsafe void BackwardAndUpdate(float[] input, int rows, in Optimizers.Adam.PieceStep step, float[] m, float[] v, int split)
         {
-            int units = Width;
-            Span<float> dz = OutputGrad.AsSpan(0, rows * units);
-            layer.Activation.BackwardInPlace(dz, Output.AsSpan(0, rows * units), units);
-            if (layer.Bias != null) Reduce.Sum(dz, 1, rows, units, BiasGrad.Span);
+            OutputDelta(rows);
             fixed (float* x = input, d = OutputGrad, w = layer.Kernel!.AsSpan(), pm = m, pv = v)
             {
-                var job = new PieceJob { X = x, Dz = d, W = w, M = pm, V = pv, Step = step, Inputs = inputs, Units = units, Rows = rows };
+                var job = new PieceJob { X = x, Dz = d, W = w, M = pm, V = pv, Step = step, Inputs = inputs, Units = Width, Rows = rows };
                 if (split > 0)
                 {
                     Span<int> bounds = [0, split, inputs];
@@ -77,6 +74,17 @@ internal sealed class FusedTrainStep
                 }
                 UpdateRows(&job, 0, inputs);
             }
+        }
+
+        /// <summary>The start of both backward passes: dz = g ⊙ g'(y) in place of the output gradient, and the bias
+        /// gradient Σ dz.</summary>
+        private Span<float> OutputDelta(int rows)
+        {
+            int units = Width;
+            Span<float> dz = OutputGrad.AsSpan(0, rows * units);
+            layer.Activation.BackwardInPlace(dz, Output.AsSpan(0, rows * units), units);
+            if (layer.Bias != null) Reduce.Sum(dz, 1, rows, units, BiasGrad.Span);
+            return dz;
         }
 
         private unsafe struct PieceJob
@@ -108,10 +116,8 @@ internal sealed class FusedTrainStep
         public override void Backward(float[] input, float[]? inputGrad, int rows)
         {
             int units = Width;
-            Span<float> dz = OutputGrad.AsSpan(0, rows * units);
-            layer.Activation.BackwardInPlace(dz, Output.AsSpan(0, rows * units), units);
+            Span<float> dz = OutputDelta(rows);
             Gemm.Sgemm(true, false, inputs, units, rows, input.AsSpan(0, rows * inputs), inputs, dz, units, KernelGrad.Span, units);
-            if (layer.Bias != null) Reduce.Sum(dz, 1, rows, units, BiasGrad.Span);
             if (inputGrad != null)
                 Gemm.Sgemm(false, true, rows, inputs, units, dz, units, layer.Kernel!.AsSpan(), units, inputGrad.AsSpan(0, rows * inputs), inputs);
         }
