@@ -16,8 +16,8 @@ namespace Cortex.Models;
 /// same buffers. After the first step it
 /// allocates nothing. It uses the same kernels in the same order as the GradientTape path (<see cref="FusedDense"/>,
 /// <see cref="ConvOp"/>, <see cref="PoolOp"/>, the losses' shared kernels, the optimizer), so both paths produce the
-/// same bits. Any other model (a regularizer, a BatchNormalization that is frozen or not on the last axis, another
-/// layer type) takes the tape path.
+/// same bits. Any other model (a regularizer, a BatchNormalization that is not on the last axis, another layer type)
+/// takes the tape path.
 /// </summary>
 internal sealed class FusedTrainStep
 {
@@ -237,11 +237,13 @@ internal sealed class FusedTrainStep
     }
 
     /// <summary>
-    /// BatchNormalization in training mode on the last axis (channels last): the batch's statistics, the moving
-    /// averages' update and the backward pass, with <see cref="BatchNormOp"/>'s kernels on buffers made once.
+    /// BatchNormalization on the last axis (channels last), with <see cref="BatchNormOp"/>'s kernels on buffers made
+    /// once. A trainable layer normalises with the batch's statistics, updates its moving averages and learns γ and β;
+    /// a frozen one (fine-tuning) normalises with its moving statistics and only passes the gradient through, as Keras.
     /// </summary>
     private sealed class BatchNormStage(BatchNormalization layer, int channels) : Stage
     {
+        private readonly bool training = layer.Trainable;
         public Tensor? GammaGrad, BetaGrad;
         private readonly float[] mean = new float[channels], variance = new float[channels], invStd = new float[channels],
             scale = new float[channels], shift = new float[channels], k = new float[channels],
@@ -255,19 +257,28 @@ internal sealed class FusedTrainStep
         {
             int n = rows * Width, outer = n / channels;
             ReadOnlySpan<float> x = input.AsSpan(0, n);
-            BatchNormOp.Moments(x, outer, channels, 1, mean, variance, scratch);
-            BatchNormOp.InverseStd(variance, layer.Epsilon, invStd);
+            if (training)
+            {
+                BatchNormOp.Moments(x, outer, channels, 1, mean, variance, scratch);
+                BatchNormOp.InverseStd(variance, layer.Epsilon, invStd);
+            }
+            else
+            {
+                layer.MovingMean!.AsSpan().CopyTo(mean);
+                BatchNormOp.InverseStd(layer.MovingVariance!.AsSpan(), layer.Epsilon, invStd);
+            }
             BatchNormOp.ScaleAndShift(mean, invStd, Gamma, layer.Beta == null ? default : layer.Beta.AsSpan(), scale, shift);
             BatchNormOp.Normalize(x, outer, channels, 1, scale, shift, Output.AsSpan(0, n));
-            layer.UpdateMovingStatistics(mean, variance);
+            if (training) layer.UpdateMovingStatistics(mean, variance);
         }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public override void Backward(float[] input, float[]? inputGrad, int rows)
         {
             int n = rows * Width;
+            if (!training && inputGrad == null) return; // nothing to learn here and nothing to pass on
             BatchNormOp.BackwardCore(input.AsSpan(0, n), OutputGrad.AsSpan(0, n), n / channels, channels, 1, mean, invStd, Gamma,
-                training: true, inputGrad == null ? default : inputGrad.AsSpan(0, n), sumG, sumGx, scratch, k, meanG, meanGx);
+                training, inputGrad == null ? default : inputGrad.AsSpan(0, n), sumG, sumGx, scratch, k, meanG, meanGx);
             if (GammaGrad != null)
                 for (int c = 0; c < channels; c++) GammaGrad.Span[c] = (float)sumGx[c];
             if (BetaGrad != null)
@@ -328,7 +339,8 @@ internal sealed class FusedTrainStep
             }
             if (stage is DenseStage ds) (ds.KernelGrad, ds.BiasGrad) = AddWeights(((Dense)layer).Kernel!, ((Dense)layer).Bias);
             if (stage is ConvStage cs) (cs.KernelGrad, cs.BiasGrad) = AddWeights(((Conv2D)layer).Kernel!, ((Conv2D)layer).Bias);
-            if (stage is BatchNormStage bs) (bs.GammaGrad, bs.BetaGrad) = (AddWeight(((BatchNormalization)layer).Gamma), AddWeight(((BatchNormalization)layer).Beta));
+            if (stage is BatchNormStage bs && layer.Trainable)
+                (bs.GammaGrad, bs.BetaGrad) = (AddWeight(((BatchNormalization)layer).Gamma), AddWeight(((BatchNormalization)layer).Beta));
             stages.Add(stage);
             width = stage.Width;
         }
@@ -380,9 +392,8 @@ internal sealed class FusedTrainStep
                     trainableSeen = true;
                     trainableCount += c.UseBias ? 2 : 1;
                     break;
-                case BatchNormalization b when b.Trainable && b.NormalizesLastAxis(sample.Length + 1):
-                    // Training mode (batch statistics); a frozen layer normalises with its moving statistics: the tape.
-                    int weights = (b.Scale ? 1 : 0) + (b.Center ? 1 : 0);
+                case BatchNormalization b when b.NormalizesLastAxis(sample.Length + 1):
+                    int weights = b.Trainable ? (b.Scale ? 1 : 0) + (b.Center ? 1 : 0) : 0; // frozen: inference mode
                     trainableSeen |= weights > 0;
                     trainableCount += weights;
                     break;

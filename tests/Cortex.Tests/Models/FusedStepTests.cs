@@ -24,7 +24,7 @@ public class FusedStepTests
     }
 
     public static TheoryData<string> Models => ["relu-sparse", "sigmoid-tanh-categorical", "dropout-normalization-activation", "softmax-sparse-logits-odd-batch",
-        "batchnorm-odd-batch", "batchnorm-first"];
+        "batchnorm-odd-batch", "batchnorm-first", "batchnorm-frozen"];
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -60,6 +60,13 @@ public class FusedStepTests
                 build = () => new Sequential(new Dense(12), new BatchNormalization(momentum: 0.9f), new Activation("relu"), new Dense(3));
                 loss = new SparseCategoricalCrossentropy(fromLogits: true);
                 batch = 50; // 203 rows: a last batch of 3
+                break;
+            case "batchnorm-frozen": // fine-tuning: normalises with its moving statistics, passes the gradient through
+                build = () => new Sequential(new Dense(12), new BatchNormalization(gammaInitializer: new Initializers.Constant(1.5f),
+                        betaInitializer: new Initializers.Constant(-0.2f), movingMeanInitializer: new Initializers.Constant(0.3f),
+                        movingVarianceInitializer: new Initializers.Constant(2f)) { Trainable = false },
+                    new Activation("relu"), new Dense(3));
+                loss = new SparseCategoricalCrossentropy(fromLogits: true);
                 break;
             case "batchnorm-first": // the first trained stage: its backward stops at γ and β
                 build = () => new Sequential(new Input([6]), new BatchNormalization(scale: false), new Dense(8, "tanh"), new Dense(3));
