@@ -30,15 +30,18 @@ internal static unsafe class GemmThreads
     private static readonly object s_gate = new();
     private static readonly object s_sleep = new();
     private static Thread[] s_workers = [];
-    private static int s_generation, s_pending, s_sleeping;
+    private static int s_pending, s_sleeping;
     private static Exception? s_error;
+
+    /// <summary>The published job's generation and part count in one word (see <see cref="Ticket"/>), so a worker reads
+    /// both in one load: which job it saw and whether that job has a part for it can never come from two different jobs.</summary>
+    private static long s_ticket;
 
     // The published product, written only while s_gate is held.
     private static GemmProblem s_problem;
     private static delegate*<in GemmProblem, int, int, int, int, void> s_body;
     private static bool s_splitN;
     private static readonly int[] s_bounds = new int[65];
-    private static int s_parts;
     // Or a plain range job (element-wise kernels such as an optimizer step): body(state, lo, hi) per part.
     private static delegate*<void*, int, int, void> s_rangeBody;
     private static void* s_rangeState;
@@ -87,26 +90,35 @@ internal static unsafe class GemmThreads
         }
     }
 
+    /// <summary>Packs a generation and a part count (1..64) into one ticket.</summary>
+    internal static long Ticket(long generation, int parts) => generation << 7 | (uint)parts;
+
     /// <summary>Publishes the job set up by the caller (who holds s_gate), runs part 0 here and waits for the rest.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool Dispatch(ReadOnlySpan<int> bounds)
     {
         int parts = bounds.Length - 1;
         EnsureWorkers(parts - 1);
-        s_parts = parts;
         bounds.CopyTo(s_bounds);
         s_error = null;
         Volatile.Write(ref s_pending, parts - 1);
-        // Full fence, paired with the one in Worker before it re-reads the generation: either the worker sees the
-        // new generation or we see it asleep and wake it.
-        Interlocked.Increment(ref s_generation);
+        // The exchange is a full fence: the job's fields above are visible to any worker that sees the new ticket, and
+        // (paired with the fence in Worker before it re-reads the ticket) either the worker sees it or we see the
+        // worker asleep and wake it.
+        Interlocked.Exchange(ref s_ticket, Ticket((s_ticket >> 7) + 1, parts));
         if (Volatile.Read(ref s_sleeping) > 0)
             lock (s_sleep) Monitor.PulseAll(s_sleep);
 
-        RunPart(0);
-
-        var spinner = new SpinWait();
-        while (Volatile.Read(ref s_pending) != 0) spinner.SpinOnce(sleep1Threshold: -1);
+        try
+        {
+            RunPart(0);
+        }
+        finally
+        {
+            // Even when part 0 throws: the workers still read this job, so it must not be replaced before they finish.
+            var spinner = new SpinWait();
+            while (Volatile.Read(ref s_pending) != 0) spinner.SpinOnce(sleep1Threshold: -1);
+        }
         if (s_error is { } error) throw new AggregateException("A kernel worker thread failed.", error);
         return true;
     }
@@ -128,24 +140,44 @@ internal static unsafe class GemmThreads
         for (int w = s_workers.Length; w < count; w++)
         {
             int index = w;
-            // Started while s_gate is held, after the current generation is fixed, so a new worker never runs a stale job.
-            int seen = Volatile.Read(ref s_generation);
+            // Started while s_gate is held, before the next ticket is published: the current job is finished, so a
+            // new worker starts from it and waits for the next.
+            long seen = Volatile.Read(ref s_ticket) >> 7;
             workers[w] = new Thread(() => Worker(index, seen)) { IsBackground = true, Name = $"Cortex GEMM {index + 1}" };
             workers[w].Start();
         }
         s_workers = workers;
     }
 
+    /// <summary>
+    /// Worker <paramref name="index"/> runs part index + 1 of every job that has one, exactly once.
+    /// </summary>
+    /// <remarks>
+    /// Why this is correct for any number of workers and any mix of part counts:
+    /// (1) The worker decides from one load of the ticket: the generation g it names and whether g has part p. Reading
+    /// the generation and the part count separately let a worker that had no part in g read the part count of g + 1,
+    /// run g + 1's part, then see g + 1 as new and run it again — a double decrement that stalled the caller or, with the
+    /// job's fields already replaced, ran a product on freed buffers.
+    /// (2) If g has part p, the caller of g waits in Dispatch until p is counted, so while this worker runs, the ticket,
+    /// bounds and body all still describe g; the worker counts p once and remembers g, so it never runs g again.
+    /// (3) If g has no part p, the worker touches nothing of g's and only remembers g; the caller never waits for it.
+    /// (4) Generations only grow, and g cannot be replaced while its part p is uncounted, so a worker with a part in g
+    /// always finds g as the ticket's generation: spinning it sees it; asleep, it was woken (the fences around
+    /// s_sleeping and the ticket: the worker counts itself asleep before it re-reads the ticket, the caller publishes
+    /// before it reads the count).
+    /// </remarks>
     // Fully optimised from the first call: the worker loop is entered once and would otherwise run tier-0 code
     // until on-stack replacement, making the hand-off latency (and so epoch times) vary from run to run.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Worker(int index, int seen)
+    private static void Worker(int index, long seen)
     {
+        int part = index + 1;
         while (true)
         {
             long spinUntil = Stopwatch.GetTimestamp() + SpinTicks;
             var spinner = new SpinWait();
-            while (Volatile.Read(ref s_generation) == seen)
+            long ticket;
+            while ((ticket = Volatile.Read(ref s_ticket)) >> 7 == seen)
             {
                 if (Stopwatch.GetTimestamp() < spinUntil)
                 {
@@ -155,13 +187,12 @@ internal static unsafe class GemmThreads
                 lock (s_sleep)
                 {
                     Interlocked.Increment(ref s_sleeping);
-                    while (Volatile.Read(ref s_generation) == seen) Monitor.Wait(s_sleep);
+                    while (Volatile.Read(ref s_ticket) >> 7 == seen) Monitor.Wait(s_sleep);
                     Interlocked.Decrement(ref s_sleeping);
                 }
             }
-            seen = Volatile.Read(ref s_generation);
-            int part = index + 1;
-            if (part >= s_parts) continue;
+            seen = ticket >> 7;
+            if (part >= (int)(ticket & 127)) continue;
             try
             {
                 RunPart(part);
