@@ -15,6 +15,7 @@ using Cortex.Optimizers;
 //                      threads at once
 //   train            — digits MLP on the fused step and on the tape, and a small CNN with BatchNormalization, a few
 //                      hundred steps each, and a wide MLP on batches of 300; prints a SHA-256 of each model's weights
+//                      and of its predictions
 string mode = args.Length > 0 ? args[0] : "products";
 Console.WriteLine($"cpus {Environment.ProcessorCount} parts {GemmThreads.MaxParts}");
 var clock = Stopwatch.StartNew();
@@ -152,13 +153,20 @@ static class Training
         Trainer.ForceTapePath = tape;
         model.Fit(x, y, epochs: 2, batchSize: batchSize, verbose: 0);
         Trainer.ForceTapePath = false;
+        Console.WriteLine($"weights {name} fused={Trainer.LastFitFused} {Hash(model.Variables)}");
+        // Inference on the trained model: a whole batch (products split into parts) and single samples (not split).
+        Console.WriteLine($"predict {name} {Hash([model.Predict(x, batchSize: 1024), model.Predict(x.Slice(0, 3), batchSize: 1)])}");
+    }
+
+    private static string Hash(IEnumerable<Tensor> tensors)
+    {
         using var sha = SHA256.Create();
-        foreach (var v in model.Variables)
+        foreach (var t in tensors)
         {
-            var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(v.ToArray().AsSpan());
-            sha.TransformBlock(bytes.ToArray(), 0, bytes.Length, null, 0);
+            byte[] bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.ToArray().AsSpan()).ToArray();
+            sha.TransformBlock(bytes, 0, bytes.Length, null, 0);
         }
         sha.TransformFinalBlock([], 0, 0);
-        Console.WriteLine($"weights {name} fused={Trainer.LastFitFused} {Convert.ToHexString(sha.Hash!)[..16]}");
+        return Convert.ToHexString(sha.Hash!)[..16];
     }
 }
