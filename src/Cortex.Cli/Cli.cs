@@ -5,13 +5,15 @@ namespace Cortex.Cli;
 
 /// <summary>
 /// The <c>cortex</c> command: <c>train</c>, <c>evaluate</c>, <c>predict</c> and <c>summary</c>. Exit codes: 0 success,
-/// 1 bad usage or bad input (one line on stderr), 2 an unexpected internal error.
+/// 1 bad usage or bad input, including a training run that diverged or a model that outputs NaN (one line on stderr),
+/// 2 an unexpected internal error.
 /// </summary>
 public static class Cli
 {
     /// <summary>Success.</summary>
     public const int Ok = 0;
-    /// <summary>Bad usage or bad input: an unknown option value, a missing or malformed file, a shape mismatch.</summary>
+    /// <summary>Bad usage or bad input: an unknown option value, a missing or malformed file, a shape mismatch, a
+    /// learning rate or data that made training diverge, a model whose outputs are not finite.</summary>
     public const int BadInput = 1;
     /// <summary>An unexpected exception: a bug in Cortex or the CLI.</summary>
     public const int InternalError = 2;
@@ -99,9 +101,10 @@ public static class Cli
         };
 
     // Everything the library throws for data, files and shapes it was given is the user's input here: the CLI passes
-    // nothing else. ArgumentNullException is the exception: that would be our bug.
+    // nothing else. ArgumentNullException is the exception: that would be our bug. NotFiniteNumberException is Fit
+    // finding the first batch's loss already NaN or infinite, which finite data does only by overflowing.
     private static bool IsBadInput(Exception e) => e is UsageException or IOException or UnauthorizedAccessException
-        or InvalidDataException || (e is ArgumentException && e is not ArgumentNullException);
+        or InvalidDataException or NotFiniteNumberException || (e is ArgumentException && e is not ArgumentNullException);
 
     private static string Message(Exception e) =>
         e is ArgumentException { ParamName: { } p } a ? a.Message.Replace($" (Parameter '{p}')", "") : e.Message;

@@ -26,6 +26,7 @@ internal static class PredictCommand
         DataSources.CheckFeatures(model, modelPath, x, $"--input '{inputPath}'",
             label != null ? $" (columns besides '{label}': {string.Join(", ", columns)})" : $" (columns: {string.Join(", ", columns)}; --label COLUMN leaves one out)");
         Tensor outputs = model.Predict(x, batchSize: 256);
+        CheckFinite(model, modelPath, outputs, inputPath);
         Tensor probabilities = OutputsProbabilities(model) ? outputs : NN.Softmax(outputs);
         int[] classes = TrainCommand.Classes(probabilities);
         int k = probabilities.Shape[^1];
@@ -34,6 +35,25 @@ internal static class PredictCommand
         for (int i = 0; i < classes.Length; i++)
             stdout.WriteLine($"{i + 1},{classes[i]}," + string.Join(',', p.AsSpan(i * k, k).ToArray().Select(TrainCommand.Format)));
         return Cli.Ok;
+    }
+
+    /// <summary>
+    /// Refuses outputs that are NaN or infinite, naming the first row (numbered as printed, from 1): printed, they
+    /// would read as class 0 with NaN probabilities. The cause is said: weights broken by a training run that
+    /// diverged, or inputs far outside what the model was trained on.
+    /// </summary>
+    private static void CheckFinite(Model model, string modelPath, Tensor outputs, string inputPath)
+    {
+        ReadOnlySpan<float> o = outputs.AsSpan();
+        int perRow = Math.Max(1, outputs.Size / Math.Max(1, outputs.Shape[0]));
+        for (int i = 0; i < o.Length; i++)
+        {
+            if (float.IsFinite(o[i])) continue;
+            string why = TrainCommand.NonFiniteWeight(model) is { } w
+                ? $"its weights are not finite ('{w.Name}'; saved from a training run that diverged?)"
+                : "are that row's values in the range the model was trained on?";
+            throw new UsageException($"the model '{modelPath}' outputs {(float.IsNaN(o[i]) ? "NaN" : "infinity")} for row {i / perRow + 1} of --input '{inputPath}': {why}");
+        }
     }
 
     // The CLI's models end in logits (fromLogits: true); a model built elsewhere may end in a softmax already.

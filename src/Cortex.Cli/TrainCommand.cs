@@ -36,7 +36,7 @@ internal static class TrainCommand
         var seed = new Option<int>("--seed") { Description = "Seeds weight initialisation, shuffling and the CSV train/test split.", HelpName = "N", DefaultValueFactory = _ => 42 };
         var validationSplit = new Option<float>("--validation-split") { Description = "Fraction of the training rows (the last ones) held out to report val_loss and val_accuracy each epoch.", HelpName = "FRACTION", DefaultValueFactory = _ => 0f };
         var modelKind = new Option<string>("--model") { Description = "The network: mlp (dense layers from --layers and --activation) or cnn (Conv2D 32 → MaxPooling2D → Conv2D 64 → MaxPooling2D → Dropout 0.5 → Dense, for the 28×28 image data sets).", HelpName = "mlp|cnn", DefaultValueFactory = _ => "mlp" };
-        var output = new Option<string>("--out") { Description = "Directory for NAME.cortex and NAME-history.csv (created if missing).", HelpName = "DIR", DefaultValueFactory = _ => "." };
+        var output = new Option<string>("--out") { Description = "Where to save: a directory for NAME.cortex and NAME-history.csv, or a FILE.cortex with FILE-history.csv beside it (folders are created if missing).", HelpName = "DIR|FILE.cortex", DefaultValueFactory = _ => "." };
 
         var command = new Command("train", "Train a dense classifier (by default the course notes' digit model) and save it.")
         {
@@ -56,16 +56,7 @@ internal static class TrainCommand
         CortexRandom.SetGlobalSeed(s.Seed);
         TrainingData data = DataSources.LoadForTraining(s.Data, s.Label, s.Seed);
         var (trainX, trainY, testX, testY) = data.Data;
-        try
-        {
-            Directory.CreateDirectory(s.Out);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new UsageException($"--out: cannot create the directory '{s.Out}': {e.Message}");
-        }
-        string modelPath = Path.Combine(s.Out, data.Name + ".cortex");
-        string historyPath = Path.Combine(s.Out, data.Name + "-history.csv");
+        var (modelPath, historyPath) = OutputPaths(s.Out, data.Name);
 
         var model = BuildModel(s, data);
         model.Compile(CreateOptimizer(s.Optimizer, s.LearningRate), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
@@ -73,9 +64,10 @@ internal static class TrainCommand
         model.Summary(stdout.WriteLine);
 
         var trainClock = Stopwatch.StartNew();
-        model.Fit(trainX, trainY, epochs: s.Epochs, batchSize: s.BatchSize, validationSplit: s.ValidationSplit,
-            callbacks: [new CsvLogger(historyPath)], verbose: 1);
+        var history = model.Fit(trainX, trainY, epochs: s.Epochs, batchSize: s.BatchSize, validationSplit: s.ValidationSplit,
+            callbacks: [new CsvLogger(historyPath), new TerminateOnNaN()], verbose: 1);
         trainClock.Stop();
+        CheckConverged(model, history, s, modelPath, historyPath);
 
         var results = model.Evaluate(testX, testY, batchSize: Math.Max(s.BatchSize, 256));
         int[] predicted = Classes(model.Predict(testX, batchSize: Math.Max(s.BatchSize, 256)));
@@ -93,6 +85,63 @@ internal static class TrainCommand
             $"Trained {s.Epochs} epoch{(s.Epochs == 1 ? "" : "s")} in {trainClock.Elapsed.TotalSeconds:0.0} s; {clock.Elapsed.TotalSeconds:0.0} s in all."));
         return Cli.Ok;
     }
+
+    /// <summary>
+    /// The model and history paths for <c>--out</c>: a path ending in <c>.cortex</c> is the model file, with the history
+    /// beside it as <c>NAME-history.csv</c>; anything else is a directory for <c>DATA.cortex</c> and
+    /// <c>DATA-history.csv</c>. The folder is created, and both paths are checked to be writable, before any training,
+    /// so that a bad <c>--out</c> costs nothing and overwrites nothing.
+    /// </summary>
+    internal static (string Model, string History) OutputPaths(string output, string dataName)
+    {
+        bool isFile = output.EndsWith(".cortex", StringComparison.OrdinalIgnoreCase);
+        string directory = isFile ? Path.GetDirectoryName(Path.GetFullPath(output))! : output;
+        string modelPath = isFile ? output : Path.Combine(output, dataName + ".cortex");
+        string historyPath = Path.Combine(isFile ? Path.GetDirectoryName(output)! : output, Path.GetFileNameWithoutExtension(modelPath) + "-history.csv");
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--out: cannot create the directory '{directory}': {e.Message}");
+        }
+        foreach (string path in (string[])[modelPath, historyPath])
+            if (Directory.Exists(path)) throw new UsageException($"--out: cannot write '{path}': it is a directory.");
+        // Both files are replaced by creating a file in the folder (the model atomically, the history afresh), so
+        // the folder's permission is what decides; probe it with a file of our own rather than touch theirs.
+        string probe = Path.Combine(directory, $".cortex-write-test-{Guid.NewGuid():N}");
+        try
+        {
+            using (File.Create(probe, 1, FileOptions.DeleteOnClose)) { }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UsageException($"--out: cannot write to the directory '{directory}': {e.Message}");
+        }
+        return (modelPath, historyPath);
+    }
+
+    /// <summary>
+    /// After Fit: a loss that became NaN or infinite, or weights that did, means the run diverged. Its model would
+    /// predict NaN (class 0) for everything, so it is not saved — any previous model at the path stays — and the
+    /// command fails in one line that names the learning rate. The history, written as training ran, is kept: it
+    /// shows the epoch where the loss broke.
+    /// </summary>
+    private static void CheckConverged(Sequential model, History history, Settings s, string modelPath, string historyPath)
+    {
+        var losses = history["loss"];
+        int bad = losses.FindIndex(l => !float.IsFinite(l));
+        string? problem = bad >= 0 ? $"the loss is {Format(losses[bad])} in epoch {bad + 1}"
+            : NonFiniteWeight(model) is { } w ? $"the weight '{w.Name}' is not finite"
+            : null;
+        if (problem == null) return;
+        string rate = s.LearningRate is { } lr ? $"--lr {lr.ToString(CultureInfo.InvariantCulture)}" : $"the default --lr of {s.Optimizer}";
+        throw new UsageException($"training diverged: {problem} with --optimizer {s.Optimizer} and {rate}; the model was not saved to {modelPath} (the history is in {historyPath}). Try a smaller --lr.");
+    }
+
+    /// <summary>The first weight holding a NaN or an infinity, or null when all are finite.</summary>
+    internal static Variable? NonFiniteWeight(Model model) => model.Variables.FirstOrDefault(v => !v.ToArray().All(float.IsFinite));
 
     private static Sequential BuildModel(Settings s, TrainingData data)
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Http.Features;
@@ -9,30 +10,48 @@ namespace Cortex.Playground;
 /// <summary>
 /// The Cortex Playground server: <c>dotnet run --project src/Cortex.Playground</c> serves the page on
 /// http://127.0.0.1:5080 (<c>--port N</c> or <c>--urls URL</c> to change it). Each tab gets a session that trains
-/// its network with Cortex on the server and streams the state to the page as Server-Sent Events.
+/// its network with Cortex on the server and streams the state to the page as Server-Sent Events. Exit codes: 0 after
+/// Ctrl+C, 1 when the address cannot be listened on (the port is taken), 2 for a bad <c>--port</c>; each failure is one
+/// line on stderr.
 /// </summary>
 public static class Program
 {
     public const int DefaultPort = 5080;
     private const int MaxBodyBytes = 16 * 1024;
 
-    public static void Main(string[] args)
+    public static int Main(string[] args)
     {
         WebApplication app;
         try { app = CreateApp(args); }
         catch (ArgumentException e)
         {
             Console.Error.WriteLine(e.Message);
-            Environment.Exit(2);
-            return;
+            return 2;
+        }
+        catch (IOException e)
+        {
+            Console.Error.WriteLine(e.Message);
+            return 1;
         }
         app.Lifetime.ApplicationStarted.Register(() =>
             Console.WriteLine($"Cortex Playground: open {string.Join(" or ", app.Urls)} in a browser (Ctrl+C stops it)."));
-        app.Run();
+        try { app.Start(); }
+        catch (IOException e)
+        {
+            // A --urls address that is taken, or a port taken between the check and the start: the host has logged
+            // the details; this is the line to act on.
+            Console.Error.WriteLine("Cortex Playground: cannot start: " + string.Join(' ', e.Message.Split('\n', StringSplitOptions.TrimEntries)));
+            return 1;
+        }
+        app.WaitForShutdown();
+        return 0;
     }
 
     /// <summary>Builds the app (not started). Listens on 127.0.0.1:<c>--port</c> (default 5080) unless <c>--urls</c>
     /// is given; limits come from the <c>Playground:</c> configuration section (see <see cref="PlaygroundOptions"/>).</summary>
+    /// <exception cref="ArgumentException"><c>--port</c> is not a port number.</exception>
+    /// <exception cref="IOException">The <c>--port</c> on 127.0.0.1 cannot be listened on (another program holds it); the
+    /// message is one line that says so.</exception>
     public static WebApplication CreateApp(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
@@ -41,6 +60,7 @@ public static class Program
             string portText = builder.Configuration["port"] ?? DefaultPort.ToString();
             if (!int.TryParse(portText, out int port) || port < 0 || port > 65535)
                 throw new ArgumentException($"--port must be a TCP port number (0–65535). Received: '{portText}'");
+            if (port != 0) CheckCanListen(port);
             builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         }
         // One line per request is noise in the terminal; startup, warnings and errors still show.
@@ -95,6 +115,25 @@ public static class Program
 
         MapApi(app, app.Services.GetRequiredService<SessionStore>());
         return app;
+    }
+
+    /// <summary>
+    /// Listens on 127.0.0.1:<paramref name="port"/> for a moment, so that a taken port is one line before anything
+    /// starts: otherwise the host logs the bind failure with its stack trace and the process aborts.
+    /// </summary>
+    private static void CheckCanListen(int port)
+    {
+        try
+        {
+            var probe = new TcpListener(IPAddress.Loopback, port);
+            probe.Start();
+            probe.Stop();
+        }
+        catch (SocketException e)
+        {
+            string why = e.SocketErrorCode == SocketError.AddressAlreadyInUse ? "the port is already in use (another Playground?)" : e.Message;
+            throw new IOException($"Cortex Playground: cannot listen on http://127.0.0.1:{port}: {why}. Stop that program or choose another port with --port N.", e);
+        }
     }
 
     private static RateLimitPartition<string> Partition(HttpContext ctx, PlaygroundOptions o)
@@ -165,7 +204,7 @@ public static class Program
             s.Update(s.Settings.Merge(await ReadJson(ctx.Request)));
             return Results.Json(Describe(s));
         });
-        MapSession("POST", "play", (s, _) => { s.Play(); return Task.FromResult(Results.Json(new { playing = true })); });
+        MapSession("POST", "play", (s, _) => { s.Play(); return Task.FromResult(Results.Json(new { playing = s.Playing })); });
         MapSession("POST", "pause", (s, _) => { s.Pause(); return Task.FromResult(Results.Json(new { playing = false })); });
         MapSession("POST", "step", (s, _) => { s.Step(); return Task.FromResult(Results.Json(new { epoch = s.Epoch })); });
         MapSession("POST", "reset", (s, _) => { s.Reset(); return Task.FromResult(Results.Json(new { epoch = 0 })); });

@@ -32,6 +32,7 @@ public sealed class Session
     private Tensor xTrain = null!, yTrain = null!, xTest = null!, yTest = null!, gridOutput = null!, gridNeurons = null!;
     private Sequential model = null!;
     private int epoch, resets, trainCount;
+    private bool diverged; // the loss became NaN or infinite: training stops until a reset or a new network
     private readonly List<float[]> history = [];
     private CancellationTokenSource? loop;
     private TaskCompletionSource changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -58,6 +59,9 @@ public sealed class Session
     public int Subscribers;
 
     public bool Playing => loop != null;
+
+    /// <summary>Whether the loss became NaN or infinite; training stays stopped until a reset or a new network.</summary>
+    public bool Diverged { get { lock (gate) return diverged; } }
 
     public Settings Settings { get { lock (gate) return settings; } }
 
@@ -104,11 +108,12 @@ public sealed class Session
         }
     }
 
+    /// <summary>Starts training in the background; does nothing while the network has <see cref="Diverged"/>.</summary>
     public void Play()
     {
         lock (gate)
         {
-            if (loop != null) return;
+            if (loop != null || diverged) return;
             loop = new CancellationTokenSource();
             var token = loop.Token;
             _ = Task.Run(() => RunAsync(token));
@@ -174,6 +179,13 @@ public sealed class Session
                     {
                         if (token.IsCancellationRequested) break;
                         TrainEpochs(maxEpochs: int.MaxValue, sliceMs: scheduler.SliceMs);
+                        if (diverged)
+                        {
+                            // Not cancelled, so the loop is this one: stop it and show the NaN at once.
+                            loop = null;
+                            PublishLocked();
+                            break;
+                        }
                         if (sincePublish.ElapsedMilliseconds >= scheduler.PublishIntervalMs)
                         {
                             PublishLocked();
@@ -200,15 +212,31 @@ public sealed class Session
         }
     }
 
-    /// <summary>Runs whole epochs (one pass over the training points each) until the slice's time or count is used.</summary>
-    private void TrainEpochs(int maxEpochs, double sliceMs) =>
-        model.Fit(xTrain, yTrain, epochs: int.MaxValue, batchSize: settings.BatchSize, shuffle: true, verbose: 0,
-            callbacks: [new SliceLimit(this, maxEpochs, sliceMs)]);
+    /// <summary>
+    /// Runs whole epochs (one pass over the training points each) until the slice's time or count is used, or the
+    /// loss stops being finite (TerminateOnNaN ends that epoch's slice; Fit refuses to start from weights that are
+    /// already NaN). Either marks the network <see cref="Diverged"/>; nothing trains it again until it is rebuilt.
+    /// </summary>
+    private void TrainEpochs(int maxEpochs, double sliceMs)
+    {
+        if (diverged) return;
+        try
+        {
+            var h = model.Fit(xTrain, yTrain, epochs: int.MaxValue, batchSize: settings.BatchSize, shuffle: true, verbose: 0,
+                callbacks: [new SliceLimit(this, maxEpochs, sliceMs), new TerminateOnNaN()]);
+            diverged = h["loss"].Exists(l => !float.IsFinite(l));
+        }
+        catch (NotFiniteNumberException)
+        {
+            diverged = true; // the last update of the previous slice made the weights NaN
+        }
+    }
 
     private void ClearTraining()
     {
         epoch = 0;
         history.Clear();
+        diverged = false;
     }
 
     private void MakeData()
@@ -287,6 +315,7 @@ public sealed class Session
         bool classification = settings.Problem == "classification";
         var (trainLoss, trainAcc) = LossAndAccuracy(xTrain, yTrain, classification);
         var (testLoss, testAcc) = LossAndAccuracy(xTest, yTest, classification);
+        diverged |= !float.IsFinite(trainLoss); // weights the last update made NaN, which no batch loss has shown yet
         if (history.Count == 0 || history[^1][0] != epoch) history.Add([epoch, trainLoss, testLoss]);
         if (history.Count > MaxHistory) // keep the chart's whole span in bounded memory: drop every other point
             for (int i = history.Count - 2; i > 0; i -= 2) history.RemoveAt(i);
@@ -336,7 +365,7 @@ public sealed class Session
             testLoss = Finite(testLoss),
             trainAccuracy = classification ? Finite(trainAcc) : (float?)null,
             testAccuracy = classification ? Finite(testAcc) : (float?)null,
-            diverged = !float.IsFinite(trainLoss),
+            diverged,
             history = history.Select(h => h.Select(Finite).ToArray()),
             outputGrid = OutputGrid,
             output = Convert.ToBase64String(outputBytes),

@@ -16,6 +16,7 @@ public class ExitCodeTests
     [InlineData(typeof(FileNotFoundException))]
     [InlineData(typeof(ArgumentException))]
     [InlineData(typeof(UsageException))]
+    [InlineData(typeof(NotFiniteNumberException))] // Fit: the loss of the first batch is NaN (data that overflows)
     public void InputExceptionsAreBadInput(Type type)
     {
         var stderr = new StringWriter();

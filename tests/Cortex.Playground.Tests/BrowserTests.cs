@@ -45,7 +45,7 @@ public sealed class BrowserTests(BrowserFixture fx) : IAsyncLifetime
 
     private static async Task<long> VersionAsync(IPage p) => await p.EvaluateAsync<long>("() => window.playground.state.version");
 
-    [Fact]
+    [BrowserFact]
     public async Task Circle_DefaultNetwork_PlayAdvancesEpochsAndTestLossFallsBelowPoint1()
     {
         page = await fx.NewPageAsync();
@@ -72,7 +72,7 @@ public sealed class BrowserTests(BrowserFixture fx) : IAsyncLifetime
         "&features=x1,x2,x1sq,x2sq,x1x2,sinx1,sinx2&layers=8,8,8&activation=tanh&learningRate=0.01" +
         "&regularization=none&regularizationRate=0&optimizer=sgd&showTestData=true&discretize=false";
 
-    [Fact]
+    [BrowserFact]
     public async Task Spiral_AllFeatures_ThreeTanhLayersOf8_TestLossFallsBelowPoint2()
     {
         page = await fx.NewPageAsync(SpiralHash);
@@ -85,7 +85,7 @@ public sealed class BrowserTests(BrowserFixture fx) : IAsyncLifetime
         Console.WriteLine($"spiral: test loss < 0.2 after {seconds:F1} s");
     }
 
-    [Fact]
+    [BrowserFact]
     public async Task ToggleFeature_AddLayer_ChangeActivation_ChangeTheDrawnNetwork()
     {
         page = await fx.NewPageAsync();
@@ -131,7 +131,7 @@ public sealed class BrowserTests(BrowserFixture fx) : IAsyncLifetime
         await BrowserFixture.ScreenshotAsync(page, "network-edited");
     }
 
-    [Fact]
+    [BrowserFact]
     public async Task Url_ReproducesTheSetupAfterAReload()
     {
         page = await fx.NewPageAsync();
@@ -175,7 +175,7 @@ public sealed class BrowserTests(BrowserFixture fx) : IAsyncLifetime
         await BrowserFixture.ScreenshotAsync(page, "url-reloaded");
     }
 
-    [Fact]
+    [BrowserFact]
     public async Task DownloadedModel_LoadsWithModelLoad_AndClassifiesAsThePageShowed()
     {
         page = await fx.NewPageAsync("#dataset=gauss&noise=25&features=x1,x2,x1x2&layers=3&showTestData=true");

@@ -431,6 +431,7 @@
     $('play-pause').classList.toggle('playing', st.playing);
     $('loss-test').textContent = fmtLoss(st.testLoss);
     $('loss-train').textContent = fmtLoss(st.trainLoss);
+    $('diverged').hidden = !st.diverged;
     const pct = v => v === null || v === undefined ? '' : `accuracy ${(100 * v).toFixed(1)}%`;
     $('accuracy-test').textContent = pct(st.testAccuracy);
     $('accuracy-train').textContent = pct(st.trainAccuracy);

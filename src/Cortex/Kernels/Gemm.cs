@@ -87,8 +87,11 @@ internal static unsafe class Gemm
 
     private static void CheckOperand(string name, int rows, int cols, int length, int ld)
     {
-        if (ld < Math.Max(1, cols))
-            throw new ArgumentOutOfRangeException(name, $"Sgemm expects the leading dimension of {name} to be at least {Math.Max(1, cols)} (its stored row length). Received: {ld}");
+        // BLAS asks for ld ≥ max(1, cols) because Fortran cannot declare a zero-length leading dimension; here an
+        // operand with no columns is never addressed, so ld = cols = 0 (a (3, 0) matrix, stored densely) is accepted
+        // and the product is the empty sum below.
+        if (ld < cols || ld < 0)
+            throw new ArgumentOutOfRangeException(name, $"Sgemm expects the leading dimension of {name} to be at least {cols} (its stored row length). Received: {ld}");
         long needed = rows == 0 || cols == 0 ? 0 : (long)(rows - 1) * ld + cols;
         if (length < needed)
             throw new ArgumentException($"Sgemm expects {name} ({rows}×{cols}, leading dimension {ld}) to hold at least {needed} floats. Received: {length}", name);

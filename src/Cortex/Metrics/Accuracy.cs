@@ -101,9 +101,11 @@ public sealed class BinaryAccuracy : Mean
     public bool FromLogits { get; }
 
     /// <inheritdoc/>
+    /// <exception cref="ArgumentException">The shapes differ, or a label is outside [0, 1].</exception>
     public override void UpdateState(Tensor yTrue, Tensor yPred)
     {
         yTrue = AlignLabels(yTrue, yPred);
+        BinaryCrossentropy.CheckLabels($"Metric '{Name}'", yTrue);
         ReadOnlySpan<float> t = yTrue.AsSpan(), p = yPred.AsSpan();
         int hits = 0;
         for (int i = 0; i < p.Length; i++)

@@ -457,9 +457,10 @@ internal sealed class FusedTrainStep
     }
 
     /// <summary>Runs one step on the rows of <paramref name="x"/>/<paramref name="y"/> listed in <paramref name="rows"/>
-    /// (or, when null, the contiguous rows from <paramref name="start"/>). Returns the batch loss.</summary>
+    /// (or, when null, the contiguous rows from <paramref name="start"/>). Returns the batch loss; with
+    /// <paramref name="skipUpdateIfNotFinite"/> a NaN or infinite loss is returned before anything is updated.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public float Step(Tensor x, Tensor y, ReadOnlySpan<int> rows, int start, int count)
+    public float Step(Tensor x, Tensor y, ReadOnlySpan<int> rows, int start, int count, bool skipUpdateIfNotFinite = false)
     {
         // Gather the batch into the input and label buffers.
         ReadOnlySpan<float> xs = x.AsSpan(), ys = y.AsSpan();
@@ -484,6 +485,7 @@ internal sealed class FusedTrainStep
         var last = stages[^1];
         model.Loss!.TryFused(yBuffer.AsSpan(0, count * labelWidth), last.Output.AsSpan(0, count * last.Width), count, last.Width,
             last.OutputGrad.AsSpan(0, count * last.Width), out float loss);
+        if (skipUpdateIfNotFinite && !float.IsFinite(loss)) return loss;
 
         bool piecewise = false;
         for (int i = stages.Count - 1; i >= firstTrainable; i--)

@@ -289,9 +289,11 @@ public abstract partial class Model
     /// <summary>Builds the model from the data's shape (or checks the data fits the built model) with one sample.</summary>
     private void EnsureBuiltFor(Tensor x) => Call(x.Slice(0, Math.Min(1, x.ShapeRef[0])));
 
-    /// <summary>For sparse cross-entropy, every label must be a class index the output layer can produce.</summary>
+    /// <summary>For sparse cross-entropy, every label must be a class index the output layer can produce; for binary
+    /// cross-entropy, 0, 1 or a probability.</summary>
     private void CheckLabels(string op, Tensor y)
     {
+        if (Loss is BinaryCrossentropy) BinaryCrossentropy.CheckLabels(op, y);
         if (Loss is not SparseCategoricalCrossentropy) return;
         var outShape = OutputShape();
         int classes = outShape[^1];

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Cortex.Callbacks;
 using Cortex.Metrics;
 
@@ -29,6 +30,7 @@ internal sealed class Trainer
     private readonly RunningMean loss = new();
     private readonly FusedTrainStep? fused;
     private readonly Func<Dictionary<string, float>> logs;
+    private int epochsRun;
 
     public Trainer(Model model, Tensor x, Tensor y, int batchSize, bool shuffle)
     {
@@ -71,21 +73,41 @@ internal sealed class Trainer
         for (int step = 0; step < steps && !cancel.IsCancellationRequested; step++)
         {
             int start = step * batchSize, len = Math.Min(batchSize, n - start);
+            bool first = epochsRun == 0 && step == 0;
             foreach (var cb in callbacks) cb.OnTrainBatchBegin(step);
             if (fused != null)
             {
-                float l = fused.Step(x, y, shuffle ? order.AsSpan(start, len) : default, start, len);
+                float l = fused.Step(x, y, shuffle ? order.AsSpan(start, len) : default, start, len, skipUpdateIfNotFinite: first);
+                if (first && !float.IsFinite(l)) throw NotFiniteFirstLoss(l);
                 loss.UpdateState(l, len);
             }
-            else TapeStep(start, len, optimizer, lossFn);
+            else TapeStep(start, len, optimizer, lossFn, first);
             Progress.Update(step + 1, logs);
             foreach (var cb in callbacks) cb.OnTrainBatchEnd(step);
         }
+        epochsRun++;
         return Model.Logs(loss, metrics, "");
     }
 
-    /// <summary>The general step: forward on a GradientTape, loss plus regularisation, gradients, optimizer update.</summary>
-    private void TapeStep(int start, int len, Optimizers.Optimizer optimizer, Losses.Loss lossFn)
+    /// <summary>
+    /// The error for a NaN or infinite loss on the first batch of a Fit, thrown before that batch's update so the
+    /// model is left as it was. Nothing has been learned yet, so the cause is the inputs, the labels or weights that
+    /// are already broken, and the message says which. Later batches are not checked, as in Keras, where
+    /// <see cref="TerminateOnNaN"/> stops a run that diverges.
+    /// </summary>
+    private NotFiniteNumberException NotFiniteFirstLoss(float value)
+    {
+        string what = float.IsNaN(value) ? "NaN" : value.ToString(CultureInfo.InvariantCulture);
+        var broken = variables.FirstOrDefault(v => !v.ToArray().All(float.IsFinite)); // the error path: clarity over speed
+        string cause = broken != null
+            ? $"the weight '{broken.Name}' is not finite (an earlier training run diverged?): rebuild or reload the model, and lower the learning rate."
+            : "the inputs and labels are finite, so the loss overflows on them: scale the inputs (a Normalization layer) and check the labels match the loss.";
+        return new NotFiniteNumberException($"Fit: the loss is {what} at epoch 1, batch 1, before any update; {cause}", value);
+    }
+
+    /// <summary>The general step: forward on a GradientTape, loss plus regularisation, gradients, optimizer update
+    /// (not made when <paramref name="first"/> and the loss is not finite: see <see cref="NotFiniteFirstLoss"/>).</summary>
+    private void TapeStep(int start, int len, Optimizers.Optimizer optimizer, Losses.Loss lossFn, bool first)
     {
         Tensor xb, yb;
         if (shuffle)
@@ -108,8 +130,10 @@ internal sealed class Trainer
             foreach (var r in model.RegularizationLosses()) total += r;
             grads = tape.Gradient(total, [.. variables]);
         }
+        float value = total.Item();
+        if (first && !float.IsFinite(value)) throw NotFiniteFirstLoss(value);
         optimizer.ApplyGradients(grads, variables);
-        loss.UpdateState(total.Item(), len);
+        loss.UpdateState(value, len);
         foreach (var m in metrics) m.UpdateState(yb, pred);
     }
 }

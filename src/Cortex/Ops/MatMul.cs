@@ -27,7 +27,7 @@ public partial class Tensor
         if (b.Rank == 1) return MatMul(a, b.Reshape(kb, 1)).Squeeze(-1);
         // A batch of matrices times one matrix is one tall GEMM: (B·m, k) × (k, n).
         if (b.Rank == 2 && a.Rank > 2)
-            return MatMul(a.Reshape(-1, ka), b).Reshape([.. a.shape[..^1], b.shape[1]]);
+            return MatMul(a.Reshape(ShapeUtil.Count(a.shape[..^1]), ka), b).Reshape([.. a.shape[..^1], b.shape[1]]); // not -1: k may be 0
         return MatMulCore(a, false, b, false, record: true);
     }
 

@@ -30,13 +30,15 @@ public class Adam : Optimizer
     /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
     /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
     /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
+    /// <exception cref="ArgumentException"><paramref name="learningRate"/> is negative or not finite, <paramref name="epsilon"/>
+    /// is not a finite number &gt; 0, or a β is outside [0, 1).</exception>
     public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f, bool amsgrad = false,
         float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
         : base(learningRate, clipNorm, clipValue, globalClipNorm)
     {
-        Beta1 = beta1;
-        Beta2 = beta2;
-        Epsilon = epsilon;
+        Beta1 = Hyperparameter.DecayFraction(GetType().Name, nameof(beta1), beta1);
+        Beta2 = Hyperparameter.DecayFraction(GetType().Name, nameof(beta2), beta2);
+        Epsilon = Hyperparameter.Positive(GetType().Name, nameof(epsilon), epsilon);
         Amsgrad = amsgrad;
         SlotNames = amsgrad ? ["momentum", "velocity", "velocity_hat"] : ["momentum", "velocity"];
     }

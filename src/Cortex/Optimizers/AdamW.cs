@@ -24,7 +24,8 @@ public sealed class AdamW : Adam
     /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
     /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
     /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
-    /// <exception cref="ArgumentException"><paramref name="weightDecay"/> is negative.</exception>
+    /// <exception cref="ArgumentException"><paramref name="weightDecay"/> is negative or not finite, or another
+    /// argument is out of range (see <see cref="Adam(float, float, float, float, bool, float?, float?, float?)"/>).</exception>
     public AdamW(float learningRate = 1e-3f, float weightDecay = 0.004f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f,
         bool amsgrad = false, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
         : base(learningRate, beta1, beta2, epsilon, amsgrad, clipNorm, clipValue, globalClipNorm)

@@ -46,14 +46,15 @@ public abstract class LearningRateSchedule
 public sealed class ExponentialDecay : LearningRateSchedule
 {
     /// <summary>Creates the schedule.</summary>
-    /// <exception cref="ArgumentException"><paramref name="decaySteps"/> is not positive.</exception>
+    /// <exception cref="ArgumentException"><paramref name="initialLearningRate"/> is negative or not finite,
+    /// <paramref name="decayRate"/> is not a finite number &gt; 0, or <paramref name="decaySteps"/> is not positive.</exception>
     public ExponentialDecay(float initialLearningRate, long decaySteps, float decayRate, bool staircase = false)
     {
         if (decaySteps <= 0)
-            throw new ArgumentException($"ExponentialDecay: decaySteps must be positive. Received: decaySteps={decaySteps}", nameof(decaySteps));
-        InitialLearningRate = initialLearningRate;
+            throw new ArgumentException($"ExponentialDecay: invalid value for argument decaySteps: expected a whole number > 0. Received: decaySteps={decaySteps}", nameof(decaySteps));
+        InitialLearningRate = Hyperparameter.LearningRate(nameof(ExponentialDecay), nameof(initialLearningRate), initialLearningRate);
         DecaySteps = decaySteps;
-        DecayRate = decayRate;
+        DecayRate = Hyperparameter.Positive(nameof(ExponentialDecay), nameof(decayRate), decayRate);
         Staircase = staircase;
     }
 

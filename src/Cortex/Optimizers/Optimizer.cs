@@ -35,7 +35,8 @@ public abstract class Optimizer
     private readonly List<float[]?> clipScratch = []; // per variable, allocated on the first clipped update
 
     /// <summary>Stores the hyperparameters shared by every optimizer.</summary>
-    /// <exception cref="ArgumentException">More than one clipping option is set, or one is not positive.</exception>
+    /// <exception cref="ArgumentException">The learning rate is negative, NaN or infinite, more than one clipping
+    /// option is set, or one is not a finite number &gt; 0.</exception>
     protected Optimizer(float learningRate, float? clipNorm, float? clipValue, float? globalClipNorm)
     {
         int set = (clipNorm.HasValue ? 1 : 0) + (clipValue.HasValue ? 1 : 0) + (globalClipNorm.HasValue ? 1 : 0);
@@ -44,26 +45,27 @@ public abstract class Optimizer
         CheckPositive("clipNorm", clipNorm);
         CheckPositive("clipValue", clipValue);
         CheckPositive("globalClipNorm", globalClipNorm);
-        this.learningRate = learningRate;
+        this.learningRate = Hyperparameter.LearningRate(GetType().Name, nameof(learningRate), learningRate);
         ClipNorm = clipNorm;
         ClipValue = clipValue;
         GlobalClipNorm = globalClipNorm;
     }
 
+    // An infinite clipNorm would scale by ∞/∞ = NaN, so "positive" means finite too.
     private void CheckPositive(string name, float? value)
     {
-        if (value is float v && !(v > 0))
-            throw new ArgumentException($"{GetType().Name}: {name} must be positive. Received: {name}={v}");
+        if (value is float v) Hyperparameter.Positive(GetType().Name, name, v);
     }
 
     /// <summary>
     /// The learning rate of the next update: the schedule's rate for <see cref="Iterations"/> when
     /// <see cref="Schedule"/> is set, else the constant rate. Setting it sets a constant rate and removes any schedule.
     /// </summary>
+    /// <exception cref="ArgumentException">The value set is negative, NaN or infinite (nothing changes).</exception>
     public float LearningRate
     {
         get => Schedule?.GetRate(Iterations) ?? learningRate;
-        set { learningRate = value; Schedule = null; }
+        set { learningRate = Hyperparameter.LearningRate(GetType().Name, nameof(LearningRate), value); Schedule = null; }
     }
 
     /// <summary>A schedule that supplies the learning rate per step; null for a constant rate.</summary>

@@ -1,4 +1,3 @@
-using Cortex.Saving;
 using System.Numerics;
 using System.Runtime.InteropServices;
 
@@ -25,13 +24,15 @@ public sealed class RMSprop : Optimizer
     /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
     /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
     /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
+    /// <exception cref="ArgumentException"><paramref name="learningRate"/> is negative or not finite, <paramref name="epsilon"/>
+    /// is not a finite number &gt; 0, <paramref name="rho"/> is outside [0, 1) or <paramref name="momentum"/> outside [0, 1].</exception>
     public RMSprop(float learningRate = 1e-3f, float rho = 0.9f, float momentum = 0f, float epsilon = 1e-7f, bool centered = false,
         float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
         : base(learningRate, clipNorm, clipValue, globalClipNorm)
     {
-        Rho = rho;
-        Momentum = ConfigJson.NonNegative("RMSprop", "momentum", momentum);
-        Epsilon = epsilon;
+        Rho = Hyperparameter.DecayFraction(nameof(RMSprop), nameof(rho), rho);
+        Momentum = Hyperparameter.Momentum(nameof(RMSprop), nameof(momentum), momentum);
+        Epsilon = Hyperparameter.Positive(nameof(RMSprop), nameof(epsilon), epsilon);
         Centered = centered;
         SlotNames = (Momentum > 0, centered) switch
         {

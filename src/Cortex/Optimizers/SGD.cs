@@ -22,14 +22,13 @@ public sealed class SGD : Optimizer
     /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
     /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
     /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
-    /// <exception cref="ArgumentException"><paramref name="momentum"/> is outside [0, 1].</exception>
+    /// <exception cref="ArgumentException"><paramref name="learningRate"/> is negative or not finite, or
+    /// <paramref name="momentum"/> is outside [0, 1].</exception>
     public SGD(float learningRate = 0.01f, float momentum = 0f, bool nesterov = false,
         float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
         : base(learningRate, clipNorm, clipValue, globalClipNorm)
     {
-        if (!(momentum >= 0 && momentum <= 1))
-            throw new ArgumentException($"SGD: momentum must be in [0, 1]. Received: momentum={momentum}", nameof(momentum));
-        Momentum = momentum;
+        Momentum = Hyperparameter.Momentum(nameof(SGD), nameof(momentum), momentum);
         Nesterov = nesterov;
         SlotNames = momentum > 0 ? ["momentum"] : [];
     }
