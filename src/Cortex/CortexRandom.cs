@@ -123,6 +123,19 @@ public sealed class CortexRandom
         for (int i = 0; i < dest.Length; i++) dest[i] = (float)(mean + std * NextNormal());
     }
 
+    /// <summary>The generator's position (its four state words), which a model file saves so that a reloaded layer
+    /// continues the stream where the saved one was; setting it rejects the all-zero state, which xoshiro never leaves.</summary>
+    internal uint[] State
+    {
+        get => [s0, s1, s2, s3];
+        set
+        {
+            if (value.Length != 4 || (value[0] | value[1] | value[2] | value[3]) == 0)
+                throw new ArgumentException($"A CortexRandom state is 4 words, not all zero. Received: [{string.Join(", ", value)}]");
+            (s0, s1, s2, s3) = (value[0], value[1], value[2], value[3]);
+        }
+    }
+
     /// <summary>Shuffles <paramref name="values"/> in place (Fisher–Yates).</summary>
     public void Shuffle(Span<int> values)
     {

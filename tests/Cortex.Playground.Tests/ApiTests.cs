@@ -82,20 +82,55 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Contains("new Input([1])", code);
 
         var before = Directory.GetFiles(Path.GetTempPath(), "cortex-playground-*").ToHashSet();
+        var (model, fileName) = await DownloadModelAsync(id);
+        Assert.Equal("playground-xor-epoch3.cortex", fileName);
+        Assert.DoesNotContain(Directory.GetFiles(Path.GetTempPath(), "cortex-playground-*"), f => !before.Contains(f));
+        Assert.Equal([-1, 1], model.InputShape!);
+        Assert.Equal(2, model.Layers.Count(l => l is Cortex.Layers.Dense or Cortex.Layers.Input));
+    }
+
+    /// <summary>Downloads the session's model and loads it with <see cref="Model.Load"/>; returns it and the offered file name.</summary>
+    private async Task<(Model Model, string? FileName)> DownloadModelAsync(string id)
+    {
         using var res = await server.Http.GetAsync($"/api/sessions/{id}/model");
         res.EnsureSuccessStatusCode();
-        Assert.Equal("playground-xor-epoch3.cortex", res.Content.Headers.ContentDisposition?.FileName?.Trim('"'));
-        Assert.DoesNotContain(Directory.GetFiles(Path.GetTempPath(), "cortex-playground-*"), f => !before.Contains(f));
-
         string path = Path.Combine(Path.GetTempPath(), $"api-test-{Guid.NewGuid():N}.cortex");
         await File.WriteAllBytesAsync(path, await res.Content.ReadAsByteArrayAsync());
-        try
-        {
-            var model = Model.Load(path);
-            Assert.Equal([-1, 1], model.InputShape!);
-            Assert.Equal(2, model.Layers.Count(l => l is Cortex.Layers.Dense or Cortex.Layers.Input));
-        }
+        try { return (Model.Load(path), res.Content.Headers.ContentDisposition?.FileName?.Trim('"')); }
         finally { File.Delete(path); }
+    }
+
+    /// <summary>
+    /// With Adam selected, a download before any step since the last reset or settings change holds an optimizer that
+    /// has built no slots yet; format 1 saved that and then refused to load it ("expected 9 tensors … Received: 1").
+    /// </summary>
+    [Theory]
+    [InlineData("new session")]
+    [InlineData("reset after training")]
+    [InlineData("settings changed after training")]
+    public async Task ModelDownloadedWithAdamBeforeAnyStepSinceResetOrSettings_Loads(string state)
+    {
+        string id = await server.CreateSessionAsync(new { dataset = "circle", optimizer = "adam", layers = new[] { 3, 2 } });
+        if (state != "new session")
+            (await server.Http.PostAsync($"/api/sessions/{id}/step", null)).EnsureSuccessStatusCode();
+        if (state == "reset after training")
+            (await server.Http.PostAsync($"/api/sessions/{id}/reset", null)).EnsureSuccessStatusCode();
+        if (state == "settings changed after training")
+        {
+            using var body = new StringContent("{\"learningRate\": 0.1}", Encoding.UTF8, "application/json");
+            (await server.Http.PostAsync($"/api/sessions/{id}/settings", body)).EnsureSuccessStatusCode();
+        }
+
+        var (model, fileName) = await DownloadModelAsync(id);
+        Assert.Equal(state == "settings changed after training" ? "playground-circle-epoch1.cortex" : "playground-circle-epoch0.cortex", fileName);
+        var adam = Assert.IsType<Cortex.Optimizers.Adam>(model.Optimizer);
+        Assert.Equal(0, adam.Iterations);
+        Assert.Equal(state == "settings changed after training" ? 0.1f : 0.03f, adam.LearningRate);
+        // The loaded model predicts and keeps training.
+        var x = Tensor.FromArray(new float[,] { { 0.5f, -1f }, { 2f, 3f } });
+        Assert.All(model.Predict(x).ToArray(), p => Assert.InRange(p, 0f, 1f));
+        model.Fit(x, Tensor.FromArray(new float[] { 1, 0 }), verbose: 0);
+        Assert.Equal(1, adam.Iterations);
     }
 
     [Fact]

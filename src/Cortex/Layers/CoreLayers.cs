@@ -78,6 +78,9 @@ public sealed class Dropout : Layer
         return inputs * mask;
     }
 
+    /// <inheritdoc/>
+    internal override CortexRandom? Generator => rng;
+
     /// <summary>Draws the next mask: 1/(1 − rate) where a unit is kept, 0 where it is dropped.</summary>
     internal void FillMask(Span<float> mask)
     {

@@ -120,6 +120,22 @@ public abstract class Layer
         for (int i = 0; i < ws.Count; i++) ws[i].Assign(values[i]);
     }
 
+    /// <summary>The generator a layer draws from while training (Dropout's masks), or null. Its position is part of the
+    /// model's state: a saved model continues the stream where it was.</summary>
+    internal virtual CortexRandom? Generator => null;
+
+    /// <summary>
+    /// Returns a layer to its unbuilt state (no weights, no build shape), so that a Fit whose input checks fail leaves a
+    /// model that was unbuilt unbuilt. Typed weight properties (<c>Dense.Kernel</c>) are replaced at the next build.
+    /// </summary>
+    internal void Unbuild()
+    {
+        weights.Clear();
+        regularized.Clear();
+        BuildInputShape = null;
+        Built = false;
+    }
+
     /// <summary>Lets a layer build itself from the shapes of weights being set (Dense infers its input size).</summary>
     protected virtual bool TryBuildFromWeights(Tensor[] values) => false;
 

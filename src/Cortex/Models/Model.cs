@@ -18,6 +18,18 @@ namespace Cortex.Models;
 /// Tensor logits = model.Predict(xTest);
 /// </code>
 /// </example>
+/// <remarks>
+/// <para><b>Threads.</b> Separate models train and predict on separate threads at the same time. One model may be read
+/// by several threads at once — <see cref="Call"/>, <see cref="Predict"/>, <see cref="Evaluate"/>,
+/// <see cref="GetWeights"/>, <see cref="Save"/> — but while a thread changes it (<see cref="Fit"/>,
+/// <see cref="SetWeights"/>, <see cref="Compile(Optimizer, Loss, IEnumerable{string})"/>, <see cref="Sequential.Add"/>,
+/// <see cref="Sequential.Pop"/>, <see cref="Build"/>, or a first call that builds it), any use from another thread throws
+/// an <see cref="InvalidOperationException"/> naming the model and the operation, rather than computing with
+/// half-updated weights. The changing thread itself may use the model freely: Fit's callbacks may call Predict,
+/// Evaluate, Save or SetWeights. A change waits for the reads already running on other threads to finish.</para>
+/// <para>Layers, variables and the optimizer are not guarded themselves: calling a layer of the model, assigning a
+/// variable or setting <see cref="Layer.Trainable"/> from another thread while the model trains is a race.</para>
+/// </remarks>
 public abstract partial class Model
 {
     private static int modelCount;
@@ -49,7 +61,16 @@ public abstract partial class Model
     public bool StopTraining { get; set; }
 
     /// <summary>Whether every layer has its weights.</summary>
-    public bool Built => layers.Count > 0 && layers.All(l => l.Built);
+    public bool Built
+    {
+        get
+        {
+            // A loop rather than LINQ: every Call asks, and a boxed enumerator per single-sample Predict is garbage.
+            foreach (var l in layers)
+                if (!l.Built) return false;
+            return layers.Count > 0;
+        }
+    }
 
     /// <summary>The shape the model was built for (batch axis as -1), or null.</summary>
     public int[]? InputShape => layers.Count > 0 ? layers[0].BuildInputShape : null;
@@ -65,12 +86,14 @@ public abstract partial class Model
 
     /// <summary>Configures training: the optimizer, the loss, and metrics by name (<c>"accuracy"</c>, <c>"mse"</c>, …).</summary>
     /// <exception cref="ArgumentException">A metric name is unknown (the message lists the valid ones).</exception>
+    /// <exception cref="InvalidOperationException">Another thread is training or changing the model.</exception>
     public void Compile(Optimizer optimizer, Loss loss, IEnumerable<string>? metrics = null)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(loss);
         string[] names = metrics?.ToArray() ?? [];
         foreach (var m in names) Metric.Get(m, loss); // validate now, not mid-training
+        using var use = Use("Compile", exclusive: true);
         Optimizer = optimizer;
         Loss = loss;
         MetricNames = names;
@@ -80,23 +103,55 @@ public abstract partial class Model
     public void Compile(string optimizer, string loss, IEnumerable<string>? metrics = null) =>
         Compile(Optimizer.Get(optimizer), Loss.Get(loss), metrics);
 
-    /// <summary>The forward pass on all of <paramref name="x"/> at once, like calling <c>model(X)</c> in Keras.</summary>
-    public abstract Tensor Call(Tensor x, bool training = false);
+    /// <summary>
+    /// The forward pass on all of <paramref name="x"/> at once, like calling <c>model(X)</c> in Keras. The first call
+    /// builds the model for <paramref name="x"/>'s shape; if it throws, the model stays unbuilt.
+    /// </summary>
+    /// <remarks>Safe to call from several threads at once, and from Fit's callbacks; see the remarks on <see cref="Model"/>.</remarks>
+    /// <exception cref="ArgumentException">The input's shape does not fit the model (the message names the layer).</exception>
+    /// <exception cref="InvalidOperationException">Another thread is training or changing the model.</exception>
+    public Tensor Call(Tensor x, bool training = false)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        using var use = UseToRead("Call");
+        return Forward(x, training);
+    }
+
+    /// <summary>
+    /// The forward pass for code that already holds the model (Predict, Evaluate, Fit's checks): it does not enter the
+    /// model again, so a Predict that was running when another thread's Fit began finishes its batches rather than
+    /// throwing halfway. The first pass builds the model, and unbuilds it again if it throws.
+    /// </summary>
+    private Tensor Forward(Tensor x, bool training = false) => Built ? CallCore(x, training) : BuildAndCall(x, training);
+
+    // Apart from Forward so that Forward captures nothing: a lambda there would allocate its closure on every call.
+    private Tensor BuildAndCall(Tensor x, bool training) => RollBackBuildOnFailure(() => CallCore(x, training));
+
+    /// <summary>The forward pass behind <see cref="Call"/>, which has checked that the thread may use the model.</summary>
+    protected abstract Tensor CallCore(Tensor x, bool training);
 
     /// <summary>Builds every layer for inputs of <paramref name="inputShape"/> (batch axis included; its size is ignored).</summary>
+    /// <exception cref="InvalidOperationException">Another thread is using the model.</exception>
     public abstract void Build(int[] inputShape);
 
     /// <summary>The regularisation penalties of all layers (added to the loss in training and evaluation).</summary>
     public IEnumerable<Tensor> RegularizationLosses() => layers.SelectMany(l => l.RegularizationLosses());
 
     /// <summary>Copies of every weight, layer by layer.</summary>
-    public Tensor[] GetWeights() => [.. Variables.Select(v => v.Value())];
+    /// <exception cref="InvalidOperationException">Another thread is training or changing the model.</exception>
+    public Tensor[] GetWeights()
+    {
+        using var use = Use("GetWeights", exclusive: false);
+        return [.. Variables.Select(v => v.Value())];
+    }
 
     /// <summary>Replaces every weight, in <see cref="GetWeights"/> order; nothing changes unless all shapes match.</summary>
     /// <exception cref="ArgumentException">The count or a shape differs.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is training or changing the model.</exception>
     public void SetWeights(IReadOnlyList<Tensor> weights)
     {
         ArgumentNullException.ThrowIfNull(weights);
+        using var use = Use("SetWeights", exclusive: true);
         var vars = Variables;
         if (weights.Count != vars.Count)
             throw new ArgumentException($"Model '{Name}' has {vars.Count} weights. Received: {weights.Count}");
@@ -107,19 +162,23 @@ public abstract partial class Model
     }
 
     /// <summary>Runs the model in batches and returns the stacked outputs (no training-only behaviour).</summary>
+    /// <remarks>Safe to call from several threads at once, and from Fit's callbacks; from another thread while Fit
+    /// trains the model it throws (see the remarks on <see cref="Model"/>).</remarks>
     /// <exception cref="ArgumentException">The input's shape does not fit the model (the message names the layer).</exception>
+    /// <exception cref="InvalidOperationException">Another thread is training or changing the model.</exception>
     public Tensor Predict(Tensor x, int batchSize = 32, int verbose = 0)
     {
         ArgumentNullException.ThrowIfNull(x);
         CheckBatchSize(batchSize);
+        using var use = UseToRead("Predict");
         int n = x.Rank == 0 ? 0 : x.ShapeRef[0];
-        if (n <= batchSize) return Call(x);
+        if (n <= batchSize) return Forward(x);
         Tensor? result = null;
         int outRow = 0;
         var progress = new ProgressBar(verbose, (n + batchSize - 1) / batchSize);
         for (int start = 0, step = 0; start < n; start += batchSize, step++)
         {
-            var yb = Call(x.Slice(start, Math.Min(batchSize, n - start)));
+            var yb = Forward(x.Slice(start, Math.Min(batchSize, n - start)));
             if (result == null)
             {
                 int[] shape = yb.Shape;
@@ -136,14 +195,22 @@ public abstract partial class Model
 
     /// <summary>The loss (and compiled metrics) on <paramref name="x"/>, <paramref name="y"/>, computed in batches.</summary>
     /// <returns>Keys <c>loss</c> and each metric's name.</returns>
-    /// <exception cref="InvalidOperationException">The model is not compiled.</exception>
+    /// <remarks>Safe to call from several threads at once, and from Fit's callbacks; from another thread while Fit
+    /// trains the model it throws (see the remarks on <see cref="Model"/>). If it throws on an unbuilt model, the model
+    /// stays unbuilt.</remarks>
+    /// <exception cref="InvalidOperationException">The model is not compiled, or another thread is training or changing it.</exception>
     public Dictionary<string, float> Evaluate(Tensor x, Tensor y, int batchSize = 32, int verbose = 0)
     {
+        using var use = UseToRead("Evaluate");
         RequireCompiled("Evaluate");
         CheckXY("Evaluate", x, y);
         CheckBatchSize(batchSize);
-        EnsureBuiltFor(x);
-        CheckLabels("Evaluate", y);
+        RollBackBuildOnFailure(() =>
+        {
+            EnsureBuiltFor(x);
+            CheckLabels("Evaluate", y);
+            return true;
+        });
         return EvaluateCore(x, y, batchSize, verbose, prefix: "");
     }
 
@@ -159,7 +226,7 @@ public abstract partial class Model
         {
             int len = Math.Min(batchSize, n - start);
             Tensor xb = x.Slice(start, len), yb = y.Slice(start, len);
-            Tensor pred = Call(xb);
+            Tensor pred = Forward(xb);
             float loss = Loss!.Call(yb, pred).Item() + reg;
             lossMean.UpdateState(loss, len);
             foreach (var m in metrics) m.UpdateState(yb, pred);
@@ -179,8 +246,16 @@ public abstract partial class Model
 
     /// <summary>
     /// Trains for <paramref name="epochs"/> passes over the data in shuffled mini-batches of <paramref name="batchSize"/>.
-    /// Every input check happens before the first update, so a call that throws leaves the model as it was.
+    /// Every input check happens before the first update, so a call that throws leaves the model as it was — an unbuilt
+    /// model stays unbuilt.
     /// </summary>
+    /// <remarks>
+    /// Fit holds the model for its whole run: its callbacks (and its own validation) may call Predict, Evaluate, Save,
+    /// GetWeights or SetWeights on it, but any use from another thread — a second Fit included — throws an
+    /// <see cref="InvalidOperationException"/> naming the model, instead of seeing weights halfway through an update.
+    /// Fit first waits for Predict or Evaluate calls already running on other threads. Separate models train on
+    /// separate threads concurrently. See the remarks on <see cref="Model"/>.
+    /// </remarks>
     /// <param name="x">Inputs, samples along the first axis.</param>
     /// <param name="y">Targets with as many rows as <paramref name="x"/> (class indices for sparse losses).</param>
     /// <param name="epochs">Passes over the training data.</param>
@@ -192,11 +267,38 @@ public abstract partial class Model
     /// <param name="verbose">0 silent, 1 progress bar, 2 one line per epoch.</param>
     /// <param name="cancellationToken">Stops training between batches; the model keeps the updates made so far.</param>
     /// <returns>Per-epoch loss and metrics (<c>val_</c>-prefixed for validation).</returns>
-    /// <exception cref="InvalidOperationException">The model is not compiled.</exception>
+    /// <exception cref="InvalidOperationException">The model is not compiled, or another thread is training or changing it.</exception>
     /// <exception cref="ArgumentException">Bad data: row counts differ, NaN in the inputs, a label out of range, a shape the model does not take.</exception>
     public History Fit(Tensor x, Tensor y, int epochs = 1, int batchSize = 32, bool shuffle = true,
         float validationSplit = 0f, (Tensor X, Tensor Y)? validationData = null, IEnumerable<Callback>? callbacks = null,
         int verbose = 1, CancellationToken cancellationToken = default)
+    {
+        using var use = Use("Fit", exclusive: true);
+        var (xTrain, yTrain, xVal, yVal) = RollBackBuildOnFailure(() => PrepareFit(x, y, epochs, batchSize, validationSplit, validationData));
+
+        var history = new History();
+        var cbs = new List<Callback>(callbacks ?? []) { history };
+        foreach (var cb in cbs) cb.SetModel(this);
+        StopTraining = false;
+        var trainer = new Trainer(this, xTrain, yTrain, batchSize, shuffle);
+        foreach (var cb in cbs) cb.OnTrainBegin();
+        for (int epoch = 0; epoch < epochs && !StopTraining && !cancellationToken.IsCancellationRequested; epoch++)
+        {
+            foreach (var cb in cbs) cb.OnEpochBegin(epoch);
+            if (verbose == 1) Console.WriteLine($"Epoch {epoch + 1}/{epochs}");
+            var logs = trainer.RunEpoch(verbose, cbs, cancellationToken);
+            if (xVal != null) foreach (var kv in EvaluateCore(xVal, yVal!, batchSize, 0, "val_")) logs[kv.Key] = kv.Value;
+            trainer.Progress?.Finish(logs);
+            foreach (var cb in cbs) cb.OnEpochEnd(epoch, logs);
+        }
+        foreach (var cb in cbs) cb.OnTrainEnd();
+        return history;
+    }
+
+    /// <summary>Fit's checks, all before the first update: arguments, data, the build for the data, labels and the
+    /// loss on one row. Returns the training and validation data.</summary>
+    private (Tensor X, Tensor Y, Tensor? XVal, Tensor? YVal) PrepareFit(Tensor x, Tensor y, int epochs, int batchSize,
+        float validationSplit, (Tensor X, Tensor Y)? validationData)
     {
         RequireCompiled("Fit");
         CheckXY("Fit", x, y);
@@ -228,28 +330,11 @@ public abstract partial class Model
         CheckLabels("Fit", yTrain);
         if (xVal != null)
         {
-            Call(xVal.Slice(0, Math.Min(1, xVal.ShapeRef[0])));
+            Forward(xVal.Slice(0, Math.Min(1, xVal.ShapeRef[0])));
             CheckLabels("Fit (validation)", yVal!);
         }
-        Loss!.Call(yTrain.Slice(0, 1), Call(xTrain.Slice(0, 1))); // label/prediction shape mismatches surface here, before any update
-
-        var history = new History();
-        var cbs = new List<Callback>(callbacks ?? []) { history };
-        foreach (var cb in cbs) cb.SetModel(this);
-        StopTraining = false;
-        var trainer = new Trainer(this, xTrain, yTrain, batchSize, shuffle);
-        foreach (var cb in cbs) cb.OnTrainBegin();
-        for (int epoch = 0; epoch < epochs && !StopTraining && !cancellationToken.IsCancellationRequested; epoch++)
-        {
-            foreach (var cb in cbs) cb.OnEpochBegin(epoch);
-            if (verbose == 1) Console.WriteLine($"Epoch {epoch + 1}/{epochs}");
-            var logs = trainer.RunEpoch(verbose, cbs, cancellationToken);
-            if (xVal != null) foreach (var kv in EvaluateCore(xVal, yVal!, batchSize, 0, "val_")) logs[kv.Key] = kv.Value;
-            trainer.Progress?.Finish(logs);
-            foreach (var cb in cbs) cb.OnEpochEnd(epoch, logs);
-        }
-        foreach (var cb in cbs) cb.OnTrainEnd();
-        return history;
+        Loss!.Call(yTrain.Slice(0, 1), Forward(xTrain.Slice(0, 1))); // label/prediction shape mismatches surface here, before any update
+        return (xTrain, yTrain, xVal, yVal);
     }
 
     private void RequireCompiled(string op)
@@ -272,6 +357,8 @@ public abstract partial class Model
         if (x.ShapeRef[0] != y.ShapeRef[0])
             throw new ArgumentException($"{op}: x and y must have the same number of rows. Received: x has {x.ShapeRef[0]} rows (shape {ShapeUtil.Format(x.ShapeRef)}), y has {y.ShapeRef[0]} rows (shape {ShapeUtil.Format(y.ShapeRef)})");
         if (x.ShapeRef[0] == 0) throw new ArgumentException($"{op}: x has no rows.");
+        if (x.Size == 0 || y.Size == 0)
+            throw new ArgumentException($"{op}: every sample needs at least one value in x and in y. Received: x shape {ShapeUtil.Format(x.ShapeRef)}, y shape {ShapeUtil.Format(y.ShapeRef)}");
     }
 
     private static void CheckFinite(string op, string what, Tensor t)
@@ -287,7 +374,7 @@ public abstract partial class Model
     }
 
     /// <summary>Builds the model from the data's shape (or checks the data fits the built model) with one sample.</summary>
-    private void EnsureBuiltFor(Tensor x) => Call(x.Slice(0, Math.Min(1, x.ShapeRef[0])));
+    private void EnsureBuiltFor(Tensor x) => Forward(x.Slice(0, Math.Min(1, x.ShapeRef[0])));
 
     /// <summary>For sparse cross-entropy, every label must be a class index the output layer can produce; for binary
     /// cross-entropy, 0, 1 or a probability.</summary>

@@ -27,9 +27,11 @@ public sealed class Sequential : Model
 
     /// <summary>Appends a layer. An <see cref="Input"/> may only come first, and then builds the model at once.</summary>
     /// <exception cref="ArgumentException">The layer is already in the model, or an Input is not first.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the model.</exception>
     public void Add(Layer layer)
     {
         ArgumentNullException.ThrowIfNull(layer);
+        using var use = Use("Add", exclusive: true);
         if (layers.Contains(layer)) throw new ArgumentException($"Sequential '{Name}': layer '{layer.Name}' is already in the model.");
         if (layer is Input && layers.Count > 0) throw new ArgumentException($"Sequential '{Name}': an Input layer must come first. Received it at position {layers.Count}.");
         if (layers.Count > 0 && Built) layer.EnsureBuilt(OutputShape());
@@ -38,8 +40,10 @@ public sealed class Sequential : Model
     }
 
     /// <summary>Removes and returns the last layer.</summary>
+    /// <exception cref="InvalidOperationException">The model has no layers, or another thread is using it.</exception>
     public Layer Pop()
     {
+        using var use = Use("Pop", exclusive: true);
         if (layers.Count == 0) throw new InvalidOperationException($"Sequential '{Name}' has no layers to pop.");
         var last = layers[^1];
         layers.RemoveAt(layers.Count - 1);
@@ -47,9 +51,8 @@ public sealed class Sequential : Model
     }
 
     /// <inheritdoc/>
-    public override Tensor Call(Tensor x, bool training = false)
+    protected override Tensor CallCore(Tensor x, bool training)
     {
-        ArgumentNullException.ThrowIfNull(x);
         if (layers.Count == 0) throw new InvalidOperationException($"Sequential '{Name}' has no layers.");
         foreach (var layer in layers) x = layer.Call(x, training);
         return x;
@@ -59,6 +62,7 @@ public sealed class Sequential : Model
     public override void Build(int[] inputShape)
     {
         ArgumentNullException.ThrowIfNull(inputShape);
+        using var use = Use("Build", exclusive: true);
         int[] shape = [-1, .. inputShape.Length > 0 ? inputShape[1..] : []];
         foreach (var layer in layers)
         {

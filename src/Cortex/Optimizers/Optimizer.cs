@@ -237,6 +237,42 @@ public abstract class Optimizer
         Iterations = (long)values[0].AsSpan()[0];
     }
 
+    /// <summary>The slot names, in the order each variable's slots are saved (for the model file).</summary>
+    internal IReadOnlyList<string> SavedSlotNames => SlotNames;
+
+    /// <summary>
+    /// For saving with a model: each built variable that is one of <paramref name="owned"/> — in the order first
+    /// built — as its position in that list and its slot arrays (live, not copies). Slots of variables outside the
+    /// list (a popped layer's) are left out: nothing can reach those variables once the model is reloaded.
+    /// </summary>
+    internal List<(int Position, float[][] Slots)> SlotsOwnedBy(IReadOnlyList<Variable> owned)
+    {
+        var position = new Dictionary<Variable, int>(ReferenceEqualityComparer.Instance);
+        for (int i = 0; i < owned.Count; i++) position[owned[i]] = i;
+        var result = new List<(int, float[][])>();
+        for (int v = 0; v < variables.Count; v++)
+            if (position.TryGetValue(variables[v], out int i)) result.Add((i, slots[v]));
+        return result;
+    }
+
+    /// <summary>
+    /// For loading: builds exactly <paramref name="state"/>'s variables, in that order, with those slot values, and
+    /// sets the iteration count — so the next update is the one the saved optimizer would have made, including for a
+    /// variable that is frozen now and unfrozen later.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">This optimizer has already built variables.</exception>
+    internal void Restore(long iterations, IReadOnlyList<(Variable Variable, float[][] Slots)> state)
+    {
+        if (variables.Count > 0)
+            throw new InvalidOperationException($"{GetType().Name}: optimizer state can only be restored into an optimizer that has not built any variable yet. Received one that has built {variables.Count}.");
+        foreach (var (v, values) in state)
+        {
+            Build([v]);
+            for (int s = 0; s < values.Length; s++) values[s].CopyTo(slots[^1][s], 0);
+        }
+        Iterations = iterations;
+    }
+
     /// <summary>The constructor arguments, Keras-named (<c>learning_rate</c>, <c>clipnorm</c>, …), for saving. A
     /// schedule is saved as <c>{"class_name": …, "config": {…}}</c> under <c>learning_rate</c>.</summary>
     public virtual Dictionary<string, object?> GetConfig() => new()

@@ -15,21 +15,58 @@ namespace Cortex.Saving;
 /// <code>
 /// "CRTX" | u32 version | i64 json length | json (UTF-8) | i64 float count | float32[count] | sha256(everything before)
 /// </code>
+/// The floats are every weight in <c>weights</c> order, then, for each variable listed in
+/// <c>optimizer_state.variables</c> (positions in <c>weights</c>), each of its slots in <c>slot_names</c> order. Naming
+/// the variables, rather than assuming the trainable ones at load time, is what makes every state loadable: compiled but
+/// not trained (no slots yet), a layer frozen or added after training, a recompiled model (format 1 assumed them and
+/// refused such files). A layer that draws random numbers while training (Dropout) saves its generator's position
+/// (<c>random_state</c>), so a reloaded model continues training exactly as the saved one would have.
 /// Saving writes a temporary file beside the target and renames it over the target, so a crash mid-save never
 /// leaves a half-written model where the old one was.
 /// </summary>
 internal static class ModelFile
 {
-    public const int FormatVersion = 1;
+    public const int FormatVersion = 2;
     private static readonly byte[] Magic = "CRTX"u8.ToArray();
 
     public static void Save(Model model, string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        RequireBuilt(model);
+        string full = Path.GetFullPath(path);
+        string dir = Path.GetDirectoryName(full)!;
+        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"Cannot save model to '{path}': the directory '{dir}' does not exist.");
+        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            {
+                Write(model, stream);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, full, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+
+    private static void RequireBuilt(Model model)
+    {
         if (!model.Built)
             throw new InvalidOperationException($"Model '{model.Name}' is not built yet, so it has no weights to save: call it on data, Fit it, or Build(inputShape) first.");
+    }
+
+    /// <summary>Writes the whole file to <paramref name="stream"/> (the model must be built).</summary>
+    internal static void Write(Model model, Stream stream)
+    {
+        RequireBuilt(model);
         var variables = model.Variables;
-        var optimizerState = model.Optimizer?.Variables ?? [];
+        // Compile sets the optimizer and the loss together; the optimizer's state is saved with its configuration.
+        var optimizer = model.Loss == null ? null : model.Optimizer;
+        var slots = optimizer?.SlotsOwnedBy(variables) ?? [];
         var json = new Dictionary<string, object?>
         {
             ["format"] = "cortex-model",
@@ -42,52 +79,81 @@ internal static class ModelFile
                     ["class_name"] = l.GetType().Name,
                     ["config"] = l.GetConfig(),
                     ["build_input_shape"] = l.BuildInputShape,
+                    ["random_state"] = l.Generator?.State,
                 }).ToList(),
             }),
-            ["compile"] = model.Loss == null || model.Optimizer == null ? null : new Dictionary<string, object?>
+            ["compile"] = optimizer == null ? null : new Dictionary<string, object?>
             {
-                ["optimizer"] = ConfigJson.Describe(model.Optimizer.GetType().Name, model.Optimizer.GetConfig()),
-                ["loss"] = ConfigJson.Describe(model.Loss.GetType().Name, model.Loss.GetConfig()),
+                ["optimizer"] = ConfigJson.Describe(optimizer.GetType().Name, optimizer.GetConfig()),
+                ["loss"] = ConfigJson.Describe(model.Loss!.GetType().Name, model.Loss.GetConfig()),
                 ["metrics"] = model.MetricNames,
             },
             ["weights"] = variables.Select(v => new Dictionary<string, object?> { ["name"] = v.Name, ["shape"] = v.Shape }).ToList(),
-            ["optimizer_variables"] = optimizerState.Select(v => v.Shape).ToList(),
-        };
-        byte[] jsonBytes = JsonSerializer.SerializeToUtf8Bytes(json);
-        long floats = variables.Sum(v => (long)v.Size) + optimizerState.Sum(v => (long)v.Size);
-
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"Cannot save model to '{path}': the directory '{dir}' does not exist.");
-        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
+            ["optimizer_state"] = optimizer == null ? null : new Dictionary<string, object?>
             {
-                void Write(ReadOnlySpan<byte> bytes) { stream.Write(bytes); hash.AppendData(bytes); }
-                Span<byte> header = stackalloc byte[8];
-                Write(Magic);
-                BinaryPrimitives.WriteUInt32LittleEndian(header, FormatVersion);
-                Write(header[..4]);
-                BinaryPrimitives.WriteInt64LittleEndian(header, jsonBytes.Length);
-                Write(header);
-                Write(jsonBytes);
-                BinaryPrimitives.WriteInt64LittleEndian(header, floats);
-                Write(header);
-                foreach (var v in variables) Write(FloatBytes(v.AsSpan()));
-                foreach (var v in optimizerState) Write(FloatBytes(v.AsSpan()));
-                stream.Write(hash.GetHashAndReset());
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
+                ["iterations"] = optimizer.Iterations,
+                ["slot_names"] = optimizer.SavedSlotNames,
+                ["variables"] = slots.Select(s => s.Position).ToList(),
+            },
+        };
+        RequireLoadable(model, json, "");
+        byte[] jsonBytes = JsonSerializer.SerializeToUtf8Bytes(json);
+        long floats = variables.Sum(v => (long)v.Size) + slots.Sum(s => s.Slots.Sum(a => (long)a.Length));
+
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        void Put(ReadOnlySpan<byte> bytes) { stream.Write(bytes); hash.AppendData(bytes); }
+        Span<byte> header = stackalloc byte[8];
+        Put(Magic);
+        BinaryPrimitives.WriteUInt32LittleEndian(header, FormatVersion);
+        Put(header[..4]);
+        BinaryPrimitives.WriteInt64LittleEndian(header, jsonBytes.Length);
+        Put(header);
+        Put(jsonBytes);
+        BinaryPrimitives.WriteInt64LittleEndian(header, floats);
+        Put(header);
+        foreach (var v in variables) Put(FloatBytes(v.AsSpan()));
+        foreach (var (_, arrays) in slots)
+            foreach (var slot in arrays) Put(FloatBytes(slot));
+        stream.Write(hash.GetHashAndReset());
+    }
+
+    /// <summary>The classes <see cref="Load"/> can name: Cortex's own (it rebuilds layers, optimizers, schedules, losses,
+    /// initializers and regularizers from their class names, and only Cortex's).</summary>
+    private static readonly HashSet<string> CortexClasses =
+        [.. typeof(Model).Assembly.GetExportedTypes().Where(t => !t.IsAbstract).Select(t => t.Name)];
+
+    /// <summary>
+    /// Refuses, before anything is written, a model that <see cref="Load"/> could not rebuild: a layer, optimizer,
+    /// schedule or loss of a class defined outside Cortex, or such a class named anywhere in the configuration (a custom
+    /// initializer or regularizer in a layer's config). <paramref name="node"/> is the JSON tree; <paramref name="path"/> its place.
+    /// </summary>
+    private static void RequireLoadable(Model model, object? node, string path)
+    {
+        if (path == "")
         {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
+            var parts = model.Layers.Select(l => ($"layer '{l.Name}'", (object?)l))
+                .Append(("optimizer", model.Optimizer)).Append(("learning-rate schedule", model.Optimizer?.Schedule)).Append(("loss", model.Loss));
+            foreach (var (what, part) in parts)
+                if (part != null && part.GetType().Assembly != typeof(Model).Assembly)
+                    throw Unloadable(model, what, part.GetType().FullName);
+        }
+        switch (node)
+        {
+            case Dictionary<string, object?> d:
+                if (d.TryGetValue("class_name", out var c) && c is string name && !CortexClasses.Contains(name))
+                    throw Unloadable(model, path, name);
+                foreach (var (key, value) in d) RequireLoadable(model, value, path == "" ? key : $"{path}.{key}");
+                break;
+            case System.Collections.IList list: // the layer list, or a shape (numbers: nothing to check)
+                for (int i = 0; i < list.Count; i++) RequireLoadable(model, list[i], $"{path}[{i}]");
+                break;
         }
     }
+
+    private static NotSupportedException Unloadable(Model model, string what, string? className) =>
+        new($"Model '{model.Name}' cannot be saved: its {what} is of class '{className}', which Model.Load cannot rebuild " +
+            "(it rebuilds Cortex's own layers, optimizers, schedules, losses, initializers and regularizers). " +
+            "Use Cortex's classes, or keep the weights with GetWeights and rebuild the model in code.");
 
     private static ReadOnlySpan<byte> FloatBytes(ReadOnlySpan<float> values)
     {
@@ -104,14 +170,19 @@ internal static class ModelFile
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"Model file not found: '{path}'.", path);
-        byte[] bytes = File.ReadAllBytes(path);
-        InvalidDataException Bad(string what) => new($"Cannot load model '{path}': {what}");
+        return Read(File.ReadAllBytes(path), path);
+    }
+
+    /// <summary>Reads a whole file's bytes; <paramref name="source"/> names it in errors.</summary>
+    internal static Model Read(byte[] bytes, string source)
+    {
+        InvalidDataException Bad(string what) => new($"Cannot load model '{source}': {what}");
         if (bytes.Length < 4 || !bytes.AsSpan(0, 4).SequenceEqual(Magic))
             throw Bad("it is not a Cortex model file (it does not start with the CRTX signature).");
         if (bytes.Length < 8) throw Bad($"the file is truncated ({bytes.Length} bytes).");
         uint version = BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(4));
         if (version > FormatVersion)
-            throw Bad($"it was written by a newer Cortex (format version {version}); this version reads format version {FormatVersion}. Upgrade Cortex to load it.");
+            throw Bad($"it was written by a newer Cortex (format version {version}); this version reads format versions 1 to {FormatVersion}. Upgrade Cortex to load it.");
         if (version == 0) throw Bad("its format version is 0, which no Cortex writes (the header is corrupted).");
         if (bytes.Length < 16 + 8 + 32) throw Bad($"the file is truncated ({bytes.Length} bytes; even an empty model needs {16 + 8 + 32}).");
         long jsonLength = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(8));
@@ -136,7 +207,9 @@ internal static class ModelFile
             var root = doc.RootElement;
             try
             {
-                var model = BuildModel(root.GetProperty("model"));
+                Model model;
+                try { model = BuildModel(root.GetProperty("model")); }
+                catch (InvalidDataException e) { throw Bad($"{e.Message}."); }
                 var floats = new float[floatCount];
                 var src = bytes.AsSpan(floatsAt + 8, (int)(floatCount * 4));
                 for (int i = 0; i < floats.Length; i++) floats[i] = BinaryPrimitives.ReadSingleLittleEndian(src.Slice(i * 4));
@@ -158,19 +231,8 @@ internal static class ModelFile
                     var optimizer = Optimizer.FromConfig(ConfigJson.ClassName(compile.GetProperty("optimizer")), ConfigJson.Config(compile.GetProperty("optimizer")));
                     var loss = Loss.FromConfig(ConfigJson.ClassName(compile.GetProperty("loss")), ConfigJson.Config(compile.GetProperty("loss")));
                     model.Compile(optimizer, loss, compile.GetProperty("metrics").EnumerateArray().Select(m => m.GetString()!).ToList());
-                    var slotShapes = root.GetProperty("optimizer_variables").EnumerateArray().Select(e => e.EnumerateArray().Select(d => d.GetInt32()).ToArray()).ToList();
-                    if (slotShapes.Count > 0)
-                    {
-                        optimizer.Build(model.TrainableVariables);
-                        var state = new List<Tensor>();
-                        foreach (var shape in slotShapes)
-                        {
-                            int n = ShapeUtil.Count(shape);
-                            state.Add(Tensor.FromArray(floats.AsSpan(offset, n).ToArray(), shape));
-                            offset += n;
-                        }
-                        optimizer.LoadVariables(state);
-                    }
+                    if (version == 1) RestoreFormat1OptimizerState(root, model, optimizer, floats, ref offset, source);
+                    else RestoreOptimizerState(root.GetProperty("optimizer_state"), variables, optimizer, floats, ref offset, Bad);
                 }
                 if (offset != floats.Length) throw Bad($"the file holds {floats.Length} floats but the model and optimizer use {offset}.");
                 return model;
@@ -182,6 +244,69 @@ internal static class ModelFile
         }
     }
 
+    /// <summary>Rebuilds the optimizer's slots for the variables the file names, in the order they were built.</summary>
+    private static void RestoreOptimizerState(JsonElement saved, IReadOnlyList<Variable> variables, Optimizer optimizer,
+        float[] floats, ref int offset, Func<string, InvalidDataException> bad)
+    {
+        string[] names = [.. saved.GetProperty("slot_names").EnumerateArray().Select(e => e.GetString()!)];
+        if (!names.SequenceEqual(optimizer.SavedSlotNames))
+            throw bad($"the optimizer state has slots [{string.Join(", ", names)}] but its {optimizer.GetType().Name} configuration has [{string.Join(", ", optimizer.SavedSlotNames)}].");
+        var state = new List<(Variable, float[][])>();
+        var seen = new HashSet<int>();
+        foreach (var e in saved.GetProperty("variables").EnumerateArray())
+        {
+            int position = e.GetInt32();
+            if (position < 0 || position >= variables.Count || !seen.Add(position))
+                throw bad($"the optimizer state names weight {position}, but the file has {variables.Count} weights (0 to {variables.Count - 1}), each named at most once.");
+            var v = variables[position];
+            if (offset + (long)names.Length * v.Size > floats.Length)
+                throw bad($"the file holds {floats.Length} floats, too few for the optimizer slots of weight '{v.Name}'.");
+            var arrays = new float[names.Length][];
+            for (int s = 0; s < names.Length; s++, offset += v.Size) arrays[s] = floats.AsSpan(offset, v.Size).ToArray();
+            state.Add((v, arrays));
+        }
+        optimizer.Restore(saved.GetProperty("iterations").GetInt64(), state);
+    }
+
+    /// <summary>
+    /// Format 1 saved the iteration count and then each slot of every variable the optimizer had built, without saying
+    /// which variables those were; it could only be read back when they were the model's trainable variables. Those
+    /// files, and those with no slots yet, are restored exactly; any other is loaded with a fresh optimizer and a
+    /// warning, as Keras skips optimizer variables that do not match the model.
+    /// </summary>
+    private static void RestoreFormat1OptimizerState(JsonElement root, Model model, Optimizer optimizer, float[] floats, ref int offset, string source)
+    {
+        var shapes = root.GetProperty("optimizer_variables").EnumerateArray().Select(e => e.EnumerateArray().Select(d => d.GetInt32()).ToArray()).ToList();
+        if (shapes.Count == 0) return;
+        int start = offset;
+        offset += shapes.Sum(ShapeUtil.Count);
+        if (offset > floats.Length) return; // the caller reports the size mismatch
+        long iterations = (long)floats[start];
+        var trainable = model.TrainableVariables;
+        int slotCount = optimizer.SavedSlotNames.Count;
+        if (shapes.Count == 1)
+        {
+            optimizer.Restore(iterations, []);
+            return;
+        }
+        bool matches = shapes.Count == 1 + slotCount * trainable.Count
+            && Enumerable.Range(0, shapes.Count - 1).All(k => ShapeUtil.SameShape(shapes[1 + k], trainable[k % trainable.Count].ShapeRef));
+        if (!matches)
+        {
+            Console.Error.WriteLine($"Warning: Model.Load('{source}'): the {optimizer.GetType().Name} state in this format-1 file ({shapes.Count - 1} slot tensors) does not match the model's {trainable.Count} trainable weights, so the optimizer starts afresh. Save the model again to keep its state from now on.");
+            return;
+        }
+        int at = start + 1;
+        var state = trainable.Select(v => (v, new float[slotCount][])).ToList();
+        for (int s = 0; s < slotCount; s++)
+            foreach (var (v, arrays) in state)
+            {
+                arrays[s] = floats.AsSpan(at, v.Size).ToArray();
+                at += v.Size;
+            }
+        optimizer.Restore(iterations, state);
+    }
+
     private static Model BuildModel(JsonElement described)
     {
         string cls = ConfigJson.ClassName(described);
@@ -191,7 +316,11 @@ internal static class ModelFile
         var shapes = new List<int[]?>();
         foreach (var l in config.GetProperty("layers").EnumerateArray())
         {
-            layers.Add(LayerRegistry.FromConfig(ConfigJson.ClassName(l), ConfigJson.Config(l)));
+            var layer = LayerRegistry.FromConfig(ConfigJson.ClassName(l), ConfigJson.Config(l));
+            if (ConfigJson.TryGet(l, "random_state", out var state))
+                (layer.Generator ?? throw new InvalidDataException($"layer '{layer.Name}' ({layer.GetType().Name}) has a random state in the file but draws no random numbers"))
+                    .State = [.. state.EnumerateArray().Select(e => e.GetUInt32())];
+            layers.Add(layer);
             shapes.Add(l.TryGetProperty("build_input_shape", out var s) && s.ValueKind == JsonValueKind.Array ? [.. s.EnumerateArray().Select(d => d.GetInt32())] : null);
         }
         var model = new Sequential(layers, config.GetProperty("name").GetString());

@@ -96,4 +96,48 @@ public class ModelErrorTests
         Assert.Contains("(2, 3)", e.Message);
         Assert.Contains("(3, 3)", e.Message);
     }
+
+    [Theory]
+    [InlineData("x without features")]
+    [InlineData("rows differ")]
+    [InlineData("label out of range")]
+    [InlineData("validation width differs")]
+    [InlineData("labels wider than the output")]
+    public void FailedFitLeavesAnUnbuiltModelUnbuilt(string failure)
+    {
+        var m = new Sequential(new Dense(8, "relu"), new Dense(3));
+        m.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true));
+        var labels = Tensor.FromArray(new float[] { 0, 1, 2, 1, 0, 1, 2, 0 });
+        Action fit = failure switch
+        {
+            "x without features" => () => m.Fit(Tensor.Zeros(100, 0), Tensor.Zeros(100), verbose: 0),
+            "rows differ" => () => m.Fit(X, labels.Slice(0, 5), verbose: 0),
+            "label out of range" => () => m.Fit(X, labels * 3f, verbose: 0),
+            "validation width differs" => () => m.Fit(X, labels, validationData: (Tensor.Zeros(4, 5), labels.Slice(0, 4)), verbose: 0),
+            _ => () => m.Fit(X, Tensor.Zeros(8, 2, 2), verbose: 0),
+        };
+        Assert.ThrowsAny<ArgumentException>(fit);
+        Assert.False(m.Built);
+        Assert.All(m.Layers, l => Assert.False(l.Built, $"{l.Name} was left built"));
+        Assert.Empty(m.Variables);
+        Assert.Null(m.InputShape);
+        // The model then builds for the data it is given.
+        m.Fit(X, labels, verbose: 0);
+        Assert.Equal([-1, 2], m.InputShape!);
+        Assert.Equal([2, 8], ((Dense)m.Layers[0]).Kernel!.Shape);
+    }
+
+    [Fact]
+    public void FailedEvaluateAndPredictLeaveAnUnbuiltModelUnbuilt()
+    {
+        var m = new Sequential(new Dense(4, "relu"), new Dense(3));
+        m.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true));
+        Assert.Throws<ArgumentException>(() => m.Evaluate(X, Tensor.Full([8], 9f)));
+        Assert.False(m.Built);
+        Assert.All(m.Layers, l => Assert.False(l.Built, $"{l.Name} was left built"));
+
+        var conv = new Sequential(new Dense(4), new Conv2D(2, 2));
+        Assert.Throws<ArgumentException>(() => conv.Predict(X));
+        Assert.All(conv.Layers, l => Assert.False(l.Built, $"{l.Name} was left built"));
+    }
 }
