@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Cortex.Initializers;
 
 namespace Cortex.Layers;
@@ -108,6 +109,18 @@ public sealed class BatchNormalization : Layer
     }
 
     /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
+    {
+        stage = null;
+        reason = NormalizesLastAxis(context.Sample.Length + 1) ? "" : $"normalizes axis {Axis}, not the last";
+        if (reason.Length > 0) return false;
+        var bn = new BatchNormStage(this, context.Sample[^1]) { Width = context.InputWidth };
+        if (Trainable) (bn.GammaGrad, bn.BetaGrad) = (context.AddWeight(Gamma), context.AddWeight(Beta));   // frozen: inference mode
+        stage = bn;
+        return true;
+    }
+
+    /// <inheritdoc/>
     protected override Tensor CallCore(Tensor inputs, bool training)
     {
         bool useBatch = training && Trainable;
@@ -146,5 +159,57 @@ public sealed class BatchNormalization : Layer
         c["moving_mean_initializer"] = Saving.ConfigJson.Describe(MovingMeanInitializer.GetType().Name, MovingMeanInitializer.GetConfig());
         c["moving_variance_initializer"] = Saving.ConfigJson.Describe(MovingVarianceInitializer.GetType().Name, MovingVarianceInitializer.GetConfig());
         return c;
+    }
+}
+
+/// <summary>
+/// BatchNormalization on the last axis (channels last), with <see cref="BatchNormOp"/>'s kernels on buffers made
+/// once. A trainable layer normalises with the batch's statistics, updates its moving averages and learns γ and β;
+/// a frozen one (fine-tuning) normalises with its moving statistics and only passes the gradient through, as Keras.
+/// </summary>
+internal sealed class BatchNormStage(BatchNormalization layer, int channels) : Stage
+{
+    public override bool LendsBuffers => true;
+
+    private readonly bool training = layer.Trainable;
+    public Tensor? GammaGrad, BetaGrad;
+    private readonly float[] mean = new float[channels], variance = new float[channels], invStd = new float[channels],
+        scale = new float[channels], shift = new float[channels], k = new float[channels],
+        meanG = new float[channels], meanGx = new float[channels];
+    private readonly double[] sumG = new double[channels], sumGx = new double[channels], scratch = new double[4 * channels];
+
+    private ReadOnlySpan<float> Gamma => layer.Gamma == null ? default : layer.Gamma.AsSpan();
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override void Forward(float[] input, int rows)
+    {
+        int n = rows * Width, outer = n / channels;
+        ReadOnlySpan<float> x = input.AsSpan(0, n);
+        if (training)
+        {
+            BatchNormOp.Moments(x, outer, channels, 1, mean, variance, scratch);
+            BatchNormOp.InverseStd(variance, layer.Epsilon, invStd);
+        }
+        else
+        {
+            layer.MovingMean!.AsSpan().CopyTo(mean);
+            BatchNormOp.InverseStd(layer.MovingVariance!.AsSpan(), layer.Epsilon, invStd);
+        }
+        BatchNormOp.ScaleAndShift(mean, invStd, Gamma, layer.Beta == null ? default : layer.Beta.AsSpan(), scale, shift);
+        BatchNormOp.Normalize(x, outer, channels, 1, scale, shift, Output.AsSpan(0, n));
+        if (training) layer.UpdateMovingStatistics(mean, variance);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override void Backward(float[] input, float[]? inputGrad, int rows)
+    {
+        int n = rows * Width;
+        if (!training && inputGrad == null) return; // nothing to learn here and nothing to pass on
+        BatchNormOp.BackwardCore(input.AsSpan(0, n), OutputGrad.AsSpan(0, n), n / channels, channels, 1, mean, invStd, Gamma,
+            training, inputGrad == null ? default : inputGrad.AsSpan(0, n), sumG, sumGx, scratch, k, meanG, meanGx);
+        if (GammaGrad != null)
+            for (int c = 0; c < channels; c++) GammaGrad.Span[c] = (float)sumGx[c];
+        if (BetaGrad != null)
+            for (int c = 0; c < channels; c++) BetaGrad.Span[c] = (float)sumG[c];
     }
 }

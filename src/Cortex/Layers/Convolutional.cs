@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Cortex.Activations;
 using Cortex.Initializers;
 using Cortex.Kernels;
@@ -175,6 +176,22 @@ public sealed class Conv2D : Layer
     }
 
     /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
+    {
+        stage = null;
+        reason = !Trainable ? "is frozen"
+            : KernelRegularizer != null || BiasRegularizer != null ? "has a regularizer"
+            : !Activation.DerivativeFromOutput ? $"has the activation '{Activation.Name}'"
+            : context.Sample.Length != 3 || Kernel!.ShapeRef[2] != context.Sample[2] ? $"gets samples of shape {ShapeUtil.Format(context.Sample)}, not images of {Kernel!.ShapeRef[2]} channels"
+            : "";
+        if (reason.Length > 0) return false;
+        var conv = new ConvStage(this, Window([context.Batch, .. context.Sample]), context.InputWidth) { Width = context.OutputWidth(this) };
+        (conv.KernelGrad, conv.BiasGrad) = (context.AddWeight(Kernel)!, context.AddWeight(Bias)!);
+        stage = conv;
+        return true;
+    }
+
+    /// <inheritdoc/>
     public override Dictionary<string, object?> GetConfig()
     {
         var c = base.GetConfig();
@@ -191,5 +208,39 @@ public sealed class Conv2D : Layer
         c["kernel_regularizer"] = KernelRegularizer == null ? null : Saving.ConfigJson.Describe(KernelRegularizer.GetType().Name, KernelRegularizer.GetConfig());
         c["bias_regularizer"] = BiasRegularizer == null ? null : Saving.ConfigJson.Describe(BiasRegularizer.GetType().Name, BiasRegularizer.GetConfig());
         return c;
+    }
+}
+
+/// <summary>Conv2D on NHWC rows (each row one image, so rows are the batch): the same span kernels as
+/// <see cref="ConvOp"/>, in the same order, on buffers made once.</summary>
+internal sealed class ConvStage(Conv2D layer, Window2D window, int inputs) : Stage
+{
+    public Tensor KernelGrad = null!, BiasGrad = null!;
+    // The im2col matrix, kept from forward to backward (the tape path rebuilds it to hold less memory; here the
+    // buffer is made once, and skipping the rebuild saves ~0.7 ms a step for the Fashion-MNIST CNN).
+    private readonly float[] cols = new float[window.Rows * window.Patch];
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override void Forward(float[] input, int rows)
+    {
+        var w = window with { N = rows };
+        ConvOp.Forward(input.AsSpan(0, rows * inputs), layer.Kernel!.AsSpan(), layer.Bias == null ? default : layer.Bias.AsSpan(),
+            w, layer.Activation, layer.Filters, Output.AsSpan(0, rows * Width), cols);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override void Backward(float[] input, float[]? inputGrad, int rows)
+    {
+        var w = window with { N = rows };
+        Span<float> dz = OutputGrad.AsSpan(0, rows * Width);
+        layer.Activation.BackwardInPlace(dz, Output.AsSpan(0, rows * Width), layer.Filters);
+        Span<float> dx = default;
+        if (inputGrad != null)
+        {
+            dx = inputGrad.AsSpan(0, rows * inputs);
+            dx.Clear();
+        }
+        ConvOp.BackwardCore(input.AsSpan(0, rows * inputs), layer.Kernel!.AsSpan(), dz, w, layer.Filters, KernelGrad.Span,
+            layer.Bias == null ? default : BiasGrad.Span, dx, cols.AsSpan(0, w.Rows * w.Patch));
     }
 }

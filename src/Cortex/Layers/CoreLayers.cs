@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Cortex.Activations;
 
 namespace Cortex.Layers;
@@ -13,6 +14,16 @@ public sealed class Activation(ActivationFunction activation, string? name = nul
     protected override Tensor CallCore(Tensor inputs, bool training) => Function.Apply(inputs);
 
     /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
+    {
+        stage = null;
+        reason = Function.DerivativeFromOutput ? "" : $"has the activation '{Function.Name}'";
+        if (reason.Length > 0) return false;
+        stage = new ActivationStage(Function) { Width = context.InputWidth };
+        return true;
+    }
+
+    /// <inheritdoc/>
     public override Dictionary<string, object?> GetConfig()
     {
         var c = base.GetConfig();
@@ -26,6 +37,9 @@ public sealed class Activation(ActivationFunction activation, string? name = nul
 /// <example><code>var flat = new Flatten(); Tensor v = flat.Call(images);</code></example>
 public sealed class Flatten(string? name = null) : Layer(name)
 {
+    /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason) => RowsUnchanged(out stage, out reason);
+
     /// <inheritdoc/>
     protected override Tensor CallCore(Tensor inputs, bool training)
     {
@@ -81,6 +95,15 @@ public sealed class Dropout : Layer
     /// <inheritdoc/>
     internal override CortexRandom? Generator => rng;
 
+    /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
+    {
+        reason = "";
+        int width = context.InputWidth;
+        stage = new DropoutStage(this) { Width = width, Mask = new float[context.Batch * width] };
+        return true;
+    }
+
     /// <summary>Draws the next mask: 1/(1 − rate) where a unit is kept, 0 where it is dropped.</summary>
     internal void FillMask(Span<float> mask)
     {
@@ -104,6 +127,9 @@ public sealed class Dropout : Layer
 /// <example><code>var model = new Sequential(new Input(shape: [784]), new Dense(25, "relu"));</code></example>
 public sealed class Input : Layer
 {
+    /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason) => RowsUnchanged(out stage, out reason);
+
     /// <summary>Creates the input declaration.</summary>
     /// <exception cref="ArgumentException">A dimension is not positive.</exception>
     public Input(int[] shape, string? name = null) : base(name)
@@ -146,6 +172,9 @@ public sealed class Input : Layer
 /// <example><code>var model = new Sequential(new Input([784]), new Reshape([28, 28, 1]), new Conv2D(32, 3, activation: "relu"));</code></example>
 public sealed class Reshape : Layer
 {
+    /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason) => RowsUnchanged(out stage, out reason);
+
     /// <summary>Creates the layer.</summary>
     /// <exception cref="ArgumentException">A dimension is zero or below −1, or more than one is −1.</exception>
     public Reshape(int[] targetShape, string? name = null) : base(name)
@@ -194,5 +223,44 @@ public sealed class Reshape : Layer
         var c = base.GetConfig();
         c["target_shape"] = TargetShape;
         return c;
+    }
+}
+
+/// <summary>An Activation layer. After a BatchNormalization it works in place on that stage's buffers (whose
+/// backward reads neither its output nor, once this has run, the gradient before the activation), saving a copy
+/// each way.</summary>
+internal sealed class ActivationStage(ActivationFunction function) : Stage
+{
+    public override bool CanRunInPlace => true;
+
+    public override void Forward(float[] input, int rows)
+    {
+        if (input != Output) input.AsSpan(0, rows * Width).CopyTo(Output);
+        function.ApplyInPlace(Output.AsSpan(0, rows * Width), Width);
+    }
+
+    public override void Backward(float[] input, float[]? inputGrad, int rows)
+    {
+        Span<float> g = OutputGrad.AsSpan(0, rows * Width);
+        function.BackwardInPlace(g, Output.AsSpan(0, rows * Width), Width);
+        if (inputGrad != null && inputGrad != OutputGrad) g.CopyTo(inputGrad);
+    }
+}
+
+internal sealed class DropoutStage(Dropout layer) : Stage
+{
+    public float[] Mask = [];
+
+    public override void Forward(float[] input, int rows)
+    {
+        int n = rows * Width;
+        layer.FillMask(Mask.AsSpan(0, n));
+        TensorPrimitives.Multiply(input.AsSpan(0, n), Mask.AsSpan(0, n), Output.AsSpan(0, n));
+    }
+
+    public override void Backward(float[] input, float[]? inputGrad, int rows)
+    {
+        int n = rows * Width;
+        if (inputGrad != null) TensorPrimitives.Multiply(OutputGrad.AsSpan(0, n), Mask.AsSpan(0, n), inputGrad.AsSpan(0, n));
     }
 }

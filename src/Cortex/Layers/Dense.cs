@@ -1,3 +1,7 @@
+using Cortex.Optimizers;
+using Cortex.Kernels;
+using System.Runtime.CompilerServices;
+using System.Numerics.Tensors;
 using Cortex.Activations;
 using Cortex.Initializers;
 using Cortex.Regularizers;
@@ -99,6 +103,22 @@ public sealed class Dense : Layer
     public override int[] ComputeOutputShape(int[] inputShape) => [.. inputShape[..^1], Units];
 
     /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
+    {
+        stage = null;
+        reason = !Trainable ? "is frozen"
+            : KernelRegularizer != null || BiasRegularizer != null ? "has a regularizer"
+            : !Activation.DerivativeFromOutput ? $"has the activation '{Activation.Name}'"
+            : context.Sample.Length != 1 || Kernel!.ShapeRef[0] != context.Sample[0] ? $"gets samples of shape {ShapeUtil.Format(context.Sample)}, not rows of {Kernel!.ShapeRef[0]}"
+            : "";
+        if (reason.Length > 0) return false;
+        var dense = new DenseStage(this, context.Sample[0]) { Width = Units };
+        (dense.KernelGrad, dense.BiasGrad) = (context.AddWeight(Kernel)!, context.AddWeight(Bias)!);
+        stage = dense;
+        return true;
+    }
+
+    /// <inheritdoc/>
     public override Dictionary<string, object?> GetConfig()
     {
         var c = base.GetConfig();
@@ -111,5 +131,105 @@ public sealed class Dense : Layer
         c["kernel_regularizer"] = KernelRegularizer == null ? null : Saving.ConfigJson.Describe(KernelRegularizer.GetType().Name, KernelRegularizer.GetConfig());
         c["bias_regularizer"] = BiasRegularizer == null ? null : Saving.ConfigJson.Describe(BiasRegularizer.GetType().Name, BiasRegularizer.GetConfig());
         return c;
+    }
+}
+
+/// <summary>Dense on rows: one GEMM, the bias and the activation in place (as <see cref="FusedDense"/>).</summary>
+internal sealed class DenseStage(Dense layer, int inputs) : Stage
+{
+    private readonly Dense layer = layer;
+    private readonly int inputs = inputs;
+    public Tensor KernelGrad = null!, BiasGrad = null!;
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override void Forward(float[] input, int rows)
+    {
+        int units = Width;
+        Span<float> y = Output.AsSpan(0, rows * units);
+        Gemm.Sgemm(false, false, rows, units, inputs, input.AsSpan(0, rows * inputs), inputs, layer.Kernel!.AsSpan(), units, y, units);
+        if (layer.Bias is { } bias)
+            for (int r = 0; r < rows; r++)
+            {
+                var row = y.Slice(r * units, units);
+                TensorPrimitives.Add(row, bias.AsSpan(), row);
+            }
+        layer.Activation.ApplyInPlace(y, units);
+    }
+
+    /// <inheritdoc/>
+    public override int GatherSplit => Gemm.SplitKColumn(inputs);
+
+    /// <summary>
+    /// Backward with the kernel's optimizer update folded in: dW is computed a block of rows at a time into an
+    /// L1-sized scratch and each block is applied at once, so the 784×128 gradient is never written out and read
+    /// back. The two cores take the same row halves as the forward GEMM's k split, so each updates the weights it
+    /// multiplies. The bias gradient is left for the optimizer as usual. Same bits as <see cref="Backward"/> followed
+    /// by ApplyGradients.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override unsafe bool TryBackwardAndUpdate(float[] input, int rows, Optimizer optimizer)
+    {
+        if (!optimizer.TryBeginPieces(layer.Kernel!, out float[] slot0, out float[] slot1, out var step)) return false;
+        OutputDelta(rows);
+        fixed (float* x = input, d = OutputGrad, w = layer.Kernel!.AsSpan(), s0 = slot0, s1 = slot1)
+        {
+            step.W = w;
+            step.S0 = s0;
+            step.S1 = s1;
+            var job = new PieceJob { X = x, Dz = d, Step = step, Inputs = inputs, Units = Width, Rows = rows };
+            int split = GatherSplit;
+            if (split > 0)
+            {
+                Span<int> bounds = [0, split, inputs];
+                if (GemmThreads.TryRunRanges(&UpdateRows, &job, bounds)) return true;
+            }
+            UpdateRows(&job, 0, inputs);
+        }
+        return true;
+    }
+
+    /// <summary>The start of both backward passes: dz = g ⊙ g'(y) in place of the output gradient, and the bias
+    /// gradient Σ dz.</summary>
+    private Span<float> OutputDelta(int rows)
+    {
+        int units = Width;
+        Span<float> dz = OutputGrad.AsSpan(0, rows * units);
+        layer.Activation.BackwardInPlace(dz, Output.AsSpan(0, rows * units), units);
+        if (layer.Bias != null) Reduce.Sum(dz, 1, rows, units, BiasGrad.Span);
+        return dz;
+    }
+
+    private unsafe struct PieceJob
+    {
+        public float* X, Dz;
+        public PieceStep Step;
+        public int Inputs, Units, Rows;
+    }
+
+    /// <summary>Kernel rows [lo, hi): dW block = X[:, block]ᵀ·dz on this thread, then the optimizer on the block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static unsafe void UpdateRows(void* state, int lo, int hi)
+    {
+        var j = (PieceJob*)state;
+        int units = j->Units, inputs = j->Inputs, rows = j->Rows;
+        int block = Math.Max(8, 4096 / units / 8 * 8);   // ≤ 16 KiB of gradient per block
+        float* scratch = stackalloc float[block * units];
+        for (int r0 = lo; r0 < hi; r0 += block)
+        {
+            int r1 = Math.Min(hi, r0 + block), count = (r1 - r0) * units;
+            Gemm.Sgemm(true, false, r1 - r0, units, rows, new ReadOnlySpan<float>(j->X + r0, (rows - 1) * inputs + (r1 - r0)), inputs,
+                new ReadOnlySpan<float>(j->Dz, rows * units), units, new Span<float>(scratch, count), units, false, GemmKernel.Auto, 1);
+            j->Step.Update(j->Step, scratch, (long)r0 * units, count);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public override void Backward(float[] input, float[]? inputGrad, int rows)
+    {
+        int units = Width;
+        Span<float> dz = OutputDelta(rows);
+        Gemm.Sgemm(true, false, inputs, units, rows, input.AsSpan(0, rows * inputs), inputs, dz, units, KernelGrad.Span, units);
+        if (inputGrad != null)
+            Gemm.Sgemm(false, true, rows, inputs, units, dz, units, layer.Kernel!.AsSpan(), units, inputGrad.AsSpan(0, rows * inputs), inputs);
     }
 }

@@ -139,6 +139,26 @@ public abstract class Layer
     /// <summary>Lets a layer build itself from the shapes of weights being set (Dense infers its input size).</summary>
     protected virtual bool TryBuildFromWeights(Tensor[] values) => false;
 
+    /// <summary>
+    /// This layer's <see cref="Stage"/> for the fused training step: true with a stage; true with none for a layer
+    /// that leaves each sample's row of floats as it is (Input, Flatten, Reshape); false, with the reason, when the
+    /// layer (or this use of it) has no stage, and the model trains on the tape.
+    /// </summary>
+    internal virtual bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
+    {
+        stage = null;
+        reason = "has no fused stage";
+        return false;
+    }
+
+    /// <summary>For layers that only relabel a sample's shape: no stage, rows as they are.</summary>
+    private protected static bool RowsUnchanged(out Stage? stage, out string reason)
+    {
+        stage = null;
+        reason = "";
+        return true;
+    }
+
     /// <summary>The number of scalar weights.</summary>
     public int CountParams() => weights.Sum(w => w.Size);
 

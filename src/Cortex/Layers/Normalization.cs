@@ -75,6 +75,17 @@ public sealed class Normalization : Layer
     }
 
     /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
+    {
+        stage = null;
+        // Fixed preprocessing on feature rows, before any trained weight: no gradient has to pass through it.
+        reason = context.TrainableSeen ? "follows a trained layer" : !context.InputIsRows ? "normalizes images, not rows" : "";
+        if (reason.Length > 0) return false;
+        stage = new NormalizationStage(this) { Width = context.InputWidth };
+        return true;
+    }
+
+    /// <inheritdoc/>
     protected override Tensor CallCore(Tensor inputs, bool training)
     {
         var std = Tensor.Uninitialized(VarianceWeight!.ShapeRef);
@@ -82,4 +93,25 @@ public sealed class Normalization : Layer
         TensorPrimitives.Max(std.Span, Epsilon, std.Span);
         return (inputs - MeanWeight!.Value()) / std;
     }
+}
+
+internal sealed class NormalizationStage(Normalization layer) : Stage
+{
+    private readonly float[] std = new float[layer.MeanWeight!.Size];
+
+    public override void Forward(float[] input, int rows)
+    {
+        // As Normalization.CallCore: (x − mean) / max(√variance, ε), row by row.
+        TensorPrimitives.Sqrt(layer.VarianceWeight!.AsSpan(), std);
+        TensorPrimitives.Max(std, Normalization.Epsilon, std);
+        ReadOnlySpan<float> mean = layer.MeanWeight!.AsSpan();
+        for (int r = 0; r < rows; r++)
+        {
+            var o = Output.AsSpan(r * Width, Width);
+            TensorPrimitives.Subtract(input.AsSpan(r * Width, Width), mean, o);
+            TensorPrimitives.Divide(o, std, o);
+        }
+    }
+
+    public override void Backward(float[] input, float[]? inputGrad, int rows) { } // only allowed before any weight
 }

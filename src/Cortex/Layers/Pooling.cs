@@ -25,6 +25,16 @@ public abstract class Pooling2D : Layer
         ImageLayers.Window($"{GetType().Name} '{Name}'", shape, PoolSize, Strides, 1, Padding, "pool size");
 
     /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
+    {
+        stage = null;
+        reason = context.Sample.Length != 3 ? $"gets samples of shape {ShapeUtil.Format(context.Sample)}, not images" : "";
+        if (reason.Length > 0) return false;
+        stage = new PoolStage(this is MaxPooling2D, Window([context.Batch, .. context.Sample]), context.InputWidth) { Width = context.OutputWidth(this) };
+        return true;
+    }
+
+    /// <inheritdoc/>
     protected override void Build(int[] inputShape) => Window(inputShape);
 
     /// <inheritdoc/>
@@ -140,5 +150,26 @@ public sealed class GlobalAveragePooling2D(bool keepDims = false, string? name =
         var c = base.GetConfig();
         c["keepdims"] = KeepDims;
         return c;
+    }
+}
+
+/// <summary>MaxPooling2D or AveragePooling2D on NHWC rows, with <see cref="PoolOp"/>'s kernels.</summary>
+internal sealed class PoolStage(bool max, Window2D window, int inputs) : Stage
+{
+    public override void Forward(float[] input, int rows)
+    {
+        var w = window with { N = rows };
+        if (max) PoolKernel.MaxForward(input.AsSpan(0, rows * inputs), w, Output.AsSpan(0, rows * Width));
+        else PoolKernel.AverageForward(input.AsSpan(0, rows * inputs), w, Output.AsSpan(0, rows * Width));
+    }
+
+    public override void Backward(float[] input, float[]? inputGrad, int rows)
+    {
+        if (inputGrad == null) return;
+        var w = window with { N = rows };
+        Span<float> dx = inputGrad.AsSpan(0, rows * inputs);
+        dx.Clear();
+        if (max) PoolKernel.MaxBackward(input.AsSpan(0, rows * inputs), Output.AsSpan(0, rows * Width), OutputGrad.AsSpan(0, rows * Width), w, dx);
+        else PoolKernel.AverageBackward(OutputGrad.AsSpan(0, rows * Width), w, dx);
     }
 }

@@ -44,7 +44,9 @@ internal sealed class Trainer
         rng = CortexRandom.FromSeedOrGlobal(null); // deterministic after CortexRandom.SetGlobalSeed
         variables = model.TrainableVariables;
         metrics = [.. model.MetricNames.Select(m => Metric.Get(m, model.Loss))];
-        fused = ForceTapePath ? null : FusedTrainStep.TryCreate(model, x, y, batchSize, metrics);
+        string reason = "ForceTapePath is set";
+        fused = ForceTapePath ? null : FusedTrainStep.TryCreate(model, x, y, batchSize, metrics, out reason);
+        model.TrainingPath = fused != null ? "fused" : $"tape: {reason}";
         LastFitFused = fused != null;
         logs = () => Model.Logs(loss, metrics, ""); // made once: a lambda per step would be garbage per step
     }

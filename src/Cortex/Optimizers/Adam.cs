@@ -129,34 +129,25 @@ public class Adam : Optimizer
         return (float)(learningRate * Math.Sqrt(1 - Math.Pow(Beta2, t)) / (1 - Math.Pow(Beta1, t)));
     }
 
-    /// <summary>The constants of one Adam step for updating a variable piece by piece (<see cref="UpdatePiece"/>).</summary>
-    internal struct PieceStep
+    /// <inheritdoc/>
+    /// <remarks>Not for AMSGrad, a subclass such as AdamW, clipping that needs whole gradients, a variable not yet
+    /// built, or a CPU without AVX-512 (the pieces run the 512-bit step).</remarks>
+    internal override unsafe bool TryBeginPieces(Variable variable, out float[] slot0, out float[] slot1, out PieceStep step)
     {
-        public float A1, A2, Alpha, Eps;
-    }
-
-    /// <summary>
-    /// For the fused training step, which updates a weight matrix a block of rows at a time while each block's
-    /// gradient is still in cache: the step's constants and the variable's moment arrays, or false when this optimizer
-    /// cannot update piecewise (AMSGrad, a subclass such as AdamW, clipping that needs whole gradients, a variable not
-    /// yet built, or no AVX-512). The pieces get exactly the arithmetic <see cref="UpdateStep"/> gives those elements;
-    /// call before the step's ApplyGradients, which must then skip the variable.
-    /// </summary>
-    internal bool TryBeginPieces(Variable variable, out float[] m, out float[] v, out PieceStep step)
-    {
-        m = v = [];
+        slot0 = slot1 = [];
         step = default;
         if (GetType() != typeof(Adam) || Amsgrad || !ClipsNothing || !Vector512.IsHardwareAccelerated || SlotsOf(variable) is not { } s)
             return false;
-        step = new PieceStep { A1 = 1 - Beta1, A2 = 1 - Beta2, Eps = Epsilon, Alpha = StepSize(LearningRate) };
-        (m, v) = (s[0], s[1]);
+        step = new PieceStep { Update = &UpdatePiece, A1 = 1 - Beta1, A2 = 1 - Beta2, Eps = Epsilon, Alpha = StepSize(LearningRate) };
+        (slot0, slot1) = (s[0], s[1]);
         return true;
     }
 
-    /// <summary>The Adam update of <paramref name="count"/> elements: w, m and v at the piece's position, g its gradient.</summary>
-    internal static unsafe void UpdatePiece(in PieceStep step, float* g, float* w, float* m, float* v, int count)
+    /// <summary>The Adam update of <paramref name="count"/> elements from <paramref name="offset"/>: w, m (slot 0) and
+    /// v (slot 1), g the piece's gradient.</summary>
+    private static unsafe void UpdatePiece(in PieceStep step, float* g, long offset, int count)
     {
-        var job = new Job { G = g, W = w, M = m, V = v, A1 = step.A1, A2 = step.A2, Alpha = step.Alpha, Eps = step.Eps };
+        var job = new Job { G = g, W = step.W + offset, M = step.S0 + offset, V = step.S1 + offset, A1 = step.A1, A2 = step.A2, Alpha = step.Alpha, Eps = step.Eps };
         Run512(&job, 0, count);
     }
 

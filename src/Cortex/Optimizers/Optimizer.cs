@@ -273,6 +273,20 @@ public abstract class Optimizer
         Iterations = iterations;
     }
 
+    /// <summary>
+    /// For the fused training step, which updates a weight matrix a block at a time while each block's gradient is
+    /// still in cache: the step's constants (<see cref="PieceStep"/>) and the variable's slot arrays, or false when this
+    /// optimizer cannot update that variable piecewise (the default). The pieces must get exactly the arithmetic
+    /// <see cref="UpdateStep"/> gives those elements; the caller then leaves the variable out of the step's
+    /// ApplyGradients.
+    /// </summary>
+    internal virtual bool TryBeginPieces(Variable variable, out float[] slot0, out float[] slot1, out PieceStep step)
+    {
+        slot0 = slot1 = [];
+        step = default;
+        return false;
+    }
+
     /// <summary>The constructor arguments, Keras-named (<c>learning_rate</c>, <c>clipnorm</c>, …), for saving. A
     /// schedule is saved as <c>{"class_name": …, "config": {…}}</c> under <c>learning_rate</c>.</summary>
     public virtual Dictionary<string, object?> GetConfig() => new()
@@ -327,4 +341,17 @@ public abstract class Optimizer
         result.Schedule = schedule;
         return result;
     }
+}
+
+/// <summary>
+/// One optimizer step's constants for updating a variable a block at a time (<see cref="Optimizer.TryBeginPieces"/>):
+/// <see cref="Update"/>(step, g, offset, count) updates <c>count</c> elements of the variable <see cref="W"/> and its
+/// slots <see cref="S0"/>/<see cref="S1"/> from <c>offset</c>, with <c>g</c> their gradient. The caller pins the arrays
+/// and sets the pointers.
+/// </summary>
+internal unsafe struct PieceStep
+{
+    public delegate*<in PieceStep, float*, long, int, void> Update;
+    public float* W, S0, S1;
+    public float A1, A2, Alpha, Eps;
 }
