@@ -3,7 +3,8 @@ using Cortex.Models;
 
 namespace Cortex.Cli;
 
-/// <summary><c>cortex evaluate --model M --data D</c>: the loss and metrics of a saved model on labelled data.</summary>
+/// <summary><c>cortex evaluate --model M --data D</c>: the loss and metrics of a saved model on labelled data. A loss
+/// or metric that is NaN or infinite is not printed as a result: the command fails in one line that says why.</summary>
 internal static class EvaluateCommand
 {
     public static Command Create(TextWriter stdout)
@@ -26,6 +27,10 @@ internal static class EvaluateCommand
         var (x, y, description) = DataSources.LoadForEvaluation(data, label);
         DataSources.CheckFeatures(model, modelPath, x, $"--data {data}");
         var results = model.Evaluate(x, y, batchSize);
+        // A NaN loss printed as a result would pass for one (exit 0); the loss comes first in the results.
+        foreach (var (name, value) in results)
+            if (!float.IsFinite(value))
+                throw new UsageException($"the {name} of the model '{modelPath}' on --data {data} is {TrainCommand.Format(value)}: {PredictCommand.NonFiniteCause(model, "the data's values")}");
         stdout.WriteLine($"Evaluated {modelPath} on {description}");
         stdout.WriteLine($"loss: {TrainCommand.Format(results["loss"])}");
         foreach (var (name, value) in results.Where(kv => kv.Key != "loss").OrderBy(kv => kv.Key, StringComparer.Ordinal))

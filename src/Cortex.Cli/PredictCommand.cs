@@ -49,12 +49,15 @@ internal static class PredictCommand
         for (int i = 0; i < o.Length; i++)
         {
             if (float.IsFinite(o[i])) continue;
-            string why = TrainCommand.NonFiniteWeight(model) is { } w
-                ? $"its weights are not finite ('{w.Name}'; saved from a training run that diverged?)"
-                : "are that row's values in the range the model was trained on?";
-            throw new UsageException($"the model '{modelPath}' outputs {(float.IsNaN(o[i]) ? "NaN" : "infinity")} for row {i / perRow + 1} of --input '{inputPath}': {why}");
+            throw new UsageException($"the model '{modelPath}' outputs {(float.IsNaN(o[i]) ? "NaN" : "infinity")} for row {i / perRow + 1} of --input '{inputPath}': {NonFiniteCause(model, "that row's values")}");
         }
     }
+
+    /// <summary>Why a model gives NaN or infinity: weights broken by a training run that diverged (named), or else
+    /// <paramref name="inputs"/> far outside what it was trained on.</summary>
+    internal static string NonFiniteCause(Model model, string inputs) => TrainCommand.NonFiniteWeight(model) is { } w
+        ? $"its weights are not finite ('{w.Name}'; saved from a training run that diverged?)"
+        : $"are {inputs} in the range the model was trained on?";
 
     // The CLI's models end in logits (fromLogits: true); a model built elsewhere may end in a softmax already.
     private static bool OutputsProbabilities(Model model) =>

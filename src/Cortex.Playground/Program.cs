@@ -10,57 +10,93 @@ namespace Cortex.Playground;
 /// <summary>
 /// The Cortex Playground server: <c>dotnet run --project src/Cortex.Playground</c> serves the page on
 /// http://127.0.0.1:5080 (<c>--port N</c> or <c>--urls URL</c> to change it). Each tab gets a session that trains
-/// its network with Cortex on the server and streams the state to the page as Server-Sent Events. Exit codes: 0 after
-/// Ctrl+C, 1 when the address cannot be listened on (the port is taken), 2 for a bad <c>--port</c>; each failure is one
-/// line on stderr.
+/// its network with Cortex on the server and streams the state to the page as Server-Sent Events. Exit codes are the
+/// <c>cortex</c> command's (<see cref="Help"/>): a bad or taken address is one line on stderr, not the host's stack trace.
 /// </summary>
 public static class Program
 {
     public const int DefaultPort = 5080;
     private const int MaxBodyBytes = 16 * 1024;
 
+    /// <summary>Exit code: stopped with Ctrl+C, or help printed.</summary>
+    public const int Ok = 0;
+    /// <summary>Exit code, as the CLI's for bad usage: a <c>--port</c> or <c>--urls</c> that is not an address, or an
+    /// address that cannot be listened on (another program holds the port).</summary>
+    public const int BadUsage = 1;
+    /// <summary>Exit code, as the CLI's: an unexpected error (set CORTEX_DEBUG=1 for its stack trace).</summary>
+    public const int InternalError = 2;
+
+    /// <summary>What <c>--help</c> prints.</summary>
+    public const string Help = """
+        Cortex Playground: the TensorFlow Playground in the browser, trained live by Cortex on this machine.
+
+        Usage: dotnet run --project src/Cortex.Playground -- [options]
+
+        Options:
+          --port N                    listen on http://127.0.0.1:N (default 5080; 0 picks a free port)
+          --urls URL[;URL...]         listen on these addresses instead, e.g. http://0.0.0.0:8080 (ASPNETCORE_URLS
+                                      in the environment does the same)
+          --Playground:NAME=VALUE     a limit: MaxSessions, IdleTimeoutSeconds, TrainingSlots, RequestsPerSecond, ...
+          -h, --help                  print this help
+
+        Exit codes (as the cortex command's):
+          0  stopped with Ctrl+C, or this help
+          1  bad usage: a --port or --urls that is not an address, or an address another program holds (one line on stderr)
+          2  an unexpected internal error (CORTEX_DEBUG=1 prints its stack trace)
+
+        """;
+
     public static int Main(string[] args)
     {
+        if (args.Any(a => a is "-h" or "--help" or "-?"))
+        {
+            Console.Write(Help);
+            return Ok;
+        }
         WebApplication app;
-        try { app = CreateApp(args); }
-        catch (ArgumentException e)
+        try
         {
-            Console.Error.WriteLine(e.Message);
-            return 2;
+            app = CreateApp(args);
+            app.Lifetime.ApplicationStarted.Register(() =>
+                Console.WriteLine($"Cortex Playground: open {string.Join(" or ", app.Urls)} in a browser (Ctrl+C stops it)."));
+            app.Start();
         }
-        catch (IOException e)
+        catch (Exception e) when (e is ArgumentException or IOException)
         {
-            Console.Error.WriteLine(e.Message);
-            return 1;
+            // A bad or taken address, found by CreateApp before the host starts, so that this line is all that shows.
+            // (A port taken between that check and the start fails in Start, after the host has logged it.)
+            Console.Error.WriteLine("Cortex Playground: " + OneLine(e.Message));
+            return BadUsage;
         }
-        app.Lifetime.ApplicationStarted.Register(() =>
-            Console.WriteLine($"Cortex Playground: open {string.Join(" or ", app.Urls)} in a browser (Ctrl+C stops it)."));
-        try { app.Start(); }
-        catch (IOException e)
+        catch (Exception e)
         {
-            // A --urls address that is taken, or a port taken between the check and the start: the host has logged
-            // the details; this is the line to act on.
-            Console.Error.WriteLine("Cortex Playground: cannot start: " + string.Join(' ', e.Message.Split('\n', StringSplitOptions.TrimEntries)));
-            return 1;
+            Console.Error.WriteLine($"Cortex Playground: internal error: {e.GetType().Name}: {OneLine(e.Message)}");
+            Console.Error.WriteLine(Environment.GetEnvironmentVariable("CORTEX_DEBUG") is { Length: > 0 } ? e.ToString() : "Cortex Playground: set CORTEX_DEBUG=1 to print the stack trace.");
+            return InternalError;
         }
         app.WaitForShutdown();
-        return 0;
+        return Ok;
     }
+
+    private static string OneLine(string message) => string.Join(' ', message.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries));
 
     /// <summary>Builds the app (not started). Listens on 127.0.0.1:<c>--port</c> (default 5080) unless <c>--urls</c>
     /// is given; limits come from the <c>Playground:</c> configuration section (see <see cref="PlaygroundOptions"/>).</summary>
-    /// <exception cref="ArgumentException"><c>--port</c> is not a port number.</exception>
-    /// <exception cref="IOException">The <c>--port</c> on 127.0.0.1 cannot be listened on (another program holds it); the
-    /// message is one line that says so.</exception>
+    /// <exception cref="ArgumentException"><c>--port</c> is not a port number, or <c>--urls</c> (or ASPNETCORE_URLS) not
+    /// a list of addresses.</exception>
+    /// <exception cref="IOException">An address cannot be listened on (another program holds its port); the message is
+    /// one line that says so.</exception>
     public static WebApplication CreateApp(string[] args)
     {
         var builder = WebApplication.CreateBuilder(args);
-        if (string.IsNullOrEmpty(builder.Configuration["urls"]))
+        string? urls = builder.Configuration["urls"]; // --urls, or ASPNETCORE_URLS from the environment
+        if (!string.IsNullOrEmpty(urls)) CheckCanListen(urls);
+        else
         {
             string portText = builder.Configuration["port"] ?? DefaultPort.ToString();
             if (!int.TryParse(portText, out int port) || port < 0 || port > 65535)
                 throw new ArgumentException($"--port must be a TCP port number (0–65535). Received: '{portText}'");
-            if (port != 0) CheckCanListen(port);
+            if (port != 0) Probe(new TcpListener(IPAddress.Loopback, port), $"http://127.0.0.1:{port}", "choose another port with --port N");
             builder.WebHost.UseUrls($"http://127.0.0.1:{port}");
         }
         // One line per request is noise in the terminal; startup, warnings and errors still show.
@@ -118,21 +154,48 @@ public static class Program
     }
 
     /// <summary>
-    /// Listens on 127.0.0.1:<paramref name="port"/> for a moment, so that a taken port is one line before anything
+    /// Probes each address of <paramref name="urls"/> (separated by ';') as Kestrel will bind it: <c>localhost</c> on
+    /// the IPv4 and IPv6 loopbacks, an IP address as given, any other host (<c>*</c>, <c>+</c>, a name) on every
+    /// interface. Port 0 and Unix sockets are left to the host.
+    /// </summary>
+    private static void CheckCanListen(string urls)
+    {
+        const string hint = "choose another address with --urls (or ASPNETCORE_URLS)";
+        foreach (string url in urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            BindingAddress address;
+            try { address = BindingAddress.Parse(url); }
+            catch (FormatException)
+            {
+                throw new ArgumentException($"--urls must be addresses such as http://127.0.0.1:8080, separated by ';'. Received: '{url}'");
+            }
+            if (address.IsUnixPipe || address.IsNamedPipe || address.Port == 0) continue;
+            if (address.Host == "localhost")
+            {
+                Probe(new TcpListener(IPAddress.Loopback, address.Port), url, hint);
+                // Kestrel also fails when another program holds the IPv6 loopback's port; one without IPv6 is fine.
+                if (Socket.OSSupportsIPv6) Probe(new TcpListener(IPAddress.IPv6Loopback, address.Port), url, hint, onlyIfTaken: true);
+            }
+            else if (IPAddress.TryParse(address.Host.Trim('[', ']'), out var ip)) Probe(new TcpListener(ip, address.Port), url, hint);
+            else Probe(TcpListener.Create(address.Port), url, hint); // every interface, IPv6 dual-mode where there is IPv6, as Kestrel
+        }
+    }
+
+    /// <summary>
+    /// Listens on <paramref name="listener"/>'s address for a moment, so that a taken port is one line before anything
     /// starts: otherwise the host logs the bind failure with its stack trace and the process aborts.
     /// </summary>
-    private static void CheckCanListen(int port)
+    private static void Probe(TcpListener listener, string url, string hint, bool onlyIfTaken = false)
     {
         try
         {
-            var probe = new TcpListener(IPAddress.Loopback, port);
-            probe.Start();
-            probe.Stop();
+            listener.Start();
+            listener.Stop();
         }
-        catch (SocketException e)
+        catch (SocketException e) when (!onlyIfTaken || e.SocketErrorCode == SocketError.AddressAlreadyInUse)
         {
             string why = e.SocketErrorCode == SocketError.AddressAlreadyInUse ? "the port is already in use (another Playground?)" : e.Message;
-            throw new IOException($"Cortex Playground: cannot listen on http://127.0.0.1:{port}: {why}. Stop that program or choose another port with --port N.", e);
+            throw new IOException($"cannot listen on {url}: {why}. Stop that program or {hint}.", e);
         }
     }
 

@@ -214,7 +214,7 @@ public sealed class Session
 
     /// <summary>
     /// Runs whole epochs (one pass over the training points each) until the slice's time or count is used, or the
-    /// loss stops being finite (TerminateOnNaN ends that epoch's slice; Fit refuses to start from weights that are
+    /// loss stops being finite (TerminateOnNaN ends the slice at that batch; Fit refuses to start from weights that are
     /// already NaN). Either marks the network <see cref="Diverged"/>; nothing trains it again until it is rebuilt.
     /// </summary>
     private void TrainEpochs(int maxEpochs, double sliceMs)

@@ -75,19 +75,38 @@ public class GuardTests
         Assert.False(File.Exists(dir["m.cortex"]));
     }
 
-    [Fact]
-    public void PredictWithAModelThatOutputsNaNExitsNonZero()
+    /// <summary>A model trained for an epoch on <c>roasts.csv</c>, then given NaN weights, saved as <c>diverged.cortex</c>.</summary>
+    private static string SaveDivergedModel(TempDir dir)
     {
-        using var dir = new TempDir();
         Assert.Equal(0, TrainCsv(dir, "--epochs", "1", "--out", dir.Path).ExitCode);
         var model = Model.Load(dir["roasts.cortex"]);
         model.SetWeights([.. model.GetWeights().Select(w => Tensor.Full(w.Shape, float.NaN))]);
         model.Save(dir["diverged.cortex"]);
+        return dir["diverged.cortex"];
+    }
+
+    [Fact]
+    public void PredictWithAModelThatOutputsNaNExitsNonZero()
+    {
+        using var dir = new TempDir();
+        string model = SaveDivergedModel(dir);
         string input = dir.Write("new.csv", "temp,minutes\n200,10\n300,16\n");
 
-        var r = CliHarness.Run("predict", "--model", dir["diverged.cortex"], "--input", input);
+        var r = CliHarness.Run("predict", "--model", model, "--input", input);
 
-        CliHarness.AssertBadInput(r, dir["diverged.cortex"], "outputs NaN", "row 1", "weights are not finite");
+        CliHarness.AssertBadInput(r, model, "outputs NaN", "row 1", "weights are not finite");
         Assert.Equal("", r.Out);
+    }
+
+    [Fact]
+    public void EvaluateWithAModelWhoseLossIsNaNExitsNonZero()
+    {
+        using var dir = new TempDir();
+        string model = SaveDivergedModel(dir);
+
+        var r = CliHarness.Run("evaluate", "--model", model, "--data", dir["roasts.csv"], "--label", "kind");
+
+        CliHarness.AssertBadInput(r, $"the loss of the model '{model}' on --data {dir["roasts.csv"]} is NaN", "weights are not finite");
+        Assert.DoesNotContain("loss:", r.Out);
     }
 }

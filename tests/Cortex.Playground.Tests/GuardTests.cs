@@ -8,8 +8,9 @@ using System.Text.Json;
 namespace Cortex.Playground.Tests;
 
 /// <summary>
-/// A taken port is one line and exit code 1, not a stack trace; a network whose loss becomes NaN is reported as
-/// diverged and stops training until it is reset.
+/// A taken or malformed address (<c>--port</c>, <c>--urls</c>, ASPNETCORE_URLS) is one line and exit code 1, not a
+/// stack trace, as bad usage is in the CLI; a network whose loss becomes NaN is reported as diverged and stops training
+/// until it is reset.
 /// </summary>
 public sealed class GuardTests : IAsyncLifetime
 {
@@ -30,33 +31,78 @@ public sealed class GuardTests : IAsyncLifetime
         return await res.Content.ReadFromJsonAsync<JsonElement>();
     }
 
-    [Fact]
-    public async Task TakenPort_IsOneLineOnStderrAndExitCode1()
+    /// <summary>Runs the built playground as a process, as a user would, and returns how it ended and what it printed.</summary>
+    private static async Task<(int ExitCode, string Out, string[] ErrLines)> RunProcessAsync(string[] args, string? aspnetcoreUrls = null)
     {
-        using var holder = new TcpListener(IPAddress.Loopback, 0);
-        holder.Start();
-        int port = ((IPEndPoint)holder.LocalEndpoint).Port;
-
         string dll = Path.Combine(AppContext.BaseDirectory, "Cortex.Playground.dll");
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, StandardErrorEncoding = Encoding.UTF8 };
-        foreach (string a in (string[])[dll, "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture)]) start.ArgumentList.Add(a);
+        start.ArgumentList.Add(dll);
+        foreach (string a in args) start.ArgumentList.Add(a);
+        if (aspnetcoreUrls != null) start.Environment["ASPNETCORE_URLS"] = aspnetcoreUrls;
         using var process = Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         if (!process.WaitForExit(TimeSpan.FromSeconds(60)))
         {
             process.Kill(entireProcessTree: true);
-            Assert.Fail($"The playground kept running on a taken port {port}.");
+            Assert.Fail($"The playground kept running with {string.Join(' ', args)} (ASPNETCORE_URLS={aspnetcoreUrls}).");
         }
+        string err = await stderr, output = await stdout;
+        Assert.True(process.ExitCode != 1 || err.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length == 1,
+            $"exit {process.ExitCode}, expected one line on stderr\n--- stdout\n{output}\n--- stderr\n{err}");
+        Assert.DoesNotContain("   at ", output + err);
+        return (process.ExitCode, output, err.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
 
-        string err = await stderr;
-        Assert.True(process.ExitCode == 1, $"exit {process.ExitCode}\n--- stdout\n{await stdout}\n--- stderr\n{err}");
-        string[] lines = err.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        Assert.Single(lines);
-        Assert.Contains($"127.0.0.1:{port}", lines[0]);
-        Assert.Contains("already in use", lines[0]);
-        Assert.Contains("--port", lines[0]);
-        Assert.DoesNotContain("   at ", await stdout);
+    /// <summary>Holds a port on 127.0.0.1 for the duration of a test.</summary>
+    private static TcpListener HoldPort(out int port)
+    {
+        var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        port = ((IPEndPoint)holder.LocalEndpoint).Port;
+        return holder;
+    }
+
+    [Theory]
+    [InlineData("--port", "{0}", "choose another port with --port N")]
+    [InlineData("--urls", "http://127.0.0.1:{0}", "choose another address with --urls")]
+    [InlineData("--urls", "http://127.0.0.1:0;http://localhost:{0}", "choose another address with --urls")]
+    [InlineData("ASPNETCORE_URLS", "http://localhost:{0}", "choose another address with --urls (or ASPNETCORE_URLS)")]
+    public async Task TakenAddress_IsOneLineOnStderrAndExitCode1(string via, string address, string hint)
+    {
+        using var holder = HoldPort(out int port);
+        address = string.Format(System.Globalization.CultureInfo.InvariantCulture, address, port);
+
+        var (exit, _, err) = via == "ASPNETCORE_URLS" ? await RunProcessAsync([], aspnetcoreUrls: address) : await RunProcessAsync([via, address]);
+
+        Assert.Equal(1, exit);
+        Assert.Contains($":{port}: the port is already in use", err[0]);
+        Assert.Contains(hint, err[0]);
+    }
+
+    [Theory]
+    [InlineData("--port", "eighty")]
+    [InlineData("--port", "70000")]
+    [InlineData("--urls", "127.0.0.1 5080")]
+    public async Task BadAddress_IsOneLineOnStderrAndExitCode1AsInTheCli(string option, string value)
+    {
+        var (exit, _, err) = await RunProcessAsync([option, value]);
+
+        Assert.Equal(1, exit);
+        Assert.Contains(option, err[0]);
+        Assert.Contains(value, err[0]);
+    }
+
+    [Fact]
+    public async Task Help_DocumentsOptionsAndExitCodes()
+    {
+        var (exit, output, err) = await RunProcessAsync(["--help"]);
+
+        Assert.Equal(0, exit);
+        Assert.Empty(err);
+        Assert.Equal(Program.Help, output);
+        foreach (string s in (string[])["--port N", "--urls URL", "ASPNETCORE_URLS", "  0  stopped with Ctrl+C", "  1  bad usage", "  2  an unexpected internal error"])
+            Assert.Contains(s, output);
     }
 
     [Fact]

@@ -30,7 +30,17 @@ public abstract class Callback
     public virtual void OnEpochEnd(int epoch, IReadOnlyDictionary<string, float> logs) { }
     /// <summary>Called before each training batch.</summary>
     public virtual void OnTrainBatchBegin(int batch) { }
-    /// <summary>Called after each training batch.</summary>
+    /// <summary>
+    /// Called after each training batch with the epoch's logs so far, as Keras's <c>on_train_batch_end(batch, logs)</c>:
+    /// <c>loss</c> (the mean over the epoch's batches up to this one) and each metric's running value. The same
+    /// dictionary is refilled for every batch, so that training allocates nothing per step: copy it to keep it. The
+    /// default calls <see cref="OnTrainBatchEnd(int)"/>.
+    /// </summary>
+    /// <param name="batch">The batch's index within the epoch, from 0.</param>
+    /// <param name="logs">The running loss and metrics.</param>
+    public virtual void OnTrainBatchEnd(int batch, IReadOnlyDictionary<string, float> logs) => OnTrainBatchEnd(batch);
+    /// <summary>Called after each training batch by the default <see cref="OnTrainBatchEnd(int, IReadOnlyDictionary{string, float})"/>
+    /// (callbacks that need no logs can keep overriding this one).</summary>
     public virtual void OnTrainBatchEnd(int batch) { }
 
     /// <summary>Reads a monitored value from the logs, with an error listing what is available.</summary>
@@ -148,13 +158,19 @@ public sealed class ReduceLROnPlateau(string monitor = "val_loss", float factor 
     }
 }
 
-/// <summary>Stops training as soon as the loss becomes NaN or infinite.</summary>
+/// <summary>
+/// Stops training at the first batch whose loss is NaN or infinite, as Keras's does: it prints
+/// <c>Batch N: Invalid loss, terminating training</c> (N counted from 0 within the epoch) and Fit ends after that
+/// batch. The epoch it ended is still recorded (History, CsvLogger), with the loss that stopped it.
+/// </summary>
 public sealed class TerminateOnNaN : Callback
 {
     /// <inheritdoc/>
-    public override void OnEpochEnd(int epoch, IReadOnlyDictionary<string, float> logs)
+    public override void OnTrainBatchEnd(int batch, IReadOnlyDictionary<string, float> logs)
     {
-        if (logs.TryGetValue("loss", out float loss) && !float.IsFinite(loss)) Model!.StopTraining = true;
+        if (!logs.TryGetValue("loss", out float loss) || float.IsFinite(loss)) return;
+        Console.WriteLine($"Batch {batch}: Invalid loss, terminating training");
+        Model!.StopTraining = true;
     }
 }
 

@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Numerics.Tensors;
-
 namespace Cortex.Losses;
 
 /// <summary>
@@ -42,21 +39,10 @@ public sealed class BinaryCrossentropy : Loss
     /// <inheritdoc/>
     public override Dictionary<string, object?> GetConfig() => new() { ["from_logits"] = FromLogits };
 
-    /// <summary>
-    /// Rejects labels outside [0, 1], naming the first one and its row: binary labels are 0 or 1, or a probability
-    /// between. A label of 2 or −1 has no meaning here, and makes the loss unbounded below, so training on it runs
-    /// "downhill" forever instead of failing.
-    /// </summary>
-    internal static void CheckLabels(string owner, Tensor yTrue)
-    {
-        ReadOnlySpan<float> y = yTrue.AsSpan();
-        // Min and Max propagate NaN, so one SIMD pass each clears valid labels; only a bad one pays for the scan.
-        if (y.IsEmpty || (TensorPrimitives.Min(y) >= 0 && TensorPrimitives.Max(y) <= 1)) return;
-        int perRow = yTrue.Rank == 0 || yTrue.ShapeRef[0] == 0 ? 1 : Math.Max(1, yTrue.Size / yTrue.ShapeRef[0]);
-        for (int i = 0; i < y.Length; i++)
-            if (!(y[i] >= 0 && y[i] <= 1))
-                throw new ArgumentException($"{owner}: label {y[i].ToString(CultureInfo.InvariantCulture)} in row {i / perRow} is not a binary label: expected 0, 1 or a probability in [0, 1].");
-    }
+    /// <summary>Rejects labels outside [0, 1], naming the first one and its row: binary labels are 0 or 1, or a
+    /// probability between (see <see cref="Loss.CheckLabelsInUnitInterval"/>).</summary>
+    internal static void CheckLabels(string owner, Tensor yTrue) =>
+        CheckLabelsInUnitInterval(owner, yTrue, "a binary label: expected 0, 1 or a probability in [0, 1]");
 
     /// <summary>Sigmoid cross-entropy from logits as one op: forward and closed-form backward in single passes.</summary>
     private static Tensor FromLogitsOp(Tensor yTrue, Tensor logits)

@@ -5,7 +5,7 @@ namespace Cortex.Losses;
 
 /// <summary>
 /// Categorical cross-entropy for one-hot (or soft) labels over the last axis: <c>−Σ y·log p</c> per sample, averaged
-/// over the batch.
+/// over the batch. A label outside [0, 1] (NaN included) is refused, naming its row and column.
 /// </summary>
 /// <remarks>
 /// With probabilities (the default) each row is first divided by its sum and clipped to [1e-7, 1 − 1e-7], as Keras
@@ -28,10 +28,12 @@ public sealed class CategoricalCrossentropy : Loss
     public bool FromLogits { get; }
 
     /// <inheritdoc/>
+    /// <exception cref="ArgumentException">The shapes differ, or a label is outside [0, 1] (the message names its row).</exception>
     public override Tensor Call(Tensor yTrue, Tensor yPred)
     {
         yTrue = AlignLabels(yTrue, yPred);
         RequireClassAxis(yPred);
+        CheckLabels(nameof(CategoricalCrossentropy), yTrue);
         if (FromLogits) return FromLogitsOp(yTrue, yPred);
         Tensor p = (yPred / yPred.Sum(-1, keepDims: true)).Clip(Epsilon, 1f - Epsilon);
         return -(yTrue * p.Log()).Sum(-1).Mean();
@@ -39,6 +41,11 @@ public sealed class CategoricalCrossentropy : Loss
 
     /// <inheritdoc/>
     public override Dictionary<string, object?> GetConfig() => new() { ["from_logits"] = FromLogits };
+
+    /// <summary>Rejects labels outside [0, 1], naming the first one, its row and column. One-hot rows and soft labels
+    /// (any probabilities, summing to 1 or not, as Keras takes them) pass; see <see cref="Loss.CheckLabelsInUnitInterval"/>.</summary>
+    internal static void CheckLabels(string owner, Tensor yTrue) =>
+        CheckLabelsInUnitInterval(owner, yTrue, "a class probability: expected one-hot labels or probabilities in [0, 1]");
 
     /// <summary>
     /// Softmax cross-entropy from logits as one op. The forward pass already has every row's softmax in hand, so when

@@ -1,4 +1,6 @@
 using Cortex.Saving;
+using System.Globalization;
+using System.Numerics.Tensors;
 using System.Text.Json;
 
 namespace Cortex.Losses;
@@ -96,6 +98,28 @@ public abstract class Loss
         if (!ShapeUtil.SameShape(yTrue.ShapeRef, p))
             throw new ArgumentException($"{GetType().Name}: yTrue and yPred must have the same shape. Received: yTrue shape {ShapeUtil.Format(t)}, yPred shape {ShapeUtil.Format(p)}");
         return yTrue;
+    }
+
+    /// <summary>
+    /// Rejects cross-entropy labels outside [0, 1] (NaN included), naming the first one, its row and, in rows of
+    /// several, its column. Such labels are 0, 1 or probabilities; −1 or 2 has no meaning there, and can make the loss
+    /// unbounded below, so that training runs "downhill" forever instead of failing.
+    /// </summary>
+    /// <param name="owner">Who refuses, first in the message: <c>Fit</c>, <c>BinaryCrossentropy</c>, <c>Metric 'accuracy'</c>.</param>
+    /// <param name="yTrue">The labels, samples along the first axis.</param>
+    /// <param name="kind">What a label is, with what is expected: <c>a binary label: expected 0, 1 or a probability in [0, 1]</c>.</param>
+    internal static void CheckLabelsInUnitInterval(string owner, Tensor yTrue, string kind)
+    {
+        ReadOnlySpan<float> y = yTrue.AsSpan();
+        // Min and Max propagate NaN, so one SIMD pass each clears valid labels; only a bad one pays for the scan.
+        if (y.IsEmpty || (TensorPrimitives.Min(y) >= 0 && TensorPrimitives.Max(y) <= 1)) return;
+        int perRow = yTrue.Rank == 0 || yTrue.ShapeRef[0] == 0 ? 1 : Math.Max(1, yTrue.Size / yTrue.ShapeRef[0]);
+        for (int i = 0; i < y.Length; i++)
+        {
+            if (y[i] >= 0 && y[i] <= 1) continue;
+            string column = perRow > 1 ? $" (column {i % perRow})" : "";
+            throw new ArgumentException($"{owner}: label {y[i].ToString(CultureInfo.InvariantCulture)} in row {i / perRow}{column} is not {kind}.");
+        }
     }
 
     /// <summary>Rejects predictions without a class axis (categorical losses).</summary>

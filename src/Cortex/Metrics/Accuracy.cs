@@ -133,12 +133,14 @@ public sealed class CategoricalAccuracy : Mean
     public CategoricalAccuracy(string name = "categorical_accuracy") : base(name) { }
 
     /// <inheritdoc/>
+    /// <exception cref="ArgumentException">The shapes differ, or a label is outside [0, 1].</exception>
     public override void UpdateState(Tensor yTrue, Tensor yPred)
     {
         ArgumentNullException.ThrowIfNull(yTrue);
         ArgumentNullException.ThrowIfNull(yPred);
         if (!ShapeUtil.SameShape(yTrue.ShapeRef, yPred.ShapeRef) || yPred.Rank == 0)
             throw new ArgumentException($"Metric '{Name}': yTrue (one-hot) and yPred must have the same shape with a class axis. Received: yTrue shape {ShapeUtil.Format(yTrue.ShapeRef)}, yPred shape {ShapeUtil.Format(yPred.ShapeRef)}");
+        CategoricalCrossentropy.CheckLabels($"Metric '{Name}'", yTrue);
         int classes = yPred.ShapeRef[^1];
         if (classes == 0) return;
         ReadOnlySpan<float> t = yTrue.AsSpan(), p = yPred.AsSpan();

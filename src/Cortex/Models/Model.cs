@@ -65,7 +65,8 @@ public abstract partial class Model
     /// <summary>The metric names given to Compile.</summary>
     public IReadOnlyList<string> MetricNames { get; private set; } = [];
 
-    /// <summary>Set by a callback to end <see cref="Fit"/> after the current epoch (as EarlyStopping does).</summary>
+    /// <summary>Set by a callback to end <see cref="Fit"/>: after the current batch when set at a batch (as TerminateOnNaN
+    /// does), after the current epoch when set at its end (as EarlyStopping does).</summary>
     public bool StopTraining { get; set; }
 
     /// <summary>Whether every layer has its weights.</summary>
@@ -385,10 +386,11 @@ public abstract partial class Model
     private void EnsureBuiltFor(Tensor x) => Forward(x.Slice(0, Math.Min(1, x.ShapeRef[0])));
 
     /// <summary>For sparse cross-entropy, every label must be a class index the output layer can produce; for binary
-    /// cross-entropy, 0, 1 or a probability.</summary>
+    /// and categorical cross-entropy, 0, 1 or a probability.</summary>
     private void CheckLabels(string op, Tensor y)
     {
         if (Loss is BinaryCrossentropy) BinaryCrossentropy.CheckLabels(op, y);
+        if (Loss is CategoricalCrossentropy) CategoricalCrossentropy.CheckLabels(op, y);
         if (Loss is not SparseCategoricalCrossentropy) return;
         var outShape = OutputShape();
         int classes = outShape[^1];

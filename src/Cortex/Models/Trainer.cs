@@ -30,6 +30,7 @@ internal sealed class Trainer
     private readonly RunningMean loss = new();
     private readonly FusedTrainStep? fused;
     private readonly Func<Dictionary<string, float>> logs;
+    private readonly Dictionary<string, float> batchLogs = []; // refilled after every step: no garbage per step
     private int epochsRun;
 
     public Trainer(Model model, Tensor x, Tensor y, int batchSize, bool shuffle)
@@ -48,7 +49,7 @@ internal sealed class Trainer
         fused = ForceTapePath ? null : FusedTrainStep.TryCreate(model, x, y, batchSize, metrics, out reason);
         model.TrainingPath = fused != null ? "fused" : $"tape: {reason}";
         LastFitFused = fused != null;
-        logs = () => Model.Logs(loss, metrics, ""); // made once: a lambda per step would be garbage per step
+        logs = () => batchLogs; // made once: a lambda per step would be garbage per step
     }
 
     /// <summary>Makes Fit on this thread use the GradientTape step even where the fused one applies (tests compare the two).</summary>
@@ -84,18 +85,27 @@ internal sealed class Trainer
                 loss.UpdateState(l, len);
             }
             else TapeStep(start, len, optimizer, lossFn, first);
+            RefillBatchLogs();
             Progress.Update(step + 1, logs);
-            foreach (var cb in callbacks) cb.OnTrainBatchEnd(step);
+            foreach (var cb in callbacks) cb.OnTrainBatchEnd(step, batchLogs);
+            if (model.StopTraining) break; // as Keras: a callback can end the epoch at any batch (TerminateOnNaN)
         }
         epochsRun++;
         return Model.Logs(loss, metrics, "");
+    }
+
+    /// <summary>The epoch's running loss and metrics after a step, written into the one dictionary batch callbacks get.</summary>
+    private void RefillBatchLogs()
+    {
+        batchLogs["loss"] = loss.Result();
+        foreach (var m in metrics) batchLogs[m.Name] = m.Result();
     }
 
     /// <summary>
     /// The error for a NaN or infinite loss on the first batch of a Fit, thrown before that batch's update so the
     /// model is left as it was. Nothing has been learned yet, so the cause is the inputs, the labels or weights that
     /// are already broken, and the message says which. Later batches are not checked, as in Keras, where
-    /// <see cref="TerminateOnNaN"/> stops a run that diverges.
+    /// <see cref="TerminateOnNaN"/> stops a run that diverges at the batch where it does.
     /// </summary>
     private NotFiniteNumberException NotFiniteFirstLoss(float value)
     {

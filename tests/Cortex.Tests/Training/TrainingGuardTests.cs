@@ -171,16 +171,50 @@ public class TrainingGuardTests
         Assert.Contains("lower the learning rate", e.Message);
     }
 
-    [Fact]
-    public void DivergenceAfterTheFirstBatchIsRecordedAsKerasDoesAndTerminateOnNaNStopsIt()
+    [Theory]
+    [InlineData(false, -0.5f, 1)]
+    [InlineData(false, 1.5f, 2)]
+    [InlineData(true, 2f, 0)]
+    [InlineData(true, float.NaN, 2)]
+    public void CategoricalCrossentropyRefusesLabelsOutsideZeroOne(bool fromLogits, float bad, int row)
     {
-        // A rate of 1e30 is accepted; the first update throws the weights to ±1e30 and the loss overflows after it.
-        var model = new Sequential(new Input([2]), new Dense(1));
-        model.Compile(new SGD(1e30f), new MeanSquaredError());
-        var x = Tensor.RandomNormal([64, 2], seed: 3);
-        var history = model.Fit(x, x.Sum(1), epochs: 5, batchSize: 8, verbose: 0, callbacks: [new TerminateOnNaN()]);
-        Assert.Single(history["loss"]);
-        Assert.False(float.IsFinite(history["loss"][0]));
+        var labels = new float[,] { { 1, 0 }, { 0, 1 }, { 0.3f, 0.7f } };
+        labels[row, 1] = bad;
+        var e = Assert.Throws<ArgumentException>(() =>
+            new CategoricalCrossentropy(fromLogits).Call(Tensor.FromArray(labels), Tensor.Full([3, 2], 0.5f)));
+        Assert.Equal($"CategoricalCrossentropy: label {bad.ToString(System.Globalization.CultureInfo.InvariantCulture)} in row {row} (column 1) is not a class probability: expected one-hot labels or probabilities in [0, 1].", e.Message);
+    }
+
+    [Fact]
+    public void CategoricalCrossentropyTakesSoftLabels()
+    {
+        // Keras takes any probabilities as labels, summing to 1 or not; only values outside [0, 1] are refused.
+        var soft = Tensor.FromArray(new float[,] { { 0.3f, 0.7f }, { 0.5f, 0.25f } });
+        float loss = new CategoricalCrossentropy().Call(soft, Tensor.FromArray(new float[,] { { 0.3f, 0.7f }, { 0.5f, 0.5f } })).Item();
+        Assert.InRange(loss, 0.565f, 0.566f); // ½·((−0.3·ln 0.3 − 0.7·ln 0.7) + 0.75·ln 2) ≈ ½·(0.6109 + 0.5199)
+    }
+
+    [Fact]
+    public void CategoricalAccuracyRefusesLabelsOutsideZeroOne()
+    {
+        var e = Assert.Throws<ArgumentException>(() => new CategoricalAccuracy().UpdateState(
+            Tensor.FromArray(new float[,] { { 0, 1 }, { -1, 0 } }), Tensor.FromArray(new float[,] { { 0.2f, 0.8f }, { 0.6f, 0.4f } })));
+        Assert.StartsWith("Metric 'categorical_accuracy': label -1 in row 1 (column 0) is not a class probability", e.Message);
+    }
+
+    [Fact]
+    public void FitRefusesCategoricalLabelsOutsideZeroOneBeforeAnyUpdate()
+    {
+        // Softmax cross-entropy from logits runs on the fused step, which reads the labels without Call's check.
+        var model = new Sequential(new Input([2]), new Dense(3));
+        model.Compile(new SGD(0.1f), new CategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        var before = model.GetWeights();
+        var y = Tensor.OneHot(Tensor.FromArray(Enumerable.Range(0, 34).Select(i => (float)(i % 3)).ToArray()), 3);
+        y.Span[^2] = 2; // row 33, column 1
+        var e = Assert.Throws<ArgumentException>(() => model.Fit(Tensor.Ones(34, 2), y, batchSize: 4, verbose: 0));
+        Assert.Contains("Fit: label 2 in row 33 (column 1)", e.Message);
+        AssertSameWeights(before, model.GetWeights());
+        Assert.Contains("label 2 in row 33", Assert.Throws<ArgumentException>(() => model.Evaluate(Tensor.Ones(34, 2), y)).Message);
     }
 
     private static void AssertSameWeights(Tensor[] expected, Tensor[] actual)
