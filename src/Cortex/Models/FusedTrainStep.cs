@@ -99,7 +99,7 @@ internal sealed class FusedTrainStep
         int width = context.Sample[0];
         if (!model.Loss!.TryFused(y.AsSpan()[..labelWidth], new float[width], 1, width, new float[width], out _))
         {
-            reason = $"the loss {model.Loss.GetType().Name} has no fused kernel for labels of this shape";
+            reason = $"the loss {model.Loss.GetType().Name} has no fused kernel (for labels of this shape)";
             return false;
         }
         gatherSplit = stages[0].GatherSplit;

@@ -2,6 +2,7 @@ using Cortex.Layers;
 using Cortex.Losses;
 using Cortex.Models;
 using Cortex.Optimizers;
+using Cortex.Regularizers;
 
 namespace Cortex.Tests.Models;
 
@@ -87,7 +88,7 @@ public class FusedStepTests
     public void WideFirstLayerUpdatedPiecewiseOnTwoCoresAgreesWithTheTapeBitForBit()
     {
         // A 784-wide first Dense under Adam is updated a block of rows at a time, split over two cores at the forward
-        // GEMM's k cut (DenseStage.BackwardAndUpdate); with a schedule, so each piece must use the step's own rate.
+        // GEMM's k cut (DenseStage.TryBackwardAndUpdate); with a schedule, so each piece must use the step's own rate.
         var x = Tensor.RandomUniform([150, 784], seed: 5);
         var y = (x.Slice(0, 392, axis: 1).Sum(1) > x.Slice(392, 392, axis: 1).Sum(1)) + (x.Slice(0, 1, axis: 1).Reshape(-1) > 0.5f);
         Sequential Build() => new(new Dense(40, "relu"), new Dense(3));
@@ -96,5 +97,42 @@ public class FusedStepTests
         var fused = Train(false, Build, x, y, 32, Adam(), loss);
         var taped = Train(true, Build, x, y, 32, Adam(), loss);
         Assert.Equal(taped, fused);
+    }
+
+    [Theory]
+    [InlineData("plain", "fused")]
+    [InlineData("regularizer", "tape: Dense 'reg' has a regularizer")]
+    [InlineData("frozen", "tape: Dense 'frozen' is frozen")]
+    [InlineData("global-pooling", "tape: GlobalAveragePooling2D 'gap' has no fused stage")]
+    [InlineData("batchnorm-axis", "tape: BatchNormalization 'bn' normalizes axis 1, not the last")]
+    [InlineData("mse", "tape: the loss MeanSquaredError has no fused kernel (for labels of this shape)")]
+    public void TrainingPathSaysWhichPathFitTookAndWhy(string kind, string expected)
+    {
+        // Every layer with a stage runs fused; the first that has none (or this use of it) is named.
+        var x = Tensor.RandomUniform([20, 4, 4, 2], seed: 3);
+        var y = Tensor.FromArray(Enumerable.Range(0, 20).Select(i => (float)(i % 3)).ToArray());
+        Sequential model = kind switch
+        {
+            "regularizer" => new(new Flatten(), new Dense(5, kernelRegularizer: new L2(0.01f), name: "reg"), new Dense(3)),
+            "frozen" => new(new Flatten(), new Dense(5, name: "frozen"), new Dense(3)),
+            "global-pooling" => new(new Conv2D(4, 3, padding: "same"), new GlobalAveragePooling2D(name: "gap"), new Dense(3)),
+            "batchnorm-axis" => new(new Conv2D(4, 3), new BatchNormalization(axis: 1, name: "bn"), new Flatten(), new Dense(3)),
+            _ => new(new Conv2D(4, 3), new MaxPooling2D(2), new Flatten(), new Dense(3)),
+        };
+        if (kind == "frozen")
+        {
+            model.Build([-1, 4, 4, 2]);
+            model.Layers.First(l => l.Name == "frozen").Trainable = false;
+        }
+        model.Compile(new Adam(), kind == "mse" ? new MeanSquaredError() : new SparseCategoricalCrossentropy(fromLogits: true));
+        Assert.Null(model.TrainingPath);
+        if (kind == "mse")
+        {
+            var oneHot = new float[20, 3];
+            for (int i = 0; i < 20; i++) oneHot[i, i % 3] = 1;
+            y = Tensor.FromArray(oneHot);
+        }
+        model.Fit(x, y, epochs: 1, batchSize: 8, verbose: 0);
+        Assert.Equal(expected, model.TrainingPath);
     }
 }
