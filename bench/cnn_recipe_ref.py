@@ -18,6 +18,7 @@ args = parser.parse_args()
 import torch  # noqa: E402
 
 import fashion_mnist  # noqa: E402  (bench/fashion_mnist.py)
+import zoo  # noqa: E402  (bench/zoo.py)
 
 torch.set_num_threads(args.threads)
 torch.manual_seed(args.seed)
@@ -31,14 +32,7 @@ y_test = torch.from_numpy(labels_test)
 mean, std = x_train.mean().item(), x_train.std(unbiased=False).item()
 x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
 
-model = torch.nn.Sequential(
-    torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-    torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
-    torch.nn.Flatten(), torch.nn.Linear(5 * 5 * 64, 10))
-for layer in model:
-    if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
-        torch.nn.init.xavier_uniform_(layer.weight)  # Keras's Glorot-uniform kernels and zero biases
-        torch.nn.init.zeros_(layer.bias)
+model = zoo.build("fashion_cnn_no_dropout")  # Keras's Glorot-uniform kernels and zero biases
 
 steps_per_epoch = (len(x_train) + args.batch - 1) // args.batch
 total = args.epochs * steps_per_epoch

@@ -17,44 +17,22 @@ namespace Cortex.Bench;
 /// </summary>
 internal static class TrainBench
 {
-    public static IEnumerable<(string Name, int[] Hidden, int Batch)> Cases()
+    /// <summary>Each case's name, its network (a <see cref="Zoo"/> name, which bench/train_ref.py reads from
+    /// tests/reference/models.json) and batch size.</summary>
+    public static IEnumerable<(string Name, string Model, int Batch)> Cases()
     {
-        yield return ("mlp 784-25-15-10 b32", [25, 15], 32);
-        yield return ("mlp 784-128-10 b32", [128], 32);
-        yield return ("mlp 784-512-512-10 b128", [512, 512], 128);
-        yield return ("cnn conv32-pool-conv64-pool-dropout-10 b64", [], 64); // Hidden is unused: the CNNs below
-        yield return ("cnn-bn conv32-bn-relu-pool-conv64-bn-relu-pool-10 b64", [], 64);
+        yield return ("mlp 784-25-15-10 b32", "digits_mlp", 32);
+        yield return ("mlp 784-128-10 b32", "mlp_784_128_10", 32);
+        yield return ("mlp 784-512-512-10 b128", "mlp_784_512_512_10", 128);
+        yield return ("cnn conv32-pool-conv64-pool-dropout-10 b64", "fashion_cnn", 64);
+        yield return ("cnn-bn conv32-bn-relu-pool-conv64-bn-relu-pool-10 b64", "fashion_cnn_bn", 64);
     }
 
-    private static Sequential Build(string name, int[] hidden)
+    private static Sequential Build(string model)
     {
-        if (name.StartsWith("cnn", StringComparison.Ordinal)) return BuildCnn(name.StartsWith("cnn-bn", StringComparison.Ordinal));
-        var layers = new List<Layer> { new Input(shape: [784]) };
-        foreach (int h in hidden) layers.Add(new Dense(h, "relu"));
-        layers.Add(new Dense(10));
-        var model = new Sequential([.. layers]);
-        model.Compile(new Adam(1e-3f), new SparseCategoricalCrossentropy(fromLogits: true));
-        return model;
-    }
-
-    /// <summary>The CNN issue's network (examples/FashionCnn): Conv2D(32, 3, relu) → MaxPooling2D(2) → Conv2D(64, 3, relu)
-    /// → MaxPooling2D(2) → Flatten → Dropout(0.5) → Dense(10), on (28, 28, 1) images. With
-    /// <paramref name="batchNormalization"/>, each Conv2D is followed by BatchNormalization() and then its ReLU, and
-    /// there is no Dropout.</summary>
-    private static Sequential BuildCnn(bool batchNormalization)
-    {
-        Layer[] Block(int filters) => batchNormalization
-            ? [new Conv2D(filters, 3), new BatchNormalization(), new Activation("relu"), new MaxPooling2D(2)]
-            : [new Conv2D(filters, 3, activation: "relu"), new MaxPooling2D(2)];
-        var model = new Sequential([
-            new Input(shape: [28, 28, 1]),
-            .. Block(32),
-            .. Block(64),
-            new Flatten(),
-            .. batchNormalization ? Array.Empty<Layer>() : [new Dropout(0.5f)],
-            new Dense(10)]);
-        model.Compile(new Adam(1e-3f), new SparseCategoricalCrossentropy(fromLogits: true));
-        return model;
+        var m = Zoo.Create(model);
+        m.Compile(new Adam(1e-3f), new SparseCategoricalCrossentropy(fromLogits: true));
+        return m;
     }
 
     /// <summary>Records managed bytes allocated on the training thread between two batches of the steady state.</summary>
@@ -73,7 +51,7 @@ internal static class TrainBench
     public static void Run(Options options)
     {
         Dataset? flat = null, images = null;
-        foreach (var (name, hidden, batch) in Cases())
+        foreach (var (name, network, batch) in Cases())
         {
             if (!name.Contains(options.Filter, StringComparison.Ordinal)) continue;
             bool cnn = name.StartsWith("cnn", StringComparison.Ordinal);
@@ -83,13 +61,13 @@ internal static class TrainBench
             // (TensorPrimitives ships precompiled for a baseline CPU; tier 1 recompiles it for AVX-512 after ~100 ms of
             // use). PyTorch gets the same warm-up. The cold first epoch costs ~0.15 s more; docs/benchmarks.md says so.
             CortexRandom.SetGlobalSeed(0);
-            var warm = Build(name, hidden);
+            var warm = Build(network);
             var warmClock = Stopwatch.StartNew();
             while (warmClock.Elapsed.TotalSeconds < 1.5)
                 warm.Fit(xWarm, yWarm, epochs: 1, batchSize: batch, verbose: 0);
 
             CortexRandom.SetGlobalSeed(1);
-            var model = Build(name, hidden);
+            var model = Build(network);
             var probe = new AllocationProbe(50, 450); // inside the shortest epoch (468 steps at batch 128)
             var sw = Stopwatch.StartNew();
             model.Fit(xTrain, yTrain, epochs: 1, batchSize: batch, verbose: 0, callbacks: [probe]);
@@ -104,7 +82,7 @@ internal static class TrainBench
             for (int seed = 2; !cnn && seed <= options.Seeds; seed++)
             {
                 CortexRandom.SetGlobalSeed(seed);
-                var other = Build(name, hidden);
+                var other = Build(network);
                 var clock = Stopwatch.StartNew();
                 other.Fit(xTrain, yTrain, epochs: 1, batchSize: batch, verbose: 0);
                 epochs.Add(clock.Elapsed.TotalSeconds);
@@ -114,7 +92,7 @@ internal static class TrainBench
             seconds = epochs.Count % 2 == 1 ? epochs[epochs.Count / 2] : (epochs[epochs.Count / 2 - 1] + epochs[epochs.Count / 2]) / 2;
 
             string predict = "";
-            if (hidden is [128])
+            if (network == "mlp_784_128_10")
             {
                 var one = xTest.Slice(0, 1);
                 double us = options.TimeBest(() => model.Predict(one)) * 1e6;
@@ -143,14 +121,14 @@ internal static class TrainBench
             return;
         }
         Dataset? flat = null;
-        foreach (var (name, hidden, batch) in Cases())
+        foreach (var (name, network, batch) in Cases())
         {
             if (!name.Contains(options.Filter, StringComparison.Ordinal) || name.StartsWith("cnn", StringComparison.Ordinal)) continue;
-            Console.WriteLine($"{{\"case\": \"{name}\"{SameStart(name, hidden, batch, flat ??= Datasets.FashionMnist.Load(), dir, options.Seeds)}}}");
+            Console.WriteLine($"{{\"case\": \"{name}\"{SameStart(name, network, batch, flat ??= Datasets.FashionMnist.Load(), dir, options.Seeds)}}}");
         }
     }
 
-    private static string SameStart(string name, int[] hidden, int batch, Dataset data, string dir, int seeds)
+    private static string SameStart(string name, string network, int batch, Dataset data, string dir, int seeds)
     {
         var (xTrain, yTrain, xTest, yTest) = data;
         int n = xTrain.Shape[0], width = xTrain.Shape[1];
@@ -162,7 +140,7 @@ internal static class TrainBench
         for (int seed = 1; seed <= seeds; seed++)
         {
             CortexRandom.SetGlobalSeed(seed);
-            var model = Build(name, hidden);
+            var model = Build(network);
             using (var w = new BinaryWriter(File.Create(Path.Combine(dir, $"{slug}-seed{seed}.weights"))))
                 foreach (var dense in model.Layers.OfType<Dense>())
                 {

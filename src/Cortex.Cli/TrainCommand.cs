@@ -152,31 +152,19 @@ internal static class TrainCommand
             if (data.IsCsv || side * side != features)
                 throw new UsageException($"--model cnn: needs square grayscale images (digits or fashion-mnist); '{s.Data}' has {features} features per row.");
             // The model takes the same flat rows as the MLP (so evaluate and predict need nothing new) and reshapes
-            // each to a (28, 28, 1) image itself.
-            return new Sequential([
-                new Input([features]),
-                new Reshape([side, side, 1]),
-                new Conv2D(32, 3, activation: "relu"),
-                new MaxPooling2D(2),
-                new Conv2D(64, 3, activation: "relu"),
-                new MaxPooling2D(2),
-                new Flatten(),
-                new Dropout(0.5f),
-                new Dense(data.Classes, ActivationFunction.Linear),
-            ], data.Name);
+            // each to a (28, 28, 1) image itself; Dropout(0.5) before the classifier, for longer runs.
+            return Zoo.FashionCnn(inputShape: [side, side, 1], flatInput: true, classes: data.Classes, name: data.Name);
         }
-        var layers = new List<Layer> { new Input([features]) };
+        Normalization? norm = null;
         if (data.IsCsv)
         {
             // CSV columns come in any units (°C, minutes); the layer standardises them with the training rows'
             // statistics and travels inside the saved model, so evaluate and predict take raw values too.
-            var norm = new Normalization();
+            norm = new Normalization();
             norm.Adapt(data.Data.TrainX);
-            layers.Add(norm);
         }
-        layers.AddRange(s.Hidden.Select(units => (Layer)new Dense(units, s.Activation)));
-        layers.Add(new Dense(data.Classes, ActivationFunction.Linear)); // logits, for SparseCategoricalCrossentropy(fromLogits: true)
-        return new Sequential(layers, data.Name);
+        // Logits out, for SparseCategoricalCrossentropy(fromLogits: true).
+        return Zoo.Mlp(features, s.Hidden, data.Classes, s.Activation, preprocessing: norm, name: data.Name);
     }
 
     internal static Optimizer CreateOptimizer(string name, float? learningRate) => name switch

@@ -6,12 +6,6 @@ namespace Cortex.Playground;
 /// <summary>Writes the C# program that builds and trains, with Cortex, the network the page shows.</summary>
 public static class CodeGenerator
 {
-    private static readonly Dictionary<string, string> FeatureCode = new()
-    {
-        ["x1"] = "x1", ["x2"] = "x2", ["x1sq"] = "x1 * x1", ["x2sq"] = "x2 * x2", ["x1x2"] = "x1 * x2",
-        ["sinx1"] = "MathF.Sin(x1)", ["sinx2"] = "MathF.Sin(x2)",
-    };
-
     private static string F(float v) => v.ToString("0.#####", CultureInfo.InvariantCulture) + "f";
 
     public static string Generate(Settings s, int epochs, int trainCount, int testCount)
@@ -33,7 +27,7 @@ public static class CodeGenerator
         if (reg != "") b.AppendLine("using Cortex.Regularizers;");
         b.AppendLine();
         b.AppendLine($"// Input features of a point (x1, x2) in [-6, 6]²: {string.Join(", ", s.Features)}");
-        b.AppendLine($"static float[] Features(float x1, float x2) => [{string.Join(", ", s.Features.Select(f => FeatureCode[f]))}];");
+        b.AppendLine($"static float[] Features(float x1, float x2) => [{string.Join(", ", s.Features.Select(f => InputFeatures.Get(f).Code))}];");
         b.AppendLine();
         b.AppendLine($"// The '{s.Dataset}' data (noise {s.Noise}%, seed {s.Seed}): {trainCount} training and {testCount} test points,");
         b.AppendLine(classification

@@ -134,26 +134,14 @@ public static class PlaygroundData
         return pts;
     }
 
-    /// <summary>The value of one input feature at (x₁, x₂).</summary>
-    public static float Feature(string name, float x1, float x2) => name switch
-    {
-        "x1" => x1,
-        "x2" => x2,
-        "x1sq" => x1 * x1,
-        "x2sq" => x2 * x2,
-        "x1x2" => x1 * x2,
-        "sinx1" => MathF.Sin(x1),
-        "sinx2" => MathF.Sin(x2),
-        _ => throw new ArgumentException($"Unknown feature '{name}'."),
-    };
-
     /// <summary>Feature rows (n, features) for positions given as pairs.</summary>
     public static Tensor FeatureMatrix(string[] features, IReadOnlyList<(float X1, float X2)> positions)
     {
         var data = new float[positions.Count * features.Length];
+        var values = features.Select(id => InputFeatures.Get(id).Value).ToArray();
         for (int i = 0; i < positions.Count; i++)
-            for (int f = 0; f < features.Length; f++)
-                data[i * features.Length + f] = Feature(features[f], positions[i].X1, positions[i].X2);
+            for (int f = 0; f < values.Length; f++)
+                data[i * values.Length + f] = values[f](positions[i].X1, positions[i].X2);
         return Tensor.FromArray(data, positions.Count, features.Length);
     }
 
@@ -167,4 +155,7 @@ public static class PlaygroundData
                 g[r * size + c] = (-Extent + (c + 0.5f) * step, Extent - (r + 0.5f) * step);
         return g;
     }
+
+    /// <summary>Maps [−1, 1] onto 0–255 (NaN to the middle), the form heatmaps travel in.</summary>
+    public static byte Quantize(float v) => float.IsNaN(v) ? (byte)128 : (byte)MathF.Round((Math.Clamp(v, -1f, 1f) + 1f) * 127.5f);
 }

@@ -245,6 +245,10 @@ public static class Program
 
     private static void MapApi(WebApplication app, SessionStore store)
     {
+        // The input features the page offers, with their pictures at the output heatmap's resolution.
+        var features = InputFeatures.Describe(Session.OutputGrid);
+        app.MapGet("/api/features", () => Results.Json(features));
+
         app.MapPost("/api/sessions", async (HttpRequest request) =>
         {
             var settings = new Settings().Merge(await ReadJson(request));

@@ -324,7 +324,7 @@ public sealed class Session
         var output = model.Call(gridOutput).AsSpan();
         var outputBytes = new byte[output.Length];
         for (int i = 0; i < output.Length; i++)
-            outputBytes[i] = classification ? Quantize(2 * output[i] - 1) : Quantize(output[i]);
+            outputBytes[i] = classification ? PlaygroundData.Quantize(2 * output[i] - 1) : PlaygroundData.Quantize(output[i]);
 
         // Each neuron's activation over a coarser grid, and the weights of every link.
         var neurons = new List<string[]>();
@@ -348,7 +348,7 @@ public sealed class Session
             var bytes = new byte[NeuronGrid * NeuronGrid];
             for (int j = 0; j < units; j++)
             {
-                for (int i = 0; i < bytes.Length; i++) bytes[i] = Quantize(values[i * units + j]);
+                for (int i = 0; i < bytes.Length; i++) bytes[i] = PlaygroundData.Quantize(values[i * units + j]);
                 perNeuron[j] = Convert.ToBase64String(bytes);
             }
             neurons.Add(perNeuron);
@@ -399,9 +399,6 @@ public sealed class Session
         }
         return ((float)(sum / p.Length), (float)correct / p.Length);
     }
-
-    /// <summary>Maps [−1, 1] onto 0–255 (NaN to the middle), the form heatmaps travel in.</summary>
-    private static byte Quantize(float v) => float.IsNaN(v) ? (byte)128 : (byte)MathF.Round((Math.Clamp(v, -1f, 1f) + 1f) * 127.5f);
 
     private static float? Finite(float v) => float.IsFinite(v) ? MathF.Round(v, 5) : null;
 }

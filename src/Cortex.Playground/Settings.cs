@@ -15,8 +15,6 @@ public sealed record Settings
     public const int MaxHiddenLayers = 6, MaxNeurons = 8;
     public const float MinLearningRate = 1e-5f, MaxLearningRate = 10f, MaxRegularizationRate = 10f;
 
-    /// <summary>The input features, in the order the network sees them.</summary>
-    public static readonly string[] AllFeatures = ["x1", "x2", "x1sq", "x2sq", "x1x2", "sinx1", "sinx2"];
     public static readonly string[] ClassificationDatasets = ["circle", "xor", "gauss", "spiral"];
     public static readonly string[] RegressionDatasets = ["plane", "multigauss"];
     public static readonly string[] Activations = ["relu", "tanh", "sigmoid", "linear"];
@@ -100,7 +98,7 @@ public sealed record Settings
 
     private static string Clip(string s) => s.Length <= 40 ? s : s[..40] + "…";
 
-    private static string OneOf(string name, JsonElement v, string[] allowed)
+    private static string OneOf(string name, JsonElement v, IReadOnlyList<string> allowed)
     {
         if (v.ValueKind != JsonValueKind.String) throw new BadSettingsException($"'{name}' must be a string, one of: {string.Join(", ", allowed)}. Received: {v.ValueKind}");
         string s = v.GetString()!;
@@ -127,11 +125,11 @@ public sealed record Settings
 
     private static string[] FeatureList(JsonElement v)
     {
-        if (v.ValueKind != JsonValueKind.Array) throw new BadSettingsException($"'features' must be an array of names from: {string.Join(", ", AllFeatures)}.");
+        if (v.ValueKind != JsonValueKind.Array) throw new BadSettingsException($"'features' must be an array of names from: {string.Join(", ", InputFeatures.Ids)}.");
         var chosen = new HashSet<string>();
-        foreach (var e in v.EnumerateArray()) chosen.Add(OneOf("features", e, AllFeatures));
+        foreach (var e in v.EnumerateArray()) chosen.Add(OneOf("features", e, InputFeatures.Ids));
         if (chosen.Count == 0) throw new BadSettingsException("'features' must name at least one input feature.");
-        return [.. AllFeatures.Where(chosen.Contains)]; // canonical order, so equal sets compare equal
+        return [.. InputFeatures.Ids.Where(chosen.Contains)]; // canonical order, so equal sets compare equal
     }
 
     private static int[] LayerList(JsonElement v)

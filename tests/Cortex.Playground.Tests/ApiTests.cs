@@ -52,6 +52,23 @@ public sealed class ApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Features_AreTheServersList_WithTheirPictures()
+    {
+        var json = await server.Http.GetFromJsonAsync<JsonElement>("/api/features");
+        int grid = json.GetProperty("grid").GetInt32();
+        var features = json.GetProperty("features").EnumerateArray().ToArray();
+        Assert.Equal(InputFeatures.Ids, features.Select(f => f.GetProperty("id").GetString()));
+        Assert.Equal(InputFeatures.All.Select(f => f.Label), features.Select(f => f.GetProperty("label").GetString()));
+        byte[] Image(string id) => Convert.FromBase64String(features.Single(f => f.GetProperty("id").GetString() == id).GetProperty("image").GetString()!);
+        Assert.All(features, f => Assert.Equal(grid * grid, Convert.FromBase64String(f.GetProperty("image").GetString()!).Length));
+        // Row 0 is the top of the square (x₂ = +6): x1 grows along a row from orange to blue, x2 falls down a column.
+        byte[] x1 = Image("x1"), x2 = Image("x2");
+        Assert.True(x1[0] < 10 && x1[grid - 1] > 245 && x1[grid * grid - 1] > 245, "x1 runs from −6 on the left to +6 on the right");
+        Assert.True(x2[0] > 245 && x2[grid * (grid - 1)] < 10, "x2 runs from +6 at the top to −6 at the bottom");
+        Assert.Equal(PlaygroundData.Quantize(MathF.Sin(PlaygroundData.Grid(grid)[7].X1)), Image("sinx1")[7]);
+    }
+
+    [Fact]
     public async Task HugeBody_Is400_NotAnExceptionPage()
     {
         string body = "{\"dataset\": \"" + new string('a', 100_000) + "\"}";

@@ -66,10 +66,10 @@ public sealed class BrowserTests(BrowserFixture fx) : IAsyncLifetime
         Console.WriteLine($"circle: test loss < 0.1 after {seconds:F1} s");
     }
 
-    // Spiral with all seven features and three tanh layers of 8: plain SGD at learning rate 0.01, batch 10, noise 0,
+    // Spiral with all (seven) features and three tanh layers of 8: plain SGD at learning rate 0.01, batch 10, noise 0,
     // half the points for training. It passes 0.2 within about a thousand epochs (a second or two here).
-    private const string SpiralHash = "#problem=classification&dataset=spiral&noise=0&trainRatio=50&batchSize=10&seed=1" +
-        "&features=x1,x2,x1sq,x2sq,x1x2,sinx1,sinx2&layers=8,8,8&activation=tanh&learningRate=0.01" +
+    private static readonly string SpiralHash = "#problem=classification&dataset=spiral&noise=0&trainRatio=50&batchSize=10&seed=1" +
+        $"&features={string.Join(",", InputFeatures.Ids)}&layers=8,8,8&activation=tanh&learningRate=0.01" +
         "&regularization=none&regularizationRate=0&optimizer=sgd&showTestData=true&discretize=false";
 
     [BrowserFact]
@@ -77,7 +77,7 @@ public sealed class BrowserTests(BrowserFixture fx) : IAsyncLifetime
     {
         page = await fx.NewPageAsync(SpiralHash);
         Assert.Equal(24, await page.Locator(".node.neuron").CountAsync());
-        Assert.Equal(7, await page.Locator(".node.feature.active").CountAsync());
+        Assert.Equal(InputFeatures.All.Count, await page.Locator(".node.feature.active").CountAsync());
         await page.ClickAsync("#play-pause");
         double seconds = await WaitForTestLossBelowAsync(page, 0.2f, TimeSpan.FromSeconds(60));
         await page.ClickAsync("#play-pause");
@@ -91,6 +91,9 @@ public sealed class BrowserTests(BrowserFixture fx) : IAsyncLifetime
         page = await fx.NewPageAsync();
         var links = page.Locator("#links path.link");
         Assert.Equal(2 * 4 + 4 * 2 + 2 * 1, await links.CountAsync());
+        // The page offers the server's features, in its order, with its labels.
+        Assert.Equal(InputFeatures.Ids, await page.EvaluateAsync<string[]>("() => [...document.querySelectorAll('.node.feature')].map(n => n.dataset.feature)"));
+        Assert.Equal(InputFeatures.All.Select(f => f.Label), await page.EvaluateAsync<string[]>("() => [...document.querySelectorAll('.node-label')].map(l => l.innerHTML)"));
 
         // A feature switched on gets links to the first hidden layer.
         long v = await VersionAsync(page);

@@ -140,7 +140,7 @@ static class Training
         return 0;
     }
 
-    private static Sequential Mlp() => new(new Input([784]), new Dense(128, activation: "relu"), new Dense(64, activation: "relu"), new Dense(10));
+    private static Sequential Mlp() => Zoo.Mlp(784, [128, 64], 10);
 
     private static Sequential Cnn() => new(new Input([784]), new Reshape([28, 28, 1]), new Conv2D(16, 3), new BatchNormalization(),
         new Activation("relu"), new MaxPooling2D(2), new Conv2D(32, 3, activation: "relu"), new MaxPooling2D(2), new Flatten(), new Dense(10));

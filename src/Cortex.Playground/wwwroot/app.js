@@ -5,15 +5,9 @@
 (() => {
   const EXTENT = 6; // the input square is [-6, 6]²
 
-  const FEATURES = [
-    { id: 'x1', label: 'X<sub>1</sub>', f: (a, b) => a, scale: 6 },
-    { id: 'x2', label: 'X<sub>2</sub>', f: (a, b) => b, scale: 6 },
-    { id: 'x1sq', label: 'X<sub>1</sub><sup>2</sup>', f: (a, b) => a * a, scale: 36 },
-    { id: 'x2sq', label: 'X<sub>2</sub><sup>2</sup>', f: (a, b) => b * b, scale: 36 },
-    { id: 'x1x2', label: 'X<sub>1</sub>X<sub>2</sub>', f: (a, b) => a * b, scale: 36 },
-    { id: 'sinx1', label: 'sin(X<sub>1</sub>)', f: (a, b) => Math.sin(a), scale: 1 },
-    { id: 'sinx2', label: 'sin(X<sub>2</sub>)', f: (a, b) => Math.sin(b), scale: 1 },
-  ];
+  // The input features (id, label, picture), as the server defines them: GET /api/features fills this before anything
+  // is drawn.
+  let inputFeatures = [], featureGrid = 0;
   const DATASETS = {
     classification: ['circle', 'xor', 'gauss', 'spiral'],
     regression: ['plane', 'multigauss'],
@@ -64,17 +58,6 @@
       img.data[4 * i] = c[0]; img.data[4 * i + 1] = c[1]; img.data[4 * i + 2] = c[2]; img.data[4 * i + 3] = 255;
     }
     ctx.putImageData(img, 0, 0);
-  }
-
-  /** A feature's values over a size×size grid (row 0 at the top, x₂ = +6), quantised like the server's. */
-  function featureBytes(feature, size) {
-    const bytes = new Uint8Array(size * size), step = 2 * EXTENT / size;
-    for (let r = 0; r < size; r++)
-      for (let c = 0; c < size; c++) {
-        const v = feature.f(-EXTENT + (c + 0.5) * step, EXTENT - (r + 0.5) * step) / feature.scale;
-        bytes[r * size + c] = Math.round((Math.max(-1, Math.min(1, v)) + 1) * 127.5);
-      }
-    return bytes;
   }
 
   // ---- URL: the settings and view options live in the hash, so a link reproduces a setup ----
@@ -278,7 +261,7 @@
 
     // Column 0: every feature, inactive ones faded; a click toggles one.
     const featureNodes = [];
-    FEATURES.forEach((f, i) => {
+    inputFeatures.forEach((f, i) => {
       const active = s.features.includes(f.id);
       const y = TOP + i * ROW;
       const label = document.createElement('div');
@@ -289,7 +272,7 @@
       const n = makeNode(colX(0) - LEFT + 48, y, 'feature' + (active ? ' active' : ' inactive'));
       n.el.dataset.feature = f.id;
       n.el.title = `${active ? 'Remove' : 'Add'} the feature ${label.textContent}`;
-      paintBytes(n.canvas, featureBytes(f, 25), 25, false);
+      paintBytes(n.canvas, f.bytes, featureGrid, false);
       n.el.addEventListener('click', () => toggleFeature(f.id));
       n.el.addEventListener('mouseenter', () => hover({ kind: 'feature', feature: f }));
       n.el.addEventListener('mouseleave', () => hover(null));
@@ -358,7 +341,7 @@
       });
       biases.push(column);
     }
-    const width = colX(hiddenCount + 1) + NODE + 10, height = TOP + Math.max(FEATURES.length, ...s.layers) * ROW;
+    const width = colX(hiddenCount + 1) + NODE + 10, height = TOP + Math.max(inputFeatures.length, ...s.layers) * ROW;
     svg.setAttribute('width', width); svg.setAttribute('height', height);
     net.style.width = width + 'px'; net.style.height = height + 'px';
     layout = { nodes, links, biases, out };
@@ -492,7 +475,7 @@
       paintBytes(off, decode(st.neurons[h.layer][h.index]), st.neuronGrid, false);
       caption = `Neuron ${h.index + 1} of hidden layer ${h.layer + 1}`;
     } else if (h && h.kind === 'feature') {
-      paintBytes(off, featureBytes(h.feature, 50), 50, false);
+      paintBytes(off, h.feature.bytes, featureGrid, false);
       caption = `Feature ${h.feature.label.replace(/<[^>]+>/g, '')}`;
     } else {
       paintBytes(off, decode(st.output), st.outputGrid, pg.view.discretize);
@@ -560,9 +543,23 @@
     });
   }
 
+  async function loadFeatures() {
+    const res = await fetch('/api/features');
+    if (!res.ok) throw new Error(`The server did not send the input features (HTTP ${res.status}).`);
+    const data = await res.json();
+    featureGrid = data.grid;
+    inputFeatures = data.features.map(f => ({ ...f, bytes: decode(f.image) }));
+  }
+
   async function main() {
     wire();
     drawLegend();
+    try {
+      await loadFeatures();
+    } catch (e) {
+      showError(e.message);
+      return;
+    }
     const { settings, view } = readHash();
     pg.view = { ...VIEW_DEFAULTS, ...view };
     try {

@@ -12,21 +12,10 @@ namespace Cortex.Tests.Conv;
 /// <summary>The convolutional layers in models: shapes and Summary, saving, the fused training step, bad input.</summary>
 public class ConvLayerTests
 {
-    /// <summary>The CNN issue's network; <paramref name="dropout"/> false leaves out its optional Dropout(0.5).</summary>
-    internal static Sequential FashionCnn(bool dropout = true) => new([
-        new Input([28, 28, 1]),
-        new Conv2D(32, 3, activation: "relu"),
-        new MaxPooling2D(2),
-        new Conv2D(64, 3, activation: "relu"),
-        new MaxPooling2D(2),
-        new Flatten(),
-        .. (dropout ? [new Dropout(0.5f)] : Array.Empty<Layer>()),
-        new Dense(10)]);
-
     [Fact]
     public void SummaryShowsKerasShapesAndParameterCounts()
     {
-        string s = FashionCnn().SummaryString();
+        string s = Zoo.FashionCnn().SummaryString();
         Assert.Matches(@"conv2d\S* \(Conv2D\)\s+│ \(None, 26, 26, 32\)\s+│\s+320 │", s);
         Assert.Matches(@"max_pooling2d\S* \(MaxPooling2D\)\s+│ \(None, 13, 13, 32\)\s+│\s+0 │", s);
         Assert.Matches(@"\(Conv2D\)\s+│ \(None, 11, 11, 64\)\s+│\s+18,496 │", s);
@@ -228,7 +217,7 @@ public class ConvLayerTests
         var (xTrain, yTrain, xTest, yTest) = Datasets.FashionMnist.Load(flatten: false);
         float mean = xTrain.Mean().Item();
         float std = (xTrain - mean).Square().Mean().Sqrt().Item();
-        var model = FashionCnn(dropout: false);
+        var model = Zoo.FashionCnn(dropout: 0);
         const int Epochs = 3, Batch = 32;
         long steps = Epochs * ((60_000 + Batch - 1) / Batch);
         var adam = new Adam(3e-3f) { Schedule = new ExponentialDecay(3e-3f, decaySteps: steps, decayRate: 1e-4f / 3e-3f) };

@@ -108,7 +108,7 @@ public class ContractTests
     [Fact]
     public void SummaryShowsShapesAndParameterCounts()
     {
-        var model = new Sequential(new Input(shape: [784]), new Dense(25, "relu"), new Dense(15, "relu"), new Dense(10));
+        var model = Zoo.DigitsMlp();
         var lines = new List<string>();
         model.Summary(lines.Add);
         string text = string.Join("\n", lines);

@@ -1,5 +1,4 @@
 using Cortex.Data;
-using Cortex.Layers;
 using Cortex.Losses;
 using Cortex.Models;
 using Cortex.Optimizers;
@@ -13,10 +12,7 @@ public class DigitsTests
     {
         CortexRandom.SetGlobalSeed(42);
         var (xTrain, yTrain, xTest, yTest) = Datasets.Digits.Load();
-        var model = new Sequential(
-            new Dense(25, activation: "relu"),
-            new Dense(15, activation: "relu"),
-            new Dense(10, activation: "linear"));
+        var model = Zoo.DigitsMlp();   // 784 → Dense(25, relu) → Dense(15, relu) → Dense(10) logits
         model.Compile(optimizer: new Adam(learningRate: 1e-3f), loss: new SparseCategoricalCrossentropy(fromLogits: true), metrics: ["accuracy"]);
         model.Fit(xTrain, yTrain, epochs: 20, verbose: 0);
         var result = model.Evaluate(xTest, yTest);

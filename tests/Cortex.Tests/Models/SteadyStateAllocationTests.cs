@@ -4,7 +4,6 @@ using Cortex.Layers;
 using Cortex.Losses;
 using Cortex.Models;
 using Cortex.Optimizers;
-using Cortex.Tests.Conv;
 
 namespace Cortex.Tests.Models;
 
@@ -43,10 +42,7 @@ public class SteadyStateAllocationTests
     public void CnnStepsAllocateNothing(bool batchNormalization)
     {
         var (xTrain, yTrain, _, _) = Datasets.Digits.Load(flatten: false);
-        var model = batchNormalization
-            ? new Sequential(new Input([28, 28, 1]), new Conv2D(32, 3), new BatchNormalization(), new Activation("relu"),
-                new MaxPooling2D(2), new Conv2D(64, 3, activation: "relu"), new MaxPooling2D(2), new Flatten(), new Dense(10))
-            : ConvLayerTests.FashionCnn();
+        var model = Zoo.FashionCnn(dropout: batchNormalization ? 0 : 0.5f, batchNormalization: batchNormalization);
         model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
         var probe = new Probe(5, 25);
         model.Fit(xTrain.Slice(0, 30 * 32), yTrain.Slice(0, 30 * 32), epochs: 1, verbose: 0, callbacks: [probe]);
