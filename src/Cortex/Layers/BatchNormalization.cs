@@ -183,20 +183,10 @@ internal sealed class BatchNormStage(BatchNormalization layer, int channels) : S
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Forward(float[] input, int rows)
     {
-        int n = rows * Width, outer = n / channels;
-        ReadOnlySpan<float> x = input.AsSpan(0, n);
-        if (training)
-        {
-            BatchNormOp.Moments(x, outer, channels, 1, mean, variance, scratch);
-            BatchNormOp.InverseStd(variance, layer.Epsilon, invStd);
-        }
-        else
-        {
-            layer.MovingMean!.AsSpan().CopyTo(mean);
-            BatchNormOp.InverseStd(layer.MovingVariance!.AsSpan(), layer.Epsilon, invStd);
-        }
-        BatchNormOp.ScaleAndShift(mean, invStd, Gamma, layer.Beta == null ? default : layer.Beta.AsSpan(), scale, shift);
-        BatchNormOp.Normalize(x, outer, channels, 1, scale, shift, Output.AsSpan(0, n));
+        int n = rows * Width;
+        BatchNormOp.ForwardCore(input.AsSpan(0, n), n / channels, channels, 1, Gamma, layer.Beta == null ? default : layer.Beta.AsSpan(),
+            layer.Epsilon, training, layer.MovingMean!.AsSpan(), layer.MovingVariance!.AsSpan(), mean, variance, invStd, scale, shift,
+            scratch, Output.AsSpan(0, n));
         if (training) layer.UpdateMovingStatistics(mean, variance);
     }
 

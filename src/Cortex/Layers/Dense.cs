@@ -1,7 +1,6 @@
 using Cortex.Optimizers;
 using Cortex.Kernels;
 using System.Runtime.CompilerServices;
-using System.Numerics.Tensors;
 using Cortex.Activations;
 using Cortex.Initializers;
 using Cortex.Regularizers;
@@ -142,19 +141,8 @@ internal sealed class DenseStage(Dense layer, int inputs) : Stage
     public Tensor KernelGrad = null!, BiasGrad = null!;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public override void Forward(float[] input, int rows)
-    {
-        int units = Width;
-        Span<float> y = Output.AsSpan(0, rows * units);
-        Gemm.Sgemm(false, false, rows, units, inputs, input.AsSpan(0, rows * inputs), inputs, layer.Kernel!.AsSpan(), units, y, units);
-        if (layer.Bias is { } bias)
-            for (int r = 0; r < rows; r++)
-            {
-                var row = y.Slice(r * units, units);
-                TensorPrimitives.Add(row, bias.AsSpan(), row);
-            }
-        layer.Activation.ApplyInPlace(y, units);
-    }
+    public override void Forward(float[] input, int rows) =>
+        FusedDense.ForwardCore(input, layer.Kernel!.AsSpan(), layer.Bias == null ? default : layer.Bias.AsSpan(), layer.Activation, rows, inputs, Width, Output);
 
     /// <inheritdoc/>
     public override int GatherSplit => Gemm.SplitKColumn(inputs);
@@ -188,16 +176,9 @@ internal sealed class DenseStage(Dense layer, int inputs) : Stage
         return true;
     }
 
-    /// <summary>The start of both backward passes: dz = g ⊙ g'(y) in place of the output gradient, and the bias
-    /// gradient Σ dz.</summary>
-    private Span<float> OutputDelta(int rows)
-    {
-        int units = Width;
-        Span<float> dz = OutputGrad.AsSpan(0, rows * units);
-        layer.Activation.BackwardInPlace(dz, Output.AsSpan(0, rows * units), units);
-        if (layer.Bias != null) Reduce.Sum(dz, 1, rows, units, BiasGrad.Span);
-        return dz;
-    }
+    /// <summary>The start of both backward passes: dz in place of the output gradient, and the bias gradient.</summary>
+    private void OutputDelta(int rows) =>
+        FusedDense.OutputDelta(OutputGrad, Output, layer.Activation, rows, Width, layer.Bias == null ? default : BiasGrad.Span);
 
     private unsafe struct PieceJob
     {
@@ -226,10 +207,7 @@ internal sealed class DenseStage(Dense layer, int inputs) : Stage
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Backward(float[] input, float[]? inputGrad, int rows)
     {
-        int units = Width;
-        Span<float> dz = OutputDelta(rows);
-        Gemm.Sgemm(true, false, inputs, units, rows, input.AsSpan(0, rows * inputs), inputs, dz, units, KernelGrad.Span, units);
-        if (inputGrad != null)
-            Gemm.Sgemm(false, true, rows, inputs, units, dz, units, layer.Kernel!.AsSpan(), units, inputGrad.AsSpan(0, rows * inputs), inputs);
+        OutputDelta(rows);
+        FusedDense.BackwardProducts(input, layer.Kernel!.AsSpan(), OutputGrad, rows, inputs, Width, KernelGrad.Span, inputGrad);
     }
 }

@@ -34,30 +34,14 @@ internal static class BatchNormOp
     {
         var (outer, channels, inner) = ShapeUtil.Split(x.ShapeRef, axis);
         long m = (long)outer * inner;
-        ReadOnlySpan<float> xs = x.AsSpan();
         var mean = new float[channels];
         var invStd = new float[channels];
-        if (training)
-        {
-            var variance = new float[channels];
-            Moments(xs, outer, channels, inner, mean, variance, new double[2 * channels]);
-            InverseStd(variance, epsilon, invStd);
-            batchMean = mean;
-            batchVariance = variance;
-            if (m == 0) { batchMean = null; batchVariance = null; }
-        }
-        else
-        {
-            movingMean.AsSpan().CopyTo(mean);
-            InverseStd(movingVariance.AsSpan(), epsilon, invStd);
-            batchMean = batchVariance = null;
-        }
-
-        var scale = new float[channels];
-        var shift = new float[channels];
-        ScaleAndShift(mean, invStd, gamma == null ? default : gamma.AsSpan(), beta == null ? default : beta.AsSpan(), scale, shift);
+        var variance = new float[channels];
         var y = Tensor.Uninitialized(x.ShapeRef);
-        Normalize(xs, outer, channels, inner, scale, shift, y.Span);
+        ForwardCore(x.AsSpan(), outer, channels, inner, gamma == null ? default : gamma.AsSpan(), beta == null ? default : beta.AsSpan(),
+            epsilon, training, movingMean.AsSpan(), movingVariance.AsSpan(), mean, variance, invStd,
+            new float[channels], new float[channels], new double[2 * channels], y.Span);
+        (batchMean, batchVariance) = training && m > 0 ? (mean, variance) : (null, null);
 
         if (GradientTape.IsRecording)
         {
@@ -68,6 +52,31 @@ internal static class BatchNormOp
             if (node != null) node.State = new State(mean, invStd, training, gamma != null, outer, channels, inner);
         }
         return y;
+    }
+
+    /// <summary>
+    /// y = γ·(x − μ)/√(σ² + ε) + β over the channels of x (outer × channels × inner), on spans: in training with the
+    /// batch's statistics (written to <paramref name="mean"/> and <paramref name="variance"/> for the moving averages),
+    /// otherwise with the moving ones. <paramref name="invStd"/> receives 1/√(σ² + ε) for backward;
+    /// <paramref name="scale"/> and <paramref name="shift"/> are per-channel scratch. The forward of both the tape op
+    /// and <see cref="Layers.BatchNormStage"/>.
+    /// </summary>
+    internal static void ForwardCore(ReadOnlySpan<float> x, int outer, int channels, int inner, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        float epsilon, bool training, ReadOnlySpan<float> movingMean, ReadOnlySpan<float> movingVariance,
+        Span<float> mean, Span<float> variance, Span<float> invStd, Span<float> scale, Span<float> shift, Span<double> scratch, Span<float> y)
+    {
+        if (training)
+        {
+            Moments(x, outer, channels, inner, mean, variance, scratch);
+            InverseStd(variance, epsilon, invStd);
+        }
+        else
+        {
+            movingMean.CopyTo(mean);
+            InverseStd(movingVariance, epsilon, invStd);
+        }
+        ScaleAndShift(mean, invStd, gamma, beta, scale, shift);
+        Normalize(x, outer, channels, inner, scale, shift, y);
     }
 
     /// <summary>1/√(σ² + ε) per channel.</summary>

@@ -17,18 +17,7 @@ internal static class FusedDense
         if (!activation.DerivativeFromOutput) return activation.Apply(Forward(x, kernel, bias, ActivationFunction.Linear));
         int rows = x.ShapeRef[0], inputs = x.ShapeRef[1], units = kernel.ShapeRef[1];
         var y = Tensor.Uninitialized([rows, units]);
-        Span<float> ys = y.Span;
-        Gemm.Sgemm(false, false, rows, units, inputs, x.AsSpan(), inputs, kernel.AsSpan(), units, ys, units);
-        if (bias != null)
-        {
-            ReadOnlySpan<float> b = bias.AsSpan();
-            for (int r = 0; r < rows; r++)
-            {
-                var row = ys.Slice(r * units, units);
-                TensorPrimitives.Add(row, b, row);
-            }
-        }
-        activation.ApplyInPlace(ys, units);
+        ForwardCore(x.AsSpan(), kernel.AsSpan(), bias == null ? default : bias.AsSpan(), activation, rows, inputs, units, y.Span);
         if (GradientTape.IsRecording)
         {
             var node = bias != null
@@ -39,22 +28,53 @@ internal static class FusedDense
         return y;
     }
 
+    /// <summary>y = g(x·W + b) on spans: x is rows×inputs, W inputs×units, y rows×units; no bias when
+    /// <paramref name="bias"/> is empty. The forward of both the tape op and <see cref="Layers.DenseStage"/>.</summary>
+    internal static void ForwardCore(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
+        ActivationFunction activation, int rows, int inputs, int units, Span<float> y)
+    {
+        y = y[..(rows * units)];
+        Gemm.Sgemm(false, false, rows, units, inputs, x[..(rows * inputs)], inputs, kernel, units, y, units);
+        if (!bias.IsEmpty)
+            for (int r = 0; r < rows; r++)
+            {
+                // The bias added row by row while the row is hot in cache.
+                var row = y.Slice(r * units, units);
+                TensorPrimitives.Add(row, bias, row);
+            }
+        activation.ApplyInPlace(y, units);
+    }
+
+    /// <summary>The start of backward: the output gradient becomes dz = g ⊙ g'(z) in place (computed from the output
+    /// <paramref name="y"/>), and the bias gradient Σ dz when <paramref name="biasGrad"/> is not empty.</summary>
+    internal static void OutputDelta(Span<float> dz, ReadOnlySpan<float> y, ActivationFunction activation, int rows, int units, Span<float> biasGrad)
+    {
+        dz = dz[..(rows * units)];
+        activation.BackwardInPlace(dz, y[..(rows * units)], units);
+        if (!biasGrad.IsEmpty) Reduce.Sum(dz, 1, rows, units, biasGrad);
+    }
+
+    /// <summary>The products of backward from dz: dW = xᵀ·dz, and dx = dz·Wᵀ when <paramref name="inputGrad"/> is not empty.</summary>
+    internal static void BackwardProducts(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> dz, int rows, int inputs, int units,
+        Span<float> kernelGrad, Span<float> inputGrad)
+    {
+        Gemm.Sgemm(true, false, inputs, units, rows, x[..(rows * inputs)], inputs, dz[..(rows * units)], units, kernelGrad, units);
+        if (!inputGrad.IsEmpty)
+            Gemm.Sgemm(false, true, rows, inputs, units, dz[..(rows * units)], units, kernel, units, inputGrad[..(rows * inputs)], inputs);
+    }
+
     private static Tensor?[] Backward(Tensor g, TapeNode node)
     {
         Tensor x = node.Inputs[0], kernel = node.Inputs[1], y = node.Output;
         var activation = (ActivationFunction)node.State!;
         int rows = x.ShapeRef[0], inputs = x.ShapeRef[1], units = kernel.ShapeRef[1];
-        // dz = g ⊙ g'(z), computed from the output.
         var dz = Tensor.Uninitialized([rows, units]);
         g.AsSpan().CopyTo(dz.Span);
-        activation.BackwardInPlace(dz.Span, y.AsSpan(), units);
+        var db = node.Inputs.Length == 2 ? null : Tensor.Uninitialized([units]);
+        OutputDelta(dz.Span, y.AsSpan(), activation, rows, units, db == null ? default : db.Span);
         var dx = Tensor.Uninitialized([rows, inputs]);
-        Gemm.Sgemm(false, true, rows, inputs, units, dz.AsSpan(), units, kernel.AsSpan(), units, dx.Span, inputs);   // dz·Wᵀ
         var dw = Tensor.Uninitialized([inputs, units]);
-        Gemm.Sgemm(true, false, inputs, units, rows, x.AsSpan(), inputs, dz.AsSpan(), units, dw.Span, units);        // xᵀ·dz
-        if (node.Inputs.Length == 2) return [dx, dw];
-        var db = Tensor.Uninitialized([units]);
-        Reduce.Sum(dz.AsSpan(), 1, rows, units, db.Span);                                                             // Σ rows
-        return [dx, dw, db];
+        BackwardProducts(x.AsSpan(), kernel.AsSpan(), dz.AsSpan(), rows, inputs, units, dw.Span, dx.Span);
+        return db == null ? [dx, dw] : [dx, dw, db];
     }
 }
