@@ -101,11 +101,12 @@ public sealed class BinaryAccuracy : Mean
     public bool FromLogits { get; }
 
     /// <inheritdoc/>
-    /// <exception cref="ArgumentException">The shapes differ, or a label is outside [0, 1].</exception>
+    /// <remarks>As Keras, labels are not checked: a label other than 0 or 1 simply never matches (the loss, not the
+    /// metric, refuses labels outside [0, 1] — before Fit updates anything).</remarks>
+    /// <exception cref="ArgumentException">The shapes differ.</exception>
     public override void UpdateState(Tensor yTrue, Tensor yPred)
     {
         yTrue = AlignLabels(yTrue, yPred);
-        BinaryCrossentropy.CheckLabels($"Metric '{Name}'", yTrue);
         ReadOnlySpan<float> t = yTrue.AsSpan(), p = yPred.AsSpan();
         int hits = 0;
         for (int i = 0; i < p.Length; i++)
@@ -133,14 +134,14 @@ public sealed class CategoricalAccuracy : Mean
     public CategoricalAccuracy(string name = "categorical_accuracy") : base(name) { }
 
     /// <inheritdoc/>
-    /// <exception cref="ArgumentException">The shapes differ, or a label is outside [0, 1].</exception>
+    /// <remarks>As Keras, labels are not checked (only their largest position counts).</remarks>
+    /// <exception cref="ArgumentException">The shapes differ.</exception>
     public override void UpdateState(Tensor yTrue, Tensor yPred)
     {
         ArgumentNullException.ThrowIfNull(yTrue);
         ArgumentNullException.ThrowIfNull(yPred);
         if (!ShapeUtil.SameShape(yTrue.ShapeRef, yPred.ShapeRef) || yPred.Rank == 0)
             throw new ArgumentException($"Metric '{Name}': yTrue (one-hot) and yPred must have the same shape with a class axis. Received: yTrue shape {ShapeUtil.Format(yTrue.ShapeRef)}, yPred shape {ShapeUtil.Format(yPred.ShapeRef)}");
-        CategoricalCrossentropy.CheckLabels($"Metric '{Name}'", yTrue);
         int classes = yPred.ShapeRef[^1];
         if (classes == 0) return;
         ReadOnlySpan<float> t = yTrue.AsSpan(), p = yPred.AsSpan();
