@@ -15,8 +15,8 @@ namespace Cortex.Saving;
 /// <code>
 /// "CRTX" | u32 version | i64 json length | json (UTF-8) | i64 float count | float32[count] | sha256(everything before)
 /// </code>
-/// Saving writes a temporary file beside the target and renames it over the target, so a crash mid-save never
-/// leaves a half-written model where the old one was.
+/// Saving goes through <see cref="AtomicFile"/>: a temporary file beside the target, renamed over it and the directory
+/// flushed, so a crash mid-save never leaves a half-written model where the old one was.
 /// </summary>
 internal static class ModelFile
 {
@@ -56,37 +56,23 @@ internal static class ModelFile
         byte[] jsonBytes = JsonSerializer.SerializeToUtf8Bytes(json);
         long floats = variables.Sum(v => (long)v.Size) + optimizerState.Sum(v => (long)v.Size);
 
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"Cannot save model to '{path}': the directory '{dir}' does not exist.");
-        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
+        AtomicFile.Write(path, stream =>
         {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            using (var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
-            {
-                void Write(ReadOnlySpan<byte> bytes) { stream.Write(bytes); hash.AppendData(bytes); }
-                Span<byte> header = stackalloc byte[8];
-                Write(Magic);
-                BinaryPrimitives.WriteUInt32LittleEndian(header, FormatVersion);
-                Write(header[..4]);
-                BinaryPrimitives.WriteInt64LittleEndian(header, jsonBytes.Length);
-                Write(header);
-                Write(jsonBytes);
-                BinaryPrimitives.WriteInt64LittleEndian(header, floats);
-                Write(header);
-                foreach (var v in variables) Write(FloatBytes(v.AsSpan()));
-                foreach (var v in optimizerState) Write(FloatBytes(v.AsSpan()));
-                stream.Write(hash.GetHashAndReset());
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            void Write(ReadOnlySpan<byte> bytes) { stream.Write(bytes); hash.AppendData(bytes); }
+            Span<byte> header = stackalloc byte[8];
+            Write(Magic);
+            BinaryPrimitives.WriteUInt32LittleEndian(header, FormatVersion);
+            Write(header[..4]);
+            BinaryPrimitives.WriteInt64LittleEndian(header, jsonBytes.Length);
+            Write(header);
+            Write(jsonBytes);
+            BinaryPrimitives.WriteInt64LittleEndian(header, floats);
+            Write(header);
+            foreach (var v in variables) Write(FloatBytes(v.AsSpan()));
+            foreach (var v in optimizerState) Write(FloatBytes(v.AsSpan()));
+            stream.Write(hash.GetHashAndReset());
+        });
     }
 
     private static ReadOnlySpan<byte> FloatBytes(ReadOnlySpan<float> values)
@@ -100,12 +86,28 @@ internal static class ModelFile
         return System.Runtime.InteropServices.MemoryMarshal.AsBytes(values);
     }
 
+    /// <summary>Reads the model file at <paramref name="path"/>; every damaged or hostile file is an <see cref="InvalidDataException"/>.</summary>
     public static Model Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"Model file not found: '{path}'.", path);
-        byte[] bytes = File.ReadAllBytes(path);
-        InvalidDataException Bad(string what) => new($"Cannot load model '{path}': {what}");
+        long length = new FileInfo(path).Length;
+        if (length > Array.MaxLength)
+            throw new InvalidDataException($"Cannot load model '{path}': the file is {length:N0} bytes; expected at most {Array.MaxLength:N0}, the most Cortex reads into memory.");
+        return Load(File.ReadAllBytes(path), path);
+    }
+
+    // The offsets of the fixed fields: signature, version, configuration length; then the configuration, the float
+    // count, the floats and the checksum.
+    private const int JsonAt = 16, CountBytes = 8, DigestBytes = 32;
+
+    /// <summary>
+    /// Reads a model from the bytes of a file; <paramref name="path"/> is the name errors give. Every length, count and
+    /// shape the file states is checked against the bytes actually present before anything is allocated for it.
+    /// </summary>
+    internal static Model Load(byte[] bytes, string path)
+    {
+        InvalidDataException Bad(string what, Exception? inner = null) => new($"Cannot load model '{path}': {what}", inner);
         if (bytes.Length < 4 || !bytes.AsSpan(0, 4).SequenceEqual(Magic))
             throw Bad("it is not a Cortex model file (it does not start with the CRTX signature).");
         if (bytes.Length < 8) throw Bad($"the file is truncated ({bytes.Length} bytes).");
@@ -113,90 +115,130 @@ internal static class ModelFile
         if (version > FormatVersion)
             throw Bad($"it was written by a newer Cortex (format version {version}); this version reads format version {FormatVersion}. Upgrade Cortex to load it.");
         if (version == 0) throw Bad("its format version is 0, which no Cortex writes (the header is corrupted).");
-        if (bytes.Length < 16 + 8 + 32) throw Bad($"the file is truncated ({bytes.Length} bytes; even an empty model needs {16 + 8 + 32}).");
+        const int Smallest = JsonAt + CountBytes + DigestBytes;
+        if (bytes.Length < Smallest) throw Bad($"the file is truncated ({bytes.Length} bytes; even an empty model needs {Smallest}).");
+
         long jsonLength = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(8));
-        if (jsonLength < 0 || 16 + jsonLength + 8 + 32 > bytes.Length)
-            throw Bad($"the file is truncated or corrupted: the header announces {jsonLength} bytes of configuration but the file has {bytes.Length} bytes in all.");
-        int floatsAt = 16 + (int)jsonLength;
+        long jsonRoom = bytes.Length - Smallest;
+        if (jsonLength < 0 || jsonLength > jsonRoom)
+            throw Bad($"the file is truncated or corrupted: its configuration length (bytes 8-15) is {jsonLength}; expected 0 to {jsonRoom:N0}, what its {bytes.Length:N0} bytes leave room for.");
+        int floatsAt = JsonAt + (int)jsonLength;
         long floatCount = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(floatsAt));
-        long expectedLength = floatsAt + 8 + floatCount * 4 + 32;
-        if (floatCount < 0 || expectedLength != bytes.Length)
-            throw Bad(floatCount >= 0 && expectedLength > bytes.Length
-                ? $"the file is truncated: it should be {expectedLength} bytes but has {bytes.Length}."
-                : $"the file is corrupted: it should be {expectedLength} bytes but has {bytes.Length}.");
-        byte[] digest = SHA256.HashData(bytes.AsSpan(0, bytes.Length - 32));
-        if (!digest.AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - 32)))
+        long floatBytes = jsonRoom - jsonLength; // what lies between the float count and the checksum
+        if (floatCount < 0 || floatCount > floatBytes / 4)
+            throw Bad($"the file is truncated or corrupted: its float count (bytes {floatsAt}-{floatsAt + 7}) is {floatCount}; expected 0 to {floatBytes / 4:N0}, the floats its {bytes.Length:N0} bytes hold after the configuration.");
+        if (floatCount * 4 != floatBytes)
+            throw Bad($"the file is corrupted: its float count (bytes {floatsAt}-{floatsAt + 7}) is {floatCount}, which takes {floatCount * 4:N0} bytes, but {floatBytes:N0} bytes lie between it and the checksum.");
+        byte[] digest = SHA256.HashData(bytes.AsSpan(0, bytes.Length - DigestBytes));
+        if (!digest.AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - DigestBytes)))
             throw Bad("the file is corrupted: its checksum does not match its contents.");
 
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(bytes.AsMemory(16, (int)jsonLength)); }
-        catch (JsonException e) { throw Bad($"its configuration is not valid JSON ({e.Message})."); }
+        try { doc = JsonDocument.Parse(bytes.AsMemory(JsonAt, (int)jsonLength)); }
+        catch (JsonException e) { throw Bad($"its configuration is not valid JSON ({Excerpt.Message(e.Message)}).", e); }
         using (doc)
         {
-            var root = doc.RootElement;
-            try
-            {
-                var model = BuildModel(root.GetProperty("model"));
-                var floats = new float[floatCount];
-                var src = bytes.AsSpan(floatsAt + 8, (int)(floatCount * 4));
-                for (int i = 0; i < floats.Length; i++) floats[i] = BinaryPrimitives.ReadSingleLittleEndian(src.Slice(i * 4));
-                int offset = 0;
-                var variables = model.Variables;
-                var manifest = root.GetProperty("weights").EnumerateArray().ToList();
-                if (manifest.Count != variables.Count)
-                    throw Bad($"the architecture has {variables.Count} weights but the file lists {manifest.Count}.");
-                for (int i = 0; i < variables.Count; i++)
-                {
-                    int[] shape = ConfigJson.Ints(manifest[i], "shape");
-                    if (!ShapeUtil.SameShape(shape, variables[i].ShapeRef))
-                        throw Bad($"weight '{variables[i].Name}' has shape {ShapeUtil.Format(variables[i].ShapeRef)} in the architecture but {ShapeUtil.Format(shape)} in the file.");
-                    variables[i].Assign(Tensor.FromArray(floats.AsSpan(offset, variables[i].Size).ToArray(), shape));
-                    offset += variables[i].Size;
-                }
-                if (root.TryGetProperty("compile", out var compile) && compile.ValueKind == JsonValueKind.Object)
-                {
-                    var optimizer = Optimizer.FromConfig(ConfigJson.ClassName(compile.GetProperty("optimizer")), ConfigJson.Config(compile.GetProperty("optimizer")));
-                    var loss = Loss.FromConfig(ConfigJson.ClassName(compile.GetProperty("loss")), ConfigJson.Config(compile.GetProperty("loss")));
-                    model.Compile(optimizer, loss, compile.GetProperty("metrics").EnumerateArray().Select(m => m.GetString()!).ToList());
-                    var slotShapes = root.GetProperty("optimizer_variables").EnumerateArray().Select(e => e.EnumerateArray().Select(d => d.GetInt32()).ToArray()).ToList();
-                    if (slotShapes.Count > 0)
-                    {
-                        optimizer.Build(model.TrainableVariables);
-                        var state = new List<Tensor>();
-                        foreach (var shape in slotShapes)
-                        {
-                            int n = ShapeUtil.Count(shape);
-                            state.Add(Tensor.FromArray(floats.AsSpan(offset, n).ToArray(), shape));
-                            offset += n;
-                        }
-                        optimizer.LoadVariables(state);
-                    }
-                }
-                if (offset != floats.Length) throw Bad($"the file holds {floats.Length} floats but the model and optimizer use {offset}.");
-                return model;
-            }
-            catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or ArgumentException or FormatException)
-            {
-                throw Bad($"its configuration is invalid ({e.Message}).");
-            }
+            try { return Read(doc.RootElement, bytes.AsSpan(floatsAt + CountBytes, (int)floatBytes)); }
+            catch (Exception e) when (IsDataError(e)) { throw Bad(Excerpt.Message(Describe(e)), e); }
         }
     }
 
-    private static Model BuildModel(JsonElement described)
+    // The exceptions that reading a configuration raises on bad data: ours (InvalidDataException, with the object and
+    // key named) and those of System.Text.Json and the constructors the config is fed to.
+    private static bool IsDataError(Exception e) =>
+        e is InvalidDataException or KeyNotFoundException or InvalidOperationException or ArgumentException or FormatException or OverflowException;
+
+    // System.Text.Json's KeyNotFoundException does not say which key; the callers of In() say where it was missing.
+    private static string Describe(Exception e) => e is KeyNotFoundException ? "a key it requires is missing" : e.Message;
+
+    /// <summary>Runs <paramref name="read"/>, prefixing any data error with <paramref name="where"/> (e.g. "layer 2 (Conv2D)").</summary>
+    private static T In<T>(string where, Func<T> read)
     {
-        string cls = ConfigJson.ClassName(described);
-        if (cls != nameof(Sequential)) throw new InvalidDataException($"unknown model class '{cls}'");
-        var config = ConfigJson.Config(described);
+        try { return read(); }
+        catch (Exception e) when (IsDataError(e)) { throw new InvalidDataException($"{where}: {Describe(e)}", e); }
+    }
+
+    private const string Top = "the file's top level";
+
+    private static Model Read(JsonElement root, ReadOnlySpan<byte> floatBytes)
+    {
+        int floatCount = floatBytes.Length / 4;
+        Model model;
+        // The architecture's weights are allocated as layers are built: cap them by what the file holds, so that a
+        // small file cannot claim gigabytes.
+        using (Layer.LimitWeights(floatCount))
+            model = BuildModel(ConfigJson.Required(root, "model", Top), floatCount);
+
+        var floats = new float[floatCount];
+        for (int i = 0; i < floats.Length; i++) floats[i] = BinaryPrimitives.ReadSingleLittleEndian(floatBytes[(i * 4)..]);
+        int offset = 0;
+        float[] Take(int[] shape, string what)
+        {
+            long n = ShapeUtil.Count("Model.Load", shape);
+            if (n > floats.Length - offset)
+                throw new InvalidDataException($"{what} has shape {ShapeUtil.Format(shape)} ({n:N0} floats) but the file holds only {floats.Length - offset:N0} more floats.");
+            var taken = floats.AsSpan(offset, (int)n).ToArray();
+            offset += (int)n;
+            return taken;
+        }
+
+        var variables = model.Variables;
+        var manifest = ConfigJson.Items(root, "weights", Top).ToList();
+        if (manifest.Count != variables.Count)
+            throw new InvalidDataException($"the architecture has {variables.Count} weights but the file lists {manifest.Count}.");
+        for (int i = 0; i < variables.Count; i++)
+        {
+            int[] shape = ConfigJson.Ints(manifest[i], "shape", $"weights[{i}]");
+            if (!ShapeUtil.SameShape(shape, variables[i].ShapeRef))
+                throw new InvalidDataException($"weight '{variables[i].Name}' has shape {ShapeUtil.Format(variables[i].ShapeRef)} in the architecture but {ShapeUtil.Format(shape)} in the file.");
+            variables[i].Assign(Tensor.FromArray(Take(shape, $"weight '{variables[i].Name}'"), shape));
+        }
+        if (root.TryGetProperty("compile", out var compile) && compile.ValueKind == JsonValueKind.Object)
+        {
+            var optimizerJson = ConfigJson.Required(compile, "optimizer", "compile");
+            string optimizerClass = ConfigJson.ClassName(optimizerJson, "compile.optimizer");
+            var optimizer = In($"compile.optimizer ({Excerpt.Of(optimizerClass)})", () => Optimizer.FromConfig(optimizerClass, ConfigJson.Config(optimizerJson, "compile.optimizer")));
+            var lossJson = ConfigJson.Required(compile, "loss", "compile");
+            string lossClass = ConfigJson.ClassName(lossJson, "compile.loss");
+            var loss = In($"compile.loss ({Excerpt.Of(lossClass)})", () => Loss.FromConfig(lossClass, ConfigJson.Config(lossJson, "compile.loss")));
+            var metrics = ConfigJson.Items(compile, "metrics", "compile").Select(m => ConfigJson.Text(m, "compile.metrics")).ToList();
+            In("compile", () => { model.Compile(optimizer, loss, metrics); return model; });
+            var slots = ConfigJson.Items(root, "optimizer_variables", Top).ToList();
+            if (slots.Count > 0)
+            {
+                optimizer.Build(model.TrainableVariables);
+                var state = new List<Tensor>(slots.Count);
+                for (int i = 0; i < slots.Count; i++)
+                {
+                    int[] shape = ConfigJson.IntArray(slots[i], $"optimizer_variables[{i}]");
+                    state.Add(Tensor.FromArray(Take(shape, $"optimizer variable {i}"), shape));
+                }
+                In($"compile.optimizer ({Excerpt.Of(optimizerClass)})", () => { optimizer.LoadVariables(state); return optimizer; });
+            }
+        }
+        if (offset != floats.Length) throw new InvalidDataException($"the file holds {floats.Length:N0} floats but the model and optimizer use {offset:N0}.");
+        return model;
+    }
+
+    private static Model BuildModel(JsonElement described, long floatCount)
+    {
+        string cls = ConfigJson.ClassName(described, "model");
+        if (cls != nameof(Sequential)) throw new InvalidDataException($"unknown model class '{Excerpt.Of(cls)}'; expected 'Sequential'.");
+        var config = ConfigJson.Config(described, "model");
         var layers = new List<Layer>();
         var shapes = new List<int[]?>();
-        foreach (var l in config.GetProperty("layers").EnumerateArray())
+        foreach (var l in ConfigJson.Items(config, "layers", "model.config"))
         {
-            layers.Add(LayerRegistry.FromConfig(ConfigJson.ClassName(l), ConfigJson.Config(l)));
-            shapes.Add(l.TryGetProperty("build_input_shape", out var s) && s.ValueKind == JsonValueKind.Array ? [.. s.EnumerateArray().Select(d => d.GetInt32())] : null);
+            string at = $"layer {layers.Count}";
+            string layerClass = ConfigJson.ClassName(l, at);
+            layers.Add(In($"{at} ({Excerpt.Of(layerClass)})", () => LayerRegistry.FromConfig(layerClass, ConfigJson.Config(l, at))));
+            shapes.Add(ConfigJson.TryGet(l, "build_input_shape", out _) ? ConfigJson.Ints(l, "build_input_shape", at) : null);
         }
-        var model = new Sequential(layers, config.GetProperty("name").GetString());
+        var model = In("model.config", () => new Sequential(layers, ConfigJson.String(config, "name")));
         for (int i = 0; i < layers.Count; i++)
-            if (shapes[i] is { } shape) layers[i].EnsureBuilt(shape);
+            if (shapes[i] is { } shape)
+                In($"layer {i} ('{Excerpt.Of(layers[i].Name)}') built for input shape {ShapeUtil.Format(shape)} with the {floatCount:N0} floats the file holds",
+                    () => { layers[i].EnsureBuilt(shape); return layers[i]; });
         return model;
     }
 }
