@@ -6,7 +6,8 @@ using SharpFuzz;
 //   Cortex.Fuzz afl TARGET                    AFL++ persistent mode (input from afl-fuzz)
 //   Cortex.Fuzz libfuzzer TARGET              libFuzzer (needs the libfuzzer-dotnet driver)
 //   Cortex.Fuzz mutate TARGET CORPUS N [SEED] in-process mutational fuzzing, N executions, no native fuzzer
-//   Cortex.Fuzz run TARGET FILE…              replay inputs (a crash found by a fuzzer), reporting each outcome
+//   Cortex.Fuzz run TARGET [--show] FILE…     replay inputs (a crash found by a fuzzer), reporting each outcome;
+//                                             --show prints each refusal's message
 //   Cortex.Fuzz seeds DIR                     write the seed corpus
 // TARGET is one of: cortex, idx, idx-gzip, csv.
 
@@ -52,7 +53,8 @@ switch (args[0])
     case "run":
     {
         int failures = 0;
-        foreach (string file in args[2..])
+        Targets.Show = args.Contains("--show");
+        foreach (string file in args[2..].Where(a => a != "--show"))
         {
             var clock = Stopwatch.StartNew();
             try

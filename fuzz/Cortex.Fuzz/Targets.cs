@@ -69,12 +69,16 @@ public static class Targets
         Check(input.Length, "fuzz.csv", () => Csv.Load(input, "fuzz.csv", "y", stringLabels: true));
     }
 
+    /// <summary>Print each refusal's message (set by <c>Cortex.Fuzz run --show</c>) to review what users would read.</summary>
+    public static bool Show { get; set; }
+
     private static void Check(int inputLength, string name, Action load)
     {
         long before = GC.GetAllocatedBytesForCurrentThread();
         try { load(); }
         catch (InvalidDataException e)
         {
+            if (Show) Console.Error.WriteLine($"  {e.Message}");
             if (!e.Message.Contains(name, StringComparison.Ordinal))
                 throw new PromiseBrokenException($"The error does not name the file '{name}': {Excerpt.Of(e.Message, 300)}", e);
             if (e.Message.Length > MaxMessage)

@@ -127,9 +127,9 @@ public abstract class Layer
         {
             if (d < 0)
                 throw new InvalidDataException($"Layer '{Name}' weight '{name}' would have shape {ShapeUtil.Format(shape)}: expected non-negative dimensions.");
-            n *= d; // both factors are at most 2^31, so this cannot overflow before the check below
-            if (n > left)
+            if (d != 0 && n > left / d) // n·d > left, tested without forming n·d (which could overflow)
                 throw new InvalidDataException($"Layer '{Name}' weight '{name}' has shape {ShapeUtil.Format(shape)}: more than the {left:N0} floats left for weights.");
+            n *= d;
         }
         return n;
     }

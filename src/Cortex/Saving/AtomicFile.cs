@@ -82,14 +82,19 @@ internal static partial class AtomicFile
     /// Flushes a directory's entries to disk, so that a rename into it survives a power cut (POSIX makes no such
     /// promise until the directory itself is fsync'ed). Windows has no directory handle to flush and NTFS journals
     /// the rename, so it is skipped there; a file system that refuses to flush a directory is not an error.
+    /// Returns whether the directory was flushed.
     /// </summary>
-    internal static void FlushDirectory(string dir)
+    internal static bool FlushDirectory(string dir)
     {
-        if (OperatingSystem.IsWindows()) return;
-        int fd = Open(dir, 0 /* O_RDONLY */);
-        if (fd < 0) return;
-        try { Fsync(fd); }
-        finally { Close(fd); }
+        if (OperatingSystem.IsWindows()) return false;
+        try
+        {
+            int fd = Open(dir, 0 /* O_RDONLY */);
+            if (fd < 0) return false;
+            try { return Fsync(fd) == 0; }
+            finally { Close(fd); }
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return false; } // a libc by another name: the save stands, less durably
     }
 
     [LibraryImport("libc", EntryPoint = "open", StringMarshalling = StringMarshalling.Utf8, SetLastError = true)]

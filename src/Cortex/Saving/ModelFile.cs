@@ -174,7 +174,7 @@ internal static class ModelFile
         int offset = 0;
         float[] Take(int[] shape, string what)
         {
-            long n = ShapeUtil.Count("Model.Load", shape);
+            long n = ShapeUtil.Count(what, shape);
             if (n > floats.Length - offset)
                 throw new InvalidDataException($"{what} has shape {ShapeUtil.Format(shape)} ({n:N0} floats) but the file holds only {floats.Length - offset:N0} more floats.");
             var taken = floats.AsSpan(offset, (int)n).ToArray();

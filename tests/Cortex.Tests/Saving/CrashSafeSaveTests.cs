@@ -47,4 +47,12 @@ public class CrashSafeSaveTests
         Assert.True(File.Exists(closed));
         Assert.Equal(2, Directory.GetFiles(dir.Path, ".model.cortex.*.tmp").Length);
     }
+
+    [Fact]
+    public void TheDirectoryIsFlushedAfterTheRename()
+    {
+        using var dir = new TempDir();
+        // libc's open and fsync are reached and succeed on a directory; Windows has no directory to flush.
+        Assert.Equal(!OperatingSystem.IsWindows(), Cortex.Saving.AtomicFile.FlushDirectory(dir.Path));
+    }
 }
