@@ -4,7 +4,7 @@ using CsvHelper;
 namespace Cortex.Data;
 
 /// <summary>
-/// A table read by <see cref="Csv.Load"/>: the feature columns as a matrix, the label column as a vector, and the
+/// A table read by <see cref="Csv.Load(string, string, bool, char)"/>: the feature columns as a matrix, the label column as a vector, and the
 /// names of the feature columns in order. Deconstructs:
 /// <code>
 /// var (x, y, names) = Csv.Load("iris.csv", labelColumn: "species", stringLabels: true);
@@ -46,11 +46,19 @@ public static class Csv
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(labelColumn);
         if (!File.Exists(path)) throw new FileNotFoundException($"Csv.Load: there is no file '{path}'.", path);
+        return Load(options => CsvReader.FromFile(path, options), path, labelColumn, stringLabels, separator);
+    }
 
+    /// <summary>Reads CSV from the bytes of a file; <paramref name="path"/> is the name errors give.</summary>
+    internal static CsvData Load(byte[] bytes, string path, string labelColumn, bool stringLabels = false, char separator = ',') =>
+        Load(options => CsvReader.Create(bytes, options), path, labelColumn, stringLabels, separator);
+
+    private static CsvData Load(Func<CsvReaderOptions, CsvReader> open, string path, string labelColumn, bool stringLabels, char separator)
+    {
         var options = CsvReaderOptions.Default with { Separator = separator, HasHeader = true, TrackLineNumbers = true };
         try
         {
-            using var reader = CsvReader.FromFile(path, options);
+            using var reader = open(options);
             // Header names are trimmed, so that "a, b, label" (a space after each comma) names its columns a, b and label.
             string[] header = [.. reader.Headers.Select(h => h.Trim())];
             if (header.Length == 0 || header is [""])
@@ -61,8 +69,8 @@ public static class Csv
             {
                 string? near = header.FirstOrDefault(h => string.Equals(h, labelColumn.Trim(), StringComparison.OrdinalIgnoreCase));
                 throw new InvalidDataException($"Csv.Load: '{path}' has no column '{labelColumn}' to use as the label. " +
-                    $"Columns found ({header.Length}): {string.Join(", ", header.Select(h => $"'{h}'"))}." +
-                    (near != null ? $" Did you mean '{near}'?" : ""));
+                    $"Columns found ({header.Length}): {Excerpt.Of(string.Join(", ", header.Select(h => $"'{h}'")), 400)}." +
+                    (near != null ? $" Did you mean '{Excerpt.Of(near)}'?" : ""));
             }
             if (Array.LastIndexOf(header, labelColumn) != label)
                 throw new InvalidDataException($"Csv.Load: '{path}' has more than one column named '{labelColumn}'; expected the label column to be unique.");
@@ -114,7 +122,7 @@ public static class Csv
         catch (CsvFormatException e)
         {
             string where = e.LineNumber > 0 ? $" line {e.LineNumber}" : e.RecordNumber > 0 ? $" record {e.RecordNumber}" : "";
-            throw new InvalidDataException($"Csv.Load: '{path}'{where} is not well-formed CSV: {e.Message}", e);
+            throw new InvalidDataException($"Csv.Load: '{path}'{where} is not well-formed CSV: {Excerpt.Message(e.Message)}", e);
         }
     }
 
@@ -123,13 +131,14 @@ public static class Csv
         ReadOnlySpan<byte> cell = reader.Current.GetSpan(j);
         if (float.TryParse(cell, NumberStyles.Float, CultureInfo.InvariantCulture, out float v) && float.IsFinite(v)) return v;
         string text = reader.GetString(j);
+        string quoted = $"'{Excerpt.Of(text)}'";
         string found = text.Trim().Length == 0 ? "an empty cell"
-            : float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _) ? $"'{text}' (NaN and infinities are not accepted; clean or impute them first)"
-            : isLabel ? $"'{text}' (pass stringLabels: true to map text labels to class indices)"
-            : $"'{text}'";
+            : float.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out _) ? $"{quoted} (NaN and infinities are not accepted; clean or impute them first)"
+            : isLabel ? $"{quoted} (pass stringLabels: true to map text labels to class indices)"
+            : quoted;
         throw CellError(path, line, column, "a finite number", found);
     }
 
     private static InvalidDataException CellError(string path, long line, string column, string expected, string found) =>
-        new($"Csv.Load: '{path}' line {line}, column '{column}': expected {expected}, found {found}.");
+        new($"Csv.Load: '{path}' line {line}, column '{Excerpt.Of(column)}': expected {expected}, found {found}.");
 }

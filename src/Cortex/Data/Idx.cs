@@ -17,7 +17,9 @@ public sealed record IdxArray(byte[] Data, int[] Shape);
 /// <remarks>
 /// A damaged file gives an <see cref="InvalidDataException"/> that names the file and says what was expected and what
 /// was found — truncation, a wrong magic number, a shape that does not match the length — and the header is checked
-/// before anything is allocated, so a corrupt size cannot ask for gigabytes.
+/// before anything is allocated, so a corrupt size cannot ask for gigabytes: against the file's length for a raw
+/// file, against the most its compressed length can inflate to (1032:1) for a gzip file, and a gzip stream of unknown
+/// length gets a buffer that grows only as data arrives.
 /// </remarks>
 public static class Idx
 {
@@ -27,7 +29,12 @@ public static class Idx
     /// <summary>The most dimensions a file may declare; more means a damaged header, not a real data set.</summary>
     public const int MaxDimensions = 16;
 
-    private const int InitialBuffer = 1 << 24; // gzip hides the true length: grow toward the declared one as data arrives
+    // gzip hides the true length: start small and double toward the declared length as data actually arrives, so
+    // memory follows the data present rather than what a header claims.
+    private const int InitialBuffer = 1 << 16;
+
+    // Deflate emits at least 2 bits per 258-byte match (RFC 1951), so n compressed bytes never inflate past 1032·n.
+    private const long MaxDeflateRatio = 1032;
 
     /// <summary>Reads the IDX file at <paramref name="path"/> (raw or gzip).</summary>
     /// <exception cref="FileNotFoundException">There is no file at <paramref name="path"/>.</exception>
@@ -108,16 +115,16 @@ public static class Idx
         Span<byte> gzipMagic = stackalloc byte[2];
         int got = ReadFully(stream, gzipMagic);
         var replay = new PrefixStream(gzipMagic[..got].ToArray(), stream);
+        long? remaining = stream.CanSeek ? stream.Length - stream.Position + got : null;
         if (got == 2 && gzipMagic[0] == 0x1F && gzipMagic[1] == 0x8B)
         {
             using var gz = new GZipStream(replay, CompressionMode.Decompress);
-            try { return ReadIdx(gz, $"{name} (gzip)", gzip: true, remaining: null, expectedRank, what); }
+            try { return ReadIdx(gz, $"{name} (gzip)", gzip: true, remaining, expectedRank, what); }
             catch (InvalidDataException e) when (!e.Data.Contains(OwnError))
             {
                 throw new InvalidDataException($"IDX file {name} starts like gzip (0x1F 0x8B) but is not a valid gzip file: {e.Message}", e);
             }
         }
-        long? remaining = stream.CanSeek ? stream.Length - stream.Position + got : null;
         return ReadIdx(replay, name, gzip: false, remaining, expectedRank, what);
     }
 
@@ -131,8 +138,9 @@ public static class Idx
         return e;
     }
 
-    // Reads the header and body from the (decompressed) stream. `remaining` is the byte count when it is known up
-    // front (raw files), so a length mismatch is reported before the body is allocated.
+    // Reads the header and body from the (decompressed) stream. `remaining` is the file's byte count when it is known
+    // up front (a seekable stream): for a raw file a length mismatch is then reported before the body is allocated,
+    // and for a gzip file a header that claims more than the compressed bytes could inflate to.
     private static IdxArray ReadIdx(Stream s, string name, bool gzip, long? remaining, int? expectedRank, string? what)
     {
         Span<byte> magic = stackalloc byte[4];
@@ -164,7 +172,10 @@ public static class Idx
             shape[i] = (int)d;
         }
         int headerBytes = 4 + 4 * rank;
-        if (remaining is long r && r - headerBytes != count)
+        if (gzip && remaining is long compressed && headerBytes + count > MaxDeflateRatio * compressed)
+            throw Error($"IDX file {name} cannot hold what its header declares: shape {ShapeUtil.Format(shape)} needs {count:N0} data bytes after the {headerBytes}-byte header, " +
+                $"but {compressed:N0} bytes of gzip inflate to at most {MaxDeflateRatio * compressed:N0} (deflate's limit is {MaxDeflateRatio}:1). The file is truncated or its header corrupt.");
+        if (!gzip && remaining is long r && r - headerBytes != count)
         {
             long found = r - headerBytes;
             throw Error(found < count
@@ -172,7 +183,7 @@ public static class Idx
                 : $"IDX file {name} does not match its header: shape {ShapeUtil.Format(shape)} needs {count:N0} data bytes after the {headerBytes}-byte header, found {found:N0} ({found - count:N0} extra).");
         }
 
-        var data = new byte[remaining.HasValue ? count : Math.Min(count, InitialBuffer)];
+        var data = new byte[!gzip && remaining.HasValue ? count : Math.Min(count, InitialBuffer)];
         long filled = 0;
         while (true)
         {

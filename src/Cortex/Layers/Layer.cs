@@ -20,6 +20,9 @@ public abstract class Layer
     private readonly List<Variable> weights = [];
     private readonly List<(Variable Weight, Regularizer Regularizer)> regularized = [];
 
+    // Floats AddWeight may still allocate on this thread, or null for no limit (see LimitWeights).
+    [ThreadStatic] private static long? weightsLeft;
+
     /// <summary>Names the layer: the given name, or the snake_case type name with a counter (<c>dense</c>, <c>dense_1</c>, …).</summary>
     protected Layer(string? name)
     {
@@ -86,10 +89,49 @@ public abstract class Layer
     /// <summary>Creates a weight variable named <c>layer/name</c>.</summary>
     protected Variable AddWeight(string name, int[] shape, Initializer initializer, bool trainable = true, Regularizer? regularizer = null)
     {
+        if (weightsLeft is long left) weightsLeft = left - Reserve(name, shape, left);
         var v = new Variable(initializer.Call(shape), $"{Name}/{name}", trainable);
         weights.Add(v);
         if (regularizer != null) regularized.Add((v, regularizer));
         return v;
+    }
+
+    /// <summary>
+    /// Caps the floats that building layers may allocate for weights on this thread until the scope is disposed, so
+    /// that an architecture read from untrusted data (a model file that claims a 250,000,000-input Dense layer) fails
+    /// before its weights are allocated rather than after. Past the cap, building throws an
+    /// <see cref="InvalidDataException"/> naming the layer, the weight and its shape.
+    /// </summary>
+    internal static WeightLimit LimitWeights(long floats) => new(floats);
+
+    /// <summary>The scope of <see cref="LimitWeights"/>; disposing it restores the limit in force before.</summary>
+    internal readonly struct WeightLimit : IDisposable
+    {
+        private readonly long? outer;
+
+        internal WeightLimit(long floats)
+        {
+            outer = weightsLeft;
+            weightsLeft = floats;
+        }
+
+        /// <summary>Restores the outer limit.</summary>
+        public void Dispose() => weightsLeft = outer;
+    }
+
+    // The size of a weight about to be allocated, checked against the floats left before anything is allocated.
+    private long Reserve(string name, int[] shape, long left)
+    {
+        long n = 1;
+        foreach (int d in shape)
+        {
+            if (d < 0)
+                throw new InvalidDataException($"Layer '{Name}' weight '{name}' would have shape {ShapeUtil.Format(shape)}: expected non-negative dimensions.");
+            if (d != 0 && n > left / d) // n·d > left, tested without forming n·d (which could overflow)
+                throw new InvalidDataException($"Layer '{Name}' weight '{name}' has shape {ShapeUtil.Format(shape)}: more than the {left:N0} floats left for weights.");
+            n *= d;
+        }
+        return n;
     }
 
     /// <summary>The regularisation penalties of this layer's weights (added to the loss during training).</summary>

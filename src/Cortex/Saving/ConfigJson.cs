@@ -13,9 +13,34 @@ internal static class ConfigJson
     public static Dictionary<string, object?> Describe(string className, Dictionary<string, object?> config) =>
         new() { ["class_name"] = className, ["config"] = config };
 
-    public static string ClassName(JsonElement described) => described.GetProperty("class_name").GetString()!;
+    /// <summary>The class name of a <c>{"class_name": …, "config": {…}}</c> object; <paramref name="where"/> names it in errors.</summary>
+    public static string ClassName(JsonElement described, string where = "the object") =>
+        Text(Required(described, "class_name", where), $"{where}: key 'class_name'");
 
-    public static JsonElement Config(JsonElement described) => described.GetProperty("config");
+    /// <summary>The config of a <c>{"class_name": …, "config": {…}}</c> object; <paramref name="where"/> names it in errors.</summary>
+    public static JsonElement Config(JsonElement described, string where = "the object") => Required(described, "config", where);
+
+    /// <summary>
+    /// The value of a key the format requires. A missing key, or an element that is not an object, throws an
+    /// <see cref="InvalidDataException"/> naming the key and <paramref name="where"/> (the object, e.g. "layer 2's config").
+    /// </summary>
+    public static JsonElement Required(JsonElement obj, string key, string where)
+    {
+        if (obj.ValueKind != JsonValueKind.Object)
+            throw new InvalidDataException($"{where}: expected a JSON object with the key '{key}'. Received: {Quote(obj)}");
+        if (!obj.TryGetProperty(key, out var value))
+            throw new InvalidDataException($"{where} has no key '{key}'; expected one. Keys found: {Excerpt.Of(string.Join(", ", obj.EnumerateObject().Select(p => $"'{p.Name}'")), 200)}");
+        return value;
+    }
+
+    /// <summary>The elements of a required array, with errors naming the key and <paramref name="where"/>.</summary>
+    public static JsonElement.ArrayEnumerator Items(JsonElement obj, string key, string where)
+    {
+        var v = Required(obj, key, where);
+        if (v.ValueKind != JsonValueKind.Array)
+            throw new InvalidDataException($"{where}: key '{key}': expected an array. Received: {Quote(v)}");
+        return v.EnumerateArray();
+    }
 
     public static bool TryGet(JsonElement config, string key, out JsonElement value)
     {
@@ -23,31 +48,61 @@ internal static class ConfigJson
         return config.ValueKind == JsonValueKind.Object && config.TryGetProperty(key, out value) && value.ValueKind != JsonValueKind.Null;
     }
 
-    public static string? String(JsonElement c, string key) => TryGet(c, key, out var v) ? v.GetString() : null;
+    public static string? String(JsonElement c, string key) => TryGet(c, key, out var v) ? As(v, $"key '{key}'", "a string", e => e.GetString()) : null;
 
     public static string String(JsonElement c, string key, string fallback) => String(c, key) ?? fallback;
 
-    public static float Float(JsonElement c, string key, float fallback) => TryGet(c, key, out var v) ? v.GetSingle() : fallback;
+    public static float Float(JsonElement c, string key, float fallback) => TryGet(c, key, out var v) ? As(v, $"key '{key}'", "a number", e => e.GetSingle()) : fallback;
 
     public static float? NullableFloat(JsonElement c, string key, float? fallback = null)
     {
         if (c.ValueKind == JsonValueKind.Object && c.TryGetProperty(key, out var v))
-            return v.ValueKind == JsonValueKind.Null ? null : v.GetSingle();
+            return v.ValueKind == JsonValueKind.Null ? null : As(v, $"key '{key}'", "a number", e => e.GetSingle());
         return fallback;
     }
 
-    public static int Int(JsonElement c, string key, int fallback) => TryGet(c, key, out var v) ? v.GetInt32() : fallback;
+    public static int Int(JsonElement c, string key, int fallback) => TryGet(c, key, out var v) ? Int(v, $"key '{key}'") : fallback;
 
-    public static int? NullableInt(JsonElement c, string key) => TryGet(c, key, out var v) ? v.GetInt32() : null;
+    public static int? NullableInt(JsonElement c, string key) => TryGet(c, key, out var v) ? Int(v, $"key '{key}'") : null;
 
-    public static long Long(JsonElement c, string key, long fallback) => TryGet(c, key, out var v) ? v.GetInt64() : fallback;
+    public static long Long(JsonElement c, string key, long fallback) => TryGet(c, key, out var v) ? As(v, $"key '{key}'", "an integer", e => e.GetInt64()) : fallback;
 
-    public static bool Bool(JsonElement c, string key, bool fallback) => TryGet(c, key, out var v) ? v.GetBoolean() : fallback;
+    public static bool Bool(JsonElement c, string key, bool fallback) => TryGet(c, key, out var v) ? As(v, $"key '{key}'", "true or false", e => e.GetBoolean()) : fallback;
 
-    public static int[] Ints(JsonElement c, string key) => [.. c.GetProperty(key).EnumerateArray().Select(e => e.GetInt32())];
+    /// <summary>A required array of integers, e.g. a shape; <paramref name="where"/> names the object in errors.</summary>
+    public static int[] Ints(JsonElement c, string key, string where = "the config") => IntArray(Required(c, key, where), $"{where}: key '{key}'");
+
+    /// <summary>An element read as an array of integers; <paramref name="what"/> names it in errors.</summary>
+    public static int[] IntArray(JsonElement v, string what)
+    {
+        if (v.ValueKind != JsonValueKind.Array)
+            throw new InvalidDataException($"{what}: expected an array of integers. Received: {Quote(v)}");
+        return [.. v.EnumerateArray().Select(e => Int(e, what))];
+    }
+
+    /// <summary>An element read as a 32-bit integer; anything else throws naming <paramref name="what"/> and the value.</summary>
+    public static int Int(JsonElement v, string what) => As(v, what, "an integer", e => e.GetInt32());
+
+    /// <summary>An element read as a string (not null); anything else throws naming <paramref name="what"/> and the value.</summary>
+    public static string Text(JsonElement v, string what) =>
+        As(v, what, "a string", e => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new InvalidOperationException());
 
     public static JsonElement? Object(JsonElement c, string key) =>
         TryGet(c, key, out var v) && v.ValueKind == JsonValueKind.Object ? v : null;
+
+    // System.Text.Json reports a wrong type or an out-of-range number without the key; this names the key, what
+    // was expected and (an excerpt of) what was found.
+    private static T As<T>(JsonElement v, string what, string expected, Func<JsonElement, T> get)
+    {
+        try { return get(v); }
+        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        {
+            throw new InvalidDataException($"{what}: expected {expected}. Received: {Quote(v)}");
+        }
+    }
+
+    /// <summary>An element's JSON text, cut to a readable length.</summary>
+    public static string Quote(JsonElement v) => Excerpt.Of(v.ValueKind == JsonValueKind.Undefined ? "nothing" : v.GetRawText());
 
     /// <summary>
     /// Looks a Keras name up in <paramref name="table"/>, ignoring case and underscores (so <c>"rmsprop"</c> and
@@ -59,7 +114,7 @@ internal static class ConfigJson
         string key = Normalize(identifier);
         foreach (var (name, create) in table)
             if (Normalize(name) == key) return create();
-        throw new ArgumentException($"Unknown {kind} '{identifier}'. Valid names: {string.Join(", ", table.Select(t => t.Name))}");
+        throw new ArgumentException($"Unknown {kind} '{Excerpt.Of(identifier)}'. Valid names: {string.Join(", ", table.Select(t => t.Name))}");
     }
 
     private static string Normalize(string name) => name.Replace("_", "").ToLowerInvariant();

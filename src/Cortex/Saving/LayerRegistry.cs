@@ -56,16 +56,23 @@ internal static class LayerRegistry
                 movingMeanInitializer: Init(c, "moving_mean_initializer"),
                 movingVarianceInitializer: Init(c, "moving_variance_initializer"),
                 name: name),
-            _ => throw new InvalidDataException($"unknown layer class '{className}'"),
+            _ => throw new InvalidDataException($"unknown layer class '{Excerpt.Of(className)}'; expected one of {string.Join(", ", Known)}."),
         };
         layer.Trainable = ConfigJson.Bool(c, "trainable", true);
         return layer;
     }
 
+    // The layers a file may name: only these are ever instantiated, whatever class name a file holds.
+    private static readonly string[] Known =
+    [
+        nameof(Dense), nameof(Layers.Activation), nameof(Flatten), nameof(Dropout), nameof(Normalization), nameof(Input), nameof(Reshape),
+        nameof(Conv2D), nameof(MaxPooling2D), nameof(AveragePooling2D), nameof(GlobalAveragePooling2D), nameof(BatchNormalization),
+    ];
+
     private static Size2D Size(JsonElement c, string key)
     {
         int[] s = ConfigJson.Ints(c, key);
-        return s.Length == 2 ? new Size2D(s[0], s[1]) : throw new InvalidDataException($"'{key}' must list 2 sizes, got {s.Length}");
+        return s.Length == 2 ? new Size2D(s[0], s[1]) : throw new InvalidDataException($"key '{key}': expected 2 sizes (height, width). Received: {s.Length}");
     }
 
     private static Initializer? Init(JsonElement c, string key) =>

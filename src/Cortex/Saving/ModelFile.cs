@@ -21,8 +21,8 @@ namespace Cortex.Saving;
 /// not trained (no slots yet), a layer frozen or added after training, a recompiled model (format 1 assumed them and
 /// refused such files). A layer that draws random numbers while training (Dropout) saves its generator's position
 /// (<c>random_state</c>), so a reloaded model continues training exactly as the saved one would have.
-/// Saving writes a temporary file beside the target and renames it over the target, so a crash mid-save never
-/// leaves a half-written model where the old one was.
+/// Saving goes through <see cref="AtomicFile"/>: a temporary file beside the target, renamed over it and the directory
+/// flushed, so a crash mid-save never leaves a half-written model where the old one was.
 /// </summary>
 internal static class ModelFile
 {
@@ -33,24 +33,7 @@ internal static class ModelFile
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         RequireBuilt(model);
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full)!;
-        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"Cannot save model to '{path}': the directory '{dir}' does not exist.");
-        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var stream = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None))
-            {
-                Write(model, stream);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        AtomicFile.Write(path, stream => Write(model, stream));
     }
 
     private static void RequireBuilt(Model model)
@@ -117,13 +100,13 @@ internal static class ModelFile
         stream.Write(hash.GetHashAndReset());
     }
 
-    /// <summary>The classes <see cref="Load"/> can name: Cortex's own (it rebuilds layers, optimizers, schedules, losses,
+    /// <summary>The classes <see cref="Load(string)"/> can name: Cortex's own (it rebuilds layers, optimizers, schedules, losses,
     /// initializers and regularizers from their class names, and only Cortex's).</summary>
     private static readonly HashSet<string> CortexClasses =
         [.. typeof(Model).Assembly.GetExportedTypes().Where(t => !t.IsAbstract).Select(t => t.Name)];
 
     /// <summary>
-    /// Refuses, before anything is written, a model that <see cref="Load"/> could not rebuild: a layer, optimizer,
+    /// Refuses, before anything is written, a model that <see cref="Load(string)"/> could not rebuild: a layer, optimizer,
     /// schedule or loss of a class defined outside Cortex, or such a class named anywhere in the configuration (a custom
     /// initializer or regularizer in a layer's config). <paramref name="node"/> is the JSON tree; <paramref name="path"/> its place.
     /// </summary>
@@ -166,17 +149,28 @@ internal static class ModelFile
         return System.Runtime.InteropServices.MemoryMarshal.AsBytes(values);
     }
 
+    /// <summary>Reads the model file at <paramref name="path"/>; every damaged or hostile file is an <see cref="InvalidDataException"/>.</summary>
     public static Model Load(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!File.Exists(path)) throw new FileNotFoundException($"Model file not found: '{path}'.", path);
-        return Read(File.ReadAllBytes(path), path);
+        long length = new FileInfo(path).Length;
+        if (length > Array.MaxLength)
+            throw new InvalidDataException($"Cannot load model '{path}': the file is {length:N0} bytes; expected at most {Array.MaxLength:N0}, the most Cortex reads into memory.");
+        return Load(File.ReadAllBytes(path), path);
     }
 
-    /// <summary>Reads a whole file's bytes; <paramref name="source"/> names it in errors.</summary>
-    internal static Model Read(byte[] bytes, string source)
+    // The offsets of the fixed fields: signature, version, configuration length; then the configuration, the float
+    // count, the floats and the checksum.
+    private const int JsonAt = 16, CountBytes = 8, DigestBytes = 32;
+
+    /// <summary>
+    /// Reads a model from the bytes of a file; <paramref name="path"/> is the name errors give. Every length, count and
+    /// shape the file states is checked against the bytes actually present before anything is allocated for it.
+    /// </summary>
+    internal static Model Load(byte[] bytes, string path)
     {
-        InvalidDataException Bad(string what) => new($"Cannot load model '{source}': {what}");
+        InvalidDataException Bad(string what, Exception? inner = null) => new($"Cannot load model '{path}': {what}", inner);
         if (bytes.Length < 4 || !bytes.AsSpan(0, 4).SequenceEqual(Magic))
             throw Bad("it is not a Cortex model file (it does not start with the CRTX signature).");
         if (bytes.Length < 8) throw Bad($"the file is truncated ({bytes.Length} bytes).");
@@ -184,78 +178,114 @@ internal static class ModelFile
         if (version > FormatVersion)
             throw Bad($"it was written by a newer Cortex (format version {version}); this version reads format versions 1 to {FormatVersion}. Upgrade Cortex to load it.");
         if (version == 0) throw Bad("its format version is 0, which no Cortex writes (the header is corrupted).");
-        if (bytes.Length < 16 + 8 + 32) throw Bad($"the file is truncated ({bytes.Length} bytes; even an empty model needs {16 + 8 + 32}).");
+        const int Smallest = JsonAt + CountBytes + DigestBytes;
+        if (bytes.Length < Smallest) throw Bad($"the file is truncated ({bytes.Length} bytes; even an empty model needs {Smallest}).");
+
         long jsonLength = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(8));
-        if (jsonLength < 0 || 16 + jsonLength + 8 + 32 > bytes.Length)
-            throw Bad($"the file is truncated or corrupted: the header announces {jsonLength} bytes of configuration but the file has {bytes.Length} bytes in all.");
-        int floatsAt = 16 + (int)jsonLength;
+        long jsonRoom = bytes.Length - Smallest;
+        if (jsonLength < 0 || jsonLength > jsonRoom)
+            throw Bad($"the file is truncated or corrupted: its configuration length (bytes 8-15) is {jsonLength}; expected 0 to {jsonRoom:N0}, what its {bytes.Length:N0} bytes leave room for.");
+        int floatsAt = JsonAt + (int)jsonLength;
         long floatCount = BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(floatsAt));
-        long expectedLength = floatsAt + 8 + floatCount * 4 + 32;
-        if (floatCount < 0 || expectedLength != bytes.Length)
-            throw Bad(floatCount >= 0 && expectedLength > bytes.Length
-                ? $"the file is truncated: it should be {expectedLength} bytes but has {bytes.Length}."
-                : $"the file is corrupted: it should be {expectedLength} bytes but has {bytes.Length}.");
-        byte[] digest = SHA256.HashData(bytes.AsSpan(0, bytes.Length - 32));
-        if (!digest.AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - 32)))
+        long floatBytes = jsonRoom - jsonLength; // what lies between the float count and the checksum
+        if (floatCount < 0 || floatCount > floatBytes / 4)
+            throw Bad($"the file is truncated or corrupted: its float count (bytes {floatsAt}-{floatsAt + 7}) is {floatCount}; expected 0 to {floatBytes / 4:N0}, the floats its {bytes.Length:N0} bytes hold after the configuration.");
+        if (floatCount * 4 != floatBytes)
+            throw Bad($"the file is corrupted: its float count (bytes {floatsAt}-{floatsAt + 7}) is {floatCount}, which takes {floatCount * 4:N0} bytes, but {floatBytes:N0} bytes lie between it and the checksum.");
+        byte[] digest = SHA256.HashData(bytes.AsSpan(0, bytes.Length - DigestBytes));
+        if (!digest.AsSpan().SequenceEqual(bytes.AsSpan(bytes.Length - DigestBytes)))
             throw Bad("the file is corrupted: its checksum does not match its contents.");
 
         JsonDocument doc;
-        try { doc = JsonDocument.Parse(bytes.AsMemory(16, (int)jsonLength)); }
-        catch (JsonException e) { throw Bad($"its configuration is not valid JSON ({e.Message})."); }
+        try { doc = JsonDocument.Parse(bytes.AsMemory(JsonAt, (int)jsonLength)); }
+        catch (JsonException e) { throw Bad($"its configuration is not valid JSON ({Excerpt.Message(e.Message)}).", e); }
         using (doc)
         {
-            var root = doc.RootElement;
-            try
-            {
-                Model model;
-                try { model = BuildModel(root.GetProperty("model")); }
-                catch (InvalidDataException e) { throw Bad($"{e.Message}."); }
-                var floats = new float[floatCount];
-                var src = bytes.AsSpan(floatsAt + 8, (int)(floatCount * 4));
-                for (int i = 0; i < floats.Length; i++) floats[i] = BinaryPrimitives.ReadSingleLittleEndian(src.Slice(i * 4));
-                int offset = 0;
-                var variables = model.Variables;
-                var manifest = root.GetProperty("weights").EnumerateArray().ToList();
-                if (manifest.Count != variables.Count)
-                    throw Bad($"the architecture has {variables.Count} weights but the file lists {manifest.Count}.");
-                for (int i = 0; i < variables.Count; i++)
-                {
-                    int[] shape = ConfigJson.Ints(manifest[i], "shape");
-                    if (!ShapeUtil.SameShape(shape, variables[i].ShapeRef))
-                        throw Bad($"weight '{variables[i].Name}' has shape {ShapeUtil.Format(variables[i].ShapeRef)} in the architecture but {ShapeUtil.Format(shape)} in the file.");
-                    variables[i].Assign(Tensor.FromArray(floats.AsSpan(offset, variables[i].Size).ToArray(), shape));
-                    offset += variables[i].Size;
-                }
-                if (root.TryGetProperty("compile", out var compile) && compile.ValueKind == JsonValueKind.Object)
-                {
-                    var optimizer = Optimizer.FromConfig(ConfigJson.ClassName(compile.GetProperty("optimizer")), ConfigJson.Config(compile.GetProperty("optimizer")));
-                    var loss = Loss.FromConfig(ConfigJson.ClassName(compile.GetProperty("loss")), ConfigJson.Config(compile.GetProperty("loss")));
-                    model.Compile(optimizer, loss, compile.GetProperty("metrics").EnumerateArray().Select(m => m.GetString()!).ToList());
-                    if (version == 1) RestoreFormat1OptimizerState(root, model, optimizer, floats, ref offset, source);
-                    else RestoreOptimizerState(root.GetProperty("optimizer_state"), variables, optimizer, floats, ref offset, Bad);
-                }
-                if (offset != floats.Length) throw Bad($"the file holds {floats.Length} floats but the model and optimizer use {offset}.");
-                return model;
-            }
-            catch (Exception e) when (e is KeyNotFoundException or InvalidOperationException or ArgumentException or FormatException)
-            {
-                throw Bad($"its configuration is invalid ({e.Message}).");
-            }
+            try { return Read(doc.RootElement, bytes.AsSpan(floatsAt + CountBytes, (int)floatBytes), version, path); }
+            catch (Exception e) when (IsDataError(e)) { throw Bad(Excerpt.Message(Describe(e)), e); }
         }
+    }
+
+    // The exceptions that reading a configuration raises on bad data: ours (InvalidDataException, with the object and
+    // key named) and those of System.Text.Json and the constructors the config is fed to.
+    private static bool IsDataError(Exception e) =>
+        e is InvalidDataException or KeyNotFoundException or InvalidOperationException or ArgumentException or FormatException or OverflowException;
+
+    // System.Text.Json's KeyNotFoundException does not say which key; the callers of In() say where it was missing.
+    private static string Describe(Exception e) => e is KeyNotFoundException ? "a key it requires is missing" : e.Message;
+
+    /// <summary>Runs <paramref name="read"/>, prefixing any data error with <paramref name="where"/> (e.g. "layer 2 (Conv2D)").</summary>
+    private static T In<T>(string where, Func<T> read)
+    {
+        try { return read(); }
+        catch (Exception e) when (IsDataError(e)) { throw new InvalidDataException($"{where}: {Describe(e)}", e); }
+    }
+
+    private const string Top = "the file's top level";
+
+    private static Model Read(JsonElement root, ReadOnlySpan<byte> floatBytes, uint version, string source)
+    {
+        int floatCount = floatBytes.Length / 4;
+        Model model;
+        // The architecture's weights are allocated as layers are built: cap them by what the file holds, so that a
+        // small file cannot claim gigabytes.
+        using (Layer.LimitWeights(floatCount))
+            model = BuildModel(ConfigJson.Required(root, "model", Top), floatCount);
+
+        var floats = new float[floatCount];
+        for (int i = 0; i < floats.Length; i++) floats[i] = BinaryPrimitives.ReadSingleLittleEndian(floatBytes[(i * 4)..]);
+        int offset = 0;
+        float[] Take(int[] shape, string what)
+        {
+            long n = ShapeUtil.Count(what, shape);
+            if (n > floats.Length - offset)
+                throw new InvalidDataException($"{what} has shape {ShapeUtil.Format(shape)} ({n:N0} floats) but the file holds only {floats.Length - offset:N0} more floats.");
+            var taken = floats.AsSpan(offset, (int)n).ToArray();
+            offset += (int)n;
+            return taken;
+        }
+
+        var variables = model.Variables;
+        var manifest = ConfigJson.Items(root, "weights", Top).ToList();
+        if (manifest.Count != variables.Count)
+            throw new InvalidDataException($"the architecture has {variables.Count} weights but the file lists {manifest.Count}.");
+        for (int i = 0; i < variables.Count; i++)
+        {
+            int[] shape = ConfigJson.Ints(manifest[i], "shape", $"weights[{i}]");
+            if (!ShapeUtil.SameShape(shape, variables[i].ShapeRef))
+                throw new InvalidDataException($"weight '{variables[i].Name}' has shape {ShapeUtil.Format(variables[i].ShapeRef)} in the architecture but {ShapeUtil.Format(shape)} in the file.");
+            variables[i].Assign(Tensor.FromArray(Take(shape, $"weight '{variables[i].Name}'"), shape));
+        }
+        if (root.TryGetProperty("compile", out var compile) && compile.ValueKind == JsonValueKind.Object)
+        {
+            var optimizerJson = ConfigJson.Required(compile, "optimizer", "compile");
+            string optimizerClass = ConfigJson.ClassName(optimizerJson, "compile.optimizer");
+            var optimizer = In($"compile.optimizer ({Excerpt.Of(optimizerClass)})", () => Optimizer.FromConfig(optimizerClass, ConfigJson.Config(optimizerJson, "compile.optimizer")));
+            var lossJson = ConfigJson.Required(compile, "loss", "compile");
+            string lossClass = ConfigJson.ClassName(lossJson, "compile.loss");
+            var loss = In($"compile.loss ({Excerpt.Of(lossClass)})", () => Loss.FromConfig(lossClass, ConfigJson.Config(lossJson, "compile.loss")));
+            var metrics = ConfigJson.Items(compile, "metrics", "compile").Select(m => ConfigJson.Text(m, "compile.metrics")).ToList();
+            In("compile", () => { model.Compile(optimizer, loss, metrics); return model; });
+            InvalidDataException Bad(string what) => new(what);
+            if (version == 1) RestoreFormat1OptimizerState(root, model, optimizer, floats, ref offset, source);
+            else RestoreOptimizerState(ConfigJson.Required(root, "optimizer_state", Top), variables, optimizer, floats, ref offset, Bad);
+        }
+        if (offset != floats.Length) throw new InvalidDataException($"the file holds {floats.Length:N0} floats but the model and optimizer use {offset:N0}.");
+        return model;
     }
 
     /// <summary>Rebuilds the optimizer's slots for the variables the file names, in the order they were built.</summary>
     private static void RestoreOptimizerState(JsonElement saved, IReadOnlyList<Variable> variables, Optimizer optimizer,
         float[] floats, ref int offset, Func<string, InvalidDataException> bad)
     {
-        string[] names = [.. saved.GetProperty("slot_names").EnumerateArray().Select(e => e.GetString()!)];
+        const string At = "optimizer_state";
+        string[] names = [.. ConfigJson.Items(saved, "slot_names", At).Select(e => ConfigJson.Text(e, $"{At}.slot_names"))];
         if (!names.SequenceEqual(optimizer.SavedSlotNames))
             throw bad($"the optimizer state has slots [{string.Join(", ", names)}] but its {optimizer.GetType().Name} configuration has [{string.Join(", ", optimizer.SavedSlotNames)}].");
         var state = new List<(Variable, float[][])>();
         var seen = new HashSet<int>();
-        foreach (var e in saved.GetProperty("variables").EnumerateArray())
+        foreach (int position in ConfigJson.Ints(saved, "variables", At))
         {
-            int position = e.GetInt32();
             if (position < 0 || position >= variables.Count || !seen.Add(position))
                 throw bad($"the optimizer state names weight {position}, but the file has {variables.Count} weights (0 to {variables.Count - 1}), each named at most once.");
             var v = variables[position];
@@ -265,7 +295,9 @@ internal static class ModelFile
             for (int s = 0; s < names.Length; s++, offset += v.Size) arrays[s] = floats.AsSpan(offset, v.Size).ToArray();
             state.Add((v, arrays));
         }
-        optimizer.Restore(saved.GetProperty("iterations").GetInt64(), state);
+        long iterations = In($"{At}.iterations", () => ConfigJson.Required(saved, "iterations", At).GetInt64());
+        if (iterations < 0) throw bad($"the optimizer state's iteration count is {iterations}; expected 0 or more.");
+        optimizer.Restore(iterations, state);
     }
 
     /// <summary>
@@ -276,11 +308,14 @@ internal static class ModelFile
     /// </summary>
     private static void RestoreFormat1OptimizerState(JsonElement root, Model model, Optimizer optimizer, float[] floats, ref int offset, string source)
     {
-        var shapes = root.GetProperty("optimizer_variables").EnumerateArray().Select(e => e.EnumerateArray().Select(d => d.GetInt32()).ToArray()).ToList();
+        var items = ConfigJson.Items(root, "optimizer_variables", Top).ToList();
+        var shapes = items.Select((e, i) => ConfigJson.IntArray(e, $"optimizer_variables[{i}]")).ToList();
         if (shapes.Count == 0) return;
         int start = offset;
-        offset += shapes.Sum(ShapeUtil.Count);
-        if (offset > floats.Length) return; // the caller reports the size mismatch
+        long total = shapes.Sum(shape => ShapeUtil.Count("an optimizer variable", shape));
+        if (total > floats.Length - offset)
+            throw new InvalidDataException($"the optimizer variables take {total:N0} floats but the file holds only {floats.Length - offset:N0} more floats.");
+        offset += (int)total;
         long iterations = (long)floats[start];
         var trainable = model.TrainableVariables;
         int slotCount = optimizer.SavedSlotNames.Count;
@@ -307,25 +342,31 @@ internal static class ModelFile
         optimizer.Restore(iterations, state);
     }
 
-    private static Model BuildModel(JsonElement described)
+    private static Model BuildModel(JsonElement described, long floatCount)
     {
-        string cls = ConfigJson.ClassName(described);
-        if (cls != nameof(Sequential)) throw new InvalidDataException($"unknown model class '{cls}'");
-        var config = ConfigJson.Config(described);
+        string cls = ConfigJson.ClassName(described, "model");
+        if (cls != nameof(Sequential)) throw new InvalidDataException($"unknown model class '{Excerpt.Of(cls)}'; expected 'Sequential'.");
+        var config = ConfigJson.Config(described, "model");
         var layers = new List<Layer>();
         var shapes = new List<int[]?>();
-        foreach (var l in config.GetProperty("layers").EnumerateArray())
+        foreach (var l in ConfigJson.Items(config, "layers", "model.config"))
         {
-            var layer = LayerRegistry.FromConfig(ConfigJson.ClassName(l), ConfigJson.Config(l));
+            string at = $"layer {layers.Count}";
+            string layerClass = ConfigJson.ClassName(l, at);
+            var layer = In($"{at} ({Excerpt.Of(layerClass)})", () => LayerRegistry.FromConfig(layerClass, ConfigJson.Config(l, at)));
             if (ConfigJson.TryGet(l, "random_state", out var state))
-                (layer.Generator ?? throw new InvalidDataException($"layer '{layer.Name}' ({layer.GetType().Name}) has a random state in the file but draws no random numbers"))
-                    .State = [.. state.EnumerateArray().Select(e => e.GetUInt32())];
+            {
+                var generator = layer.Generator ?? throw new InvalidDataException($"{at} ({layer.GetType().Name}) has a random state in the file but draws no random numbers.");
+                In($"{at} random_state", () => generator.State = [.. state.EnumerateArray().Select(e => e.GetUInt32())]);
+            }
             layers.Add(layer);
-            shapes.Add(l.TryGetProperty("build_input_shape", out var s) && s.ValueKind == JsonValueKind.Array ? [.. s.EnumerateArray().Select(d => d.GetInt32())] : null);
+            shapes.Add(ConfigJson.TryGet(l, "build_input_shape", out _) ? ConfigJson.Ints(l, "build_input_shape", at) : null);
         }
-        var model = new Sequential(layers, config.GetProperty("name").GetString());
+        var model = In("model.config", () => new Sequential(layers, ConfigJson.String(config, "name")));
         for (int i = 0; i < layers.Count; i++)
-            if (shapes[i] is { } shape) layers[i].EnsureBuilt(shape);
+            if (shapes[i] is { } shape)
+                In($"layer {i} ('{Excerpt.Of(layers[i].Name)}') built for input shape {ShapeUtil.Format(shape)} with the {floatCount:N0} floats the file holds",
+                    () => { layers[i].EnsureBuilt(shape); return layers[i]; });
         return model;
     }
 }

@@ -133,4 +133,29 @@ public class CsvTests
         using var dir = new TempDir();
         Assert.Throws<FileNotFoundException>(() => Csv.Load(dir.File("nope.csv"), "y"));
     }
+
+    [Fact]
+    public void AHugeBadCellIsQuotedInPartOnly()
+    {
+        using var dir = new TempDir();
+        string cell = "x" + new string('9', 20 << 20);
+        string path = dir.WriteText("huge.csv", $"a,y\n{cell},1\n");
+        var e = Invalid(path);
+        Assert.Contains(path, e.Message);
+        Assert.Contains("line 2, column 'a': expected a finite number, found 'x999", e.Message);
+        Assert.Contains("20,971,521 characters", e.Message);
+        Assert.True(e.Message.Length < 400, $"The message is {e.Message.Length:N0} characters long.");
+    }
+
+    [Fact]
+    public void AHugeHeaderIsListedInPartOnly()
+    {
+        using var dir = new TempDir();
+        string header = string.Join(",", Enumerable.Range(0, 100_000).Select(i => $"column{i}"));
+        string path = dir.WriteText("wide.csv", header + "\n");
+        var e = Invalid(path);
+        Assert.Contains("has no column 'y'", e.Message);
+        Assert.Contains("Columns found (100000)", e.Message);
+        Assert.True(e.Message.Length < 1000, $"The message is {e.Message.Length:N0} characters long.");
+    }
 }

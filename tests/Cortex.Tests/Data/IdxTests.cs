@@ -220,7 +220,37 @@ public class IdxTests
         using var dir = new TempDir();
         byte[] raw = File(0x08, [2_000_000_000], 10);
         string path = dir.Write("big", gzip ? Gzip(raw) : raw);
-        Assert.Contains("needs 2,000,000,000 data bytes after the 8-byte header, found 10", Invalid(path).Message);
+        // A raw file is measured; a gzip file is refused sooner, as more than its 30-odd bytes could inflate to.
+        Assert.Contains(gzip ? "needs 2,000,000,000 data bytes after the 8-byte header, but" : "needs 2,000,000,000 data bytes after the 8-byte header, found 10", Invalid(path).Message);
+    }
+
+    [Fact]
+    public void GzipDeclaringMoreThanItCouldDecompressToIsRefusedBeforeAllocating()
+    {
+        // 40 MB of zeros compress to ~40 KB; the header claims 2·10^9 bytes, more than deflate's 1032:1 ratio allows.
+        using var dir = new TempDir();
+        var raw = new byte[8 + 40_000_000];
+        byte[] header = File(0x08, [2_000_000_000], 0);
+        header.CopyTo(raw, 0);
+        string path = dir.Write("bomb.gz", Gzip(raw));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Invalid(path);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Contains(path, e.Message);
+        Assert.Contains("2,000,000,000", e.Message);
+        Assert.True(allocated < 8 << 20, $"Reading allocated {allocated:N0} bytes before refusing.");
+    }
+
+    [Fact]
+    public void AGzipStreamGrowsItsBufferAsDataArrives()
+    {
+        // Without a length to check against (a non-seekable stream), memory follows the data, not the header.
+        byte[] gz = Gzip(File(0x08, [2_000_000_000], 100_000));
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<InvalidDataException>(() => Idx.Read(new NonSeekable(gz), "stream"));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Contains("found 100,000", e.Message);
+        Assert.True(allocated < 4 << 20, $"Reading allocated {allocated:N0} bytes for 100,000 bytes of data.");
     }
 
     [Fact]

@@ -174,7 +174,7 @@ public class SaveLoadPropertyTests
     {
         using var stream = new MemoryStream();
         ModelFile.Write(model, stream);
-        return ModelFile.Read(stream.ToArray(), "memory");
+        return ModelFile.Load(stream.ToArray(), "memory");
     }
 
     private static void Run(Case c)

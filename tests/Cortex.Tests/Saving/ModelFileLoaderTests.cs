@@ -1,0 +1,153 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json.Nodes;
+using Cortex.Layers;
+using Cortex.Losses;
+using Cortex.Models;
+using Cortex.Optimizers;
+using Cortex.Tests.Data;
+
+namespace Cortex.Tests.Saving;
+
+/// <summary>
+/// Hostile and damaged <c>.cortex</c> files: every failure is an <see cref="InvalidDataException"/> that names the file
+/// and the field, with a bounded message, and nothing the file claims is allocated before it is checked against the
+/// bytes actually present. The files are forged with a valid checksum, as an attacker would.
+/// </summary>
+public class ModelFileLoaderTests
+{
+    private const long AllocationLimit = 64L << 20;
+
+    // A small trained model's file, as (JSON, floats), to forge variants from.
+    private static (JsonObject Json, float[] Floats) Saved()
+    {
+        using var dir = new TempDir();
+        var m = new Sequential(new Dense(3, "relu"), new Dense(1, "sigmoid"));
+        m.Compile(new Adam(0.01f), new BinaryCrossentropy(), ["accuracy"]);
+        m.Fit(Tensor.RandomNormal([8, 2], seed: 1), Tensor.Ones([8]), epochs: 1, verbose: 0);
+        string path = dir.File("m.cortex");
+        m.Save(path);
+        byte[] b = File.ReadAllBytes(path);
+        int jsonLength = (int)BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(8));
+        var json = JsonNode.Parse(b.AsSpan(16, jsonLength))!.AsObject();
+        long count = BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(16 + jsonLength));
+        var floats = new float[count];
+        for (int i = 0; i < count; i++) floats[i] = BinaryPrimitives.ReadSingleLittleEndian(b.AsSpan(16 + jsonLength + 8 + 4 * i));
+        return (json, floats);
+    }
+
+    /// <summary>A file with the given parts and lengths, and a checksum that matches.</summary>
+    internal static byte[] Forge(string json, float[] floats, long? jsonLength = null, long? floatCount = null)
+    {
+        byte[] j = Encoding.UTF8.GetBytes(json);
+        var b = new byte[16 + j.Length + 8 + 4 * floats.Length + 32];
+        "CRTX"u8.CopyTo(b);
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 1);
+        BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(8), jsonLength ?? j.Length);
+        j.CopyTo(b, 16);
+        BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(16 + j.Length), floatCount ?? floats.Length);
+        for (int i = 0; i < floats.Length; i++) BinaryPrimitives.WriteSingleLittleEndian(b.AsSpan(16 + j.Length + 8 + 4 * i), floats[i]);
+        SHA256.HashData(b.AsSpan(0, b.Length - 32), b.AsSpan(b.Length - 32));
+        return b;
+    }
+
+    private static InvalidDataException Refused(TempDir dir, byte[] file, out long allocated)
+    {
+        string path = dir.Write("forged.cortex", file);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<InvalidDataException>(() => Model.Load(path));
+        allocated = GC.GetAllocatedBytesForCurrentThread() - before - file.Length;
+        Assert.Contains(path, e.Message);
+        Assert.True(e.Message.Length < 1200, $"The message is {e.Message.Length:N0} characters long.");
+        return e;
+    }
+
+    private static InvalidDataException Refused(TempDir dir, byte[] file) => Refused(dir, file, out _);
+
+    [Fact]
+    public void AnArchitectureBiggerThanTheFileIsRefusedBeforeItsWeightsAreAllocated()
+    {
+        // 4 KB of file claiming a Dense layer with 50,000,000 inputs: 200 MB of kernel the file cannot hold.
+        var (json, floats) = Saved();
+        var layers = json["model"]!["config"]!["layers"]!.AsArray();
+        layers[0]!["build_input_shape"] = new JsonArray(-1, 50_000_000);
+        json["weights"]![0]!["shape"] = new JsonArray(50_000_000, 3);
+        using var dir = new TempDir();
+        var e = Refused(dir, Forge(json.ToJsonString(), floats), out long allocated);
+        Assert.Contains("kernel", e.Message);
+        Assert.Contains("(50000000, 3)", e.Message);
+        Assert.Contains($"{floats.Length}", e.Message);
+        Assert.True(allocated < AllocationLimit, $"Loading allocated {allocated:N0} bytes before refusing.");
+    }
+
+    [Fact]
+    public void AWeightCountPastTheIntRangeIsInvalidData()
+    {
+        var (json, floats) = Saved();
+        json["model"]!["config"]!["layers"]![0]!["build_input_shape"] = new JsonArray(-1, 2_000_000_000);
+        json["model"]!["config"]!["layers"]![0]!["config"]!["units"] = 2_000_000_000;
+        using var dir = new TempDir();
+        Assert.Contains("kernel", Refused(dir, Forge(json.ToJsonString(), floats)).Message);
+    }
+
+    [Theory]
+    [InlineData(long.MaxValue, null, "configuration length")]
+    [InlineData(-5L, null, "configuration length")]
+    [InlineData(null, (1L << 62) + 1, "float count")]   // × 4 wraps around to the 4 bytes of the one float present
+    [InlineData(null, long.MaxValue, "float count")]
+    [InlineData(null, -1L, "float count")]
+    [InlineData(null, 1_000_000_000L, "float count")]
+    public void LyingLengthsAreInvalidDataNamingTheField(long? jsonLength, long? floatCount, string field)
+    {
+        using var dir = new TempDir();
+        var e = Refused(dir, Forge("{}", [1f], jsonLength, floatCount));
+        Assert.Contains(field, e.Message);
+        Assert.Contains($"{jsonLength ?? floatCount}", e.Message);
+    }
+
+    [Theory]
+    [InlineData("weights", "the file's top level")]
+    [InlineData("model", "the file's top level")]
+    [InlineData("class_name", "compile.optimizer")]
+    [InlineData("kernel_size", "layer 0")]
+    public void AMissingKeyIsNamedWithItsObject(string key, string where)
+    {
+        var (json, floats) = Saved();
+        if (key == "class_name") json["compile"]!["optimizer"]!.AsObject().Remove(key);
+        else if (key == "kernel_size")
+        {
+            // A Conv2D without its kernel size: the object is the layer's config.
+            json["model"]!["config"]!["layers"]![0]!["class_name"] = "Conv2D";
+            json["model"]!["config"]!["layers"]![0]!["config"]!.AsObject().Remove(key);
+        }
+        else json.Remove(key);
+        using var dir = new TempDir();
+        var e = Refused(dir, Forge(json.ToJsonString(), floats));
+        Assert.Contains($"'{key}'", e.Message);
+        Assert.Contains(where, e.Message);
+        Assert.DoesNotContain("The given key was not present", e.Message);
+    }
+
+    [Fact]
+    public void AnUnknownLayerClassNamesTheFileAndIsNotEchoedWhole()
+    {
+        var (json, floats) = Saved();
+        json["model"]!["config"]!["layers"]![0]!["class_name"] = "System.IO.File" + new string('x', 1 << 20);
+        using var dir = new TempDir();
+        var e = Refused(dir, Forge(json.ToJsonString(), floats));
+        Assert.Contains("unknown layer class 'System.IO.File", e.Message);
+    }
+
+    [Fact]
+    public void AValueOfTheWrongTypeNamesTheKeyAndBothTypes()
+    {
+        var (json, floats) = Saved();
+        json["model"]!["config"]!["layers"]![0]!["config"]!["units"] = "three";
+        using var dir = new TempDir();
+        var e = Refused(dir, Forge(json.ToJsonString(), floats));
+        Assert.Contains("'units'", e.Message);
+        Assert.Contains("expected an integer", e.Message);
+        Assert.Contains("\"three\"", e.Message);
+    }
+}
