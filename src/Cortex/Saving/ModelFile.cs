@@ -353,7 +353,7 @@ internal static class ModelFile
         {
             string at = $"layer {layers.Count}";
             string layerClass = ConfigJson.ClassName(l, at);
-            var layer = In($"{at} ({Excerpt.Of(layerClass)})", () => LayerRegistry.FromConfig(layerClass, ConfigJson.Config(l, at)));
+            var layer = In($"{at} ({Excerpt.Of(layerClass)})", () => ConfigRegistry.Layers.Create(layerClass, ConfigJson.Config(l, at)));
             if (ConfigJson.TryGet(l, "random_state", out var state))
             {
                 var generator = layer.Generator ?? throw new InvalidDataException($"{at} ({layer.GetType().Name}) has a random state in the file but draws no random numbers.");
