@@ -271,6 +271,9 @@ internal sealed class ConfigClass
         if (missing.Length > 0)
             throw new InvalidDataException($"the config has no key{(missing.Length > 1 ? "s" : "")} {string.Join(", ", missing)}, which {Name} requires. " +
                 $"Keys found: {Excerpt.Of(string.Join(", ", config.EnumerateObject().Select(p => $"'{p.Name}'")), 200)}");
+        foreach (var shared in saved.Where(m => m.Shared).GroupBy(m => m.Key))
+            if (ConfigJson.TryGet(config, shared.Key, out var v) && !shared.Any(m => m.Converter.Kinds.Contains(v.ValueKind)))
+                throw new InvalidDataException($"key '{shared.Key}': expected {string.Join(" or ", shared.Select(m => m.Converter.Expected))}. Received: {ConfigJson.Quote(v)}");
         var values = new object?[parameters.Length];
         for (int i = 0; i < parameters.Length; i++)
             values[i] = arguments[i] is { } m ? Read(m, config) : parameters[i].DefaultValue;

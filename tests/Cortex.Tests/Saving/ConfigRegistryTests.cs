@@ -209,6 +209,17 @@ public class ConfigRegistryTests
     }
 
     [Fact]
+    public void ALearningRateThatIsNeitherANumberNorAScheduleIsRefused()
+    {
+        var e = Assert.Throws<InvalidDataException>(() => Optimizer.FromConfig("Adam", Json(new() { ["learning_rate"] = "fast" })));
+        Assert.StartsWith("key 'learning_rate': expected a number or a learning rate schedule as {\"class_name\"", e.Message);
+        Assert.EndsWith("Received: \"fast\"", e.Message);
+        var sgd = Optimizer.FromConfig("SGD", Json(new SGD { Schedule = new ExponentialDecay(0.2f, 10, 0.5f) }.GetConfig()));
+        Assert.Equal(0.1f, Assert.IsType<ExponentialDecay>(sgd.Schedule).GetRate(10));
+        Assert.Null(Optimizer.FromConfig("SGD", Json(new SGD(0.3f).GetConfig())).Schedule);
+    }
+
+    [Fact]
     public void AValueOfTheWrongKindNamesTheKeyAndBoth()
     {
         var e = Assert.Throws<InvalidDataException>(() => ConfigRegistry.Layers.Create("Dense", Json(new() { ["units"] = 2, ["use_bias"] = "yes" })));
