@@ -1,4 +1,11 @@
 using Cortex.Saving;
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Initializers.RandomNormal))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Initializers.TruncatedNormal))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Initializers.RandomUniform))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Initializers.Constant))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Initializers.Zeros))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Initializers.Ones))]
+
 namespace Cortex.Initializers;
 
 /// <summary>Samples from a normal distribution N(mean, stddev²).</summary>
@@ -31,9 +38,6 @@ public sealed class RandomNormal : Initializer
         Generator(Seed).FillNormal(t.Span, Mean, Stddev);
         return t;
     }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["mean"] = Mean, ["stddev"] = Stddev, ["seed"] = Seed };
 }
 
 /// <summary>Samples from N(mean, stddev²), redrawing values more than two standard deviations from the mean.</summary>
@@ -66,9 +70,6 @@ public sealed class TruncatedNormal : Initializer
         FillTruncatedNormal(Generator(Seed), t.Span, Mean, Stddev);
         return t;
     }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["mean"] = Mean, ["stddev"] = Stddev, ["seed"] = Seed };
 }
 
 /// <summary>Samples uniformly from [minval, maxval).</summary>
@@ -103,9 +104,6 @@ public sealed class RandomUniform : Initializer
         Generator(Seed).FillUniform(t.Span, Minval, Maxval);
         return t;
     }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["minval"] = Minval, ["maxval"] = Maxval, ["seed"] = Seed };
 }
 
 /// <summary>Fills with a constant value.</summary>
@@ -124,9 +122,6 @@ public class Constant : Initializer
         Count(GetType().Name, shape);
         return Tensor.Full(shape, Value);
     }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["value"] = Value };
 }
 
 /// <summary>Fills with zeros (the default bias initializer).</summary>
@@ -135,9 +130,6 @@ public sealed class Zeros : Constant
 {
     /// <summary>Creates the initializer.</summary>
     public Zeros() : base(0f) { }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => [];
 }
 
 /// <summary>Fills with ones.</summary>
@@ -146,7 +138,4 @@ public sealed class Ones : Constant
 {
     /// <summary>Creates the initializer.</summary>
     public Ones() : base(1f) { }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => [];
 }

@@ -22,8 +22,8 @@ public abstract class Initializer
     /// <exception cref="ArgumentException">A dimension is negative.</exception>
     public abstract Tensor Call(int[] shape);
 
-    /// <summary>The constructor arguments, Keras-named (e.g. <c>seed</c>, <c>stddev</c>), for saving.</summary>
-    public virtual Dictionary<string, object?> GetConfig() => [];
+    /// <summary>The constructor arguments, Keras-named (e.g. <c>seed</c>, <c>stddev</c>), for saving (see <see cref="ConfigRegistry"/>).</summary>
+    public virtual Dictionary<string, object?> GetConfig() => ConfigRegistry.GetConfig(this);
 
     private static readonly (string Name, Func<Initializer> Create)[] Names =
     [
@@ -47,29 +47,7 @@ public abstract class Initializer
 
     /// <summary>Rebuilds an initializer from its class name and the dictionary <see cref="GetConfig"/> returned (as JSON).</summary>
     /// <exception cref="ArgumentException">The class name is unknown.</exception>
-    public static Initializer FromConfig(string className, JsonElement config)
-    {
-        int? seed = ConfigJson.NullableInt(config, "seed");
-        float F(string key, float fallback) => ConfigJson.Float(config, key, fallback);
-        return className switch
-        {
-            nameof(GlorotUniform) => new GlorotUniform(seed),
-            nameof(GlorotNormal) => new GlorotNormal(seed),
-            nameof(HeNormal) => new HeNormal(seed),
-            nameof(HeUniform) => new HeUniform(seed),
-            nameof(LecunNormal) => new LecunNormal(seed),
-            nameof(LecunUniform) => new LecunUniform(seed),
-            nameof(VarianceScaling) => new VarianceScaling(F("scale", 1f), ConfigJson.String(config, "mode", "fan_in"),
-                ConfigJson.String(config, "distribution", "truncated_normal"), seed),
-            nameof(RandomNormal) => new RandomNormal(F("mean", 0f), F("stddev", 0.05f), seed),
-            nameof(RandomUniform) => new RandomUniform(F("minval", -0.05f), F("maxval", 0.05f), seed),
-            nameof(TruncatedNormal) => new TruncatedNormal(F("mean", 0f), F("stddev", 0.05f), seed),
-            nameof(Zeros) => new Zeros(),
-            nameof(Ones) => new Ones(),
-            nameof(Constant) => new Constant(F("value", 0f)),
-            _ => throw new ArgumentException($"Unknown initializer class '{className}'. Valid classes: {string.Join(", ", Names.Select(n => n.Create().GetType().Name).Distinct())}, VarianceScaling"),
-        };
-    }
+    public static Initializer FromConfig(string className, JsonElement config) => ConfigRegistry.Initializers.Create(className, config);
 
     /// <summary>Validates a shape and counts its elements.</summary>
     internal static int Count(string owner, int[] shape)

@@ -1,3 +1,11 @@
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Initializers.VarianceScaling))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Initializers.GlorotUniform))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Initializers.GlorotNormal))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Initializers.HeNormal))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Initializers.HeUniform))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Initializers.LecunNormal))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Initializers.LecunUniform))]
+
 namespace Cortex.Initializers;
 
 /// <summary>
@@ -74,61 +82,28 @@ public class VarianceScaling : Initializer
         }
         return result;
     }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new()
-    {
-        ["scale"] = Scale,
-        ["mode"] = Mode,
-        ["distribution"] = Distribution,
-        ["seed"] = Seed,
-    };
 }
 
 /// <summary>Glorot (Xavier) uniform: uniform in ±√(6 / (fan_in + fan_out)). The default kernel initializer of Dense.</summary>
 /// <example><code>Tensor w = new GlorotUniform(seed: 1).Call([3, 4]);</code></example>
-public sealed class GlorotUniform(int? seed = null) : VarianceScaling(1f, "fan_avg", "uniform", seed)
-{
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["seed"] = Seed };
-}
+public sealed class GlorotUniform(int? seed = null) : VarianceScaling(1f, "fan_avg", "uniform", seed);
 
 /// <summary>Glorot (Xavier) normal: truncated normal with σ = √(2 / (fan_in + fan_out)) before the truncation correction.</summary>
 /// <example><code>Tensor w = new GlorotNormal(seed: 1).Call([3, 4]);</code></example>
-public sealed class GlorotNormal(int? seed = null) : VarianceScaling(1f, "fan_avg", "truncated_normal", seed)
-{
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["seed"] = Seed };
-}
+public sealed class GlorotNormal(int? seed = null) : VarianceScaling(1f, "fan_avg", "truncated_normal", seed);
 
 /// <summary>He normal: truncated normal with σ = √(2 / fan_in) before the truncation correction; suits ReLU layers.</summary>
 /// <example><code>Tensor w = new HeNormal(seed: 1).Call([3, 4]);</code></example>
-public sealed class HeNormal(int? seed = null) : VarianceScaling(2f, "fan_in", "truncated_normal", seed)
-{
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["seed"] = Seed };
-}
+public sealed class HeNormal(int? seed = null) : VarianceScaling(2f, "fan_in", "truncated_normal", seed);
 
 /// <summary>He uniform: uniform in ±√(6 / fan_in).</summary>
 /// <example><code>Tensor w = new HeUniform(seed: 1).Call([3, 4]);</code></example>
-public sealed class HeUniform(int? seed = null) : VarianceScaling(2f, "fan_in", "uniform", seed)
-{
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["seed"] = Seed };
-}
+public sealed class HeUniform(int? seed = null) : VarianceScaling(2f, "fan_in", "uniform", seed);
 
 /// <summary>LeCun normal: truncated normal with σ = √(1 / fan_in) before the truncation correction; suits SELU.</summary>
 /// <example><code>Tensor w = new LecunNormal(seed: 1).Call([3, 4]);</code></example>
-public sealed class LecunNormal(int? seed = null) : VarianceScaling(1f, "fan_in", "truncated_normal", seed)
-{
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["seed"] = Seed };
-}
+public sealed class LecunNormal(int? seed = null) : VarianceScaling(1f, "fan_in", "truncated_normal", seed);
 
 /// <summary>LeCun uniform: uniform in ±√(3 / fan_in).</summary>
 /// <example><code>Tensor w = new LecunUniform(seed: 1).Call([3, 4]);</code></example>
-public sealed class LecunUniform(int? seed = null) : VarianceScaling(1f, "fan_in", "uniform", seed)
-{
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["seed"] = Seed };
-}
+public sealed class LecunUniform(int? seed = null) : VarianceScaling(1f, "fan_in", "uniform", seed);

@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using Cortex.Initializers;
 
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.BatchNormalization))]
+
 namespace Cortex.Layers;
 
 /// <summary>
@@ -144,22 +146,6 @@ public sealed class BatchNormalization : Layer
 
     /// <summary>Whether the layer normalises the last axis of a rank-<paramref name="rank"/> input (channels last).</summary>
     internal bool NormalizesLastAxis(int rank) => Axis == -1 || Axis == rank - 1;
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig()
-    {
-        var c = base.GetConfig();
-        c["axis"] = Axis;
-        c["momentum"] = Momentum;
-        c["epsilon"] = Epsilon;
-        c["center"] = Center;
-        c["scale"] = Scale;
-        c["beta_initializer"] = Saving.ConfigJson.Describe(BetaInitializer.GetType().Name, BetaInitializer.GetConfig());
-        c["gamma_initializer"] = Saving.ConfigJson.Describe(GammaInitializer.GetType().Name, GammaInitializer.GetConfig());
-        c["moving_mean_initializer"] = Saving.ConfigJson.Describe(MovingMeanInitializer.GetType().Name, MovingMeanInitializer.GetConfig());
-        c["moving_variance_initializer"] = Saving.ConfigJson.Describe(MovingVarianceInitializer.GetType().Name, MovingVarianceInitializer.GetConfig());
-        return c;
-    }
 }
 
 /// <summary>

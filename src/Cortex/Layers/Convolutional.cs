@@ -4,6 +4,8 @@ using Cortex.Initializers;
 using Cortex.Kernels;
 using Cortex.Regularizers;
 
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.Conv2D))]
+
 namespace Cortex.Layers;
 
 /// <summary>
@@ -78,7 +80,7 @@ internal static class ImageLayers
 /// Tensor a = conv.Call(images);   // (N, 28, 28, 1) → (N, 26, 26, 32); 3·3·1·32 + 32 = 320 weights
 /// </code>
 /// </example>
-public sealed class Conv2D : Layer
+public sealed class Conv2D : KernelLayer
 {
     /// <summary>Creates the layer; the kernel is made on first use, when the input's channel count is known.</summary>
     /// <param name="filters">Output channels.</param>
@@ -99,7 +101,7 @@ public sealed class Conv2D : Layer
         ActivationFunction? activation = null, bool useBias = true, Size2D? dilationRate = null,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
         Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, string? name = null)
-        : base(name)
+        : base(activation, useBias, kernelInitializer, biasInitializer, kernelRegularizer, biasRegularizer, name)
     {
         if (filters <= 0) throw new ArgumentOutOfRangeException(nameof(filters), $"Conv2D: filters must be a positive integer. Received: filters={filters}");
         Filters = filters;
@@ -107,12 +109,6 @@ public sealed class Conv2D : Layer
         Strides = ImageLayers.Positive("Conv2D", "strides", strides ?? 1);
         Padding = ImageLayers.Padding("Conv2D", padding);
         DilationRate = ImageLayers.Positive("Conv2D", "dilationRate", dilationRate ?? 1);
-        Activation = activation ?? ActivationFunction.Linear;
-        UseBias = useBias;
-        KernelInitializer = kernelInitializer ?? new GlorotUniform();
-        BiasInitializer = biasInitializer ?? new Zeros();
-        KernelRegularizer = kernelRegularizer;
-        BiasRegularizer = biasRegularizer;
     }
 
     /// <summary>Output channels.</summary>
@@ -125,22 +121,6 @@ public sealed class Conv2D : Layer
     public string Padding { get; }
     /// <summary>Spacing between taps.</summary>
     public Size2D DilationRate { get; }
-    /// <summary>The activation g.</summary>
-    public ActivationFunction Activation { get; }
-    /// <summary>Whether a bias is added.</summary>
-    public bool UseBias { get; }
-    /// <summary>Initializer of K.</summary>
-    public Initializer KernelInitializer { get; }
-    /// <summary>Initializer of b.</summary>
-    public Initializer BiasInitializer { get; }
-    /// <summary>Penalty on K, if any.</summary>
-    public Regularizer? KernelRegularizer { get; }
-    /// <summary>Penalty on b, if any.</summary>
-    public Regularizer? BiasRegularizer { get; }
-    /// <summary>K, shape (KH, KW, input channels, filters); null before the layer is built.</summary>
-    public Variable? Kernel { get; private set; }
-    /// <summary>b, shape (filters,); null before building or without bias.</summary>
-    public Variable? Bias { get; private set; }
 
     private string Label => $"Conv2D '{Name}'";
 
@@ -150,8 +130,7 @@ public sealed class Conv2D : Layer
     protected override void Build(int[] inputShape)
     {
         Window(inputShape);
-        Kernel = AddWeight("kernel", [KernelSize.Height, KernelSize.Width, inputShape[3], Filters], KernelInitializer, regularizer: KernelRegularizer);
-        if (UseBias) Bias = AddWeight("bias", [Filters], BiasInitializer, regularizer: BiasRegularizer);
+        AddKernelAndBias([KernelSize.Height, KernelSize.Width, inputShape[3], Filters]);
     }
 
     /// <inheritdoc/>
@@ -176,39 +155,15 @@ public sealed class Conv2D : Layer
     }
 
     /// <inheritdoc/>
-    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
-    {
-        stage = null;
-        reason = !Trainable ? "is frozen"
-            : KernelRegularizer != null || BiasRegularizer != null ? "has a regularizer"
-            : !Activation.DerivativeFromOutput ? $"has the activation '{Activation.Name}'"
-            : context.Sample.Length != 3 || Kernel!.ShapeRef[2] != context.Sample[2] ? $"gets samples of shape {ShapeUtil.Format(context.Sample)}, not images of {Kernel!.ShapeRef[2]} channels"
-            : "";
-        if (reason.Length > 0) return false;
-        var conv = new ConvStage(this, Window([context.Batch, .. context.Sample]), context.InputWidth) { Width = context.OutputWidth(this) };
-        (conv.KernelGrad, conv.BiasGrad) = (context.AddWeight(Kernel)!, context.AddWeight(Bias)!);
-        stage = conv;
-        return true;
-    }
+    private protected override string SampleRefusal(int[] sample) =>
+        sample.Length != 3 || Kernel!.ShapeRef[2] != sample[2] ? $"gets samples of shape {ShapeUtil.Format(sample)}, not images of {Kernel!.ShapeRef[2]} channels" : "";
 
     /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig()
-    {
-        var c = base.GetConfig();
-        c["filters"] = Filters;
-        c["kernel_size"] = KernelSize.ToArray();
-        c["strides"] = Strides.ToArray();
-        c["padding"] = Padding;
-        c["dilation_rate"] = DilationRate.ToArray();
-        c["activation"] = Activation.Name;
-        c["activation_alpha"] = Activation.Alpha;
-        c["use_bias"] = UseBias;
-        c["kernel_initializer"] = Saving.ConfigJson.Describe(KernelInitializer.GetType().Name, KernelInitializer.GetConfig());
-        c["bias_initializer"] = Saving.ConfigJson.Describe(BiasInitializer.GetType().Name, BiasInitializer.GetConfig());
-        c["kernel_regularizer"] = KernelRegularizer == null ? null : Saving.ConfigJson.Describe(KernelRegularizer.GetType().Name, KernelRegularizer.GetConfig());
-        c["bias_regularizer"] = BiasRegularizer == null ? null : Saving.ConfigJson.Describe(BiasRegularizer.GetType().Name, BiasRegularizer.GetConfig());
-        return c;
-    }
+    private protected override Stage CreateStage(StageContext context, Tensor kernelGrad, Tensor? biasGrad) =>
+        new ConvStage(this, Window([context.Batch, .. context.Sample]), context.InputWidth)
+        {
+            Width = context.OutputWidth(this), KernelGrad = kernelGrad, BiasGrad = biasGrad!,
+        };
 }
 
 /// <summary>Conv2D on NHWC rows (each row one image, so rows are the batch): the same span kernels as

@@ -1,5 +1,12 @@
 using System.Numerics.Tensors;
 using Cortex.Activations;
+using Cortex.Saving;
+
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.Activation))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.Flatten))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.Dropout))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.Input))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.Reshape))]
 
 namespace Cortex.Layers;
 
@@ -8,6 +15,7 @@ namespace Cortex.Layers;
 public sealed class Activation(ActivationFunction activation, string? name = null) : Layer(name)
 {
     /// <summary>The function applied.</summary>
+    [Config(Argument = "activation")]
     public ActivationFunction Function { get; } = activation ?? throw new ArgumentNullException(nameof(activation));
 
     /// <inheritdoc/>
@@ -21,15 +29,6 @@ public sealed class Activation(ActivationFunction activation, string? name = nul
         if (reason.Length > 0) return false;
         stage = new ActivationStage(Function) { Width = context.InputWidth };
         return true;
-    }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig()
-    {
-        var c = base.GetConfig();
-        c["activation"] = Function.Name;
-        c["activation_alpha"] = Function.Alpha;
-        return c;
     }
 }
 
@@ -109,15 +108,6 @@ public sealed class Dropout : Layer
     {
         rng.FillKeepMask(mask, Rate, 1f / (1f - Rate));
     }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig()
-    {
-        var c = base.GetConfig();
-        c["rate"] = Rate;
-        c["seed"] = Seed;
-        return c;
-    }
 }
 
 /// <summary>
@@ -143,6 +133,7 @@ public sealed class Input : Layer
     protected override string DefaultName => "input_layer";
 
     /// <summary>The shape of one sample.</summary>
+    [Config(Argument = "shape")]
     public int[] SampleShape { get; }
 
     /// <inheritdoc/>
@@ -155,14 +146,6 @@ public sealed class Input : Layer
 
     /// <inheritdoc/>
     protected override Tensor CallCore(Tensor inputs, bool training) => inputs;
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig()
-    {
-        var c = base.GetConfig();
-        c["shape"] = SampleShape;
-        return c;
-    }
 }
 
 /// <summary>
@@ -216,14 +199,6 @@ public sealed class Reshape : Layer
 
     /// <inheritdoc/>
     public override int[] ComputeOutputShape(int[] inputShape) => [inputShape[0], .. SampleShape(inputShape)];
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig()
-    {
-        var c = base.GetConfig();
-        c["target_shape"] = TargetShape;
-        return c;
-    }
 }
 
 /// <summary>An Activation layer. After a BatchNormalization it works in place on that stage's buffers (whose

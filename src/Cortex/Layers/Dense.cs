@@ -5,6 +5,8 @@ using Cortex.Activations;
 using Cortex.Initializers;
 using Cortex.Regularizers;
 
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.Dense))]
+
 namespace Cortex.Layers;
 
 /// <summary>
@@ -17,7 +19,7 @@ namespace Cortex.Layers;
 /// Tensor a = layer.Call(Tensor.FromArray(new float[,] { { 200, 17 } }));   // shape (1, 3)
 /// </code>
 /// </example>
-public sealed class Dense : Layer
+public sealed class Dense : KernelLayer
 {
     /// <summary>Creates the layer; weights are made on first use, when the input size is known.</summary>
     /// <param name="units">Number of neurons (output features).</param>
@@ -32,45 +34,21 @@ public sealed class Dense : Layer
     public Dense(int units, ActivationFunction? activation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
         Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, string? name = null)
-        : base(name)
+        : base(activation, useBias, kernelInitializer, biasInitializer, kernelRegularizer, biasRegularizer, name)
     {
         if (units <= 0) throw new ArgumentOutOfRangeException(nameof(units), $"Dense: units must be a positive integer. Received: units={units}");
         Units = units;
-        Activation = activation ?? ActivationFunction.Linear;
-        UseBias = useBias;
-        KernelInitializer = kernelInitializer ?? new GlorotUniform();
-        BiasInitializer = biasInitializer ?? new Zeros();
-        KernelRegularizer = kernelRegularizer;
-        BiasRegularizer = biasRegularizer;
     }
 
     /// <summary>Number of neurons.</summary>
     public int Units { get; }
-    /// <summary>The activation g.</summary>
-    public ActivationFunction Activation { get; }
-    /// <summary>Whether a bias is added.</summary>
-    public bool UseBias { get; }
-    /// <summary>Initializer of W.</summary>
-    public Initializer KernelInitializer { get; }
-    /// <summary>Initializer of b.</summary>
-    public Initializer BiasInitializer { get; }
-    /// <summary>Penalty on W, if any.</summary>
-    public Regularizer? KernelRegularizer { get; }
-    /// <summary>Penalty on b, if any.</summary>
-    public Regularizer? BiasRegularizer { get; }
-    /// <summary>W, shape (inputs, units); null before the layer is built.</summary>
-    public Variable? Kernel { get; private set; }
-    /// <summary>b, shape (units,); null before building or without bias.</summary>
-    public Variable? Bias { get; private set; }
 
     /// <inheritdoc/>
     protected override void Build(int[] inputShape)
     {
         if (inputShape.Length < 2)
             throw new ArgumentException($"Dense '{Name}' expects input of rank ≥ 2 (batch, features). Received: shape {ShapeUtil.Format(inputShape)}");
-        int inputs = inputShape[^1];
-        Kernel = AddWeight("kernel", [inputs, Units], KernelInitializer, regularizer: KernelRegularizer);
-        if (UseBias) Bias = AddWeight("bias", [Units], BiasInitializer, regularizer: BiasRegularizer);
+        AddKernelAndBias([inputShape[^1], Units]);
     }
 
     /// <inheritdoc/>
@@ -102,35 +80,12 @@ public sealed class Dense : Layer
     public override int[] ComputeOutputShape(int[] inputShape) => [.. inputShape[..^1], Units];
 
     /// <inheritdoc/>
-    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
-    {
-        stage = null;
-        reason = !Trainable ? "is frozen"
-            : KernelRegularizer != null || BiasRegularizer != null ? "has a regularizer"
-            : !Activation.DerivativeFromOutput ? $"has the activation '{Activation.Name}'"
-            : context.Sample.Length != 1 || Kernel!.ShapeRef[0] != context.Sample[0] ? $"gets samples of shape {ShapeUtil.Format(context.Sample)}, not rows of {Kernel!.ShapeRef[0]}"
-            : "";
-        if (reason.Length > 0) return false;
-        var dense = new DenseStage(this, context.Sample[0]) { Width = Units };
-        (dense.KernelGrad, dense.BiasGrad) = (context.AddWeight(Kernel)!, context.AddWeight(Bias)!);
-        stage = dense;
-        return true;
-    }
+    private protected override string SampleRefusal(int[] sample) =>
+        sample.Length != 1 || Kernel!.ShapeRef[0] != sample[0] ? $"gets samples of shape {ShapeUtil.Format(sample)}, not rows of {Kernel!.ShapeRef[0]}" : "";
 
     /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig()
-    {
-        var c = base.GetConfig();
-        c["units"] = Units;
-        c["activation"] = Activation.Name;
-        c["activation_alpha"] = Activation.Alpha;
-        c["use_bias"] = UseBias;
-        c["kernel_initializer"] = Saving.ConfigJson.Describe(KernelInitializer.GetType().Name, KernelInitializer.GetConfig());
-        c["bias_initializer"] = Saving.ConfigJson.Describe(BiasInitializer.GetType().Name, BiasInitializer.GetConfig());
-        c["kernel_regularizer"] = KernelRegularizer == null ? null : Saving.ConfigJson.Describe(KernelRegularizer.GetType().Name, KernelRegularizer.GetConfig());
-        c["bias_regularizer"] = BiasRegularizer == null ? null : Saving.ConfigJson.Describe(BiasRegularizer.GetType().Name, BiasRegularizer.GetConfig());
-        return c;
-    }
+    private protected override Stage CreateStage(StageContext context, Tensor kernelGrad, Tensor? biasGrad) =>
+        new DenseStage(this, context.Sample[0]) { Width = Units, KernelGrad = kernelGrad, BiasGrad = biasGrad! };
 }
 
 /// <summary>Dense on rows: one GEMM, the bias and the activation in place (as <see cref="FusedDense"/>).</summary>

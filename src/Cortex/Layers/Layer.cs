@@ -1,5 +1,6 @@
 using Cortex.Initializers;
 using Cortex.Regularizers;
+using Cortex.Saving;
 
 namespace Cortex.Layers;
 
@@ -42,6 +43,7 @@ public abstract class Layer
     public int[]? BuildInputShape { get; private set; }
 
     /// <summary>Whether an optimizer updates this layer's trainable weights.</summary>
+    [Config]
     public bool Trainable { get; set; } = true;
 
     /// <summary>All weights: trainable then non-trainable, in creation order within each group.</summary>
@@ -204,8 +206,13 @@ public abstract class Layer
     /// <summary>The number of scalar weights.</summary>
     public int CountParams() => weights.Sum(w => w.Size);
 
-    /// <summary>The constructor arguments, for saving (<c>name</c> included).</summary>
-    public virtual Dictionary<string, object?> GetConfig() => new() { ["name"] = Name, ["trainable"] = Trainable };
+    /// <summary>
+    /// The constructor's named arguments, Keras-named (<c>units</c>, <c>use_bias</c>, <c>name</c>, …), with
+    /// <c>trainable</c>: what saving stores and loading passes back to the constructor. Each layer declares them once,
+    /// by its constructor and the properties of the same names (see <see cref="ConfigRegistry"/>).
+    /// </summary>
+    /// <example><code>new Dense(3, "relu").GetConfig()   // {name: "dense", units: 3, activation: "relu", activation_alpha: 0, use_bias: true, …, trainable: true}</code></example>
+    public virtual Dictionary<string, object?> GetConfig() => ConfigRegistry.GetConfig(this);
 
     /// <inheritdoc/>
     public override string ToString() => $"{Name} ({GetType().Name})";

@@ -1,6 +1,8 @@
 using System.Numerics.Tensors;
 using Cortex.Initializers;
 
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.Normalization))]
+
 namespace Cortex.Layers;
 
 /// <summary>

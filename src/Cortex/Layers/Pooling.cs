@@ -1,4 +1,9 @@
 using Cortex.Kernels;
+using Cortex.Saving;
+
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.MaxPooling2D))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.AveragePooling2D))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.GlobalAveragePooling2D))]
 
 namespace Cortex.Layers;
 
@@ -42,16 +47,6 @@ public abstract class Pooling2D : Layer
     {
         var w = Window(inputShape);
         return [inputShape[0], w.OH, w.OW, inputShape[3]];
-    }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig()
-    {
-        var c = base.GetConfig();
-        c["pool_size"] = PoolSize.ToArray();
-        c["strides"] = Strides.ToArray();
-        c["padding"] = Padding;
-        return c;
     }
 }
 
@@ -117,6 +112,7 @@ public sealed class AveragePooling2D : Pooling2D
 public sealed class GlobalAveragePooling2D(bool keepDims = false, string? name = null) : Layer(name)
 {
     /// <summary>Whether the output keeps the two spatial axes as size 1.</summary>
+    [Config(Key = "keepdims")]
     public bool KeepDims { get; } = keepDims;
 
     /// <inheritdoc/>
@@ -142,14 +138,6 @@ public sealed class GlobalAveragePooling2D(bool keepDims = false, string? name =
     {
         ImageLayers.RequireRank4($"GlobalAveragePooling2D '{Name}'", inputShape);
         return KeepDims ? [inputShape[0], 1, 1, inputShape[3]] : [inputShape[0], inputShape[3]];
-    }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig()
-    {
-        var c = base.GetConfig();
-        c["keepdims"] = KeepDims;
-        return c;
     }
 }
 

@@ -1,3 +1,5 @@
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Losses.BinaryCrossentropy))]
+
 namespace Cortex.Losses;
 
 /// <summary>
@@ -35,9 +37,6 @@ public sealed class BinaryCrossentropy : Loss
         Tensor p = yPred.Clip(Epsilon, 1f - Epsilon);
         return -(yTrue * p.Log() + (1f - yTrue) * (1f - p).Log()).Mean();
     }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["from_logits"] = FromLogits };
 
     /// <summary>Rejects labels outside [0, 1], naming the first one and its row: binary labels are 0 or 1, or a
     /// probability between (see <see cref="Loss.CheckLabelsInUnitInterval"/>).</summary>

@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Losses.CategoricalCrossentropy))]
+
 namespace Cortex.Losses;
 
 /// <summary>
@@ -38,9 +40,6 @@ public sealed class CategoricalCrossentropy : Loss
         Tensor p = (yPred / yPred.Sum(-1, keepDims: true)).Clip(Epsilon, 1f - Epsilon);
         return -(yTrue * p.Log()).Sum(-1).Mean();
     }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["from_logits"] = FromLogits };
 
     /// <summary>Rejects labels outside [0, 1], naming the first one, its row and column. One-hot rows and soft labels
     /// (any probabilities, summing to 1 or not, as Keras takes them) pass; see <see cref="Loss.CheckLabelsInUnitInterval"/>.</summary>

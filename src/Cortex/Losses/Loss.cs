@@ -23,7 +23,7 @@ namespace Cortex.Losses;
 public abstract class Loss
 {
     /// <summary>Creates a loss with its Keras name.</summary>
-    protected Loss(string name) => Name = name;
+    protected Loss([Config(Skip = true)] string name) => Name = name;
 
     /// <summary>The Keras name, e.g. <c>binary_crossentropy</c>.</summary>
     public string Name { get; }
@@ -34,8 +34,8 @@ public abstract class Loss
     /// <exception cref="ArgumentException">The shapes are incompatible, or a label is invalid.</exception>
     public abstract Tensor Call(Tensor yTrue, Tensor yPred);
 
-    /// <summary>The constructor arguments, Keras-named (e.g. <c>from_logits</c>), for saving.</summary>
-    public virtual Dictionary<string, object?> GetConfig() => [];
+    /// <summary>The constructor arguments, Keras-named (e.g. <c>from_logits</c>), for saving (see <see cref="ConfigRegistry"/>).</summary>
+    public virtual Dictionary<string, object?> GetConfig() => ConfigRegistry.GetConfig(this);
 
     private static readonly (string Name, Func<Loss> Create)[] Names =
     [
@@ -58,15 +58,7 @@ public abstract class Loss
 
     /// <summary>Rebuilds a loss from its class name and the dictionary <see cref="GetConfig"/> returned (as JSON).</summary>
     /// <exception cref="ArgumentException">The class name is unknown.</exception>
-    public static Loss FromConfig(string className, JsonElement config) => className switch
-    {
-        nameof(BinaryCrossentropy) => new BinaryCrossentropy(ConfigJson.Bool(config, "from_logits", false)),
-        nameof(CategoricalCrossentropy) => new CategoricalCrossentropy(ConfigJson.Bool(config, "from_logits", false)),
-        nameof(SparseCategoricalCrossentropy) => new SparseCategoricalCrossentropy(ConfigJson.Bool(config, "from_logits", false)),
-        nameof(MeanSquaredError) => new MeanSquaredError(),
-        nameof(MeanAbsoluteError) => new MeanAbsoluteError(),
-        _ => throw new ArgumentException($"Unknown loss class '{className}'. Valid classes: BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy, MeanSquaredError, MeanAbsoluteError"),
-    };
+    public static Loss FromConfig(string className, JsonElement config) => ConfigRegistry.Losses.Create(className, config);
 
     /// <summary>Keras's epsilon: probabilities are clipped to [ε, 1 − ε] before taking logarithms.</summary>
     internal const float Epsilon = 1e-7f;

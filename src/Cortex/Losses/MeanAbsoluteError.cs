@@ -1,3 +1,5 @@
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Losses.MeanAbsoluteError))]
+
 namespace Cortex.Losses;
 
 /// <summary>Mean of absolute differences: <c>mean(|yTrue − yPred|)</c> over the last axis, then over the batch.</summary>

@@ -1,3 +1,5 @@
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Losses.MeanSquaredError))]
+
 namespace Cortex.Losses;
 
 /// <summary>Mean of squared differences: <c>mean((yTrue − yPred)²)</c> over the last axis, then over the batch.</summary>

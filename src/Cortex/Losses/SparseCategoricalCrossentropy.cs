@@ -1,6 +1,8 @@
 using System.Runtime.CompilerServices;
 using System.Numerics.Tensors;
 
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Losses.SparseCategoricalCrossentropy))]
+
 namespace Cortex.Losses;
 
 /// <summary>
@@ -83,9 +85,6 @@ public sealed class SparseCategoricalCrossentropy : Loss
         loss = (float)(FromLogitsKernel(yTrue, yPred, rows, columns, grad) / rows);
         return true;
     }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["from_logits"] = FromLogits };
 
     /// <summary>Checks the labels' shape and values and returns them as row-major class indices.</summary>
     private int[] Labels(Tensor yTrue, Tensor yPred)

@@ -1,4 +1,10 @@
 using Cortex.Losses;
+using Cortex.Saving;
+
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Metrics.Accuracy))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Metrics.BinaryAccuracy))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Metrics.CategoricalAccuracy))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Metrics.SparseCategoricalAccuracy))]
 
 namespace Cortex.Metrics;
 
@@ -28,7 +34,7 @@ public sealed class Accuracy : Metric
     /// <summary>Creates the metric.</summary>
     /// <param name="loss">The compiled loss, if known; it decides the kind of accuracy and whether predictions are logits.</param>
     /// <param name="name">The reporting name (<c>"accuracy"</c> or <c>"acc"</c>).</param>
-    public Accuracy(Loss? loss = null, string name = "accuracy") : base(name) => this.loss = loss;
+    public Accuracy([Config(Skip = true)] Loss? loss = null, string name = "accuracy") : base(name) => this.loss = loss;
 
     /// <summary>The concrete accuracy chosen on the first batch, or null before it.</summary>
     public Metric? Resolved => resolved;
@@ -113,9 +119,6 @@ public sealed class BinaryAccuracy : Mean
             if (t[i] == (p[i] > cut ? 1f : 0f)) hits++;
         Accumulate(hits, p.Length);
     }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["name"] = Name, ["threshold"] = Threshold, ["from_logits"] = FromLogits };
 }
 
 /// <summary>

@@ -2,6 +2,8 @@ using Cortex.Saving;
 using System.Text.Json;
 using Cortex.Losses;
 
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Metrics.Mean))]
+
 namespace Cortex.Metrics;
 
 /// <summary>
@@ -34,8 +36,8 @@ public abstract class Metric
     /// <summary>Forgets all batches.</summary>
     public abstract void ResetState();
 
-    /// <summary>The constructor arguments, Keras-named, for saving.</summary>
-    public virtual Dictionary<string, object?> GetConfig() => new() { ["name"] = Name };
+    /// <summary>The constructor arguments, Keras-named (<c>name</c>, …), for saving (see <see cref="ConfigRegistry"/>).</summary>
+    public virtual Dictionary<string, object?> GetConfig() => ConfigRegistry.GetConfig(this);
 
     private static readonly string[] ValidNames =
         ["accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "mse", "mean_squared_error", "mae", "mean_absolute_error"];
@@ -67,21 +69,7 @@ public abstract class Metric
 
     /// <summary>Rebuilds a metric from its class name and the dictionary <see cref="GetConfig"/> returned (as JSON).</summary>
     /// <exception cref="ArgumentException">The class name is unknown.</exception>
-    public static Metric FromConfig(string className, JsonElement config)
-    {
-        string N(string fallback) => ConfigJson.String(config, "name", fallback);
-        return className switch
-        {
-            nameof(Accuracy) => new Accuracy(null, N("accuracy")),
-            nameof(BinaryAccuracy) => new BinaryAccuracy(ConfigJson.Float(config, "threshold", 0.5f), ConfigJson.Bool(config, "from_logits", false), N("binary_accuracy")),
-            nameof(CategoricalAccuracy) => new CategoricalAccuracy(N("categorical_accuracy")),
-            nameof(SparseCategoricalAccuracy) => new SparseCategoricalAccuracy(N("sparse_categorical_accuracy")),
-            nameof(MeanSquaredError) => new MeanSquaredError(N("mean_squared_error")),
-            nameof(MeanAbsoluteError) => new MeanAbsoluteError(N("mean_absolute_error")),
-            nameof(Mean) => new Mean(N("mean")),
-            _ => throw new ArgumentException($"Unknown metric class '{className}'. Valid classes: Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, MeanSquaredError, MeanAbsoluteError, Mean"),
-        };
-    }
+    public static Metric FromConfig(string className, JsonElement config) => ConfigRegistry.Metrics.Create(className, config);
 
     /// <summary>
     /// Keras's squeeze_or_expand_to_same_rank for labels and predictions that differ by a trailing axis of size 1,

@@ -1,3 +1,6 @@
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Metrics.MeanSquaredError))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Metrics.MeanAbsoluteError))]
+
 namespace Cortex.Metrics;
 
 /// <summary>The running mean of squared errors <c>(yTrue − yPred)²</c> over all batches.</summary>

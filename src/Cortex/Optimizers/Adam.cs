@@ -3,6 +3,8 @@ using System.Runtime.Intrinsics;
 using System.Numerics;
 using System.Runtime.InteropServices;
 
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Optimizers.Adam))]
+
 namespace Cortex.Optimizers;
 
 /// <summary>
@@ -44,9 +46,11 @@ public class Adam : Optimizer
     }
 
     /// <summary>Decay rate of the first-moment estimate.</summary>
+    [Saving.Config(Key = "beta_1")]
     public float Beta1 { get; }
 
     /// <summary>Decay rate of the second-moment estimate.</summary>
+    [Saving.Config(Key = "beta_2")]
     public float Beta2 { get; }
 
     /// <summary>The stability constant added to √v.</summary>
@@ -192,16 +196,5 @@ public class Adam : Optimizer
             v0[i] = vk;
             w0[i] -= mk * j->Alpha / (MathF.Sqrt(vk) + j->Eps);
         }
-    }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig()
-    {
-        var c = base.GetConfig();
-        c["beta_1"] = Beta1;
-        c["beta_2"] = Beta2;
-        c["epsilon"] = Epsilon;
-        c["amsgrad"] = Amsgrad;
-        return c;
     }
 }

@@ -1,6 +1,8 @@
 using Cortex.Saving;
 using System.Numerics.Tensors;
 
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Optimizers.AdamW))]
+
 namespace Cortex.Optimizers;
 
 /// <summary>
@@ -42,13 +44,5 @@ public sealed class AdamW : Adam
         // Keras applies the decay to the variable first (variable − variable·wd·lr), then the plain Adam step.
         if (WeightDecay != 0) TensorPrimitives.MultiplyAdd(variable, -WeightDecay * learningRate, variable, variable);
         base.UpdateStep(gradient, variable, variableIndex, learningRate);
-    }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig()
-    {
-        var c = base.GetConfig();
-        c["weight_decay"] = WeightDecay;
-        return c;
     }
 }

@@ -1,6 +1,8 @@
 using Cortex.Saving;
 using System.Text.Json;
 
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Optimizers.ExponentialDecay))]
+
 namespace Cortex.Optimizers;
 
 /// <summary>
@@ -17,20 +19,12 @@ public abstract class LearningRateSchedule
     /// <summary>The learning rate for update number <paramref name="step"/> (0 for the first update).</summary>
     public abstract float GetRate(long step);
 
-    /// <summary>The constructor arguments, Keras-named, for saving.</summary>
-    public abstract Dictionary<string, object?> GetConfig();
+    /// <summary>The constructor arguments, Keras-named, for saving (see <see cref="ConfigRegistry"/>).</summary>
+    public virtual Dictionary<string, object?> GetConfig() => ConfigRegistry.GetConfig(this);
 
     /// <summary>Rebuilds a schedule from its class name and the dictionary <see cref="GetConfig"/> returned (as JSON).</summary>
     /// <exception cref="ArgumentException">The class name is unknown.</exception>
-    public static LearningRateSchedule FromConfig(string className, JsonElement config) => className switch
-    {
-        nameof(ExponentialDecay) => new ExponentialDecay(
-            ConfigJson.Float(config, "initial_learning_rate", 0.01f),
-            ConfigJson.Long(config, "decay_steps", 1),
-            ConfigJson.Float(config, "decay_rate", 1f),
-            ConfigJson.Bool(config, "staircase", false)),
-        _ => throw new ArgumentException($"Unknown learning rate schedule class '{className}'. Valid classes: ExponentialDecay"),
-    };
+    public static LearningRateSchedule FromConfig(string className, JsonElement config) => ConfigRegistry.Schedules.Create(className, config);
 }
 
 /// <summary>
@@ -77,13 +71,4 @@ public sealed class ExponentialDecay : LearningRateSchedule
         if (Staircase) p = Math.Floor(p);
         return (float)(InitialLearningRate * Math.Pow(DecayRate, p));
     }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new()
-    {
-        ["initial_learning_rate"] = InitialLearningRate,
-        ["decay_steps"] = DecaySteps,
-        ["decay_rate"] = DecayRate,
-        ["staircase"] = Staircase,
-    };
 }

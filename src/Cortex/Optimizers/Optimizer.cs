@@ -68,16 +68,21 @@ public abstract class Optimizer
         set { learningRate = Hyperparameter.LearningRate(GetType().Name, nameof(LearningRate), value); Schedule = null; }
     }
 
-    /// <summary>A schedule that supplies the learning rate per step; null for a constant rate.</summary>
+    /// <summary>A schedule that supplies the learning rate per step; null for a constant rate. Saved in its place,
+    /// under <c>learning_rate</c>, as <c>{"class_name": …, "config": {…}}</c>.</summary>
+    [Config(Key = "learning_rate")]
     public LearningRateSchedule? Schedule { get; set; }
 
     /// <summary>Rescales each gradient whose L2 norm exceeds this to have this norm (Keras's <c>clipnorm</c>, per variable).</summary>
+    [Config(Key = "clipnorm")]
     public float? ClipNorm { get; }
 
     /// <summary>Clips every gradient element to [−value, value] (Keras's <c>clipvalue</c>).</summary>
+    [Config(Key = "clipvalue")]
     public float? ClipValue { get; }
 
     /// <summary>Rescales all gradients together when their joint L2 norm exceeds this (Keras's <c>global_clipnorm</c>).</summary>
+    [Config(Key = "global_clipnorm")]
     public float? GlobalClipNorm { get; }
 
     /// <summary>The number of updates applied so far.</summary>
@@ -289,15 +294,7 @@ public abstract class Optimizer
 
     /// <summary>The constructor arguments, Keras-named (<c>learning_rate</c>, <c>clipnorm</c>, …), for saving. A
     /// schedule is saved as <c>{"class_name": …, "config": {…}}</c> under <c>learning_rate</c>.</summary>
-    public virtual Dictionary<string, object?> GetConfig() => new()
-    {
-        ["learning_rate"] = Schedule is { } s
-            ? new Dictionary<string, object?> { ["class_name"] = s.GetType().Name, ["config"] = s.GetConfig() }
-            : learningRate,
-        ["clipnorm"] = ClipNorm,
-        ["clipvalue"] = ClipValue,
-        ["global_clipnorm"] = GlobalClipNorm,
-    };
+    public virtual Dictionary<string, object?> GetConfig() => ConfigRegistry.GetConfig(this);
 
     private static readonly (string Name, Func<Optimizer> Create)[] Names =
     [
@@ -313,34 +310,7 @@ public abstract class Optimizer
 
     /// <summary>Rebuilds an optimizer (without its state) from its class name and the dictionary <see cref="GetConfig"/> returned (as JSON).</summary>
     /// <exception cref="ArgumentException">The class name is unknown.</exception>
-    public static Optimizer FromConfig(string className, JsonElement config)
-    {
-        float? cn = ConfigJson.NullableFloat(config, "clipnorm");
-        float? cv = ConfigJson.NullableFloat(config, "clipvalue");
-        float? gcn = ConfigJson.NullableFloat(config, "global_clipnorm");
-        LearningRateSchedule? schedule = null;
-        float lr(float fallback)
-        {
-            if (ConfigJson.TryGet(config, "learning_rate", out var e) && e.ValueKind == JsonValueKind.Object)
-            {
-                schedule = LearningRateSchedule.FromConfig(ConfigJson.String(e, "class_name", ""), e.GetProperty("config"));
-                return fallback;
-            }
-            return ConfigJson.Float(config, "learning_rate", fallback);
-        }
-        float F(string key, float fallback) => ConfigJson.Float(config, key, fallback);
-        bool B(string key) => ConfigJson.Bool(config, key, false);
-        Optimizer result = className switch
-        {
-            nameof(SGD) => new SGD(lr(0.01f), F("momentum", 0f), B("nesterov"), cn, cv, gcn),
-            nameof(Adam) => new Adam(lr(1e-3f), F("beta_1", 0.9f), F("beta_2", 0.999f), F("epsilon", 1e-7f), B("amsgrad"), cn, cv, gcn),
-            nameof(AdamW) => new AdamW(lr(1e-3f), F("weight_decay", 0.004f), F("beta_1", 0.9f), F("beta_2", 0.999f), F("epsilon", 1e-7f), B("amsgrad"), cn, cv, gcn),
-            nameof(RMSprop) => new RMSprop(lr(1e-3f), F("rho", 0.9f), F("momentum", 0f), F("epsilon", 1e-7f), B("centered"), cn, cv, gcn),
-            _ => throw new ArgumentException($"Unknown optimizer class '{className}'. Valid classes: SGD, Adam, AdamW, RMSprop"),
-        };
-        result.Schedule = schedule;
-        return result;
-    }
+    public static Optimizer FromConfig(string className, JsonElement config) => ConfigRegistry.Optimizers.Create(className, config);
 }
 
 /// <summary>

@@ -1,6 +1,8 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Optimizers.RMSprop))]
+
 namespace Cortex.Optimizers;
 
 /// <summary>
@@ -109,16 +111,5 @@ public sealed class RMSprop : Optimizer
             if (useMomentum) inc = mom[i] = mom[i] * mu + inc;
             variable[i] -= inc;
         }
-    }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig()
-    {
-        var c = base.GetConfig();
-        c["rho"] = Rho;
-        c["momentum"] = Momentum;
-        c["epsilon"] = Epsilon;
-        c["centered"] = Centered;
-        return c;
     }
 }

@@ -2,6 +2,8 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Optimizers.SGD))]
+
 namespace Cortex.Optimizers;
 
 /// <summary>
@@ -75,14 +77,5 @@ public sealed class SGD : Optimizer
             m[i] = mk;
             variable[i] += nesterov ? mk * mu - step : mk;
         }
-    }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig()
-    {
-        var c = base.GetConfig();
-        c["momentum"] = Momentum;
-        c["nesterov"] = Nesterov;
-        return c;
     }
 }

@@ -1,6 +1,10 @@
 using Cortex.Saving;
 using System.Text.Json;
 
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Regularizers.L1))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Regularizers.L2))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Regularizers.L1L2))]
+
 namespace Cortex.Regularizers;
 
 /// <summary>
@@ -17,8 +21,8 @@ public abstract class Regularizer
     /// <summary>The penalty for <paramref name="weights"/>: a scalar tensor.</summary>
     public abstract Tensor Call(Tensor weights);
 
-    /// <summary>The constructor arguments, Keras-named (<c>l1</c>, <c>l2</c>), for saving.</summary>
-    public abstract Dictionary<string, object?> GetConfig();
+    /// <summary>The constructor arguments, Keras-named (<c>l1</c>, <c>l2</c>), for saving (see <see cref="ConfigRegistry"/>).</summary>
+    public virtual Dictionary<string, object?> GetConfig() => ConfigRegistry.GetConfig(this);
 
     private static readonly (string Name, Func<Regularizer> Create)[] Names =
     [
@@ -36,13 +40,7 @@ public abstract class Regularizer
 
     /// <summary>Rebuilds a regularizer from its class name and the dictionary <see cref="GetConfig"/> returned (as JSON).</summary>
     /// <exception cref="ArgumentException">The class name is unknown.</exception>
-    public static Regularizer FromConfig(string className, JsonElement config) => className switch
-    {
-        nameof(L1) => new L1(ConfigJson.Float(config, "l1", 0.01f)),
-        nameof(L2) => new L2(ConfigJson.Float(config, "l2", 0.01f)),
-        nameof(L1L2) => new L1L2(ConfigJson.Float(config, "l1", 0f), ConfigJson.Float(config, "l2", 0f)),
-        _ => throw new ArgumentException($"Unknown regularizer class '{className}'. Valid classes: L1, L2, L1L2"),
-    };
+    public static Regularizer FromConfig(string className, JsonElement config) => ConfigRegistry.Regularizers.Create(className, config);
 }
 
 /// <summary>L1 penalty: <c>l1 · Σ|w|</c>, which drives weights to exactly zero (sparsity).</summary>
@@ -54,13 +52,11 @@ public sealed class L1 : Regularizer
     public L1(float l1 = 0.01f) => Factor = ConfigJson.NonNegative("L1", "l1", l1);
 
     /// <summary>The factor l1.</summary>
+    [Config(Argument = "l1")]
     public float Factor { get; }
 
     /// <inheritdoc/>
     public override Tensor Call(Tensor weights) => weights.Abs().Sum() * Factor;
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["l1"] = Factor };
 }
 
 /// <summary>L2 penalty (weight decay): <c>l2 · Σw²</c> — as in Keras, without a factor ½.</summary>
@@ -72,13 +68,11 @@ public sealed class L2 : Regularizer
     public L2(float l2 = 0.01f) => Factor = ConfigJson.NonNegative("L2", "l2", l2);
 
     /// <summary>The factor l2.</summary>
+    [Config(Argument = "l2")]
     public float Factor { get; }
 
     /// <inheritdoc/>
     public override Tensor Call(Tensor weights) => weights.Square().Sum() * Factor;
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["l2"] = Factor };
 }
 
 /// <summary>Both penalties: <c>l1 · Σ|w| + l2 · Σw²</c>.</summary>
@@ -94,9 +88,11 @@ public sealed class L1L2 : Regularizer
     }
 
     /// <summary>The factor l1.</summary>
+    [Config(Argument = "l1")]
     public float L1Factor { get; }
 
     /// <summary>The factor l2.</summary>
+    [Config(Argument = "l2")]
     public float L2Factor { get; }
 
     /// <inheritdoc/>
@@ -108,7 +104,4 @@ public sealed class L1L2 : Regularizer
         if (L2Factor != 0) penalty += weights.Square().Sum() * L2Factor;
         return penalty;
     }
-
-    /// <inheritdoc/>
-    public override Dictionary<string, object?> GetConfig() => new() { ["l1"] = L1Factor, ["l2"] = L2Factor };
 }

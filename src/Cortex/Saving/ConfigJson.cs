@@ -3,8 +3,8 @@ using System.Text.Json;
 namespace Cortex.Saving;
 
 /// <summary>
-/// Reading and writing the JSON configs that describe layers, losses, optimizers and their parts — one place for
-/// every <c>GetConfig</c>/<c>FromConfig</c> pair and for name lookups. A key that is absent (or null) takes the
+/// Reading and writing the JSON configs that describe layers, losses, optimizers and their parts — the checked readers
+/// that <see cref="ConfigRegistry"/> and the model file use, and name lookups. A key that is absent (or null) takes the
 /// fallback; a key present with the wrong JSON type throws, so a damaged file is reported rather than half-read.
 /// </summary>
 internal static class ConfigJson
@@ -50,20 +50,9 @@ internal static class ConfigJson
 
     public static string? String(JsonElement c, string key) => TryGet(c, key, out var v) ? As(v, $"key '{key}'", "a string", e => e.GetString()) : null;
 
-    public static string String(JsonElement c, string key, string fallback) => String(c, key) ?? fallback;
-
     public static float Float(JsonElement c, string key, float fallback) => TryGet(c, key, out var v) ? As(v, $"key '{key}'", "a number", e => e.GetSingle()) : fallback;
 
-    public static float? NullableFloat(JsonElement c, string key, float? fallback = null)
-    {
-        if (c.ValueKind == JsonValueKind.Object && c.TryGetProperty(key, out var v))
-            return v.ValueKind == JsonValueKind.Null ? null : As(v, $"key '{key}'", "a number", e => e.GetSingle());
-        return fallback;
-    }
-
     public static int Int(JsonElement c, string key, int fallback) => TryGet(c, key, out var v) ? Int(v, $"key '{key}'") : fallback;
-
-    public static int? NullableInt(JsonElement c, string key) => TryGet(c, key, out var v) ? Int(v, $"key '{key}'") : null;
 
     public static long Long(JsonElement c, string key, long fallback) => TryGet(c, key, out var v) ? As(v, $"key '{key}'", "an integer", e => e.GetInt64()) : fallback;
 
@@ -86,9 +75,6 @@ internal static class ConfigJson
     /// <summary>An element read as a string (not null); anything else throws naming <paramref name="what"/> and the value.</summary>
     public static string Text(JsonElement v, string what) =>
         As(v, what, "a string", e => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new InvalidOperationException());
-
-    public static JsonElement? Object(JsonElement c, string key) =>
-        TryGet(c, key, out var v) && v.ValueKind == JsonValueKind.Object ? v : null;
 
     // System.Text.Json reports a wrong type or an out-of-range number without the key; this names the key, what
     // was expected and (an excerpt of) what was found.

@@ -100,10 +100,10 @@ internal static class ModelFile
         stream.Write(hash.GetHashAndReset());
     }
 
-    /// <summary>The classes <see cref="Load(string)"/> can name: Cortex's own (it rebuilds layers, optimizers, schedules, losses,
-    /// initializers and regularizers from their class names, and only Cortex's).</summary>
-    private static readonly HashSet<string> CortexClasses =
-        [.. typeof(Model).Assembly.GetExportedTypes().Where(t => !t.IsAbstract).Select(t => t.Name)];
+    /// <summary>The classes <see cref="Load(string)"/> can name: the model's, and those registered with
+    /// <see cref="ConfigRegistry"/> (it rebuilds layers, optimizers, schedules, losses, initializers and regularizers
+    /// from their class names, and only those).</summary>
+    private static readonly HashSet<string> CortexClasses = [nameof(Sequential), .. ConfigRegistry.Classes.Select(c => c.Name)];
 
     /// <summary>
     /// Refuses, before anything is written, a model that <see cref="Load(string)"/> could not rebuild: a layer, optimizer,
@@ -353,7 +353,7 @@ internal static class ModelFile
         {
             string at = $"layer {layers.Count}";
             string layerClass = ConfigJson.ClassName(l, at);
-            var layer = In($"{at} ({Excerpt.Of(layerClass)})", () => LayerRegistry.FromConfig(layerClass, ConfigJson.Config(l, at)));
+            var layer = In($"{at} ({Excerpt.Of(layerClass)})", () => ConfigRegistry.Layers.Create(layerClass, ConfigJson.Config(l, at)));
             if (ConfigJson.TryGet(l, "random_state", out var state))
             {
                 var generator = layer.Generator ?? throw new InvalidDataException($"{at} ({layer.GetType().Name}) has a random state in the file but draws no random numbers.");

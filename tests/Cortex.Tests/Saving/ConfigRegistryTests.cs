@@ -1,0 +1,230 @@
+using System.Text.Json;
+using Cortex.Activations;
+using Cortex.Initializers;
+using Cortex.Layers;
+using Cortex.Losses;
+using Cortex.Metrics;
+using Cortex.Optimizers;
+using Cortex.Regularizers;
+using Cortex.Saving;
+
+// A registration outside Cortex's assembly: the registry must never see it (see TypesRegisteredOutsideCortexAreNeverCreated).
+[assembly: Registered(typeof(Cortex.Tests.Saving.Intruder))]
+
+namespace Cortex.Tests.Saving;
+
+/// <summary>A layer registered by another assembly; loading must refuse its name.</summary>
+public sealed class Intruder(string? name = null) : Layer(name)
+{
+    /// <inheritdoc/>
+    protected override Tensor CallCore(Tensor inputs, bool training) => inputs;
+}
+
+/// <summary>
+/// The one configuration mechanism: every registered class's configuration round-trips (constructor → GetConfig →
+/// from config → the same GetConfig; for layers, the same outputs once weights are copied), every argument is
+/// actually read back (the cases set each one away from its default), and only Cortex's registered classes are ever
+/// created.
+/// </summary>
+public class ConfigRegistryTests
+{
+    private static Layer Frozen(Layer layer)
+    {
+        layer.Trainable = false;   // trainable is saved too: away from its default like every argument
+        return layer;
+    }
+
+    // One instance of every registered class, each argument away from its default; for a layer, an input shape; and
+    // the keys that cannot leave their defaults (an optimizer takes one clipping option at a time).
+    private static readonly Dictionary<string, (Func<object> Make, int[]? Input, string[] Same)> Cases = new()
+    {
+        ["Dense"] = (() => Frozen(new Dense(4, ActivationFunction.LeakyRelu(0.3f), useBias: false, kernelInitializer: new HeNormal(seed: 3),
+            biasInitializer: new Constant(0.5f), kernelRegularizer: new L2(0.02f), biasRegularizer: new L1(0.03f), name: "d")), [2, 3], []),
+        ["Conv2D"] = (() => Frozen(new Conv2D(3, (2, 3), strides: (2, 1), padding: "same", activation: ActivationFunction.Elu(0.7f), useBias: false, dilationRate: (1, 2),
+            kernelInitializer: new RandomNormal(0.1f, 0.2f, seed: 4), biasInitializer: new Ones(), kernelRegularizer: new L1L2(0.01f, 0.02f),
+            biasRegularizer: new L2(0.5f), name: "c")), [2, 6, 7, 2], []),
+        ["Activation"] = (() => Frozen(new Activation(ActivationFunction.Elu(0.5f), "a")), [2, 3], []),
+        ["Flatten"] = (() => Frozen(new Flatten("f")), [2, 2, 3], []),
+        ["Dropout"] = (() => Frozen(new Dropout(0.25f, seed: 5, name: "dr")), [2, 3], []),
+        ["Input"] = (() => Frozen(new Input([3], "i")), [2, 3], []),
+        ["Reshape"] = (() => Frozen(new Reshape([3, 1], "r")), [2, 3], []),
+        ["MaxPooling2D"] = (() => Frozen(new MaxPooling2D((3, 2), (1, 2), "same", "mp")), [2, 5, 5, 2], []),
+        ["AveragePooling2D"] = (() => Frozen(new AveragePooling2D((2, 3), (2, 1), "same", "ap")), [2, 5, 5, 2], []),
+        ["GlobalAveragePooling2D"] = (() => Frozen(new GlobalAveragePooling2D(keepDims: true, "g")), [2, 3, 3, 2], []),
+        ["BatchNormalization"] = (() => Frozen(new BatchNormalization(axis: 1, momentum: 0.9f, epsilon: 1e-2f, center: false, scale: false,
+            betaInitializer: new Constant(0.1f), gammaInitializer: new Constant(2f), movingMeanInitializer: new Constant(0.3f),
+            movingVarianceInitializer: new Constant(3f), name: "bn")), [2, 3], []),
+        ["Normalization"] = (() => Frozen(new Normalization("n")), [2, 3], []),
+
+        ["GlorotUniform"] = (() => new GlorotUniform(1), null, []),
+        ["GlorotNormal"] = (() => new GlorotNormal(2), null, []),
+        ["HeNormal"] = (() => new HeNormal(3), null, []),
+        ["HeUniform"] = (() => new HeUniform(4), null, []),
+        ["LecunNormal"] = (() => new LecunNormal(5), null, []),
+        ["LecunUniform"] = (() => new LecunUniform(6), null, []),
+        ["VarianceScaling"] = (() => new VarianceScaling(2f, "fan_out", "uniform", 7), null, []),
+        ["RandomNormal"] = (() => new RandomNormal(0.5f, 0.1f, 8), null, []),
+        ["RandomUniform"] = (() => new RandomUniform(-1f, 2f, 9), null, []),
+        ["TruncatedNormal"] = (() => new TruncatedNormal(1f, 0.2f, 10), null, []),
+        ["Zeros"] = (() => new Zeros(), null, []),
+        ["Ones"] = (() => new Ones(), null, []),
+        ["Constant"] = (() => new Constant(0.7f), null, []),
+
+        ["L1"] = (() => new L1(0.5f), null, []),
+        ["L2"] = (() => new L2(0.25f), null, []),
+        ["L1L2"] = (() => new L1L2(0.1f, 0.2f), null, []),
+
+        ["ExponentialDecay"] = (() => new ExponentialDecay(0.5f, 100, 0.9f, staircase: true), null, []),
+
+        ["BinaryCrossentropy"] = (() => new BinaryCrossentropy(fromLogits: true), null, []),
+        ["CategoricalCrossentropy"] = (() => new CategoricalCrossentropy(fromLogits: true), null, []),
+        ["SparseCategoricalCrossentropy"] = (() => new SparseCategoricalCrossentropy(fromLogits: true), null, []),
+        ["Losses.MeanSquaredError"] = (() => new Losses.MeanSquaredError(), null, []),
+        ["Losses.MeanAbsoluteError"] = (() => new Losses.MeanAbsoluteError(), null, []),
+
+        // SGD's rate is a schedule: the learning_rate key then holds {class_name, config} instead of a number.
+        ["SGD"] = (() => new SGD(0.1f, 0.5f, nesterov: true, clipNorm: 1f) { Schedule = new ExponentialDecay(0.2f, 10, 0.5f) }, null, ["clipvalue", "global_clipnorm"]),
+        ["Adam"] = (() => new Adam(0.01f, 0.8f, 0.99f, 1e-5f, amsgrad: true, clipValue: 0.5f), null, ["clipnorm", "global_clipnorm"]),
+        ["AdamW"] = (() => new AdamW(0.01f, 0.1f, 0.8f, 0.99f, 1e-5f, amsgrad: true, globalClipNorm: 2f), null, ["clipnorm", "clipvalue"]),
+        ["RMSprop"] = (() => new RMSprop(0.01f, 0.8f, 0.5f, 1e-5f, centered: true, clipNorm: 3f), null, ["clipvalue", "global_clipnorm"]),
+
+        ["Accuracy"] = (() => new Accuracy(name: "acc"), null, []),
+        ["BinaryAccuracy"] = (() => new BinaryAccuracy(0.3f, fromLogits: true, name: "ba"), null, []),
+        ["CategoricalAccuracy"] = (() => new CategoricalAccuracy("ca"), null, []),
+        ["SparseCategoricalAccuracy"] = (() => new SparseCategoricalAccuracy("sca"), null, []),
+        ["Metrics.MeanSquaredError"] = (() => new Metrics.MeanSquaredError("mse"), null, []),
+        ["Metrics.MeanAbsoluteError"] = (() => new Metrics.MeanAbsoluteError("mae"), null, []),
+        ["Mean"] = (() => new Mean("m"), null, []),
+    };
+
+    public static TheoryData<string> CaseNames => [.. Cases.Keys];
+
+    // Losses and metrics share two class names; the case names qualify them by namespace.
+    private static string CaseName(ConfigClass c) =>
+        Cases.ContainsKey(c.Name) ? c.Name : $"{c.Type.Namespace!["Cortex.".Length..]}.{c.Name}";
+
+    private static JsonElement Json(Dictionary<string, object?> config) => JsonSerializer.SerializeToElement(config);
+
+    private static ConfigFamily Family(object instance) => ConfigRegistry.FamilyOf(instance.GetType())!;
+
+    [Fact]
+    public void EveryRegisteredClassHasACaseAndEveryPublicClassOfAFamilyIsRegistered()
+    {
+        Assert.Equal(Cases.Keys.Order(), ConfigRegistry.Classes.Select(CaseName).Order());
+        var roots = new[] { typeof(Layer), typeof(Initializer), typeof(Regularizer), typeof(LearningRateSchedule), typeof(Loss), typeof(Optimizer), typeof(Metric) };
+        var concrete = typeof(Layer).Assembly.GetExportedTypes().Where(t => !t.IsAbstract && roots.Any(r => r.IsAssignableFrom(t)));
+        Assert.Equal(concrete.Select(t => t.FullName).Order(), ConfigRegistry.Classes.Select(c => c.Type.FullName).Order());
+    }
+
+    [Theory]
+    [MemberData(nameof(CaseNames))]
+    public void ConfigRoundTrips(string caseName)
+    {
+        var (make, input, _) = Cases[caseName];
+        object original = make();
+        var family = Family(original);
+        var config = Json(family.ConfigOf(original));
+        object back = family.CreateObject(original.GetType().Name, config);
+        Assert.IsType(original.GetType(), back);
+        Assert.Equal(config.GetRawText(), Json(family.ConfigOf(back)).GetRawText());
+        if (original is Layer layer)
+        {
+            var x = Tensor.RandomNormal(input!, seed: 1);
+            Tensor expected = layer.Call(x);
+            var copy = (Layer)back;
+            copy.EnsureBuilt(input!);
+            copy.SetWeights(layer.GetWeights());
+            Assert.Equal(expected.Shape, copy.Call(x).Shape);
+            Assert.Equal(expected.ToArray(), copy.Call(x).ToArray());
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(CaseNames))]
+    public void EveryArgumentOfACaseIsAwayFromItsDefault(string caseName)
+    {
+        // Made from the required keys alone, an instance has every default; a key of the case that equals it would
+        // round-trip even if it were never read back.
+        var (make, _, same) = Cases[caseName];
+        object original = make();
+        var family = Family(original);
+        var config = family.ConfigOf(original);
+        var declaration = ConfigRegistry.Classes.Single(c => c.Type == original.GetType());
+        var required = config.Where(p => declaration.RequiredKeys.Contains(p.Key)).ToDictionary(p => p.Key, p => p.Value);
+        var defaults = family.ConfigOf(family.CreateObject(declaration.Name, Json(required)));
+        var unchanged = config.Keys.Where(k => !same.Contains(k) && !required.ContainsKey(k) && Json(new() { ["v"] = config[k] }).GetRawText() == Json(new() { ["v"] = defaults[k] }).GetRawText());
+        Assert.Empty(unchanged);
+    }
+
+    [Theory]
+    [InlineData("System.IO.File")]
+    [InlineData("Cortex.Layers.Dense")]   // a full name is not a class name: nothing is resolved as a type
+    [InlineData("dense")]
+    [InlineData("Layer")]                 // the abstract root
+    [InlineData("KernelLayer")]
+    [InlineData("Sequential")]            // a Cortex type, but not a registered layer
+    [InlineData("BinaryCrossentropy")]    // registered, but a loss
+    [InlineData("Intruder")]              // registered, but by another assembly
+    public void AnUnknownLayerClassIsRefusedNamingItAndTheKnownOnes(string className)
+    {
+        var e = Assert.Throws<ArgumentException>(() => ConfigRegistry.Layers.Create(className, Json([])));
+        Assert.StartsWith($"unknown layer class '{className}'; expected one of ", e.Message);
+        Assert.Contains("Conv2D, Dense, Dropout", e.Message);
+        Assert.DoesNotContain("Intruder", e.Message[e.Message.IndexOf("expected one of")..]);
+    }
+
+    [Fact]
+    public void TypesRegisteredOutsideCortexAreNeverCreated()
+    {
+        Assert.All(ConfigRegistry.Classes, c => Assert.Same(typeof(Layer).Assembly, c.Type.Assembly));
+        Assert.DoesNotContain(ConfigRegistry.Classes, c => c.Type == typeof(Intruder));
+        // Described like any layer (its root's declaration), but never created from a file.
+        Assert.Equal(new[] { "name", "trainable" }, new Intruder("x").GetConfig().Keys.ToArray());
+    }
+
+    [Fact]
+    public void AnUnknownNestedClassNamesTheKeyThatHoldsIt()
+    {
+        var config = Json(new Dense(2).GetConfig());
+        var edited = JsonSerializer.Deserialize<Dictionary<string, object?>>(config.GetRawText())!;
+        edited["kernel_initializer"] = new Dictionary<string, object?> { ["class_name"] = "System.IO.File", ["config"] = new Dictionary<string, object?>() };
+        var e = Assert.Throws<ArgumentException>(() => ConfigRegistry.Layers.Create("Dense", Json(edited)));
+        Assert.StartsWith("key 'kernel_initializer': unknown initializer class 'System.IO.File'; expected one of ", e.Message);
+    }
+
+    [Fact]
+    public void EveryMissingRequiredKeyIsNamed()
+    {
+        var e = Assert.Throws<InvalidDataException>(() => ConfigRegistry.Layers.Create("Conv2D", Json(new() { ["name"] = "c" })));
+        Assert.Contains("no keys 'filters', 'kernel_size', which Conv2D requires", e.Message);
+        Assert.Contains("Keys found: 'name'", e.Message);
+    }
+
+    [Fact]
+    public void AScheduleWithoutItsConfigNamesTheMissingKey()
+    {
+        var config = Json(new() { ["learning_rate"] = new Dictionary<string, object?> { ["class_name"] = "ExponentialDecay" } });
+        var e = Assert.Throws<InvalidDataException>(() => Optimizer.FromConfig("SGD", config));
+        Assert.Contains("key 'learning_rate' has no key 'config'", e.Message);
+    }
+
+    [Fact]
+    public void ALearningRateThatIsNeitherANumberNorAScheduleIsRefused()
+    {
+        var e = Assert.Throws<InvalidDataException>(() => Optimizer.FromConfig("Adam", Json(new() { ["learning_rate"] = "fast" })));
+        Assert.StartsWith("key 'learning_rate': expected a number or a learning rate schedule as {\"class_name\"", e.Message);
+        Assert.EndsWith("Received: \"fast\"", e.Message);
+        var sgd = Optimizer.FromConfig("SGD", Json(new SGD { Schedule = new ExponentialDecay(0.2f, 10, 0.5f) }.GetConfig()));
+        Assert.Equal(0.1f, Assert.IsType<ExponentialDecay>(sgd.Schedule).GetRate(10));
+        Assert.Null(Optimizer.FromConfig("SGD", Json(new SGD(0.3f).GetConfig())).Schedule);
+    }
+
+    [Fact]
+    public void AValueOfTheWrongKindNamesTheKeyAndBoth()
+    {
+        var e = Assert.Throws<InvalidDataException>(() => ConfigRegistry.Layers.Create("Dense", Json(new() { ["units"] = 2, ["use_bias"] = "yes" })));
+        Assert.Equal("key 'use_bias': expected true or false. Received: \"yes\"", e.Message);
+        e = Assert.Throws<InvalidDataException>(() => ConfigRegistry.Layers.Create("Activation", Json(new() { ["activation"] = null })));
+        Assert.Equal("key 'activation': expected an activation's name. Received: null", e.Message);
+    }
+}
