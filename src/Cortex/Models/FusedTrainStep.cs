@@ -44,13 +44,7 @@ internal sealed class FusedTrainStep
             int units = Width;
             Span<float> y = Output.AsSpan(0, rows * units);
             Gemm.Sgemm(false, false, rows, units, inputs, input.AsSpan(0, rows * inputs), inputs, layer.Kernel!.AsSpan(), units, y, units);
-            if (layer.Bias is { } bias)
-                for (int r = 0; r < rows; r++)
-                {
-                    var row = y.Slice(r * units, units);
-                    TensorPrimitives.Add(row, bias.AsSpan(), row);
-                }
-            layer.Activation.ApplyInPlace(y, units);
+            layer.Activation.AddBiasApplyInPlace(y, layer.Bias == null ? default : layer.Bias.AsSpan(), units);
         }
 
         /// <summary>
@@ -180,19 +174,20 @@ internal sealed class FusedTrainStep
 
     /// <summary>An Activation layer. After a BatchNormalization it works in place on that stage's buffers (whose
     /// backward reads neither its output nor, once this has run, the gradient before the activation), saving a copy
-    /// each way.</summary>
-    private sealed class ActivationStage(ActivationFunction function) : Stage
+    /// each way. Its rows are the sample's last axis, as on the tape (softmax after a Conv2D normalises each pixel's
+    /// channels, not the whole image).</summary>
+    private sealed class ActivationStage(ActivationFunction function, int rowLength) : Stage
     {
         public override void Forward(float[] input, int rows)
         {
             if (input != Output) input.AsSpan(0, rows * Width).CopyTo(Output);
-            function.ApplyInPlace(Output.AsSpan(0, rows * Width), Width);
+            function.ApplyInPlace(Output.AsSpan(0, rows * Width), rowLength);
         }
 
         public override void Backward(float[] input, float[]? inputGrad, int rows)
         {
             Span<float> g = OutputGrad.AsSpan(0, rows * Width);
-            function.BackwardInPlace(g, Output.AsSpan(0, rows * Width), Width);
+            function.BackwardInPlace(g, Output.AsSpan(0, rows * Width), rowLength);
             if (inputGrad != null && inputGrad != OutputGrad) g.CopyTo(inputGrad);
         }
     }
@@ -322,7 +317,7 @@ internal sealed class FusedTrainStep
                 Conv2D c => new ConvStage(c, c.Window([batch, .. sample]), width) { Width = outWidth },
                 MaxPooling2D p => new PoolStage(true, p.Window([batch, .. sample]), width) { Width = outWidth },
                 AveragePooling2D p => new PoolStage(false, p.Window([batch, .. sample]), width) { Width = outWidth },
-                Layers.Activation a => new ActivationStage(a.Function) { Width = width },
+                Layers.Activation a => new ActivationStage(a.Function, sample[^1]) { Width = width },
                 Dropout d => new DropoutStage(d) { Width = width, Mask = new float[batch * width] },
                 Normalization n => new NormalizationStage(n) { Width = width },
                 BatchNormalization b => new BatchNormStage(b, sample[^1]) { Width = width },

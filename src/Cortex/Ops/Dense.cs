@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using Cortex.Activations;
 using Cortex.Autodiff;
 using Cortex.Kernels;
@@ -19,16 +18,7 @@ internal static class FusedDense
         var y = Tensor.Uninitialized([rows, units]);
         Span<float> ys = y.Span;
         Gemm.Sgemm(false, false, rows, units, inputs, x.AsSpan(), inputs, kernel.AsSpan(), units, ys, units);
-        if (bias != null)
-        {
-            ReadOnlySpan<float> b = bias.AsSpan();
-            for (int r = 0; r < rows; r++)
-            {
-                var row = ys.Slice(r * units, units);
-                TensorPrimitives.Add(row, b, row);
-            }
-        }
-        activation.ApplyInPlace(ys, units);
+        activation.AddBiasApplyInPlace(ys, bias == null ? default : bias.AsSpan(), units);
         if (GradientTape.IsRecording)
         {
             var node = bias != null

@@ -74,12 +74,6 @@ internal static class LayerRegistry
     private static ActivationFunction Activation(JsonElement c)
     {
         var f = ActivationFunction.Get(ConfigJson.String(c, "activation"));
-        float alpha = ConfigJson.Float(c, "activation_alpha", f.Alpha);
-        return f.FunctionKind switch
-        {
-            ActivationFunction.Kind.LeakyRelu => ActivationFunction.LeakyRelu(alpha),
-            ActivationFunction.Kind.Elu => ActivationFunction.Elu(alpha),
-            _ => f,
-        };
+        return f.WithAlpha(ConfigJson.Float(c, "activation_alpha", f.Alpha));
     }
 }
