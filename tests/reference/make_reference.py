@@ -75,6 +75,8 @@ OPS = {
     "elu": lambda x, a: torch.nn.functional.elu(x[0], a["alpha"]),
     "selu": lambda x, a: torch.nn.functional.selu(x[0]),
     "softplus": lambda x, a: torch.nn.functional.softplus(x[0]),
+    "relu6": lambda x, a: torch.nn.functional.relu6(x[0]),
+    "silu": lambda x, a: torch.nn.functional.silu(x[0]),
     "softmax": lambda x, a: torch.softmax(x[0], dim=a["axis"]),
     "log_softmax": lambda x, a: torch.log_softmax(x[0], dim=a["axis"]),
     # not differentiable: masks and indices
@@ -236,6 +238,12 @@ case("argmax_0", "argmax", [randn(4, 5)], {"axis": 0})
 case("argmax_3d", "argmax", [randn(2, 3, 4)], {"axis": 1})
 case("one_hot", "one_hot", [torch.tensor([1.0, 0.0, 3.0, 2.0])], {"depth": 4})
 case("one_hot_2d", "one_hot", [torch.tensor([[1.0, 0.0], [2.0, 2.0]])], {"depth": 3})
+
+# Activations added later, drawn last so that the cases above keep their random inputs.
+edge6 = torch.tensor([-1000.0, -30.0, -2.5, -1e-3, 0.0, 1e-3, 2.5, 6.0, 7.0, 30.0, 1000.0])
+for op in ["relu6", "silu"]:
+    case(op, op, [randn(4, 5, scale=4.0)])
+    case(f"{op}_edges", op, [edge6], fd=False)
 
 with open(OUT, "w") as f:
     json.dump({"generator": "tests/reference/make_reference.py", "torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))

@@ -27,7 +27,7 @@ public sealed class Activation(ActivationFunction activation, string? name = nul
         stage = null;
         reason = Function.DerivativeFromOutput ? "" : $"has the activation '{Function.Name}'";
         if (reason.Length > 0) return false;
-        stage = new ActivationStage(Function) { Width = context.InputWidth };
+        stage = new ActivationStage(Function, context.Sample[^1]) { Width = context.InputWidth };
         return true;
     }
 }
@@ -203,21 +203,22 @@ public sealed class Reshape : Layer
 
 /// <summary>An Activation layer. After a BatchNormalization it works in place on that stage's buffers (whose
 /// backward reads neither its output nor, once this has run, the gradient before the activation), saving a copy
-/// each way.</summary>
-internal sealed class ActivationStage(ActivationFunction function) : Stage
+/// each way. Its rows are the sample's last axis, as on the tape (softmax after a Conv2D normalises each pixel's
+/// channels, not the whole image).</summary>
+internal sealed class ActivationStage(ActivationFunction function, int rowLength) : Stage
 {
     public override bool CanRunInPlace => true;
 
     public override void Forward(float[] input, int rows)
     {
         if (input != Output) input.AsSpan(0, rows * Width).CopyTo(Output);
-        function.ApplyInPlace(Output.AsSpan(0, rows * Width), Width);
+        function.ApplyInPlace(Output.AsSpan(0, rows * Width), rowLength);
     }
 
     public override void Backward(float[] input, float[]? inputGrad, int rows)
     {
         Span<float> g = OutputGrad.AsSpan(0, rows * Width);
-        function.BackwardInPlace(g, Output.AsSpan(0, rows * Width), Width);
+        function.BackwardInPlace(g, Output.AsSpan(0, rows * Width), rowLength);
         if (inputGrad != null && inputGrad != OutputGrad) g.CopyTo(inputGrad);
     }
 }

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using Cortex.Activations;
 using Cortex.Autodiff;
 using Cortex.Kernels;
@@ -35,14 +34,7 @@ internal static class FusedDense
     {
         y = y[..(rows * units)];
         Gemm.Sgemm(false, false, rows, units, inputs, x[..(rows * inputs)], inputs, kernel, units, y, units);
-        if (!bias.IsEmpty)
-            for (int r = 0; r < rows; r++)
-            {
-                // The bias added row by row while the row is hot in cache.
-                var row = y.Slice(r * units, units);
-                TensorPrimitives.Add(row, bias, row);
-            }
-        activation.ApplyInPlace(y, units);
+        activation.AddBiasApplyInPlace(y, bias, units);
     }
 
     /// <summary>The start of backward: the output gradient becomes dz = g ⊙ g'(z) in place (computed from the output

@@ -162,6 +162,24 @@ public class ConvLayerTests
     }
 
     [Fact]
+    public void FusedAndTapePathsAgreeBitForBitWithSoftmaxOverEachPixelsChannels()
+    {
+        // An Activation layer on images works on their last axis in both paths: softmax normalises each pixel's 4
+        // channels, not the whole image (the fused step once took a sample's whole width as the row).
+        var x = Tensor.RandomNormal([45, 8, 8, 2], seed: 8);
+        var y = (x.Slice(0, 1, axis: 3).Sum(1).Sum(1).Reshape(-1) > 0f) + (x.Slice(1, 1, axis: 3).Mean(1).Mean(1).Reshape(-1) > 0.1f);
+        Sequential Build() => new(
+            new Conv2D(4, 3),
+            new Activation("softmax"),
+            new Conv2D(3, 2, activation: "relu6"),
+            new Flatten(),
+            new Dense(3));
+        var fused = Train(false, Build, x, y, batch: 16);
+        var taped = Train(true, Build, x, y, batch: 16);
+        Assert.Equal(taped, fused);
+    }
+
+    [Fact]
     public void ModelsTheFusedStepCannotRunFallBackToTheTape()
     {
         var x = Tensor.RandomNormal([20, 6, 6, 1], seed: 1);

@@ -25,7 +25,7 @@ public class FusedStepTests
     }
 
     public static TheoryData<string> Models => ["relu-sparse", "sigmoid-tanh-categorical", "dropout-normalization-activation", "softmax-sparse-logits-odd-batch",
-        "batchnorm-odd-batch", "batchnorm-first", "batchnorm-frozen"];
+        "batchnorm-odd-batch", "batchnorm-first", "batchnorm-frozen", "relu6-elu-slope"];
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -71,6 +71,10 @@ public class FusedStepTests
                 break;
             case "batchnorm-first": // the first trained stage: its backward stops at γ and β
                 build = () => new Sequential(new Input([6]), new BatchNormalization(scale: false), new Dense(8, "tanh"), new Dense(3));
+                loss = new SparseCategoricalCrossentropy(fromLogits: true);
+                break;
+            case "relu6-elu-slope":
+                build = () => new Sequential(new Dense(8, "relu6"), new Dense(6, Activations.ActivationFunction.Elu(0.5f)), new Dense(3));
                 loss = new SparseCategoricalCrossentropy(fromLogits: true);
                 break;
             default:

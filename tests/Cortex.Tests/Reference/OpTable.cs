@@ -54,6 +54,8 @@ public static class OpTable
         "elu" => NN.Elu(x[0], F(a, "alpha")),
         "selu" => NN.Selu(x[0]),
         "softplus" => NN.Softplus(x[0]),
+        "relu6" => NN.Relu6(x[0]),
+        "silu" => NN.Silu(x[0]),
         "softmax" => NN.Softmax(x[0], I(a, "axis")),
         "log_softmax" => NN.LogSoftmax(x[0], I(a, "axis")),
         "greater" => x[0] > x[1],
