@@ -83,6 +83,9 @@ internal static class ConfigJson
     /// <summary>An element read as a 32-bit integer; anything else throws naming <paramref name="what"/> and the value.</summary>
     public static int Int(JsonElement v, string what) => As(v, what, "an integer", e => e.GetInt32());
 
+    /// <summary>An element read as an unsigned 32-bit integer; anything else throws naming <paramref name="what"/> and the value.</summary>
+    public static uint UInt(JsonElement v, string what) => As(v, what, "an unsigned 32-bit integer", e => e.GetUInt32());
+
     /// <summary>An element read as a string (not null); anything else throws naming <paramref name="what"/> and the value.</summary>
     public static string Text(JsonElement v, string what) =>
         As(v, what, "a string", e => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new InvalidOperationException());

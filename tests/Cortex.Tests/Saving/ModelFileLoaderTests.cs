@@ -43,7 +43,7 @@ public class ModelFileLoaderTests
         byte[] j = Encoding.UTF8.GetBytes(json);
         var b = new byte[16 + j.Length + 8 + 4 * floats.Length + 32];
         "CRTX"u8.CopyTo(b);
-        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), Cortex.Saving.ModelFile.FormatVersion);
         BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(8), jsonLength ?? j.Length);
         j.CopyTo(b, 16);
         BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(16 + j.Length), floatCount ?? floats.Length);
@@ -137,6 +137,36 @@ public class ModelFileLoaderTests
         using var dir = new TempDir();
         var e = Refused(dir, Forge(json.ToJsonString(), floats));
         Assert.Contains("unknown layer class 'System.IO.File", e.Message);
+    }
+
+    [Fact]
+    public void AForgeryWithoutAnEditLoads()
+    {
+        // The forger itself refuses nothing: each refusal above comes from its edit.
+        var (json, floats) = Saved();
+        using var dir = new TempDir();
+        var m = Model.Load(dir.Write("forged.cortex", Forge(json.ToJsonString(), floats)));
+        Assert.Equal(floats[..6], m.Variables[0].AsSpan().ToArray());
+        Assert.Equal(1, m.Optimizer!.Iterations);
+    }
+
+    [Theory]
+    [InlineData("[1,2,3]", "expected 4 unsigned 32-bit integers. Received: [1,2,3]")]
+    [InlineData("\"x\"", "expected 4 unsigned 32-bit integers. Received: \"x\"")]
+    [InlineData("[1,2,3,-4]", "expected an unsigned 32-bit integer. Received: -4")]
+    [InlineData("[1,2,3,4294967296]", "expected an unsigned 32-bit integer. Received: 4294967296")]
+    [InlineData("[1,2,3,0.5]", "expected an unsigned 32-bit integer. Received: 0.5")]
+    [InlineData("[0,0,0,0]", "not all zero")]
+    public void ABadRandomStateNamesTheLayerAndTheKey(string state, string expected)
+    {
+        var (json, floats) = Saved();
+        // A Dropout (no weights) between the two Dense layers, with the random state to test.
+        json["model"]!["config"]!["layers"]!.AsArray().Insert(1, JsonNode.Parse(
+            $$"""{"class_name": "Dropout", "config": {"name": "dropout", "rate": 0.5, "seed": 1}, "build_input_shape": [-1, 3], "random_state": {{state}}}"""));
+        using var dir = new TempDir();
+        var e = Refused(dir, Forge(json.ToJsonString(), floats));
+        Assert.Contains("layer 1 (Dropout): key 'random_state': ", e.Message);
+        Assert.Contains(expected, e.Message);
     }
 
     [Fact]
