@@ -18,10 +18,10 @@ internal static class LayerRegistry
                 units: ConfigJson.Int(c, "units", 0),
                 activation: Activation(c),
                 useBias: ConfigJson.Bool(c, "use_bias", true),
-                kernelInitializer: ConfigJson.Object(c, "kernel_initializer") is { } ki ? Initializer.FromConfig(ConfigJson.ClassName(ki), ConfigJson.Config(ki)) : null,
-                biasInitializer: ConfigJson.Object(c, "bias_initializer") is { } bi ? Initializer.FromConfig(ConfigJson.ClassName(bi), ConfigJson.Config(bi)) : null,
-                kernelRegularizer: ConfigJson.Object(c, "kernel_regularizer") is { } kr ? Regularizer.FromConfig(ConfigJson.ClassName(kr), ConfigJson.Config(kr)) : null,
-                biasRegularizer: ConfigJson.Object(c, "bias_regularizer") is { } br ? Regularizer.FromConfig(ConfigJson.ClassName(br), ConfigJson.Config(br)) : null,
+                kernelInitializer: Init(c, "kernel_initializer"),
+                biasInitializer: Init(c, "bias_initializer"),
+                kernelRegularizer: Reg(c, "kernel_regularizer"),
+                biasRegularizer: Reg(c, "bias_regularizer"),
                 name: name),
             nameof(Layers.Activation) => new Layers.Activation(Activation(c), name),
             nameof(Flatten) => new Flatten(name),
@@ -39,8 +39,8 @@ internal static class LayerRegistry
                 dilationRate: Size(c, "dilation_rate"),
                 kernelInitializer: Init(c, "kernel_initializer"),
                 biasInitializer: Init(c, "bias_initializer"),
-                kernelRegularizer: ConfigJson.Object(c, "kernel_regularizer") is { } ckr ? Regularizer.FromConfig(ConfigJson.ClassName(ckr), ConfigJson.Config(ckr)) : null,
-                biasRegularizer: ConfigJson.Object(c, "bias_regularizer") is { } cbr ? Regularizer.FromConfig(ConfigJson.ClassName(cbr), ConfigJson.Config(cbr)) : null,
+                kernelRegularizer: Reg(c, "kernel_regularizer"),
+                biasRegularizer: Reg(c, "bias_regularizer"),
                 name: name),
             nameof(MaxPooling2D) => new MaxPooling2D(Size(c, "pool_size"), Size(c, "strides"), ConfigJson.String(c, "padding") ?? "valid", name),
             nameof(AveragePooling2D) => new AveragePooling2D(Size(c, "pool_size"), Size(c, "strides"), ConfigJson.String(c, "padding") ?? "valid", name),
@@ -75,8 +75,12 @@ internal static class LayerRegistry
         return s.Length == 2 ? new Size2D(s[0], s[1]) : throw new InvalidDataException($"key '{key}': expected 2 sizes (height, width). Received: {s.Length}");
     }
 
+    // An initializer or regularizer saved as {"class_name": …, "config": {…}} under `key`; errors name the key.
     private static Initializer? Init(JsonElement c, string key) =>
-        ConfigJson.Object(c, key) is { } i ? Initializer.FromConfig(ConfigJson.ClassName(i), ConfigJson.Config(i)) : null;
+        ConfigJson.Object(c, key) is { } i ? Initializer.FromConfig(ConfigJson.ClassName(i, $"key '{key}'"), ConfigJson.Config(i, $"key '{key}'")) : null;
+
+    private static Regularizer? Reg(JsonElement c, string key) =>
+        ConfigJson.Object(c, key) is { } r ? Regularizer.FromConfig(ConfigJson.ClassName(r, $"key '{key}'"), ConfigJson.Config(r, $"key '{key}'")) : null;
 
     private static ActivationFunction Activation(JsonElement c)
     {
