@@ -11,19 +11,20 @@ target=${1:?TARGET: cortex, idx, idx-gzip or csv}
 executions=${2:?EXECUTIONS, e.g. 10000000}
 seconds=${3:-10800}
 out=${4:-/tmp/cortex-fuzz/$target}
-work=/tmp/cortex-fuzz/publish
+work=$out.publish
 
 command -v afl-fuzz >/dev/null || { apt-get update -qq && apt-get install -y -qq afl++; }
 export PATH="$PATH:$HOME/.dotnet/tools"
 command -v sharpfuzz >/dev/null || dotnet tool install --global SharpFuzz.CommandLine --version 2.3.0
 
-# Instrument a published copy, never the build the tests use.
-if [ ! -f "$work/.instrumented" ]; then
-  rm -rf "$work"
-  dotnet publish "$root/fuzz/Cortex.Fuzz" -c Release -o "$work" --nologo -v q
-  sharpfuzz "$work/Cortex.dll"
-  touch "$work/.instrumented"
-fi
+# Instrument a published copy, never the build the tests use; published afresh on every run, so that the run
+# covers the code checked out now (a copy kept from an earlier run would fuzz that run's code).
+rm -rf "$work"
+dotnet publish "$root/fuzz/Cortex.Fuzz" -c Release -o "$work" --nologo -v q
+sharpfuzz "$work/Cortex.dll"
+git -C "$root" rev-parse --short HEAD > "$work/commit"
+git -C "$root" diff --quiet HEAD -- src fuzz/Cortex.Fuzz || echo "(plus uncommitted changes)" >> "$work/commit"
+echo "fuzzing the code of commit $(tr '\n' ' ' < "$work/commit")"
 
 dict=()
 [ "$target" = cortex ] && dict=(-x "$root/fuzz/cortex.dict")

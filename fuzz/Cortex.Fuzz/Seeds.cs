@@ -25,6 +25,13 @@ public static class Seeds
                 new SGD(0.01f, momentum: 0.9f), [4, 5, 5, 1])),
             ("norm-bn-rmsprop", Trained(new Sequential(new Normalization(), new Dense(4, "leaky_relu"), new BatchNormalization(), new Dropout(0.2f, seed: 1), new Dense(2)),
                 new RMSprop(0.01f), [4, 3])),
+            // Format 2's other optimizer states: slots for some weights only (a frozen layer), none yet (compiled,
+            // not trained; a schedule in the config), and no compile section at all.
+            ("frozen-sgd-nesterov", Trained(new Sequential(new Dense(3, "tanh") { Trainable = false }, new Dense(2)),
+                new SGD(0.1f, momentum: 0.5f, nesterov: true), [4, 2])),
+            ("untrained-adamw-amsgrad", Compiled(new Sequential(new Dense(2, "sigmoid")),
+                new AdamW(amsgrad: true) { Schedule = new ExponentialDecay(0.1f, 10, 0.5f) }, [-1, 3])),
+            ("uncompiled", Built(new Sequential(new Dense(2), new Dropout(0.5f, seed: 3)), [-1, 2])),
         };
         string dir = Folder(root, "cortex");
         foreach (var (name, model) in models)
@@ -60,6 +67,19 @@ public static class Seeds
         if (model.Layers[0] is Normalization norm) norm.Adapt(x);
         model.Compile(optimizer, new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
         model.Fit(x, Tensor.FromArray(Enumerable.Range(0, xShape[0]).Select(i => (float)(i % 2)).ToArray(), [xShape[0]]), epochs: 1, verbose: 0);
+        return model;
+    }
+
+    private static Model Compiled(Sequential model, Optimizer optimizer, int[] inputShape)
+    {
+        Built(model, inputShape).Compile(optimizer, new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        return model;
+    }
+
+    private static Model Built(Sequential model, int[] inputShape)
+    {
+        CortexRandom.SetGlobalSeed(1);
+        model.Build(inputShape);
         return model;
     }
 

@@ -1,4 +1,5 @@
 using Cortex.Models;
+using Cortex.Saving;
 
 namespace Cortex.Callbacks;
 
@@ -174,17 +175,37 @@ public sealed class TerminateOnNaN : Callback
     }
 }
 
-/// <summary>Writes each epoch's logs as a CSV row (<c>epoch,accuracy,loss,…</c>).</summary>
+/// <summary>
+/// Writes each epoch's logs as a CSV row (<c>epoch,accuracy,loss,…</c>); with <c>append</c>, after the rows already in
+/// the file.
+/// </summary>
+/// <remarks>
+/// After every epoch the whole file is written again, atomically, as <see cref="Model.Save"/> writes a model: a
+/// temporary file beside it, flushed and renamed over it. A crash therefore leaves the rows of every epoch that ended
+/// and never a torn row, where appending could leave a half-written last row (and, with <c>append</c>, glue the next
+/// run's first row to it). A history of a few thousand epochs is a few hundred kilobytes, quick to rewrite; a program
+/// that follows the file should reopen it by name (<c>tail -F</c>, not <c>tail -f</c>).
+/// </remarks>
 /// <example><code>new CsvLogger("history.csv")</code></example>
 public sealed class CsvLogger(string path, char separator = ',', bool append = false) : Callback
 {
     private List<string>? keys;
+    private readonly System.Text.StringBuilder text = new();
 
     /// <inheritdoc/>
     public override void OnTrainBegin()
     {
         keys = null;
-        if (!append && File.Exists(path)) File.Delete(path);
+        text.Clear();
+        if (!append)
+        {
+            if (File.Exists(path)) File.Delete(path);
+            return;
+        }
+        if (!File.Exists(path)) return;
+        text.Append(File.ReadAllText(path));
+        // A row cut short by an older, appending writer stays a row of its own rather than the start of ours.
+        if (text.Length > 0 && text[^1] != '\n') text.Append('\n');
     }
 
     /// <inheritdoc/>
@@ -194,10 +215,11 @@ public sealed class CsvLogger(string path, char separator = ',', bool append = f
         if (keys == null)
         {
             keys = [.. logs.Keys.OrderBy(k => k, StringComparer.Ordinal)];
-            if (!File.Exists(path) || new FileInfo(path).Length == 0)
-                File.AppendAllText(path, "epoch" + separator + string.Join(separator, keys) + "\n");
+            if (text.Length == 0) text.Append("epoch" + separator + string.Join(separator, keys) + "\n");
         }
-        File.AppendAllText(path, epoch.ToString(inv) + separator +
+        text.Append(epoch.ToString(inv) + separator +
             string.Join(separator, keys.Select(k => logs.TryGetValue(k, out var v) ? v.ToString("R", inv) : "")) + "\n");
+        string contents = text.ToString();
+        AtomicFile.Write(path, stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(contents)));
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using Cortex.Saving;
 
 namespace Cortex.Data;
 
@@ -61,8 +62,13 @@ public static class Idx
     /// <exception cref="InvalidDataException">The file is damaged or is not 1-dimensional.</exception>
     public static Tensor ReadLabels(string path) => LabelsToTensor(Read(path, 1, "labels (count)"));
 
-    /// <summary>Writes an unsigned-byte IDX file, gzip-compressed when <paramref name="gzip"/> is true.</summary>
+    /// <summary>
+    /// Writes an unsigned-byte IDX file, gzip-compressed when <paramref name="gzip"/> is true. The file is written
+    /// atomically (a temporary file renamed over <paramref name="path"/>): a crash leaves the old file or the new one,
+    /// never a part of it.
+    /// </summary>
     /// <exception cref="ArgumentException">The shape is empty, has a negative dimension, or does not match the data length.</exception>
+    /// <exception cref="DirectoryNotFoundException">The directory of <paramref name="path"/> does not exist.</exception>
     public static void Write(string path, byte[] data, int[] shape, bool gzip = false)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -75,10 +81,16 @@ public static class Idx
         header[2] = UnsignedByte;
         header[3] = (byte)shape.Length;
         for (int i = 0; i < shape.Length; i++) BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4 + 4 * i), shape[i]);
-        using var file = File.Create(path);
-        using Stream output = gzip ? new GZipStream(file, CompressionLevel.Optimal) : file;
-        output.Write(header);
-        output.Write(data);
+        // Through a temporary file renamed over the target: a crash mid-write leaves the old file (or none), never a
+        // truncated one that a later Read would refuse.
+        AtomicFile.Write(path, file =>
+        {
+            // leaveOpen: AtomicFile flushes the file to disk after this returns.
+            using Stream? zipped = gzip ? new GZipStream(file, CompressionLevel.Optimal, leaveOpen: true) : null;
+            var output = zipped ?? file;
+            output.Write(header);
+            output.Write(data);
+        });
     }
 
     internal static IdxArray Read(string path, int? expectedRank, string? what)

@@ -1,4 +1,7 @@
+using System.Runtime.InteropServices;
+using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 
 namespace Cortex.Saving;
 
@@ -29,7 +32,7 @@ internal static class ConfigJson
         if (obj.ValueKind != JsonValueKind.Object)
             throw new InvalidDataException($"{where}: expected a JSON object with the key '{key}'. Received: {Quote(obj)}");
         if (!obj.TryGetProperty(key, out var value))
-            throw new InvalidDataException($"{where} has no key '{key}'; expected one. Keys found: {Excerpt.Of(string.Join(", ", obj.EnumerateObject().Select(p => $"'{p.Name}'")), 200)}");
+            throw new InvalidDataException($"{where} has no key '{key}'; expected one. Keys found: {Excerpt.Of(string.Join(", ", obj.EnumerateObject().Select(p => $"'{Lenient(JsonMarshal.GetRawUtf8PropertyName(p))}'")), 200)}");
         return value;
     }
 
@@ -72,6 +75,9 @@ internal static class ConfigJson
     /// <summary>An element read as a 32-bit integer; anything else throws naming <paramref name="what"/> and the value.</summary>
     public static int Int(JsonElement v, string what) => As(v, what, "an integer", e => e.GetInt32());
 
+    /// <summary>An element read as an unsigned 32-bit integer; anything else throws naming <paramref name="what"/> and the value.</summary>
+    public static uint UInt(JsonElement v, string what) => As(v, what, "an unsigned 32-bit integer", e => e.GetUInt32());
+
     /// <summary>An element read as a string (not null); anything else throws naming <paramref name="what"/> and the value.</summary>
     public static string Text(JsonElement v, string what) =>
         As(v, what, "a string", e => e.ValueKind == JsonValueKind.String ? e.GetString()! : throw new InvalidOperationException());
@@ -83,12 +89,19 @@ internal static class ConfigJson
         try { return get(v); }
         catch (Exception e) when (e is InvalidOperationException or FormatException)
         {
-            throw new InvalidDataException($"{what}: expected {expected}. Received: {Quote(v)}");
+            string invalid = v.ValueKind == JsonValueKind.String && !Utf8.IsValid(JsonMarshal.GetRawUtf8Value(v)) ? " (not valid UTF-8)" : "";
+            throw new InvalidDataException($"{what}: expected {expected}. Received: {Quote(v)}{invalid}");
         }
     }
 
     /// <summary>An element's JSON text, cut to a readable length.</summary>
-    public static string Quote(JsonElement v) => Excerpt.Of(v.ValueKind == JsonValueKind.Undefined ? "nothing" : v.GetRawText());
+    public static string Quote(JsonElement v) =>
+        Excerpt.Of(v.ValueKind == JsonValueKind.Undefined ? "nothing" : Lenient(JsonMarshal.GetRawUtf8Value(v)));
+
+    // System.Text.Json accepts invalid UTF-8 inside strings and property names when it parses, and throws only when
+    // one is transcoded (GetString, GetRawText, JsonProperty.Name), without saying which key. Messages decode them
+    // leniently (U+FFFD for each bad sequence), so that they still name the key and show what was found.
+    private static string Lenient(ReadOnlySpan<byte> utf8) => Encoding.UTF8.GetString(utf8);
 
     /// <summary>
     /// Looks a Keras name up in <paramref name="table"/>, ignoring case and underscores (so <c>"rmsprop"</c> and

@@ -357,7 +357,11 @@ internal static class ModelFile
             if (ConfigJson.TryGet(l, "random_state", out var state))
             {
                 var generator = layer.Generator ?? throw new InvalidDataException($"{at} ({layer.GetType().Name}) has a random state in the file but draws no random numbers.");
-                In($"{at} random_state", () => generator.State = [.. state.EnumerateArray().Select(e => e.GetUInt32())]);
+                string key = $"{at} ({layer.GetType().Name}): key 'random_state'";
+                if (state.ValueKind != JsonValueKind.Array || state.GetArrayLength() != 4)
+                    throw new InvalidDataException($"{key}: expected 4 unsigned 32-bit integers. Received: {ConfigJson.Quote(state)}");
+                uint[] words = [.. state.EnumerateArray().Select(e => ConfigJson.UInt(e, key))];
+                In(key, () => generator.State = words); // refuses the all-zero state
             }
             layers.Add(layer);
             shapes.Add(ConfigJson.TryGet(l, "build_input_shape", out _) ? ConfigJson.Ints(l, "build_input_shape", at) : null);

@@ -38,12 +38,14 @@ public class ModelFileLoaderTests
     }
 
     /// <summary>A file with the given parts and lengths, and a checksum that matches.</summary>
-    internal static byte[] Forge(string json, float[] floats, long? jsonLength = null, long? floatCount = null)
+    internal static byte[] Forge(string json, float[] floats, long? jsonLength = null, long? floatCount = null) =>
+        Forge(Encoding.UTF8.GetBytes(json), floats, jsonLength, floatCount);
+
+    internal static byte[] Forge(byte[] j, float[] floats, long? jsonLength = null, long? floatCount = null)
     {
-        byte[] j = Encoding.UTF8.GetBytes(json);
         var b = new byte[16 + j.Length + 8 + 4 * floats.Length + 32];
         "CRTX"u8.CopyTo(b);
-        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), Cortex.Saving.ModelFile.FormatVersion);
         BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(8), jsonLength ?? j.Length);
         j.CopyTo(b, 16);
         BinaryPrimitives.WriteInt64LittleEndian(b.AsSpan(16 + j.Length), floatCount ?? floats.Length);
@@ -111,10 +113,12 @@ public class ModelFileLoaderTests
     [InlineData("model", "the file's top level")]
     [InlineData("class_name", "compile.optimizer")]
     [InlineData("kernel_size", "layer 0")]
+    [InlineData("class_name", "layer 0 (Dense): key 'kernel_initializer' has no key 'class_name'")]
     public void AMissingKeyIsNamedWithItsObject(string key, string where)
     {
         var (json, floats) = Saved();
-        if (key == "class_name") json["compile"]!["optimizer"]!.AsObject().Remove(key);
+        if (where == "compile.optimizer") json["compile"]!["optimizer"]!.AsObject().Remove(key);
+        else if (where.Contains("kernel_initializer")) json["model"]!["config"]!["layers"]![0]!["config"]!["kernel_initializer"]!.AsObject().Remove(key);
         else if (key == "kernel_size")
         {
             // A Conv2D without its kernel size: the object is the layer's config.
@@ -137,6 +141,55 @@ public class ModelFileLoaderTests
         using var dir = new TempDir();
         var e = Refused(dir, Forge(json.ToJsonString(), floats));
         Assert.Contains("unknown layer class 'System.IO.File", e.Message);
+    }
+
+    [Fact]
+    public void AForgeryWithoutAnEditLoads()
+    {
+        // The forger itself refuses nothing: each refusal above comes from its edit.
+        var (json, floats) = Saved();
+        using var dir = new TempDir();
+        var m = Model.Load(dir.Write("forged.cortex", Forge(json.ToJsonString(), floats)));
+        Assert.Equal(floats[..6], m.Variables[0].AsSpan().ToArray());
+        Assert.Equal(1, m.Optimizer!.Iterations);
+    }
+
+    [Theory]
+    [InlineData("[1,2,3]", "expected 4 unsigned 32-bit integers. Received: [1,2,3]")]
+    [InlineData("\"x\"", "expected 4 unsigned 32-bit integers. Received: \"x\"")]
+    [InlineData("[1,2,3,-4]", "expected an unsigned 32-bit integer. Received: -4")]
+    [InlineData("[1,2,3,4294967296]", "expected an unsigned 32-bit integer. Received: 4294967296")]
+    [InlineData("[1,2,3,0.5]", "expected an unsigned 32-bit integer. Received: 0.5")]
+    [InlineData("[0,0,0,0]", "not all zero")]
+    public void ABadRandomStateNamesTheLayerAndTheKey(string state, string expected)
+    {
+        var (json, floats) = Saved();
+        // A Dropout (no weights) between the two Dense layers, with the random state to test.
+        json["model"]!["config"]!["layers"]!.AsArray().Insert(1, JsonNode.Parse(
+            $$"""{"class_name": "Dropout", "config": {"name": "dropout", "rate": 0.5, "seed": 1}, "build_input_shape": [-1, 3], "random_state": {{state}}}"""));
+        using var dir = new TempDir();
+        var e = Refused(dir, Forge(json.ToJsonString(), floats));
+        Assert.Contains("layer 1 (Dropout): key 'random_state': ", e.Message);
+        Assert.Contains(expected, e.Message);
+    }
+
+    [Theory]
+    [InlineData("\"class_name\":\"Dense\"", "\"class_name\":\"De\u0001se\"", "layer 0: key 'class_name': expected a string. Received: \"De\uFFFDse\" (not valid UTF-8)")]
+    [InlineData("\"config\":{\"name\":\"dense", "\"con\u0001ig\":{\"name\":\"dense", "layer 0 has no key 'config'; expected one. Keys found: 'class_name', 'con\uFFFDig'")]
+    public void InvalidUtf8IsQuotedWithTheKeyNamed(string valid, string damaged, string expected)
+    {
+        // System.Text.Json parses a stray byte 0x8C inside a string or a key, and throws ("Cannot transcode invalid
+        // UTF-8") only when it is read, without naming the key. The first occurrence is layer 0's.
+        var (json, floats) = Saved();
+        string text = json.ToJsonString();
+        int at = text.IndexOf(valid, StringComparison.Ordinal);
+        Assert.True(at >= 0, $"{valid} is not in {text}");
+        byte[] bytes = Encoding.UTF8.GetBytes(text[..at] + damaged + text[(at + valid.Length)..]);
+        bytes[Array.IndexOf(bytes, (byte)1)] = 0x8C;
+        using var dir = new TempDir();
+        var e = Refused(dir, Forge(bytes, floats));
+        Assert.Contains(expected, e.Message);
+        Assert.DoesNotContain("transcode", e.Message);
     }
 
     [Fact]
