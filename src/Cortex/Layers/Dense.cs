@@ -112,13 +112,11 @@ internal sealed class DenseStage(Dense layer, int inputs) : Stage
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override unsafe bool TryBackwardAndUpdate(float[] input, int rows, Optimizer optimizer)
     {
-        if (!optimizer.TryBeginPieces(layer.Kernel!, out float[] slot0, out float[] slot1, out var step)) return false;
+        if (!optimizer.TryBeginPieces(layer.Kernel!, out var step)) return false;
         OutputDelta(rows);
-        fixed (float* x = input, d = OutputGrad, w = layer.Kernel!.AsSpan(), s0 = slot0, s1 = slot1)
+        fixed (float* x = input, d = OutputGrad, w = layer.Kernel!.AsSpan())
         {
             step.W = w;
-            step.S0 = s0;
-            step.S1 = s1;
             var job = new PieceJob { X = x, Dz = d, Step = step, Inputs = inputs, Units = Width, Rows = rows };
             int split = GatherSplit;
             if (split > 0)
@@ -155,7 +153,7 @@ internal sealed class DenseStage(Dense layer, int inputs) : Stage
             int r1 = Math.Min(hi, r0 + block), count = (r1 - r0) * units;
             Gemm.Sgemm(true, false, r1 - r0, units, rows, new ReadOnlySpan<float>(j->X + r0, (rows - 1) * inputs + (r1 - r0)), inputs,
                 new ReadOnlySpan<float>(j->Dz, rows * units), units, new Span<float>(scratch, count), units, false, GemmKernel.Auto, 1);
-            j->Step.Update(j->Step, scratch, (long)r0 * units, count);
+            j->Step.Update(scratch, (long)r0 * units, count);
         }
     }
 

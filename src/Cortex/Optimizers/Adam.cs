@@ -1,7 +1,5 @@
+using Cortex.Kernels;
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics;
-using System.Numerics;
-using System.Runtime.InteropServices;
 
 [assembly: Cortex.Saving.Registered(typeof(Cortex.Optimizers.Adam))]
 
@@ -63,67 +61,11 @@ public class Adam : Optimizer
     protected override IReadOnlyList<string> SlotNames { get; }
 
     /// <inheritdoc/>
-    protected override unsafe void UpdateStep(ReadOnlySpan<float> gradient, Span<float> variable, int variableIndex, float learningRate)
-    {
-        float alpha = StepSize(learningRate);
-        Span<float> m = Slot(variableIndex, 0), v = Slot(variableIndex, 1);
-        Span<float> vHat = Amsgrad ? Slot(variableIndex, 2) : default;
-        float a1 = 1 - Beta1, a2 = 1 - Beta2, eps = Epsilon;
-        bool ams = Amsgrad;
-        int i = 0;
-        // One fused pass over g, m, v and w: each element is read and written once instead of once per formula term.
-        // Vector512 where the CPU runs it (the step is bound by its square root and division, which 512-bit units
-        // halve), Vector256 otherwise; refs rather than spans so the loop carries no bounds checks.
-        if (Vector512.IsHardwareAccelerated && !ams)
-        {
-            fixed (float* g0 = gradient, w0 = variable, m0 = m, v0 = v)
-            {
-                var job = new Job { G = g0, W = w0, M = m0, V = v0, A1 = a1, A2 = a2, Alpha = alpha, Eps = eps };
-                int n = m.Length;
-                // Large layers (784×128 and up) split across the cores: the step is compute-bound on √ and ÷, and
-                // each element is independent, so the split cannot change the result.
-                if (n >= ParallelThreshold && Kernels.GemmThreads.MaxParts > 1)
-                {
-                    int parts = Math.Min(Kernels.GemmThreads.MaxParts, 8);
-                    Span<int> bounds = stackalloc int[parts + 1];
-                    for (int part = 0; part <= parts; part++) bounds[part] = (int)((long)n * part / parts) & ~15;
-                    bounds[parts] = n;
-                    if (Kernels.GemmThreads.TryRunRanges(&Run512, &job, bounds)) return;
-                }
-                Run512(&job, 0, n);
-            }
-            return;
-        }
-        else if (Vector.IsHardwareAccelerated && m.Length >= Vector<float>.Count)
-        {
-            var gv = MemoryMarshal.Cast<float, Vector<float>>(gradient);
-            var wv = MemoryMarshal.Cast<float, Vector<float>>(variable);
-            var mv = MemoryMarshal.Cast<float, Vector<float>>(m);
-            var vv = MemoryMarshal.Cast<float, Vector<float>>(v);
-            var hv = MemoryMarshal.Cast<float, Vector<float>>(vHat);
-            for (int k = 0; k < mv.Length; k++)
-            {
-                var g = gv[k];
-                var mk = mv[k] + (g - mv[k]) * a1;
-                var vk = vv[k] + (g * g - vv[k]) * a2;
-                mv[k] = mk;
-                vv[k] = vk;
-                if (ams) hv[k] = vk = Vector.Max(hv[k], vk);
-                wv[k] -= mk * alpha / (Vector.SquareRoot(vk) + new Vector<float>(eps));
-            }
-            i = mv.Length * Vector<float>.Count;
-        }
-        for (; i < m.Length; i++)
-        {
-            float g = gradient[i];
-            float mk = m[i] + (g - m[i]) * a1;
-            float vk = v[i] + (g * g - v[i]) * a2;
-            m[i] = mk;
-            v[i] = vk;
-            if (ams) vHat[i] = vk = MathF.Max(vHat[i], vk);
-            variable[i] -= mk * alpha / (MathF.Sqrt(vk) + eps);
-        }
-    }
+    private protected override PieceStep? Rule(float learningRate) => PieceStep.Of(RuleFor(learningRate, false, 0f));
+
+    /// <summary>Adam's rule for the coming step at <paramref name="learningRate"/>, with AdamW's decay when asked.</summary>
+    private protected AdamRule RuleFor(float learningRate, bool decays, float decay) =>
+        new(Beta1, Beta2, StepSize(learningRate), Epsilon, Amsgrad, decays, decay);
 
     /// <summary>Keras's step size for the coming update: the bias corrections folded into the rate,
     /// lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) with t = <see cref="Optimizer.Iterations"/> + 1.</summary>
@@ -133,68 +75,40 @@ public class Adam : Optimizer
         return (float)(learningRate * Math.Sqrt(1 - Math.Pow(Beta2, t)) / (1 - Math.Pow(Beta1, t)));
     }
 
+}
+
+/// <summary>Adam's update of one block (see <see cref="Adam"/>): slots m, v and, with AMSGrad, v̂.</summary>
+/// <param name="beta1">β₁: the first moment moves 1 − β₁ of its distance to g.</param>
+/// <param name="beta2">β₂: the second moment moves 1 − β₂ of its distance to g².</param>
+/// <param name="alpha">The step size with both bias corrections folded in (Keras's form).</param>
+/// <param name="epsilon">Added to √v.</param>
+/// <param name="amsgrad">Whether the denominator uses v̂, the running maximum of v (slot 2).</param>
+/// <param name="decays">Whether the variable first decays, AdamW's w·<paramref name="decay"/> + w.</param>
+/// <param name="decay">−lr·weightDecay.</param>
+internal readonly struct AdamRule(float beta1, float beta2, float alpha, float epsilon, bool amsgrad = false, bool decays = false, float decay = 0f)
+    : IUpdateRule
+{
+    private readonly float a1 = 1 - beta1, a2 = 1 - beta2, alpha = alpha, epsilon = epsilon, decay = decay;
+    private readonly bool amsgrad = amsgrad, decays = decays;
+
     /// <inheritdoc/>
-    /// <remarks>Not for AMSGrad, a subclass such as AdamW, clipping that needs whole gradients, a variable not yet
-    /// built, or a CPU without AVX-512 (the pieces run the 512-bit step).</remarks>
-    internal override unsafe bool TryBeginPieces(Variable variable, out float[] slot0, out float[] slot1, out PieceStep step)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe void Invoke<V>(V g, float* w, float* m, float* v, float* vHat) where V : unmanaged, ILanes<V>
     {
-        slot0 = slot1 = [];
-        step = default;
-        if (GetType() != typeof(Adam) || Amsgrad || !ClipsNothing || !Vector512.IsHardwareAccelerated || SlotsOf(variable) is not { } s)
-            return false;
-        step = new PieceStep { Update = &UpdatePiece, A1 = 1 - Beta1, A2 = 1 - Beta2, Eps = Epsilon, Alpha = StepSize(LearningRate) };
-        (slot0, slot1) = (s[0], s[1]);
-        return true;
-    }
-
-    /// <summary>The Adam update of <paramref name="count"/> elements from <paramref name="offset"/>: w, m (slot 0) and
-    /// v (slot 1), g the piece's gradient.</summary>
-    private static unsafe void UpdatePiece(in PieceStep step, float* g, long offset, int count)
-    {
-        var job = new Job { G = g, W = step.W + offset, M = step.S0 + offset, V = step.S1 + offset, A1 = step.A1, A2 = step.A2, Alpha = step.Alpha, Eps = step.Eps };
-        Run512(&job, 0, count);
-    }
-
-    /// <summary>Elements per update below which one core does the whole step (waking a worker costs ~1 µs).</summary>
-    private const int ParallelThreshold = 1 << 13;
-
-    private unsafe struct Job
-    {
-        public float* G, W, M, V;
-        public float A1, A2, Alpha, Eps;
-    }
-
-    /// <summary>The Adam update of elements [lo, hi): one Vector512 pass, each element read and written once.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static unsafe void Run512(void* state, int lo, int hi)
-    {
-        var j = (Job*)state;
-        var va1 = Vector512.Create(j->A1);
-        var va2 = Vector512.Create(j->A2);
-        var valpha = Vector512.Create(j->Alpha);
-        var veps = Vector512.Create(j->Eps);
-        float* g0 = j->G, w0 = j->W, m0 = j->M, v0 = j->V;
-        int i = lo;
-        for (; i <= hi - Vector512<float>.Count; i += Vector512<float>.Count)
+        // One fused pass: each of g, w, m and v is read and written once instead of once per term of the formula.
+        V wk = V.Load(w);
+        // Keras's AdamW decays the variable before the Adam step, w·(−lr·wd) + w (TensorPrimitives.MultiplyAdd's order).
+        if (decays) wk = wk * V.Broadcast(decay) + wk;
+        V mk = V.Load(m), vk = V.Load(v);
+        mk += (g - mk) * V.Broadcast(a1);
+        vk += (g * g - vk) * V.Broadcast(a2);
+        mk.Store(m);
+        vk.Store(v);
+        if (amsgrad)
         {
-            var g = Vector512.Load(g0 + i);
-            var mOld = Vector512.Load(m0 + i);
-            var vOld = Vector512.Load(v0 + i);
-            var mk = mOld + (g - mOld) * va1;
-            var vk = vOld + (g * g - vOld) * va2;
-            mk.Store(m0 + i);
-            vk.Store(v0 + i);
-            (Vector512.Load(w0 + i) - mk * valpha / (Vector512.Sqrt(vk) + veps)).Store(w0 + i);
+            vk = V.Max(V.Load(vHat), vk);
+            vk.Store(vHat);
         }
-        for (; i < hi; i++)
-        {
-            // Scalar tail with the same formula, element for element.
-            float g = g0[i];
-            float mk = m0[i] + (g - m0[i]) * j->A1;
-            float vk = v0[i] + (g * g - v0[i]) * j->A2;
-            m0[i] = mk;
-            v0[i] = vk;
-            w0[i] -= mk * j->Alpha / (MathF.Sqrt(vk) + j->Eps);
-        }
+        (wk - mk * V.Broadcast(alpha) / (V.Sqrt(vk) + V.Broadcast(epsilon))).Store(w);
     }
 }

@@ -1,5 +1,4 @@
 using Cortex.Saving;
-using System.Numerics.Tensors;
 
 [assembly: Cortex.Saving.Registered(typeof(Cortex.Optimizers.AdamW))]
 
@@ -39,10 +38,6 @@ public sealed class AdamW : Adam
     public float WeightDecay { get; }
 
     /// <inheritdoc/>
-    protected override void UpdateStep(ReadOnlySpan<float> gradient, Span<float> variable, int variableIndex, float learningRate)
-    {
-        // Keras applies the decay to the variable first (variable − variable·wd·lr), then the plain Adam step.
-        if (WeightDecay != 0) TensorPrimitives.MultiplyAdd(variable, -WeightDecay * learningRate, variable, variable);
-        base.UpdateStep(gradient, variable, variableIndex, learningRate);
-    }
+    private protected override PieceStep? Rule(float learningRate) =>
+        PieceStep.Of(RuleFor(learningRate, decays: WeightDecay != 0, decay: -WeightDecay * learningRate));
 }

@@ -1,5 +1,9 @@
+using Cortex.Kernels;
 using Cortex.Saving;
 using System.Numerics.Tensors;
+using System.Reflection;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 
 namespace Cortex.Optimizers;
@@ -11,8 +15,10 @@ namespace Cortex.Optimizers;
 /// variable in place and counts one iteration.
 /// </summary>
 /// <remarks>
-/// Updates run on the variables' storage with SIMD span loops and preallocated slots, so a training step allocates
-/// nothing here once the optimizer is built. Subclasses implement <see cref="UpdateStep"/> over spans.
+/// Cortex's optimizers each define their update once, as an element-wise rule that one SIMD engine runs over the
+/// variables' storage and preallocated slots, so a training step allocates nothing here once the optimizer is built,
+/// and the fused training step applies the same rule to a weight a block at a time, with the same bits. A subclass
+/// written outside Cortex overrides <see cref="UpdateStep"/> over spans.
 /// </remarks>
 /// <example>
 /// <code>
@@ -93,18 +99,69 @@ public abstract class Optimizer
 
     /// <summary>
     /// Updates one variable in place. <paramref name="variableIndex"/> identifies the variable's slots
-    /// (<see cref="Slot"/>); <see cref="Iterations"/> still counts the updates before this one.
+    /// (<see cref="Slot"/>); <see cref="Iterations"/> still counts the updates before this one. Cortex's optimizers run
+    /// their rule for this step here; a subclass defined outside Cortex overrides this.
     /// </summary>
-    protected abstract void UpdateStep(ReadOnlySpan<float> gradient, Span<float> variable, int variableIndex, float learningRate);
+    /// <exception cref="NotImplementedException">A subclass outside Cortex that does not override this.</exception>
+    protected virtual unsafe void UpdateStep(ReadOnlySpan<float> gradient, Span<float> variable, int variableIndex, float learningRate)
+    {
+        if (Rule(learningRate) is not { } step)
+            throw new NotImplementedException($"{GetType().Name} must override UpdateStep: it defines no update of its own.");
+        SetSlots(ref step, variableIndex);
+        fixed (float* g = gradient, w = variable)
+        {
+            step.W = w;
+            var job = new WholeJob { Step = step, G = g };
+            int n = variable.Length;
+            // Large variables (784×128 and up) split across the cores: the updates are compute-bound on √ and ÷ (or
+            // stream three arrays), and each element is independent, so the split cannot change the result. Parts
+            // start on whole 512-bit vectors.
+            if (n >= ParallelThreshold && GemmThreads.MaxParts > 1)
+            {
+                int parts = Math.Min(GemmThreads.MaxParts, 8);
+                Span<int> bounds = stackalloc int[parts + 1];
+                for (int part = 0; part <= parts; part++) bounds[part] = (int)((long)n * part / parts) & ~15;
+                bounds[parts] = n;
+                if (GemmThreads.TryRunRanges(&RunPart, &job, bounds)) return;
+            }
+            RunPart(&job, 0, n);
+        }
+    }
+
+    /// <summary>
+    /// This optimizer's update for the coming step at <paramref name="learningRate"/>, as a <see cref="PieceStep"/>
+    /// (<c>PieceStep.Of(new …Rule(…))</c>) with the constants of this step (<see cref="Iterations"/> has not yet
+    /// counted it); null for an optimizer that overrides <see cref="UpdateStep"/> instead.
+    /// </summary>
+    private protected virtual PieceStep? Rule(float learningRate) => null;
+
+    /// <summary>Elements per update below which one core does the whole step (waking a worker costs ~1 µs).</summary>
+    private const int ParallelThreshold = 1 << 13;
+
+    private unsafe struct WholeJob
+    {
+        public PieceStep Step;
+        public float* G;
+    }
+
+    private static unsafe void RunPart(void* state, int lo, int hi)
+    {
+        var job = (WholeJob*)state;
+        job->Step.Run(job->G + lo, lo, hi - lo);
+    }
+
+    /// <summary>Points <paramref name="step"/> at a variable's slots (pinned since <see cref="Build"/>).</summary>
+    private unsafe void SetSlots(ref PieceStep step, int variableIndex)
+    {
+        float[][] s = slots[variableIndex];
+        step.S0 = s.Length > 0 ? Pinned(s[0]) : null;
+        step.S1 = s.Length > 1 ? Pinned(s[1]) : null;
+        step.S2 = s.Length > 2 ? Pinned(s[2]) : null;
+        static float* Pinned(float[] slot) => (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(slot));
+    }
 
     /// <summary>One of a variable's slots, as created by <see cref="Build"/> (zeros initially).</summary>
     protected Span<float> Slot(int variableIndex, int slot) => slots[variableIndex][slot];
-
-    /// <summary>A built variable's slot arrays (for updates applied piece by piece), or null when it is not built.</summary>
-    private protected float[][]? SlotsOf(Variable variable) => indexOf.TryGetValue(variable, out int i) ? slots[i] : null;
-
-    /// <summary>Whether no clipping needs a variable's whole gradient (or all of them) before the update.</summary>
-    private protected bool ClipsNothing => ClipNorm is null && ClipValue is null && GlobalClipNorm is null;
 
     /// <summary>
     /// Creates the slots of every variable not seen before. <see cref="ApplyGradients(IReadOnlyList{Tensor}, IReadOnlyList{Variable})"/>
@@ -122,7 +179,8 @@ public abstract class Optimizer
             indexOf.Add(v, this.variables.Count);
             this.variables.Add(v);
             var s = new float[slotCount][];
-            for (int i = 0; i < slotCount; i++) s[i] = new float[v.Size];
+            // On the pinned heap: a PieceStep holds their addresses across a fused step's threads without pinning them.
+            for (int i = 0; i < slotCount; i++) s[i] = GC.AllocateArray<float>(v.Size, pinned: true);
             slots.Add(s);
             clipScratch.Add(null);
         }
@@ -195,13 +253,17 @@ public abstract class Optimizer
         }
         if (scale == 1f && ClipValue is null) return g;
         var scratch = clipScratch[index] ??= new float[g.Length];
-        if (ClipValue is float cv)
-        {
-            TensorPrimitives.Max(g, -cv, scratch);
-            TensorPrimitives.Min(scratch, cv, scratch);
-        }
+        if (ClipValue is float cv) ClipValues(g, cv, scratch);
         else TensorPrimitives.Multiply(g, scale, scratch);
         return scratch;
+    }
+
+    /// <summary>Keras's <c>clipvalue</c>: each element of <paramref name="g"/> clipped to [−<paramref name="value"/>,
+    /// <paramref name="value"/>] (NaN stays NaN). The whole-gradient and the piecewise paths both clip here.</summary>
+    internal static void ClipValues(ReadOnlySpan<float> g, float value, Span<float> destination)
+    {
+        TensorPrimitives.Max(g, -value, destination);
+        TensorPrimitives.Min(destination, value, destination);
     }
 
     /// <summary>
@@ -280,17 +342,30 @@ public abstract class Optimizer
 
     /// <summary>
     /// For the fused training step, which updates a weight matrix a block at a time while each block's gradient is
-    /// still in cache: the step's constants (<see cref="PieceStep"/>) and the variable's slot arrays, or false when this
-    /// optimizer cannot update that variable piecewise (the default). The pieces must get exactly the arithmetic
-    /// <see cref="UpdateStep"/> gives those elements; the caller then leaves the variable out of the step's
-    /// ApplyGradients.
+    /// still in cache: this step's update of <paramref name="variable"/> with its slots set (the caller pins the
+    /// variable and sets <see cref="PieceStep.W"/>), the same rule and constants <see cref="UpdateStep"/> would use, so
+    /// the pieces get exactly its bits; the caller then leaves the variable out of the step's ApplyGradients. False
+    /// when the variable is not built yet, when clipping needs its whole gradient (<see cref="ClipNorm"/>) or all of
+    /// them (<see cref="GlobalClipNorm"/>) first, or when a subclass overrides <see cref="UpdateStep"/>.
+    /// <see cref="ClipValue"/> is element-wise, so the pieces clip themselves.
     /// </summary>
-    internal virtual bool TryBeginPieces(Variable variable, out float[] slot0, out float[] slot1, out PieceStep step)
+    internal bool TryBeginPieces(Variable variable, out PieceStep step)
     {
-        slot0 = slot1 = [];
         step = default;
-        return false;
+        if (ClipNorm is not null || GlobalClipNorm is not null || !UpdatesByRule || !indexOf.TryGetValue(variable, out int index)
+            || Rule(LearningRate) is not { } rule)
+            return false;
+        step = rule;
+        step.ClipValue = ClipValue ?? 0f;
+        SetSlots(ref step, index);
+        return true;
     }
+
+    /// <summary>Whether <see cref="UpdateStep"/> is the base's (the rule's): a subclass that overrides it changes the
+    /// update, and the pieces would not follow. Looked up once.</summary>
+    private bool UpdatesByRule => updatesByRule ??=
+        GetType().GetMethod(nameof(UpdateStep), BindingFlags.Instance | BindingFlags.NonPublic)!.DeclaringType == typeof(Optimizer);
+    private bool? updatesByRule;
 
     /// <summary>The constructor arguments, Keras-named (<c>learning_rate</c>, <c>clipnorm</c>, …), for saving. A
     /// schedule is saved as <c>{"class_name": …, "config": {…}}</c> under <c>learning_rate</c>.</summary>
@@ -311,17 +386,4 @@ public abstract class Optimizer
     /// <summary>Rebuilds an optimizer (without its state) from its class name and the dictionary <see cref="GetConfig"/> returned (as JSON).</summary>
     /// <exception cref="ArgumentException">The class name is unknown.</exception>
     public static Optimizer FromConfig(string className, JsonElement config) => ConfigRegistry.Optimizers.Create(className, config);
-}
-
-/// <summary>
-/// One optimizer step's constants for updating a variable a block at a time (<see cref="Optimizer.TryBeginPieces"/>):
-/// <see cref="Update"/>(step, g, offset, count) updates <c>count</c> elements of the variable <see cref="W"/> and its
-/// slots <see cref="S0"/>/<see cref="S1"/> from <c>offset</c>, with <c>g</c> their gradient. The caller pins the arrays
-/// and sets the pointers.
-/// </summary>
-internal unsafe struct PieceStep
-{
-    public delegate*<in PieceStep, float*, long, int, void> Update;
-    public float* W, S0, S1;
-    public float A1, A2, Alpha, Eps;
 }

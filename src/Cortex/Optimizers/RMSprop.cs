@@ -1,5 +1,5 @@
-using System.Numerics;
-using System.Runtime.InteropServices;
+using Cortex.Kernels;
+using System.Runtime.CompilerServices;
 
 [assembly: Cortex.Saving.Registered(typeof(Cortex.Optimizers.RMSprop))]
 
@@ -61,55 +61,44 @@ public sealed class RMSprop : Optimizer
     protected override IReadOnlyList<string> SlotNames { get; }
 
     /// <inheritdoc/>
-    protected override void UpdateStep(ReadOnlySpan<float> gradient, Span<float> variable, int variableIndex, float learningRate)
+    private protected override PieceStep? Rule(float learningRate) =>
+        PieceStep.Of(new RmspropRule(Rho, Momentum, Epsilon, learningRate, usesMomentum: Momentum > 0, Centered));
+}
+
+/// <summary>RMSprop's update of one block (see <see cref="RMSprop"/>): slots v, then the momentum when
+/// <paramref name="usesMomentum"/>, then ḡ when <paramref name="centered"/>.</summary>
+/// <param name="rho">ρ, the decay of the running averages.</param>
+/// <param name="momentum">μ.</param>
+/// <param name="epsilon">Added to v under the square root.</param>
+/// <param name="learningRate">This step's rate.</param>
+/// <param name="usesMomentum">Whether the step goes through the momentum slot (μ &gt; 0).</param>
+/// <param name="centered">Whether the denominator is the variance estimate v − ḡ².</param>
+internal readonly struct RmspropRule(float rho, float momentum, float epsilon, float learningRate, bool usesMomentum, bool centered) : IUpdateRule
+{
+    private readonly float rho = rho, a = 1 - rho, momentum = momentum, epsilon = epsilon, learningRate = learningRate;
+    private readonly bool usesMomentum = usesMomentum, centered = centered;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe void Invoke<V>(V g, float* w, float* v, float* s1, float* s2) where V : unmanaged, ILanes<V>
     {
-        bool useMomentum = Momentum > 0, centered = Centered;
-        Span<float> v = Slot(variableIndex, 0);
-        Span<float> mom = useMomentum ? Slot(variableIndex, 1) : default;
-        Span<float> avg = centered ? Slot(variableIndex, useMomentum ? 2 : 1) : default;
-        float rho = Rho, a = 1 - Rho, mu = Momentum, eps = Epsilon, lr = learningRate;
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && v.Length >= Vector<float>.Count)
+        float* mom = s1, average = usesMomentum ? s2 : s1;
+        V rhoV = V.Broadcast(rho), aV = V.Broadcast(a);
+        V vk = V.Load(v) * rhoV + g * g * aV;
+        vk.Store(v);
+        V den = vk + V.Broadcast(epsilon);
+        if (centered)
         {
-            var gv = MemoryMarshal.Cast<float, Vector<float>>(gradient);
-            var wv = MemoryMarshal.Cast<float, Vector<float>>(variable);
-            var vv = MemoryMarshal.Cast<float, Vector<float>>(v);
-            var mv = MemoryMarshal.Cast<float, Vector<float>>(mom);
-            var av = MemoryMarshal.Cast<float, Vector<float>>(avg);
-            var epsV = new Vector<float>(eps);
-            for (int k = 0; k < vv.Length; k++)
-            {
-                var g = gv[k];
-                var vk = vv[k] * rho + g * g * a;
-                vv[k] = vk;
-                var den = vk + epsV;
-                if (centered)
-                {
-                    var ak = av[k] * rho + g * a;
-                    av[k] = ak;
-                    den -= ak * ak;
-                }
-                var inc = g * lr / Vector.SquareRoot(den);
-                if (useMomentum) inc = mv[k] = mv[k] * mu + inc;
-                wv[k] -= inc;
-            }
-            i = vv.Length * Vector<float>.Count;
+            V ak = V.Load(average) * rhoV + g * aV;
+            ak.Store(average);
+            den -= ak * ak;
         }
-        for (; i < v.Length; i++)
+        V inc = g * V.Broadcast(learningRate) / V.Sqrt(den);
+        if (usesMomentum)
         {
-            float g = gradient[i];
-            float vk = v[i] * rho + g * g * a;
-            v[i] = vk;
-            float den = vk + eps;
-            if (centered)
-            {
-                float ak = avg[i] * rho + g * a;
-                avg[i] = ak;
-                den -= ak * ak;
-            }
-            float inc = g * lr / MathF.Sqrt(den);
-            if (useMomentum) inc = mom[i] = mom[i] * mu + inc;
-            variable[i] -= inc;
+            inc = V.Load(mom) * V.Broadcast(momentum) + inc;
+            inc.Store(mom);
         }
+        (V.Load(w) - inc).Store(w);
     }
 }

@@ -1,6 +1,5 @@
-using System.Numerics;
-using System.Numerics.Tensors;
-using System.Runtime.InteropServices;
+using Cortex.Kernels;
+using System.Runtime.CompilerServices;
 
 [assembly: Cortex.Saving.Registered(typeof(Cortex.Optimizers.SGD))]
 
@@ -45,37 +44,34 @@ public sealed class SGD : Optimizer
     protected override IReadOnlyList<string> SlotNames { get; }
 
     /// <inheritdoc/>
-    protected override void UpdateStep(ReadOnlySpan<float> gradient, Span<float> variable, int variableIndex, float learningRate)
+    private protected override PieceStep? Rule(float learningRate) =>
+        PieceStep.Of(new SgdRule(learningRate, Momentum, usesMomentum: Momentum > 0, Nesterov));
+}
+
+/// <summary>SGD's update of one block (see <see cref="SGD"/>): slot m when <paramref name="usesMomentum"/>.</summary>
+/// <param name="learningRate">This step's rate.</param>
+/// <param name="momentum">μ.</param>
+/// <param name="usesMomentum">Whether there is a momentum slot (μ &gt; 0).</param>
+/// <param name="nesterov">Whether the step looks ahead along the momentum.</param>
+internal readonly struct SgdRule(float learningRate, float momentum = 0f, bool usesMomentum = false, bool nesterov = false) : IUpdateRule
+{
+    private readonly float learningRate = learningRate, momentum = momentum;
+    private readonly bool usesMomentum = usesMomentum, nesterov = nesterov;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe void Invoke<V>(V g, float* w, float* m, float* s1, float* s2) where V : unmanaged, ILanes<V>
     {
-        if (Momentum == 0)
+        V step = g * V.Broadcast(learningRate);
+        if (!usesMomentum)
         {
-            TensorPrimitives.MultiplyAdd(gradient, -learningRate, variable, variable);
+            // w − lr·g: the bits of w + g·(−lr), as negation is exact.
+            (V.Load(w) - step).Store(w);
             return;
         }
-        Span<float> m = Slot(variableIndex, 0);
-        float mu = Momentum, lr = learningRate;
-        bool nesterov = Nesterov;
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && m.Length >= Vector<float>.Count)
-        {
-            var gv = MemoryMarshal.Cast<float, Vector<float>>(gradient);
-            var wv = MemoryMarshal.Cast<float, Vector<float>>(variable);
-            var mv = MemoryMarshal.Cast<float, Vector<float>>(m);
-            for (int k = 0; k < mv.Length; k++)
-            {
-                var step = gv[k] * lr;
-                var mk = mv[k] * mu - step;
-                mv[k] = mk;
-                wv[k] += nesterov ? mk * mu - step : mk;
-            }
-            i = mv.Length * Vector<float>.Count;
-        }
-        for (; i < m.Length; i++)
-        {
-            float step = gradient[i] * lr;
-            float mk = m[i] * mu - step;
-            m[i] = mk;
-            variable[i] += nesterov ? mk * mu - step : mk;
-        }
+        V mu = V.Broadcast(momentum);
+        V mk = V.Load(m) * mu - step;
+        mk.Store(m);
+        (V.Load(w) + (nesterov ? mk * mu - step : mk)).Store(w);
     }
 }

@@ -3,13 +3,15 @@ using Cortex.Losses;
 using Cortex.Models;
 using Cortex.Optimizers;
 using Cortex.Regularizers;
+using Cortex.Tests.Training;
 
 namespace Cortex.Tests.Models;
 
 /// <summary>The allocation-free training step gives the same bits as the GradientTape step, and allocates nothing.</summary>
 public class FusedStepTests
 {
-    private static float[] Train(bool tape, Func<Sequential> build, Tensor x, Tensor y, int batch, Optimizer optimizer, Loss loss)
+    private static float[] Train(bool tape, Func<Sequential> build, Tensor x, Tensor y, int batch, Optimizer optimizer, Loss loss,
+        Action<Sequential>? afterFit = null)
     {
         CortexRandom.SetGlobalSeed(17);
         var model = build();
@@ -19,6 +21,7 @@ public class FusedStepTests
         {
             var h = model.Fit(x, y, epochs: 2, batchSize: batch, verbose: 0);
             Assert.Equal(!tape, Trainer.LastFitFused);
+            afterFit?.Invoke(model);
             return [.. model.GetWeights().SelectMany(w => w.ToArray()), .. h["loss"], .. h["accuracy"]];
         }
         finally { Trainer.ForceTapePath = false; }
@@ -88,19 +91,27 @@ public class FusedStepTests
         Assert.Equal(taped, fused);
     }
 
-    [Fact]
-    public void WideFirstLayerUpdatedPiecewiseOnTwoCoresAgreesWithTheTapeBitForBit()
+    [Theory]
+    [MemberData(nameof(UpdateRuleTests.Optimizers), MemberType = typeof(UpdateRuleTests))]
+    public void WideFirstLayerUpdatedPiecewiseOnTwoCoresAgreesWithTheTapeBitForBit(string optimizer)
     {
-        // A 784-wide first Dense under Adam is updated a block of rows at a time, split over two cores at the forward
-        // GEMM's k cut (DenseStage.TryBackwardAndUpdate); with a schedule, so each piece must use the step's own rate.
+        // A 784-wide first Dense is updated a block of rows at a time, split over two cores at the forward GEMM's k cut
+        // (DenseStage.TryBackwardAndUpdate), by every optimizer's rule (clipValue clips each block); with a schedule,
+        // so each piece must use the step's own rate.
         var x = Tensor.RandomUniform([150, 784], seed: 5);
         var y = (x.Slice(0, 392, axis: 1).Sum(1) > x.Slice(392, 392, axis: 1).Sum(1)) + (x.Slice(0, 1, axis: 1).Reshape(-1) > 0.5f);
         Sequential Build() => new(new Dense(40, "relu"), new Dense(3));
-        Optimizer Adam() => new Adam(0.003f) { Schedule = new ExponentialDecay(0.003f, decaySteps: 4, decayRate: 0.5f) };
+        Optimizer Make()
+        {
+            var o = UpdateRuleTests.Make(optimizer);
+            o.Schedule = new ExponentialDecay(0.003f, decaySteps: 4, decayRate: 0.5f);
+            return o;
+        }
         var loss = new SparseCategoricalCrossentropy(fromLogits: true);
-        var fused = Train(false, Build, x, y, 32, Adam(), loss);
-        var taped = Train(true, Build, x, y, 32, Adam(), loss);
-        Assert.Equal(taped, fused);
+        var fused = Train(false, Build, x, y, 32, Make(), loss,
+            model => Assert.True(model.Optimizer!.TryBeginPieces(((Dense)model.Layers[0]).Kernel!, out _), "the fused step updates the kernel piecewise"));
+        var taped = Train(true, Build, x, y, 32, Make(), loss);
+        Assert.Equal(taped.Select(BitConverter.SingleToInt32Bits), fused.Select(BitConverter.SingleToInt32Bits));
     }
 
     [Theory]

@@ -1,0 +1,111 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Cortex.Kernels;
+
+/// <summary>
+/// One vector width (<see cref="Lanes512"/>, <see cref="Lanes256"/>, <see cref="Lanes128"/>, or one float,
+/// <see cref="ScalarLane"/>), so that an element-wise formula is written once, generic over the width, and an engine
+/// runs it at the widest width the machine accelerates with a scalar tail. The JIT compiles the formula once per width
+/// struct with every member inlined: the same instructions as the formula written with that width's vectors.
+/// </summary>
+/// <remarks>
+/// Only what the optimizers' updates need. Every member is one IEEE operation per lane, never fused (no FMA), so a
+/// formula gives the same bits at every width and in the scalar tail.
+/// </remarks>
+internal unsafe interface ILanes<TSelf> where TSelf : unmanaged, ILanes<TSelf>
+{
+    /// <summary>Floats per vector.</summary>
+    static abstract int Count { get; }
+
+    /// <summary>The value in every lane.</summary>
+    static abstract TSelf Broadcast(float value);
+
+    /// <summary>Reads <see cref="Count"/> floats (no alignment needed).</summary>
+    static abstract TSelf Load(float* source);
+
+    /// <summary>Writes <see cref="Count"/> floats (no alignment needed).</summary>
+    void Store(float* destination);
+
+    /// <summary>Lane-wise sum.</summary>
+    static abstract TSelf operator +(TSelf a, TSelf b);
+
+    /// <summary>Lane-wise difference.</summary>
+    static abstract TSelf operator -(TSelf a, TSelf b);
+
+    /// <summary>Lane-wise product.</summary>
+    static abstract TSelf operator *(TSelf a, TSelf b);
+
+    /// <summary>Lane-wise quotient.</summary>
+    static abstract TSelf operator /(TSelf a, TSelf b);
+
+    /// <summary>Lane-wise square root (correctly rounded at every width).</summary>
+    static abstract TSelf Sqrt(TSelf x);
+
+    /// <summary>Lane-wise maximum with <see cref="MathF.Max(float, float)"/>'s rules: NaN if either is NaN, +0 above −0.</summary>
+    static abstract TSelf Max(TSelf a, TSelf b);
+}
+
+/// <summary>16 floats: AVX-512. Use only where <see cref="Vector512.IsHardwareAccelerated"/> (emulated otherwise).</summary>
+internal readonly unsafe struct Lanes512(Vector512<float> v) : ILanes<Lanes512>
+{
+    private readonly Vector512<float> v = v;
+    public static int Count => Vector512<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Broadcast(float value) => new(Vector512.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Load(float* source) => new(Vector512.Load(source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public void Store(float* destination) => v.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 operator +(Lanes512 a, Lanes512 b) => new(a.v + b.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 operator -(Lanes512 a, Lanes512 b) => new(a.v - b.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 operator *(Lanes512 a, Lanes512 b) => new(a.v * b.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 operator /(Lanes512 a, Lanes512 b) => new(a.v / b.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Sqrt(Lanes512 x) => new(Vector512.Sqrt(x.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Max(Lanes512 a, Lanes512 b) => new(Vector512.Max(a.v, b.v));
+}
+
+/// <summary>8 floats: AVX2 (and AVX-512 machines run with <c>DOTNET_EnableAVX512=0</c>; .NET 10 ignores the older <c>DOTNET_EnableAVX512F</c>).</summary>
+internal readonly unsafe struct Lanes256(Vector256<float> v) : ILanes<Lanes256>
+{
+    private readonly Vector256<float> v = v;
+    public static int Count => Vector256<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Broadcast(float value) => new(Vector256.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Load(float* source) => new(Vector256.Load(source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public void Store(float* destination) => v.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 operator +(Lanes256 a, Lanes256 b) => new(a.v + b.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 operator -(Lanes256 a, Lanes256 b) => new(a.v - b.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 operator *(Lanes256 a, Lanes256 b) => new(a.v * b.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 operator /(Lanes256 a, Lanes256 b) => new(a.v / b.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Sqrt(Lanes256 x) => new(Vector256.Sqrt(x.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Max(Lanes256 a, Lanes256 b) => new(Vector256.Max(a.v, b.v));
+}
+
+/// <summary>4 floats: what ARM64 (NEON) runs, and x64 with <c>DOTNET_EnableAVX2=0</c>.</summary>
+internal readonly unsafe struct Lanes128(Vector128<float> v) : ILanes<Lanes128>
+{
+    private readonly Vector128<float> v = v;
+    public static int Count => Vector128<float>.Count;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Broadcast(float value) => new(Vector128.Create(value));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Load(float* source) => new(Vector128.Load(source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public void Store(float* destination) => v.Store(destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 operator +(Lanes128 a, Lanes128 b) => new(a.v + b.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 operator -(Lanes128 a, Lanes128 b) => new(a.v - b.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 operator *(Lanes128 a, Lanes128 b) => new(a.v * b.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 operator /(Lanes128 a, Lanes128 b) => new(a.v / b.v);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Sqrt(Lanes128 x) => new(Vector128.Sqrt(x.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Max(Lanes128 a, Lanes128 b) => new(Vector128.Max(a.v, b.v));
+}
+
+/// <summary>One float: the tails, and the reference every width is tested against.</summary>
+internal readonly unsafe struct ScalarLane(float v) : ILanes<ScalarLane>
+{
+    private readonly float v = v;
+    public static int Count => 1;
+    public static ScalarLane Broadcast(float value) => new(value);
+    public static ScalarLane Load(float* source) => new(*source);
+    public void Store(float* destination) => *destination = v;
+    public static ScalarLane operator +(ScalarLane a, ScalarLane b) => new(a.v + b.v);
+    public static ScalarLane operator -(ScalarLane a, ScalarLane b) => new(a.v - b.v);
+    public static ScalarLane operator *(ScalarLane a, ScalarLane b) => new(a.v * b.v);
+    public static ScalarLane operator /(ScalarLane a, ScalarLane b) => new(a.v / b.v);
+    public static ScalarLane Sqrt(ScalarLane x) => new(MathF.Sqrt(x.v));
+    public static ScalarLane Max(ScalarLane a, ScalarLane b) => new(MathF.Max(a.v, b.v));
+}
