@@ -138,6 +138,7 @@ public class SaveLoadPropertyTests
             replicas.Add(loaded);
             return;
         }
+        var refused = new List<bool>();
         foreach (var m in replicas)
         {
             CortexRandom.SetGlobalSeed(seed); // shuffling, unseeded dropout and initializers draw alike on every replica
@@ -148,7 +149,17 @@ public class SaveLoadPropertyTests
                     break;
                 case Op.Fit when m.Optimizer != null && m.TrainableVariables.Count > 0:
                     int rows = x.Shape[0];
-                    m.Fit(x, Labels(m.Loss!, x, outputs), epochs: 1, batchSize: step.A == 0 ? rows : Math.Max(1, rows / 2), verbose: 0);
+                    try
+                    {
+                        m.Fit(x, Labels(m.Loss!, x, outputs), epochs: 1, batchSize: step.A == 0 ? rows : Math.Max(1, rows / 2), verbose: 0);
+                        refused.Add(false);
+                    }
+                    catch (NotFiniteNumberException)
+                    {
+                        // Fit refuses a first batch whose loss overflows, before any update (a training guard); a
+                        // loaded copy must refuse it too, and stay as it was.
+                        refused.Add(true);
+                    }
                     break;
                 case Op.Freeze:
                     m.Layers[step.A % m.Layers.Count].Trainable = false;
@@ -168,6 +179,7 @@ public class SaveLoadPropertyTests
                     break;
             }
         }
+        Assert.True(refused.Distinct().Count() <= 1, $"Fit refused a non-finite loss on some replicas but not others: {string.Join(", ", refused)}");
     }
 
     private static Model RoundTripInMemory(Model model)
@@ -177,8 +189,11 @@ public class SaveLoadPropertyTests
         return ModelFile.Load(stream.ToArray(), "memory");
     }
 
+    private static int runs;
+
     private static void Run(Case c)
     {
+        Interlocked.Increment(ref runs);
         var (model, x) = Build(c);
         var replicas = new List<Sequential> { model };
         for (int i = 0; i < c.Steps.Length; i++) Apply(c.Steps[i], c.Seed + i, replicas, x, c.Outputs);
@@ -189,6 +204,12 @@ public class SaveLoadPropertyTests
     }
 
     [Fact]
-    public void AnySequenceOfCompileFitFreezeAddAndSave_LoadsAndContinuesBitForBit() =>
-        GenCase.Sample(Run, iter: 10_000, print: c => c.ToString());
+    public void AnySequenceOfCompileFitFreezeAddAndSave_LoadsAndContinuesBitForBit()
+    {
+        // A fixed seed keeps CI deterministic (it is the one that first found a refused Fit); explore other cases by
+        // running with the environment variable CsCheck_Seed unset and this seed removed.
+        runs = 0;
+        GenCase.Sample(Run, seed: "1K3V6hsrut31", iter: 10_000, print: c => c.ToString());
+        Assert.True(runs >= 9_000, $"only {runs} generated cases ran");
+    }
 }
