@@ -54,7 +54,6 @@ public abstract class KernelLayer : Layer
     {
         stage = null;
         reason = !Trainable ? "is frozen"
-            : KernelRegularizer != null || BiasRegularizer != null ? "has a regularizer"
             : !Activation.DerivativeFromOutput ? $"has the activation '{Activation.Name}'"
             : SampleRefusal(context.Sample);
         if (reason.Length > 0) return false;

@@ -77,6 +77,9 @@ public abstract class Layer
         return CallCore(inputs, training);
     }
 
+    /// <summary>Runs <see cref="CheckInput"/> on data the layer will receive (a built layer).</summary>
+    internal void CheckData(Tensor inputs) => CheckInput(inputs);
+
     /// <summary>Builds the layer for inputs of <paramref name="inputShape"/> unless already built.</summary>
     public void EnsureBuilt(int[] inputShape)
     {
@@ -135,6 +138,9 @@ public abstract class Layer
         }
         return n;
     }
+
+    /// <summary>Whether a trained weight of this layer carries a regularizer (whose penalty the fused step does not add).</summary>
+    internal bool HasRegularizer => Trainable && regularized.Count > 0;
 
     /// <summary>The regularisation penalties of this layer's weights (added to the loss during training).</summary>
     public IEnumerable<Tensor> RegularizationLosses()

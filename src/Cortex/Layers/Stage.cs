@@ -1,3 +1,5 @@
+using Cortex.Autodiff;
+
 namespace Cortex.Layers;
 
 /// <summary>
@@ -57,6 +59,9 @@ internal sealed class StageContext(int batch, bool inputIsRows, Func<Variable?, 
     /// <summary>Whether a stage before this one trains weights (so a gradient must flow back through this one).</summary>
     public bool TrainableSeen { get; set; }
 
+    /// <summary>Whether the stage runs in training mode (the fused step: always; a tape call: its <c>training</c> flag).</summary>
+    public bool Training { get; init; } = true;
+
     /// <summary>Whether the model's input is a matrix of feature rows (rank 2), not images.</summary>
     public bool InputIsRows { get; } = inputIsRows;
 
@@ -69,4 +74,68 @@ internal sealed class StageContext(int batch, bool inputIsRows, Func<Variable?, 
 
     /// <summary>Floats per sample leaving <paramref name="layer"/>.</summary>
     public int OutputWidth(Layer layer) => OutputSample(layer).Aggregate(1, (a, b) => a * b);
+}
+
+/// <summary>
+/// The tape op of a layer defined by its stage alone: <c>CallCore(inputs, training) =&gt; StageOp.Run(this, inputs,
+/// training)</c>. It makes the layer's stage for the call's batch, runs its forward on the input's floats, and records
+/// one tape node whose backward runs the stage's backward — so such a layer writes its forward and backward once, and
+/// the tape and the fused training step run the same code and give the same bits (see docs/architecture.md).
+/// </summary>
+internal static class StageOp
+{
+    // What a weight's gradient buffer is when nothing records (inference): a stage only writes it in Backward.
+    private static readonly Tensor NoGradient = Tensor.Zeros(0);
+
+    private sealed class Recorded(Stage stage, List<Tensor> gradients, bool inputGradient)
+    {
+        public readonly Stage Stage = stage;
+        public readonly List<Tensor> Gradients = gradients;
+        public readonly bool InputGradient = inputGradient;
+    }
+
+    /// <summary>Runs <paramref name="layer"/>'s stage on <paramref name="inputs"/> (checked by the layer already).</summary>
+    /// <exception cref="InvalidOperationException">The layer has no stage for these inputs (the message says why).</exception>
+    public static Tensor Run(Layer layer, Tensor inputs, bool training)
+    {
+        int rows = inputs.ShapeRef[0];
+        bool recording = GradientTape.IsRecording;
+        var weights = new List<Tensor>();
+        var gradients = new List<Tensor>();
+        var context = new StageContext(rows, inputs.Rank == 2, weight =>
+        {
+            if (weight == null) return null;
+            if (!recording) return NoGradient;
+            weights.Add(weight);
+            var grad = Tensor.Zeros(weight.ShapeRef);
+            gradients.Add(grad);
+            return grad;
+        }) { Sample = inputs.ShapeRef[1..], TrainableSeen = true, Training = training };
+        if (!layer.TryCreateStage(context, out var stage, out string reason) || stage == null)
+            throw new InvalidOperationException($"{layer.GetType().Name} '{layer.Name}' {(reason.Length > 0 ? reason : "has no stage")}.");
+        stage.Output = new float[rows * stage.Width];
+        stage.Forward(inputs.data, rows);
+        var y = new Tensor(stage.Output, [rows, .. context.OutputSample(layer)]);
+        if (recording)
+        {
+            var node = GradientTape.Record(layer.Name, y, Backward, [inputs, .. weights]);
+            if (node != null) node.State = new Recorded(stage, gradients, GradientTape.AnyTracks(inputs));
+        }
+        return y;
+    }
+
+    private static Tensor?[] Backward(Tensor g, TapeNode node)
+    {
+        var r = (Recorded)node.State!;
+        Tensor x = node.Inputs[0];
+        r.Stage.OutputGrad = g.ToArray(); // the stage may overwrite it
+        float[]? dx = r.InputGradient ? new float[x.Size] : null;
+        r.Stage.Backward(x.data, dx, x.ShapeRef[0]);
+        var result = new Tensor?[node.Inputs.Length];
+        result[0] = dx == null ? null : new Tensor(dx, x.Shape);
+        // Copies: the stage writes into the same buffers at every backward (a persistent tape may run it twice), and
+        // the tape may sum into what it is given.
+        for (int i = 0; i < r.Gradients.Count; i++) result[i + 1] = new Tensor(r.Gradients[i].ToArray(), r.Gradients[i].Shape);
+        return result;
+    }
 }

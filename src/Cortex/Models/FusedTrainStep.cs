@@ -73,7 +73,9 @@ internal sealed class FusedTrainStep
         var context = new StageContext(batch, x.Rank == 2, AddWeight) { Sample = x.ShapeRef[1..] };
         foreach (var layer in model.Layers)
         {
-            if (!layer.TryCreateStage(context, out var stage, out string why))
+            string why = "";
+            if (layer.HasRegularizer) why = "has a regularizer";
+            if (why.Length > 0 || !layer.TryCreateStage(context, out var stage, out why))
             {
                 reason = $"{layer.GetType().Name} '{layer.Name}' {why}";
                 return false;

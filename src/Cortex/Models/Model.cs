@@ -336,10 +336,12 @@ public abstract partial class Model
             xVal = x.Slice(split, n - split); yVal = y.Slice(split, n - split);
         }
         EnsureBuiltFor(xTrain);
+        CheckAllRows(xTrain);
         CheckLabels("Fit", yTrain);
         if (xVal != null)
         {
             Forward(xVal.Slice(0, Math.Min(1, xVal.ShapeRef[0])));
+            CheckAllRows(xVal);
             CheckLabels("Fit (validation)", yVal!);
         }
         Loss!.Call(yTrain.Slice(0, 1), Forward(xTrain.Slice(0, 1))); // label/prediction shape mismatches surface here, before any update
@@ -380,6 +382,17 @@ public abstract partial class Model
         for (int k = 0; k < s.Length; k++)
             if (!float.IsFinite(s[k]))
                 throw new ArgumentException($"{op}: {what} contains {(float.IsNaN(s[k]) ? "NaN" : "infinity")} at row {k / perRow} (column {k % perRow}); clean or impute the data first.");
+    }
+
+    /// <summary>The first layer's input check on every row, not only the one the build saw (an Embedding's indices), so
+    /// that a bad row deep in the data fails Fit before the first update rather than in the middle of an epoch.</summary>
+    private void CheckAllRows(Tensor x)
+    {
+        foreach (var layer in layers)
+        {
+            layer.CheckData(x);
+            if (layer is not Input) break;
+        }
     }
 
     /// <summary>Builds the model from the data's shape (or checks the data fits the built model) with one sample.</summary>
