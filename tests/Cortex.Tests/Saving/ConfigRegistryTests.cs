@@ -55,6 +55,7 @@ public class ConfigRegistryTests
             betaInitializer: new Constant(0.1f), gammaInitializer: new Constant(2f), movingMeanInitializer: new Constant(0.3f),
             movingVarianceInitializer: new Constant(3f), name: "bn")), [2, 3], []),
         ["Normalization"] = (() => Frozen(new Normalization("n")), [2, 3], []),
+        ["Embedding"] = (() => Frozen(new Embedding(7, 3, new RandomNormal(seed: 6), new L2(0.1f), maskZero: true, "e")), [2, 3], []),
 
         ["GlorotUniform"] = (() => new GlorotUniform(1), null, []),
         ["GlorotNormal"] = (() => new GlorotNormal(2), null, []),
@@ -129,7 +130,9 @@ public class ConfigRegistryTests
         Assert.Equal(config.GetRawText(), Json(family.ConfigOf(back)).GetRawText());
         if (original is Layer layer)
         {
-            var x = Tensor.RandomNormal(input!, seed: 1);
+            var x = layer is Embedding e // indices
+                ? Tensor.FromArray([.. Enumerable.Range(0, input!.Aggregate(1, (a, b) => a * b)).Select(i => (float)(i % e.InputDim))], input!)
+                : Tensor.RandomNormal(input!, seed: 1);
             Tensor expected = layer.Call(x);
             var copy = (Layer)back;
             copy.EnsureBuilt(input!);
