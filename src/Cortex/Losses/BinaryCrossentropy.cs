@@ -18,14 +18,11 @@ namespace Cortex.Losses;
 /// Tensor j = bce.Call(Tensor.FromArray(new float[] { 1, 0 }), Tensor.FromArray(new float[,] { { 2 }, { -1 } }));
 /// </code>
 /// </example>
-public sealed class BinaryCrossentropy : Loss
+public sealed class BinaryCrossentropy : ProbabilisticLoss
 {
     /// <summary>Creates the loss.</summary>
     /// <param name="fromLogits">Whether predictions are logits (no sigmoid applied) rather than probabilities.</param>
-    public BinaryCrossentropy(bool fromLogits = false) : base("binary_crossentropy") => FromLogits = fromLogits;
-
-    /// <summary>Whether predictions are logits rather than probabilities.</summary>
-    public bool FromLogits { get; }
+    public BinaryCrossentropy(bool fromLogits = false) : base("binary_crossentropy", fromLogits) { }
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">The shapes differ, or a label is outside [0, 1] (the message names its row).</exception>
@@ -33,7 +30,7 @@ public sealed class BinaryCrossentropy : Loss
     {
         yTrue = AlignLabels(yTrue, yPred);
         CheckLabels(nameof(BinaryCrossentropy), yTrue);
-        if (FromLogits) return FromLogitsOp(yTrue, yPred);
+        if (FromLogits) return KernelOp("BinaryCrossentropyFromLogits", FromLogitsKernel, yTrue, yPred);
         Tensor p = yPred.Clip(Epsilon, 1f - Epsilon);
         return -(yTrue * p.Log() + (1f - yTrue) * (1f - p).Log()).Mean();
     }
@@ -43,30 +40,30 @@ public sealed class BinaryCrossentropy : Loss
     internal static void CheckLabels(string owner, Tensor yTrue) =>
         CheckLabelsInUnitInterval(owner, yTrue, "a binary label: expected 0, 1 or a probability in [0, 1]");
 
-    /// <summary>Sigmoid cross-entropy from logits as one op: forward and closed-form backward in single passes.</summary>
-    private static Tensor FromLogitsOp(Tensor yTrue, Tensor logits)
+    /// <summary>
+    /// The mean over every element of max(z, 0) − z·y + log(1 + e^−|z|) and (when <paramref name="grad"/> is not
+    /// empty) its gradient (σ(z) − y)/count, in one pass.
+    /// </summary>
+    private static double FromLogitsKernel(ReadOnlySpan<float> y, ReadOnlySpan<float> z, int rows, int columns, Span<float> grad)
     {
-        ReadOnlySpan<float> y = yTrue.AsSpan(), z = logits.AsSpan();
+        int count = rows * columns;
         double sum = 0;
-        for (int i = 0; i < z.Length; i++)
+        for (int i = 0; i < count; i++)
         {
             float zi = z[i];
             sum += MathF.Max(zi, 0f) - zi * y[i] + NN.Log1p(MathF.Exp(-MathF.Abs(zi)));
         }
-        var loss = Tensor.Scalar((float)(sum / z.Length));
-        if (GradientTape.IsRecording)
-            GradientTape.Record("BinaryCrossentropyFromLogits", loss, static (g, n) =>
-            {
-                var x = n.Inputs[1];
-                ReadOnlySpan<float> y = n.Inputs[0].AsSpan(), z = x.AsSpan();
-                var grad = Tensor.Uninitialized(x.Size, x.ShapeRef);
-                Span<float> d = grad.Span;
-                float scale = g.Item() / z.Length;
-                for (int i = 0; i < z.Length; i++) d[i] = (Sigmoid(z[i]) - y[i]) * scale;
-                return [null, grad];
-            }, yTrue, logits);
-        return loss;
+        if (!grad.IsEmpty)
+        {
+            float scale = 1f / count;
+            for (int i = 0; i < count; i++) grad[i] = (Sigmoid(z[i]) - y[i]) * scale;
+        }
+        return sum / count;
     }
+
+    /// <inheritdoc/>
+    private protected override LossKernel? Kernel(int labels, int rows, int columns) =>
+        FromLogits && labels == rows * columns ? FromLogitsKernel : null;
 
     // σ(z) without overflow: e^−z is only evaluated for z ≥ 0 and e^z for z < 0.
     private static float Sigmoid(float z)

@@ -20,14 +20,11 @@ namespace Cortex.Losses;
 /// Tensor j = cce.Call(Tensor.FromArray(new float[,] { { 0, 1, 0 } }), Tensor.FromArray(new float[,] { { 1, 3, -2 } }));
 /// </code>
 /// </example>
-public sealed class CategoricalCrossentropy : Loss
+public sealed class CategoricalCrossentropy : ProbabilisticLoss
 {
     /// <summary>Creates the loss.</summary>
     /// <param name="fromLogits">Whether predictions are logits (no softmax applied) rather than probabilities.</param>
-    public CategoricalCrossentropy(bool fromLogits = false) : base("categorical_crossentropy") => FromLogits = fromLogits;
-
-    /// <summary>Whether predictions are logits rather than probabilities.</summary>
-    public bool FromLogits { get; }
+    public CategoricalCrossentropy(bool fromLogits = false) : base("categorical_crossentropy", fromLogits) { }
 
     /// <inheritdoc/>
     /// <exception cref="ArgumentException">The shapes differ, or a label is outside [0, 1] (the message names its row).</exception>
@@ -36,7 +33,7 @@ public sealed class CategoricalCrossentropy : Loss
         yTrue = AlignLabels(yTrue, yPred);
         RequireClassAxis(yPred);
         CheckLabels(nameof(CategoricalCrossentropy), yTrue);
-        if (FromLogits) return FromLogitsOp(yTrue, yPred);
+        if (FromLogits) return KernelOp("CategoricalCrossentropyFromLogits", FromLogitsKernel, yTrue, yPred);
         Tensor p = (yPred / yPred.Sum(-1, keepDims: true)).Clip(Epsilon, 1f - Epsilon);
         return -(yTrue * p.Log()).Sum(-1).Mean();
     }
@@ -47,15 +44,11 @@ public sealed class CategoricalCrossentropy : Loss
         CheckLabelsInUnitInterval(owner, yTrue, "a class probability: expected one-hot labels or probabilities in [0, 1]");
 
     /// <summary>
-    /// Softmax cross-entropy from logits as one op. The forward pass already has every row's softmax in hand, so when
-    /// a tape records it writes the gradient for an upstream gradient of 1 there and then; backward only rescales.
-    /// </summary>
-    /// <summary>
-    /// Σ over rows of Σy·logsumexp(z) − Σy·z and (when <paramref name="grad"/> is not empty) the gradient of the mean,
-    /// (Σy·softmax(z) − y)/rows. Shared by the tape op and the training loop's fused step so both give the same bits.
+    /// The mean over rows of Σy·logsumexp(z) − Σy·z and (when <paramref name="grad"/> is not empty) its gradient,
+    /// (Σy·softmax(z) − y)/rows, one pass per row.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static double FromLogitsKernel(ReadOnlySpan<float> y, ReadOnlySpan<float> z, int rows, int classes, Span<float> grad)
+    private static double FromLogitsKernel(ReadOnlySpan<float> y, ReadOnlySpan<float> z, int rows, int classes, Span<float> grad)
     {
         Span<float> scratch = classes <= 1024 ? stackalloc float[classes] : new float[classes];
         double sum = 0;
@@ -80,36 +73,10 @@ public sealed class CategoricalCrossentropy : Loss
                 for (int c = 0; c < classes; c++) gr[c] = scratch[c] * k - yr[c] * invRows;
             }
         }
-        return sum;
+        return sum / rows;
     }
 
     /// <inheritdoc/>
-    internal override bool TryFused(ReadOnlySpan<float> yTrue, ReadOnlySpan<float> yPred, int rows, int columns, Span<float> grad, out float loss)
-    {
-        loss = 0;
-        if (!FromLogits || yTrue.Length != yPred.Length) return false;
-        loss = (float)(FromLogitsKernel(yTrue, yPred, rows, columns, grad) / rows);
-        return true;
-    }
-
-    private static Tensor FromLogitsOp(Tensor yTrue, Tensor logits)
-    {
-        int classes = logits.ShapeRef[^1];
-        int rows = logits.Size / classes;
-        bool recording = GradientTape.IsRecording;
-        Tensor? grad = recording ? Tensor.Uninitialized(logits.Size, logits.ShapeRef) : null;
-        double sum = FromLogitsKernel(yTrue.AsSpan(), logits.AsSpan(), rows, classes, grad == null ? default : grad.Span);
-        var loss = Tensor.Scalar((float)(sum / rows));
-        if (recording)
-        {
-            var node = GradientTape.Record("CategoricalCrossentropyFromLogits", loss, static (g, n) =>
-            {
-                var unit = (Tensor)n.State!;
-                float s = g.Item();
-                return [null, s == 1f ? unit : unit * s];
-            }, yTrue, logits);
-            if (node != null) node.State = grad;
-        }
-        return loss;
-    }
+    private protected override LossKernel? Kernel(int labels, int rows, int columns) =>
+        FromLogits && labels == rows * columns ? FromLogitsKernel : null;
 }

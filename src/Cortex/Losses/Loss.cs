@@ -1,3 +1,4 @@
+using Cortex.Autodiff;
 using Cortex.Saving;
 using System.Globalization;
 using System.Numerics.Tensors;
@@ -64,15 +65,53 @@ public abstract class Loss
     internal const float Epsilon = 1e-7f;
 
     /// <summary>
+    /// A loss computed on spans in one pass, for a batch of <paramref name="rows"/> × <paramref name="columns"/>
+    /// predictions: returns the loss (the batch mean) and, when <paramref name="grad"/> is not empty, writes its gradient
+    /// with respect to the predictions. The one definition of such a loss: the tape op (<see cref="KernelOp"/>) and the
+    /// training loop's fused step (<see cref="TryFused"/>) both run it, so they give the same bits.
+    /// </summary>
+    private protected delegate double LossKernel(ReadOnlySpan<float> yTrue, ReadOnlySpan<float> yPred, int rows, int columns, Span<float> grad);
+
+    /// <summary>This loss's span kernel for <paramref name="labels"/> label floats and <paramref name="rows"/> ×
+    /// <paramref name="columns"/> predictions, or null when it has none for them (it is then made of tensor ops).</summary>
+    private protected virtual LossKernel? Kernel(int labels, int rows, int columns) => null;
+
+    /// <summary>
     /// For the training loop's allocation-free step: the loss of a 2-D batch (<paramref name="rows"/> ×
     /// <paramref name="columns"/> predictions) and its gradient with respect to the predictions, written into
-    /// <paramref name="grad"/>. Returns false when this loss has no fused kernel for these inputs (the loop then
+    /// <paramref name="grad"/>. Returns false when this loss has no kernel for these inputs (the loop then
     /// takes the GradientTape path). Labels have been validated by the caller.
     /// </summary>
-    internal virtual bool TryFused(ReadOnlySpan<float> yTrue, ReadOnlySpan<float> yPred, int rows, int columns, Span<float> grad, out float loss)
+    internal bool TryFused(ReadOnlySpan<float> yTrue, ReadOnlySpan<float> yPred, int rows, int columns, Span<float> grad, out float loss)
     {
         loss = 0;
-        return false;
+        if (Kernel(yTrue.Length, rows, columns) is not { } kernel) return false;
+        loss = (float)kernel(yTrue, yPred, rows, columns, grad);
+        return true;
+    }
+
+    /// <summary>
+    /// The tape op of a loss with a <see cref="LossKernel"/>, over the predictions' last axis. When a tape records it,
+    /// the forward pass writes the gradient for an upstream gradient of 1 while its values are at hand (a softmax row);
+    /// backward only rescales.
+    /// </summary>
+    private protected static Tensor KernelOp(string op, LossKernel kernel, Tensor yTrue, Tensor yPred)
+    {
+        int columns = yPred.Rank == 0 ? 1 : yPred.ShapeRef[^1], rows = columns == 0 ? 0 : yPred.Size / columns;
+        bool recording = GradientTape.IsRecording;
+        Tensor? grad = recording ? Tensor.Uninitialized(yPred.Size, yPred.ShapeRef) : null;
+        var loss = Tensor.Scalar((float)kernel(yTrue.AsSpan(), yPred.AsSpan(), rows, columns, grad == null ? default : grad.Span));
+        if (recording)
+        {
+            var node = GradientTape.Record(op, loss, static (g, n) =>
+            {
+                var unit = (Tensor)n.State!;
+                float s = g.Item();
+                return [null, s == 1f ? unit : unit * s];
+            }, yTrue, yPred);
+            if (node != null) node.State = grad;
+        }
+        return loss;
     }
 
     /// <summary>
@@ -120,4 +159,18 @@ public abstract class Loss
         if (yPred.Rank == 0 || yPred.ShapeRef[^1] == 0)
             throw new ArgumentException($"{GetType().Name}: yPred needs a class axis as its last dimension. Received: shape {ShapeUtil.Format(yPred.ShapeRef)}");
     }
+}
+
+/// <summary>
+/// The base of the cross-entropies, whose predictions are probabilities or, with <see cref="FromLogits"/>, logits
+/// (scores before the sigmoid or softmax) — the stable form the course recommends.
+/// </summary>
+/// <example><code>Loss loss = new SparseCategoricalCrossentropy(fromLogits: true);   // a ProbabilisticLoss</code></example>
+public abstract class ProbabilisticLoss : Loss
+{
+    /// <summary>Stores the name and whether predictions are logits.</summary>
+    private protected ProbabilisticLoss(string name, bool fromLogits) : base(name) => FromLogits = fromLogits;
+
+    /// <summary>Whether predictions are logits (no sigmoid or softmax applied) rather than probabilities.</summary>
+    public bool FromLogits { get; }
 }

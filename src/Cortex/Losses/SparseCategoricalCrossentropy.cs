@@ -21,14 +21,11 @@ namespace Cortex.Losses;
 /// Tensor j = loss.Call(Tensor.FromArray(new float[] { 2, 0 }), Tensor.FromArray(new float[,] { { 1, 0, 4 }, { 3, 1, 0 } }));
 /// </code>
 /// </example>
-public sealed class SparseCategoricalCrossentropy : Loss
+public sealed class SparseCategoricalCrossentropy : ProbabilisticLoss
 {
     /// <summary>Creates the loss.</summary>
     /// <param name="fromLogits">Whether predictions are logits (no softmax applied) rather than probabilities.</param>
-    public SparseCategoricalCrossentropy(bool fromLogits = false) : base("sparse_categorical_crossentropy") => FromLogits = fromLogits;
-
-    /// <summary>Whether predictions are logits rather than probabilities.</summary>
-    public bool FromLogits { get; }
+    public SparseCategoricalCrossentropy(bool fromLogits = false) : base("sparse_categorical_crossentropy", fromLogits) { }
 
     /// <inheritdoc/>
     public override Tensor Call(Tensor yTrue, Tensor yPred)
@@ -37,7 +34,7 @@ public sealed class SparseCategoricalCrossentropy : Loss
         ArgumentNullException.ThrowIfNull(yPred);
         RequireClassAxis(yPred);
         int[] labels = Labels(yTrue, yPred);
-        if (FromLogits) return FromLogitsOp(labels, yTrue, yPred);
+        if (FromLogits) return KernelOp("SparseCategoricalCrossentropyFromLogits", FromLogitsKernel, yTrue, yPred);
         int classes = yPred.ShapeRef[^1];
         Tensor p = (yPred / yPred.Sum(-1, keepDims: true)).Clip(Epsilon, 1f - Epsilon);
         // Pick log p[label] per row by a one-hot mask; the mask carries the gradient to the labelled entries only.
@@ -48,12 +45,11 @@ public sealed class SparseCategoricalCrossentropy : Loss
     }
 
     /// <summary>
-    /// Σ over rows of logsumexp(z) − z[label], and (when <paramref name="grad"/> is not empty) the gradient of the
-    /// mean, (softmax(z) − onehot)/rows, in one pass per row. Labels must already be validated class indices.
+    /// The mean over rows of logsumexp(z) − z[label], and (when <paramref name="grad"/> is not empty) its gradient, (softmax(z) − onehot)/rows, in one pass per row. Labels must already be validated class indices.
     /// Shared by the tape op and the training loop's fused step so both give the same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static double FromLogitsKernel(ReadOnlySpan<float> labels, ReadOnlySpan<float> z, int rows, int classes, Span<float> grad)
+    private static double FromLogitsKernel(ReadOnlySpan<float> labels, ReadOnlySpan<float> z, int rows, int classes, Span<float> grad)
     {
         Span<float> scratch = classes <= 1024 ? stackalloc float[classes] : new float[classes];
         double sum = 0;
@@ -74,17 +70,11 @@ public sealed class SparseCategoricalCrossentropy : Loss
                 gr[label] -= invRows;
             }
         }
-        return sum;
+        return sum / rows;
     }
 
     /// <inheritdoc/>
-    internal override bool TryFused(ReadOnlySpan<float> yTrue, ReadOnlySpan<float> yPred, int rows, int columns, Span<float> grad, out float loss)
-    {
-        loss = 0;
-        if (!FromLogits || yTrue.Length != rows) return false;
-        loss = (float)(FromLogitsKernel(yTrue, yPred, rows, columns, grad) / rows);
-        return true;
-    }
+    private protected override LossKernel? Kernel(int labels, int rows, int columns) => FromLogits && labels == rows ? FromLogitsKernel : null;
 
     /// <summary>Checks the labels' shape and values and returns them as row-major class indices.</summary>
     private int[] Labels(Tensor yTrue, Tensor yPred)
@@ -105,30 +95,5 @@ public sealed class SparseCategoricalCrossentropy : Loss
             labels[r] = (int)v;
         }
         return labels;
-    }
-
-    /// <summary>
-    /// Softmax cross-entropy from logits and integer labels as one op. When a tape records it, the forward pass writes
-    /// the gradient for an upstream gradient of 1 (softmax − onehot) / N while the row's softmax is at hand.
-    /// </summary>
-    private static Tensor FromLogitsOp(int[] labels, Tensor yTrue, Tensor logits)
-    {
-        int classes = logits.ShapeRef[^1];
-        int rows = labels.Length;
-        bool recording = GradientTape.IsRecording;
-        Tensor? grad = recording ? Tensor.Uninitialized(logits.Size, logits.ShapeRef) : null;
-        double sum = FromLogitsKernel(yTrue.AsSpan(), logits.AsSpan(), rows, classes, grad == null ? default : grad.Span);
-        var loss = Tensor.Scalar((float)(sum / rows));
-        if (recording)
-        {
-            var node = GradientTape.Record("SparseCategoricalCrossentropyFromLogits", loss, static (g, n) =>
-            {
-                var unit = (Tensor)n.State!;
-                float s = g.Item();
-                return [null, s == 1f ? unit : unit * s];
-            }, yTrue, logits);
-            if (node != null) node.State = grad;
-        }
-        return loss;
     }
 }

@@ -28,7 +28,7 @@ public class FusedStepTests
     }
 
     public static TheoryData<string> Models => ["relu-sparse", "sigmoid-tanh-categorical", "dropout-normalization-activation", "softmax-sparse-logits-odd-batch",
-        "batchnorm-odd-batch", "batchnorm-first", "batchnorm-frozen", "relu6-elu-slope"];
+        "batchnorm-odd-batch", "batchnorm-first", "batchnorm-frozen", "relu6-elu-slope", "binary-logits-odd-batch", "multi-label-logits"];
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -79,6 +79,17 @@ public class FusedStepTests
             case "relu6-elu-slope":
                 build = () => new Sequential(new Dense(8, "relu6"), new Dense(6, Activations.ActivationFunction.Elu(0.5f)), new Dense(3));
                 loss = new SparseCategoricalCrossentropy(fromLogits: true);
+                break;
+            case "binary-logits-odd-batch":
+                build = () => new Sequential(new Dense(8, "relu"), new Dense(1));
+                loss = new BinaryCrossentropy(fromLogits: true);
+                y = (labels > 0.5f).Reshape(-1, 1);
+                batch = 50;
+                break;
+            case "multi-label-logits": // several sigmoid outputs, each its own yes/no
+                build = () => new Sequential(new Dense(8, "tanh"), new Dense(3));
+                loss = new BinaryCrossentropy(fromLogits: true);
+                y = Tensor.OneHot(labels, 3);
                 break;
             default:
                 build = () => new Sequential(new Dense(7, "leaky_relu"), new Dense(3, "selu"));
