@@ -113,24 +113,20 @@ public sealed class BatchNormalization : Layer
     /// <inheritdoc/>
     internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
     {
-        stage = null;
-        reason = NormalizesLastAxis(context.Sample.Length + 1) ? "" : $"normalizes axis {Axis}, not the last";
-        if (reason.Length > 0) return false;
-        var bn = new BatchNormStage(this, context.Sample[^1]) { Width = context.InputWidth };
+        reason = "";
+        int[] shape = [-1, .. context.Sample];
+        int axis = ResolvedAxis(shape), channels = shape[axis];
+        int outerPerRow = 1;
+        for (int i = 1; i < axis; i++) outerPerRow *= shape[i];
+        var bn = new BatchNormStage(this, outerPerRow, channels, context.InputWidth / outerPerRow / channels, context.Training && Trainable)
+            { Width = context.InputWidth };
         if (Trainable) (bn.GammaGrad, bn.BetaGrad) = (context.AddWeight(Gamma), context.AddWeight(Beta));   // frozen: inference mode
         stage = bn;
         return true;
     }
 
     /// <inheritdoc/>
-    protected override Tensor CallCore(Tensor inputs, bool training)
-    {
-        bool useBatch = training && Trainable;
-        var y = BatchNormOp.Forward(inputs, Gamma, Beta, ResolvedAxis(inputs.ShapeRef), Epsilon, useBatch, MovingMean!, MovingVariance!,
-            out float[]? mean, out float[]? variance);
-        if (mean != null) UpdateMovingStatistics(mean, variance!);
-        return y;
-    }
+    protected override Tensor CallCore(Tensor inputs, bool training) => StageOp.Run(this, inputs, training);
 
     /// <summary>moving = moving·momentum + batch·(1 − momentum), for the mean and the variance (training steps).</summary>
     internal void UpdateMovingStatistics(ReadOnlySpan<float> batchMean, ReadOnlySpan<float> batchVariance)
@@ -143,21 +139,18 @@ public sealed class BatchNormalization : Layer
     {
         for (int i = 0; i < moving.Length; i++) moving[i] = moving[i] * Momentum + batch[i] * (1f - Momentum);
     }
-
-    /// <summary>Whether the layer normalises the last axis of a rank-<paramref name="rank"/> input (channels last).</summary>
-    internal bool NormalizesLastAxis(int rank) => Axis == -1 || Axis == rank - 1;
 }
 
 /// <summary>
-/// BatchNormalization on the last axis (channels last), with <see cref="BatchNormOp"/>'s kernels on buffers made
-/// once. A trainable layer normalises with the batch's statistics, updates its moving averages and learns γ and β;
-/// a frozen one (fine-tuning) normalises with its moving statistics and only passes the gradient through, as Keras.
+/// BatchNormalization with <see cref="BatchNormOp"/>'s kernels on buffers made once, over the (outer, channels, inner)
+/// view of the batch (channels last: inner = 1). In training (a trainable layer, training call) it normalises with the
+/// batch's statistics, updates its moving averages and learns γ and β; otherwise (inference, or a frozen layer being
+/// fine-tuned) it normalises with its moving statistics and only passes the gradient through, as Keras.
 /// </summary>
-internal sealed class BatchNormStage(BatchNormalization layer, int channels) : Stage
+internal sealed class BatchNormStage(BatchNormalization layer, int outerPerRow, int channels, int inner, bool training) : Stage
 {
     public override bool LendsBuffers => true;
 
-    private readonly bool training = layer.Trainable;
     public Tensor? GammaGrad, BetaGrad;
     private readonly float[] mean = new float[channels], variance = new float[channels], invStd = new float[channels],
         scale = new float[channels], shift = new float[channels], k = new float[channels],
@@ -170,18 +163,18 @@ internal sealed class BatchNormStage(BatchNormalization layer, int channels) : S
     public override void Forward(float[] input, int rows)
     {
         int n = rows * Width;
-        BatchNormOp.ForwardCore(input.AsSpan(0, n), n / channels, channels, 1, Gamma, layer.Beta == null ? default : layer.Beta.AsSpan(),
+        BatchNormOp.ForwardCore(input.AsSpan(0, n), rows * outerPerRow, channels, inner, Gamma, layer.Beta == null ? default : layer.Beta.AsSpan(),
             layer.Epsilon, training, layer.MovingMean!.AsSpan(), layer.MovingVariance!.AsSpan(), mean, variance, invStd, scale, shift,
             scratch, Output.AsSpan(0, n));
-        if (training) layer.UpdateMovingStatistics(mean, variance);
+        if (training && n > 0) layer.UpdateMovingStatistics(mean, variance);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Backward(float[] input, float[]? inputGrad, int rows)
     {
         int n = rows * Width;
-        if (!training && inputGrad == null) return; // nothing to learn here and nothing to pass on
-        BatchNormOp.BackwardCore(input.AsSpan(0, n), OutputGrad.AsSpan(0, n), n / channels, channels, 1, mean, invStd, Gamma,
+        if (GammaGrad == null && BetaGrad == null && inputGrad == null) return; // nothing to learn here and nothing to pass on
+        BatchNormOp.BackwardCore(input.AsSpan(0, n), OutputGrad.AsSpan(0, n), rows * outerPerRow, channels, inner, mean, invStd, Gamma,
             training, inputGrad == null ? default : inputGrad.AsSpan(0, n), sumG, sumGx, scratch, k, meanG, meanGx);
         if (GammaGrad != null)
             for (int c = 0; c < channels; c++) GammaGrad.Span[c] = (float)sumGx[c];

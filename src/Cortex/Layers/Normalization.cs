@@ -79,41 +79,39 @@ public sealed class Normalization : Layer
     /// <inheritdoc/>
     internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
     {
-        stage = null;
-        // Fixed preprocessing on feature rows, before any trained weight: no gradient has to pass through it.
-        reason = context.TrainableSeen ? "follows a trained layer" : !context.InputIsRows ? "normalizes images, not rows" : "";
-        if (reason.Length > 0) return false;
+        reason = "";
         stage = new NormalizationStage(this) { Width = context.InputWidth };
         return true;
     }
 
     /// <inheritdoc/>
-    protected override Tensor CallCore(Tensor inputs, bool training)
-    {
-        var std = Tensor.Uninitialized(VarianceWeight!.ShapeRef);
-        TensorPrimitives.Sqrt(VarianceWeight.AsSpan(), std.Span);
-        TensorPrimitives.Max(std.Span, Epsilon, std.Span);
-        return (inputs - MeanWeight!.Value()) / std;
-    }
-}
+    protected override Tensor CallCore(Tensor inputs, bool training) => StageOp.Run(this, inputs, training);
 
-internal sealed class NormalizationStage(Normalization layer) : Stage
-{
-    private readonly float[] std = new float[layer.MeanWeight!.Size];
-
-    public override void Forward(float[] input, int rows)
+    /// <summary>(x − mean) / max(√variance, ε) over each sample's last axis; the gradient is divided by the same.</summary>
+    private sealed class NormalizationStage(Normalization layer) : Stage
     {
-        // As Normalization.CallCore: (x − mean) / max(√variance, ε), row by row.
-        TensorPrimitives.Sqrt(layer.VarianceWeight!.AsSpan(), std);
-        TensorPrimitives.Max(std, Normalization.Epsilon, std);
-        ReadOnlySpan<float> mean = layer.MeanWeight!.AsSpan();
-        for (int r = 0; r < rows; r++)
+        private readonly float[] std = new float[layer.MeanWeight!.Size];
+
+        public override void Forward(float[] input, int rows)
         {
-            var o = Output.AsSpan(r * Width, Width);
-            TensorPrimitives.Subtract(input.AsSpan(r * Width, Width), mean, o);
-            TensorPrimitives.Divide(o, std, o);
+            TensorPrimitives.Sqrt(layer.VarianceWeight!.AsSpan(), std);
+            TensorPrimitives.Max(std, Epsilon, std);
+            ReadOnlySpan<float> mean = layer.MeanWeight!.AsSpan();
+            int f = std.Length;
+            for (int at = 0; at < rows * Width; at += f)
+            {
+                var o = Output.AsSpan(at, f);
+                TensorPrimitives.Subtract(input.AsSpan(at, f), mean, o);
+                TensorPrimitives.Divide(o, std, o);
+            }
+        }
+
+        public override void Backward(float[] input, float[]? inputGrad, int rows)
+        {
+            if (inputGrad == null) return;
+            int f = std.Length;
+            for (int at = 0; at < rows * Width; at += f)
+                TensorPrimitives.Divide(OutputGrad.AsSpan(at, f), std, inputGrad.AsSpan(at, f));
         }
     }
-
-    public override void Backward(float[] input, float[]? inputGrad, int rows) { } // only allowed before any weight
 }

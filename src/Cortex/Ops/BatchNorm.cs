@@ -2,7 +2,6 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Cortex.Autodiff;
 using Cortex.Kernels;
 
 namespace Cortex;
@@ -20,46 +19,12 @@ namespace Cortex;
 /// </remarks>
 internal static class BatchNormOp
 {
-    private sealed class State(float[] mean, float[] invStd, bool training, bool hasGamma, int outer, int channels, int inner)
-    {
-        public readonly float[] Mean = mean, InvStd = invStd;
-        public readonly bool Training = training, HasGamma = hasGamma;
-        public readonly int Outer = outer, Channels = channels, Inner = inner;
-    }
-
-    /// <summary>Normalises x along <paramref name="axis"/>. In training, <paramref name="batchMean"/> and
-    /// <paramref name="batchVariance"/> receive the batch statistics (for the moving averages); otherwise they are null.</summary>
-    public static Tensor Forward(Tensor x, Tensor? gamma, Tensor? beta, int axis, float epsilon, bool training,
-        Tensor movingMean, Tensor movingVariance, out float[]? batchMean, out float[]? batchVariance)
-    {
-        var (outer, channels, inner) = ShapeUtil.Split(x.ShapeRef, axis);
-        long m = (long)outer * inner;
-        var mean = new float[channels];
-        var invStd = new float[channels];
-        var variance = new float[channels];
-        var y = Tensor.Uninitialized(x.ShapeRef);
-        ForwardCore(x.AsSpan(), outer, channels, inner, gamma == null ? default : gamma.AsSpan(), beta == null ? default : beta.AsSpan(),
-            epsilon, training, movingMean.AsSpan(), movingVariance.AsSpan(), mean, variance, invStd,
-            new float[channels], new float[channels], new double[2 * channels], y.Span);
-        (batchMean, batchVariance) = training && m > 0 ? (mean, variance) : (null, null);
-
-        if (GradientTape.IsRecording)
-        {
-            List<Tensor> inputs = [x];
-            if (gamma != null) inputs.Add(gamma);
-            if (beta != null) inputs.Add(beta);
-            var node = GradientTape.Record("BatchNormalization", y, Backward, [.. inputs]);
-            if (node != null) node.State = new State(mean, invStd, training, gamma != null, outer, channels, inner);
-        }
-        return y;
-    }
-
     /// <summary>
     /// y = γ·(x − μ)/√(σ² + ε) + β over the channels of x (outer × channels × inner), on spans: in training with the
     /// batch's statistics (written to <paramref name="mean"/> and <paramref name="variance"/> for the moving averages),
     /// otherwise with the moving ones. <paramref name="invStd"/> receives 1/√(σ² + ε) for backward;
-    /// <paramref name="scale"/> and <paramref name="shift"/> are per-channel scratch. The forward of both the tape op
-    /// and <see cref="Layers.BatchNormStage"/>.
+    /// <paramref name="scale"/> and <paramref name="shift"/> are per-channel scratch. The forward of
+    /// <see cref="Layers.BatchNormStage"/>, which is also the layer's tape op.
     /// </summary>
     internal static void ForwardCore(ReadOnlySpan<float> x, int outer, int channels, int inner, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
         float epsilon, bool training, ReadOnlySpan<float> movingMean, ReadOnlySpan<float> movingVariance,
@@ -414,24 +379,5 @@ internal static class BatchNormOp
                 Unsafe.Add(ref d0, i) = k[c] * (Unsafe.Add(ref g0, i) - meanG[c] - xhat * meanGx[c]);
             }
         }
-    }
-
-    private static Tensor?[] Backward(Tensor g, TapeNode node)
-    {
-        var s = (State)node.State!;
-        Tensor x = node.Inputs[0];
-        bool hasGamma = s.HasGamma;
-        Tensor? gamma = hasGamma ? node.Inputs[1] : null;
-        bool hasBeta = node.Inputs.Length == (hasGamma ? 3 : 2);
-        int channels = s.Channels;
-        var sumG = new double[channels];
-        var sumGx = new double[channels];
-        var dx = Tensor.Uninitialized(x.ShapeRef);
-        BackwardCore(x.AsSpan(), g.AsSpan(), s.Outer, channels, s.Inner, s.Mean, s.InvStd, gamma == null ? default : gamma.AsSpan(),
-            s.Training, dx.Span, sumG, sumGx, new double[4 * channels], new float[channels], new float[channels], new float[channels]);
-        var grads = new List<Tensor?> { dx };
-        if (hasGamma) grads.Add(Tensor.FromArray([.. sumGx.Select(v => (float)v)]));
-        if (hasBeta) grads.Add(Tensor.FromArray([.. sumG.Select(v => (float)v)]));
-        return [.. grads];
     }
 }

@@ -28,7 +28,7 @@ public class FusedStepTests
     }
 
     public static TheoryData<string> Models => ["relu-sparse", "sigmoid-tanh-categorical", "dropout-normalization-activation", "softmax-sparse-logits-odd-batch",
-        "batchnorm-odd-batch", "batchnorm-first", "batchnorm-frozen", "relu6-elu-slope", "binary-logits-odd-batch", "multi-label-logits"];
+        "batchnorm-odd-batch", "batchnorm-first", "batchnorm-frozen", "relu6-elu-slope", "binary-logits-odd-batch", "multi-label-logits", "batchnorm-axis1"];
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -80,6 +80,11 @@ public class FusedStepTests
                 build = () => new Sequential(new Dense(8, "relu6"), new Dense(6, Activations.ActivationFunction.Elu(0.5f)), new Dense(3));
                 loss = new SparseCategoricalCrossentropy(fromLogits: true);
                 break;
+            case "batchnorm-axis1": // not the last axis: channels 3 with 2 values each per sample
+                build = () => new Sequential(new Input([6]), new Reshape([3, 2]), new BatchNormalization(axis: 1), new Flatten(), new Dense(3));
+                loss = new SparseCategoricalCrossentropy(fromLogits: true);
+                batch = 50;
+                break;
             case "binary-logits-odd-batch":
                 build = () => new Sequential(new Dense(8, "relu"), new Dense(1));
                 loss = new BinaryCrossentropy(fromLogits: true);
@@ -130,7 +135,7 @@ public class FusedStepTests
     [InlineData("regularizer", "tape: Dense 'reg' has a regularizer")]
     [InlineData("frozen", "tape: Dense 'frozen' is frozen")]
     [InlineData("global-pooling", "tape: GlobalAveragePooling2D 'gap' has no fused stage")]
-    [InlineData("batchnorm-axis", "tape: BatchNormalization 'bn' normalizes axis 1, not the last")]
+    [InlineData("batchnorm-axis", "fused")] // any axis: the (outer, channels, inner) view
     [InlineData("mse", "tape: the loss MeanSquaredError has no fused kernel (for labels of this shape)")]
     public void TrainingPathSaysWhichPathFitTookAndWhy(string kind, string expected)
     {
