@@ -20,6 +20,7 @@ public abstract class Layer
     private static readonly Dictionary<string, int> NameCounts = [];
     private readonly List<Variable> weights = [];
     private readonly List<(Variable Weight, Regularizer Regularizer)> regularized = [];
+    private readonly List<Layer> sublayers = [];
 
     // Floats AddWeight may still allocate on this thread, or null for no limit (see LimitWeights).
     [ThreadStatic] private static long? weightsLeft;
@@ -46,14 +47,24 @@ public abstract class Layer
     [Config]
     public bool Trainable { get; set; } = true;
 
-    /// <summary>All weights: trainable then non-trainable, in creation order within each group.</summary>
+    /// <summary>All weights: trainable then non-trainable, in creation order within each group (a wrapper's own, then
+    /// those of the layers it wraps).</summary>
     public IReadOnlyList<Variable> Weights => [.. TrainableWeights, .. NonTrainableWeights];
 
     /// <summary>The weights an optimizer updates.</summary>
-    public IReadOnlyList<Variable> TrainableWeights => Trainable ? [.. weights.Where(w => w.Trainable)] : [];
+    public IReadOnlyList<Variable> TrainableWeights =>
+        Trainable ? [.. weights.Where(w => w.Trainable), .. sublayers.SelectMany(l => l.TrainableWeights)] : [];
 
     /// <summary>The weights an optimizer leaves alone (e.g. a Normalization layer's mean and variance).</summary>
-    public IReadOnlyList<Variable> NonTrainableWeights => Trainable ? [.. weights.Where(w => !w.Trainable)] : [.. weights];
+    public IReadOnlyList<Variable> NonTrainableWeights => Trainable
+        ? [.. weights.Where(w => !w.Trainable), .. sublayers.SelectMany(l => l.NonTrainableWeights)]
+        : [.. weights, .. sublayers.SelectMany(l => l.Weights)];
+
+    /// <summary>
+    /// Makes <paramref name="inner"/> part of this layer, as Keras tracks a wrapper's layers: its weights are listed
+    /// with this layer's (and saved, counted, trained or frozen with it), its penalties added to this layer's.
+    /// </summary>
+    private protected void Track(Layer inner) => sublayers.Add(inner);
 
     /// <summary>Creates the weights for inputs of <paramref name="inputShape"/> (batch axis included). Called once, on first use.</summary>
     protected virtual void Build(int[] inputShape) { }
@@ -140,13 +151,15 @@ public abstract class Layer
     }
 
     /// <summary>Whether a trained weight of this layer carries a regularizer (whose penalty the fused step does not add).</summary>
-    internal bool HasRegularizer => Trainable && regularized.Count > 0;
+    internal bool HasRegularizer => Trainable && (regularized.Count > 0 || sublayers.Any(l => l.HasRegularizer));
 
     /// <summary>The regularisation penalties of this layer's weights (added to the loss during training).</summary>
     public IEnumerable<Tensor> RegularizationLosses()
     {
-        foreach (var (w, r) in regularized)
-            if (Trainable) yield return r.Call(w);
+        if (!Trainable) yield break;
+        foreach (var (w, r) in regularized) yield return r.Call(w);
+        foreach (var inner in sublayers)
+            foreach (var penalty in inner.RegularizationLosses()) yield return penalty;
     }
 
     /// <summary>Copies of the weights, in <see cref="Weights"/> order (for Dense: kernel (inputs, units), then bias).</summary>
@@ -182,6 +195,7 @@ public abstract class Layer
     {
         weights.Clear();
         regularized.Clear();
+        foreach (var inner in sublayers) inner.Unbuild();
         BuildInputShape = null;
         Built = false;
     }
@@ -210,7 +224,7 @@ public abstract class Layer
     }
 
     /// <summary>The number of scalar weights.</summary>
-    public int CountParams() => weights.Sum(w => w.Size);
+    public int CountParams() => weights.Sum(w => w.Size) + sublayers.Sum(l => l.CountParams());
 
     /// <summary>
     /// The constructor's named arguments, Keras-named (<c>units</c>, <c>use_bias</c>, <c>name</c>, …), with

@@ -69,6 +69,11 @@ internal sealed class StageContext(int batch, bool inputIsRows, Func<Variable?, 
     /// buffer (null for a null weight).</summary>
     public Tensor? AddWeight(Variable? weight) => addWeight(weight);
 
+    /// <summary>A context for a layer inside a wrapper, which runs it on <paramref name="batch"/> rows of
+    /// <paramref name="sample"/> (TimeDistributed: every time step a row); its weights register with this step.</summary>
+    public StageContext Nested(int batch, int[] sample) =>
+        new(batch, sample.Length == 1, addWeight) { Sample = sample, TrainableSeen = TrainableSeen, Training = Training };
+
     /// <summary>The output shape of <paramref name="layer"/> for this sample (no batch axis).</summary>
     public int[] OutputSample(Layer layer) => [.. layer.ComputeOutputShape([-1, .. Sample])[1..]];
 
