@@ -101,7 +101,7 @@ public abstract class RecurrentLayer : Layer
     protected override void Build(int[] inputShape)
     {
         if (inputShape.Length != 3)
-            throw new ArgumentException($"{GetType().Name} '{Name}' expects input of rank 3 (batch, timesteps, features). Received: shape {ShapeUtil.Format(inputShape)}");
+            throw RankError(inputShape);
         Kernel = AddWeight("kernel", [inputShape[2], Gates * Units], KernelInitializer, regularizer: KernelRegularizer);
         RecurrentKernel = AddWeight("recurrent_kernel", [Units, Gates * Units], RecurrentInitializer, regularizer: RecurrentRegularizer);
         if (UseBias)
@@ -110,6 +110,9 @@ public abstract class RecurrentLayer : Layer
             InitializeBias(Bias.Span);
         }
     }
+
+    private ArgumentException RankError(int[] shape) =>
+        new($"{GetType().Name} '{Name}' expects input of rank 3 (batch, timesteps, features). Received: shape {ShapeUtil.Format(shape)}");
 
     /// <inheritdoc/>
     protected override bool TryBuildFromWeights(Tensor[] values)
@@ -136,7 +139,7 @@ public abstract class RecurrentLayer : Layer
     public override int[] ComputeOutputShape(int[] inputShape)
     {
         if (inputShape.Length != 3)
-            throw new ArgumentException($"{GetType().Name} '{Name}' expects input of rank 3 (batch, timesteps, features). Received: shape {ShapeUtil.Format(inputShape)}");
+            throw RankError(inputShape);
         return ReturnSequences ? [inputShape[0], inputShape[1], Units] : [inputShape[0], Units];
     }
 
