@@ -20,6 +20,7 @@ import torch.nn.functional as F
 torch.manual_seed(2468)
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sequence.json")
 cases = []
+module_checks = []
 
 
 def randn(*shape, scale=1.0):
@@ -109,10 +110,36 @@ def recurrent(kind, name, batch, steps, features, units, return_sequences=False,
             h = z * h + (1 - z) * hh
         outputs.append(h)
     out = torch.stack(outputs, 1) if return_sequences else h
+    if kind != "simple_rnn" and activation == "tanh" and recurrent_activation == "sigmoid" and reset_after:
+        check_against_torch_module(kind, x, kernel, recurrent_kernel, bias, units, go_backwards, out, return_sequences)
     args = {"units": units, "return_sequences": return_sequences, "go_backwards": go_backwards, "use_bias": use_bias,
             "activation": activation, "recurrent_activation": recurrent_activation, "reset_after": reset_after}
     entry = {"name": name, "layer": kind, "fd": True, "args": args, "inputs": [enc(leaf) for leaf in leaves]}
     finish(entry, leaves, out)
+
+
+def check_against_torch_module(kind, x, kernel, recurrent_kernel, bias, units, go_backwards, out, return_sequences):
+    """The Keras layout is PyTorch's nn.LSTM/nn.GRU with transposed weights (GRU: gate blocks z, r, h → r, z, n):
+    the recurrences written out above must give nn.LSTM's and nn.GRU's outputs."""
+    def torch_order(w):  # (…, 3u) in Keras's z, r, h → PyTorch's r, z, n
+        return torch.cat([w[..., units:2 * units], w[..., :units], w[..., 2 * units:]], -1) if kind == "gru" else w
+    rng = torch.get_rng_state()  # the module's own initialisation must not shift the cases' draws
+    module = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(x.shape[2], units, batch_first=True, bias=bias is not None).double()
+    torch.set_rng_state(rng)
+    with torch.no_grad():
+        module.weight_ih_l0.copy_(torch_order(kernel).T)
+        module.weight_hh_l0.copy_(torch_order(recurrent_kernel).T)
+        if bias is not None:
+            if kind == "lstm":  # Keras has one bias; PyTorch adds two
+                module.bias_ih_l0.copy_(bias)
+                module.bias_hh_l0.zero_()
+            else:
+                module.bias_ih_l0.copy_(torch_order(bias[0]))
+                module.bias_hh_l0.copy_(torch_order(bias[1]))
+        seq, _ = module(torch.flip(x, [1]) if go_backwards else x)
+    expected = seq if return_sequences else seq[:, -1]
+    assert torch.allclose(out.detach(), expected, atol=1e-12), f"{kind}: the recurrence differs from torch.nn.{type(module).__name__}"
+    module_checks.append(kind)
 
 
 # Recurrent layers: the last state or every state, backwards, without bias, other activations, one step, batch 1.
@@ -133,4 +160,4 @@ recurrent("gru", "gru_reset_before_no_bias", 2, 3, 2, 3, reset_after=False, use_
 
 with open(OUT, "w") as f:
     json.dump({"generator": "tests/reference/make_sequence_reference.py", "torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
-print(f"wrote {len(cases)} cases to {OUT} ({os.path.getsize(OUT)} bytes)")
+print(f"wrote {len(cases)} cases to {OUT} ({os.path.getsize(OUT)} bytes); {len(module_checks)} recurrent cases equal torch.nn.LSTM/GRU")

@@ -53,7 +53,7 @@ public abstract class RecurrentLayer : Layer
     // The backward pass keeps only the gates' outputs, so the derivative must come from the output.
     private static ActivationFunction DifferentiableFromOutput(string layer, string argument, ActivationFunction f) =>
         f.DerivativeFromOutput ? f
-        : throw new ArgumentException($"{layer}: {argument} must have a derivative computable from its output (tanh, sigmoid, relu, …). Received: {argument}='{f.Name}' (alpha {f.Alpha})", argument);
+        : throw new ArgumentException($"{layer}: {argument} must have a derivative computable from its output (tanh, sigmoid, relu, …). Received: {argument}='{f.Name}'{(f.Alpha != 0 ? $" (alpha {f.Alpha})" : "")}", argument);
 
     /// <summary>Dimension of the state (the output features).</summary>
     public int Units { get; }

@@ -84,6 +84,8 @@ public class RecurrentTests
         Assert.Contains("LSTM: activation must have a derivative computable from its output", e.Message);
         Assert.Contains("Received: activation='softplus'", e.Message);
         Assert.Contains("recurrentActivation='silu'", Assert.Throws<ArgumentException>(() => new GRU(2, recurrentActivation: "silu")).Message);
+        Assert.Contains("activation='leaky_relu' (alpha -0.5)",
+            Assert.Throws<ArgumentException>(() => new SimpleRNN(2, Activations.ActivationFunction.LeakyRelu(-0.5f))).Message);
         var layer = new LSTM(2, name: "lstm_e");
         var rank = Assert.Throws<ArgumentException>(() => layer.Call(Tensor.Zeros([2, 3]))).Message;
         Assert.Contains("LSTM 'lstm_e' expects input of rank 3 (batch, timesteps, features). Received: shape (-1, 3)", rank);   // the batch is not part of the build shape
