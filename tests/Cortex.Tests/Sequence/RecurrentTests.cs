@@ -174,10 +174,10 @@ public class RecurrentTests
         CortexRandom.SetGlobalSeed(3);
         var model = new Sequential(new Input([28, 28]), new LSTM(32), new Dense(10));
         model.Compile(new Adam(0.01f), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
-        model.Fit(Rows(xTrain, 3000), yTrain.Slice(0, 3000), epochs: 4, batchSize: 32, verbose: 0);
+        model.Fit(Rows(xTrain, 5000), yTrain.Slice(0, 5000), epochs: 5, batchSize: 32, verbose: 0);
         Assert.Equal("fused", model.TrainingPath);
         var accuracy = model.Evaluate(Rows(xTest, 1000), yTest.Slice(0, 1000), verbose: 0)["accuracy"];
-        Assert.True(accuracy > 0.85f, $"test accuracy {accuracy}");
+        Assert.True(accuracy > 0.9f, $"test accuracy {accuracy}");   // 0.917 at this seed
     }
 
     /// <summary>Embedding's token task (the class: whether tokens below 8 are the majority): the table and the LSTM both learn.</summary>
