@@ -20,6 +20,7 @@ import torch.nn.functional as F
 torch.manual_seed(2468)
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sequence.json")
 cases = []
+module_checks = []
 
 
 def randn(*shape, scale=1.0):
@@ -58,6 +59,105 @@ embedding("embedding_single_index", (4, 1), 6, 5)
 embedding("embedding_rank3", (2, 3, 2), 7, 2)
 embedding("embedding_wide", (2, 4), 50, 33, repeats=False)
 
+
+ACTIVATIONS = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu, "linear": lambda v: v}
+
+
+def recurrent(kind, name, batch, steps, features, units, return_sequences=False, go_backwards=False, use_bias=True,
+              activation="tanh", recurrent_activation="sigmoid", reset_after=True):
+    """Keras's SimpleRNN/LSTM/GRU written out in float64 from Keras-layout leaves (kernel (features, gates*units),
+    recurrent_kernel (units, gates*units), bias), so the gradients come back in Keras's layout. Gate orders are
+    Keras's: LSTM i, f, c, o (PyTorch's i, f, g, o); GRU z, r, h (PyTorch's r, z, n, with reset_after PyTorch's GRU)."""
+    gates = {"simple_rnn": 1, "lstm": 4, "gru": 3}[kind]
+    g = gates * units
+    act, rec = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
+    x = randn(batch, steps, features).requires_grad_(True)
+    kernel = randn(features, g, scale=0.5).requires_grad_(True)
+    recurrent_kernel = randn(units, g, scale=0.5).requires_grad_(True)
+    leaves = [x, kernel, recurrent_kernel]
+    bias = None
+    if use_bias:
+        bias = randn(*((2, g) if kind == "gru" and reset_after else (g,)), scale=0.3).requires_grad_(True)
+        leaves.append(bias)
+    h = torch.zeros(batch, units, dtype=torch.float64)
+    c = torch.zeros(batch, units, dtype=torch.float64)
+    outputs = []
+    order = range(steps - 1, -1, -1) if go_backwards else range(steps)
+    for t in order:
+        xw = x[:, t, :] @ kernel
+        if bias is not None:
+            xw = xw + (bias[0] if bias.dim() == 2 else bias)
+        if kind == "simple_rnn":
+            h = act(xw + h @ recurrent_kernel)
+        elif kind == "lstm":
+            zz = xw + h @ recurrent_kernel
+            i, f, cc, o = zz[:, :units], zz[:, units:2 * units], zz[:, 2 * units:3 * units], zz[:, 3 * units:]
+            c = rec(f) * c + rec(i) * act(cc)
+            h = rec(o) * act(c)
+        elif reset_after:
+            hu = h @ recurrent_kernel
+            if bias is not None:
+                hu = hu + bias[1]
+            z = rec(xw[:, :units] + hu[:, :units])
+            r = rec(xw[:, units:2 * units] + hu[:, units:2 * units])
+            hh = act(xw[:, 2 * units:] + r * hu[:, 2 * units:])
+            h = z * h + (1 - z) * hh
+        else:
+            hu = h @ recurrent_kernel[:, :2 * units]
+            z = rec(xw[:, :units] + hu[:, :units])
+            r = rec(xw[:, units:2 * units] + hu[:, units:])
+            hh = act(xw[:, 2 * units:] + (r * h) @ recurrent_kernel[:, 2 * units:])
+            h = z * h + (1 - z) * hh
+        outputs.append(h)
+    out = torch.stack(outputs, 1) if return_sequences else h
+    if kind != "simple_rnn" and activation == "tanh" and recurrent_activation == "sigmoid" and reset_after:
+        check_against_torch_module(kind, x, kernel, recurrent_kernel, bias, units, go_backwards, out, return_sequences)
+    args = {"units": units, "return_sequences": return_sequences, "go_backwards": go_backwards, "use_bias": use_bias,
+            "activation": activation, "recurrent_activation": recurrent_activation, "reset_after": reset_after}
+    entry = {"name": name, "layer": kind, "fd": True, "args": args, "inputs": [enc(leaf) for leaf in leaves]}
+    finish(entry, leaves, out)
+
+
+def check_against_torch_module(kind, x, kernel, recurrent_kernel, bias, units, go_backwards, out, return_sequences):
+    """The Keras layout is PyTorch's nn.LSTM/nn.GRU with transposed weights (GRU: gate blocks z, r, h → r, z, n):
+    the recurrences written out above must give nn.LSTM's and nn.GRU's outputs."""
+    def torch_order(w):  # (…, 3u) in Keras's z, r, h → PyTorch's r, z, n
+        return torch.cat([w[..., units:2 * units], w[..., :units], w[..., 2 * units:]], -1) if kind == "gru" else w
+    rng = torch.get_rng_state()  # the module's own initialisation must not shift the cases' draws
+    module = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(x.shape[2], units, batch_first=True, bias=bias is not None).double()
+    torch.set_rng_state(rng)
+    with torch.no_grad():
+        module.weight_ih_l0.copy_(torch_order(kernel).T)
+        module.weight_hh_l0.copy_(torch_order(recurrent_kernel).T)
+        if bias is not None:
+            if kind == "lstm":  # Keras has one bias; PyTorch adds two
+                module.bias_ih_l0.copy_(bias)
+                module.bias_hh_l0.zero_()
+            else:
+                module.bias_ih_l0.copy_(torch_order(bias[0]))
+                module.bias_hh_l0.copy_(torch_order(bias[1]))
+        seq, _ = module(torch.flip(x, [1]) if go_backwards else x)
+    expected = seq if return_sequences else seq[:, -1]
+    assert torch.allclose(out.detach(), expected, atol=1e-12), f"{kind}: the recurrence differs from torch.nn.{type(module).__name__}"
+    module_checks.append(kind)
+
+
+# Recurrent layers: the last state or every state, backwards, without bias, other activations, one step, batch 1.
+for kind in ("simple_rnn", "lstm", "gru"):
+    recurrent(kind, f"{kind}_last", 2, 4, 3, 5)
+    recurrent(kind, f"{kind}_sequences", 3, 5, 2, 4, return_sequences=True)
+    recurrent(kind, f"{kind}_backwards", 2, 4, 3, 3, go_backwards=True)
+    recurrent(kind, f"{kind}_backwards_sequences", 2, 4, 2, 3, return_sequences=True, go_backwards=True)
+    recurrent(kind, f"{kind}_no_bias", 2, 3, 4, 3, use_bias=False)
+    recurrent(kind, f"{kind}_one_step", 3, 1, 4, 2, return_sequences=True)
+    recurrent(kind, f"{kind}_batch_1", 1, 6, 3, 4)
+recurrent("simple_rnn", "simple_rnn_relu", 2, 4, 3, 4, activation="relu", return_sequences=True)
+recurrent("lstm", "lstm_relu_linear_gates", 2, 4, 3, 3, activation="relu", recurrent_activation="linear")
+recurrent("gru", "gru_relu", 2, 4, 3, 3, activation="relu", return_sequences=True)
+recurrent("gru", "gru_reset_before", 2, 4, 3, 4, reset_after=False)
+recurrent("gru", "gru_reset_before_sequences_backwards", 3, 3, 2, 3, reset_after=False, return_sequences=True, go_backwards=True)
+recurrent("gru", "gru_reset_before_no_bias", 2, 3, 2, 3, reset_after=False, use_bias=False)
+
 with open(OUT, "w") as f:
     json.dump({"generator": "tests/reference/make_sequence_reference.py", "torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
-print(f"wrote {len(cases)} cases to {OUT} ({os.path.getsize(OUT)} bytes)")
+print(f"wrote {len(cases)} cases to {OUT} ({os.path.getsize(OUT)} bytes); {len(module_checks)} recurrent cases equal torch.nn.LSTM/GRU")

@@ -36,6 +36,7 @@ public abstract class Initializer
         ("random_normal", () => new RandomNormal()),
         ("random_uniform", () => new RandomUniform()),
         ("truncated_normal", () => new TruncatedNormal()),
+        ("orthogonal", () => new Orthogonal()),
         ("zeros", () => new Zeros()),
         ("ones", () => new Ones()),
         ("constant", () => new Constant()),

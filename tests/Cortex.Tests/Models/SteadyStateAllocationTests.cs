@@ -49,4 +49,19 @@ public class SteadyStateAllocationTests
         Assert.True(Trainer.LastFitFused);
         Assert.Equal(0, probe.End - probe.Start);
     }
+
+    [Fact]
+    public void RecurrentStepsAllocateNothing()
+    {
+        CortexRandom.SetGlobalSeed(1);
+        var x = Tensor.RandomNormal([1600, 10, 3], seed: 1);
+        var y = x.Sum(1).Sum(1) > 0f;
+        var model = new Sequential(new Input([10, 3]), new LSTM(8, returnSequences: true), new GRU(6, goBackwards: true, returnSequences: true),
+            new GRU(5, resetAfter: false, returnSequences: true), new SimpleRNN(4), new Dense(2));
+        model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        var probe = new Probe(10, 40);
+        model.Fit(x, y, epochs: 1, batchSize: 32, verbose: 0, callbacks: [probe]);
+        Assert.True(Trainer.LastFitFused);
+        Assert.Equal(0, probe.End - probe.Start);
+    }
 }

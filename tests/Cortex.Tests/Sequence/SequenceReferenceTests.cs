@@ -28,9 +28,17 @@ public class SequenceReferenceTests
         Layer layer = c.GetProperty("layer").GetString() switch
         {
             "embedding" => new Embedding(a.GetProperty("input_dim").GetInt32(), a.GetProperty("output_dim").GetInt32()),
+            "simple_rnn" => new SimpleRNN(Int("units"), Str("activation"), Bool("use_bias"), returnSequences: Bool("return_sequences"), goBackwards: Bool("go_backwards")),
+            "lstm" => new LSTM(Int("units"), Str("activation"), Str("recurrent_activation"), Bool("use_bias"), returnSequences: Bool("return_sequences"),
+                goBackwards: Bool("go_backwards")),
+            "gru" => new GRU(Int("units"), Str("activation"), Str("recurrent_activation"), Bool("use_bias"), returnSequences: Bool("return_sequences"),
+                goBackwards: Bool("go_backwards"), resetAfter: Bool("reset_after")),
             var other => throw new InvalidDataException($"{name}: unknown layer {other}"),
         };
         layer.EnsureBuilt(x.Shape);
+        int Int(string key) => a.GetProperty(key).GetInt32();
+        bool Bool(string key) => a.GetProperty(key).GetBoolean();
+        string Str(string key) => a.GetProperty(key).GetString()!;
         layer.SetWeights(inputs[1..]);
         return (layer, x, [.. xGrad ? [x] : Array.Empty<Tensor>(), .. layer.TrainableWeights], c);
     }

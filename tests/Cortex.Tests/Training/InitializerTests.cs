@@ -135,4 +135,36 @@ public class InitializerTests
         Assert.Equal(new HeNormal(9).Call([3, 3]).ToArray(),
             Initializer.FromConfig("HeNormal", TrainingReference.Json(new HeNormal(9).GetConfig())).Call([3, 3]).ToArray());
     }
+
+    [Theory]
+    [InlineData(new[] { 6, 6 })]
+    [InlineData(new[] { 10, 4 })]     // tall: orthonormal columns
+    [InlineData(new[] { 3, 12 })]     // wide (an LSTM's recurrent kernel u × 4u): orthonormal rows
+    [InlineData(new[] { 2, 3, 5 })]   // flattened to (6, 5)
+    public void OrthogonalHasOrthonormalColumnsOrRows(int[] shape)
+    {
+        var w = new Orthogonal(gain: 2f, seed: 3).Call(shape);
+        Assert.Equal(shape, w.Shape);
+        int cols = shape[^1], rows = w.Size / cols;
+        var a = w.AsSpan();
+        bool tall = rows >= cols;
+        int n = tall ? cols : rows, len = tall ? rows : cols;
+        for (int p = 0; p < n; p++)
+            for (int q = 0; q < n; q++)
+            {
+                double dot = 0;
+                for (int k = 0; k < len; k++)
+                    dot += tall ? (double)a[k * cols + p] * a[k * cols + q] : (double)a[p * cols + k] * a[q * cols + k];
+                Assert.True(Math.Abs(dot - (p == q ? 4 : 0)) < 1e-5, $"{ShapeUtil.Format(shape)}: (QᵀQ)[{p},{q}] = {dot} (gain² = 4 on the diagonal)");
+            }
+    }
+
+    [Fact]
+    public void OrthogonalIsSeededAndNamed()
+    {
+        Assert.Equal(new Orthogonal(seed: 5).Call([4, 8]).ToArray(), new Orthogonal(seed: 5).Call([4, 8]).ToArray());
+        Assert.NotEqual(new Orthogonal(seed: 5).Call([4, 8]).ToArray(), new Orthogonal(seed: 6).Call([4, 8]).ToArray());
+        Assert.IsType<Orthogonal>(Initializer.Get("orthogonal"));
+        Assert.Contains("at least two-dimensional. Received: shape (5,)", Assert.Throws<ArgumentException>(() => new Orthogonal().Call([5])).Message);
+    }
 }

@@ -1,0 +1,135 @@
+using System.Numerics.Tensors;
+using Cortex.Activations;
+using Cortex.Initializers;
+using Cortex.Regularizers;
+
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.LSTM))]
+
+namespace Cortex.Layers;
+
+/// <summary>
+/// Long short-term memory, as <c>keras.layers.LSTM</c>: from h = c = 0, each step computes the gates
+/// <c>i, f, o = σ(x_t·W + h_{t−1}·U + b)</c> and the candidate <c>g = tanh(…)</c> (one column block each, in the order
+/// i, f, c, o — PyTorch's i, f, g, o), then <c>c_t = f ⊙ c_{t−1} + i ⊙ g</c> and <c>h_t = o ⊙ tanh(c_t)</c>.
+/// <c>kernel</c> W is (features, 4·units), <c>recurrent_kernel</c> U (units, 4·units), <c>bias</c> b (4·units).
+/// </summary>
+/// <example>
+/// <code>
+/// var model = new Sequential(new Input([28, 28]), new LSTM(64), new Dense(10));   // digits as 28 rows of 28 pixels
+/// </code>
+/// </example>
+public sealed class LSTM : RecurrentLayer
+{
+    /// <summary>Creates the layer; weights are made on first use, when the number of features is known.</summary>
+    /// <param name="units">Dimension of the state (output features).</param>
+    /// <param name="activation">The candidate's and the cell output's activation (Keras default tanh; null means tanh).</param>
+    /// <param name="recurrentActivation">The gates' activation (Keras default sigmoid; null means sigmoid).</param>
+    /// <param name="useBias">Whether to add b.</param>
+    /// <param name="kernelInitializer">How W starts (default glorot_uniform).</param>
+    /// <param name="recurrentInitializer">How U starts (default orthogonal).</param>
+    /// <param name="biasInitializer">How b starts (default zeros).</param>
+    /// <param name="unitForgetBias">Whether the forget gate's quarter of b starts at 1 (Keras's default, after
+    /// Jozefowicz et al. 2015), whatever <paramref name="biasInitializer"/> draws for it.</param>
+    /// <param name="kernelRegularizer">Penalty on W added to the loss.</param>
+    /// <param name="recurrentRegularizer">Penalty on U.</param>
+    /// <param name="biasRegularizer">Penalty on b.</param>
+    /// <param name="returnSequences">Whether to return every step's state, not only the last.</param>
+    /// <param name="goBackwards">Whether to process the sequence from its last step.</param>
+    /// <param name="name">Layer name; <c>lstm</c>, <c>lstm_1</c>, … when null.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="units"/> is not positive.</exception>
+    /// <exception cref="ArgumentException">An activation's derivative needs its input (softplus, silu).</exception>
+    public LSTM(int units, ActivationFunction? activation = null, ActivationFunction? recurrentActivation = null, bool useBias = true,
+        Initializer? kernelInitializer = null, Initializer? recurrentInitializer = null, Initializer? biasInitializer = null,
+        bool unitForgetBias = true, Regularizer? kernelRegularizer = null, Regularizer? recurrentRegularizer = null,
+        Regularizer? biasRegularizer = null, bool returnSequences = false, bool goBackwards = false, string? name = null)
+        : base(units, 4, activation, recurrentActivation, useBias, kernelInitializer, recurrentInitializer, biasInitializer,
+            kernelRegularizer, recurrentRegularizer, biasRegularizer, returnSequences, goBackwards, name)
+    {
+        UnitForgetBias = unitForgetBias;
+    }
+
+    /// <summary>The gates' activation.</summary>
+    public ActivationFunction RecurrentActivation => GateActivation;
+
+    /// <summary>Whether the forget gate's bias starts at 1.</summary>
+    public bool UnitForgetBias { get; }
+
+    /// <inheritdoc/>
+    private protected override void InitializeBias(Span<float> bias)
+    {
+        if (UnitForgetBias) bias.Slice(Units, Units).Fill(1f);
+    }
+
+    /// <inheritdoc/>
+    private protected override Stage CreateStage(StageContext context) => new LstmStage(this, context);
+
+    /// <summary>
+    /// Z holds the activated gates i, f, g, o of every step; C the cell state each step starts from (CLast after the
+    /// last), TC = tanh(c_t) of every step: all that backward needs.
+    /// </summary>
+    private sealed class LstmStage : RecurrentStage
+    {
+        private readonly float[] c, cLast, tc, dc, scratch;
+
+        public LstmStage(LSTM layer, StageContext context) : base(layer, context)
+        {
+            int batch = context.Batch;
+            c = new float[batch * Steps * Units];
+            tc = new float[batch * Steps * Units];
+            cLast = new float[batch * Units];
+            dc = new float[batch * Units];
+            scratch = new float[Units];
+        }
+
+        protected override void BeginForward(int rows)
+        {
+            for (int n = 0; n < rows; n++) ClearFirst(c, n, TimeAt(0));
+        }
+
+        protected override void ForwardStep(int t, int s, int rows)
+        {
+            if (s > 0) Recur(HPrev, t, rows, 0, G, Z, accumulate: true);
+            int u = Units;
+            ActivationFunction gate = Layer.GateActivation, act = Layer.Activation;
+            for (int n = 0; n < rows; n++)
+            {
+                Span<float> z = Z.AsSpan(At(n, t, Steps, G), G);
+                gate.ApplyInPlace(z[..(2 * u)], u);
+                act.ApplyInPlace(z.Slice(2 * u, u), u);
+                gate.ApplyInPlace(z[(3 * u)..], u);
+                Span<float> cNew = NextState(c, cLast, n, s), tanhC = tc.AsSpan(At(n, t, Steps, u), u);
+                TensorPrimitives.Multiply(z.Slice(u, u), c.AsSpan(At(n, t, Steps, u), u), cNew);   // f ⊙ c_{t−1}
+                TensorPrimitives.MultiplyAdd(z[..u], z.Slice(2 * u, u), cNew, cNew);                // + i ⊙ g
+                act.Kernel.Forward(cNew, tanhC, u);
+                TensorPrimitives.Multiply(z[(3 * u)..], tanhC, NextState(HPrev, HLast, n, s));      // h = o ⊙ tanh(c)
+            }
+        }
+
+        protected override void BeginBackward(int rows) => dc.AsSpan(0, rows * Units).Clear();
+
+        protected override void BackwardStep(int t, int s, int rows)
+        {
+            int u = Units;
+            ActivationFunction gate = Layer.GateActivation, act = Layer.Activation;
+            Span<float> tmp = scratch;
+            for (int n = 0; n < rows; n++)
+            {
+                ReadOnlySpan<float> z = Z.AsSpan(At(n, t, Steps, G), G), tanhC = tc.AsSpan(At(n, t, Steps, u), u);
+                ReadOnlySpan<float> i = z[..u], f = z.Slice(u, u), g = z.Slice(2 * u, u), o = z[(3 * u)..];
+                Span<float> dz = DZ.AsSpan(At(n, t, Steps, G), G), dh = DH.AsSpan(n * u, u), dcn = dc.AsSpan(n * u, u);
+                TensorPrimitives.Multiply(dh, tanhC, dz[(3 * u)..]);                 // do
+                TensorPrimitives.Multiply(dh, o, tmp);                               // d tanh(c)
+                act.BackwardInPlace(tmp, tanhC, u);
+                TensorPrimitives.Add(dcn, tmp, dcn);                                 // dc_t, all of it
+                TensorPrimitives.Multiply(dcn, g, dz[..u]);                          // di
+                TensorPrimitives.Multiply(dcn, c.AsSpan(At(n, t, Steps, u), u), dz.Slice(u, u));   // df
+                TensorPrimitives.Multiply(dcn, i, dz.Slice(2 * u, u));               // dg
+                TensorPrimitives.Multiply(dcn, f, dcn);                              // dc_{t−1}
+                gate.BackwardInPlace(dz[..(2 * u)], z[..(2 * u)], u);
+                act.BackwardInPlace(dz.Slice(2 * u, u), g, u);
+                gate.BackwardInPlace(dz[(3 * u)..], o, u);
+                dh.Clear();   // h_{t−1} reaches h_t only through U
+            }
+        }
+    }
+}

@@ -1,0 +1,308 @@
+using System.Numerics.Tensors;
+using Cortex.Activations;
+using Cortex.Initializers;
+using Cortex.Kernels;
+using Cortex.Regularizers;
+
+namespace Cortex.Layers;
+
+/// <summary>
+/// The base of Keras's recurrent layers — <see cref="SimpleRNN"/>, <see cref="LSTM"/>, <see cref="GRU"/>: a cell run
+/// over a sequence (batch, timesteps, features) from a zero state, returning the last state (batch, units) or, with
+/// <see cref="ReturnSequences"/>, every step's state (batch, timesteps, units). The weights have Keras's names and
+/// layouts: <c>kernel</c> (features, gates·units), <c>recurrent_kernel</c> (units, gates·units) and <c>bias</c>, the
+/// gates side by side in each row.
+/// </summary>
+/// <remarks>
+/// Masking, returned states, initial states and dropout are not implemented yet. Each layer's compute is one stage
+/// (forward over the whole sequence, backpropagation through time backward), run both by the tape and by the fused
+/// training step.
+/// </remarks>
+/// <example>
+/// <code>
+/// var model = new Sequential(new Input([28, 28]), new LSTM(64), new Dense(10));
+/// </code>
+/// </example>
+public abstract class RecurrentLayer : Layer
+{
+    /// <summary>Stores the configuration every recurrent layer shares (Keras's defaults: tanh, a bias, glorot_uniform,
+    /// orthogonal, zeros) and refuses what the layer cannot compute.</summary>
+    private protected RecurrentLayer(int units, int gates, ActivationFunction? activation, ActivationFunction? recurrentActivation, bool useBias,
+        Initializer? kernelInitializer, Initializer? recurrentInitializer, Initializer? biasInitializer,
+        Regularizer? kernelRegularizer, Regularizer? recurrentRegularizer, Regularizer? biasRegularizer,
+        bool returnSequences, bool goBackwards, string? name)
+        : base(name)
+    {
+        string layer = GetType().Name;
+        if (units <= 0) throw new ArgumentOutOfRangeException(nameof(units), $"{layer}: units must be a positive integer. Received: units={units}");
+        Units = units;
+        Gates = gates;
+        Activation = DifferentiableFromOutput(layer, "activation", activation ?? ActivationFunction.Tanh);
+        GateActivation = DifferentiableFromOutput(layer, "recurrentActivation", recurrentActivation ?? ActivationFunction.Sigmoid);
+        UseBias = useBias;
+        KernelInitializer = kernelInitializer ?? new GlorotUniform();
+        RecurrentInitializer = recurrentInitializer ?? new Orthogonal();
+        BiasInitializer = biasInitializer ?? new Zeros();
+        KernelRegularizer = kernelRegularizer;
+        RecurrentRegularizer = recurrentRegularizer;
+        BiasRegularizer = biasRegularizer;
+        ReturnSequences = returnSequences;
+        GoBackwards = goBackwards;
+    }
+
+    // The backward pass keeps only the gates' outputs, so the derivative must come from the output.
+    private static ActivationFunction DifferentiableFromOutput(string layer, string argument, ActivationFunction f) =>
+        f.DerivativeFromOutput ? f
+        : throw new ArgumentException($"{layer}: {argument} must have a derivative computable from its output (tanh, sigmoid, relu, …). Received: {argument}='{f.Name}'{(f.Alpha != 0 ? $" (alpha {f.Alpha})" : "")}", argument);
+
+    /// <summary>Dimension of the state (the output features).</summary>
+    public int Units { get; }
+    /// <summary>The activation of the state (Keras default tanh).</summary>
+    public ActivationFunction Activation { get; }
+    /// <summary>Whether a bias is added.</summary>
+    public bool UseBias { get; }
+    /// <summary>Initializer of the kernel.</summary>
+    public Initializer KernelInitializer { get; }
+    /// <summary>Initializer of the recurrent kernel.</summary>
+    public Initializer RecurrentInitializer { get; }
+    /// <summary>Initializer of the bias.</summary>
+    public Initializer BiasInitializer { get; }
+    /// <summary>Penalty on the kernel, if any.</summary>
+    public Regularizer? KernelRegularizer { get; }
+    /// <summary>Penalty on the recurrent kernel, if any.</summary>
+    public Regularizer? RecurrentRegularizer { get; }
+    /// <summary>Penalty on the bias, if any.</summary>
+    public Regularizer? BiasRegularizer { get; }
+    /// <summary>Whether every step's state is returned (batch, timesteps, units), not only the last (batch, units).</summary>
+    public bool ReturnSequences { get; }
+    /// <summary>Whether the sequence is processed from its last step to its first (the returned sequence then runs in
+    /// that order too, as in Keras).</summary>
+    public bool GoBackwards { get; }
+    /// <summary>The input kernel (features, gates·units); null before the layer is built.</summary>
+    public Variable? Kernel { get; private set; }
+    /// <summary>The recurrent kernel (units, gates·units); null before the layer is built.</summary>
+    public Variable? RecurrentKernel { get; private set; }
+    /// <summary>The bias; null before building or without bias.</summary>
+    public Variable? Bias { get; private set; }
+
+    /// <summary>Gates per unit: 1 (SimpleRNN), 4 (LSTM), 3 (GRU).</summary>
+    internal int Gates { get; }
+
+    /// <summary>The gates' activation where the layer has gates (sigmoid by default); SimpleRNN's is unused.</summary>
+    internal ActivationFunction GateActivation { get; }
+
+    /// <summary>The bias's shape: (gates·units) unless the layer says otherwise (GRU with reset_after: (2, 3·units)).</summary>
+    private protected virtual int[] BiasShape => [Gates * Units];
+
+    /// <summary>Adjusts the bias after it is drawn (LSTM's unit_forget_bias).</summary>
+    private protected virtual void InitializeBias(Span<float> bias) { }
+
+    /// <inheritdoc/>
+    protected override void Build(int[] inputShape)
+    {
+        if (inputShape.Length != 3)
+            throw RankError(inputShape);
+        Kernel = AddWeight("kernel", [inputShape[2], Gates * Units], KernelInitializer, regularizer: KernelRegularizer);
+        RecurrentKernel = AddWeight("recurrent_kernel", [Units, Gates * Units], RecurrentInitializer, regularizer: RecurrentRegularizer);
+        if (UseBias)
+        {
+            Bias = AddWeight("bias", BiasShape, BiasInitializer, regularizer: BiasRegularizer);
+            InitializeBias(Bias.Span);
+        }
+    }
+
+    private ArgumentException RankError(int[] shape) =>
+        new($"{GetType().Name} '{Name}' expects input of rank 3 (batch, timesteps, features). Received: shape {ShapeUtil.Format(shape)}");
+
+    /// <inheritdoc/>
+    protected override bool TryBuildFromWeights(Tensor[] values)
+    {
+        if (values[0].Rank != 2 || values[0].ShapeRef[1] != Gates * Units) return false;
+        EnsureBuilt([-1, -1, values[0].ShapeRef[0]]);
+        return true;
+    }
+
+    /// <inheritdoc/>
+    protected override void CheckInput(Tensor inputs)
+    {
+        int features = Kernel!.ShapeRef[0];
+        if (inputs.Rank != 3 || inputs.ShapeRef[2] != features)
+            throw new ArgumentException($"{GetType().Name} '{Name}' expects input of shape (batch, timesteps, {features}). Received: shape {ShapeUtil.Format(inputs.ShapeRef)}");
+        if (inputs.ShapeRef[1] == 0)
+            throw new ArgumentException($"{GetType().Name} '{Name}' expects at least one timestep. Received: shape {ShapeUtil.Format(inputs.ShapeRef)}");
+    }
+
+    /// <inheritdoc/>
+    protected override Tensor CallCore(Tensor inputs, bool training) => StageOp.Run(this, inputs, training);
+
+    /// <inheritdoc/>
+    public override int[] ComputeOutputShape(int[] inputShape)
+    {
+        if (inputShape.Length != 3)
+            throw RankError(inputShape);
+        return ReturnSequences ? [inputShape[0], inputShape[1], Units] : [inputShape[0], Units];
+    }
+
+    /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
+    {
+        stage = null;
+        reason = context.Sample.Length != 2 || context.Sample[1] != Kernel!.ShapeRef[0] || context.Sample[0] < 1
+            ? $"gets samples of shape {ShapeUtil.Format(context.Sample)}, not (timesteps, {Kernel!.ShapeRef[0]})" : "";
+        if (reason.Length > 0) return false;
+        stage = CreateStage(context);
+        return true;
+    }
+
+    /// <summary>The layer's stage for samples of <see cref="StageContext.Sample"/> = (timesteps, features).</summary>
+    private protected abstract Stage CreateStage(StageContext context);
+}
+
+/// <summary>
+/// What every recurrent layer's stage shares: the buffers of a whole sequence, the sequence loop forward and backward,
+/// and the GEMMs. A cell (its subclass) writes the state update of one step and its backward.
+/// </summary>
+/// <remarks>
+/// Layout: every per-step buffer is (rows, timesteps, width) in the input's time order t, so the input projection of the
+/// whole sequence is one GEMM, and step t of all rows is a strided slice (leading dimension timesteps·width).
+/// <see cref="HPrev"/> holds the state each step starts from (zero at the first processed step) and the state after
+/// the last processed step goes to <see cref="HLast"/>; so the recurrent kernel's gradient Σ h_{t−1}ᵀ·dgates_t is one
+/// GEMM over all steps, and so is the input's. Nothing is allocated after the constructor.
+/// </remarks>
+internal abstract class RecurrentStage : Stage
+{
+    protected readonly RecurrentLayer Layer;
+    protected readonly int Steps, Features, Units, Gates, G;   // G = gates·units: the width of a step's gates
+    /// <summary>(rows, steps, G): x·W + b, then the step's recurrent part added and the gates activated in place.</summary>
+    protected readonly float[] Z;
+    /// <summary>(rows, steps, G): the gradients of the gates' pre-activations.</summary>
+    protected readonly float[] DZ;
+    /// <summary>(rows, steps, G): the gradient through the recurrent product h_{t−1}·U (DZ itself unless the cell
+    /// scales it, as GRU's reset gate does).</summary>
+    protected float[] DRecurrent;
+    /// <summary>(rows, steps, units): the state each step starts from.</summary>
+    protected readonly float[] HPrev;
+    /// <summary>(rows, units): the state after the last processed step.</summary>
+    protected readonly float[] HLast;
+    /// <summary>(rows, units): the gradient of the state after the step being run backward.</summary>
+    protected readonly float[] DH;
+    public Tensor? KernelGrad, RecurrentGrad, BiasGrad;
+
+    protected RecurrentStage(RecurrentLayer layer, StageContext context)
+    {
+        Layer = layer;
+        Steps = context.Sample[0];
+        Features = context.Sample[1];
+        Units = layer.Units;
+        Gates = layer.Gates;
+        G = Gates * Units;
+        int batch = context.Batch;
+        Z = new float[batch * Steps * G];
+        DZ = new float[batch * Steps * G];
+        DRecurrent = DZ;
+        HPrev = new float[batch * Steps * Units];
+        HLast = new float[batch * Units];
+        DH = new float[batch * Units];
+        Width = layer.ReturnSequences ? Steps * Units : Units;
+        bool train = layer.Trainable;
+        KernelGrad = context.AddWeight(train ? layer.Kernel : null);
+        RecurrentGrad = context.AddWeight(train ? layer.RecurrentKernel : null);
+        BiasGrad = context.AddWeight(train ? layer.Bias : null);
+    }
+
+    /// <summary>The input time of processing position s.</summary>
+    protected int TimeAt(int s) => Layer.GoBackwards ? Steps - 1 - s : s;
+
+    /// <summary>Row n of a (rows, steps, width) buffer at time t.</summary>
+    protected static int At(int n, int t, int steps, int width) => (n * steps + t) * width;
+
+    /// <summary>Where step s writes row n's new state (of a (rows, steps, units) buffer; the last step: its own).</summary>
+    protected Span<float> NextState(float[] perStep, float[] last, int n, int s) =>
+        s == Steps - 1 ? last.AsSpan(n * Units, Units) : perStep.AsSpan(At(n, TimeAt(s + 1), Steps, Units), Units);
+
+    /// <summary>The recurrent kernel's columns [from, from + width) times rows' states of a (rows, steps, units)
+    /// buffer at time t, into Z's (or <paramref name="c"/>'s) step t columns [from, …).</summary>
+    protected void Recur(float[] states, int t, int rows, int from, int width, float[] c, bool accumulate) =>
+        Gemm.Sgemm(false, false, rows, width, Units, states.AsSpan(t * Units), Steps * Units,
+            Layer.RecurrentKernel!.AsSpan()[from..], G, c.AsSpan(t * G + from), Steps * G, accumulate);
+
+    /// <summary>dH (+)= step t's columns [from, from + width) of <paramref name="d"/> · U[:, from…]ᵀ.</summary>
+    protected void RecurBack(float[] d, int t, int rows, int from, int width, Span<float> dh, bool accumulate) =>
+        Gemm.Sgemm(false, true, rows, Units, width, d.AsSpan(t * G + from), Steps * G,
+            Layer.RecurrentKernel!.AsSpan()[from..], G, dh, Units, accumulate);
+
+    public override void Forward(float[] input, int rows)
+    {
+        int n0 = rows * Steps;
+        ReadOnlySpan<float> bias = Layer.Bias == null ? default : Layer.Bias.AsSpan()[..G];
+        // The input projection of every step at once: (rows·steps, features)·(features, G).
+        Gemm.Sgemm(false, false, n0, G, Features, input.AsSpan(0, n0 * Features), Features, Layer.Kernel!.AsSpan(), G, Z.AsSpan(0, n0 * G), G);
+        if (!bias.IsEmpty)
+            for (int i = 0; i < n0; i++) TensorPrimitives.Add(Z.AsSpan(i * G, G), bias, Z.AsSpan(i * G, G));
+        int first = TimeAt(0);
+        for (int n = 0; n < rows; n++) ClearFirst(HPrev, n, first);
+        BeginForward(rows);
+        for (int s = 0; s < Steps; s++) ForwardStep(TimeAt(s), s, rows);
+        // The output: the last state, or every state in processing order.
+        if (!Layer.ReturnSequences) HLast.AsSpan(0, rows * Units).CopyTo(Output);
+        else
+            for (int n = 0; n < rows; n++)
+                for (int s = 0; s < Steps; s++)
+                    (s == Steps - 1 ? HLast.AsSpan(n * Units, Units) : HPrev.AsSpan(At(n, TimeAt(s + 1), Steps, Units), Units))
+                        .CopyTo(Output.AsSpan(At(n, s, Steps, Units), Units));
+    }
+
+    /// <summary>Zeroes row n's slice at time t of a (rows, steps, units) buffer: the state before the first step.</summary>
+    protected void ClearFirst(float[] states, int n, int t) => states.AsSpan(At(n, t, Steps, Units), Units).Clear();
+
+    /// <summary>Clears what the cell carries besides the state (LSTM's cell state) before the first step.</summary>
+    protected virtual void BeginForward(int rows) { }
+
+    /// <summary>Step s (input time t): adds the recurrent part, activates the gates in place in Z and writes the new
+    /// state (<see cref="NextState"/>).</summary>
+    protected abstract void ForwardStep(int t, int s, int rows);
+
+    /// <summary>Step s backward: from DH (the gradient of the step's new state) writes DZ's (and
+    /// <see cref="DRecurrent"/>'s) step t and replaces DH by the part of dh_{t−1} that does not flow through U.</summary>
+    protected abstract void BackwardStep(int t, int s, int rows);
+
+    /// <summary>dh_{t−1} += the recurrent part: DRecurrent's step t · Uᵀ (GRU without reset_after overrides it).</summary>
+    protected virtual void RecurrentBackward(int t, int rows) => RecurBack(DRecurrent, t, rows, 0, G, DH.AsSpan(0, rows * Units), true);
+
+    /// <summary>Clears what the cell carries backward besides DH (LSTM's cell-state gradient).</summary>
+    protected virtual void BeginBackward(int rows) { }
+
+    /// <summary>The recurrent kernel's gradient: Σ_t h_{t−1}ᵀ·DRecurrent_t, one GEMM over all rows and steps.</summary>
+    protected virtual void RecurrentKernelGradient(int rows, Span<float> dU) =>
+        Gemm.Sgemm(true, false, Units, G, rows * Steps, HPrev.AsSpan(0, rows * Steps * Units), Units, DRecurrent.AsSpan(0, rows * Steps * G), G, dU, G);
+
+    public override void Backward(float[] input, float[]? inputGrad, int rows)
+    {
+        int n0 = rows * Steps;
+        Span<float> dh = DH.AsSpan(0, rows * Units);
+        dh.Clear();
+        BeginBackward(rows);
+        for (int s = Steps - 1; s >= 0; s--)
+        {
+            int t = TimeAt(s);
+            // The loss's gradient of this step's output joins the gradient from the steps after it.
+            if (Layer.ReturnSequences)
+                for (int n = 0; n < rows; n++)
+                    TensorPrimitives.Add(DH.AsSpan(n * Units, Units), OutputGrad.AsSpan(At(n, s, Steps, Units), Units), DH.AsSpan(n * Units, Units));
+            else if (s == Steps - 1) TensorPrimitives.Add(dh, OutputGrad.AsSpan(0, rows * Units), dh);
+            BackwardStep(t, s, rows);
+            if (s > 0) RecurrentBackward(t, rows);
+        }
+        ReadOnlySpan<float> dz = DZ.AsSpan(0, n0 * G);
+        if (KernelGrad != null)
+            Gemm.Sgemm(true, false, Features, G, n0, input.AsSpan(0, n0 * Features), Features, dz, G, KernelGrad.Span, G);
+        if (RecurrentGrad != null) RecurrentKernelGradient(rows, RecurrentGrad.Span);
+        if (BiasGrad != null)
+        {
+            Reduce.Sum(dz, 1, n0, G, BiasGrad.Span[..G]);
+            if (BiasGrad.Size > G) Reduce.Sum(DRecurrent.AsSpan(0, n0 * G), 1, n0, G, BiasGrad.Span[G..]);
+        }
+        if (inputGrad != null)
+            Gemm.Sgemm(false, true, n0, Features, G, dz, G, Layer.Kernel!.AsSpan(), G, inputGrad.AsSpan(0, n0 * Features), Features);
+    }
+}
