@@ -1,6 +1,7 @@
 using Cortex.Losses;
 using Cortex.Models;
 using Cortex.Optimizers;
+using Cortex.Tests.Data;
 
 namespace Cortex.Tests.Sequence;
 
@@ -32,5 +33,26 @@ internal static class BothPaths
         Assert.Equal("tape: ForceTapePath is set", tape.Path);
         Assert.Equal(tape.Weights, fused.Weights);
         return fused.Accuracy;
+    }
+
+    /// <summary>Fits the model one epoch, saves it, loads it back and asserts the same predictions; returns the copy.</summary>
+    public static Cortex.Models.Model FitSaveLoad(Sequential model, Tensor x, Tensor y)
+    {
+        model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true));
+        model.Fit(x, y, epochs: 1, verbose: 0);
+        using var dir = new TempDir();
+        string path = dir.File("model.cortex");
+        model.Save(path);
+        var loaded = Cortex.Models.Model.Load(path);
+        Assert.Equal(model.Predict(x).ToArray(), loaded.Predict(x).ToArray());
+        return loaded;
+    }
+
+    /// <summary>Fits the model one epoch and returns the path it took (a model expected on the tape says why).</summary>
+    public static string PathOf(Sequential model, Tensor x, Tensor y)
+    {
+        model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true));
+        model.Fit(x, y, epochs: 1, verbose: 0);
+        return model.TrainingPath!;
     }
 }

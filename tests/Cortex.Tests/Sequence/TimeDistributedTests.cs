@@ -67,24 +67,7 @@ public class TimeDistributedTests
     public void TrainsOnTheFusedPathWithTheTapesBits()
     {
         var (x, y) = Steps(120, 3);
-        float[] Train(bool tape, out string path)
-        {
-            CortexRandom.SetGlobalSeed(8);
-            var model = Model();
-            model.Compile(new Adam(0.01f), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
-            Trainer.ForceTapePath = tape;
-            try
-            {
-                var h = model.Fit(x, y, epochs: 3, batchSize: 16, verbose: 0);
-                path = model.TrainingPath!;
-                return [.. model.GetWeights().SelectMany(w => w.ToArray()), .. h["loss"]];
-            }
-            finally { Trainer.ForceTapePath = false; }
-        }
-        var fused = Train(false, out string fusedPath);
-        var taped = Train(true, out _);
-        Assert.Equal("fused", fusedPath);
-        Assert.Equal(taped, fused);
+        BothPaths.AssertFusedEqualsTape(Model, x, y, epochs: 3, rate: 0.01f, seed: 8);
     }
 
     [Fact]
@@ -92,9 +75,7 @@ public class TimeDistributedTests
     {
         var (x, y) = Steps(40, 4);
         var model = new Sequential(new Input([5, 3]), new TimeDistributed(new Dense(4, kernelRegularizer: new Regularizers.L2(0.1f)), name: "td"), new Flatten(), new Dense(2));
-        model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true));
-        model.Fit(x, y, epochs: 1, verbose: 0);
-        Assert.Equal("tape: TimeDistributed 'td' has a regularizer", model.TrainingPath);
+        Assert.Equal("tape: TimeDistributed 'td' has a regularizer", BothPaths.PathOf(model, x, y));
         Assert.Single(model.Layers[1].RegularizationLosses());
     }
 
@@ -102,16 +83,8 @@ public class TimeDistributedTests
     public void SavesAndLoadsWithTheWrappedLayer()
     {
         var (x, y) = Steps(32, 5);
-        var model = Model();
-        model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true));
-        model.Fit(x, y, epochs: 1, verbose: 0);
-        using var dir = new TempDir();
-        string path = dir.File("td.cortex");
-        model.Save(path);
-        var loaded = Cortex.Models.Model.Load(path);
-        var td = Assert.IsType<TimeDistributed>(loaded.Layers[1]);
+        var td = Assert.IsType<TimeDistributed>(BothPaths.FitSaveLoad(Model(), x, y).Layers[1]);
         Assert.IsType<Dense>(td.Layer);
-        Assert.Equal(model.Predict(x).ToArray(), loaded.Predict(x).ToArray());
     }
 
     [Fact]
