@@ -55,6 +55,13 @@ public class ConfigRegistryTests
             betaInitializer: new Constant(0.1f), gammaInitializer: new Constant(2f), movingMeanInitializer: new Constant(0.3f),
             movingVarianceInitializer: new Constant(3f), name: "bn")), [2, 3], []),
         ["Normalization"] = (() => Frozen(new Normalization("n")), [2, 3], []),
+        ["Conv1D"] = (() => Frozen(new Conv1D(3, 2, strides: 2, padding: "causal", dilationRate: 2, activation: ActivationFunction.Elu(0.7f), useBias: false,
+            kernelInitializer: new RandomNormal(0.1f, 0.2f, seed: 4), biasInitializer: new Ones(), kernelRegularizer: new L1L2(0.01f, 0.02f),
+            biasRegularizer: new L2(0.5f), name: "c1")), [2, 7, 2], []),
+        ["MaxPooling1D"] = (() => Frozen(new MaxPooling1D(3, 1, "same", "mp1")), [2, 5, 2], []),
+        ["AveragePooling1D"] = (() => Frozen(new AveragePooling1D(4, 3, "same", "ap1")), [2, 7, 2], []),
+        ["GlobalMaxPooling1D"] = (() => Frozen(new GlobalMaxPooling1D(keepDims: true, "gm1")), [2, 4, 3], []),
+        ["GlobalAveragePooling1D"] = (() => Frozen(new GlobalAveragePooling1D(keepDims: true, "ga1")), [2, 4, 3], []),
         ["Embedding"] = (() => Frozen(new Embedding(7, 3, new RandomNormal(seed: 6), new L2(0.1f), maskZero: true, "e")), [2, 3], []),
 
         ["GlorotUniform"] = (() => new GlorotUniform(1), null, []),
