@@ -19,22 +19,18 @@ import json
 import math
 import os
 
-import numpy
 import torch
 import torch.nn.functional as F
+
+from reference_common import enc, finish as finish_case, randn
 
 torch.manual_seed(1357)
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conv1d.json")
 cases = []
 
 
-def randn(*shape, scale=1.0):
-    return (torch.randn(tuple(shape), dtype=torch.float64) * scale).float().double()
-
-
-def enc(t):
-    values = t.detach().reshape(-1).float().numpy().astype(numpy.float32)
-    return {"shape": list(t.shape), "data": [float(str(v)) for v in values]}
+def finish(entry, leaves, out):
+    finish_case(cases, entry, leaves, out)
 
 
 def pads(padding, steps, k, s, d):
@@ -46,15 +42,6 @@ def pads(padding, steps, k, s, d):
         total = max((out - 1) * s + (k - 1) * d + 1 - steps, 0)
         return total // 2, total - total // 2
     return 0, 0
-
-
-def finish(entry, leaves, out):
-    upstream = randn(*out.shape)
-    (out * upstream).sum().backward()
-    entry["output"] = enc(out)
-    entry["upstream"] = enc(upstream)
-    entry["grads"] = [enc(leaf.grad) for leaf in leaves]
-    cases.append(entry)
 
 
 def conv(name, n, steps, cin, cout, k, strides=1, padding="valid", dilation=1, bias=True, activation="linear", fd=True):

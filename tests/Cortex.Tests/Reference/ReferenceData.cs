@@ -57,6 +57,29 @@ public static class ReferenceData
         }
     }
 
+    /// <summary>Asserts that <paramref name="layer"/>(x) and its ComputeOutputShape match the case's "output".</summary>
+    public static void AssertLayerForward(string name, Cortex.Layers.Layer layer, Tensor x, JsonElement c, float rtol, float atol, bool training = false)
+    {
+        var expected = ToTensor(c.GetProperty("output"));
+        AssertClose(expected, layer.Call(x, training), $"{name} output", rtol, atol);
+        Assert.Equal(expected.Shape, layer.ComputeOutputShape([-1, .. x.Shape[1..]])[1..].Prepend(x.Shape[0]));
+    }
+
+    /// <summary>Asserts that the tape's gradients of sum(layer(x) ⊙ U), U the case's "upstream", with respect to
+    /// <paramref name="sources"/> match the case's "grads".</summary>
+    public static void AssertLayerGradients(string name, Cortex.Layers.Layer layer, Tensor x, Tensor[] sources, JsonElement c,
+        float rtol, float atol, bool training = false)
+    {
+        var expected = c.GetProperty("grads").EnumerateArray().ToArray();
+        Assert.Equal(expected.Length, sources.Length);
+        var grads = LayerGradients(layer, x, sources, ToTensor(c.GetProperty("upstream")), training);
+        for (int i = 0; i < sources.Length; i++)
+        {
+            Assert.True(grads[i] != null, $"{name}: no gradient for source {i}");
+            AssertClose(ToTensor(expected[i]), grads[i]!, $"{name} d/d{(i == 0 ? "x" : "w" + i)}", rtol, atol);
+        }
+    }
+
     /// <summary>The gradients of sum(layer(x) ⊙ upstream) with respect to <paramref name="sources"/>, by the tape.</summary>
     public static Tensor?[] LayerGradients(Cortex.Layers.Layer layer, Tensor x, Tensor[] sources, Tensor upstream, bool training = false)
     {

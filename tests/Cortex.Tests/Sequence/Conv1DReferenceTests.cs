@@ -45,9 +45,7 @@ public class Conv1DReferenceTests
     public void ForwardMatchesPyTorch(string name)
     {
         var (layer, x, _, c) = Setup(name);
-        var expected = ReferenceData.ToTensor(c.GetProperty("output"));
-        ReferenceData.AssertClose(expected, layer.Call(x), $"{name} output", Rtol, Atol);
-        Assert.Equal(expected.Shape, layer.ComputeOutputShape([-1, .. x.Shape[1..]])[1..].Prepend(x.Shape[0]));
+        ReferenceData.AssertLayerForward(name, layer, x, c, Rtol, Atol);
     }
 
     [Theory]
@@ -55,14 +53,7 @@ public class Conv1DReferenceTests
     public void GradientsMatchPyTorch(string name)
     {
         var (layer, x, sources, c) = Setup(name);
-        var expected = c.GetProperty("grads").EnumerateArray().ToArray();
-        Assert.Equal(expected.Length, sources.Length);
-        var grads = ReferenceData.LayerGradients(layer, x, sources, ReferenceData.ToTensor(c.GetProperty("upstream")));
-        for (int i = 0; i < sources.Length; i++)
-        {
-            Assert.True(grads[i] != null, $"{name}: no gradient for source {i}");
-            ReferenceData.AssertClose(ReferenceData.ToTensor(expected[i]), grads[i]!, $"{name} d/d{(i == 0 ? "x" : "w" + i)}", Rtol, Atol);
-        }
+        ReferenceData.AssertLayerGradients(name, layer, x, sources, c, Rtol, Atol);
     }
 
     [Theory]
