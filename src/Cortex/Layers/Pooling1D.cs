@@ -13,6 +13,7 @@ namespace Cortex.Layers;
 /// sequence viewed as (N, 1, L, C) — with a window of some steps (<see cref="Pooling1D"/>) or of all of them
 /// (<see cref="GlobalPooling1D"/>). The stage is both the tape op (<see cref="StageOp"/>) and the fused step's stage.
 /// </summary>
+/// <example><code>SequencePooling pool = new MaxPooling1D(2);   // or AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D</code></example>
 public abstract class SequencePooling : Layer
 {
     /// <summary>Stores the name.</summary>
@@ -47,6 +48,7 @@ public abstract class SequencePooling : Layer
 }
 
 /// <summary>The shared configuration of <see cref="MaxPooling1D"/> and <see cref="AveragePooling1D"/>.</summary>
+/// <example><code>Pooling1D pool = new AveragePooling1D(poolSize: 3, strides: 1, padding: "same");   // (N, L, C) → (N, L, C)</code></example>
 public abstract class Pooling1D : SequencePooling
 {
     /// <summary>Validates and stores the window; strides default to the pool size, as Keras.</summary>
@@ -109,6 +111,7 @@ public sealed class AveragePooling1D : Pooling1D
 
 /// <summary>The shared configuration of <see cref="GlobalMaxPooling1D"/> and <see cref="GlobalAveragePooling1D"/>: a
 /// window of all the steps.</summary>
+/// <example><code>GlobalPooling1D pool = new GlobalMaxPooling1D(keepDims: true);   // (N, L, C) → (N, 1, C)</code></example>
 public abstract class GlobalPooling1D : SequencePooling
 {
     /// <summary>Stores the configuration.</summary>
