@@ -34,14 +34,14 @@ public static class Sequences
     {
         ArgumentNullException.ThrowIfNull(sequences);
         if (padding is not ("pre" or "post"))
-            throw new ArgumentException($"pad_sequences: padding must be \"pre\" or \"post\". Received: padding=\"{padding}\"", nameof(padding));
+            throw new ArgumentException($"Sequences.PadSequences: padding must be \"pre\" or \"post\". Received: padding=\"{padding}\"", nameof(padding));
         if (truncating is not ("pre" or "post"))
-            throw new ArgumentException($"pad_sequences: truncating must be \"pre\" or \"post\". Received: truncating=\"{truncating}\"", nameof(truncating));
+            throw new ArgumentException($"Sequences.PadSequences: truncating must be \"pre\" or \"post\". Received: truncating=\"{truncating}\"", nameof(truncating));
         if (maxLen < 0)
-            throw new ArgumentOutOfRangeException(nameof(maxLen), $"pad_sequences: maxLen must be a non-negative integer or null. Received: maxLen={maxLen}");
+            throw new ArgumentOutOfRangeException(nameof(maxLen), $"Sequences.PadSequences: maxLen must be a non-negative integer or null. Received: maxLen={maxLen}");
         var rows = sequences.ToList();
         for (int i = 0; i < rows.Count; i++)
-            if (rows[i] == null) throw new ArgumentNullException(nameof(sequences), $"pad_sequences: sequence {i} is null.");
+            if (rows[i] == null) throw new ArgumentNullException(nameof(sequences), $"Sequences.PadSequences: sequence {i} is null.");
         int length = maxLen ?? rows.Select(s => s.Length).DefaultIfEmpty(0).Max();
         var data = new float[rows.Count * length];
         Array.Fill(data, value);

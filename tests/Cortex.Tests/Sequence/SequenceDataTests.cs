@@ -45,7 +45,7 @@ public class SequenceDataTests
     [Fact]
     public void PadSequencesRefusesBadArguments()
     {
-        Assert.Contains("padding must be \"pre\" or \"post\". Received: padding=\"left\"",
+        Assert.Contains("Sequences.PadSequences: padding must be \"pre\" or \"post\". Received: padding=\"left\"",
             Assert.Throws<ArgumentException>(() => Sequences.PadSequences(Sequence, padding: "left")).Message);
         Assert.Contains("truncating must be \"pre\" or \"post\". Received: truncating=\"both\"",
             Assert.Throws<ArgumentException>(() => Sequences.PadSequences(Sequence, truncating: "both")).Message);
