@@ -13,9 +13,10 @@ inputs and stored as float32.
 import json
 import os
 
-import numpy
 import torch
 import torch.nn.functional as F
+
+from reference_common import enc, finish as finish_case, randn
 
 torch.manual_seed(2468)
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sequence.json")
@@ -23,22 +24,8 @@ cases = []
 module_checks = []
 
 
-def randn(*shape, scale=1.0):
-    return (torch.randn(tuple(shape), dtype=torch.float64) * scale).float().double()
-
-
-def enc(t):
-    values = t.detach().reshape(-1).float().numpy().astype(numpy.float32)
-    return {"shape": list(t.shape), "data": [float(str(v)) for v in values]}
-
-
 def finish(entry, leaves, out):
-    upstream = randn(*out.shape)
-    (out * upstream).sum().backward()
-    entry["output"] = enc(out)
-    entry["upstream"] = enc(upstream)
-    entry["grads"] = [enc(leaf.grad) for leaf in leaves]
-    cases.append(entry)
+    finish_case(cases, entry, leaves, out)
 
 
 def embedding(name, shape, input_dim, output_dim, repeats=True):

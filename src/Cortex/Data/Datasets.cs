@@ -3,9 +3,12 @@ namespace Cortex.Data;
 /// <summary>
 /// Ready-made data sets, like <c>keras.datasets</c>: each <c>Load</c> returns a <see cref="Dataset"/> with pixels
 /// scaled to [0, 1] and labels as float class indices of shape (N,). Images are flattened to (N, 784) by default, for
-/// dense networks; pass <c>flatten: false</c> for (N, 28, 28, 1), channels last, for convolutional ones.
+/// dense networks; pass <c>flatten: false</c> for (N, 28, 28, 1), channels last, for convolutional ones. For sequence
+/// models (<see cref="Layers.Conv1D"/>, recurrent layers) read each image as a sequence of its rows — 28 steps of 28
+/// features — with a reshape, which keeps the same floats: <c>xTrain.Reshape(-1, 28, 28)</c>.
 /// <code>
 /// var (xTrain, yTrain, xTest, yTest) = Datasets.Digits.Load();
+/// Tensor rows = xTrain.Reshape(-1, 28, 28);   // (8000, 28, 28): row t of each image is step t
 /// </code>
 /// </summary>
 public static class Datasets

@@ -31,6 +31,11 @@ internal readonly record struct Window2D(int N, int H, int W, int C, int KH, int
         return new Window2D(n, h, w, c, kh, kw, sh, sw, dh, dw, 0, 0, (h - eh) / sh + 1, (w - ew) / sw + 1);
     }
 
+    /// <summary>Keras's <c>"causal"</c> window over (N, 1, W, C) sequences: all the padding, (kw − 1)·dw, on the left,
+    /// so output t sees inputs up to t only; ceil(w / sw) outputs.</summary>
+    public static Window2D Causal(int n, int w, int c, int kw, int sw, int dw) =>
+        new(n, 1, w, c, 1, kw, 1, sw, 1, dw, 0, (kw - 1) * dw, 1, (w + sw - 1) / sw);
+
     /// <summary>Output pixels over the whole batch: the row count of the im2col matrix.</summary>
     public int Rows => N * OH * OW;
 

@@ -160,15 +160,15 @@ public sealed class Conv2D : KernelLayer
 
     /// <inheritdoc/>
     private protected override Stage CreateStage(StageContext context, Tensor kernelGrad, Tensor? biasGrad) =>
-        new ConvStage(this, Window([context.Batch, .. context.Sample]), context.InputWidth)
+        new ConvStage(this, Filters, Window([context.Batch, .. context.Sample]), context.InputWidth)
         {
             Width = context.OutputWidth(this), KernelGrad = kernelGrad, BiasGrad = biasGrad!,
         };
 }
 
-/// <summary>Conv2D on NHWC rows (each row one image, so rows are the batch): the same span kernels as
-/// <see cref="ConvOp"/>, in the same order, on buffers made once.</summary>
-internal sealed class ConvStage(Conv2D layer, Window2D window, int inputs) : Stage
+/// <summary>Conv2D on NHWC rows (each row one image, so rows are the batch) — or Conv1D on (steps, channels) rows, a
+/// one-pixel-high image — with the same span kernels as <see cref="ConvOp"/>, in the same order, on buffers made once.</summary>
+internal sealed class ConvStage(KernelLayer layer, int filters, Window2D window, int inputs) : Stage
 {
     public Tensor KernelGrad = null!, BiasGrad = null!;
     // The im2col matrix, kept from forward to backward (the tape path rebuilds it to hold less memory; here the
@@ -180,7 +180,7 @@ internal sealed class ConvStage(Conv2D layer, Window2D window, int inputs) : Sta
     {
         var w = window with { N = rows };
         ConvOp.Forward(input.AsSpan(0, rows * inputs), layer.Kernel!.AsSpan(), layer.Bias == null ? default : layer.Bias.AsSpan(),
-            w, layer.Activation, layer.Filters, Output.AsSpan(0, rows * Width), cols);
+            w, layer.Activation, filters, Output.AsSpan(0, rows * Width), cols);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -188,14 +188,14 @@ internal sealed class ConvStage(Conv2D layer, Window2D window, int inputs) : Sta
     {
         var w = window with { N = rows };
         Span<float> dz = OutputGrad.AsSpan(0, rows * Width);
-        layer.Activation.BackwardInPlace(dz, Output.AsSpan(0, rows * Width), layer.Filters);
+        layer.Activation.BackwardInPlace(dz, Output.AsSpan(0, rows * Width), filters);
         Span<float> dx = default;
         if (inputGrad != null)
         {
             dx = inputGrad.AsSpan(0, rows * inputs);
             dx.Clear();
         }
-        ConvOp.BackwardCore(input.AsSpan(0, rows * inputs), layer.Kernel!.AsSpan(), dz, w, layer.Filters, KernelGrad.Span,
+        ConvOp.BackwardCore(input.AsSpan(0, rows * inputs), layer.Kernel!.AsSpan(), dz, w, filters, KernelGrad.Span,
             layer.Bias == null ? default : BiasGrad.Span, dx, cols.AsSpan(0, w.Rows * w.Patch));
     }
 }

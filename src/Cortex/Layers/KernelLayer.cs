@@ -6,7 +6,7 @@ namespace Cortex.Layers;
 
 /// <summary>
 /// The base of the layers that compute <c>a = g(x ⊛ K + b)</c> with a learned kernel K and an optional bias b —
-/// <see cref="Dense"/> (⊛ a matrix product) and <see cref="Conv2D"/> (a convolution): the activation, the initializers
+/// <see cref="Dense"/> (⊛ a matrix product), <see cref="Conv2D"/> and <see cref="Conv1D"/> (a convolution): the activation, the initializers
 /// and regularizers of both weights, whether there is a bias, the weights themselves, and the conditions under which
 /// the layer runs in the fused training step.
 /// </summary>
@@ -37,7 +37,8 @@ public abstract class KernelLayer : Layer
     public Regularizer? KernelRegularizer { get; }
     /// <summary>Penalty on the bias, if any.</summary>
     public Regularizer? BiasRegularizer { get; }
-    /// <summary>The kernel — (inputs, units) for Dense, (KH, KW, input channels, filters) for Conv2D; null before the layer is built.</summary>
+    /// <summary>The kernel — (inputs, units) for Dense, (KH, KW, input channels, filters) for Conv2D, (kernel size, input
+    /// channels, filters) for Conv1D; null before the layer is built.</summary>
     public Variable? Kernel { get; private set; }
     /// <summary>The bias, one per output feature; null before building or without bias.</summary>
     public Variable? Bias { get; private set; }

@@ -38,7 +38,7 @@ internal static class ConvOp
     public static Tensor Conv2D(Tensor x, Tensor kernel, Tensor? bias, in Window2D w, ActivationFunction activation)
     {
         if (!activation.DerivativeFromOutput) return activation.Apply(Conv2D(x, kernel, bias, w, ActivationFunction.Linear));
-        int filters = kernel.ShapeRef[3];
+        int filters = kernel.ShapeRef[^1]; // (KH, KW, C, F), or Conv1D's (K, C, F)
         var y = Tensor.Uninitialized([w.N, w.OH, w.OW, filters]);
         Forward(x.AsSpan(), kernel.AsSpan(), bias == null ? default : bias.AsSpan(), w, activation, filters, y.Span);
         if (GradientTape.IsRecording)
@@ -77,7 +77,7 @@ internal static class ConvOp
     {
         var s = (State)node.State!;
         Tensor x = node.Inputs[0], kernel = node.Inputs[1];
-        int filters = kernel.ShapeRef[3];
+        int filters = kernel.ShapeRef[^1]; // (KH, KW, C, F), or Conv1D's (K, C, F)
         Tensor dz = g;
         if (!s.Activation.IsLinear)
         {

@@ -57,5 +57,67 @@ public static class ReferenceData
         }
     }
 
+    /// <summary>Asserts that <paramref name="layer"/>(x) and its ComputeOutputShape match the case's "output".</summary>
+    public static void AssertLayerForward(string name, Cortex.Layers.Layer layer, Tensor x, JsonElement c, float rtol, float atol, bool training = false)
+    {
+        var expected = ToTensor(c.GetProperty("output"));
+        AssertClose(expected, layer.Call(x, training), $"{name} output", rtol, atol);
+        Assert.Equal(expected.Shape, layer.ComputeOutputShape([-1, .. x.Shape[1..]])[1..].Prepend(x.Shape[0]));
+    }
+
+    /// <summary>Asserts that the tape's gradients of sum(layer(x) ⊙ U), U the case's "upstream", with respect to
+    /// <paramref name="sources"/> match the case's "grads".</summary>
+    public static void AssertLayerGradients(string name, Cortex.Layers.Layer layer, Tensor x, Tensor[] sources, JsonElement c,
+        float rtol, float atol, bool training = false)
+    {
+        var expected = c.GetProperty("grads").EnumerateArray().ToArray();
+        Assert.Equal(expected.Length, sources.Length);
+        var grads = LayerGradients(layer, x, sources, ToTensor(c.GetProperty("upstream")), training);
+        for (int i = 0; i < sources.Length; i++)
+        {
+            Assert.True(grads[i] != null, $"{name}: no gradient for source {i}");
+            AssertClose(ToTensor(expected[i]), grads[i]!, $"{name} d/d{(i == 0 ? "x" : "w" + i)}", rtol, atol);
+        }
+    }
+
+    /// <summary>The gradients of sum(layer(x) ⊙ upstream) with respect to <paramref name="sources"/>, by the tape.</summary>
+    public static Tensor?[] LayerGradients(Cortex.Layers.Layer layer, Tensor x, Tensor[] sources, Tensor upstream, bool training = false)
+    {
+        using var tape = new GradientTape();
+        tape.Watch(x);
+        return tape.Gradient(layer.Call(x, training), sources, upstream, UnconnectedGradients.None);
+    }
+
+    /// <summary>Checks <paramref name="grads"/> (of L = Σ layer(x) ⊙ U) against central finite differences of L in
+    /// double, on ~25 coordinates of each source, each moved by ±1e-3 (relative above 1).</summary>
+    public static void AssertFiniteDifferences(string name, Cortex.Layers.Layer layer, Tensor x, Tensor[] sources, Tensor?[] grads,
+        Tensor upstream, bool training = false)
+    {
+        double Loss()
+        {
+            var y = layer.Call(x, training).AsSpan();
+            var u = upstream.AsSpan();
+            double s = 0;
+            for (int i = 0; i < y.Length; i++) s += (double)y[i] * u[i];
+            return s;
+        }
+        for (int i = 0; i < sources.Length; i++)
+        {
+            int n = sources[i].Size, step = Math.Max(1, n / 25);
+            for (int j = 0; j < n; j += step)
+            {
+                Span<float> s = sources[i].Span;
+                float orig = s[j], h = 1e-3f * Math.Max(1f, MathF.Abs(orig));
+                s[j] = orig + h;
+                double plus = Loss();
+                s[j] = orig - h;
+                double minus = Loss();
+                s[j] = orig;
+                double fd = (plus - minus) / (2 * h), an = grads[i]!.AsSpan()[j];
+                Assert.True(Math.Abs(fd - an) <= 2e-2 * Math.Max(1, Math.Abs(an)), $"{name} source {i}[{j}]: finite difference {fd:G6} vs tape {an:G6}");
+            }
+        }
+    }
+
     private static string Fmt(int[] s) => "(" + string.Join(", ", s) + ")";
 }

@@ -48,9 +48,7 @@ public class SequenceReferenceTests
     public void ForwardMatchesPyTorch(string name)
     {
         var (layer, x, _, c) = Setup(name);
-        var expected = ReferenceData.ToTensor(c.GetProperty("output"));
-        ReferenceData.AssertClose(expected, layer.Call(x), $"{name} output", Rtol, Atol);
-        Assert.Equal(expected.Shape, layer.ComputeOutputShape([-1, .. x.Shape[1..]])[1..].Prepend(x.Shape[0]));
+        ReferenceData.AssertLayerForward(name, layer, x, c, Rtol, Atol);
     }
 
     [Theory]
@@ -58,14 +56,7 @@ public class SequenceReferenceTests
     public void GradientsMatchPyTorch(string name)
     {
         var (layer, x, sources, c) = Setup(name);
-        var expected = c.GetProperty("grads").EnumerateArray().ToArray();
-        Assert.Equal(expected.Length, sources.Length);
-        var grads = Gradients(layer, x, sources, ReferenceData.ToTensor(c.GetProperty("upstream")));
-        for (int i = 0; i < sources.Length; i++)
-        {
-            Assert.True(grads[i] != null, $"{name}: no gradient for source {i}");
-            ReferenceData.AssertClose(ReferenceData.ToTensor(expected[i]), grads[i]!, $"{name} gradient {i}", Rtol, Atol);
-        }
+        ReferenceData.AssertLayerGradients(name, layer, x, sources, c, Rtol, Atol);
     }
 
     [Theory]
@@ -75,37 +66,6 @@ public class SequenceReferenceTests
         var (layer, x, sources, c) = Setup(name);
         if (!c.GetProperty("fd").GetBoolean()) return;
         Tensor upstream = ReferenceData.ToTensor(c.GetProperty("upstream"));
-        var grads = Gradients(layer, x, sources, upstream);
-        double Loss()
-        {
-            var y = layer.Call(x).AsSpan();
-            var u = upstream.AsSpan();
-            double s = 0;
-            for (int i = 0; i < y.Length; i++) s += (double)y[i] * u[i];
-            return s;
-        }
-        for (int i = 0; i < sources.Length; i++)
-        {
-            int n = sources[i].Size, step = Math.Max(1, n / 25);
-            for (int j = 0; j < n; j += step)
-            {
-                Span<float> s = sources[i].Span;
-                float orig = s[j], h = 1e-3f * Math.Max(1f, MathF.Abs(orig));
-                s[j] = orig + h;
-                double plus = Loss();
-                s[j] = orig - h;
-                double minus = Loss();
-                s[j] = orig;
-                double fd = (plus - minus) / (2 * h), an = grads[i]!.AsSpan()[j];
-                Assert.True(Math.Abs(fd - an) <= 2e-2 * Math.Max(1, Math.Abs(an)), $"{name} source {i}[{j}]: finite difference {fd:G6} vs tape {an:G6}");
-            }
-        }
-    }
-
-    private static Tensor?[] Gradients(Layer layer, Tensor x, Tensor[] sources, Tensor upstream)
-    {
-        using var tape = new GradientTape();
-        tape.Watch(x);
-        return tape.Gradient(layer.Call(x), sources, upstream, UnconnectedGradients.None);
+        ReferenceData.AssertFiniteDifferences(name, layer, x, sources, ReferenceData.LayerGradients(layer, x, sources, upstream), upstream);
     }
 }

@@ -1,0 +1,165 @@
+using Cortex.Kernels;
+using Cortex.Saving;
+
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.MaxPooling1D))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.AveragePooling1D))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.GlobalMaxPooling1D))]
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.GlobalAveragePooling1D))]
+
+namespace Cortex.Layers;
+
+/// <summary>
+/// The 1-D poolings over (batch, steps, channels): each is <see cref="PoolStage"/> — the 2-D pooling kernels on the
+/// sequence viewed as (N, 1, L, C) — with a window of some steps (<see cref="Pooling1D"/>) or of all of them
+/// (<see cref="GlobalPooling1D"/>). The stage is both the tape op (<see cref="StageOp"/>) and the fused step's stage.
+/// </summary>
+/// <example><code>SequencePooling pool = new MaxPooling1D(2);   // or AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D</code></example>
+public abstract class SequencePooling : Layer
+{
+    /// <summary>Stores the name.</summary>
+    private protected SequencePooling(string? name) : base(name) { }
+
+    private protected string Label => $"{GetType().Name} '{Name}'";
+
+    /// <summary>The window over (N, 1, L, C) for an input of this shape (checked).</summary>
+    private protected abstract Window2D Window(int[] shape);
+
+    /// <inheritdoc/>
+    protected override void Build(int[] inputShape) => Window(inputShape);
+
+    /// <inheritdoc/>
+    protected override void CheckInput(Tensor inputs) => Window(inputs.ShapeRef);
+
+    /// <inheritdoc/>
+    protected override Tensor CallCore(Tensor inputs, bool training) => StageOp.Run(this, inputs, training);
+
+    /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
+    {
+        stage = null;
+        reason = context.Sample.Length != 2 ? $"gets samples of shape {ShapeUtil.Format(context.Sample)}, not sequences" : "";
+        if (reason.Length > 0) return false;
+        stage = new PoolStage(this is MaxPooling1D or GlobalMaxPooling1D, Window([context.Batch, .. context.Sample]), context.InputWidth)
+        {
+            Width = context.OutputWidth(this),
+        };
+        return true;
+    }
+}
+
+/// <summary>The shared configuration of <see cref="MaxPooling1D"/> and <see cref="AveragePooling1D"/>.</summary>
+/// <example><code>Pooling1D pool = new AveragePooling1D(poolSize: 3, strides: 1, padding: "same");   // (N, L, C) → (N, L, C)</code></example>
+public abstract class Pooling1D : SequencePooling
+{
+    /// <summary>Validates and stores the window; strides default to the pool size, as Keras.</summary>
+    private protected Pooling1D(int poolSize, int? strides, string padding, string? name) : base(name)
+    {
+        string type = GetType().Name;
+        PoolSize = SequenceLayers.Positive(type, nameof(poolSize), poolSize);
+        Strides = SequenceLayers.Positive(type, nameof(strides), strides ?? PoolSize);
+        Padding = SequenceLayers.Padding(type, padding, causal: false);
+    }
+
+    /// <summary>Window length in steps.</summary>
+    public int PoolSize { get; }
+    /// <summary>Step between windows (the pool size unless given).</summary>
+    public int Strides { get; }
+    /// <summary><c>"valid"</c> or <c>"same"</c>.</summary>
+    public string Padding { get; }
+
+    private protected override Window2D Window(int[] shape) => SequenceLayers.Window(Label, shape, PoolSize, Strides, 1, Padding, "pool size");
+
+    /// <inheritdoc/>
+    public override int[] ComputeOutputShape(int[] inputShape) => [inputShape[0], Window(inputShape).OW, inputShape[2]];
+}
+
+/// <summary>
+/// The maximum of each window of steps, per channel, as <c>keras.layers.MaxPooling1D</c>: (N, 100, 16) → (N, 50, 16)
+/// with the default window of 2. With <c>"same"</c> padding the padding never wins the max.
+/// </summary>
+/// <example><code>var pool = new MaxPooling1D(poolSize: 3); Tensor p = pool.Call(features);   // (N, 30, 8) → (N, 10, 8)</code></example>
+public sealed class MaxPooling1D : Pooling1D
+{
+    /// <summary>Creates the layer.</summary>
+    /// <param name="poolSize">Window length (default 2).</param>
+    /// <param name="strides">Step between windows (default: the pool size).</param>
+    /// <param name="padding"><c>"valid"</c> or <c>"same"</c>.</param>
+    /// <param name="name">Layer name.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The size or stride is not positive.</exception>
+    /// <exception cref="ArgumentException">The padding is neither "valid" nor "same".</exception>
+    public MaxPooling1D(int poolSize = 2, int? strides = null, string padding = "valid", string? name = null)
+        : base(poolSize, strides, padding, name) { }
+}
+
+/// <summary>
+/// The mean of each window of steps, per channel, as <c>keras.layers.AveragePooling1D</c>. With <c>"same"</c> padding
+/// a border window averages only the steps it covers (the padding is not counted), as Keras.
+/// </summary>
+/// <example><code>var pool = new AveragePooling1D(poolSize: 2); Tensor p = pool.Call(features);   // (N, 30, 8) → (N, 15, 8)</code></example>
+public sealed class AveragePooling1D : Pooling1D
+{
+    /// <summary>Creates the layer.</summary>
+    /// <param name="poolSize">Window length (default 2).</param>
+    /// <param name="strides">Step between windows (default: the pool size).</param>
+    /// <param name="padding"><c>"valid"</c> or <c>"same"</c>.</param>
+    /// <param name="name">Layer name.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The size or stride is not positive.</exception>
+    /// <exception cref="ArgumentException">The padding is neither "valid" nor "same".</exception>
+    public AveragePooling1D(int poolSize = 2, int? strides = null, string padding = "valid", string? name = null)
+        : base(poolSize, strides, padding, name) { }
+}
+
+/// <summary>The shared configuration of <see cref="GlobalMaxPooling1D"/> and <see cref="GlobalAveragePooling1D"/>: a
+/// window of all the steps.</summary>
+/// <example><code>GlobalPooling1D pool = new GlobalMaxPooling1D(keepDims: true);   // (N, L, C) → (N, 1, C)</code></example>
+public abstract class GlobalPooling1D : SequencePooling
+{
+    /// <summary>Stores the configuration.</summary>
+    private protected GlobalPooling1D(bool keepDims, string? name) : base(name) => KeepDims = keepDims;
+
+    /// <summary>Whether the output keeps the steps axis as size 1: (N, 1, C) rather than (N, C).</summary>
+    [Config(Key = "keepdims")]
+    public bool KeepDims { get; }
+
+    private protected override Window2D Window(int[] shape)
+    {
+        SequenceLayers.RequireRank3(Label, shape);
+        int steps = shape[1];
+        if (steps <= 0)
+            throw new ArgumentException($"{Label} expects at least one step to pool. Received: shape {ImageLayers.Format(shape)}");
+        return Window2D.Create(Math.Max(shape[0], 0), 1, steps, shape[2], 1, steps, 1, steps, 1, 1, same: false)!.Value;
+    }
+
+    /// <inheritdoc/>
+    public override int[] ComputeOutputShape(int[] inputShape)
+    {
+        SequenceLayers.RequireRank3(Label, inputShape);
+        return KeepDims ? [inputShape[0], 1, inputShape[2]] : [inputShape[0], inputShape[2]];
+    }
+}
+
+/// <summary>
+/// The maximum over the steps, per channel: (N, L, C) → (N, C), as <c>keras.layers.GlobalMaxPooling1D</c> (with
+/// <c>keepDims</c>, (N, 1, C)). The gradient goes to the first step that holds each maximum.
+/// </summary>
+/// <example><code>var model = new Sequential(new Input([100, 8]), new Conv1D(16, 5, activation: "relu"), new GlobalMaxPooling1D(), new Dense(2));</code></example>
+public sealed class GlobalMaxPooling1D : GlobalPooling1D
+{
+    /// <summary>Creates the layer.</summary>
+    /// <param name="keepDims">Whether to keep the steps axis as size 1.</param>
+    /// <param name="name">Layer name.</param>
+    public GlobalMaxPooling1D(bool keepDims = false, string? name = null) : base(keepDims, name) { }
+}
+
+/// <summary>
+/// The mean over the steps, per channel: (N, L, C) → (N, C), as <c>keras.layers.GlobalAveragePooling1D</c> (with
+/// <c>keepDims</c>, (N, 1, C)).
+/// </summary>
+/// <example><code>var model = new Sequential(new Input([20]), new Embedding(1000, 16), new GlobalAveragePooling1D(), new Dense(1, "sigmoid"));</code></example>
+public sealed class GlobalAveragePooling1D : GlobalPooling1D
+{
+    /// <summary>Creates the layer.</summary>
+    /// <param name="keepDims">Whether to keep the steps axis as size 1.</param>
+    /// <param name="name">Layer name.</param>
+    public GlobalAveragePooling1D(bool keepDims = false, string? name = null) : base(keepDims, name) { }
+}
