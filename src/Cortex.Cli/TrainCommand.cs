@@ -11,7 +11,7 @@ using Cortex.Optimizers;
 namespace Cortex.Cli;
 
 /// <summary>
-/// <c>cortex train</c>: builds a dense classifier (or, with <c>--model cnn</c>, a small convolutional one), trains it with Keras's progress output, reports test accuracy, loss
+/// <c>cortex train</c>: builds a dense classifier (or, with <c>--model cnn</c>, a small convolutional one; with <c>--model lstm</c> or <c>gru</c>, a recurrent one), trains it with Keras's progress output, reports test accuracy, loss
 /// and the confusion matrix, and saves the model and its history. With no options it is the course notes' digit model:
 /// Dense 25 relu → Dense 15 relu → Dense 10 linear, Adam 1e-3, sparse cross-entropy from logits, 20 epochs.
 /// </summary>
@@ -21,7 +21,7 @@ internal static class TrainCommand
         int BatchSize, string Optimizer, float? LearningRate, int Seed, float ValidationSplit, string Out, string Model = "mlp");
 
     private static readonly string[] Optimizers = ["adam", "sgd", "rmsprop"];
-    private static readonly string[] Models = ["mlp", "cnn"];
+    private static readonly string[] Models = ["mlp", "cnn", "lstm", "gru"];
 
     public static Command Create(TextWriter stdout)
     {
@@ -35,7 +35,7 @@ internal static class TrainCommand
         var lr = new Option<float?>("--lr") { Description = "Learning rate (default: the optimizer's Keras default, 0.001 for adam and rmsprop, 0.01 for sgd).", HelpName = "RATE" };
         var seed = new Option<int>("--seed") { Description = "Seeds weight initialisation, shuffling and the CSV train/test split.", HelpName = "N", DefaultValueFactory = _ => 42 };
         var validationSplit = new Option<float>("--validation-split") { Description = "Fraction of the training rows (the last ones) held out to report val_loss and val_accuracy each epoch.", HelpName = "FRACTION", DefaultValueFactory = _ => 0f };
-        var modelKind = new Option<string>("--model") { Description = "The network: mlp (dense layers from --layers and --activation) or cnn (Conv2D 32 → MaxPooling2D → Conv2D 64 → MaxPooling2D → Dropout 0.5 → Dense, for the 28×28 image data sets).", HelpName = "mlp|cnn", DefaultValueFactory = _ => "mlp" };
+        var modelKind = new Option<string>("--model") { Description = "The network: mlp (dense layers from --layers and --activation) cnn (Conv2D 32 → MaxPooling2D → Conv2D 64 → MaxPooling2D → Dropout 0.5 → Dense, for the 28×28 image data sets), or lstm/gru (each image read row by row: LSTM 128 or GRU 128 → Dense).", HelpName = "mlp|cnn|lstm|gru", DefaultValueFactory = _ => "mlp" };
         var output = new Option<string>("--out") { Description = "Where to save: a directory for NAME.cortex and NAME-history.csv, or a FILE.cortex with FILE-history.csv beside it (folders are created if missing).", HelpName = "DIR|FILE.cortex", DefaultValueFactory = _ => "." };
 
         var command = new Command("train", "Train a dense classifier (by default the course notes' digit model) and save it.")
@@ -146,14 +146,17 @@ internal static class TrainCommand
     private static Sequential BuildModel(Settings s, TrainingData data)
     {
         int features = data.Data.TrainX.Shape[1];
-        if (s.Model == "cnn")
+        if (s.Model != "mlp")
         {
             int side = (int)Math.Round(Math.Sqrt(features));
             if (data.IsCsv || side * side != features)
-                throw new UsageException($"--model cnn: needs square grayscale images (digits or fashion-mnist); '{s.Data}' has {features} features per row.");
+                throw new UsageException($"--model {s.Model}: needs square grayscale images (digits or fashion-mnist); '{s.Data}' has {features} features per row.");
             // The model takes the same flat rows as the MLP (so evaluate and predict need nothing new) and reshapes
-            // each to a (28, 28, 1) image itself; Dropout(0.5) before the classifier, for longer runs.
-            return Zoo.FashionCnn(inputShape: [side, side, 1], flatInput: true, classes: data.Classes, name: data.Name);
+            // each itself: to a (28, 28, 1) image for the CNN (Dropout(0.5) before the classifier, for longer runs), to
+            // 28 steps of 28 pixels for the recurrent models.
+            return s.Model == "cnn"
+                ? Zoo.FashionCnn(inputShape: [side, side, 1], flatInput: true, classes: data.Classes, name: data.Name)
+                : Zoo.FashionRnn(s.Model, inputShape: [side, side], flatInput: true, classes: data.Classes, name: data.Name);
         }
         Normalization? norm = null;
         if (data.IsCsv)

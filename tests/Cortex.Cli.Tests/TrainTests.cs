@@ -102,7 +102,28 @@ public class TrainTests
         Assert.Contains("--model cnn: needs square grayscale images", r.Err);
         var u = CliHarness.Run("train", "--model", "resnet", "--out", dir.Path);
         Assert.NotEqual(0, u.ExitCode);
-        Assert.Contains("--model: unknown model 'resnet'; expected one of mlp, cnn.", u.Err);
+        Assert.Contains("--model: unknown model 'resnet'; expected one of mlp, cnn, lstm, gru.", u.Err);
+        var g = CliHarness.Run("train", "--data", csv, "--label", "kind", "--model", "gru", "--out", dir.Path);
+        Assert.NotEqual(0, g.ExitCode);
+        Assert.Contains("--model gru: needs square grayscale images", g.Err);
+    }
+
+    [Fact]
+    public void ModelLstmReadsEachDigitRowByRowAndPredictReadsIt()
+    {
+        using var dir = new TempDir();
+        var r = CliHarness.Run("train", "--data", "digits", "--model", "lstm", "--epochs", "2", "--batch-size", "64", "--out", dir.Path);
+
+        Assert.True(r.ExitCode == 0, r.ToString());
+        Assert.Contains("(None, 28, 28)", r.Out);    // the Reshape of the flat rows into 28 steps of 28 pixels
+        Assert.Contains("(None, 128)", r.Out);
+        Assert.Contains("Total params: 81,674", r.Out);
+        float accuracy = r.Number("Test accuracy:");
+        Assert.True(accuracy >= 0.85f, $"test accuracy {accuracy} < 0.85 after 2 epochs\n{r.Out}");
+        Assert.Contains(Model.Load(dir["digits.cortex"]).Layers, l => l is LSTM);
+        var e = CliHarness.Run("evaluate", "--model", dir["digits.cortex"], "--data", "digits");
+        Assert.True(e.ExitCode == 0, e.ToString());
+        Assert.Equal(accuracy, e.Number("accuracy:"), 3);
     }
 
     [Theory]

@@ -31,6 +31,8 @@ public static class Zoo
         ["fashion_cnn"] = () => FashionCnn(),
         ["fashion_cnn_no_dropout"] = () => FashionCnn(dropout: 0f),
         ["fashion_cnn_bn"] = () => FashionCnn(dropout: 0f, batchNormalization: true),
+        ["fashion_lstm"] = () => FashionRnn(),
+        ["fashion_gru"] = () => FashionRnn(cell: "gru"),
     };
 
     /// <summary>The names <see cref="Create"/> knows, in a fixed order.</summary>
@@ -39,7 +41,8 @@ public static class Zoo
     /// <summary>
     /// The model called <paramref name="name"/>: <c>digits_mlp</c>, <c>mlp_784_128_10</c>, <c>mlp_784_512_512_10</c>
     /// (<see cref="Mlp"/> with those widths), <c>fashion_cnn</c>, <c>fashion_cnn_no_dropout</c> (<see cref="FashionCnn"/>
-    /// with <c>dropout: 0</c>) or <c>fashion_cnn_bn</c> (with <c>dropout: 0, batchNormalization: true</c>).
+    /// with <c>dropout: 0</c>), <c>fashion_cnn_bn</c> (with <c>dropout: 0, batchNormalization: true</c>), <c>fashion_lstm</c>
+    /// or <c>fashion_gru</c> (<see cref="FashionRnn"/>).
     /// </summary>
     /// <exception cref="ArgumentException">No model has that name.</exception>
     public static Sequential Create(string name)
@@ -114,6 +117,37 @@ public static class Zoo
             .. Block(64),
             new Flatten(),
             .. dropout > 0 ? [new Dropout(dropout)] : Array.Empty<Layer>(),
+            new Dense(classes)], name);
+    }
+
+    /// <summary>
+    /// A recurrent classifier that reads each image row by row, as a sequence: (28, 28) images are 28 steps of 28
+    /// pixels → <c>LSTM(units)</c> (or <c>GRU(units)</c>) → <c>Dense(classes)</c> logits; 81,674 parameters for LSTM(128) on
+    /// Fashion-MNIST.
+    /// </summary>
+    /// <param name="cell"><c>"lstm"</c> or <c>"gru"</c>.</param>
+    /// <param name="units">The recurrent layer's units.</param>
+    /// <param name="inputShape">One sequence's shape, (steps, features); default (28, 28).</param>
+    /// <param name="flatInput">Takes flat rows of steps·features values, as an MLP does, and reshapes each itself.</param>
+    /// <param name="classes">Units of the output layer.</param>
+    /// <param name="name">The model's name (default <c>sequential</c>, numbered).</param>
+    /// <exception cref="ArgumentException"><paramref name="cell"/> is unknown or <paramref name="inputShape"/> is not (steps, features).</exception>
+    /// <example><code>var model = Zoo.FashionRnn();   // Input([28, 28]) → LSTM(128) → Dense(10)</code></example>
+    public static Sequential FashionRnn(string cell = "lstm", int units = 128, int[]? inputShape = null, bool flatInput = false,
+        int classes = 10, string? name = null)
+    {
+        int[] sequence = inputShape ?? [28, 28];
+        if (sequence.Length != 2)
+            throw new ArgumentException($"Zoo.FashionRnn: inputShape must be (steps, features). Received: ({string.Join(", ", sequence)})", nameof(inputShape));
+        Layer recurrent = cell switch
+        {
+            "lstm" => new LSTM(units),
+            "gru" => new GRU(units),
+            _ => throw new ArgumentException($"Zoo.FashionRnn: cell must be \"lstm\" or \"gru\". Received: cell=\"{cell}\"", nameof(cell)),
+        };
+        return new Sequential([
+            .. flatInput ? [new Input([sequence[0] * sequence[1]]), new Reshape(sequence)] : new Layer[] { new Input(sequence) },
+            recurrent,
             new Dense(classes)], name);
     }
 }

@@ -20,6 +20,7 @@ public class ZooTests
         "shape", "target_shape", "units", "filters", "kernel_size", "pool_size", "strides", "padding", "dilation_rate",
         "activation", "use_bias", "kernel_initializer", "bias_initializer", "rate", "axis", "momentum", "epsilon",
         "center", "scale", "beta_initializer", "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer",
+        "recurrent_activation", "recurrent_initializer", "unit_forget_bias", "return_sequences", "go_backwards", "reset_after",
     ];
 
     [Theory]
@@ -29,6 +30,8 @@ public class ZooTests
     [InlineData("fashion_cnn", 34_826, 34_826)]
     [InlineData("fashion_cnn_no_dropout", 34_826, 34_826)]
     [InlineData("fashion_cnn_bn", 35_210, 35_018)] // each BatchNormalization's moving mean and variance are not trainable
+    [InlineData("fashion_lstm", 81_674, 81_674)]   // 4·128·(28 + 128 + 1) + 1290
+    [InlineData("fashion_gru", 61_962, 61_962)]    // 3·128·(28 + 128 + 2) + 1290 (resetAfter: two biases)
     public void ParameterCountsMatchKeras(string name, int total, int trainable)
     {
         string summary = Zoo.Create(name).SummaryString();
