@@ -41,7 +41,8 @@ y_test = torch.from_numpy(labels_test)
 CASES = [("mlp 784-25-15-10 b32", "digits_mlp", 32), ("mlp 784-128-10 b32", "mlp_784_128_10", 32),
          ("mlp 784-512-512-10 b128", "mlp_784_512_512_10", 128),
          ("cnn conv32-pool-conv64-pool-dropout-10 b64", "fashion_cnn", 64),
-         ("cnn-bn conv32-bn-relu-pool-conv64-bn-relu-pool-10 b64", "fashion_cnn_bn", 64)]
+         ("cnn-bn conv32-bn-relu-pool-conv64-bn-relu-pool-10 b64", "fashion_cnn_bn", 64),
+         ("rnn lstm128-10 rows b64", "fashion_lstm", 64)]
 
 
 def epoch(model, opt, x, y, batch):
@@ -56,17 +57,30 @@ def epoch(model, opt, x, y, batch):
         opt.step()
 
 
-def same_start(name, network, batch):
-    """Cortex.Bench's like-for-like runs: for each seed it wrote, the same initial weights (Keras layout: kernel (in, out),
-    then bias, per Dense) and the same row order, one epoch, then test accuracy."""
+def same_start(name, network, batch, xs_train, xs_test):
+    """Cortex.Bench's like-for-like runs: for each seed it wrote, the same initial weights (Keras layouts, layer by layer:
+    a Dense's kernel (in, out) then bias; an LSTM's kernel, recurrent kernel and bias) and the same row order, one
+    epoch, then test accuracy."""
     slug, accuracies, seed = name.replace(" ", "_"), [], 1
     while os.path.exists(os.path.join(args.start_dir, f"{slug}-seed{seed}.weights")):
         flat = np.fromfile(os.path.join(args.start_dir, f"{slug}-seed{seed}.weights"), dtype=np.float32)
         order = torch.from_numpy(np.fromfile(os.path.join(args.start_dir, f"{slug}-seed{seed}.order"), dtype=np.int32).astype(np.int64))
         model, offset = zoo.build(network), 0
+
+        def take(*shape):
+            nonlocal offset
+            count = int(np.prod(shape))
+            t = torch.from_numpy(flat[offset:offset + count].reshape(shape).copy())
+            offset += count
+            return t
+
         with torch.no_grad():
             for layer in model:
-                if isinstance(layer, torch.nn.Linear):
+                if isinstance(layer, zoo.LastState):
+                    features, u = layer.rnn.input_size, layer.rnn.hidden_size
+                    gates = 4 if layer.kind == "LSTM" else 3
+                    layer.load_keras([take(features, gates * u), take(u, gates * u), take(gates * u) if gates == 4 else take(2, gates * u)])
+                elif isinstance(layer, torch.nn.Linear):
                     n_in, n_out = layer.in_features, layer.out_features
                     layer.weight.copy_(torch.from_numpy(flat[offset:offset + n_in * n_out].reshape(n_in, n_out).T.copy()))
                     offset += n_in * n_out
@@ -78,9 +92,9 @@ def same_start(name, network, batch):
         for start in range(0, len(order), batch):
             rows = order[start:start + batch]
             opt.zero_grad(set_to_none=True)
-            loss_fn(model(x_train[rows]), y_train[rows]).backward()
+            loss_fn(model(xs_train[rows]), y_train[rows]).backward()
             opt.step()
-        accuracies.append(accuracy_of(model, x_test))
+        accuracies.append(accuracy_of(model, xs_test))
         seed += 1
     return accuracies
 
@@ -95,8 +109,9 @@ for name, network, batch in CASES:
     if args.filter not in name:
         continue
     # The CNN takes images (N, 1, 28, 28); the MLPs flat rows.
-    images = zoo.takes_images(network)
-    xs_train, xs_test = (x_train.reshape(-1, 1, 28, 28), x_test.reshape(-1, 1, 28, 28)) if images else (x_train, x_test)
+    images, sequences = zoo.takes_images(network), zoo.takes_sequences(network)
+    xs_train, xs_test = ((x_train.reshape(-1, 1, 28, 28), x_test.reshape(-1, 1, 28, 28)) if images
+                         else (x_train.reshape(-1, 28, 28), x_test.reshape(-1, 28, 28)) if sequences else (x_train, x_test))
     torch.manual_seed(0)
     warm = zoo.build(network)
     warm_opt = torch.optim.Adam(warm.parameters(), lr=1e-3)
@@ -113,7 +128,7 @@ for name, network, batch in CASES:
     seconds = time.perf_counter() - t0
     accuracies, epochs = [accuracy_of(model, xs_test)], [seconds]
     # As the C# side: the MLP cases report the mean one-epoch accuracy over seeds 1..N and the median epoch time.
-    for seed in range(2, args.seeds + 1 if not images else 2):
+    for seed in range(2, args.seeds + 1 if not (images or sequences) else 2):
         torch.manual_seed(seed)
         other = zoo.build(network)
         other.train()
@@ -126,7 +141,7 @@ for name, network, batch in CASES:
     row = {"case": name, "epoch_s": round(seconds, 3), "epochs": len(epochs), "test_accuracy": round(sum(accuracies) / len(accuracies), 4),
            "test_accuracy_seeds": [round(a, 4) for a in accuracies]}
     if args.start_dir and not images:
-        same = same_start(name, network, batch)
+        same = same_start(name, network, batch, xs_train, xs_test)
         if same:
             row["same_start_accuracy"] = round(sum(same) / len(same), 4)
             row["same_start_seeds"] = [round(a, 4) for a in same]

@@ -28,6 +28,56 @@ def takes_images(name):
     return len(describe(name)["layers"][0]["shape"]) == 3
 
 
+def takes_sequences(name):
+    """Whether the model takes (N, steps, features) sequences (a recurrent model reading images row by row)."""
+    return len(describe(name)["layers"][0]["shape"]) == 2
+
+
+class LastState(torch.nn.Module):
+    """Keras's LSTM/GRU with return_sequences=False: the recurrent module's output at the last step. PyTorch keeps two
+    biases per gate where Keras's LSTM has one: the recurrent one (bias_hh) stays zero and frozen, so both train the
+    same parameters. PyTorch's GRU is Keras's with reset_after=True (bias (2, 3u) = bias_ih, bias_hh), gates reordered."""
+
+    def __init__(self, kind, features, units):
+        super().__init__()
+        self.kind = kind
+        self.rnn = (torch.nn.LSTM if kind == "LSTM" else torch.nn.GRU)(features, units, batch_first=True)
+        if kind == "LSTM":
+            self.rnn.bias_hh_l0.requires_grad_(False)
+
+    def forward(self, x):
+        return self.rnn(x)[0][:, -1]
+
+    def keras_init(self, unit_forget_bias):
+        """Glorot-uniform kernel, orthogonal recurrent kernel, zero biases (the LSTM's forget gate at 1), Keras's
+        fans: PyTorch's (gates·u, in) weight is Keras's (in, gates·u) kernel transposed."""
+        with torch.no_grad():
+            torch.nn.init.xavier_uniform_(self.rnn.weight_ih_l0)
+            torch.nn.init.orthogonal_(self.rnn.weight_hh_l0)
+            self.rnn.bias_ih_l0.zero_()
+            self.rnn.bias_hh_l0.zero_()
+            if self.kind == "LSTM" and unit_forget_bias:
+                u = self.rnn.hidden_size
+                self.rnn.bias_ih_l0[u:2 * u] = 1.0
+
+    def load_keras(self, weights):
+        """Sets the weights from Keras's layouts: kernel (in, gates·u), recurrent_kernel (u, gates·u), bias."""
+        kernel, recurrent, bias = weights
+        u = self.rnn.hidden_size
+        if self.kind == "GRU":  # Keras z, r, h → PyTorch r, z, n
+            order = lambda t: torch.cat([t[..., u:2 * u], t[..., :u], t[..., 2 * u:]], dim=-1)
+            kernel, recurrent, bias = order(kernel), order(recurrent), order(bias)
+        with torch.no_grad():
+            self.rnn.weight_ih_l0.copy_(kernel.T)
+            self.rnn.weight_hh_l0.copy_(recurrent.T)
+            if self.kind == "GRU":
+                self.rnn.bias_ih_l0.copy_(bias[0])
+                self.rnn.bias_hh_l0.copy_(bias[1])
+            else:
+                self.rnn.bias_ih_l0.copy_(bias)
+                self.rnn.bias_hh_l0.zero_()
+
+
 def _check(layer, key, expected):
     if layer.get(key, expected) != expected:
         raise ValueError(f"zoo.py: {layer['class_name']} with {key}={layer[key]} is not supported (only {expected})")
@@ -41,7 +91,7 @@ def build(name):
         raise ValueError(f"zoo.py: model '{name}' does not start with an Input layer")
     shape = first["shape"]
     shape = [shape[2], shape[0], shape[1]] if len(shape) == 3 else list(shape)  # (C, H, W): PyTorch's NCHW
-    modules, weighted = [], []
+    modules, weighted, recurrent = [], [], []
     for layer in layers:
         kind = layer["class_name"]
         if kind == "Dense":
@@ -68,6 +118,14 @@ def build(name):
                 _check(layer, key, value)
             # Keras's momentum weighs the old statistics, PyTorch's the new; round off 1 − 0.99's float noise.
             modules.append(torch.nn.BatchNorm2d(shape[0], eps=layer["epsilon"], momentum=round(1 - layer["momentum"], 6)))
+        elif kind in ("LSTM", "GRU"):
+            for key, value in (("return_sequences", False), ("go_backwards", False), ("activation", "tanh"),
+                               ("recurrent_activation", "sigmoid"), ("use_bias", True), ("reset_after", True)):
+                _check(layer, key, value)
+            modules.append(LastState(kind, shape[1], layer["units"]))
+            recurrent.append((modules[-1], layer))
+            shape = [layer["units"]]
+            continue  # its activations are inside the module
         elif kind == "Flatten":
             modules.append(torch.nn.Flatten())
             shape = [math.prod(shape)]
@@ -79,11 +137,13 @@ def build(name):
         if activation is not None:
             modules.append(activation())
     model = torch.nn.Sequential(*modules)
+    for module, layer in recurrent:
+        module.keras_init(layer.get("unit_forget_bias", False))
     for module, layer in weighted:
         INITIALIZERS[layer["kernel_initializer"]](module.weight)
         if module.bias is not None:
             INITIALIZERS[layer["bias_initializer"]](module.bias)
-    trainable = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     moving = sum(b.numel() for n, b in model.named_buffers() if n.endswith(("running_mean", "running_var")))
     if (trainable, trainable + moving) != (description["trainable_params"], description["params"]):
         raise ValueError(f"zoo.py: '{name}' has {trainable} trainable and {moving} moving parameters in PyTorch, "
