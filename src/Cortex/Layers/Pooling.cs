@@ -125,12 +125,18 @@ public sealed class GlobalAveragePooling2D(bool keepDims = false, string? name =
     protected override void CheckInput(Tensor inputs) => ImageLayers.RequireRank4($"GlobalAveragePooling2D '{Name}'", inputs.ShapeRef);
 
     /// <inheritdoc/>
-    protected override Tensor CallCore(Tensor inputs, bool training)
+    protected override Tensor CallCore(Tensor inputs, bool training) => StageOp.Run(this, inputs, training);
+
+    /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
     {
-        int[] s = inputs.ShapeRef;
-        // Built from differentiable primitives (reshape, mean over one axis), so its gradient comes for free.
-        var mean = inputs.Reshape(s[0], s[1] * s[2], s[3]).Mean(1);
-        return KeepDims ? mean.Reshape(s[0], 1, 1, s[3]) : mean;
+        // An average pool whose one window covers the whole image: AveragePooling2D's kernels.
+        int[] s = [context.Batch, .. context.Sample];
+        ImageLayers.RequireRank4($"GlobalAveragePooling2D '{Name}'", s);
+        reason = "";
+        stage = new PoolStage(false, Window2D.Create(s[0], s[1], s[2], s[3], s[1], s[2], s[1], s[2], 1, 1, same: false)!.Value, context.InputWidth)
+            { Width = s[3] };
+        return true;
     }
 
     /// <inheritdoc/>

@@ -28,7 +28,7 @@ public class FusedStepTests
     }
 
     public static TheoryData<string> Models => ["relu-sparse", "sigmoid-tanh-categorical", "dropout-normalization-activation", "softmax-sparse-logits-odd-batch",
-        "batchnorm-odd-batch", "batchnorm-first", "batchnorm-frozen", "relu6-elu-slope", "binary-logits-odd-batch", "multi-label-logits", "batchnorm-axis1"];
+        "batchnorm-odd-batch", "batchnorm-first", "batchnorm-frozen", "relu6-elu-slope", "binary-logits-odd-batch", "multi-label-logits", "batchnorm-axis1", "conv-global-average"];
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -85,6 +85,11 @@ public class FusedStepTests
                 loss = new SparseCategoricalCrossentropy(fromLogits: true);
                 batch = 50;
                 break;
+            case "conv-global-average": // GlobalAveragePooling2D: one average window over the whole image
+                build = () => new Sequential(new Input([6]), new Reshape([2, 3, 1]), new Conv2D(4, (1, 2), activation: "relu"), new GlobalAveragePooling2D(), new Dense(3));
+                loss = new SparseCategoricalCrossentropy(fromLogits: true);
+                batch = 50;
+                break;
             case "binary-logits-odd-batch":
                 build = () => new Sequential(new Dense(8, "relu"), new Dense(1));
                 loss = new BinaryCrossentropy(fromLogits: true);
@@ -134,7 +139,8 @@ public class FusedStepTests
     [InlineData("plain", "fused")]
     [InlineData("regularizer", "tape: Dense 'reg' has a regularizer")]
     [InlineData("frozen", "tape: Dense 'frozen' is frozen")]
-    [InlineData("global-pooling", "tape: GlobalAveragePooling2D 'gap' has no fused stage")]
+    [InlineData("global-pooling", "fused")]
+    [InlineData("own-layer", "tape: Doubler 'double' has no fused stage")] // a user's layer, defined by CallCore alone
     [InlineData("batchnorm-axis", "fused")] // any axis: the (outer, channels, inner) view
     [InlineData("mse", "tape: the loss MeanSquaredError has no fused kernel (for labels of this shape)")]
     public void TrainingPathSaysWhichPathFitTookAndWhy(string kind, string expected)
@@ -148,6 +154,7 @@ public class FusedStepTests
             "frozen" => new(new Flatten(), new Dense(5, name: "frozen"), new Dense(3)),
             "global-pooling" => new(new Conv2D(4, 3, padding: "same"), new GlobalAveragePooling2D(name: "gap"), new Dense(3)),
             "batchnorm-axis" => new(new Conv2D(4, 3), new BatchNormalization(axis: 1, name: "bn"), new Flatten(), new Dense(3)),
+            "own-layer" => new(new Flatten(), new Doubler("double"), new Dense(3)),
             _ => new(new Conv2D(4, 3), new MaxPooling2D(2), new Flatten(), new Dense(3)),
         };
         if (kind == "frozen")
@@ -165,5 +172,11 @@ public class FusedStepTests
         }
         model.Fit(x, y, epochs: 1, batchSize: 8, verbose: 0);
         Assert.Equal(expected, model.TrainingPath);
+    }
+
+    /// <summary>A layer as a user writes one: its computation in tensor ops, no stage.</summary>
+    private sealed class Doubler(string name) : Layer(name)
+    {
+        protected override Tensor CallCore(Tensor inputs, bool training) => inputs * 2f;
     }
 }
