@@ -1,0 +1,329 @@
+using System.Reflection;
+using System.Runtime.InteropServices;
+using Cortex.Activations;
+using Cortex.Kernels;
+using Cortex.Layers;
+using Cortex.Models;
+using Cortex.Onnx.Proto;
+using Cortex.Saving;
+using Google.Protobuf;
+
+namespace Cortex.Onnx;
+
+/// <summary>
+/// Writes a Cortex model as an ONNX file (<see href="https://onnx.ai"/>) that ONNX Runtime, or any ONNX consumer, runs
+/// with the same results: <c>OnnxExporter.Save(model, "digits.onnx")</c>.
+/// </summary>
+/// <remarks>
+/// <para>The exported graph takes and returns tensors in Cortex's layout: input <c>"input"</c> of shape (N, …sample)
+/// — images channels-last, (N, H, W, C) — and output <c>"output"</c>, with a dynamic batch dimension <c>N</c>.
+/// Convolutions and pooling run in ONNX's NCHW layout inside the graph: one Transpose before the first of them and one
+/// back before the first layer that needs channels last (Flatten, Dense, Reshape, the output), so kernels keep their
+/// values, permuted to ONNX's (out, in, kh, kw). Keras's "same" padding becomes explicit, possibly asymmetric, pads.</para>
+/// <para>Exported layers: Input, Dense (Gemm, or MatMul + Add on higher ranks), Activation and every layer's activation
+/// (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax, Softplus, relu6 as Clip, silu as x·Sigmoid(x)), Conv2D (Conv),
+/// MaxPooling2D (MaxPool), AveragePooling2D (AveragePool without the padding in the count), GlobalAveragePooling2D
+/// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Dropout (left out: inference),
+/// Normalization (Sub, Div) and Embedding (Cast, Gather). Any other layer is refused with an
+/// <see cref="NotSupportedException"/> naming it, before anything is written. Weights are stored inside the file;
+/// ONNX's external-data form (for models over 2 GB) is not written.</para>
+/// </remarks>
+/// <example>
+/// <code>
+/// var model = Zoo.DigitsMlp();
+/// model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true));
+/// model.Fit(x, y, epochs: 5);
+/// OnnxExporter.Save(model, "digits.onnx");             // or model.SaveOnnx("digits.onnx")
+/// </code>
+/// </example>
+public static class OnnxExporter
+{
+    /// <summary>The ONNX operator set written when none is asked for.</summary>
+    public const int DefaultOpset = 17;
+
+    /// <summary>Writes <paramref name="model"/> to <paramref name="path"/> as ONNX (atomically: a failed call leaves any
+    /// existing file as it was).</summary>
+    /// <param name="model">A built model (call it on data, Fit it, or start it with an <see cref="Input"/>).</param>
+    /// <param name="path">The file to write, e.g. <c>model.onnx</c>.</param>
+    /// <param name="opset">The ONNX operator set version, 13 or later (Softmax over one axis, Clip with inputs).</param>
+    /// <exception cref="InvalidOperationException">The model is not built.</exception>
+    /// <exception cref="NotSupportedException">A layer has no ONNX form yet; the message names it.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="opset"/> is below 13.</exception>
+    public static void Save(Model model, string path, int opset = DefaultOpset)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        var proto = ToProto(model, opset);
+        AtomicFile.Write(path, stream => proto.WriteTo(stream));
+    }
+
+    /// <summary>The ONNX file's bytes for <paramref name="model"/> (see <see cref="Save"/>).</summary>
+    /// <exception cref="InvalidOperationException">The model is not built.</exception>
+    /// <exception cref="NotSupportedException">A layer has no ONNX form yet; the message names it.</exception>
+    public static byte[] ToBytes(Model model, int opset = DefaultOpset) => ToProto(model, opset).ToByteArray();
+
+    internal static ModelProto ToProto(Model model, int opset)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (opset < 13)
+            throw new ArgumentOutOfRangeException(nameof(opset), $"ONNX export: opset must be 13 or later. Received: opset={opset}");
+        int[] shape = model.InputShape
+            ?? throw new InvalidOperationException($"ONNX export: model '{model.Name}' is not built yet: call it on data, Fit it, or start it with an Input layer.");
+        var graph = new GraphBuilder(model.Name);
+        graph.Value("input", shape);
+        string value = "input";
+        bool nchw = false;
+        foreach (var layer in model.Layers)
+        {
+            value = LayerWriter.Write(graph, layer, value, shape, ref nchw);
+            shape = layer.ComputeOutputShape(shape);
+        }
+        if (nchw) value = graph.ToChannelsLast(value);
+        graph.Output(value, "output", shape);
+        return new ModelProto
+        {
+            IrVersion = 8,
+            ProducerName = "Cortex",
+            ProducerVersion = typeof(Model).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
+            Graph = graph.Graph,
+            OpsetImport = { new OperatorSetIdProto { Domain = "", Version = opset } },
+        };
+    }
+}
+
+/// <summary>Extension methods that put ONNX export where a model's other save methods are.</summary>
+public static class OnnxModelExtensions
+{
+    /// <summary>Writes the model as ONNX; see <see cref="OnnxExporter.Save"/>.</summary>
+    /// <example><code>model.SaveOnnx("digits.onnx");</code></example>
+    public static void SaveOnnx(this Model model, string path, int opset = OnnxExporter.DefaultOpset) => OnnxExporter.Save(model, path, opset);
+}
+
+/// <summary>Builds a GraphProto: named values, initializers and nodes.</summary>
+internal sealed class GraphBuilder(string name)
+{
+    private int counter;
+
+    public GraphProto Graph { get; } = new() { Name = name };
+
+    /// <summary>A fresh value name from a stem.</summary>
+    public string Fresh(string stem) => $"{stem}_{counter++}";
+
+    /// <summary>Declares the graph input <paramref name="valueName"/> of Cortex shape (batch axis −1 → dynamic "N").</summary>
+    public void Value(string valueName, int[] shape) => Graph.Input.Add(Info(valueName, shape));
+
+    /// <summary>Names <paramref name="value"/> as the graph output <paramref name="outputName"/>.</summary>
+    public void Output(string value, string outputName, int[] shape)
+    {
+        Node("Identity", [value], outputName);
+        Graph.Output.Add(Info(outputName, shape));
+    }
+
+    private static ValueInfoProto Info(string valueName, int[] shape)
+    {
+        var dims = new TensorShapeProto();
+        for (int i = 0; i < shape.Length; i++)
+            dims.Dim.Add(i == 0 || shape[i] < 0 ? new TensorShapeProto.Types.Dimension { DimParam = "N" } : new TensorShapeProto.Types.Dimension { DimValue = shape[i] });
+        return new ValueInfoProto
+        {
+            Name = valueName,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = dims } },
+        };
+    }
+
+    /// <summary>A float initializer holding <paramref name="values"/> with <paramref name="dims"/>; returns its name.</summary>
+    public string Constant(string stem, ReadOnlySpan<float> values, params long[] dims)
+    {
+        var t = new TensorProto { Name = Fresh(stem), DataType = (int)TensorProto.Types.DataType.Float, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values)) };
+        t.Dims.AddRange(dims);
+        Graph.Initializer.Add(t);
+        return t.Name;
+    }
+
+    /// <summary>An int64 initializer (a shape); returns its name.</summary>
+    public string Int64s(string stem, params long[] values)
+    {
+        var t = new TensorProto { Name = Fresh(stem), DataType = (int)TensorProto.Types.DataType.Int64, RawData = ByteString.CopyFrom(MemoryMarshal.AsBytes(values.AsSpan())) };
+        t.Dims.Add(values.Length);
+        Graph.Initializer.Add(t);
+        return t.Name;
+    }
+
+    /// <summary>Adds a node; returns its (one) output's name.</summary>
+    public string Node(string op, string[] inputs, string? output = null, params AttributeProto[] attributes)
+    {
+        output ??= Fresh(op.ToLowerInvariant());
+        var node = new NodeProto { OpType = op, Name = Fresh(op) };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        node.Attribute.AddRange(attributes);
+        Graph.Node.Add(node);
+        return output;
+    }
+
+    public static AttributeProto Int(string attr, long v) => new() { Name = attr, Type = AttributeProto.Types.AttributeType.Int, I = v };
+    public static AttributeProto Float(string attr, float v) => new() { Name = attr, Type = AttributeProto.Types.AttributeType.Float, F = v };
+    public static AttributeProto Ints(string attr, params long[] v)
+    {
+        var a = new AttributeProto { Name = attr, Type = AttributeProto.Types.AttributeType.Ints };
+        a.Ints.AddRange(v);
+        return a;
+    }
+
+    /// <summary>NHWC → NCHW.</summary>
+    public string ToChannelsFirst(string value) => Node("Transpose", [value], null, Ints("perm", 0, 3, 1, 2));
+
+    /// <summary>NCHW → NHWC.</summary>
+    public string ToChannelsLast(string value) => Node("Transpose", [value], null, Ints("perm", 0, 2, 3, 1));
+}
+
+/// <summary>Each exportable layer's ONNX nodes.</summary>
+internal static class LayerWriter
+{
+    /// <summary>Writes <paramref name="layer"/> applied to <paramref name="value"/> (Cortex shape <paramref name="shape"/>;
+    /// when <paramref name="nchw"/> a rank-4 value is held channels first) and returns the result's name.</summary>
+    public static string Write(GraphBuilder g, Layer layer, string value, int[] shape, ref bool nchw)
+    {
+        switch (layer)
+        {
+            case Input:
+            case Dropout:
+                return value;
+            case Dense dense:
+            {
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                string w = g.Constant($"{dense.Name}/kernel", dense.Kernel!.AsSpan(), dense.Kernel.ShapeRef[0], dense.Kernel.ShapeRef[1]);
+                string? b = dense.Bias == null ? null : g.Constant($"{dense.Name}/bias", dense.Bias.AsSpan(), dense.Bias.ShapeRef[0]);
+                string z = shape.Length == 2
+                    ? g.Node("Gemm", b == null ? [value, w] : [value, w, b])
+                    : b == null ? g.Node("MatMul", [value, w]) : g.Node("Add", [g.Node("MatMul", [value, w]), b]);
+                return Activation(g, dense.Activation, z, channelsAxis: -1, layer);
+            }
+            case Activation act:
+                return Activation(g, act.Function, value, nchw ? 1 : -1, layer);
+            case Conv2D conv:
+            {
+                if (!nchw) (value, nchw) = (g.ToChannelsFirst(value), true);
+                var win = conv.Window(shape);
+                var k = conv.Kernel!;
+                string w = g.Constant($"{conv.Name}/kernel", Permute(k.AsSpan(), k.ShapeRef, [3, 2, 0, 1]), k.ShapeRef[3], k.ShapeRef[2], k.ShapeRef[0], k.ShapeRef[1]);
+                var inputs = conv.Bias == null ? new[] { value, w } : [value, w, g.Constant($"{conv.Name}/bias", conv.Bias.AsSpan(), conv.Bias.ShapeRef[0])];
+                string y = g.Node("Conv", inputs, null, GraphBuilder.Ints("kernel_shape", win.KH, win.KW), GraphBuilder.Ints("strides", win.SH, win.SW),
+                    GraphBuilder.Ints("dilations", win.DH, win.DW), Pads(win));
+                return Activation(g, conv.Activation, y, channelsAxis: 1, layer);
+            }
+            case MaxPooling2D or AveragePooling2D:
+            {
+                if (!nchw) (value, nchw) = (g.ToChannelsFirst(value), true);
+                var win = ((Pooling2D)layer).Window(shape);
+                var attrs = new List<AttributeProto> { GraphBuilder.Ints("kernel_shape", win.KH, win.KW), GraphBuilder.Ints("strides", win.SH, win.SW), Pads(win) };
+                if (layer is AveragePooling2D) attrs.Add(GraphBuilder.Int("count_include_pad", 0));
+                return g.Node(layer is MaxPooling2D ? "MaxPool" : "AveragePool", [value], null, [.. attrs]);
+            }
+            case GlobalAveragePooling2D gap:
+            {
+                if (!nchw) value = g.ToChannelsFirst(value);
+                nchw = false;
+                string pooled = g.Node("GlobalAveragePool", [value]);               // (N, C, 1, 1)
+                return gap.KeepDims ? g.ToChannelsLast(pooled) : g.Node("Flatten", [pooled], null, GraphBuilder.Int("axis", 1));
+            }
+            case BatchNormalization bn:
+                return BatchNorm(g, bn, value, shape, ref nchw);
+            case Flatten:
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                return g.Node("Flatten", [value], null, GraphBuilder.Int("axis", 1));
+            case Reshape reshape:
+            {
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                int[] target = reshape.ComputeOutputShape(shape);
+                return g.Node("Reshape", [value, g.Int64s($"{reshape.Name}/shape", [0, .. target[1..].Select(d => (long)d)])]);
+            }
+            case Normalization norm:
+            {
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                int f = norm.MeanWeight!.Size;
+                var std = new float[f];
+                for (int i = 0; i < f; i++) std[i] = MathF.Max(MathF.Sqrt(norm.VarianceWeight!.AsSpan()[i]), Normalization.Epsilon);
+                string centred = g.Node("Sub", [value, g.Constant($"{norm.Name}/mean", norm.MeanWeight.AsSpan(), f)]);
+                return g.Node("Div", [centred, g.Constant($"{norm.Name}/std", std, f)]);
+            }
+            case Embedding emb:
+            {
+                string indices = g.Node("Cast", [value], null, GraphBuilder.Int("to", (long)TensorProto.Types.DataType.Int64));
+                string table = g.Constant($"{emb.Name}/embeddings", emb.Embeddings!.AsSpan(), emb.InputDim, emb.OutputDim);
+                return g.Node("Gather", [table, indices], null, GraphBuilder.Int("axis", 0));
+            }
+            default:
+                throw new NotSupportedException($"ONNX export: {layer.GetType().Name} '{layer.Name}' has no ONNX form yet.");
+        }
+    }
+
+    /// <summary>Explicit pads [top, left, bottom, right] for a window: Keras's "same" puts the odd pixel at the bottom/right.</summary>
+    private static AttributeProto Pads(Window2D w)
+    {
+        int totalH = Math.Max((w.OH - 1) * w.SH + (w.KH - 1) * w.DH + 1 - w.H, 0), totalW = Math.Max((w.OW - 1) * w.SW + (w.KW - 1) * w.DW + 1 - w.W, 0);
+        return GraphBuilder.Ints("pads", w.PadTop, w.PadLeft, Math.Max(totalH - w.PadTop, 0), Math.Max(totalW - w.PadLeft, 0));
+    }
+
+    /// <summary>The inference form: ONNX's BatchNormalization when the normalised axis is axis 1 in the value's
+    /// layout (channels of an NCHW image, features of a matrix); otherwise x·scale + shift with broadcast constants.</summary>
+    private static string BatchNorm(GraphBuilder g, BatchNormalization bn, string value, int[] shape, ref bool nchw)
+    {
+        int axis = bn.Axis < 0 ? bn.Axis + shape.Length : bn.Axis, c = shape[axis];
+        if (shape.Length == 4 && axis == 3 && !nchw) (value, nchw) = (g.ToChannelsFirst(value), true);
+        if (shape.Length != 4 && nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+        var ones = Enumerable.Repeat(1f, c).ToArray();
+        string gamma = g.Constant($"{bn.Name}/gamma", bn.Gamma == null ? ones : bn.Gamma.AsSpan(), c);
+        string beta = g.Constant($"{bn.Name}/beta", bn.Beta == null ? new float[c] : bn.Beta.AsSpan(), c);
+        string mean = g.Constant($"{bn.Name}/moving_mean", bn.MovingMean!.AsSpan(), c);
+        string variance = g.Constant($"{bn.Name}/moving_variance", bn.MovingVariance!.AsSpan(), c);
+        if ((shape.Length == 4 && axis == 3) || axis == 1)
+            return g.Node("BatchNormalization", [value, gamma, beta, mean, variance], null, GraphBuilder.Float("epsilon", bn.Epsilon));
+        // Another axis (channels last of a sequence, …): scale = γ/√(σ² + ε), shift = β − μ·scale, broadcast from the axis.
+        var scale = new float[c];
+        var shift = new float[c];
+        for (int i = 0; i < c; i++)
+        {
+            scale[i] = (bn.Gamma == null ? 1f : bn.Gamma.AsSpan()[i]) / MathF.Sqrt(bn.MovingVariance.AsSpan()[i] + bn.Epsilon);
+            shift[i] = (bn.Beta == null ? 0f : bn.Beta.AsSpan()[i]) - bn.MovingMean.AsSpan()[i] * scale[i];
+        }
+        long[] dims = [c, .. Enumerable.Repeat(1L, shape.Length - 1 - axis)];
+        return g.Node("Add", [g.Node("Mul", [value, g.Constant($"{bn.Name}/scale", scale, dims)]), g.Constant($"{bn.Name}/shift", shift, dims)]);
+    }
+
+    /// <summary>An activation's nodes; <paramref name="channelsAxis"/> is where softmax normalises (the last axis in
+    /// Cortex's layout: 1 in NCHW).</summary>
+    private static string Activation(GraphBuilder g, ActivationFunction f, string value, int channelsAxis, Layer layer) => f.Name switch
+    {
+        "linear" => value,
+        "relu" => g.Node("Relu", [value]),
+        "sigmoid" => g.Node("Sigmoid", [value]),
+        "tanh" => g.Node("Tanh", [value]),
+        "softplus" => g.Node("Softplus", [value]),
+        "selu" => g.Node("Selu", [value]),
+        "softmax" => g.Node("Softmax", [value], null, GraphBuilder.Int("axis", channelsAxis)),
+        "leaky_relu" => g.Node("LeakyRelu", [value], null, GraphBuilder.Float("alpha", f.Alpha)),
+        "elu" => g.Node("Elu", [value], null, GraphBuilder.Float("alpha", f.Alpha)),
+        "relu6" => g.Node("Clip", [value, g.Constant("zero", [0f]), g.Constant("six", [6f])]),
+        "silu" => g.Node("Mul", [value, g.Node("Sigmoid", [value])]),
+        _ => throw new NotSupportedException($"ONNX export: {layer.GetType().Name} '{layer.Name}' has the activation '{f.Name}', which has no ONNX form yet."),
+    };
+
+    /// <summary>A copy of <paramref name="values"/> (of <paramref name="shape"/>) with its axes permuted: output axis i is input axis perm[i].</summary>
+    private static float[] Permute(ReadOnlySpan<float> values, int[] shape, int[] perm)
+    {
+        int rank = shape.Length;
+        int[] outShape = [.. perm.Select(p => shape[p])];
+        var strides = new int[rank];
+        for (int i = rank - 1, s = 1; i >= 0; s *= shape[i], i--) strides[i] = s;
+        var result = new float[values.Length];
+        var index = new int[rank];
+        for (int o = 0; o < result.Length; o++)
+        {
+            int src = 0;
+            for (int i = 0; i < rank; i++) src += index[i] * strides[perm[i]];
+            result[o] = values[src];
+            for (int i = rank - 1; i >= 0 && ++index[i] == outShape[i]; i--) index[i] = 0;
+        }
+        return result;
+    }
+}
