@@ -23,7 +23,7 @@ namespace Cortex.Onnx;
 /// <para>Exported layers: Input, Dense (Gemm, or MatMul + Add on higher ranks), Activation and every layer's activation
 /// (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax, Softplus, relu6 as Clip, silu as x·Sigmoid(x)), Conv2D (Conv),
 /// MaxPooling2D (MaxPool), AveragePooling2D (AveragePool without the padding in the count), GlobalAveragePooling2D
-/// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Dropout (left out: inference),
+/// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), Dropout (left out: inference),
 /// Normalization (Sub, Div) and Embedding (Cast, Gather). Any other layer is refused with an
 /// <see cref="NotSupportedException"/> naming it, before anything is written. Weights are stored inside the file;
 /// ONNX's external-data form (for models over 2 GB) is not written.</para>
@@ -237,6 +237,9 @@ internal static class LayerWriter
                 int[] target = reshape.ComputeOutputShape(shape);
                 return g.Node("Reshape", [value, g.Int64s($"{reshape.Name}/shape", [0, .. target[1..].Select(d => (long)d)])]);
             }
+            case Permute permute:
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                return g.Node("Transpose", [value], null, GraphBuilder.Ints("perm", [0, .. permute.Dims.Select(d => (long)d)]));
             case Normalization norm:
             {
                 if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);

@@ -54,7 +54,7 @@ public class ExportTests
     public static TheoryData<string> Models =>
     [
         "digits_mlp", "mlp_784_128_10", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "conv_same_strided_dilated",
-        "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "bn_dense", "reshape_conv", "embedding", "no_bias",
+        "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "bn_dense", "reshape_conv", "embedding", "no_bias", "permute",
     ];
 
     private static (Model Model, int[] Sample) Build(string name)
@@ -78,6 +78,7 @@ public class ExportTests
                 new MaxPooling2D(2), new Dropout(0.5f), new Reshape([-1]), new Dense(2)), [36]),
             "embedding" => (new Sequential(new Input([4]), new Embedding(10, 3), new Flatten(), new Dense(2)), [4]),
             "no_bias" => (new Sequential(new Input([4, 4, 1]), new Conv2D(2, 2, useBias: false), new Flatten(), new Dense(2, useBias: false)), [4, 4, 1]),
+            "permute" => (new Sequential(new Input([2, 5, 5]), new Permute([2, 3, 1]), new Conv2D(3, 2), new Permute([3, 1, 2]), new Flatten(), new Dense(2)), [2, 5, 5]),
             _ => throw new ArgumentException(name),
         };
     }

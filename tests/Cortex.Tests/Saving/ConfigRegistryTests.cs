@@ -55,6 +55,7 @@ public class ConfigRegistryTests
             betaInitializer: new Constant(0.1f), gammaInitializer: new Constant(2f), movingMeanInitializer: new Constant(0.3f),
             movingVarianceInitializer: new Constant(3f), name: "bn")), [2, 3], []),
         ["Normalization"] = (() => Frozen(new Normalization("n")), [2, 3], []),
+        ["Permute"] = (() => Frozen(new Permute([2, 1], "pm")), [2, 3, 4], []),
         ["TimeDistributed"] = (() => Frozen(new TimeDistributed(new Dense(3, "relu", name: "inner"), "td")), [2, 4, 5], []),
         ["Conv1D"] = (() => Frozen(new Conv1D(3, 2, strides: 2, padding: "causal", dilationRate: 2, activation: ActivationFunction.Elu(0.7f), useBias: false,
             kernelInitializer: new RandomNormal(0.1f, 0.2f, seed: 4), biasInitializer: new Ones(), kernelRegularizer: new L1L2(0.01f, 0.02f),
