@@ -237,7 +237,7 @@ internal static class LayerWriter
                 int[] target = reshape.ComputeOutputShape(shape);
                 return g.Node("Reshape", [value, g.Int64s($"{reshape.Name}/shape", [0, .. target[1..].Select(d => (long)d)])]);
             }
-            case Permute permute:
+            case Layers.Permute permute:
                 if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
                 return g.Node("Transpose", [value], null, GraphBuilder.Ints("perm", [0, .. permute.Dims.Select(d => (long)d)]));
             case Normalization norm:
