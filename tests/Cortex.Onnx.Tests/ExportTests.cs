@@ -39,7 +39,7 @@ public class ExportTests
 
     /// <summary>Random non-trivial values for the vectors a fresh model holds as zeros and ones (biases, γ, β, moving
     /// statistics, a Normalization's mean and variance), as a trained model has; kernels keep their Glorot draws.</summary>
-    private static void Randomize(Model model, int seed)
+    internal static void Randomize(Model model, int seed)
     {
         int k = 0;
         foreach (var v in model.Variables)
@@ -57,7 +57,7 @@ public class ExportTests
         "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "bn_dense", "reshape_conv", "embedding", "no_bias", "permute",
     ];
 
-    private static (Model Model, int[] Sample) Build(string name)
+    internal static (Model Model, int[] Sample) Build(string name)
     {
         CortexRandom.SetGlobalSeed(3);
         return name switch

@@ -1,0 +1,541 @@
+using Cortex.Activations;
+using Cortex.Layers;
+using Cortex.Models;
+using Cortex.Onnx.Proto;
+using Google.Protobuf;
+
+namespace Cortex.Onnx;
+
+/// <summary>
+/// Reads an ONNX file into a Cortex <see cref="Sequential"/> model that predicts what the file computes, can be trained
+/// further, saved as <c>.cortex</c> and summarised: <c>var model = OnnxImporter.Load("mlp.onnx");</c>.
+/// </summary>
+/// <remarks>
+/// <para>Imports graphs that are a chain of the ops <c>torch.onnx.export</c> writes for PyTorch's usual modules, and
+/// those <see cref="OnnxExporter"/> writes: Gemm and MatMul (+ Add) as Dense; Conv as Conv2D (pads that are Keras's
+/// "valid" or "same"); MaxPool and AveragePool; GlobalAveragePool; BatchNormalization (inference form); Flatten;
+/// Reshape with a constant shape; Transpose; Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softplus, Softmax on the
+/// last (channel) axis, Clip(0, 6) as relu6, x·Sigmoid(x) as silu; Sub and Div by constants after the input as
+/// Normalization; Cast + Gather as Embedding; Dropout and Identity (left out). An activation right after a Dense or
+/// Conv2D becomes that layer's activation.</para>
+/// <para>Layouts: Cortex's layers are channels-last, ONNX's image ops channels-first. A model exported from PyTorch
+/// keeps its NCHW input: the imported model starts with <c>Permute([2, 3, 1])</c> and, before a Flatten, permutes back,
+/// so its Predict takes the same tensor and flattens in the same order as PyTorch. A model exported by Cortex imports
+/// to the same layers (its boundary Transposes cancel) and predicts the same bits.</para>
+/// <para>Anything else is refused with a <see cref="NotSupportedException"/> naming the node, its op type and the
+/// opset; a damaged or hostile file with an <see cref="InvalidDataException"/> naming what is wrong, before any weight
+/// is allocated from a length the file claims. Graphs with branches need the functional API.</para>
+/// </remarks>
+/// <example>
+/// <code>
+/// var model = OnnxImporter.Load("cnn.onnx");              // from torch.onnx.export
+/// model.Summary();
+/// model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true));
+/// model.Fit(x, y, epochs: 1);                              // fine-tune
+/// model.Save("cnn.cortex");
+/// </code>
+/// </example>
+public static class OnnxImporter
+{
+    /// <summary>Reads the ONNX file at <paramref name="path"/>.</summary>
+    /// <exception cref="InvalidDataException">The file is not a valid ONNX model; the message names the file and what is wrong.</exception>
+    /// <exception cref="NotSupportedException">An op, or a use of it, has no Cortex layer; the message names the node.</exception>
+    public static Sequential Load(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return Load(File.ReadAllBytes(path), Path.GetFileName(path));
+    }
+
+    /// <summary>Reads an ONNX model from its bytes; <paramref name="source"/> names it in messages.</summary>
+    /// <exception cref="InvalidDataException">The bytes are not a valid ONNX model.</exception>
+    /// <exception cref="NotSupportedException">An op, or a use of it, has no Cortex layer.</exception>
+    public static Sequential Load(byte[] bytes, string source = "ONNX model")
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        ModelProto proto;
+        try
+        {
+            // From a byte array every length-delimited field is checked against the bytes that remain, so a lying length
+            // fails here instead of allocating; the default recursion limit bounds nesting.
+            proto = ModelProto.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new InvalidDataException($"{source}: not an ONNX model ({e.Message})", e);
+        }
+        try
+        {
+            return new ChainReader(proto, source).Read();
+        }
+        catch (ArgumentException e)
+        {
+            // A layer refused what the file describes (zero units, a shape it cannot take): the file is at fault.
+            throw new InvalidDataException($"{source}: {e.Message}", e);
+        }
+    }
+}
+
+/// <summary>Turns a chain-shaped ONNX graph into Sequential layers.</summary>
+internal sealed class ChainReader
+{
+    private readonly ModelProto model;
+    private readonly string source;
+    private readonly long opset;
+    private readonly Dictionary<string, (float[] Data, long[] Dims)> constants = [];
+    private readonly List<Layer> layers = [];
+    private readonly List<Tensor[]> weights = [];
+    private string current = "";      // the ONNX name of the chain's live value
+    private bool nchw;                // the live ONNX value is the Cortex tensor permuted to NCHW
+    private int[] shape = [];         // the Cortex shape of the live value (batch −1)
+    private Pending? pending;         // a Dense or Conv2D that may still take a bias or an activation
+
+    private sealed class Pending(string kind, Tensor kernel, string name)
+    {
+        public readonly string Kind = kind;
+        public readonly Tensor Kernel = kernel;
+        public readonly string Name = name;
+        public Tensor? Bias;
+        public ActivationFunction Activation = ActivationFunction.Linear;
+        public Func<ActivationFunction, bool, Layer>? Make; // (activation, useBias) → the layer
+    }
+
+    public ChainReader(ModelProto model, string source)
+    {
+        this.model = model;
+        this.source = source;
+        if (model.Graph == null) throw Bad("the model has no graph");
+        opset = model.OpsetImport.Where(o => o.Domain is "" or "ai.onnx").Select(o => o.Version).DefaultIfEmpty(0).Max();
+        if (opset == 0) throw Bad("the model imports no version of the standard ONNX operator set");
+    }
+
+    private InvalidDataException Bad(string what) => new($"{source}: {what}.");
+
+    private NotSupportedException Unsupported(NodeProto node, string what) =>
+        new($"ONNX import ({source}): node '{node.Name}' ({node.OpType}, opset {opset}) {what}.");
+
+    public Sequential Read()
+    {
+        var graph = model.Graph;
+        foreach (var t in graph.Initializer) AddConstant(t);
+        var inputs = graph.Input.Where(i => !constants.ContainsKey(i.Name)).ToList();
+        if (inputs.Count != 1) throw new NotSupportedException($"ONNX import ({source}): the graph has {inputs.Count} inputs; Cortex imports one (several need the functional API).");
+        if (graph.Output.Count != 1) throw new NotSupportedException($"ONNX import ({source}): the graph has {graph.Output.Count} outputs; Cortex imports one.");
+        current = inputs[0].Name;
+        shape = InputShape(inputs[0]);
+        layers.Add(new Input(shape[1..], "input"));
+        weights.Add([]);
+        var consumers = graph.Node.SelectMany(n => n.Input).GroupBy(s => s).ToDictionary(g => g.Key, g => g.Count());
+        CheckOrder(graph);
+        for (int i = 0; i < graph.Node.Count; i++)
+        {
+            var node = graph.Node[i];
+            if (node.OpType == "Constant") { AddConstantNode(node); continue; }
+            // x · Sigmoid(x): silu, as the exporters write it.
+            if (node.OpType == "Sigmoid" && i + 1 < graph.Node.Count && graph.Node[i + 1] is { OpType: "Mul" } mul
+                && mul.Input.Contains(node.Output[0]) && mul.Input.Contains(current) && consumers.GetValueOrDefault(node.Output[0]) == 1)
+            {
+                Activate(mul, ActivationFunction.Silu);
+                current = mul.Output[0];
+                i++;
+                continue;
+            }
+            Node(node, consumers);
+        }
+        Flush();
+        if (current != graph.Output[0].Name) throw Bad($"the output '{graph.Output[0].Name}' is not the end of the chain of nodes");
+        if (nchw) Add(new Layers.Permute([3, 1, 2]), []);
+        var result = new Sequential(layers, string.IsNullOrEmpty(graph.Name) ? null : SafeName(graph.Name));
+        for (int i = 0; i < layers.Count; i++)
+            if (weights[i].Length > 0) layers[i].SetWeights(weights[i]);
+        return result;
+    }
+
+    private static string SafeName(string name) => new([.. name.Take(64).Select(c => char.IsLetterOrDigit(c) || c is '_' or '-' ? c : '_')]);
+
+    /// <summary>Nodes must come in topological order (ONNX requires it): every input defined before it is read.</summary>
+    private void CheckOrder(GraphProto graph)
+    {
+        var defined = new HashSet<string>(constants.Keys) { current, "" };
+        foreach (var node in graph.Node)
+        {
+            foreach (var input in node.Input)
+                if (!defined.Contains(input))
+                    throw Bad($"node '{node.Name}' ({node.OpType}) reads '{input}', which no initializer, input or earlier node defines (a cycle, a missing initializer, or nodes out of order)");
+            foreach (var output in node.Output) defined.Add(output);
+        }
+    }
+
+    private int[] InputShape(ValueInfoProto input)
+    {
+        var dims = input.Type?.TensorType?.Shape?.Dim ?? throw Bad($"the input '{input.Name}' has no tensor shape");
+        if (input.Type.TensorType.ElemType != (int)TensorProto.Types.DataType.Float)
+            throw new NotSupportedException($"ONNX import ({source}): the input '{input.Name}' has element type {input.Type.TensorType.ElemType}; Cortex imports float inputs.");
+        if (dims.Count < 2) throw Bad($"the input '{input.Name}' has rank {dims.Count}: expected a batch axis and at least one more");
+        var result = new int[dims.Count];
+        result[0] = -1;
+        for (int i = 1; i < dims.Count; i++)
+            result[i] = dims[i].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && dims[i].DimValue is > 0 and <= 1 << 24
+                ? (int)dims[i].DimValue
+                : throw Bad($"the input '{input.Name}' dimension {i} is {(dims[i].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam ? $"'{dims[i].DimParam}'" : dims[i].DimValue.ToString())}: expected a fixed size in 1…16,777,216");
+        return result;
+    }
+
+    private void AddConstant(TensorProto t)
+    {
+        if (string.IsNullOrEmpty(t.Name)) throw Bad("an initializer has no name");
+        if (t.DataLocation != 0 || t.ExternalData.Count > 0)
+            throw new NotSupportedException($"ONNX import ({source}): the initializer '{t.Name}' is stored outside the file (external data), which Cortex does not read.");
+        long count = 1;
+        foreach (long d in t.Dims)
+        {
+            if (d < 0 || (d > 0 && count > int.MaxValue / d)) throw Bad($"the initializer '{t.Name}' has shape ({string.Join(", ", t.Dims)}): not a valid size");
+            count *= d;
+        }
+        float[] data;
+        switch ((TensorProto.Types.DataType)t.DataType)
+        {
+            case TensorProto.Types.DataType.Float:
+                data = t.RawData.Length > 0 ? Raw(t, count, 4, b => BitConverter.ToSingle(b)) : t.FloatData.Count == count ? [.. t.FloatData] : throw Count(t, count, t.FloatData.Count);
+                break;
+            case TensorProto.Types.DataType.Int64:
+                data = t.RawData.Length > 0 ? Raw(t, count, 8, b => BitConverter.ToInt64(b)) : t.Int64Data.Count == count ? [.. t.Int64Data.Select(v => (float)v)] : throw Count(t, count, t.Int64Data.Count);
+                break;
+            case TensorProto.Types.DataType.Int32:
+                data = t.RawData.Length > 0 ? Raw(t, count, 4, b => BitConverter.ToInt32(b)) : t.Int32Data.Count == count ? [.. t.Int32Data.Select(v => (float)v)] : throw Count(t, count, t.Int32Data.Count);
+                break;
+            default:
+                throw new NotSupportedException($"ONNX import ({source}): the initializer '{t.Name}' has data type {t.DataType}; Cortex reads float, int32 and int64 tensors.");
+        }
+        constants[t.Name] = (data, [.. t.Dims]);
+    }
+
+    private InvalidDataException Count(TensorProto t, long expected, int received) =>
+        Bad($"the initializer '{t.Name}' of shape ({string.Join(", ", t.Dims)}) holds {received} values: expected {expected}");
+
+    private float[] Raw(TensorProto t, long count, int size, Func<ReadOnlySpan<byte>, float> read)
+    {
+        if (t.RawData.Length != count * size) throw Bad($"the initializer '{t.Name}' of shape ({string.Join(", ", t.Dims)}) has {t.RawData.Length} bytes of data: expected {count * size}");
+        var bytes = t.RawData.Span;
+        var result = new float[count];
+        for (int i = 0; i < result.Length; i++) result[i] = read(bytes.Slice(i * size, size));
+        return result;
+    }
+
+    private void AddConstantNode(NodeProto node)
+    {
+        var value = node.Attribute.FirstOrDefault(a => a.Name == "value")?.T ?? throw Unsupported(node, "has no tensor 'value' attribute");
+        value.Name = node.Output[0];
+        AddConstant(value);
+    }
+
+    private (float[] Data, long[] Dims) Constant(NodeProto node, int input) =>
+        input < node.Input.Count && constants.TryGetValue(node.Input[input], out var c) ? c
+            : throw Unsupported(node, $"takes a computed value as input {input}; Cortex imports it only when that input is a constant");
+
+    private static AttributeProto? Attr(NodeProto node, string name) => node.Attribute.FirstOrDefault(a => a.Name == name);
+    private static long Int(NodeProto node, string name, long fallback) => Attr(node, name) is { } a ? a.I : fallback;
+    private static float Float(NodeProto node, string name, float fallback) => Attr(node, name) is { } a ? a.F : fallback;
+    private static long[] Ints(NodeProto node, string name, params long[] fallback) => Attr(node, name) is { } a ? [.. a.Ints] : fallback;
+
+    /// <summary>A 2-D window attribute (strides, dilations, kernel_shape): two sizes in 1…65,535.</summary>
+    private long[] Pair(NodeProto node, string name, long fallback)
+    {
+        long[] v = Ints(node, name, fallback, fallback);
+        if (v.Length != 2 || v.Any(d => d is < 1 or > 65535))
+            throw Bad($"node '{node.Name}' ({node.OpType}) has {name} ({string.Join(", ", v)}): expected two sizes in 1…65,535");
+        return v;
+    }
+
+    /// <summary>The node's one computed input must be the chain's live value; the others constants.</summary>
+    private void RequireChain(NodeProto node)
+    {
+        var computed = node.Input.Where(i => i != "" && !constants.ContainsKey(i)).Distinct().ToList();
+        if (computed.Count != 1 || computed[0] != current)
+            throw new NotSupportedException($"ONNX import ({source}): node '{node.Name}' ({node.OpType}) reads {string.Join(", ", computed.Select(c => $"'{c}'"))}, not only the chain's '{current}': graphs with branches need the functional API.");
+    }
+
+    private static readonly HashSet<string> FoldingOps = ["Identity", "Dropout", "Cast", "Pad", "Relu", "Sigmoid", "Tanh", "Softplus", "Selu", "LeakyRelu", "Elu", "Clip", "Softmax", "Add"];
+
+    private void Node(NodeProto node, Dictionary<string, int> consumers)
+    {
+        RequireChain(node);
+        string op = node.OpType;
+        if (!FoldingOps.Contains(op)) Flush(); // a Dense or Conv2D before it takes no more bias or activation
+        switch (op)
+        {
+            case "Identity":
+            case "Dropout":
+                break;
+            case "Relu": Activate(node, ActivationFunction.Relu); break;
+            case "Sigmoid": Activate(node, ActivationFunction.Sigmoid); break;
+            case "Tanh": Activate(node, ActivationFunction.Tanh); break;
+            case "Softplus": Activate(node, ActivationFunction.Softplus); break;
+            case "Selu":
+                if (MathF.Abs(Float(node, "alpha", 1.6732632f) - 1.6732632f) > 1e-6f || MathF.Abs(Float(node, "gamma", 1.050701f) - 1.050701f) > 1e-6f)
+                    throw Unsupported(node, "has alpha/gamma other than SELU's constants");
+                Activate(node, ActivationFunction.Selu);
+                break;
+            case "LeakyRelu": Activate(node, ActivationFunction.LeakyRelu(Float(node, "alpha", 0.01f))); break;
+            case "Elu": Activate(node, ActivationFunction.Elu(Float(node, "alpha", 1f))); break;
+            case "Clip":
+            {
+                float lo = node.Input.Count > 1 && node.Input[1] != "" ? Constant(node, 1).Data.Single() : float.NegativeInfinity;
+                float hi = node.Input.Count > 2 && node.Input[2] != "" ? Constant(node, 2).Data.Single() : float.PositiveInfinity;
+                if (lo != 0 || hi != 6) throw Unsupported(node, $"clips to [{lo}, {hi}]; Cortex imports Clip(0, 6) (relu6)");
+                Activate(node, ActivationFunction.Relu6);
+                break;
+            }
+            case "Softmax":
+            {
+                long axis = Int(node, "axis", opset >= 13 ? -1 : 1), rank = shape.Length;
+                if (axis < 0) axis += rank;
+                bool last = nchw ? axis == 1 : axis == rank - 1;
+                if (!last) throw Unsupported(node, $"normalises axis {axis} of a rank-{rank} value; Cortex's softmax normalises the last (channel) axis");
+                Activate(node, ActivationFunction.Softmax);
+                break;
+            }
+            case "Gemm": Gemm(node); break;
+            case "MatMul": MatMul(node); break;
+            case "Add": Add(node); break;
+            case "Conv": Conv(node); break;
+            case "MaxPool":
+            case "AveragePool": Pool(node); break;
+            case "GlobalAveragePool":
+                ToChannelsLast();
+                Add(new GlobalAveragePooling2D(keepDims: true), []);
+                nchw = true; // (N, 1, 1, C) held, ONNX's (N, C, 1, 1)
+                break;
+            case "BatchNormalization": BatchNorm(node); break;
+            case "Flatten":
+                if (Int(node, "axis", 1) != 1) throw Unsupported(node, "flattens from an axis other than 1");
+                ToOnnxOrder();
+                Add(new Flatten(), []);
+                break;
+            case "Reshape":
+            {
+                var target = Constant(node, 1).Data;
+                if (target.Length == 0 || target[0] is not (0 or -1)) throw Unsupported(node, "reshapes the batch axis");
+                ToOnnxOrder();
+                int[] t = [.. target.Skip(1).Select((d, i) => d == 0 && i + 1 < shape.Length ? shape[i + 1] : (int)d)];
+                Add(new Reshape(t), []);
+                break;
+            }
+            case "Transpose": Transpose(node); break;
+            case "Pad":
+                // torch.onnx writes AvgPool2d as Pad + AveragePool, the Pad adding nothing when the pool has no padding.
+                if (Constant(node, 1).Data.Any(v => v != 0)) throw Unsupported(node, "pads its input (ZeroPadding2D has no import yet)");
+                break;
+            case "Cast":
+                break; // indices for a Gather (Embedding) arrive as floats in Cortex
+            case "Gather":
+            {
+                var (table, dims) = Constant(node, 0);
+                if (node.Input[0] == current || Int(node, "axis", 0) != 0 || dims.Length != 2) throw Unsupported(node, "is not a lookup of rows of a constant 2-D table");
+                Add(new Embedding((int)dims[0], (int)dims[1]), [Tensor.FromArray(table, [(int)dims[0], (int)dims[1]])]);
+                break;
+            }
+            case "Sub": Normalize(node, divide: false); break;
+            case "Div": Normalize(node, divide: true); break;
+            default:
+                throw Unsupported(node, "has no Cortex layer");
+        }
+        if (node.Output.Count > 0) current = node.Output[0];
+    }
+
+    private void Activate(NodeProto node, ActivationFunction f)
+    {
+        if (pending != null && pending.Activation.Name == "linear")
+        {
+            pending.Activation = f;
+            return;
+        }
+        Flush();
+        Add(new Activation(f), []);
+    }
+
+    private void Gemm(NodeProto node)
+    {
+        if (shape.Length != 2) throw Unsupported(node, $"multiplies a rank-{shape.Length} value");
+        if (Int(node, "transA", 0) != 0) throw Unsupported(node, "transposes its input (transA)");
+        var (b, dims) = Constant(node, 1);
+        if (dims.Length != 2) throw Unsupported(node, "has a weight that is not a matrix");
+        float alpha = Float(node, "alpha", 1f), beta = Float(node, "beta", 1f);
+        var kernel = Int(node, "transB", 0) != 0 ? Transposed(b, (int)dims[0], (int)dims[1]) : Tensor.FromArray(b, [(int)dims[0], (int)dims[1]]);
+        if (alpha != 1f) kernel *= alpha;
+        Tensor? bias = null;
+        if (node.Input.Count > 2 && node.Input[2] != "")
+        {
+            var (c, cd) = Constant(node, 2);
+            if (c.Length != kernel.Shape[1]) throw Unsupported(node, $"adds a C of shape ({string.Join(", ", cd)}); Cortex imports a bias of one value per unit");
+            bias = Tensor.FromArray(c) * beta;
+        }
+        StartDense(node, kernel, bias);
+    }
+
+    private void MatMul(NodeProto node)
+    {
+        var (b, dims) = Constant(node, 1);
+        if (dims.Length != 2) throw Unsupported(node, "has a weight that is not a matrix");
+        ToOnnxOrder();
+        StartDense(node, Tensor.FromArray(b, [(int)dims[0], (int)dims[1]]), null);
+    }
+
+    private void StartDense(NodeProto node, Tensor kernel, Tensor? bias)
+    {
+        Flush();
+        if (shape[^1] != kernel.Shape[0]) throw Bad($"node '{node.Name}' ({node.OpType}) multiplies {shape[^1]} features by a ({kernel.Shape[0]}, {kernel.Shape[1]}) weight");
+        int units = kernel.Shape[1];
+        pending = new Pending("dense", kernel, node.Name) { Bias = bias, Make = (f, useBias) => new Dense(units, f, useBias) };
+    }
+
+    private void Add(NodeProto node)
+    {
+        var (b, dims) = Constant(node, 1);
+        if (pending is { Kind: "dense", Bias: null } p && p.Activation.Name == "linear" && b.Length == p.Kernel.Shape[1] && dims.Length == 1)
+        {
+            p.Bias = Tensor.FromArray(b);
+            return;
+        }
+        throw Unsupported(node, "adds a constant that is not the bias of the Dense before it");
+    }
+
+    private void Conv(NodeProto node)
+    {
+        if (Int(node, "group", 1) != 1) throw Unsupported(node, "is a grouped convolution");
+        var (w, dims) = Constant(node, 1);
+        if (dims.Length != 4 || shape.Length != 4) throw Unsupported(node, "is not a 2-D convolution of images");
+        ToChannelsLast();
+        int o = (int)dims[0], i = (int)dims[1], kh = (int)dims[2], kw = (int)dims[3];
+        if (i != shape[3]) throw Bad($"node '{node.Name}' (Conv) has a kernel for {i} channels; its input has {shape[3]}");
+        long[] strides = Pair(node, "strides", 1), dilations = Pair(node, "dilations", 1);
+        if (kh < 1 || kw < 1) throw Bad($"node '{node.Name}' (Conv) has a {kh}×{kw} kernel");
+        string padding = Padding(node, kh, kw, strides, dilations);
+        var kernel = Tensor.FromArray(w, [o, i, kh, kw]).Transpose(2, 3, 1, 0); // OIHW → (kh, kw, in, out)
+        Tensor? bias = node.Input.Count > 2 && node.Input[2] != "" ? Tensor.FromArray(Constant(node, 2).Data) : null;
+        Flush();
+        pending = new Pending("conv", kernel, node.Name)
+        {
+            Bias = bias,
+            Make = (f, useBias) => new Conv2D(o, (kh, kw), ((int)strides[0], (int)strides[1]), padding, f, useBias, ((int)dilations[0], (int)dilations[1])),
+        };
+    }
+
+    /// <summary>"valid" or "same" for the node's pads (or auto_pad) on the live value's height and width.</summary>
+    private string Padding(NodeProto node, int kh, int kw, long[] strides, long[] dilations)
+    {
+        string auto = Attr(node, "auto_pad")?.S.ToStringUtf8() ?? "NOTSET";
+        if (auto == "VALID") return "valid";
+        if (auto == "SAME_UPPER") return "same";
+        if (auto is not ("NOTSET" or "")) throw Unsupported(node, $"pads with auto_pad={auto}");
+        long[] pads = Ints(node, "pads", 0, 0, 0, 0);
+        if (pads.Length != 4) throw Unsupported(node, "has pads for other than two spatial axes");
+        if (pads.All(p => p == 0)) return "valid";
+        var same = Kernels.Window2D.Create(1, shape[1], shape[2], 1, kh, kw, (int)strides[0], (int)strides[1], (int)dilations[0], (int)dilations[1], same: true)!.Value;
+        long bottom = Math.Max((same.OH - 1) * same.SH + (kh - 1) * same.DH + 1 - same.H, 0) - same.PadTop;
+        long right = Math.Max((same.OW - 1) * same.SW + (kw - 1) * same.DW + 1 - same.W, 0) - same.PadLeft;
+        if (pads.SequenceEqual([same.PadTop, same.PadLeft, bottom, right])) return "same";
+        throw Unsupported(node, $"pads ({string.Join(", ", pads)}), which is neither Keras's \"valid\" nor its \"same\" for a {shape[1]}×{shape[2]} input");
+    }
+
+    private void Pool(NodeProto node)
+    {
+        if (Ints(node, "kernel_shape").Length != 2 || shape.Length != 4) throw Unsupported(node, "is not a 2-D pooling of images");
+        long[] k = Pair(node, "kernel_shape", 1);
+        if (Int(node, "ceil_mode", 0) != 0) throw Unsupported(node, "rounds its output size up (ceil_mode)");
+        if (Ints(node, "dilations", 1, 1).Any(d => d != 1)) throw Unsupported(node, "has dilations");
+        ToChannelsLast();
+        long[] strides = Pair(node, "strides", 1);
+        string padding = Padding(node, (int)k[0], (int)k[1], strides, [1, 1]);
+        if (node.OpType == "AveragePool" && padding == "same" && Int(node, "count_include_pad", 0) != 0)
+            throw Unsupported(node, "counts the padding in its averages (count_include_pad); Keras's does not");
+        Flush();
+        Size2D size = ((int)k[0], (int)k[1]), step = ((int)strides[0], (int)strides[1]);
+        Add(node.OpType == "MaxPool" ? new MaxPooling2D(size, step, padding) : new AveragePooling2D(size, step, padding), []);
+    }
+
+    private void BatchNorm(NodeProto node)
+    {
+        if (node.Output.Count > 1 && node.Output.Skip(1).Any(o => o != "")) throw Unsupported(node, "is in training mode (it outputs batch statistics)");
+        float[] gamma = Constant(node, 1).Data, beta = Constant(node, 2).Data, mean = Constant(node, 3).Data, variance = Constant(node, 4).Data;
+        if (shape.Length == 4) ToChannelsLast();
+        else if (shape.Length != 2) throw Unsupported(node, $"normalises a rank-{shape.Length} value");
+        int c = shape[^1];
+        if (new[] { gamma, beta, mean, variance }.Any(v => v.Length != c)) throw Bad($"node '{node.Name}' (BatchNormalization) has parameters that are not {c} long");
+        Flush();
+        float momentum = Float(node, "momentum", 0.9f);
+        Add(new BatchNormalization(momentum: momentum, epsilon: Float(node, "epsilon", 1e-5f)),
+            [Tensor.FromArray(gamma), Tensor.FromArray(beta), Tensor.FromArray(mean), Tensor.FromArray(variance)]);
+    }
+
+    private void Normalize(NodeProto node, bool divide)
+    {
+        var (v, _) = Constant(node, 1);
+        bool afterInput = layers.Count == 1 || (layers.Count == 2 && layers[1] is Normalization);
+        if (!afterInput || v.Length != shape[^1] || nchw) throw Unsupported(node, "is not the standardisation of the input's features (a Normalization layer)");
+        if (!divide)
+        {
+            Flush();
+            var norm = new Normalization();
+            Add(norm, [Tensor.FromArray(v), Tensor.Ones(v.Length), Tensor.Scalar(0)]);
+            return;
+        }
+        if (layers[^1] is not Normalization) throw Unsupported(node, "divides by a constant that is not after a subtraction of the input's mean");
+        weights[^1][1] = Tensor.FromArray([.. v.Select(s => s * s)]); // Normalization divides by max(√variance, ε)
+    }
+
+    private void Transpose(NodeProto node)
+    {
+        long[] perm = Ints(node, "perm", [.. Enumerable.Range(0, shape.Length).Reverse().Select(i => (long)i)]);
+        if (perm.Length != shape.Length || !perm.Order().SequenceEqual(Enumerable.Range(0, shape.Length).Select(i => (long)i)))
+            throw Bad($"node '{node.Name}' (Transpose) has perm ({string.Join(", ", perm)}): expected a permutation of the {shape.Length} axes");
+        if (perm[0] != 0) throw Unsupported(node, "moves the batch axis");
+        long[] composed = nchw ? [.. perm.Select(p => (long)new[] { 0, 3, 1, 2 }[p])] : perm;
+        if (IsIdentity(composed)) nchw = false;
+        else if (shape.Length == 4 && composed.SequenceEqual([0L, 3, 1, 2])) nchw = true;
+        else
+        {
+            nchw = false;
+            Add(new Layers.Permute([.. composed.Skip(1).Select(p => (int)p)]), []);
+        }
+    }
+
+    private static bool IsIdentity(long[] perm) => perm.Select((p, i) => p == i).All(b => b);
+
+    /// <summary>Makes the Cortex tensor hold the ONNX value in ONNX's own axis order (before Flatten, Reshape, MatMul).</summary>
+    private void ToOnnxOrder()
+    {
+        if (!nchw) return;
+        Flush();
+        nchw = false;
+        if (shape[1] == 1 && shape[2] == 1) return; // (N, 1, 1, C): both orders are the same floats
+        Add(new Layers.Permute([3, 1, 2]), []);
+    }
+
+    /// <summary>Makes the Cortex tensor channels-last for an image op whose ONNX input is NCHW.</summary>
+    private void ToChannelsLast()
+    {
+        if (nchw) return;
+        if (shape.Length != 4) return;
+        Flush();
+        Add(new Layers.Permute([2, 3, 1]), []);
+        nchw = true;
+    }
+
+    private void Flush()
+    {
+        if (pending == null) return;
+        var p = pending;
+        pending = null;
+        var layer = p.Make!(p.Activation, p.Bias != null);
+        Add(layer, p.Bias == null ? [p.Kernel] : [p.Kernel, p.Bias]);
+    }
+
+    private void Add(Layer layer, Tensor[] values)
+    {
+        shape = layer.ComputeOutputShape(shape);
+        layers.Add(layer);
+        weights.Add(values);
+    }
+
+    private static Tensor Transposed(float[] m, int rows, int cols) => Tensor.FromArray(m, [rows, cols]).Transpose();
+}
