@@ -98,13 +98,15 @@ public static class Cli
             EvaluateCommand.Create(stdout),
             PredictCommand.Create(stdout),
             SummaryCommand.Create(stdout),
+            OnnxCommands.Export(stdout),
+            OnnxCommands.Import(stdout),
         };
 
     // Everything the library throws for data, files and shapes it was given is the user's input here: the CLI passes
     // nothing else. ArgumentNullException is the exception: that would be our bug. NotFiniteNumberException is Fit
     // finding the first batch's loss already NaN or infinite, which finite data does only by overflowing.
     private static bool IsBadInput(Exception e) => e is UsageException or IOException or UnauthorizedAccessException
-        or InvalidDataException or NotFiniteNumberException || (e is ArgumentException && e is not ArgumentNullException);
+        or InvalidDataException or NotFiniteNumberException or NotSupportedException || (e is ArgumentException && e is not ArgumentNullException);
 
     private static string Message(Exception e) =>
         e is ArgumentException { ParamName: { } p } a ? a.Message.Replace($" (Parameter '{p}')", "") : e.Message;
