@@ -44,6 +44,18 @@ def elementwise(path):
         print(f"| {name} | {r['tensor_us']:.3f} | {r['raw_us']:.3f} | {r['ratio']:.2f}× | {r['overhead_us']:.3f} |")
 
 
+def infer(path):
+    rows, _ = load(path)
+    print()
+    print("| case | Cortex Predict µs | ONNX Runtime µs (same exported model) | ratio | max diff / max output |")
+    print("|---|---:|---:|---:|---:|")
+    for name, r in rows.items():
+        if "skipped" in r:
+            print(f"| {name} | – | – | – | {r['skipped']} |")
+            continue
+        print(f"| {name} | {r['cortex_us']:.1f} | {r['ort_us']:.1f} | {r['ratio']:.2f}× | {r['max_rel_diff']:.1e} |")
+
+
 def train(cortex_path, same_start_path, *ref_paths):
     cortex, cmeta = load(cortex_path)
     cortex_same, _ = load(same_start_path)
@@ -91,4 +103,4 @@ def train(cortex_path, same_start_path, *ref_paths):
 
 
 if __name__ == "__main__":
-    {"gemm": gemm, "elementwise": elementwise, "train": train}[sys.argv[1]](*sys.argv[2:])
+    {"gemm": gemm, "elementwise": elementwise, "train": train, "infer": infer}[sys.argv[1]](*sys.argv[2:])

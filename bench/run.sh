@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: Cortex (bench/Cortex.Bench) against OpenBLAS through PyTorch/NumPy (bench/<mode>_ref.py).
-# Usage: bench/run.sh [gemm|elementwise|train|all] [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N]
+# Usage: bench/run.sh [gemm|elementwise|train|infer|all] [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N]
 #   gemm         SGEMM GFLOP/s, Cortex vs OpenBLAS (through PyTorch/NumPy), ratio per case
 #   elementwise  tensor ops vs the raw TensorPrimitives span call they wrap (same process), ratio and overhead
 #   train        one Fashion-MNIST epoch per MLP and for the CNN, Predict latency, bytes allocated per step, peak RSS:
 #                Cortex vs PyTorch at 1 and at 2 threads (the better PyTorch figure is the one compared); each MLP's
 #                test accuracy is the mean over --seeds (default 10) one-epoch runs on both sides
-#   all          the three in turn (default)
+#   infer        Predict latency and throughput (batch 1 and 1000) against ONNX Runtime running the model Cortex
+#                exported (Cortex.Onnx), in one process, same weights, outputs checked equal
+#   all          gemm, elementwise and train in turn (default)
 # Prints one markdown table per mode.
 # Installs nothing: it checks the prerequisites and says what to install.
 set -euo pipefail
@@ -25,7 +27,7 @@ while [[ $# -gt 0 ]]; do
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
-case $mode in gemm|elementwise|train|all) ;; *) echo "unknown mode '$mode' (gemm, elementwise, train, all)" >&2; exit 2 ;; esac
+case $mode in gemm|elementwise|train|infer|all) ;; *) echo "unknown mode '$mode' (gemm, elementwise, train, infer, all)" >&2; exit 2 ;; esac
 
 # --- prerequisites -------------------------------------------------------------------------------------------------
 missing=0
@@ -87,6 +89,12 @@ run_train() {
     echo "PyTorch (bench/train_ref.py, 2 threads, one seed)…" >&2
     "$python" bench/train_ref.py --threads 2 --seeds 1 "${extra[@]}" | tee "$out/train_ref_2.jsonl" >&2
     "$python" bench/report.py train "$out/train.jsonl" "$out/samestart.jsonl" "$out/train_ref_1.jsonl" "$out/train_ref_2.jsonl"
+}
+
+run_infer() {
+    echo "Cortex and ONNX Runtime (infer, $threads threads)…" >&2
+    bench infer --threads "$threads" "${extra[@]}" | tee "$out/infer.jsonl" >&2
+    "$python" bench/report.py infer "$out/infer.jsonl"
 }
 
 case $mode in

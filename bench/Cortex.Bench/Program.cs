@@ -30,6 +30,9 @@ internal static class Program
             case "elementwise":
                 ElementwiseBench.Run(options);
                 return 0;
+            case "infer":
+                InferBench.Run(options);
+                return 0;
             default:
                 Console.Error.WriteLine($"Unknown mode '{args[0]}'.");
                 return Usage();
@@ -39,7 +42,7 @@ internal static class Program
     private static int Usage()
     {
         Console.Error.WriteLine("Usage: Cortex.Bench <mode> [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N]");
-        Console.Error.WriteLine("Modes: gemm, elementwise, train, samestart (--start-dir DIR)");
+        Console.Error.WriteLine("Modes: gemm, elementwise, train, samestart (--start-dir DIR), infer");
         return 2;
     }
 }
