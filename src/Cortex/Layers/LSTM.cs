@@ -79,6 +79,7 @@ public sealed class LSTM : RecurrentLayer
             cLast = new float[batch * Units];
             dc = new float[batch * Units];
             scratch = new float[Units];
+            Carry(c, cLast, dc, batch);
         }
 
         protected override void BeginForward(int rows)

@@ -14,7 +14,11 @@ namespace Cortex.Layers;
 /// gates side by side in each row.
 /// </summary>
 /// <remarks>
-/// Masking, returned states, initial states and dropout are not implemented yet. Each layer's compute is one stage
+/// A mask (batch, timesteps) from <see cref="Masking"/> or <see cref="Embedding"/> with <c>maskZero</c>, or given to
+/// <see cref="Layer.Call(Tensor, Tensor?, bool)"/>, skips the masked steps as Keras does: the state (and LSTM's cell
+/// state) is carried over unchanged, so a masked step's output in a returned sequence is the state before it (Keras's
+/// default <c>zero_output_for_mask=False</c>), and with <see cref="ReturnSequences"/> the mask is passed on. Returned
+/// states, initial states and dropout are not implemented yet. Each layer's compute is one stage
 /// (forward over the whole sequence, backpropagation through time backward), run both by the tape and by the fused
 /// training step.
 /// </remarks>
@@ -136,6 +140,15 @@ public abstract class RecurrentLayer : Layer
     protected override Tensor CallCore(Tensor inputs, bool training) => StageOp.Run(this, inputs, training);
 
     /// <inheritdoc/>
+    private protected override Tensor CallCore(Tensor inputs, Tensor mask, bool training) => StageOp.Run(this, inputs, training, mask);
+
+    /// <summary>With <see cref="ReturnSequences"/> the mask reaching the layer; otherwise null (the last state has no steps).</summary>
+    public override Tensor? ComputeMask(Tensor inputs, Tensor? mask) => ReturnSequences ? mask : null;
+
+    /// <inheritdoc/>
+    internal override float[]? StageMask(StageContext context, Stage? stage) => ReturnSequences ? context.Mask : null;
+
+    /// <inheritdoc/>
     public override int[] ComputeOutputShape(int[] inputShape)
     {
         if (inputShape.Length != 3)
@@ -148,7 +161,9 @@ public abstract class RecurrentLayer : Layer
     {
         stage = null;
         reason = context.Sample.Length != 2 || context.Sample[1] != Kernel!.ShapeRef[0] || context.Sample[0] < 1
-            ? $"gets samples of shape {ShapeUtil.Format(context.Sample)}, not (timesteps, {Kernel!.ShapeRef[0]})" : "";
+            ? $"gets samples of shape {ShapeUtil.Format(context.Sample)}, not (timesteps, {Kernel!.ShapeRef[0]})"
+            : context.Mask != null && context.Mask.Length != context.Batch * context.Sample[0]
+            ? $"gets a mask of {context.Mask.Length / context.Batch} steps for samples of {context.Sample[0]} steps" : "";
         if (reason.Length > 0) return false;
         stage = CreateStage(context);
         return true;
@@ -187,6 +202,12 @@ internal abstract class RecurrentStage : Stage
     /// <summary>(rows, units): the gradient of the state after the step being run backward.</summary>
     protected readonly float[] DH;
     public Tensor? KernelGrad, RecurrentGrad, BiasGrad;
+    /// <summary>(rows, steps) in input time: 0 where a step is masked (its state carried over), or null.</summary>
+    protected readonly float[]? Mask;
+    /// <summary>What a masked step carries over: per-step states (rows, steps, units), the state after the last step
+    /// and the gradient carried backward (rows, units), with a buffer to keep that gradient across the step's
+    /// backward. HPrev/HLast/DH first; LSTM adds its cell state.</summary>
+    private readonly List<(float[] PerStep, float[] Last, float[] Grad, float[] Kept)> carried = [];
 
     protected RecurrentStage(RecurrentLayer layer, StageContext context)
     {
@@ -208,7 +229,16 @@ internal abstract class RecurrentStage : Stage
         KernelGrad = context.AddWeight(train ? layer.Kernel : null);
         RecurrentGrad = context.AddWeight(train ? layer.RecurrentKernel : null);
         BiasGrad = context.AddWeight(train ? layer.Bias : null);
+        Mask = context.Mask;
+        Carry(HPrev, HLast, DH, batch);
     }
+
+    /// <summary>Adds a state that masked steps carry over unchanged (see <see cref="carried"/>).</summary>
+    protected void Carry(float[] perStep, float[] last, float[] grad, int batch) =>
+        carried.Add((perStep, last, grad, Mask == null ? [] : new float[batch * Units]));
+
+    /// <summary>Whether row n's step at input time t is masked.</summary>
+    private bool Masked(int n, int t) => Mask != null && Mask[n * Steps + t] == 0f;
 
     /// <summary>The input time of processing position s.</summary>
     protected int TimeAt(int s) => Layer.GoBackwards ? Steps - 1 - s : s;
@@ -242,7 +272,16 @@ internal abstract class RecurrentStage : Stage
         int first = TimeAt(0);
         for (int n = 0; n < rows; n++) ClearFirst(HPrev, n, first);
         BeginForward(rows);
-        for (int s = 0; s < Steps; s++) ForwardStep(TimeAt(s), s, rows);
+        for (int s = 0; s < Steps; s++)
+        {
+            int t = TimeAt(s);
+            ForwardStep(t, s, rows);
+            // A masked step keeps the states it started from (as Keras's backend.rnn: where(mask, new, old)).
+            for (int n = 0; n < rows; n++)
+                if (Masked(n, t))
+                    foreach (var c in carried)
+                        c.PerStep.AsSpan(At(n, t, Steps, Units), Units).CopyTo(NextState(c.PerStep, c.Last, n, s));
+        }
         // The output: the last state, or every state in processing order.
         if (!Layer.ReturnSequences) HLast.AsSpan(0, rows * Units).CopyTo(Output);
         else
@@ -276,6 +315,25 @@ internal abstract class RecurrentStage : Stage
     protected virtual void RecurrentKernelGradient(int rows, Span<float> dU) =>
         Gemm.Sgemm(true, false, Units, G, rows * Steps, HPrev.AsSpan(0, rows * Steps * Units), Units, DRecurrent.AsSpan(0, rows * Steps * G), G, dU, G);
 
+    /// <summary>
+    /// <see cref="BackwardStep"/> where some rows' step is masked: their carried gradients pass through unchanged to the
+    /// step before, and the step's gate gradients are zero (no gradient to the weights or to the step's input).
+    /// </summary>
+    private void MaskedBackwardStep(int t, int s, int rows)
+    {
+        for (int n = 0; n < rows; n++)
+            if (Masked(n, t))
+                foreach (var c in carried) c.Grad.AsSpan(n * Units, Units).CopyTo(c.Kept.AsSpan(n * Units, Units));
+        BackwardStep(t, s, rows);
+        for (int n = 0; n < rows; n++)
+        {
+            if (!Masked(n, t)) continue;
+            foreach (var c in carried) c.Kept.AsSpan(n * Units, Units).CopyTo(c.Grad.AsSpan(n * Units, Units));
+            DZ.AsSpan(At(n, t, Steps, G), G).Clear();
+            DRecurrent.AsSpan(At(n, t, Steps, G), G).Clear();
+        }
+    }
+
     public override void Backward(float[] input, float[]? inputGrad, int rows)
     {
         int n0 = rows * Steps;
@@ -290,7 +348,8 @@ internal abstract class RecurrentStage : Stage
                 for (int n = 0; n < rows; n++)
                     TensorPrimitives.Add(DH.AsSpan(n * Units, Units), OutputGrad.AsSpan(At(n, s, Steps, Units), Units), DH.AsSpan(n * Units, Units));
             else if (s == Steps - 1) TensorPrimitives.Add(dh, OutputGrad.AsSpan(0, rows * Units), dh);
-            BackwardStep(t, s, rows);
+            if (Mask == null) BackwardStep(t, s, rows);
+            else MaskedBackwardStep(t, s, rows);
             if (s > 0) RecurrentBackward(t, rows);
         }
         ReadOnlySpan<float> dz = DZ.AsSpan(0, n0 * G);
