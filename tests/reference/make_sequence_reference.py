@@ -50,22 +50,24 @@ embedding("embedding_wide", (2, 4), 50, 33, repeats=False)
 ACTIVATIONS = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu, "linear": lambda v: v}
 
 
-def recurrent(kind, name, batch, steps, features, units, return_sequences=False, go_backwards=False, use_bias=True,
-              activation="tanh", recurrent_activation="sigmoid", reset_after=True, mask=None):
-    """Keras's SimpleRNN/LSTM/GRU written out in float64 from Keras-layout leaves (kernel (features, gates*units),
-    recurrent_kernel (units, gates*units), bias), so the gradients come back in Keras's layout. Gate orders are
-    Keras's: LSTM i, f, c, o (PyTorch's i, f, g, o); GRU z, r, h (PyTorch's r, z, n, with reset_after PyTorch's GRU)."""
-    gates = {"simple_rnn": 1, "lstm": 4, "gru": 3}[kind]
-    g = gates * units
-    act, rec = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
-    x = randn(batch, steps, features).requires_grad_(True)
+def recurrent_weights(kind, features, units, use_bias=True, reset_after=True):
+    """Keras-layout leaves: kernel (features, gates*units), recurrent_kernel (units, gates*units), bias or None."""
+    g = {"simple_rnn": 1, "lstm": 4, "gru": 3}[kind] * units
     kernel = randn(features, g, scale=0.5).requires_grad_(True)
     recurrent_kernel = randn(units, g, scale=0.5).requires_grad_(True)
-    leaves = [x, kernel, recurrent_kernel]
     bias = None
     if use_bias:
         bias = randn(*((2, g) if kind == "gru" and reset_after else (g,)), scale=0.3).requires_grad_(True)
-        leaves.append(bias)
+    return kernel, recurrent_kernel, bias
+
+
+def run_recurrence(kind, x, kernel, recurrent_kernel, bias, units, return_sequences=False, go_backwards=False,
+                   activation="tanh", recurrent_activation="sigmoid", reset_after=True, mask=None, zero_output=False):
+    """Keras's SimpleRNN/LSTM/GRU written out in float64. Gate orders are Keras's: LSTM i, f, c, o (PyTorch's i, f, g,
+    o); GRU z, r, h (PyTorch's r, z, n, with reset_after PyTorch's GRU). A masked step keeps the states it started
+    from; its output is that state, or zeros with zero_output (Keras's zero_output_for_mask)."""
+    act, rec = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
+    batch, steps = x.shape[0], x.shape[1]
     h = torch.zeros(batch, units, dtype=torch.float64)
     c = torch.zeros(batch, units, dtype=torch.float64)
     outputs = []
@@ -99,8 +101,20 @@ def recurrent(kind, name, batch, steps, features, units, return_sequences=False,
         if mask is not None:  # Keras's backend.rnn: a masked step keeps the states it started from
             m = mask[:, t:t + 1]
             h, c = m * h + (1 - m) * h_old, m * c + (1 - m) * c_old
-        outputs.append(h)
-    out = torch.stack(outputs, 1) if return_sequences else h
+            outputs.append(h * m if zero_output else h)
+        else:
+            outputs.append(h)
+    return torch.stack(outputs, 1) if return_sequences else h
+
+
+def recurrent(kind, name, batch, steps, features, units, return_sequences=False, go_backwards=False, use_bias=True,
+              activation="tanh", recurrent_activation="sigmoid", reset_after=True, mask=None):
+    """A SimpleRNN/LSTM/GRU case from Keras-layout leaves, so the gradients come back in Keras's layout."""
+    x = randn(batch, steps, features).requires_grad_(True)
+    kernel, recurrent_kernel, bias = recurrent_weights(kind, features, units, use_bias, reset_after)
+    leaves = [x, kernel, recurrent_kernel] + ([bias] if bias is not None else [])
+    out = run_recurrence(kind, x, kernel, recurrent_kernel, bias, units, return_sequences, go_backwards, activation,
+                         recurrent_activation, reset_after, mask)
     standard = kind != "simple_rnn" and activation == "tanh" and recurrent_activation == "sigmoid" and reset_after
     if standard and mask is None:
         check_against_torch_module(kind, x, kernel, recurrent_kernel, bias, units, go_backwards, out, return_sequences)
@@ -119,23 +133,33 @@ def right_padded(mask):
     return all(bool((row[:int(row.sum())] == 1).all()) and bool((row[int(row.sum()):] == 0).all()) for row in mask)
 
 
-def torch_module(kind, x, kernel, recurrent_kernel, bias, units):
-    """nn.LSTM/nn.GRU with the Keras-layout weights (GRU: gate blocks z, r, h → PyTorch's r, z, n)."""
+def copy_weights(module, suffix, kind, kernel, recurrent_kernel, bias, units):
+    """Loads Keras-layout weights into one direction of nn.LSTM/nn.GRU (suffix "" or "_reverse"): transposed, and for
+    GRU the gate blocks z, r, h reordered to PyTorch's r, z, n; Keras's one LSTM bias is PyTorch's two summed."""
     def torch_order(w):
         return torch.cat([w[..., units:2 * units], w[..., :units], w[..., 2 * units:]], -1) if kind == "gru" else w
-    rng = torch.get_rng_state()  # the module's own initialisation must not shift the cases' draws
-    module = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(x.shape[2], units, batch_first=True, bias=bias is not None).double()
-    torch.set_rng_state(rng)
+    p = dict(module.named_parameters())
     with torch.no_grad():
-        module.weight_ih_l0.copy_(torch_order(kernel).T)
-        module.weight_hh_l0.copy_(torch_order(recurrent_kernel).T)
+        p["weight_ih_l0" + suffix].copy_(torch_order(kernel).T)
+        p["weight_hh_l0" + suffix].copy_(torch_order(recurrent_kernel).T)
         if bias is not None:
-            if kind == "lstm":  # Keras has one bias; PyTorch adds two
-                module.bias_ih_l0.copy_(bias)
-                module.bias_hh_l0.zero_()
+            if kind == "lstm":
+                p["bias_ih_l0" + suffix].copy_(bias)
+                p["bias_hh_l0" + suffix].zero_()
             else:
-                module.bias_ih_l0.copy_(torch_order(bias[0]))
-                module.bias_hh_l0.copy_(torch_order(bias[1]))
+                p["bias_ih_l0" + suffix].copy_(torch_order(bias[0]))
+                p["bias_hh_l0" + suffix].copy_(torch_order(bias[1]))
+
+
+def torch_module(kind, x, kernel, recurrent_kernel, bias, units, backward=None):
+    """nn.LSTM/nn.GRU with the Keras-layout weights; with backward (its kernel, recurrent kernel, bias), bidirectional."""
+    rng = torch.get_rng_state()  # the module's own initialisation must not shift the cases' draws
+    module = (torch.nn.LSTM if kind == "lstm" else torch.nn.GRU)(x.shape[2], units, batch_first=True, bias=bias is not None,
+                                                                bidirectional=backward is not None).double()
+    torch.set_rng_state(rng)
+    copy_weights(module, "", kind, kernel, recurrent_kernel, bias, units)
+    if backward is not None:
+        copy_weights(module, "_reverse", kind, *backward, units)
     return module
 
 
@@ -219,6 +243,45 @@ def masked_mean(name, mask):
     entry = {"name": name, "layer": "global_average_pooling1d", "fd": True, "args": {}, "inputs": [enc(x)], "mask": enc(mask)}
     finish(entry, [x], (x * m).sum(1) / m.sum(1))
 
+
+def bidirectional(kind, name, batch, steps, features, units, merge_mode="concat", return_sequences=False, mask=None,
+                  reset_after=True):
+    """Bidirectional: the layer forwards and a second one (its own weights) backwards, the backward sequence put back
+    in time order, merged; with a mask and return_sequences masked steps' outputs are zeros (Keras forces
+    zero_output_for_mask there). Without a mask, checked against PyTorch's bidirectional=True module."""
+    x = randn(batch, steps, features).requires_grad_(True)
+    fw = recurrent_weights(kind, features, units, True, reset_after)
+    bw = recurrent_weights(kind, features, units, True, reset_after)
+    leaves = [x, *fw, *bw]
+    f = run_recurrence(kind, x, *fw, units, return_sequences, False, reset_after=reset_after, mask=mask, zero_output=return_sequences)
+    b = run_recurrence(kind, x, *bw, units, return_sequences, True, reset_after=reset_after, mask=mask, zero_output=return_sequences)
+    if return_sequences:
+        b = torch.flip(b, [1])
+    out = {"concat": lambda: torch.cat([f, b], -1), "sum": lambda: f + b, "mul": lambda: f * b, "ave": lambda: (f + b) / 2}[merge_mode]()
+    if kind != "simple_rnn" and mask is None and reset_after and merge_mode == "concat":
+        module = torch_module(kind, x, *fw, units, backward=bw)
+        with torch.no_grad():
+            seq, state = module(x)
+        h_n = state[0] if kind == "lstm" else state
+        expected = seq if return_sequences else torch.cat([h_n[0], h_n[1]], -1)
+        assert torch.allclose(out.detach(), expected, atol=1e-12), f"{name}: differs from torch.nn bidirectional"
+        module_checks.append(name)
+    args = {"inner": kind, "units": units, "merge_mode": merge_mode, "return_sequences": return_sequences, "reset_after": reset_after}
+    entry = {"name": name, "layer": "bidirectional", "fd": True, "args": args, "inputs": [enc(leaf) for leaf in leaves]}
+    if mask is not None:
+        entry["mask"] = enc(mask)
+    finish(entry, leaves, out)
+
+
+bidirectional("lstm", "bidirectional_lstm_last", 2, 4, 3, 3)
+bidirectional("lstm", "bidirectional_lstm_sequences", 2, 4, 3, 3, return_sequences=True)
+bidirectional("gru", "bidirectional_gru_sequences", 2, 4, 2, 3, return_sequences=True)
+bidirectional("gru", "bidirectional_gru_last", 3, 3, 2, 2)
+bidirectional("simple_rnn", "bidirectional_simple_rnn_sum", 2, 4, 3, 3, merge_mode="sum", return_sequences=True)
+bidirectional("lstm", "bidirectional_lstm_mul", 2, 4, 3, 3, merge_mode="mul", return_sequences=True)
+bidirectional("gru", "bidirectional_gru_ave_reset_before", 2, 4, 3, 3, merge_mode="ave", reset_after=False)
+bidirectional("lstm", "bidirectional_lstm_masked_sequences", 3, 5, 2, 3, return_sequences=True, mask=HOLES)
+bidirectional("gru", "bidirectional_gru_masked_last", 4, 5, 2, 3, mask=RIGHT)
 
 masking("masking_zero", 0.0)
 masking("masking_value", 1.5)

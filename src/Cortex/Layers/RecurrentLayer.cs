@@ -89,6 +89,10 @@ public abstract class RecurrentLayer : Layer
     /// <summary>The bias; null before building or without bias.</summary>
     public Variable? Bias { get; private set; }
 
+    /// <summary>Whether a masked step's output in a returned sequence is zeros rather than the carried state (Keras's
+    /// <c>zero_output_for_mask</c>: off, except inside <see cref="Bidirectional"/> with <see cref="ReturnSequences"/>).</summary>
+    internal bool ZeroOutputForMask { get; set; }
+
     /// <summary>Gates per unit: 1 (SimpleRNN), 4 (LSTM), 3 (GRU).</summary>
     internal int Gates { get; }
 
@@ -240,6 +244,9 @@ internal abstract class RecurrentStage : Stage
     /// <summary>Whether row n's step at input time t is masked.</summary>
     private bool Masked(int n, int t) => Mask != null && Mask[n * Steps + t] == 0f;
 
+    /// <summary>Whether row n's output at processing position s is zeros (a masked step, with zero_output_for_mask).</summary>
+    private bool ZeroOutput(int n, int s) => Layer.ZeroOutputForMask && Masked(n, TimeAt(s));
+
     /// <summary>The input time of processing position s.</summary>
     protected int TimeAt(int s) => Layer.GoBackwards ? Steps - 1 - s : s;
 
@@ -287,7 +294,8 @@ internal abstract class RecurrentStage : Stage
         else
             for (int n = 0; n < rows; n++)
                 for (int s = 0; s < Steps; s++)
-                    (s == Steps - 1 ? HLast.AsSpan(n * Units, Units) : HPrev.AsSpan(At(n, TimeAt(s + 1), Steps, Units), Units))
+                    if (ZeroOutput(n, s)) Output.AsSpan(At(n, s, Steps, Units), Units).Clear();
+                    else (s == Steps - 1 ? HLast.AsSpan(n * Units, Units) : HPrev.AsSpan(At(n, TimeAt(s + 1), Steps, Units), Units))
                         .CopyTo(Output.AsSpan(At(n, s, Steps, Units), Units));
     }
 
@@ -346,7 +354,10 @@ internal abstract class RecurrentStage : Stage
             // The loss's gradient of this step's output joins the gradient from the steps after it.
             if (Layer.ReturnSequences)
                 for (int n = 0; n < rows; n++)
+                {
+                    if (ZeroOutput(n, s)) continue; // a constant output takes no gradient
                     TensorPrimitives.Add(DH.AsSpan(n * Units, Units), OutputGrad.AsSpan(At(n, s, Steps, Units), Units), DH.AsSpan(n * Units, Units));
+                }
             else if (s == Steps - 1) TensorPrimitives.Add(dh, OutputGrad.AsSpan(0, rows * Units), dh);
             if (Mask == null) BackwardStep(t, s, rows);
             else MaskedBackwardStep(t, s, rows);

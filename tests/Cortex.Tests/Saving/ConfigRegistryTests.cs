@@ -64,6 +64,8 @@ public class ConfigRegistryTests
         ["GlobalMaxPooling1D"] = (() => Frozen(new GlobalMaxPooling1D(keepDims: true, "gm1")), [2, 4, 3], []),
         ["GlobalAveragePooling1D"] = (() => Frozen(new GlobalAveragePooling1D(keepDims: true, "ga1")), [2, 4, 3], []),
         ["Embedding"] = (() => Frozen(new Embedding(7, 3, new RandomNormal(seed: 6), new L2(0.1f), maskZero: true, "e")), [2, 3], []),
+        ["Bidirectional"] = (() => Frozen(new Bidirectional(new GRU(3, resetAfter: false, returnSequences: true, name: "bg"), "mul",
+            new GRU(3, resetAfter: false, returnSequences: true, goBackwards: true, name: "bgb"), "bi")), [2, 3, 4], []),
         ["Masking"] = (() => Frozen(new Masking(1.5f, "m")), [2, 3, 4], []),
         ["SimpleRNN"] = (() => Frozen(new SimpleRNN(3, ActivationFunction.Elu(0.7f), useBias: false, kernelInitializer: new HeNormal(seed: 3),
             recurrentInitializer: new Orthogonal(0.5f, 4), biasInitializer: new Constant(0.5f), kernelRegularizer: new L2(0.02f),

@@ -33,6 +33,12 @@ public class SequenceReferenceTests
                 goBackwards: Bool("go_backwards")),
             "gru" => new GRU(Int("units"), Str("activation"), Str("recurrent_activation"), Bool("use_bias"), returnSequences: Bool("return_sequences"),
                 goBackwards: Bool("go_backwards"), resetAfter: Bool("reset_after")),
+            "bidirectional" => new Bidirectional(Str("inner") switch
+            {
+                "lstm" => new LSTM(Int("units"), returnSequences: Bool("return_sequences")),
+                "gru" => new GRU(Int("units"), returnSequences: Bool("return_sequences"), resetAfter: Bool("reset_after")),
+                _ => new SimpleRNN(Int("units"), returnSequences: Bool("return_sequences")),
+            }, Str("merge_mode")),
             "masking" => new Masking(a.GetProperty("mask_value").GetSingle()),
             "global_average_pooling1d" => new GlobalAveragePooling1D(),
             var other => throw new InvalidDataException($"{name}: unknown layer {other}"),
