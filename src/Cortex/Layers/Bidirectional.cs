@@ -51,6 +51,8 @@ public sealed class Bidirectional : Layer
         Backward = backwardLayer ?? Copy(layer, "backward_" + layer.Name, flip: true);
         // As Keras: a masked step's output in a returned sequence is zeros in both directions.
         Forward.ZeroOutputForMask = Backward.ZeroOutputForMask = layer.ReturnSequences;
+        // One stream of dropout masks for both directions, saved as this layer's.
+        if (Forward.Generator != null) Forward.ShareGenerator(Backward);
         Track(Forward);
         Track(Backward);
     }
@@ -70,6 +72,9 @@ public sealed class Bidirectional : Layer
     /// <summary>The layer run backwards: <see cref="BackwardLayer"/>, or a copy of <see cref="Layer"/> named
     /// <c>backward_…</c> with <c>goBackwards</c> flipped.</summary>
     public RecurrentLayer Backward { get; }
+
+    /// <inheritdoc/>
+    internal override CortexRandom? Generator => Forward.Generator ?? Backward.Generator;
 
     /// <summary>Whether the output is a sequence (the wrapped layer's <c>returnSequences</c>).</summary>
     private bool Sequences => Forward.ReturnSequences;
