@@ -94,8 +94,8 @@ public abstract class Layer
     /// layers leave their state unchanged over masked steps, <see cref="GlobalAveragePooling1D"/> averages the unmasked
     /// steps only; other layers ignore the mask. A null mask is a plain <see cref="Call(Tensor, bool)"/>.
     /// </summary>
-    /// <exception cref="ArgumentException">The mask's shape is not (batch, timesteps) of the input; the message names
-    /// the layer and both shapes.</exception>
+    /// <exception cref="ArgumentException">The mask's shape is not the input's without its last axis ((batch,
+    /// timesteps) for sequences); the message names the layer and both shapes.</exception>
     /// <example><code>Tensor h = new LSTM(8).Call(x, mask: Tensor.FromArray(new float[,] { { 1, 1, 0 } }));   // x: (1, 3, features)</code></example>
     public Tensor Call(Tensor inputs, Tensor? mask, bool training = false)
     {
@@ -107,12 +107,13 @@ public abstract class Layer
         return CallCore(inputs, mask, training);
     }
 
-    /// <summary>Throws unless <paramref name="mask"/> is (batch, timesteps) of <paramref name="inputs"/>.</summary>
+    /// <summary>Throws unless <paramref name="mask"/> has the shape of <paramref name="inputs"/> without its last axis
+    /// (Keras's masks: (batch, timesteps) for sequences of features).</summary>
     private void CheckMask(Tensor inputs, Tensor mask)
     {
         int[] x = inputs.ShapeRef, m = mask.ShapeRef;
-        if (x.Length < 2 || m.Length != 2 || m[0] != x[0] || m[1] != x[1])
-            throw new ArgumentException($"{GetType().Name} '{Name}' expects a mask of shape (batch, timesteps) = {ShapeUtil.Format(x.Length < 2 ? x : x[..2])} for input of shape {ShapeUtil.Format(x)}. Received: mask of shape {ShapeUtil.Format(m)}");
+        if (x.Length < 2 || !ShapeUtil.SameShape(m, x[..^1]))
+            throw new ArgumentException($"{GetType().Name} '{Name}' expects a mask of shape {ShapeUtil.Format(x.Length < 2 ? x : x[..^1])} (the input's shape without its last axis) for input of shape {ShapeUtil.Format(x)}. Received: mask of shape {ShapeUtil.Format(m)}");
     }
 
     /// <summary>The computation with a (checked) mask; layers that ignore masks run <see cref="CallCore(Tensor, bool)"/>.</summary>

@@ -108,7 +108,11 @@ public class MaskingTests
     {
         var lstm = new LSTM(2, name: "enc");
         var e = Assert.Throws<ArgumentException>(() => lstm.Call(Tensor.Zeros(2, 5, 3), Tensor.Ones([2, 4])));
-        Assert.Equal("LSTM 'enc' expects a mask of shape (batch, timesteps) = (2, 5) for input of shape (2, 5, 3). Received: mask of shape (2, 4)", e.Message);
+        Assert.Equal("LSTM 'enc' expects a mask of shape (2, 5) (the input's shape without its last axis) for input of shape (2, 5, 3). Received: mask of shape (2, 4)", e.Message);
+        // An Embedding(maskZero) on (batch, positions, k) indices makes a (batch, positions, k) mask; the layers after
+        // it that keep those axes take it.
+        var model = new Sequential(new Input([3, 2]), new Embedding(5, 4, maskZero: true), new Dense(2), new Flatten(), new Dense(1));
+        Assert.Equal([2, 1], model.Predict(Tensor.FromArray(new float[] { 0, 1, 2, 3, 4, 0, 1, 1, 0, 0, 2, 2 }, [2, 3, 2])).Shape);
         var m = Assert.Throws<ArgumentException>(() => new Masking(name: "pad").Call(Tensor.Zeros(2, 5)));
         Assert.Equal("Masking 'pad' expects input of rank 3 (batch, timesteps, features). Received: shape (2, 5)", m.Message);
     }
