@@ -100,6 +100,45 @@ public class RecurrentDropoutTests
         ReferenceData.AssertClose(Tensor.FromArray(expected, [3, 5, 3]), layer.Call(X, training: true), "simple_rnn recurrent dropout");
     }
 
+    [Fact]
+    public void GruRecurrentDropoutMasksTheCandidateAsKeras3()
+    {
+        // Keras 3's GRUCell: hh = tanh(x·W_h + b_h + r ⊙ (h·U_h + b_hh)); hh ⊙= k; h = z ⊙ h_{t−1} + (1 − z) ⊙ hh.
+        var layer = Make("gru", 0f, 0.5f);
+        layer.Call(X);
+        layer.Bias!.Assign(Tensor.RandomNormal([2, 9], seed: 14));
+        var k = Masks(0f, 0.5f).State;
+        float[] w = layer.Kernel!.ToArray(), u = layer.RecurrentKernel!.ToArray(), b = layer.Bias.ToArray(), x = X.ToArray();
+        static double Sigmoid(double v) => 1 / (1 + Math.Exp(-v));
+        var expected = new float[3 * 5 * 3];
+        for (int n = 0; n < 3; n++)
+        {
+            var h = new double[3];
+            for (int t = 0; t < 5; t++)
+            {
+                var xw = new double[9];
+                var hu = new double[9];
+                for (int j = 0; j < 9; j++)
+                {
+                    xw[j] = b[j];
+                    hu[j] = b[9 + j];
+                    for (int f = 0; f < 4; f++) xw[j] += x[(n * 5 + t) * 4 + f] * w[f * 9 + j];
+                    for (int i = 0; i < 3; i++) hu[j] += h[i] * u[i * 9 + j];
+                }
+                var next = new double[3];
+                for (int j = 0; j < 3; j++)
+                {
+                    double z = Sigmoid(xw[j] + hu[j]), r = Sigmoid(xw[3 + j] + hu[3 + j]);
+                    double hh = Math.Tanh(xw[6 + j] + r * hu[6 + j]) * k[n * 3 + j];
+                    next[j] = z * h[j] + (1 - z) * hh;
+                }
+                h = next;
+                for (int j = 0; j < 3; j++) expected[(n * 5 + t) * 3 + j] = (float)h[j];
+            }
+        }
+        ReferenceData.AssertClose(Tensor.FromArray(expected, [3, 5, 3]), layer.Call(X, training: true), "gru recurrent dropout", 1e-4f, 1e-5f);
+    }
+
     [Theory]
     [MemberData(nameof(Kinds))]
     public void GradientThroughFixedMasksMatchesFiniteDifferences(string kind)
