@@ -22,6 +22,9 @@ public sealed class Activation(ActivationFunction activation, string? name = nul
     protected override Tensor CallCore(Tensor inputs, bool training) => Function.Apply(inputs);
 
     /// <inheritdoc/>
+    private protected override bool PassesMask => true;
+
+    /// <inheritdoc/>
     internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
     {
         stage = null;
@@ -93,6 +96,9 @@ public sealed class Dropout : Layer
 
     /// <inheritdoc/>
     internal override CortexRandom? Generator => rng;
+
+    /// <inheritdoc/>
+    private protected override bool PassesMask => true;
 
     /// <inheritdoc/>
     internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)

@@ -68,6 +68,9 @@ public sealed class Dense : KernelLayer
     }
 
     /// <inheritdoc/>
+    private protected override bool PassesMask => true;
+
+    /// <inheritdoc/>
     protected override Tensor CallCore(Tensor inputs, bool training)
     {
         if (inputs.Rank == 2) return FusedDense.Forward(inputs, Kernel!, Bias, Activation);

@@ -15,8 +15,9 @@ namespace Cortex.Layers;
 /// Keras casts non-integer indices to integers silently and TensorFlow rejects out-of-range ones only on some devices;
 /// Cortex refuses both, naming the row and position. The gradient of a row is the sum of the output gradients of the
 /// positions that looked it up (a dense gradient: every row of the table is written, most with zeros). With
-/// <c>maskZero: true</c> index 0 is reserved for padding and <see cref="ComputeMask"/> marks the other positions
-/// (so the vocabulary needs inputDim = words + 1); the mask is not yet passed on to later layers.
+/// <c>maskZero: true</c> index 0 is reserved for padding and <see cref="ComputeMask(Tensor)"/> marks the other positions
+/// (so the vocabulary needs inputDim = words + 1); in a <see cref="Models.Sequential"/> the mask goes on to the layers
+/// after it (see <see cref="Masking"/>).
 /// </remarks>
 /// <example>
 /// <code>
@@ -30,7 +31,7 @@ public sealed class Embedding : Layer
     /// <param name="outputDim">Length of each vector.</param>
     /// <param name="embeddingsInitializer">How the table starts (Keras default: <c>"uniform"</c>, ±0.05).</param>
     /// <param name="embeddingsRegularizer">Penalty on the table added to the loss.</param>
-    /// <param name="maskZero">Whether index 0 is padding (see <see cref="ComputeMask"/>).</param>
+    /// <param name="maskZero">Whether index 0 is padding (see <see cref="ComputeMask(Tensor)"/>).</param>
     /// <param name="name">Layer name; <c>embedding</c>, <c>embedding_1</c>, … when null.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="inputDim"/> or <paramref name="outputDim"/> is not positive.</exception>
     public Embedding(int inputDim, int outputDim, Initializer? embeddingsInitializer = null, Regularizer? embeddingsRegularizer = null,
@@ -102,12 +103,23 @@ public sealed class Embedding : Layer
         return MaskZero ? Tensor.NotEqual(inputs, Tensor.Scalar(0f)) : null;
     }
 
+    /// <summary>The mask this layer makes (see <see cref="ComputeMask(Tensor)"/>); a mask reaching it is not passed on.</summary>
+    public override Tensor? ComputeMask(Tensor inputs, Tensor? mask) => ComputeMask(inputs);
+
+    /// <inheritdoc/>
+    internal override float[]? StageMask(StageContext context, Stage? stage) => ((EmbeddingStage)stage!).Mask;
+
     /// <inheritdoc/>
     internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
     {
         reason = "";
         int positions = context.InputWidth;
-        stage = new EmbeddingStage(this, positions) { Width = positions * OutputDim, Grad = context.AddWeight(Trainable ? Embeddings : null) };
+        stage = new EmbeddingStage(this, positions)
+        {
+            Width = positions * OutputDim,
+            Grad = context.AddWeight(Trainable ? Embeddings : null),
+            Mask = MaskZero ? new float[context.Batch * positions] : null,
+        };
         return true;
     }
 
@@ -115,6 +127,8 @@ public sealed class Embedding : Layer
     private sealed class EmbeddingStage(Embedding layer, int positions) : Stage
     {
         public Tensor? Grad;
+        /// <summary>With maskZero, rows × positions: 1 where the index is not 0 (written by Forward).</summary>
+        public float[]? Mask;
 
         public override void Forward(float[] input, int rows)
         {
@@ -125,6 +139,8 @@ public sealed class Embedding : Layer
             Span<float> y = Output;
             for (int i = 0; i < indices.Length; i++)
                 table.Slice((int)indices[i] * d, d).CopyTo(y.Slice(i * d, d));
+            if (Mask != null)
+                for (int i = 0; i < indices.Length; i++) Mask[i] = indices[i] != 0f ? 1f : 0f;
         }
 
         public override void Backward(float[] input, float[]? inputGrad, int rows)

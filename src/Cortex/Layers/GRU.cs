@@ -34,19 +34,22 @@ public sealed class GRU : RecurrentLayer
     /// <param name="kernelRegularizer">Penalty on W added to the loss.</param>
     /// <param name="recurrentRegularizer">Penalty on U.</param>
     /// <param name="biasRegularizer">Penalty on the biases.</param>
+    /// <param name="dropout">Fraction of the input's features dropped in training (one mask per sequence), in [0, 1).</param>
+    /// <param name="recurrentDropout">Fraction of the recurrent state dropped in training (one mask per sequence), in [0, 1).</param>
+    /// <param name="seed">Seed of the dropout masks (null: from the global seed).</param>
     /// <param name="returnSequences">Whether to return every step's state, not only the last.</param>
     /// <param name="goBackwards">Whether to process the sequence from its last step.</param>
     /// <param name="resetAfter">Whether the reset gate applies after the recurrent product (Keras's default, and
     /// PyTorch's GRU) or before it.</param>
     /// <param name="name">Layer name; <c>gru</c>, <c>gru_1</c>, … when null.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="units"/> is not positive.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="units"/> is not positive, or a dropout rate is outside [0, 1).</exception>
     /// <exception cref="ArgumentException">An activation's derivative needs its input (softplus, silu).</exception>
     public GRU(int units, ActivationFunction? activation = null, ActivationFunction? recurrentActivation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? recurrentInitializer = null, Initializer? biasInitializer = null,
         Regularizer? kernelRegularizer = null, Regularizer? recurrentRegularizer = null, Regularizer? biasRegularizer = null,
-        bool returnSequences = false, bool goBackwards = false, bool resetAfter = true, string? name = null)
+        float dropout = 0f, float recurrentDropout = 0f, int? seed = null, bool returnSequences = false, bool goBackwards = false, bool resetAfter = true, string? name = null)
         : base(units, 3, activation, recurrentActivation, useBias, kernelInitializer, recurrentInitializer, biasInitializer,
-            kernelRegularizer, recurrentRegularizer, biasRegularizer, returnSequences, goBackwards, name)
+            kernelRegularizer, recurrentRegularizer, biasRegularizer, dropout, recurrentDropout, seed, returnSequences, goBackwards, name)
     {
         ResetAfter = resetAfter;
     }
@@ -72,6 +75,10 @@ public sealed class GRU : RecurrentLayer
     {
         private readonly bool after;
         private readonly float[] rh, scratch, drh;
+        /// <summary>With recurrent dropout (rows, steps, units): the candidate times the mask, as Keras 3's GRU.</summary>
+        private readonly float[]? droppedCandidate;
+
+        protected override bool DropsState => false;
 
         public GruStage(GRU layer, StageContext context) : base(layer, context)
         {
@@ -81,6 +88,17 @@ public sealed class GRU : RecurrentLayer
             scratch = new float[Units];
             drh = after ? [] : new float[batch * Units];
             if (after) DRecurrent = new float[batch * Steps * G];
+            if (RecurrentKeep != null) droppedCandidate = new float[batch * Steps * Units];
+        }
+
+        /// <summary>Row n's candidate h̃ at time t as the update mixes it: Z's, or with recurrent dropout h̃ ⊙ keep.</summary>
+        private ReadOnlySpan<float> Candidate(int n, int t)
+        {
+            Span<float> hh = Z.AsSpan(At(n, t, Steps, G) + 2 * Units, Units);
+            if (droppedCandidate == null) return hh;
+            Span<float> dropped = droppedCandidate.AsSpan(At(n, t, Steps, Units), Units);
+            TensorPrimitives.Multiply(hh, RecurrentKeep.AsSpan(n * Units, Units), dropped);
+            return dropped;
         }
 
         protected override void ForwardStep(int t, int s, int rows)
@@ -100,7 +118,7 @@ public sealed class GRU : RecurrentLayer
                     gate.ApplyInPlace(z[..(2 * u)], u);
                     TensorPrimitives.MultiplyAdd(z.Slice(u, u), rec[(2 * u)..], z[(2 * u)..], z[(2 * u)..]);   // + r ⊙ (h·U_h + b_hh)
                     act.ApplyInPlace(z[(2 * u)..], u);
-                    Update(z, HPrev.AsSpan(At(n, t, Steps, u), u), NextState(HPrev, HLast, n, s));
+                    Update(z, Candidate(n, t), HPrev.AsSpan(At(n, t, Steps, u), u), NextState(HPrev, HLast, n, s));
                 }
                 return;
             }
@@ -116,16 +134,15 @@ public sealed class GRU : RecurrentLayer
             {
                 Span<float> z = Z.AsSpan(At(n, t, Steps, G), G);
                 act.ApplyInPlace(z[(2 * u)..], u);
-                Update(z, HPrev.AsSpan(At(n, t, Steps, u), u), NextState(HPrev, HLast, n, s));
+                Update(z, Candidate(n, t), HPrev.AsSpan(At(n, t, Steps, u), u), NextState(HPrev, HLast, n, s));
             }
         }
 
         /// <summary>h_t = h̃ + z ⊙ (h_{t−1} − h̃), which is z ⊙ h_{t−1} + (1 − z) ⊙ h̃.</summary>
-        private void Update(ReadOnlySpan<float> z, ReadOnlySpan<float> hPrev, Span<float> hNew)
+        private void Update(ReadOnlySpan<float> z, ReadOnlySpan<float> hh, ReadOnlySpan<float> hPrev, Span<float> hNew)
         {
-            int u = Units;
-            TensorPrimitives.Subtract(hPrev, z[(2 * u)..], hNew);
-            TensorPrimitives.MultiplyAdd(z[..u], hNew, z[(2 * u)..], hNew);
+            TensorPrimitives.Subtract(hPrev, hh, hNew);
+            TensorPrimitives.MultiplyAdd(z[..Units], hNew, hh, hNew);
         }
 
         protected override void BackwardStep(int t, int s, int rows)
@@ -137,10 +154,12 @@ public sealed class GRU : RecurrentLayer
             {
                 ReadOnlySpan<float> z = Z.AsSpan(At(n, t, Steps, G), G), hPrev = HPrev.AsSpan(At(n, t, Steps, u), u);
                 Span<float> dz = DZ.AsSpan(At(n, t, Steps, G), G), dh = DH.AsSpan(n * u, u);
-                TensorPrimitives.Subtract(hPrev, z[(2 * u)..], dz[..u]);
+                ReadOnlySpan<float> hh = droppedCandidate == null ? z[(2 * u)..] : droppedCandidate.AsSpan(At(n, t, Steps, u), u);
+                TensorPrimitives.Subtract(hPrev, hh, dz[..u]);
                 TensorPrimitives.Multiply(dz[..u], dh, dz[..u]);               // dz = dh ⊙ (h_{t−1} − h̃)
                 TensorPrimitives.Multiply(dh, z[..u], tmp);
                 TensorPrimitives.Subtract(dh, tmp, dz[(2 * u)..]);             // dh̃ = dh ⊙ (1 − z)
+                if (droppedCandidate != null) TensorPrimitives.Multiply(dz[(2 * u)..], RecurrentKeep.AsSpan(n * u, u), dz[(2 * u)..]);
                 act.BackwardInPlace(dz[(2 * u)..], z[(2 * u)..], u);
                 tmp.CopyTo(dh);                                                // dh_{t−1} directly: dh ⊙ z
                 if (!after) continue;

@@ -33,17 +33,21 @@ public sealed class LSTM : RecurrentLayer
     /// <param name="kernelRegularizer">Penalty on W added to the loss.</param>
     /// <param name="recurrentRegularizer">Penalty on U.</param>
     /// <param name="biasRegularizer">Penalty on b.</param>
+    /// <param name="dropout">Fraction of the input's features dropped in training (one mask per sequence), in [0, 1).</param>
+    /// <param name="recurrentDropout">Fraction of the recurrent state dropped in training (one mask per sequence), in [0, 1).</param>
+    /// <param name="seed">Seed of the dropout masks (null: from the global seed).</param>
     /// <param name="returnSequences">Whether to return every step's state, not only the last.</param>
     /// <param name="goBackwards">Whether to process the sequence from its last step.</param>
     /// <param name="name">Layer name; <c>lstm</c>, <c>lstm_1</c>, … when null.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="units"/> is not positive.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="units"/> is not positive, or a dropout rate is outside [0, 1).</exception>
     /// <exception cref="ArgumentException">An activation's derivative needs its input (softplus, silu).</exception>
     public LSTM(int units, ActivationFunction? activation = null, ActivationFunction? recurrentActivation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? recurrentInitializer = null, Initializer? biasInitializer = null,
         bool unitForgetBias = true, Regularizer? kernelRegularizer = null, Regularizer? recurrentRegularizer = null,
-        Regularizer? biasRegularizer = null, bool returnSequences = false, bool goBackwards = false, string? name = null)
+        Regularizer? biasRegularizer = null,
+        float dropout = 0f, float recurrentDropout = 0f, int? seed = null, bool returnSequences = false, bool goBackwards = false, string? name = null)
         : base(units, 4, activation, recurrentActivation, useBias, kernelInitializer, recurrentInitializer, biasInitializer,
-            kernelRegularizer, recurrentRegularizer, biasRegularizer, returnSequences, goBackwards, name)
+            kernelRegularizer, recurrentRegularizer, biasRegularizer, dropout, recurrentDropout, seed, returnSequences, goBackwards, name)
     {
         UnitForgetBias = unitForgetBias;
     }
@@ -79,6 +83,7 @@ public sealed class LSTM : RecurrentLayer
             cLast = new float[batch * Units];
             dc = new float[batch * Units];
             scratch = new float[Units];
+            Carry(c, cLast, dc, batch);
         }
 
         protected override void BeginForward(int rows)
@@ -88,7 +93,7 @@ public sealed class LSTM : RecurrentLayer
 
         protected override void ForwardStep(int t, int s, int rows)
         {
-            if (s > 0) Recur(HPrev, t, rows, 0, G, Z, accumulate: true);
+            if (s > 0) Recur(RecurrentState, t, rows, 0, G, Z, accumulate: true);
             int u = Units;
             ActivationFunction gate = Layer.GateActivation, act = Layer.Activation;
             for (int n = 0; n < rows; n++)

@@ -6,7 +6,7 @@ namespace Cortex.Layers;
 
 /// <summary>
 /// The base of every layer, with Keras's contract: the constructor validates and stores configuration;
-/// <see cref="Build"/> creates the weights from the first input's shape; <see cref="Call"/> computes;
+/// <see cref="Build"/> creates the weights from the first input's shape; <see cref="Call(Tensor, bool)"/> computes;
 /// <see cref="ComputeOutputShape"/>; <see cref="GetConfig"/> for saving. A layer is callable on its own.
 /// </summary>
 /// <example>
@@ -87,6 +87,55 @@ public abstract class Layer
         CheckInput(inputs);
         return CallCore(inputs, training);
     }
+
+    /// <summary>
+    /// Runs the layer on <paramref name="inputs"/> whose time steps carry <paramref name="mask"/> (batch, timesteps):
+    /// 1 where a step holds data, 0 where it is padding, as Keras's <c>layer(inputs, mask=mask)</c>. The recurrent
+    /// layers leave their state unchanged over masked steps, <see cref="GlobalAveragePooling1D"/> averages the unmasked
+    /// steps only; other layers ignore the mask. A null mask is a plain <see cref="Call(Tensor, bool)"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The mask's shape is not the input's without its last axis ((batch,
+    /// timesteps) for sequences); the message names the layer and both shapes.</exception>
+    /// <example><code>Tensor h = new LSTM(8).Call(x, mask: Tensor.FromArray(new float[,] { { 1, 1, 0 } }));   // x: (1, 3, features)</code></example>
+    public Tensor Call(Tensor inputs, Tensor? mask, bool training = false)
+    {
+        if (mask == null) return Call(inputs, training);
+        ArgumentNullException.ThrowIfNull(inputs);
+        EnsureBuilt(inputs.ShapeRef);
+        CheckInput(inputs);
+        CheckMask(inputs, mask);
+        return CallCore(inputs, mask, training);
+    }
+
+    /// <summary>Throws unless <paramref name="mask"/> has the shape of <paramref name="inputs"/> without its last axis
+    /// (Keras's masks: (batch, timesteps) for sequences of features).</summary>
+    private void CheckMask(Tensor inputs, Tensor mask)
+    {
+        int[] x = inputs.ShapeRef, m = mask.ShapeRef;
+        if (x.Length < 2 || !ShapeUtil.SameShape(m, x[..^1]))
+            throw new ArgumentException($"{GetType().Name} '{Name}' expects a mask of shape {ShapeUtil.Format(x.Length < 2 ? x : x[..^1])} (the input's shape without its last axis) for input of shape {ShapeUtil.Format(x)}. Received: mask of shape {ShapeUtil.Format(m)}");
+    }
+
+    /// <summary>The computation with a (checked) mask; layers that ignore masks run <see cref="CallCore(Tensor, bool)"/>.</summary>
+    private protected virtual Tensor CallCore(Tensor inputs, Tensor mask, bool training) => CallCore(inputs, training);
+
+    /// <summary>Whether a mask reaching this layer goes on, unchanged, to the next one (Keras's <c>supports_masking</c>
+    /// of a layer that keeps the time axis: Dropout, Activation, TimeDistributed, …).</summary>
+    private protected virtual bool PassesMask => false;
+
+    /// <summary>
+    /// The mask of this layer's output, as Keras's <c>compute_mask(inputs, previous_mask)</c>: what
+    /// <see cref="Models.Sequential"/> gives the next layer. A layer that makes a mask (<see cref="Masking"/>,
+    /// <see cref="Embedding"/> with <c>maskZero</c>) returns its own; one that keeps the time axis passes
+    /// <paramref name="mask"/> on; the rest (and a recurrent layer returning only its last state) return null.
+    /// </summary>
+    /// <example><code>Tensor? m = new Masking().ComputeMask(x, null);   // x: (N, T, F) → m: (N, T)</code></example>
+    public virtual Tensor? ComputeMask(Tensor inputs, Tensor? mask) => PassesMask ? mask : null;
+
+    /// <summary>The fused step's counterpart of <see cref="ComputeMask(Tensor, Tensor?)"/>: the buffer (rows × timesteps)
+    /// that holds, once <paramref name="stage"/> has run forward, the mask of this layer's output; the one reaching the
+    /// layer is <see cref="StageContext.Mask"/>.</summary>
+    internal virtual float[]? StageMask(StageContext context, Stage? stage) => PassesMask ? context.Mask : null;
 
     /// <summary>Runs <see cref="CheckInput"/> on data the layer will receive (a built layer).</summary>
     internal void CheckData(Tensor inputs) => CheckInput(inputs);

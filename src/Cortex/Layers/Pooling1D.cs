@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Cortex.Kernels;
 using Cortex.Saving;
 
@@ -153,7 +154,8 @@ public sealed class GlobalMaxPooling1D : GlobalPooling1D
 
 /// <summary>
 /// The mean over the steps, per channel: (N, L, C) → (N, C), as <c>keras.layers.GlobalAveragePooling1D</c> (with
-/// <c>keepDims</c>, (N, 1, C)).
+/// <c>keepDims</c>, (N, 1, C)). Given a mask (from <see cref="Masking"/> or <see cref="Embedding"/> with
+/// <c>maskZero</c>), the mean of the unmasked steps only. (GlobalMaxPooling1D ignores masks, as Keras 3's does.)
 /// </summary>
 /// <example><code>var model = new Sequential(new Input([20]), new Embedding(1000, 16), new GlobalAveragePooling1D(), new Dense(1, "sigmoid"));</code></example>
 public sealed class GlobalAveragePooling1D : GlobalPooling1D
@@ -162,4 +164,53 @@ public sealed class GlobalAveragePooling1D : GlobalPooling1D
     /// <param name="keepDims">Whether to keep the steps axis as size 1.</param>
     /// <param name="name">Layer name.</param>
     public GlobalAveragePooling1D(bool keepDims = false, string? name = null) : base(keepDims, name) { }
+
+    /// <inheritdoc/>
+    private protected override Tensor CallCore(Tensor inputs, Tensor mask, bool training) => StageOp.Run(this, inputs, training, mask);
+
+    /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
+    {
+        if (context.Mask == null || context.Sample.Length != 2) return base.TryCreateStage(context, out stage, out reason);
+        reason = "";
+        stage = new MaskedMeanStage(context.Mask, context.Sample[0], context.Sample[1]) { Width = context.OutputWidth(this) };
+        return true;
+    }
+
+    /// <summary>
+    /// The mean over the unmasked steps, as Keras: Σ_t m_t·x_t / Σ_t m_t (a row whose steps are all masked gives NaN,
+    /// as Keras's 0/0); the gradient of step t is m_t / Σ m times the output's.
+    /// </summary>
+    private sealed class MaskedMeanStage(float[] mask, int steps, int channels) : Stage
+    {
+        public override void Forward(float[] input, int rows)
+        {
+            for (int n = 0; n < rows; n++)
+            {
+                Span<float> y = Output.AsSpan(n * channels, channels);
+                y.Clear();
+                float count = 0f;
+                for (int t = 0; t < steps; t++)
+                {
+                    float m = mask[n * steps + t];
+                    count += m;
+                    TensorPrimitives.MultiplyAdd(input.AsSpan((n * steps + t) * channels, channels), m, y, y);
+                }
+                TensorPrimitives.Divide(y, count, y);
+            }
+        }
+
+        public override void Backward(float[] input, float[]? inputGrad, int rows)
+        {
+            if (inputGrad == null) return;
+            for (int n = 0; n < rows; n++)
+            {
+                float count = 0f;
+                for (int t = 0; t < steps; t++) count += mask[n * steps + t];
+                ReadOnlySpan<float> g = OutputGrad.AsSpan(n * channels, channels);
+                for (int t = 0; t < steps; t++)
+                    TensorPrimitives.Multiply(g, mask[n * steps + t] / count, inputGrad.AsSpan((n * steps + t) * channels, channels));
+            }
+        }
+    }
 }

@@ -14,7 +14,11 @@ namespace Cortex.Layers;
 /// gates side by side in each row.
 /// </summary>
 /// <remarks>
-/// Masking, returned states, initial states and dropout are not implemented yet. Each layer's compute is one stage
+/// A mask (batch, timesteps) from <see cref="Masking"/> or <see cref="Embedding"/> with <c>maskZero</c>, or given to
+/// <see cref="Layer.Call(Tensor, Tensor?, bool)"/>, skips the masked steps as Keras does: the state (and LSTM's cell
+/// state) is carried over unchanged, so a masked step's output in a returned sequence is the state before it (Keras's
+/// default <c>zero_output_for_mask=False</c>), and with <see cref="ReturnSequences"/> the mask is passed on. Returned
+/// states and initial states are not implemented yet. Each layer's compute is one stage
 /// (forward over the whole sequence, backpropagation through time backward), run both by the tape and by the fused
 /// training step.
 /// </remarks>
@@ -30,11 +34,20 @@ public abstract class RecurrentLayer : Layer
     private protected RecurrentLayer(int units, int gates, ActivationFunction? activation, ActivationFunction? recurrentActivation, bool useBias,
         Initializer? kernelInitializer, Initializer? recurrentInitializer, Initializer? biasInitializer,
         Regularizer? kernelRegularizer, Regularizer? recurrentRegularizer, Regularizer? biasRegularizer,
-        bool returnSequences, bool goBackwards, string? name)
+        float dropout, float recurrentDropout, int? seed, bool returnSequences, bool goBackwards, string? name)
         : base(name)
     {
         string layer = GetType().Name;
         if (units <= 0) throw new ArgumentOutOfRangeException(nameof(units), $"{layer}: units must be a positive integer. Received: units={units}");
+        if (!(dropout >= 0f && dropout < 1f))
+            throw new ArgumentOutOfRangeException(nameof(dropout), $"{layer}: dropout must be in [0, 1). Received: dropout={dropout}");
+        if (!(recurrentDropout >= 0f && recurrentDropout < 1f))
+            throw new ArgumentOutOfRangeException(nameof(recurrentDropout), $"{layer}: recurrentDropout must be in [0, 1). Received: recurrentDropout={recurrentDropout}");
+        Dropout = dropout;
+        RecurrentDropout = recurrentDropout;
+        Seed = seed;
+        // Only a layer that drops draws a seed from the global stream, so adding the arguments shifts no other model.
+        if (dropout > 0f || recurrentDropout > 0f) rng = CortexRandom.FromSeedOrGlobal(seed);
         Units = units;
         Gates = gates;
         Activation = DifferentiableFromOutput(layer, "activation", activation ?? ActivationFunction.Tanh);
@@ -55,8 +68,18 @@ public abstract class RecurrentLayer : Layer
         f.DerivativeFromOutput ? f
         : throw new ArgumentException($"{layer}: {argument} must have a derivative computable from its output (tanh, sigmoid, relu, …). Received: {argument}='{f.Name}'{(f.Alpha != 0 ? $" (alpha {f.Alpha})" : "")}", argument);
 
+    private CortexRandom? rng;
+
     /// <summary>Dimension of the state (the output features).</summary>
     public int Units { get; }
+    /// <summary>The fraction of the input's features dropped in training: one mask per sequence (batch row), the same
+    /// at every step, scaled by 1/(1 − rate) as Keras.</summary>
+    public float Dropout { get; }
+    /// <summary>The fraction of the recurrent state's units dropped in training before the recurrent product
+    /// (GRU: from the candidate, as Keras 3), one mask per sequence, the same at every step.</summary>
+    public float RecurrentDropout { get; }
+    /// <summary>The seed of the dropout masks, if one was given.</summary>
+    public int? Seed { get; }
     /// <summary>The activation of the state (Keras default tanh).</summary>
     public ActivationFunction Activation { get; }
     /// <summary>Whether a bias is added.</summary>
@@ -84,6 +107,20 @@ public abstract class RecurrentLayer : Layer
     public Variable? RecurrentKernel { get; private set; }
     /// <summary>The bias; null before building or without bias.</summary>
     public Variable? Bias { get; private set; }
+
+    /// <summary>Whether a masked step's output in a returned sequence is zeros rather than the carried state (Keras's
+    /// <c>zero_output_for_mask</c>: off, except inside <see cref="Bidirectional"/> with <see cref="ReturnSequences"/>).</summary>
+    internal bool ZeroOutputForMask { get; set; }
+
+    /// <inheritdoc/>
+    internal override CortexRandom? Generator => rng;
+
+    /// <summary>Makes <paramref name="other"/> draw from this layer's generator (Bidirectional's two directions: one
+    /// stream, saved once).</summary>
+    internal void ShareGenerator(RecurrentLayer other) => other.rng = rng;
+
+    /// <summary>Draws a dropout mask: 1/(1 − rate) where a unit is kept, 0 where it is dropped.</summary>
+    internal void FillDropMask(Span<float> mask, float rate) => rng!.FillKeepMask(mask, rate, 1f / (1f - rate));
 
     /// <summary>Gates per unit: 1 (SimpleRNN), 4 (LSTM), 3 (GRU).</summary>
     internal int Gates { get; }
@@ -136,6 +173,15 @@ public abstract class RecurrentLayer : Layer
     protected override Tensor CallCore(Tensor inputs, bool training) => StageOp.Run(this, inputs, training);
 
     /// <inheritdoc/>
+    private protected override Tensor CallCore(Tensor inputs, Tensor mask, bool training) => StageOp.Run(this, inputs, training, mask);
+
+    /// <summary>With <see cref="ReturnSequences"/> the mask reaching the layer; otherwise null (the last state has no steps).</summary>
+    public override Tensor? ComputeMask(Tensor inputs, Tensor? mask) => ReturnSequences ? mask : null;
+
+    /// <inheritdoc/>
+    internal override float[]? StageMask(StageContext context, Stage? stage) => ReturnSequences ? context.Mask : null;
+
+    /// <inheritdoc/>
     public override int[] ComputeOutputShape(int[] inputShape)
     {
         if (inputShape.Length != 3)
@@ -148,7 +194,9 @@ public abstract class RecurrentLayer : Layer
     {
         stage = null;
         reason = context.Sample.Length != 2 || context.Sample[1] != Kernel!.ShapeRef[0] || context.Sample[0] < 1
-            ? $"gets samples of shape {ShapeUtil.Format(context.Sample)}, not (timesteps, {Kernel!.ShapeRef[0]})" : "";
+            ? $"gets samples of shape {ShapeUtil.Format(context.Sample)}, not (timesteps, {Kernel!.ShapeRef[0]})"
+            : context.Mask != null && context.Mask.Length != context.Batch * context.Sample[0]
+            ? $"gets a mask of {context.Mask.Length / context.Batch} steps for samples of {context.Sample[0]} steps" : "";
         if (reason.Length > 0) return false;
         stage = CreateStage(context);
         return true;
@@ -187,6 +235,21 @@ internal abstract class RecurrentStage : Stage
     /// <summary>(rows, units): the gradient of the state after the step being run backward.</summary>
     protected readonly float[] DH;
     public Tensor? KernelGrad, RecurrentGrad, BiasGrad;
+    /// <summary>Training with dropout: (rows, features) the input's mask and (rows, steps, features) the dropped input
+    /// that the kernel multiplies; null otherwise.</summary>
+    private readonly float[]? inputKeep, droppedInput;
+    /// <summary>Training with recurrent dropout: (rows, units) the state's mask, drawn after the input's; else null.</summary>
+    protected readonly float[]? RecurrentKeep;
+    /// <summary>(rows, steps, units): what the recurrent kernel multiplies — <see cref="HPrev"/>, or with recurrent
+    /// dropout on the state (SimpleRNN, LSTM) HPrev ⊙ the state's mask.</summary>
+    protected readonly float[] RecurrentState;
+    private readonly float[] recurrentScratch = [];
+    /// <summary>(rows, steps) in input time: 0 where a step is masked (its state carried over), or null.</summary>
+    protected readonly float[]? Mask;
+    /// <summary>What a masked step carries over: per-step states (rows, steps, units), the state after the last step
+    /// and the gradient carried backward (rows, units), with a buffer to keep that gradient across the step's
+    /// backward. HPrev/HLast/DH first; LSTM adds its cell state.</summary>
+    private readonly List<(float[] PerStep, float[] Last, float[] Grad, float[] Kept)> carried = [];
 
     protected RecurrentStage(RecurrentLayer layer, StageContext context)
     {
@@ -208,7 +271,35 @@ internal abstract class RecurrentStage : Stage
         KernelGrad = context.AddWeight(train ? layer.Kernel : null);
         RecurrentGrad = context.AddWeight(train ? layer.RecurrentKernel : null);
         BiasGrad = context.AddWeight(train ? layer.Bias : null);
+        Mask = context.Mask;
+        Carry(HPrev, HLast, DH, batch);
+        if (context.Training && layer.Dropout > 0f)
+        {
+            inputKeep = new float[batch * Features];
+            droppedInput = new float[batch * Steps * Features];
+        }
+        if (context.Training && layer.RecurrentDropout > 0f) RecurrentKeep = new float[batch * Units];
+        RecurrentState = HPrev;
+        if (RecurrentKeep != null && DropsState)
+        {
+            RecurrentState = new float[batch * Steps * Units];
+            recurrentScratch = new float[batch * Units];
+        }
     }
+
+    /// <summary>Whether recurrent dropout applies to the state before the recurrent product (Keras 3's SimpleRNN and
+    /// LSTM); GRU drops its candidate instead.</summary>
+    protected virtual bool DropsState => true;
+
+    /// <summary>Adds a state that masked steps carry over unchanged (see <see cref="carried"/>).</summary>
+    protected void Carry(float[] perStep, float[] last, float[] grad, int batch) =>
+        carried.Add((perStep, last, grad, Mask == null ? [] : new float[batch * Units]));
+
+    /// <summary>Whether row n's step at input time t is masked.</summary>
+    private bool Masked(int n, int t) => Mask != null && Mask[n * Steps + t] == 0f;
+
+    /// <summary>Whether row n's output at processing position s is zeros (a masked step, with zero_output_for_mask).</summary>
+    private bool ZeroOutput(int n, int s) => Layer.ZeroOutputForMask && Masked(n, TimeAt(s));
 
     /// <summary>The input time of processing position s.</summary>
     protected int TimeAt(int s) => Layer.GoBackwards ? Steps - 1 - s : s;
@@ -235,6 +326,14 @@ internal abstract class RecurrentStage : Stage
     {
         int n0 = rows * Steps;
         ReadOnlySpan<float> bias = Layer.Bias == null ? default : Layer.Bias.AsSpan()[..G];
+        if (inputKeep != null)
+        {
+            // One mask per sequence, the same at every step (Keras's get_dropout_mask, drawn once per call).
+            Layer.FillDropMask(inputKeep.AsSpan(0, rows * Features), Layer.Dropout);
+            ScaleSteps(input, inputKeep, droppedInput!, rows);
+            input = droppedInput!;
+        }
+        if (RecurrentKeep != null) Layer.FillDropMask(RecurrentKeep.AsSpan(0, rows * Units), Layer.RecurrentDropout);
         // The input projection of every step at once: (rows·steps, features)·(features, G).
         Gemm.Sgemm(false, false, n0, G, Features, input.AsSpan(0, n0 * Features), Features, Layer.Kernel!.AsSpan(), G, Z.AsSpan(0, n0 * G), G);
         if (!bias.IsEmpty)
@@ -242,13 +341,27 @@ internal abstract class RecurrentStage : Stage
         int first = TimeAt(0);
         for (int n = 0; n < rows; n++) ClearFirst(HPrev, n, first);
         BeginForward(rows);
-        for (int s = 0; s < Steps; s++) ForwardStep(TimeAt(s), s, rows);
+        for (int s = 0; s < Steps; s++)
+        {
+            int t = TimeAt(s);
+            if (RecurrentState != HPrev)
+                for (int n = 0; n < rows; n++)
+                    TensorPrimitives.Multiply(HPrev.AsSpan(At(n, t, Steps, Units), Units), RecurrentKeep.AsSpan(n * Units, Units),
+                        RecurrentState.AsSpan(At(n, t, Steps, Units), Units));
+            ForwardStep(t, s, rows);
+            // A masked step keeps the states it started from (as Keras's backend.rnn: where(mask, new, old)).
+            for (int n = 0; n < rows; n++)
+                if (Masked(n, t))
+                    foreach (var c in carried)
+                        c.PerStep.AsSpan(At(n, t, Steps, Units), Units).CopyTo(NextState(c.PerStep, c.Last, n, s));
+        }
         // The output: the last state, or every state in processing order.
         if (!Layer.ReturnSequences) HLast.AsSpan(0, rows * Units).CopyTo(Output);
         else
             for (int n = 0; n < rows; n++)
                 for (int s = 0; s < Steps; s++)
-                    (s == Steps - 1 ? HLast.AsSpan(n * Units, Units) : HPrev.AsSpan(At(n, TimeAt(s + 1), Steps, Units), Units))
+                    if (ZeroOutput(n, s)) Output.AsSpan(At(n, s, Steps, Units), Units).Clear();
+                    else (s == Steps - 1 ? HLast.AsSpan(n * Units, Units) : HPrev.AsSpan(At(n, TimeAt(s + 1), Steps, Units), Units))
                         .CopyTo(Output.AsSpan(At(n, s, Steps, Units), Units));
     }
 
@@ -267,18 +380,59 @@ internal abstract class RecurrentStage : Stage
     protected abstract void BackwardStep(int t, int s, int rows);
 
     /// <summary>dh_{t−1} += the recurrent part: DRecurrent's step t · Uᵀ (GRU without reset_after overrides it).</summary>
-    protected virtual void RecurrentBackward(int t, int rows) => RecurBack(DRecurrent, t, rows, 0, G, DH.AsSpan(0, rows * Units), true);
+    protected virtual void RecurrentBackward(int t, int rows)
+    {
+        if (RecurrentState == HPrev)
+        {
+            RecurBack(DRecurrent, t, rows, 0, G, DH.AsSpan(0, rows * Units), true);
+            return;
+        }
+        // The recurrent product saw h_{t−1} ⊙ keep: its gradient reaches h_{t−1} times the same mask.
+        RecurBack(DRecurrent, t, rows, 0, G, recurrentScratch.AsSpan(0, rows * Units), false);
+        for (int n = 0; n < rows; n++)
+            TensorPrimitives.MultiplyAdd(recurrentScratch.AsSpan(n * Units, Units), RecurrentKeep.AsSpan(n * Units, Units),
+                DH.AsSpan(n * Units, Units), DH.AsSpan(n * Units, Units));
+    }
 
     /// <summary>Clears what the cell carries backward besides DH (LSTM's cell-state gradient).</summary>
     protected virtual void BeginBackward(int rows) { }
 
     /// <summary>The recurrent kernel's gradient: Σ_t h_{t−1}ᵀ·DRecurrent_t, one GEMM over all rows and steps.</summary>
     protected virtual void RecurrentKernelGradient(int rows, Span<float> dU) =>
-        Gemm.Sgemm(true, false, Units, G, rows * Steps, HPrev.AsSpan(0, rows * Steps * Units), Units, DRecurrent.AsSpan(0, rows * Steps * G), G, dU, G);
+        Gemm.Sgemm(true, false, Units, G, rows * Steps, RecurrentState.AsSpan(0, rows * Steps * Units), Units, DRecurrent.AsSpan(0, rows * Steps * G), G, dU, G);
+
+    /// <summary>
+    /// <see cref="BackwardStep"/> where some rows' step is masked: their carried gradients pass through unchanged to the
+    /// step before, and the step's gate gradients are zero (no gradient to the weights or to the step's input).
+    /// </summary>
+    private void MaskedBackwardStep(int t, int s, int rows)
+    {
+        for (int n = 0; n < rows; n++)
+            if (Masked(n, t))
+                foreach (var c in carried) c.Grad.AsSpan(n * Units, Units).CopyTo(c.Kept.AsSpan(n * Units, Units));
+        BackwardStep(t, s, rows);
+        for (int n = 0; n < rows; n++)
+        {
+            if (!Masked(n, t)) continue;
+            foreach (var c in carried) c.Kept.AsSpan(n * Units, Units).CopyTo(c.Grad.AsSpan(n * Units, Units));
+            DZ.AsSpan(At(n, t, Steps, G), G).Clear();
+            DRecurrent.AsSpan(At(n, t, Steps, G), G).Clear();
+        }
+    }
+
+    /// <summary>to[n, t, :] = from[n, t, :] ⊙ keep[n, :] for every step: the input's dropout, forward and backward.</summary>
+    private void ScaleSteps(float[] from, float[] keep, float[] to, int rows)
+    {
+        for (int n = 0; n < rows; n++)
+            for (int t = 0; t < Steps; t++)
+                TensorPrimitives.Multiply(from.AsSpan(At(n, t, Steps, Features), Features), keep.AsSpan(n * Features, Features),
+                    to.AsSpan(At(n, t, Steps, Features), Features));
+    }
 
     public override void Backward(float[] input, float[]? inputGrad, int rows)
     {
         int n0 = rows * Steps;
+        if (droppedInput != null) input = droppedInput; // what the kernel multiplied
         Span<float> dh = DH.AsSpan(0, rows * Units);
         dh.Clear();
         BeginBackward(rows);
@@ -288,9 +442,13 @@ internal abstract class RecurrentStage : Stage
             // The loss's gradient of this step's output joins the gradient from the steps after it.
             if (Layer.ReturnSequences)
                 for (int n = 0; n < rows; n++)
+                {
+                    if (ZeroOutput(n, s)) continue; // a constant output takes no gradient
                     TensorPrimitives.Add(DH.AsSpan(n * Units, Units), OutputGrad.AsSpan(At(n, s, Steps, Units), Units), DH.AsSpan(n * Units, Units));
+                }
             else if (s == Steps - 1) TensorPrimitives.Add(dh, OutputGrad.AsSpan(0, rows * Units), dh);
-            BackwardStep(t, s, rows);
+            if (Mask == null) BackwardStep(t, s, rows);
+            else MaskedBackwardStep(t, s, rows);
             if (s > 0) RecurrentBackward(t, rows);
         }
         ReadOnlySpan<float> dz = DZ.AsSpan(0, n0 * G);
@@ -303,6 +461,9 @@ internal abstract class RecurrentStage : Stage
             if (BiasGrad.Size > G) Reduce.Sum(DRecurrent.AsSpan(0, n0 * G), 1, n0, G, BiasGrad.Span[G..]);
         }
         if (inputGrad != null)
+        {
             Gemm.Sgemm(false, true, n0, Features, G, dz, G, Layer.Kernel!.AsSpan(), G, inputGrad.AsSpan(0, n0 * Features), Features);
+            if (inputKeep != null) ScaleSteps(inputGrad, inputKeep, inputGrad, rows);
+        }
     }
 }

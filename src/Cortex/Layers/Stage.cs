@@ -62,6 +62,10 @@ internal sealed class StageContext(int batch, bool inputIsRows, Func<Variable?, 
     /// <summary>Whether the stage runs in training mode (the fused step: always; a tape call: its <c>training</c> flag).</summary>
     public bool Training { get; init; } = true;
 
+    /// <summary>The mask of the steps reaching the layer (rows × timesteps: 1 data, 0 padding), filled before the stage's
+    /// forward runs (by the stage that makes it, or from the tape call's mask), or null when no mask reaches it.</summary>
+    public float[]? Mask { get; set; }
+
     /// <summary>Whether the model's input is a matrix of feature rows (rank 2), not images.</summary>
     public bool InputIsRows { get; } = inputIsRows;
 
@@ -101,7 +105,7 @@ internal static class StageOp
 
     /// <summary>Runs <paramref name="layer"/>'s stage on <paramref name="inputs"/> (checked by the layer already).</summary>
     /// <exception cref="InvalidOperationException">The layer has no stage for these inputs (the message says why).</exception>
-    public static Tensor Run(Layer layer, Tensor inputs, bool training)
+    public static Tensor Run(Layer layer, Tensor inputs, bool training, Tensor? mask = null)
     {
         int rows = inputs.ShapeRef[0];
         bool recording = GradientTape.IsRecording;
@@ -115,7 +119,7 @@ internal static class StageOp
             var grad = Tensor.Zeros(weight.ShapeRef);
             gradients.Add(grad);
             return grad;
-        }) { Sample = inputs.ShapeRef[1..], TrainableSeen = true, Training = training };
+        }) { Sample = inputs.ShapeRef[1..], TrainableSeen = true, Training = training, Mask = mask?.ToArray() };
         if (!layer.TryCreateStage(context, out var stage, out string reason) || stage == null)
             throw new InvalidOperationException($"{layer.GetType().Name} '{layer.Name}' {(reason.Length > 0 ? reason : "has no stage")}.");
         stage.Output = new float[rows * stage.Width];

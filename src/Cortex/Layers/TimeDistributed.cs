@@ -45,6 +45,9 @@ public sealed class TimeDistributed : Layer
     protected override void CheckInput(Tensor inputs) => StepShape(inputs.ShapeRef);
 
     /// <inheritdoc/>
+    private protected override bool PassesMask => true;
+
+    /// <inheritdoc/>
     protected override Tensor CallCore(Tensor inputs, bool training)
     {
         int[] s = inputs.ShapeRef;

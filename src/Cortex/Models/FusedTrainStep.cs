@@ -80,6 +80,7 @@ internal sealed class FusedTrainStep
                 reason = $"{layer.GetType().Name} '{layer.Name}' {why}";
                 return false;
             }
+            context.Mask = layer.StageMask(context, stage);
             context.Sample = context.OutputSample(layer);
             if (stage == null) continue;
             if (stage.CanRunInPlace && stages.Count > 0 && stages[^1].LendsBuffers)

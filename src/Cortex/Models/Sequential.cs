@@ -54,7 +54,13 @@ public sealed class Sequential : Model
     protected override Tensor CallCore(Tensor x, bool training)
     {
         if (layers.Count == 0) throw new InvalidOperationException($"Sequential '{Name}' has no layers.");
-        foreach (var layer in layers) x = layer.Call(x, training);
+        Tensor? mask = null; // the steps' mask, from a Masking or Embedding(maskZero) layer on (Keras's _keras_mask)
+        foreach (var layer in layers)
+        {
+            var y = layer.Call(x, mask, training);
+            mask = layer.ComputeMask(x, mask);
+            x = y;
+        }
         return x;
     }
 

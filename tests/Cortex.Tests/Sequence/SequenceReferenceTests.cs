@@ -33,6 +33,14 @@ public class SequenceReferenceTests
                 goBackwards: Bool("go_backwards")),
             "gru" => new GRU(Int("units"), Str("activation"), Str("recurrent_activation"), Bool("use_bias"), returnSequences: Bool("return_sequences"),
                 goBackwards: Bool("go_backwards"), resetAfter: Bool("reset_after")),
+            "bidirectional" => new Bidirectional(Str("inner") switch
+            {
+                "lstm" => new LSTM(Int("units"), returnSequences: Bool("return_sequences")),
+                "gru" => new GRU(Int("units"), returnSequences: Bool("return_sequences"), resetAfter: Bool("reset_after")),
+                _ => new SimpleRNN(Int("units"), returnSequences: Bool("return_sequences")),
+            }, Str("merge_mode")),
+            "masking" => new Masking(a.GetProperty("mask_value").GetSingle()),
+            "global_average_pooling1d" => new GlobalAveragePooling1D(),
             var other => throw new InvalidDataException($"{name}: unknown layer {other}"),
         };
         layer.EnsureBuilt(x.Shape);
@@ -40,7 +48,17 @@ public class SequenceReferenceTests
         bool Bool(string key) => a.GetProperty(key).GetBoolean();
         string Str(string key) => a.GetProperty(key).GetString()!;
         layer.SetWeights(inputs[1..]);
-        return (layer, x, [.. xGrad ? [x] : Array.Empty<Tensor>(), .. layer.TrainableWeights], c);
+        Tensor[] sources = [.. xGrad ? [x] : Array.Empty<Tensor>(), .. layer.TrainableWeights];
+        if (c.TryGetProperty("mask", out var mask)) layer = new WithMask(layer, ReferenceData.ToTensor(mask));
+        return (layer, x, sources, c);
+    }
+
+    /// <summary>The layer called with the case's mask (the reference helpers call <c>layer.Call(x)</c>).</summary>
+    private sealed class WithMask(Layer inner, Tensor mask) : Layer(inner.Name + "_with_mask")
+    {
+        protected override Tensor CallCore(Tensor inputs, bool training) => inner.Call(inputs, mask, training);
+
+        public override int[] ComputeOutputShape(int[] inputShape) => inner.ComputeOutputShape(inputShape);
     }
 
     [Theory]
