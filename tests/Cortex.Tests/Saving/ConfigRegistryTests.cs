@@ -97,11 +97,21 @@ public class ConfigRegistryTests
 
         ["ExponentialDecay"] = (() => new ExponentialDecay(0.5f, 100, 0.9f, staircase: true), null, []),
 
-        ["BinaryCrossentropy"] = (() => new BinaryCrossentropy(fromLogits: true), null, []),
-        ["CategoricalCrossentropy"] = (() => new CategoricalCrossentropy(fromLogits: true), null, []),
-        ["SparseCategoricalCrossentropy"] = (() => new SparseCategoricalCrossentropy(fromLogits: true), null, []),
-        ["Losses.MeanSquaredError"] = (() => new Losses.MeanSquaredError(), null, []),
-        ["Losses.MeanAbsoluteError"] = (() => new Losses.MeanAbsoluteError(), null, []),
+        ["BinaryCrossentropy"] = (() => new BinaryCrossentropy(fromLogits: true, labelSmoothing: 0.1f, axis: 0, reduction: "sum"), null, []),
+        ["CategoricalCrossentropy"] = (() => new CategoricalCrossentropy(fromLogits: true, labelSmoothing: 0.2f, axis: 0, reduction: "none"), null, []),
+        ["SparseCategoricalCrossentropy"] = (() => new SparseCategoricalCrossentropy(fromLogits: true, ignoreClass: -1, reduction: "sum"), null, []),
+        ["Losses.MeanSquaredError"] = (() => new Losses.MeanSquaredError("sum"), null, []),
+        ["Losses.MeanAbsoluteError"] = (() => new Losses.MeanAbsoluteError("none"), null, []),
+        ["MeanAbsolutePercentageError"] = (() => new MeanAbsolutePercentageError("sum"), null, []),
+        ["MeanSquaredLogarithmicError"] = (() => new MeanSquaredLogarithmicError("mean_with_sample_weight"), null, []),
+        ["Huber"] = (() => new Huber(0.5f, "sum"), null, []),
+        ["LogCosh"] = (() => new LogCosh("none"), null, []),
+        ["Hinge"] = (() => new Hinge("sum"), null, []),
+        ["SquaredHinge"] = (() => new SquaredHinge("none"), null, []),
+        ["CategoricalHinge"] = (() => new CategoricalHinge("sum"), null, []),
+        ["KLDivergence"] = (() => new KLDivergence("mean"), null, []),
+        ["Poisson"] = (() => new Poisson("sum"), null, []),
+        ["CosineSimilarity"] = (() => new CosineSimilarity(axis: 0, reduction: "sum"), null, []),
 
         // SGD's rate is a schedule: the learning_rate key then holds {class_name, config} instead of a number.
         ["SGD"] = (() => new SGD(0.1f, 0.5f, nesterov: true, clipNorm: 1f) { Schedule = new ExponentialDecay(0.2f, 10, 0.5f) }, null, ["clipvalue", "global_clipnorm"]),
