@@ -116,7 +116,7 @@ public abstract class Loss
         if (Reduction == "none" || values.Rank == 0) return values;
         Tensor sum = values.Sum();
         if (Reduction == "sum") return sum;
-        if (Reduction == "mean_with_sample_weight" && sampleWeight != null)
+        if (Reduction == "mean_with_sample_weight" && weight != null)   // the weights' sum: with a mask alone, the entries counted
         {
             float total = weight!.Size == values.Size ? weight.Sum().Item() : (weight * Tensor.Ones(values.ShapeRef)).Sum().Item();
             return total == 0 ? sum * 0f : sum / total;

@@ -15,7 +15,8 @@ namespace Cortex.Losses;
 /// With <c>fromLogits: true</c> the loss is <c>logsumexp(z) − z[label]</c>, finite for any logits; with the default
 /// reduction it is one fused op (the training step's kernel) whose gradient is <c>(softmax(z) − onehot(label)) / N</c>.
 /// With <c>ignoreClass</c>, as Keras 3: entries labelled with it (any value, e.g. −1 or 255) cost 0, take no
-/// gradient, and are left out of the mean — the default reduction divides by the number of the other entries.
+/// gradient, and are left out of the mean — the default reduction divides by the number of the other entries (in the
+/// kernel too, so such a loss still trains on the fused step).
 /// </remarks>
 /// <example>
 /// <code>
@@ -31,7 +32,13 @@ public sealed class SparseCategoricalCrossentropy : ProbabilisticLoss
     /// <param name="reduction">How per-sample losses are reduced (see <see cref="Loss.Reduction"/>).</param>
     /// <exception cref="ArgumentException"><paramref name="reduction"/> is unknown.</exception>
     public SparseCategoricalCrossentropy(bool fromLogits = false, int? ignoreClass = null, string reduction = "sum_over_batch_size")
-        : base("sparse_categorical_crossentropy", fromLogits, reduction) => IgnoreClass = ignoreClass;
+        : base("sparse_categorical_crossentropy", fromLogits, reduction)
+    {
+        IgnoreClass = ignoreClass;
+        kernel = ignoreClass is int ignored ? (y, z, rows, classes, grad) => IgnoringKernel(y, z, rows, classes, grad, ignored) : FromLogitsKernel;
+    }
+
+    private readonly LossKernel kernel;
 
     /// <summary>The label value whose entries cost nothing and are left out of the mean, or null.</summary>
     public int? IgnoreClass { get; }
@@ -56,10 +63,10 @@ public sealed class SparseCategoricalCrossentropy : ProbabilisticLoss
     /// <inheritdoc/>
     private protected override Tensor? KernelCall(Tensor yTrue, Tensor yPred)
     {
-        if (!FromLogits || IgnoreClass != null) return null;
+        if (!FromLogits) return null;
         RequireClassAxis(yPred);
         Labels(yTrue, yPred);
-        return KernelOp("SparseCategoricalCrossentropyFromLogits", FromLogitsKernel, yTrue, yPred);
+        return KernelOp("SparseCategoricalCrossentropyFromLogits", kernel, yTrue, yPred);
     }
 
     /// <inheritdoc/>
@@ -73,18 +80,35 @@ public sealed class SparseCategoricalCrossentropy : ProbabilisticLoss
         return mask;
     }
 
+    private static double FromLogitsKernel(ReadOnlySpan<float> labels, ReadOnlySpan<float> z, int rows, int classes, Span<float> grad) =>
+        IgnoringKernel(labels, z, rows, classes, grad, float.NaN);
+
     /// <summary>
     /// The mean over rows of logsumexp(z) − z[label], and (when <paramref name="grad"/> is not empty) its gradient, (softmax(z) − onehot)/rows, in one pass per row. Labels must already be validated class indices.
-    /// Shared by the tape op and the training loop's fused step so both give the same bits.
+    /// Rows labelled <paramref name="ignored"/> (NaN: none) cost 0, take a zero gradient and are not counted in the
+    /// mean. Shared by the tape op and the training loop's fused step so both give the same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static double FromLogitsKernel(ReadOnlySpan<float> labels, ReadOnlySpan<float> z, int rows, int classes, Span<float> grad)
+    private static double IgnoringKernel(ReadOnlySpan<float> labels, ReadOnlySpan<float> z, int rows, int classes, Span<float> grad, float ignored)
     {
         Span<float> scratch = classes <= 1024 ? stackalloc float[classes] : new float[classes];
         double sum = 0;
-        float invRows = 1f / rows;
+        int counted = rows;
+        if (!float.IsNaN(ignored))
+            foreach (float label in labels[..rows]) if (label == ignored) counted--;
+        if (counted == 0)
+        {
+            grad.Clear();
+            return 0;   // Keras's divide_no_nan: nothing counted costs nothing
+        }
+        float invRows = 1f / counted;
         for (int r = 0; r < rows; r++)
         {
+            if (labels[r] == ignored)
+            {
+                if (!grad.IsEmpty) grad.Slice(r * classes, classes).Clear();
+                continue;
+            }
             var zr = z.Slice(r * classes, classes);
             float max = TensorPrimitives.Max(zr);
             TensorPrimitives.Subtract(zr, max, scratch);
@@ -99,12 +123,12 @@ public sealed class SparseCategoricalCrossentropy : ProbabilisticLoss
                 gr[label] -= invRows;
             }
         }
-        return sum / rows;
+        return sum / counted;
     }
 
     /// <inheritdoc/>
     private protected override LossKernel? Kernel(int labels, int rows, int columns) =>
-        FromLogits && IgnoreClass == null && labels == rows ? FromLogitsKernel : null;
+        FromLogits && labels == rows ? kernel : null;
 
     /// <summary>Checks the labels' shape and values and returns them as row-major class indices (−1 for an ignored entry).</summary>
     private int[] Labels(Tensor yTrue, Tensor yPred)
