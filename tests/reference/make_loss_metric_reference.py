@@ -470,6 +470,10 @@ metric_case("f1_macro_argmax", "F1Score", {"average": "macro"}, onehot_cls, valu
 
 cases += metric_cases
 
+# Appended last so the random draws above stay as they were: a mask alone is the weight mean_with_sample_weight divides by.
+case("scce_logits_ignore_mean_with_sample_weight", "SparseCategoricalCrossentropy", f32([2, 0, 0, 1, 2]), randn(5, 3),
+     {"from_logits": True, "ignore_class": 0, "reduction": "mean_with_sample_weight"})
+
 with open(OUT, "w") as f:
     json.dump({"generator": "tests/reference/make_loss_metric_reference.py", "torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
 print(f"wrote {len(cases)} cases to {OUT}")
