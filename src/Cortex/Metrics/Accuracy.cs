@@ -1,32 +1,31 @@
 using Cortex.Losses;
 using Cortex.Saving;
 
+[assembly: Cortex.Saving.Registered(typeof(Cortex.Metrics.AutoAccuracy))]
 [assembly: Cortex.Saving.Registered(typeof(Cortex.Metrics.Accuracy))]
 [assembly: Cortex.Saving.Registered(typeof(Cortex.Metrics.BinaryAccuracy))]
-[assembly: Cortex.Saving.Registered(typeof(Cortex.Metrics.CategoricalAccuracy))]
-[assembly: Cortex.Saving.Registered(typeof(Cortex.Metrics.SparseCategoricalAccuracy))]
 
 namespace Cortex.Metrics;
 
 /// <summary>
-/// Keras's <c>"accuracy"</c> string metric: the fraction of correct predictions, with the kind of accuracy chosen
-/// on the first batch as Keras's compile does — binary when the loss is <see cref="BinaryCrossentropy"/> or the
+/// What the string <c>"accuracy"</c> means in Keras's compile: the fraction of correct predictions, with the kind of
+/// accuracy chosen on the first batch as Keras does — binary when the loss is <see cref="BinaryCrossentropy"/> or the
 /// predictions have one column; sparse categorical when the loss is <see cref="SparseCategoricalCrossentropy"/>, the
 /// labels have lower rank than the predictions, or the labels have one column and the predictions several;
 /// categorical otherwise.
 /// </summary>
 /// <remarks>
-/// Keras's class <c>keras.metrics.Accuracy</c> is a different thing (exact equality of labels and predictions);
-/// this class is the resolution behind the string <c>"accuracy"</c>, which is what Keras users mean by it.
+/// Keras's class <c>keras.metrics.Accuracy</c> is another thing (exact equality of labels and predictions), which
+/// Cortex names <see cref="Accuracy"/> too; <c>Metric.Get("accuracy", loss)</c> gives this class.
 /// </remarks>
 /// <example>
 /// <code>
-/// var acc = new Accuracy(new BinaryCrossentropy());
+/// var acc = new AutoAccuracy(new BinaryCrossentropy());
 /// acc.UpdateState(Tensor.FromArray(new float[] { 1, 0 }), Tensor.FromArray(new float[,] { { 0.8f }, { 0.6f } }));
 /// float a = acc.Result();   // 0.5
 /// </code>
 /// </example>
-public sealed class Accuracy : Metric
+public sealed class AutoAccuracy : Metric
 {
     private readonly Loss? loss;
     private Metric? resolved;
@@ -34,17 +33,17 @@ public sealed class Accuracy : Metric
     /// <summary>Creates the metric.</summary>
     /// <param name="loss">The compiled loss, if known; it decides the kind of accuracy and whether predictions are logits.</param>
     /// <param name="name">The reporting name (<c>"accuracy"</c> or <c>"acc"</c>).</param>
-    public Accuracy([Config(Skip = true)] Loss? loss = null, string name = "accuracy") : base(name) => this.loss = loss;
+    public AutoAccuracy([Config(Skip = true)] Loss? loss = null, string name = "accuracy") : base(name) => this.loss = loss;
 
     /// <summary>The concrete accuracy chosen on the first batch, or null before it.</summary>
     public Metric? Resolved => resolved;
 
     /// <inheritdoc/>
-    public override void UpdateState(Tensor yTrue, Tensor yPred)
+    public override void UpdateState(Tensor yTrue, Tensor yPred, Tensor? sampleWeight)
     {
         ArgumentNullException.ThrowIfNull(yTrue);
         ArgumentNullException.ThrowIfNull(yPred);
-        (resolved ??= Resolve(yTrue, yPred)).UpdateState(yTrue, yPred);
+        (resolved ??= Resolve(yTrue, yPred)).UpdateState(yTrue, yPred, sampleWeight);
     }
 
     private Metric Resolve(Tensor yTrue, Tensor yPred)
@@ -67,6 +66,32 @@ public sealed class Accuracy : Metric
 }
 
 /// <summary>
+/// Keras's <c>Accuracy</c>: how often predictions equal labels exactly, <c>mean(yTrue == yPred)</c> — for
+/// predictions that are already classes (e.g. rounded or argmax'ed). For probabilities or logits use
+/// <c>"accuracy"</c> (<see cref="AutoAccuracy"/>), <see cref="BinaryAccuracy"/> or <see cref="CategoricalAccuracy"/>.
+/// </summary>
+/// <example>
+/// <code>
+/// var acc = new Accuracy();
+/// acc.UpdateState(Tensor.FromArray(new float[] { 1, 2, 3, 4 }), Tensor.FromArray(new float[] { 0, 2, 3, 4 }));
+/// float a = acc.Result();   // 0.75
+/// </code>
+/// </example>
+public sealed class Accuracy : Mean
+{
+    /// <summary>Creates the metric.</summary>
+    public Accuracy(string name = "accuracy") : base(name) { }
+
+    /// <inheritdoc/>
+    /// <remarks>Weights are one per sample or one per value.</remarks>
+    /// <exception cref="ArgumentException">The shapes differ.</exception>
+    public override void UpdateState(Tensor yTrue, Tensor yPred, Tensor? sampleWeight)
+    {
+        AddElementwise(yTrue, yPred, sampleWeight, static (t, p) => t == p ? 1 : 0);
+    }
+}
+
+/// <summary>
 /// The fraction of binary predictions that match the labels, a prediction counting as 1 when it exceeds the
 /// threshold: <c>mean(yTrue == (yPred &gt; threshold))</c>.
 /// </summary>
@@ -84,7 +109,7 @@ public sealed class Accuracy : Metric
 /// </example>
 public sealed class BinaryAccuracy : Mean
 {
-    private readonly float cut;
+    private readonly Func<float, float, double> match;
 
     /// <summary>Creates the metric.</summary>
     /// <param name="threshold">The probability above which a prediction counts as 1.</param>
@@ -97,7 +122,8 @@ public sealed class BinaryAccuracy : Mean
             throw new ArgumentException($"BinaryAccuracy: threshold must be a probability in (0, 1) when predictions are logits. Received: threshold={threshold}", nameof(threshold));
         Threshold = threshold;
         FromLogits = fromLogits;
-        cut = fromLogits ? (threshold == 0.5f ? 0f : MathF.Log(threshold / (1 - threshold))) : threshold;
+        float cut = fromLogits ? (threshold == 0.5f ? 0f : MathF.Log(threshold / (1 - threshold))) : threshold;
+        match = (t, p) => t == (p > cut ? 1f : 0f) ? 1 : 0;
     }
 
     /// <summary>The probability above which a prediction counts as 1.</summary>
@@ -108,89 +134,10 @@ public sealed class BinaryAccuracy : Mean
 
     /// <inheritdoc/>
     /// <remarks>As Keras, labels are not checked: a label other than 0 or 1 simply never matches (the loss, not the
-    /// metric, refuses labels outside [0, 1] — before Fit updates anything).</remarks>
+    /// metric, refuses labels outside [0, 1] — before Fit updates anything). Weights are one per sample or one per value.</remarks>
     /// <exception cref="ArgumentException">The shapes differ.</exception>
-    public override void UpdateState(Tensor yTrue, Tensor yPred)
+    public override void UpdateState(Tensor yTrue, Tensor yPred, Tensor? sampleWeight)
     {
-        yTrue = AlignLabels(yTrue, yPred);
-        ReadOnlySpan<float> t = yTrue.AsSpan(), p = yPred.AsSpan();
-        int hits = 0;
-        for (int i = 0; i < p.Length; i++)
-            if (t[i] == (p[i] > cut ? 1f : 0f)) hits++;
-        Accumulate(hits, p.Length);
-    }
-}
-
-/// <summary>
-/// The fraction of rows whose largest prediction is at the position of the largest label (one-hot labels):
-/// <c>mean(argmax(yTrue) == argmax(yPred))</c>. Ties go to the first index.
-/// </summary>
-/// <example>
-/// <code>
-/// var acc = new CategoricalAccuracy();
-/// acc.UpdateState(Tensor.FromArray(new float[,] { { 0, 1 } }), Tensor.FromArray(new float[,] { { 0.3f, 0.7f } }));   // 1.0
-/// </code>
-/// </example>
-public sealed class CategoricalAccuracy : Mean
-{
-    /// <summary>Creates the metric.</summary>
-    public CategoricalAccuracy(string name = "categorical_accuracy") : base(name) { }
-
-    /// <inheritdoc/>
-    /// <remarks>As Keras, labels are not checked (only their largest position counts).</remarks>
-    /// <exception cref="ArgumentException">The shapes differ.</exception>
-    public override void UpdateState(Tensor yTrue, Tensor yPred)
-    {
-        ArgumentNullException.ThrowIfNull(yTrue);
-        ArgumentNullException.ThrowIfNull(yPred);
-        if (!ShapeUtil.SameShape(yTrue.ShapeRef, yPred.ShapeRef) || yPred.Rank == 0)
-            throw new ArgumentException($"Metric '{Name}': yTrue (one-hot) and yPred must have the same shape with a class axis. Received: yTrue shape {ShapeUtil.Format(yTrue.ShapeRef)}, yPred shape {ShapeUtil.Format(yPred.ShapeRef)}");
-        int classes = yPred.ShapeRef[^1];
-        if (classes == 0) return;
-        ReadOnlySpan<float> t = yTrue.AsSpan(), p = yPred.AsSpan();
-        int rows = p.Length / classes, hits = 0;
-        for (int r = 0; r < rows; r++)
-            if (ArgMax(t.Slice(r * classes, classes)) == ArgMax(p.Slice(r * classes, classes))) hits++;
-        Accumulate(hits, rows);
-    }
-
-    internal static int ArgMax(ReadOnlySpan<float> row)
-    {
-        int best = 0;
-        for (int c = 1; c < row.Length; c++) if (row[c] > row[best]) best = c;
-        return best;
-    }
-}
-
-/// <summary>
-/// The fraction of rows whose largest prediction is at the labelled class index: <c>mean(yTrue == argmax(yPred))</c>,
-/// with labels of shape (N,) or (N, 1) for predictions (N, classes).
-/// </summary>
-/// <example>
-/// <code>
-/// var acc = new SparseCategoricalAccuracy();
-/// acc.UpdateState(Tensor.FromArray(new float[] { 1 }), Tensor.FromArray(new float[,] { { 0.3f, 0.7f } }));   // 1.0
-/// </code>
-/// </example>
-public sealed class SparseCategoricalAccuracy : Mean
-{
-    /// <summary>Creates the metric.</summary>
-    public SparseCategoricalAccuracy(string name = "sparse_categorical_accuracy") : base(name) { }
-
-    /// <inheritdoc/>
-    public override void UpdateState(Tensor yTrue, Tensor yPred)
-    {
-        ArgumentNullException.ThrowIfNull(yTrue);
-        ArgumentNullException.ThrowIfNull(yPred);
-        int classes = yPred.Rank == 0 ? 0 : yPred.ShapeRef[^1];
-        int rows = classes == 0 ? 0 : yPred.Size / classes;
-        if (yPred.Rank == 0 || yTrue.Size != rows || yTrue.Rank > yPred.Rank)
-            throw new ArgumentException($"Metric '{Name}': expected one class index per row of yPred. Received: yTrue shape {ShapeUtil.Format(yTrue.ShapeRef)}, yPred shape {ShapeUtil.Format(yPred.ShapeRef)}");
-        if (rows == 0) return;
-        ReadOnlySpan<float> t = yTrue.AsSpan(), p = yPred.AsSpan();
-        int hits = 0;
-        for (int r = 0; r < rows; r++)
-            if (t[r] == CategoricalAccuracy.ArgMax(p.Slice(r * classes, classes))) hits++;
-        Accumulate(hits, rows);
+        AddElementwise(yTrue, yPred, sampleWeight, match);
     }
 }

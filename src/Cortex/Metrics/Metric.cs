@@ -7,14 +7,14 @@ using Cortex.Losses;
 namespace Cortex.Metrics;
 
 /// <summary>
-/// A stateful measure of model quality, accumulated over batches as Keras metrics are: <see cref="UpdateState"/>
+/// A stateful measure of model quality, accumulated over batches as Keras metrics are: <see cref="UpdateState(Tensor, Tensor, Tensor)"/>
 /// after each batch, <see cref="Result"/> for the value so far (a running mean weighted by batch size),
 /// <see cref="ResetState"/> at the start of each epoch.
 /// </summary>
 /// <example>
 /// <code>
 /// var acc = Metric.Get("accuracy", new SparseCategoricalCrossentropy());
-/// acc.UpdateState(labels, probabilities);
+/// acc.UpdateState(labels, probabilities, sampleWeight: null);
 /// float value = acc.Result();
 /// </code>
 /// </example>
@@ -28,7 +28,13 @@ public abstract class Metric
 
     /// <summary>Adds one batch of labels and predictions to the running result.</summary>
     /// <exception cref="ArgumentException">The shapes are incompatible.</exception>
-    public abstract void UpdateState(Tensor yTrue, Tensor yPred);
+    public void UpdateState(Tensor yTrue, Tensor yPred) => UpdateState(yTrue, yPred, null);
+
+    /// <summary>Adds one batch of labels and predictions, each sample weighted, to the running result (Keras's
+    /// <c>update_state(y_true, y_pred, sample_weight)</c>). Weights are one per sample ((N,) or (N, 1)) or, where
+    /// the metric says so, one per value.</summary>
+    /// <exception cref="ArgumentException">The shapes are incompatible.</exception>
+    public abstract void UpdateState(Tensor yTrue, Tensor yPred, Tensor? sampleWeight);
 
     /// <summary>The value over every batch since the last reset (NaN before any — Keras reports 0).</summary>
     public abstract float Result();
@@ -39,14 +45,34 @@ public abstract class Metric
     /// <summary>The constructor arguments, Keras-named (<c>name</c>, …), for saving (see <see cref="ConfigRegistry"/>).</summary>
     public virtual Dictionary<string, object?> GetConfig() => ConfigRegistry.GetConfig(this);
 
-    private static readonly string[] ValidNames =
-        ["accuracy", "acc", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy", "mse", "mean_squared_error", "mae", "mean_absolute_error"];
+    private static readonly (string Name, Func<Loss?, string, Metric> Create)[] Names =
+    [
+        ("accuracy", (loss, name) => new AutoAccuracy(loss, name)),
+        ("acc", (loss, name) => new AutoAccuracy(loss, name)),
+        ("binary_accuracy", (loss, _) => new BinaryAccuracy(fromLogits: loss is BinaryCrossentropy { FromLogits: true })),
+        ("categorical_accuracy", (_, _) => new CategoricalAccuracy()),
+        ("sparse_categorical_accuracy", (_, _) => new SparseCategoricalAccuracy()),
+        ("top_k_categorical_accuracy", (_, _) => new TopKCategoricalAccuracy()),
+        ("sparse_top_k_categorical_accuracy", (_, _) => new SparseTopKCategoricalAccuracy()),
+        ("mse", (_, name) => new MeanSquaredError(name)),
+        ("mean_squared_error", (_, name) => new MeanSquaredError(name)),
+        ("mae", (_, name) => new MeanAbsoluteError(name)),
+        ("mean_absolute_error", (_, name) => new MeanAbsoluteError(name)),
+        ("root_mean_squared_error", (_, _) => new RootMeanSquaredError()),
+        ("r2_score", (_, _) => new R2Score()),
+        ("precision", (_, _) => new Precision()),
+        ("recall", (_, _) => new Recall()),
+        ("auc", (_, _) => new AUC()),
+        ("f1_score", (_, _) => new F1Score()),
+    ];
 
     /// <summary>
     /// The metric for a Keras name, reporting under that name: <c>"accuracy"</c>/<c>"acc"</c> (binary, categorical or
-    /// sparse categorical, chosen from the loss and the first batch's shapes), <c>"binary_accuracy"</c>,
-    /// <c>"categorical_accuracy"</c>, <c>"sparse_categorical_accuracy"</c>, <c>"mse"</c>/<c>"mean_squared_error"</c>,
-    /// <c>"mae"</c>/<c>"mean_absolute_error"</c>.
+    /// sparse categorical, chosen from the loss and the first batch's shapes: see <see cref="AutoAccuracy"/>),
+    /// <c>"binary_accuracy"</c>, <c>"categorical_accuracy"</c>, <c>"sparse_categorical_accuracy"</c>,
+    /// <c>"top_k_categorical_accuracy"</c>, <c>"sparse_top_k_categorical_accuracy"</c>, <c>"mse"</c>/<c>"mean_squared_error"</c>,
+    /// <c>"mae"</c>/<c>"mean_absolute_error"</c>, <c>"root_mean_squared_error"</c>, <c>"r2_score"</c>, <c>"precision"</c>,
+    /// <c>"recall"</c>, <c>"auc"</c>, <c>"f1_score"</c>.
     /// </summary>
     /// <param name="identifier">The Keras name.</param>
     /// <param name="loss">The compiled loss, if any: it tells accuracy which kind to use, and whether predictions are logits.</param>
@@ -54,17 +80,9 @@ public abstract class Metric
     public static Metric Get(string identifier, Loss? loss = null)
     {
         ArgumentNullException.ThrowIfNull(identifier);
-        bool logits = loss is BinaryCrossentropy { FromLogits: true };
-        return identifier switch
-        {
-            "accuracy" or "acc" => new Accuracy(loss, identifier),
-            "binary_accuracy" => new BinaryAccuracy(fromLogits: logits),
-            "categorical_accuracy" => new CategoricalAccuracy(),
-            "sparse_categorical_accuracy" => new SparseCategoricalAccuracy(),
-            "mse" or "mean_squared_error" => new MeanSquaredError(identifier),
-            "mae" or "mean_absolute_error" => new MeanAbsoluteError(identifier),
-            _ => throw new ArgumentException($"Unknown metric '{identifier}'. Valid names: {string.Join(", ", ValidNames)}"),
-        };
+        foreach (var (name, create) in Names)
+            if (name == identifier) return create(loss, identifier);
+        throw new ArgumentException($"Unknown metric '{Excerpt.Of(identifier)}'. Valid names: {string.Join(", ", Names.Select(n => n.Name))}");
     }
 
     /// <summary>Rebuilds a metric from its class name and the dictionary <see cref="GetConfig"/> returned (as JSON).</summary>
@@ -118,9 +136,65 @@ public class Mean : Metric
         count += weight;
     }
 
+    /// <summary>
+    /// Adds a batch's values the way Keras's reduce_to_samplewise_values and Mean do: <paramref name="values"/> holds
+    /// <paramref name="samples"/> consecutive runs of equal length, one per sample. Without weights each sample adds
+    /// the mean of its run and counts 1; with one weight per sample, w·mean and w; with one weight per value,
+    /// mean(w·v) and mean(w).
+    /// </summary>
+    /// <exception cref="ArgumentException">The weights are neither one per sample nor one per value.</exception>
+    private protected void AddSamples(ReadOnlySpan<double> values, int samples, Tensor? sampleWeight)
+    {
+        ReadOnlySpan<float> w = sampleWeight == null ? default : sampleWeight.AsSpan();
+        if (sampleWeight != null && w.Length != samples && w.Length != values.Length)
+            throw new ArgumentException($"Metric '{Name}': sampleWeight must hold one weight per sample ({samples}) or per value ({values.Length}). Received: sampleWeight shape {ShapeUtil.Format(sampleWeight.ShapeRef)}");
+        if (samples == 0) return;
+        int per = values.Length / samples;
+        bool perValue = sampleWeight != null && w.Length == values.Length;
+        for (int i = 0; i < samples; i++)
+        {
+            double sum = 0, weights = 0;
+            for (int j = 0; j < per; j++)
+            {
+                double wj = perValue ? w[i * per + j] : 1;
+                sum += values[i * per + j] * wj;
+                weights += wj;
+            }
+            double scale = sampleWeight == null || perValue ? 1 : w[i];
+            total += scale * sum / per;
+            count += scale * weights / per;
+        }
+    }
+
+    /// <summary>Adds <paramref name="value"/>(label, prediction) of every element, labels aligned with the predictions
+    /// first (Keras's squeeze_or_expand_to_same_rank), through <see cref="AddSamples"/>.</summary>
+    /// <exception cref="ArgumentException">The shapes differ, or the weights fit neither the samples nor the values.</exception>
+    private protected void AddElementwise(Tensor yTrue, Tensor yPred, Tensor? sampleWeight, Func<float, float, double> value)
+    {
+        yTrue = AlignLabels(yTrue, yPred);
+        ReadOnlySpan<float> t = yTrue.AsSpan(), p = yPred.AsSpan();
+        Span<double> values = Scratch(p.Length);
+        for (int i = 0; i < p.Length; i++) values[i] = value(t[i], p[i]);
+        AddSamples(values, Samples(yPred), sampleWeight);
+    }
+
+    private double[] scratch = [];
+
+    /// <summary>A buffer of <paramref name="length"/> values for one batch, kept between batches so that a training
+    /// step's metrics allocate nothing once the batch size is known.</summary>
+    private protected Span<double> Scratch(int length)
+    {
+        if (scratch.Length < length) scratch = new double[length];
+        return scratch.AsSpan(0, length);
+    }
+
+    /// <summary>The number of samples in a batch of predictions: the first axis (1 for a scalar).</summary>
+    private protected static int Samples(Tensor yPred) => yPred.Rank == 0 ? 1 : yPred.ShapeRef[0];
+
     /// <summary>Not meaningful for a plain mean, which tracks values: use <see cref="UpdateState(float, float)"/>.</summary>
     /// <exception cref="InvalidOperationException">Always, for <see cref="Mean"/> itself.</exception>
-    public override void UpdateState(Tensor yTrue, Tensor yPred) =>
+    public override void UpdateState(Tensor yTrue, Tensor yPred, Tensor? sampleWeight) =>
+
         throw new InvalidOperationException($"Metric '{Name}' is a running mean of values: call UpdateState(value, weight) instead.");
 
     /// <inheritdoc/>

@@ -8,27 +8,46 @@ namespace Cortex.Tests.Training;
 /// <summary>Loss values and gradients against PyTorch (Keras semantics), finite differences, stability and errors.</summary>
 public class LossTests
 {
-    public static TheoryData<string> Cases => Names("loss");
-    public static TheoryData<string> SmoothCases => Names("loss", c => c.GetProperty("fd").GetBoolean());
+    // The cases of training.json (the original losses) and losses.json (every Keras 3 loss, its arguments,
+    // reductions and sample weights; make_loss_metric_reference.py), named "file:case".
+    private static readonly string[] Files = [TrainingReference.File, "losses.json"];
+
+    public static TheoryData<string> Cases => LossCases(_ => true);
+    public static TheoryData<string> SmoothCases => LossCases(c => c.GetProperty("fd").GetBoolean());
+
+    private static TheoryData<string> LossCases(Func<JsonElement, bool> filter)
+    {
+        var data = new TheoryData<string>();
+        foreach (string file in Files)
+            foreach (var (name, c) in ReferenceData.Cases(file))
+                if (c.GetProperty("kind").GetString() == "loss" && filter(c)) data.Add($"{file}:{name}");
+        return data;
+    }
+
+    private static JsonElement Lookup(string id) => ReferenceData.Cases(id[..id.IndexOf(':')])[id[(id.IndexOf(':') + 1)..]];
 
     private static Loss Make(JsonElement c) => Loss.FromConfig(c.GetProperty("loss").GetString()!, c.GetProperty("config"));
+
+    private static Tensor? Weight(JsonElement c) => c.TryGetProperty("sample_weight", out var w) ? ReferenceData.ToTensor(w) : null;
+
+    // training.json holds scalar values as numbers; losses.json as tensors (the per-sample losses for reduction "none").
+    private static Tensor Value(JsonElement c) =>
+        c.GetProperty("value") is { ValueKind: JsonValueKind.Number } v ? Tensor.Scalar(v.GetSingle()) : T(c, "value");
 
     [Theory]
     [MemberData(nameof(Cases))]
     public void ValueAndGradientMatchPyTorch(string name)
     {
-        var c = Case(name);
+        var c = Lookup(name);
         Tensor yTrue = T(c, "y_true"), yPred = T(c, "y_pred");
-        Tensor value;
-        Tensor grad;
+        Tensor value, grad;
         using (var tape = new GradientTape())
         {
             tape.Watch(yPred);
-            value = Make(c).Call(yTrue, yPred);
+            value = Make(c).Call(yTrue, yPred, Weight(c));
             grad = tape.Gradient(value, yPred)[0];
         }
-        Assert.Equal(0, value.Rank);
-        ReferenceData.AssertClose(Tensor.Scalar(c.GetProperty("value").GetSingle()), value, $"{name} value");
+        ReferenceData.AssertClose(Value(c), value, $"{name} value");
         ReferenceData.AssertClose(T(c, "grad"), grad, $"{name} gradient");
     }
 
@@ -36,25 +55,25 @@ public class LossTests
     [MemberData(nameof(Cases))]
     public void ValueWithoutTapeIsTheSame(string name)
     {
-        var c = Case(name);
-        Tensor value = Make(c).Call(T(c, "y_true"), T(c, "y_pred"));
-        ReferenceData.AssertClose(Tensor.Scalar(c.GetProperty("value").GetSingle()), value, $"{name} value");
+        var c = Lookup(name);
+        ReferenceData.AssertClose(Value(c), Make(c).Call(T(c, "y_true"), T(c, "y_pred"), Weight(c)), $"{name} value");
     }
 
     [Theory]
     [MemberData(nameof(SmoothCases))]
     public void GradientMatchesFiniteDifferences(string name)
     {
-        var c = Case(name);
+        var c = Lookup(name);
         var loss = Make(c);
         Tensor yTrue = T(c, "y_true"), yPred = T(c, "y_pred");
+        Tensor? w = Weight(c);
         Tensor grad;
         using (var tape = new GradientTape())
         {
             tape.Watch(yPred);
-            grad = tape.Gradient(loss.Call(yTrue, yPred), yPred)[0];
+            grad = tape.Gradient(loss.Call(yTrue, yPred, w).Sum(), yPred)[0];
         }
-        float[] numeric = NumericGradient(p => loss.Call(yTrue, p), yPred, h: 1e-2f);
+        float[] numeric = NumericGradient(p => loss.Call(yTrue, p, w).Sum(), yPred, h: 1e-2f);
         var analytic = grad.AsSpan();
         for (int i = 0; i < numeric.Length; i++)
             Assert.True(MathF.Abs(numeric[i] - analytic[i]) <= 2e-3f + 2e-2f * MathF.Abs(analytic[i]),
@@ -152,11 +171,27 @@ public class LossTests
     [InlineData("mean_squared_error", typeof(MeanSquaredError), "mean_squared_error")]
     [InlineData("mae", typeof(MeanAbsoluteError), "mean_absolute_error")]
     [InlineData("MeanAbsoluteError", typeof(MeanAbsoluteError), "mean_absolute_error")]
+    [InlineData("huber", typeof(Huber), "huber_loss")]
+    [InlineData("log_cosh", typeof(LogCosh), "log_cosh")]
+    [InlineData("logcosh", typeof(LogCosh), "log_cosh")]
+    [InlineData("hinge", typeof(Hinge), "hinge")]
+    [InlineData("squared_hinge", typeof(SquaredHinge), "squared_hinge")]
+    [InlineData("categorical_hinge", typeof(CategoricalHinge), "categorical_hinge")]
+    [InlineData("kld", typeof(KLDivergence), "kl_divergence")]
+    [InlineData("KLD", typeof(KLDivergence), "kl_divergence")]
+    [InlineData("kl_divergence", typeof(KLDivergence), "kl_divergence")]
+    [InlineData("kullback_leibler_divergence", typeof(KLDivergence), "kl_divergence")]
+    [InlineData("poisson", typeof(Poisson), "poisson")]
+    [InlineData("cosine_similarity", typeof(CosineSimilarity), "cosine_similarity")]
+    [InlineData("mape", typeof(MeanAbsolutePercentageError), "mean_absolute_percentage_error")]
+    [InlineData("msle", typeof(MeanSquaredLogarithmicError), "mean_squared_logarithmic_error")]
+    [InlineData("bce", typeof(BinaryCrossentropy), "binary_crossentropy")]
     public void GetResolvesKerasNames(string identifier, Type type, string name)
     {
         var loss = Loss.Get(identifier);
         Assert.IsType(type, loss);
         Assert.Equal(name, loss.Name);
+        Assert.Equal("sum_over_batch_size", loss.Reduction);
     }
 
     [Theory]
@@ -178,8 +213,8 @@ public class LossTests
     [Fact]
     public void UnknownClassNameIsRejected()
     {
-        var ex = Assert.Throws<ArgumentException>(() => Loss.FromConfig("Hinge", Json([])));
-        Assert.Contains("Hinge", ex.Message);
+        var ex = Assert.Throws<ArgumentException>(() => Loss.FromConfig("Tversky", Json([])));
+        Assert.Contains("Tversky", ex.Message);
         Assert.Contains("BinaryCrossentropy", ex.Message);
     }
 
