@@ -81,6 +81,12 @@ public abstract partial class Model
         }
     }
 
+    /// <summary>
+    /// Why the model is not a chain of layers each feeding the next (null when it is): the fused training step, which
+    /// runs layers as a list of stages, applies only to chains, and <see cref="TrainingPath"/> gives this reason otherwise.
+    /// </summary>
+    internal virtual string? NotAChain => null;
+
     /// <summary>The shape the model was built for (batch axis as -1), or null.</summary>
     public int[]? InputShape => layers.Count > 0 ? layers[0].BuildInputShape : null;
 
@@ -386,7 +392,7 @@ public abstract partial class Model
 
     /// <summary>The first layer's input check on every row, not only the one the build saw (an Embedding's indices), so
     /// that a bad row deep in the data fails Fit before the first update rather than in the middle of an epoch.</summary>
-    private void CheckAllRows(Tensor x)
+    private protected virtual void CheckAllRows(Tensor x)
     {
         foreach (var layer in layers)
         {
@@ -417,7 +423,7 @@ public abstract partial class Model
     }
 
     /// <summary>The output shape for the built input shape (batch axis -1).</summary>
-    public int[] OutputShape()
+    public virtual int[] OutputShape()
     {
         if (!Built) throw new InvalidOperationException($"Model '{Name}' is not built yet: call it on data, Fit it, or Build(inputShape).");
         int[] shape = InputShape!;

@@ -56,6 +56,14 @@ public class ConfigRegistryTests
             movingVarianceInitializer: new Constant(3f), name: "bn")), [2, 3], []),
         ["Normalization"] = (() => Frozen(new Normalization("n")), [2, 3], []),
         ["Embedding"] = (() => Frozen(new Embedding(7, 3, new RandomNormal(seed: 6), new L2(0.1f), maskZero: true, "e")), [2, 3], []),
+        ["Add"] = (() => Frozen(new Add("plus")), [2, 3], []),            // merge layers: called on two inputs of this shape
+        ["Subtract"] = (() => Frozen(new Subtract("minus")), [2, 3], []),
+        ["Multiply"] = (() => Frozen(new Multiply("times")), [2, 3], []),
+        ["Average"] = (() => Frozen(new Average("mean")), [2, 3], []),
+        ["Maximum"] = (() => Frozen(new Maximum("most")), [2, 3], []),
+        ["Minimum"] = (() => Frozen(new Minimum("least")), [2, 3], []),
+        ["Concatenate"] = (() => Frozen(new Concatenate(axis: 1, "joined")), [2, 3], []),
+        ["Dot"] = (() => Frozen(new Dot([1, -1], normalize: true, "cosine")), [2, 3], []),
 
         ["GlorotUniform"] = (() => new GlorotUniform(1), null, []),
         ["GlorotNormal"] = (() => new GlorotNormal(2), null, []),
@@ -133,8 +141,14 @@ public class ConfigRegistryTests
             var x = layer is Embedding e // indices
                 ? Tensor.FromArray([.. Enumerable.Range(0, input!.Aggregate(1, (a, b) => a * b)).Select(i => (float)(i % e.InputDim))], input!)
                 : Tensor.RandomNormal(input!, seed: 1);
-            Tensor expected = layer.Call(x);
             var copy = (Layer)back;
+            if (layer is Merge)
+            {
+                var x2 = Tensor.RandomNormal(input!, seed: 2);
+                Assert.Equal(layer.Call(x, x2).ToArray(), copy.Call(x, x2).ToArray());
+                return;
+            }
+            Tensor expected = layer.Call(x);
             copy.EnsureBuilt(input!);
             copy.SetWeights(layer.GetWeights());
             Assert.Equal(expected.Shape, copy.Call(x).Shape);
@@ -172,7 +186,7 @@ public class ConfigRegistryTests
     {
         var e = Assert.Throws<ArgumentException>(() => ConfigRegistry.Layers.Create(className, Json([])));
         Assert.StartsWith($"unknown layer class '{className}'; expected one of ", e.Message);
-        Assert.Contains("Conv2D, Dense, Dropout", e.Message);
+        Assert.Contains("Conv2D, Dense, Dot, Dropout", e.Message);
         Assert.DoesNotContain("Intruder", e.Message[e.Message.IndexOf("expected one of")..]);
     }
 
