@@ -31,6 +31,7 @@ public sealed class Functional : Model
     private readonly Node[] nodes;        // topological order, the inputs' nodes first
     private readonly int[][] nodeInputs;  // for each node, the positions in nodes of the nodes its inputs came from
     private readonly int[] outputNodes;   // the positions of the outputs' nodes
+    private readonly Dictionary<Layer, List<Node>> calls = new(ReferenceEqualityComparer.Instance); // each layer's nodes, in order
 
     /// <summary>Makes a model from one input and one output.</summary>
     /// <exception cref="ArgumentException">The output does not depend on the input alone (graph disconnected), the
@@ -59,7 +60,14 @@ public sealed class Functional : Model
         outputNodes = [.. this.outputs.Select(t => position[t.Node])];
 
         foreach (var node in nodes)
-            if (!layers.Contains(node.Layer)) layers.Add(node.Layer);
+        {
+            if (!calls.TryGetValue(node.Layer, out var own))
+            {
+                calls[node.Layer] = own = [];
+                layers.Add(node.Layer);
+            }
+            own.Add(node);
+        }
         var duplicate = layers.GroupBy(l => l.Name).FirstOrDefault(g => g.Count() > 1);
         if (duplicate != null)
             throw new ArgumentException($"Functional '{Name}': the name \"{duplicate.Key}\" is used {duplicate.Count()} times in the model. All layer names should be unique.");
@@ -179,15 +187,21 @@ public sealed class Functional : Model
             if (k == 0 || (nodeInputs[k] is [0] && k >= inputs.Length)) nodes[k].Layer.CheckData(x);
     }
 
+    /// <summary>The calls of <paramref name="layer"/> in this model, in the order the forward pass runs them.</summary>
+    internal IReadOnlyList<Node> NodesOf(Layer layer) => calls[layer];
+
+    /// <summary>Where a tensor of this model comes from, as Keras saves it: the producing layer's name, the index of the
+    /// call among that layer's calls in this model, and the output's index (0: layers have one output).</summary>
+    internal (string Layer, int Node, int Tensor) History(SymbolicTensor t) => (t.Layer.Name, calls[t.Layer].IndexOf(t.Node), 0);
+
     /// <summary>One row per layer; "Connected to" names, for each call, the tensors it read as <c>layer[node][0]</c>.</summary>
     private protected override IEnumerable<SummaryRow> SummaryRows()
     {
-        var calls = nodes.GroupBy(n => n.Layer).ToDictionary(g => g.Key, g => g.ToList());
         foreach (var layer in layers)
         {
             var own = calls[layer];
             var shapes = own.Select(n => FormatShape(n.Output.ShapeRef)).Distinct().ToList();
-            var links = own.SelectMany(n => n.Inputs).Select(t => $"{t.Layer.Name}[{calls[t.Layer].IndexOf(t.Node)}][0]").ToList();
+            var links = own.SelectMany(n => n.Inputs).Select(History).Select(h => $"{h.Layer}[{h.Node}][{h.Tensor}]").ToList();
             yield return new SummaryRow(layer, shapes.Count == 1 ? shapes[0] : "multiple", links);
         }
     }
