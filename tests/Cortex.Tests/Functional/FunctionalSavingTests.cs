@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Text.Json.Nodes;
 using Cortex.Layers;
 using Cortex.Losses;
@@ -83,12 +82,7 @@ public class FunctionalSavingTests
         using var dir = new TempDir();
         string path = dir.File("m.cortex");
         Chain().Save(path);
-        byte[] b = File.ReadAllBytes(path);
-        int jsonLength = (int)BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(8));
-        var json = JsonNode.Parse(b.AsSpan(16, jsonLength))!.AsObject();
-        var floats = new float[BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(16 + jsonLength))];
-        for (int i = 0; i < floats.Length; i++) floats[i] = BinaryPrimitives.ReadSingleLittleEndian(b.AsSpan(16 + jsonLength + 8 + 4 * i));
-        return (json, floats);
+        return ModelFileLoaderTests.Parse(File.ReadAllBytes(path));
     }
 
     public static TheoryData<string, string> Damage => new()
