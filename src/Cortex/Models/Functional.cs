@@ -162,8 +162,8 @@ public sealed class Functional : Model
     /// <inheritdoc/>
     protected override Tensor CallCore(Tensor x, bool training)
     {
-        if (outputs.Length != 1)
-            throw new InvalidOperationException($"Functional '{Name}' has {outputs.Length} outputs; a call that returns one tensor needs a model with one output.");
+        if (outputs.Length != 1 || inputs.Length != 1)
+            throw new InvalidOperationException($"Functional '{Name}' has {inputs.Length} inputs and {outputs.Length} outputs: pass one tensor per input, as an array, to Call, Predict, Evaluate or Fit (which then return one per output).");
         return Run([x], training)[0];
     }
 
@@ -180,12 +180,28 @@ public sealed class Functional : Model
     /// <inheritdoc/>
     public override int[] OutputShape() => outputs[0].Shape;
 
-    /// <summary>Every layer that reads the first input directly checks all its rows (an Embedding's indices) before Fit's first update.</summary>
-    private protected override void CheckAllRows(Tensor x)
+    /// <summary>Every Input, and every layer that reads one directly, checks all its rows (an Embedding's indices)
+    /// before Fit's first update.</summary>
+    private protected override void CheckAllRows(Tensor[] x)
     {
         for (int k = 0; k < nodes.Length; k++)
-            if (k == 0 || (nodeInputs[k] is [0] && k >= inputs.Length)) nodes[k].Layer.CheckData(x);
+        {
+            if (k < inputs.Length) nodes[k].Layer.CheckData(x[k]);
+            else if (nodeInputs[k] is [int i] && i < inputs.Length) nodes[k].Layer.CheckData(x[i]);
+        }
     }
+
+    /// <inheritdoc/>
+    internal override int InputCount => inputs.Length;
+
+    /// <summary>The names of the layers that make the outputs (Keras's output names: <c>dense_1_loss</c> in the logs).</summary>
+    internal override IReadOnlyList<string> OutputNames => [.. outputs.Select(t => t.Name)];
+
+    /// <inheritdoc/>
+    private protected override Tensor[] CallAll(IReadOnlyList<Tensor> x, bool training) => Run(x, training);
+
+    /// <inheritdoc/>
+    internal override int[] OutputShapeOf(int k) => outputs[k].Shape;
 
     /// <summary>The calls of <paramref name="layer"/> in this model, in the order the forward pass runs them.</summary>
     internal IReadOnlyList<Node> NodesOf(Layer layer) => calls[layer];

@@ -59,6 +59,9 @@ internal static partial class ModelFile
             {
                 ["optimizer"] = ConfigJson.Describe(optimizer.GetType().Name, optimizer.GetConfig()),
                 ["loss"] = ConfigJson.Describe(model.Loss!.GetType().Name, model.Loss.GetConfig()),
+                // One loss per output and their weights (a model with several outputs); absent otherwise.
+                ["losses"] = model.Losses.Count > 1 ? model.Losses.Select(l => ConfigJson.Describe(l.GetType().Name, l.GetConfig())).ToList() : null,
+                ["loss_weights"] = model.LossWeights,
                 ["metrics"] = model.MetricNames,
             },
             ["weights"] = variables.Select(v => new Dictionary<string, object?> { ["name"] = v.Name, ["shape"] = v.Shape }).ToList(),
@@ -140,7 +143,8 @@ internal static partial class ModelFile
         if (path == "")
         {
             var parts = model.Layers.Select(l => ($"layer '{l.Name}'", (object?)l))
-                .Append(("optimizer", model.Optimizer)).Append(("learning-rate schedule", model.Optimizer?.Schedule)).Append(("loss", model.Loss));
+                .Append(("optimizer", model.Optimizer)).Append(("learning-rate schedule", model.Optimizer?.Schedule))
+                .Concat(model.Losses.Select(l => ("loss", (object?)l)));
             foreach (var (what, part) in parts)
                 if (part != null && part.GetType().Assembly != typeof(Model).Assembly)
                     throw Unloadable(model, what, part.GetType().FullName);
@@ -290,7 +294,17 @@ internal static partial class ModelFile
             string lossClass = ConfigJson.ClassName(lossJson, "compile.loss");
             var loss = In($"compile.loss ({Excerpt.Of(lossClass)})", () => Loss.FromConfig(lossClass, ConfigJson.Config(lossJson, "compile.loss")));
             var metrics = ConfigJson.Items(compile, "metrics", "compile").Select(m => ConfigJson.Text(m, "compile.metrics")).ToList();
-            In("compile", () => { model.Compile(optimizer, loss, metrics); return model; });
+            var losses = new List<Loss> { loss };
+            if (ConfigJson.TryGet(compile, "losses", out var many) && many.ValueKind != JsonValueKind.Null)
+                losses = [.. ConfigJson.Items(compile, "losses", "compile").Select((l, k) =>
+                {
+                    string at = $"compile.losses[{k}]", name = ConfigJson.ClassName(l, at);
+                    return In($"{at} ({Excerpt.Of(name)})", () => Loss.FromConfig(name, ConfigJson.Config(l, at)));
+                })];
+            float[]? weights = ConfigJson.TryGet(compile, "loss_weights", out var w) && w.ValueKind != JsonValueKind.Null
+                ? [.. ConfigJson.Items(compile, "loss_weights", "compile").Select(e => In("compile.loss_weights", () => e.GetSingle()))]
+                : null;
+            In("compile", () => { model.Compile(optimizer, losses, weights, metrics); return model; });
             InvalidDataException Bad(string what) => new(what);
             if (version == 1) RestoreFormat1OptimizerState(root, model, optimizer, floats, ref offset, source);
             else RestoreOptimizerState(ConfigJson.Required(root, "optimizer_state", Top), variables, optimizer, floats, ref offset, Bad);
