@@ -126,7 +126,7 @@ public abstract class Layer
             if (shapes.Length == 1)
             {
                 EnsureBuilt(shapes[0]);
-                CheckInput(Tensor.Zeros([1, .. shapes[0].AsSpan(1)])); // the checks read shapes (and zeros are valid indices)
+                CheckSymbolic(shapes[0]);
                 outShape = ComputeOutputShape(shapes[0]);
             }
             else
@@ -145,6 +145,23 @@ public abstract class Layer
     }
 
     private int symbolicCalls;
+
+    /// <summary>
+    /// Runs <see cref="CheckInput"/> for a symbolic shape on a batch of no rows: the checks read shapes (an Embedding's
+    /// index check reads no values then), and nothing is allocated for a sample however large. The message shows the
+    /// batch axis as Keras does, <c>(None, 5)</c>.
+    /// </summary>
+    internal void CheckSymbolic(int[] shape)
+    {
+        if (shape.Length == 0) throw new ArgumentException($"{GetType().Name} '{Name}' expects input with a batch axis. Received: shape ()");
+        var probe = Tensor.Zeros([0, .. shape.AsSpan(1)]);
+        string rows = ShapeUtil.Format(probe.ShapeRef);
+        try { CheckInput(probe); }
+        catch (ArgumentException e) when (e.Message.Contains(rows))
+        {
+            throw new ArgumentException(e.Message.Replace(rows, Models.Model.FormatShape(shape)), e);
+        }
+    }
 
     /// <summary>
     /// The computation on several inputs (a merge layer's), on inputs the base class has built the layer for. The

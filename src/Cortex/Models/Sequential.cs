@@ -78,7 +78,7 @@ public sealed class Sequential : Model
                 if (layer is Input input)
                 {
                     // An Input declares the shape the model takes: a tensor of that shape passes through it.
-                    input.CheckData(Tensor.Zeros([1, .. t.ShapeRef.AsSpan(1)]));
+                    input.CheckSymbolic(t.ShapeRef);
                     continue;
                 }
                 t = layer.Call(t);
