@@ -167,6 +167,48 @@ public sealed class Functional : Model
         return Run([x], training)[0];
     }
 
+    /// <summary>
+    /// Calls this model, as a block, on a symbolic tensor: its layers are called again on it, in the graph's order, so
+    /// a Functional nests in another with its weights shared (each call shares them again), as a Keras model called
+    /// on a tensor. The model needs one input and one output; see <see cref="Call(IReadOnlyList{SymbolicTensor})"/>.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var block = new Functional(blockIn, blockOut);            // e.g. a residual block
+    /// var x = new Input([64]);
+    /// var y = block.Call(block.Call(x));                         // the same block twice, one set of weights
+    /// </code>
+    /// </example>
+    /// <exception cref="ArgumentException">The tensor's shape does not fit the model's input.</exception>
+    /// <exception cref="InvalidOperationException">The model has several inputs or outputs, or another thread is changing it.</exception>
+    public SymbolicTensor Call(SymbolicTensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (inputs.Length != 1 || outputs.Length != 1)
+            throw new InvalidOperationException($"Functional '{Name}' has {inputs.Length} inputs and {outputs.Length} outputs: call it on a list of symbolic tensors, one per input.");
+        return Call([x])[0];
+    }
+
+    /// <summary>Calls this model, as a block, on one symbolic tensor per input; returns one per output.</summary>
+    /// <exception cref="ArgumentException">The number of tensors or a shape does not fit the model's inputs.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is changing the model.</exception>
+    public SymbolicTensor[] Call(IReadOnlyList<SymbolicTensor> x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Count != inputs.Length)
+            throw new ArgumentException($"Functional '{Name}' takes {inputs.Length} input(s). Received: {x.Count} tensors", nameof(x));
+        using var use = UseToRead("Call");
+        var values = new SymbolicTensor[nodes.Length];
+        for (int i = 0; i < inputs.Length; i++)
+        {
+            values[i] = x[i] ?? throw new ArgumentNullException(nameof(x));
+            nodes[i].Layer.CheckSymbolic(values[i].ShapeRef); // the Input's message for a shape it does not take
+        }
+        for (int k = inputs.Length; k < nodes.Length; k++)
+            values[k] = nodes[k].Layer.Call([.. nodeInputs[k].Select(j => values[j])]);
+        return [.. outputNodes.Select(j => values[j])];
+    }
+
     /// <summary>Checks that <paramref name="inputShape"/> fits the model's input (the layers were built when the model was made).</summary>
     /// <exception cref="ArgumentException">The shape does not fit.</exception>
     public override void Build(int[] inputShape)

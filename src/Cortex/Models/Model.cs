@@ -333,12 +333,8 @@ public abstract partial class Model
     /// trains the model it throws (see the remarks on <see cref="Model"/>). If it throws on an unbuilt model, the model
     /// stays unbuilt.</remarks>
     /// <exception cref="InvalidOperationException">The model is not compiled, or another thread is training or changing it.</exception>
-    public Dictionary<string, float> Evaluate(Tensor x, Tensor y, int batchSize = 32, int verbose = 0)
-    {
-        ArgumentNullException.ThrowIfNull(x);
-        ArgumentNullException.ThrowIfNull(y);
-        return Evaluate([x], [y], batchSize, verbose);
-    }
+    public Dictionary<string, float> Evaluate(Tensor x, Tensor y, int batchSize = 32, int verbose = 0) =>
+        Evaluate([x], [y], batchSize, verbose);
 
     /// <summary>Evaluate for a model with several inputs or outputs: one tensor per input and one label tensor per
     /// output. The logs hold <c>loss</c> (the weighted total) and, with several outputs, <c>{output}_loss</c> and

@@ -40,6 +40,25 @@ public class NestingTests
     }
 
     [Fact]
+    public void AFunctionalBlockCalledTwiceSharesItsWeights()
+    {
+        var blockIn = new Input([6], "block_in");
+        var blockOut = new Add(name: "block_add").Call(new Dense(6, "tanh", name: "block_dense").Call(blockIn), blockIn);
+        var block = new Functional(blockIn, blockOut, name: "residual_block");
+
+        var x = new Input([6], "x");
+        var model = new Functional(x, new Dense(2, name: "head").Call(block.Call(block.Call(x))));
+        Assert.Equal(["x", "block_dense", "block_add", "head"], model.Layers.Select(l => l.Name));
+        Assert.Equal(6, model.Nodes.Count); // x, the block's two layers called twice, the head
+
+        var data = Tensor.RandomNormal([10, 6], seed: 3);
+        var expected = model.Layers[^1].Call(block.Predict(block.Predict(data)));
+        Assert.Equal(expected.ToArray(), model.Predict(data).ToArray());
+        var e = Assert.Throws<ArgumentException>(() => block.Call(new Input([5])));
+        Assert.Contains("Input 'block_in' expects shape (None, 6). Received: shape (None, 5)", e.Message);
+    }
+
+    [Fact]
     public void ATensorOfTheWrongShapeIsRefusedByTheSequentialsInputAndLeavesItUnbuilt()
     {
         var block = new Sequential(new Input([4], "block_in"), new Dense(2));
