@@ -236,8 +236,16 @@ public sealed class Functional : Model
     /// <inheritdoc/>
     internal override int InputCount => inputs.Length;
 
-    /// <summary>The names of the layers that make the outputs (Keras's output names: <c>dense_1_loss</c> in the logs).</summary>
-    internal override IReadOnlyList<string> OutputNames => [.. outputs.Select(t => t.Name)];
+    /// <summary>The names of the layers that make the outputs (Keras's output names: <c>dense_1_loss</c> in the logs); a
+    /// layer that makes several outputs names them <c>{layer}_{output index}</c> so that no two share a key.</summary>
+    internal override IReadOnlyList<string> OutputNames
+    {
+        get
+        {
+            var names = outputs.Select(t => t.Layer.Name).ToArray();
+            return [.. names.Select((n, k) => names.Count(o => o == n) > 1 ? $"{n}_{k}" : n)];
+        }
+    }
 
     /// <inheritdoc/>
     private protected override Tensor[] CallAll(IReadOnlyList<Tensor> x, bool training) => Run(x, training);

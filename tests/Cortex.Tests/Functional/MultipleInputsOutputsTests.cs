@@ -88,6 +88,17 @@ public class MultipleInputsOutputsTests
     }
 
     [Fact]
+    public void OutputsOfOneLayerGetDistinctLogNames()
+    {
+        var a = new Input([2]);
+        var h = new Dense(1, name: "twice").Call(a);
+        var model = new Functional([a], [h, h]);
+        model.Compile(new SGD(), loss: [new MeanSquaredError()]);
+        var x = Tensor.RandomNormal([8, 2], seed: 1);
+        Assert.Equal(["loss", "twice_0_loss", "twice_1_loss"], model.Evaluate([x], [x.Slice(0, 1, axis: 1), x.Slice(1, 1, axis: 1)]).Keys.ToArray());
+    }
+
+    [Fact]
     public void CountsThatDoNotFitTheModelAreRefused()
     {
         var model = TwoByTwo();
