@@ -46,9 +46,10 @@ internal sealed class Trainer
         variables = model.TrainableVariables;
         heads = model.MakeHeads();
         string reason = "ForceTapePath is set";
-        if (!ForceTapePath && x.Length == 1 && y.Length == 1)
+        if (!ForceTapePath && x.Length == 1 && y.Length == 1 && heads[0].Weight == null)
             fused = FusedTrainStep.TryCreate(model, x[0], y[0], batchSize, heads[0].Metrics, out reason);
-        else if (!ForceTapePath) reason = model.NotAChain ?? "the model has several inputs or outputs";
+        else if (!ForceTapePath)
+            reason = model.NotAChain ?? (heads.Length > 1 || x.Length > 1 ? "the model has several inputs or outputs" : "the loss is weighted (lossWeights)");
         model.TrainingPath = fused != null ? "fused" : $"tape: {reason}";
         LastFitFused = fused != null;
         logs = () => batchLogs; // made once: a lambda per step would be garbage per step

@@ -99,6 +99,19 @@ public class MultipleInputsOutputsTests
     }
 
     [Fact]
+    public void AWeightedLossOnAChainTrainsOnTheTapeAndScalesTheLoss()
+    {
+        var model = new Sequential(new Input([2]), new Dense(1));
+        model.Compile(new SGD(0.1f), loss: [new MeanSquaredError()], lossWeights: [0.5f]);
+        var x = Tensor.RandomNormal([16, 2], seed: 4);
+        var y = x.Sum(1, keepDims: true);
+        float unweighted = new MeanSquaredError().Call(y, model.Predict(x)).Item();
+        Assert.Equal(0.5f * unweighted, model.Evaluate(x, y, batchSize: 16)["loss"], 6);
+        model.Fit(x, y, verbose: 0);
+        Assert.Equal("tape: the loss is weighted (lossWeights)", model.TrainingPath); // the fused step knows no weights
+    }
+
+    [Fact]
     public void CountsThatDoNotFitTheModelAreRefused()
     {
         var model = TwoByTwo();
