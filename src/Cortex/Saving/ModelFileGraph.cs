@@ -61,36 +61,51 @@ internal static partial class ModelFile
             if (node < 0 || node >= inbound[layer].Count)
                 throw new InvalidDataException($"{what}: node index {node} is out of range; layer '{Excerpt.Of(layers[layer].Name)}' has {inbound[layer].Count} call(s) (0 to {inbound[layer].Count - 1}).");
 
-        // Replay: sweep the layers until no call can be made; a layer's k-th call waits for its (k-1)-th.
-        var made = new List<SymbolicTensor>[layers.Count];
-        int remaining = 0;
+        // Replay the calls in a dependency order (Kahn's algorithm, linear in the references): call k of a layer waits
+        // for the calls it reads and for the layer's call k - 1, so every layer's calls keep their indices.
+        var first = new int[layers.Count + 1]; // the id of each layer's call 0; calls are numbered layer by layer
+        for (int i = 0; i < layers.Count; i++) first[i + 1] = first[i] + inbound[i].Count;
+        int total = first[^1];
+        var waits = new int[total];
+        var dependents = new List<int>[total];
+        var layerOf = new int[total];
         for (int i = 0; i < layers.Count; i++)
-        {
-            made[i] = layers[i] is Input input ? [input.Output] : [];
-            remaining += inbound[i].Count - made[i].Count;
-        }
-        for (bool progress = true; remaining > 0 && progress;)
-        {
-            progress = false;
-            for (int i = 0; i < layers.Count; i++)
-                while (made[i].Count < inbound[i].Count)
+            for (int k = 0; k < inbound[i].Count; k++)
+            {
+                int id = first[i] + k;
+                layerOf[id] = i;
+                dependents[id] ??= [];
+                foreach (int before in inbound[i][k].Select(r => first[r.Layer] + r.Node).Append(k > 0 ? id - 1 : -1))
                 {
-                    var reads = inbound[i][made[i].Count];
-                    if (reads.Any(r => made[r.Layer].Count <= r.Node)) break;
-                    var args = reads.Select(r => made[r.Layer][r.Node]).ToArray();
-                    int layer = i;
-                    made[i].Add(In($"{Where(i)} call {made[i].Count}", () => layers[layer].Call(args)));
-                    remaining--;
-                    progress = true;
+                    if (before < 0) continue;
+                    (dependents[before] ??= []).Add(id);
+                    waits[id]++;
                 }
-        }
-        if (remaining > 0)
+            }
+        var made = new SymbolicTensor?[total];
+        var ready = new Queue<int>(Enumerable.Range(0, total).Where(id => waits[id] == 0));
+        int done = 0;
+        while (ready.TryDequeue(out int id))
         {
-            var stuck = Enumerable.Range(0, layers.Count).Where(i => made[i].Count < inbound[i].Count)
-                .Select(i => $"'{Excerpt.Of(layers[i].Name)}' call {made[i].Count}").ToList();
+            int i = layerOf[id], k = id - first[i];
+            if (layers[i] is Input input) made[id] = input.Output;
+            else
+            {
+                var args = inbound[i][k].Select(r => made[first[r.Layer] + r.Node]!).ToArray();
+                int layer = i;
+                made[id] = In($"{Where(i)} call {k}", () => layers[layer].Call(args));
+            }
+            done++;
+            foreach (int next in dependents[id])
+                if (--waits[next] == 0) ready.Enqueue(next);
+        }
+        if (done < total)
+        {
+            var stuck = Enumerable.Range(0, layers.Count).SelectMany(i => Enumerable.Range(0, inbound[i].Count)
+                .Where(k => made[first[i] + k] == null).Select(k => $"'{Excerpt.Of(layers[i].Name)}' call {k}")).Take(20);
             throw new InvalidDataException($"the graph has a cycle: these calls each wait, directly or not, for another of them: {Excerpt.Of(string.Join(", ", stuck), 300)}.");
         }
         return In("model.config", () => new Functional(
-            [.. inputs.Select(r => made[r.Item1][r.Item2])], [.. outputs.Select(r => made[r.Item1][r.Item2])], ConfigJson.String(config, "name")));
+            [.. inputs.Select(r => made[first[r.Item1] + r.Item2]!)], [.. outputs.Select(r => made[first[r.Item1] + r.Item2]!)], ConfigJson.String(config, "name")));
     }
 }

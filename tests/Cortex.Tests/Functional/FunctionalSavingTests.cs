@@ -76,6 +76,27 @@ public class FunctionalSavingTests
         Assert.Equal(2, loaded.Nodes.Count(n => n.Layer == shared));
     }
 
+    [Fact]
+    public void LayersListedInAnyOrderLoadToTheSameGraph()
+    {
+        // A deep graph whose file lists the layers last first: the loader orders the calls by what they read.
+        var x = new Input([3], "deep_in");
+        SymbolicTensor h = x;
+        for (int i = 0; i < 300; i++) h = new Add(name: $"deep_{i}").Call(new Activation("tanh", name: $"act_{i}").Call(h), h);
+        var model = new Functional(x, h);
+        using var dir = new TempDir();
+        string path = dir.File("deep.cortex");
+        model.Save(path);
+        var (json, floats) = ModelFileLoaderTests.Parse(File.ReadAllBytes(path));
+        var layers = json["model"]!["config"]!["layers"]!.AsArray();
+        var reversed = new JsonArray([.. layers.Reverse().Select(l => l!.DeepClone())]);
+        json["model"]!["config"]!["layers"] = reversed;
+        var loaded = Model.Load(dir.Write("reversed.cortex", ModelFileLoaderTests.Forge(json.ToJsonString(), floats)));
+        var data = Tensor.RandomNormal([4, 3], seed: 1);
+        Assert.Equal(model.Predict(data).ToArray(), loaded.Predict(data).ToArray());
+        Assert.Equal(model.Layers.Select(l => l.Name), loaded.Layers.Select(l => l.Name));
+    }
+
     // The saved file of Chain(), as JSON and floats, to forge damaged graphs from.
     private static (JsonObject Json, float[] Floats) Saved()
     {
