@@ -48,6 +48,18 @@ public abstract partial class Model
     /// <summary>The layers, in order.</summary>
     public IReadOnlyList<Layer> Layers => layers;
 
+    /// <summary>The layer named <paramref name="name"/>, as Keras's <c>model.get_layer(name)</c> (e.g. to read a shared
+    /// layer's weights in a graph).</summary>
+    /// <example><code>var dense = (Dense)model.GetLayer("dense_1");</code></example>
+    /// <exception cref="ArgumentException">No layer has that name (the message lists the layers).</exception>
+    public Layer GetLayer(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        foreach (var l in layers)
+            if (l.Name == name) return l;
+        throw new ArgumentException($"No such layer: {name}. Existing layers are: [{string.Join(", ", layers.Select(l => l.Name))}].", nameof(name));
+    }
+
     /// <summary>The optimizer set by Compile.</summary>
     public Optimizer? Optimizer { get; private set; }
 

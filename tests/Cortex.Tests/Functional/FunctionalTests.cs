@@ -137,6 +137,9 @@ public class FunctionalTests
         Assert.Contains("h2[0][0],", lines[sum]);
         Assert.Contains("h1[0][0]", lines[sum + 1]);
         Assert.Contains(" Total params: 27", s);
+        Assert.Equal("h2", model.GetLayer("h2").Name);
+        var e = Assert.Throws<ArgumentException>(() => model.GetLayer("h3"));
+        Assert.StartsWith("No such layer: h3. Existing layers are: [features, h1, h2, sum].", e.Message);
         Assert.All(lines.Skip(1).SkipLast(3), l => Assert.Equal(lines[1].Length, l.Length));
     }
 
