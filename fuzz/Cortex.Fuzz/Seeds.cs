@@ -32,6 +32,8 @@ public static class Seeds
             ("untrained-adamw-amsgrad", Compiled(new Sequential(new Dense(2, "sigmoid")),
                 new AdamW(amsgrad: true) { Schedule = new ExponentialDecay(0.1f, 10, 0.5f) }, [-1, 3])),
             ("uncompiled", Built(new Sequential(new Dense(2), new Dropout(0.5f, seed: 3)), [-1, 2])),
+            // A graph: Keras's inbound nodes, a shared layer, merges, a residual connection.
+            ("graph-adam", Trained(Graph(), new Adam(0.01f), [4, 3])),
         };
         string dir = Folder(root, "cortex");
         foreach (var (name, model) in models)
@@ -60,7 +62,16 @@ public static class Seeds
         File.WriteAllText(Path.Combine(dir, "label-first.csv"), "y,x\r\n0,1\r\n1,2\r\n");
     }
 
-    private static Model Trained(Sequential model, Optimizer optimizer, int[] xShape)
+    private static Functional Graph()
+    {
+        var x = new Input([3]);
+        var shared = new Dense(3, "tanh");
+        var h = shared.Call(shared.Call(x));
+        var joined = new Concatenate().Call(new Add().Call(h, x), new Dropout(0.2f, seed: 2).Call(h));
+        return new Functional(x, new Dense(2).Call(joined));
+    }
+
+    private static Model Trained(Model model, Optimizer optimizer, int[] xShape)
     {
         CortexRandom.SetGlobalSeed(1);
         var x = Tensor.RandomNormal(xShape, seed: 2);

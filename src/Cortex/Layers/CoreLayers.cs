@@ -133,7 +133,12 @@ public sealed class Input : Layer
         ArgumentNullException.ThrowIfNull(shape);
         if (shape.Any(d => d <= 0)) throw new ArgumentException($"Input: every dimension must be positive. Received: shape {ShapeUtil.Format(shape)}");
         SampleShape = (int[])shape.Clone();
+        Output = new Node(this, [], [-1, .. SampleShape], Name).Output;
     }
+
+    /// <summary>The symbolic tensor this input stands for in a <see cref="Models.Functional"/> model (an Input converts
+    /// to it implicitly).</summary>
+    public SymbolicTensor Output { get; }
 
     /// <inheritdoc/>
     protected override string DefaultName => "input_layer";

@@ -6,8 +6,8 @@ namespace Cortex.Layers;
 
 /// <summary>
 /// The base of every layer, with Keras's contract: the constructor validates and stores configuration;
-/// <see cref="Build"/> creates the weights from the first input's shape; <see cref="Call(Tensor, bool)"/> computes;
-/// <see cref="ComputeOutputShape"/>; <see cref="GetConfig"/> for saving. A layer is callable on its own.
+/// <see cref="Build(int[])"/> creates the weights from the first input's shape; <see cref="Call(Tensor, bool, Tensor?)"/> computes;
+/// <see cref="ComputeOutputShape(int[])"/>; <see cref="GetConfig"/> for saving. A layer is callable on its own.
 /// </summary>
 /// <example>
 /// <code>
@@ -37,7 +37,7 @@ public abstract class Layer
     /// <summary>The layer's name, unique within the process unless given explicitly.</summary>
     public string Name { get; }
 
-    /// <summary>Whether <see cref="Build"/> has run (weights exist).</summary>
+    /// <summary>Whether <see cref="Build(int[])"/> has run (weights exist).</summary>
     public bool Built { get; private set; }
 
     /// <summary>The input shape the layer was built for (the batch axis as -1), or null before building.</summary>
@@ -78,31 +78,22 @@ public abstract class Layer
     /// <summary>Checks an input before computing; throws with the layer's name, the expected and the received shape.</summary>
     protected virtual void CheckInput(Tensor inputs) { }
 
-    /// <summary>Runs the layer on <paramref name="inputs"/>, building it first if needed. <paramref name="training"/>
-    /// switches training-only behaviour (dropout).</summary>
-    public Tensor Call(Tensor inputs, bool training = false)
-    {
-        ArgumentNullException.ThrowIfNull(inputs);
-        EnsureBuilt(inputs.ShapeRef);
-        CheckInput(inputs);
-        return CallCore(inputs, training);
-    }
-
     /// <summary>
-    /// Runs the layer on <paramref name="inputs"/> whose time steps carry <paramref name="mask"/> (batch, timesteps):
-    /// 1 where a step holds data, 0 where it is padding, as Keras's <c>layer(inputs, mask=mask)</c>. The recurrent
-    /// layers leave their state unchanged over masked steps, <see cref="GlobalAveragePooling1D"/> averages the unmasked
-    /// steps only; other layers ignore the mask. A null mask is a plain <see cref="Call(Tensor, bool)"/>.
+    /// Runs the layer on <paramref name="inputs"/>, building it first if needed. <paramref name="training"/> switches
+    /// training-only behaviour (dropout). <paramref name="mask"/> (batch, timesteps), when given, marks the time steps
+    /// that hold data (1) or padding (0), as Keras's <c>layer(inputs, mask=mask)</c>: the recurrent layers leave their
+    /// state unchanged over masked steps, <see cref="GlobalAveragePooling1D"/> averages the unmasked steps only; other
+    /// layers ignore it.
     /// </summary>
-    /// <exception cref="ArgumentException">The mask's shape is not the input's without its last axis ((batch,
-    /// timesteps) for sequences); the message names the layer and both shapes.</exception>
+    /// <exception cref="ArgumentException">The input's shape does not fit the layer, or the mask's shape is not the
+    /// input's without its last axis ((batch, timesteps) for sequences); the message names the layer and both shapes.</exception>
     /// <example><code>Tensor h = new LSTM(8).Call(x, mask: Tensor.FromArray(new float[,] { { 1, 1, 0 } }));   // x: (1, 3, features)</code></example>
-    public Tensor Call(Tensor inputs, Tensor? mask, bool training = false)
+    public Tensor Call(Tensor inputs, bool training = false, Tensor? mask = null)
     {
-        if (mask == null) return Call(inputs, training);
         ArgumentNullException.ThrowIfNull(inputs);
         EnsureBuilt(inputs.ShapeRef);
         CheckInput(inputs);
+        if (mask == null) return CallCore(inputs, training);
         CheckMask(inputs, mask);
         return CallCore(inputs, mask, training);
     }
@@ -136,6 +127,122 @@ public abstract class Layer
     /// that holds, once <paramref name="stage"/> has run forward, the mask of this layer's output; the one reaching the
     /// layer is <see cref="StageContext.Mask"/>.</summary>
     internal virtual float[]? StageMask(StageContext context, Stage? stage) => PassesMask ? context.Mask : null;
+
+    /// <summary>
+    /// Runs a layer that takes several inputs (a merge layer such as <see cref="Add"/>) on <paramref name="inputs"/>,
+    /// building it first if needed; one input is the same as <see cref="Call(Tensor, bool, Tensor?)"/>.
+    /// </summary>
+    /// <example><code>Tensor sum = new Add().Call(a, b);</code></example>
+    /// <exception cref="ArgumentException">No inputs, or a count or shape the layer does not take (the message names the layer).</exception>
+    public Tensor Call(params Tensor[] inputs) => Call(inputs, training: false);
+
+    /// <summary>Runs the layer on several inputs; <paramref name="training"/> as in <see cref="Call(Tensor, bool, Tensor?)"/>.</summary>
+    /// <exception cref="ArgumentException">No inputs, or a count or shape the layer does not take (the message names the layer).</exception>
+    public Tensor Call(IReadOnlyList<Tensor> inputs, bool training)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (inputs.Count == 0) throw new ArgumentException($"{GetType().Name} '{Name}' needs at least one input.", nameof(inputs));
+        if (inputs.Count == 1) return Call(inputs[0], training);
+        int[][] shapes = new int[inputs.Count][];
+        for (int i = 0; i < shapes.Length; i++) shapes[i] = (inputs[i] ?? throw new ArgumentNullException(nameof(inputs))).ShapeRef;
+        EnsureBuilt(shapes);
+        return CallCore(inputs, training);
+    }
+
+    /// <summary>
+    /// Calls the layer on symbolic tensors, as Keras's Functional API does: builds the layer for their shapes, checks
+    /// them (the layer's own message for a shape it does not take), and returns the output tensor, which records the
+    /// call (a <see cref="Node"/>: this layer and its inputs). Calling one layer on several tensors shares its weights.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var inputs = new Input([784]);
+    /// SymbolicTensor x = new Dense(64, "relu").Call(inputs);   // shape (None, 64)
+    /// </code>
+    /// </example>
+    /// <exception cref="ArgumentException">No inputs, or a shape or count the layer does not take; an unbuilt layer
+    /// stays unbuilt.</exception>
+    /// <exception cref="InvalidOperationException">The layer is an <see cref="Input"/>, which is not called.</exception>
+    public SymbolicTensor Call(params SymbolicTensor[] inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (this is Input) throw new InvalidOperationException($"Input '{Name}' is not called: use it (its Output) as the tensor other layers are called on.");
+        if (inputs.Length == 0) throw new ArgumentException($"{GetType().Name} '{Name}' needs at least one input.", nameof(inputs));
+        int[][] shapes = new int[inputs.Length][];
+        for (int i = 0; i < shapes.Length; i++) shapes[i] = (inputs[i] ?? throw new ArgumentNullException(nameof(inputs))).Shape;
+        bool wasBuilt = Built;
+        int[] outShape;
+        try
+        {
+            if (shapes.Length == 1)
+            {
+                EnsureBuilt(shapes[0]);
+                CheckSymbolic(shapes[0]);
+                outShape = ComputeOutputShape(shapes[0]);
+            }
+            else
+            {
+                EnsureBuilt(shapes);
+                outShape = ComputeOutputShape(shapes);
+            }
+        }
+        catch
+        {
+            if (!wasBuilt) Unbuild();
+            throw;
+        }
+        int call = Interlocked.Increment(ref symbolicCalls) - 1;
+        return new Node(this, [.. inputs], outShape, call == 0 ? Name : $"{Name}_{call}").Output;
+    }
+
+    private int symbolicCalls;
+
+    /// <summary>
+    /// Runs <see cref="CheckInput"/> for a symbolic shape on a batch of no rows: the checks read shapes (an Embedding's
+    /// index check reads no values then), and nothing is allocated for a sample however large. The message shows the
+    /// batch axis as Keras does, <c>(None, 5)</c>.
+    /// </summary>
+    internal void CheckSymbolic(int[] shape)
+    {
+        if (shape.Length == 0) throw new ArgumentException($"{GetType().Name} '{Name}' expects input with a batch axis. Received: shape ()");
+        var probe = Tensor.Zeros([0, .. shape.AsSpan(1)]);
+        string rows = ShapeUtil.Format(probe.ShapeRef);
+        try { CheckInput(probe); }
+        catch (ArgumentException e) when (e.Message.Contains(rows))
+        {
+            throw new ArgumentException(e.Message.Replace(rows, Models.Model.FormatShape(shape)), e);
+        }
+    }
+
+    /// <summary>
+    /// The computation on several inputs (a merge layer's), on inputs the base class has built the layer for. The
+    /// default refuses more than one input, so single-input layers need not know this exists.
+    /// </summary>
+    protected virtual Tensor CallCore(IReadOnlyList<Tensor> inputs, bool training) =>
+        inputs.Count == 1 ? CallCore(inputs[0], training)
+            : throw new ArgumentException($"{GetType().Name} '{Name}' takes one input. Received: {inputs.Count} inputs");
+
+    /// <summary>The output shape for several inputs (batch axes included, -1 when unknown); throws, naming the layer,
+    /// for shapes it does not take. The default takes one input.</summary>
+    public virtual int[] ComputeOutputShape(IReadOnlyList<int[]> inputShapes)
+    {
+        ArgumentNullException.ThrowIfNull(inputShapes);
+        return inputShapes.Count == 1 ? ComputeOutputShape(inputShapes[0])
+            : throw new ArgumentException($"{GetType().Name} '{Name}' takes one input. Received: {inputShapes.Count} inputs");
+    }
+
+    /// <summary>Creates the weights for several inputs (batch axes included). The default builds for the first.</summary>
+    protected virtual void Build(IReadOnlyList<int[]> inputShapes) => Build(inputShapes[0]);
+
+    /// <summary>Builds the layer for several inputs unless already built (<see cref="BuildInputShape"/> is the first's).</summary>
+    internal void EnsureBuilt(IReadOnlyList<int[]> inputShapes)
+    {
+        if (Built) return;
+        var shapes = inputShapes.Select(s => s.Length > 0 ? [-1, .. s.AsSpan(1)] : (int[])s.Clone()).ToArray();
+        Build(shapes);
+        BuildInputShape = shapes[0];
+        Built = true;
+    }
 
     /// <summary>Runs <see cref="CheckInput"/> on data the layer will receive (a built layer).</summary>
     internal void CheckData(Tensor inputs) => CheckInput(inputs);

@@ -15,7 +15,7 @@ namespace Cortex.Layers;
 /// </summary>
 /// <remarks>
 /// A mask (batch, timesteps) from <see cref="Masking"/> or <see cref="Embedding"/> with <c>maskZero</c>, or given to
-/// <see cref="Layer.Call(Tensor, Tensor?, bool)"/>, skips the masked steps as Keras does: the state (and LSTM's cell
+/// <see cref="Layer.Call(Tensor, bool, Tensor?)"/>, skips the masked steps as Keras does: the state (and LSTM's cell
 /// state) is carried over unchanged, so a masked step's output in a returned sequence is the state before it (Keras's
 /// default <c>zero_output_for_mask=False</c>), and with <see cref="ReturnSequences"/> the mask is passed on. Returned
 /// states and initial states are not implemented yet. Each layer's compute is one stage

@@ -56,6 +56,11 @@ internal sealed class FusedTrainStep
     /// <summary>A fused step for this model and data, or null, with the reason, when the model needs the tape path.</summary>
     public static FusedTrainStep? TryCreate(Model model, Tensor x, Tensor y, int batchSize, List<Metric> metrics, out string reason)
     {
+        if (model.NotAChain is { } graph)
+        {
+            reason = graph;
+            return null;
+        }
         if (x.Rank < 2 || y.Rank > 2)
         {
             reason = x.Rank < 2 ? "the inputs are not a batch of samples" : $"the labels have rank {y.Rank}";

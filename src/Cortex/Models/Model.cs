@@ -7,8 +7,8 @@ using Cortex.Optimizers;
 namespace Cortex.Models;
 
 /// <summary>
-/// A trainable stack of layers with Keras's workflow: <see cref="Compile(Optimizer, Loss, IEnumerable{string})"/>, <see cref="Fit"/>,
-/// <see cref="Evaluate"/>, <see cref="Predict"/>, <see cref="Summary"/>, <see cref="Save"/> and <see cref="Load"/>.
+/// A trainable stack of layers with Keras's workflow: <see cref="Compile(Optimizer, Loss, IEnumerable{string})"/>, <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken)"/>,
+/// <see cref="Evaluate(Tensor, Tensor, int, int)"/>, <see cref="Predict(Tensor, int, int)"/>, <see cref="Summary"/>, <see cref="Save"/> and <see cref="Load"/>.
 /// </summary>
 /// <example>
 /// <code>
@@ -20,8 +20,8 @@ namespace Cortex.Models;
 /// </example>
 /// <remarks>
 /// <para><b>Threads.</b> Separate models train and predict on separate threads at the same time. One model may be read
-/// by several threads at once — <see cref="Call"/>, <see cref="Predict"/>, <see cref="Evaluate"/>,
-/// <see cref="GetWeights"/>, <see cref="Save"/> — but while a thread changes it (<see cref="Fit"/>,
+/// by several threads at once — <see cref="Call(Tensor, bool)"/>, <see cref="Predict(Tensor, int, int)"/>, <see cref="Evaluate(Tensor, Tensor, int, int)"/>,
+/// <see cref="GetWeights"/>, <see cref="Save"/> — but while a thread changes it (<see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken)"/>,
 /// <see cref="SetWeights"/>, <see cref="Compile(Optimizer, Loss, IEnumerable{string})"/>, <see cref="Sequential.Add"/>,
 /// <see cref="Sequential.Pop"/>, <see cref="Build"/>, or a first call that builds it), any use from another thread throws
 /// an <see cref="InvalidOperationException"/> naming the model and the operation, rather than computing with
@@ -48,24 +48,52 @@ public abstract partial class Model
     /// <summary>The layers, in order.</summary>
     public IReadOnlyList<Layer> Layers => layers;
 
+    /// <summary>The layer named <paramref name="name"/>, as Keras's <c>model.get_layer(name)</c> (e.g. to read a shared
+    /// layer's weights in a graph).</summary>
+    /// <example><code>var dense = (Dense)model.GetLayer("dense_1");</code></example>
+    /// <exception cref="ArgumentException">No layer has that name (the message lists the layers).</exception>
+    public Layer GetLayer(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        foreach (var l in layers)
+            if (l.Name == name) return l;
+        throw new ArgumentException($"No such layer: {name}. Existing layers are: [{string.Join(", ", layers.Select(l => l.Name))}].", nameof(name));
+    }
+
     /// <summary>The optimizer set by Compile.</summary>
     public Optimizer? Optimizer { get; private set; }
 
     /// <summary>
-    /// How the last <see cref="Fit"/> trained: <c>"fused"</c> (every layer ran its allocation-free stage) or
+    /// How the last <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken)"/> trained: <c>"fused"</c> (every layer ran its allocation-free stage) or
     /// <c>"tape: …"</c> with the reason, e.g. <c>"tape: Dense 'dense_2' has a regularizer"</c>; null before any Fit.
     /// Both paths give the same results; the fused one is faster and allocates nothing per step.
     /// </summary>
     /// <example><code>model.Fit(x, y); Console.WriteLine(model.TrainingPath);   // fused</code></example>
     public string? TrainingPath { get; internal set; }
 
-    /// <summary>The loss set by Compile.</summary>
-    public Loss? Loss { get; private set; }
+    /// <summary>The loss set by Compile (with one loss per output, the first output's).</summary>
+    public Loss? Loss => Losses.Count > 0 ? Losses[0] : null;
+
+    /// <summary>The losses set by Compile: one for every output, or one per output.</summary>
+    public IReadOnlyList<Loss> Losses { get; private set; } = [];
+
+    /// <summary>The weight of each output's loss in the total that training minimises, or null for all 1.</summary>
+    public IReadOnlyList<float>? LossWeights { get; private set; }
+
+    /// <summary>The number of input tensors the model takes (1 but for a <see cref="Functional"/> with several).</summary>
+    internal virtual int InputCount => 1;
+
+    /// <summary>The names of the outputs, which prefix their losses and metrics in the logs when there are several
+    /// (Keras's <c>dense_1_loss</c>); one output is unnamed.</summary>
+    internal virtual IReadOnlyList<string> OutputNames => [""];
+
+    /// <summary>The forward pass on one tensor per input, giving one per output.</summary>
+    private protected virtual Tensor[] CallAll(IReadOnlyList<Tensor> x, bool training) => [CallCore(x[0], training)];
 
     /// <summary>The metric names given to Compile.</summary>
     public IReadOnlyList<string> MetricNames { get; private set; } = [];
 
-    /// <summary>Set by a callback to end <see cref="Fit"/>: after the current batch when set at a batch (as TerminateOnNaN
+    /// <summary>Set by a callback to end <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken)"/>: after the current batch when set at a batch (as TerminateOnNaN
     /// does), after the current epoch when set at its end (as EarlyStopping does).</summary>
     public bool StopTraining { get; set; }
 
@@ -80,6 +108,12 @@ public abstract partial class Model
             return layers.Count > 0;
         }
     }
+
+    /// <summary>
+    /// Why the model is not a chain of layers each feeding the next (null when it is): the fused training step, which
+    /// runs layers as a list of stages, applies only to chains, and <see cref="TrainingPath"/> gives this reason otherwise.
+    /// </summary>
+    internal virtual string? NotAChain => null;
 
     /// <summary>The shape the model was built for (batch axis as -1), or null.</summary>
     public int[]? InputShape => layers.Count > 0 ? layers[0].BuildInputShape : null;
@@ -104,8 +138,63 @@ public abstract partial class Model
         foreach (var m in names) Metric.Get(m, loss); // validate now, not mid-training
         using var use = Use("Compile", exclusive: true);
         Optimizer = optimizer;
-        Loss = loss;
+        Losses = [loss];
+        LossWeights = null;
         MetricNames = names;
+    }
+
+    /// <summary>
+    /// Configures training of a model with several outputs: one loss for all outputs or one per output, each output's
+    /// loss weighted by <paramref name="lossWeights"/> (all 1 when null) in the total, and metrics (by name) computed
+    /// for every output. The logs then hold <c>loss</c> (the weighted total), and per output <c>{output}_loss</c> and
+    /// <c>{output}_{metric}</c>, where <c>{output}</c> is the name of the layer that makes it, as Keras names them.
+    /// </summary>
+    /// <example><code>model.Compile(new Adam(), loss: [new SparseCategoricalCrossentropy(fromLogits: true), new MeanSquaredError()], lossWeights: [1f, 0.5f]);</code></example>
+    /// <exception cref="ArgumentException">The number of losses is neither 1 nor the number of outputs, the number of
+    /// weights is not the number of outputs, a weight is negative or not finite, or a metric name is unknown.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is training or changing the model.</exception>
+    public void Compile(Optimizer optimizer, IReadOnlyList<Loss> loss, IReadOnlyList<float>? lossWeights = null, IEnumerable<string>? metrics = null)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        ArgumentNullException.ThrowIfNull(loss);
+        int outputs = OutputNames.Count;
+        if (loss.Count != 1 && loss.Count != outputs)
+            throw new ArgumentException($"Model '{Name}' has {outputs} outputs: expected 1 loss or {outputs}. Received: {loss.Count}", nameof(loss));
+        foreach (var l in loss) ArgumentNullException.ThrowIfNull(l, nameof(loss));
+        if (lossWeights != null && (lossWeights.Count != outputs || lossWeights.Any(w => !(w >= 0 && float.IsFinite(w)))))
+            throw new ArgumentException($"Model '{Name}' has {outputs} outputs: expected {outputs} finite, non-negative loss weights. Received: [{string.Join(", ", lossWeights)}]", nameof(lossWeights));
+        string[] names = metrics?.ToArray() ?? [];
+        foreach (var m in names)
+            foreach (var l in loss) Metric.Get(m, l);
+        using var use = Use("Compile", exclusive: true);
+        Optimizer = optimizer;
+        Losses = [.. loss];
+        LossWeights = lossWeights?.ToArray();
+        MetricNames = names;
+    }
+
+    /// <summary>One output's part in training and evaluation: its loss, its weight (null: 1), its own metric objects and
+    /// running loss, and the prefix of its log keys (empty for a model with one output).</summary>
+    internal sealed class Head(Loss loss, float? weight, string prefix, List<Metric> metrics)
+    {
+        public Loss Loss { get; } = loss;
+        public float? Weight { get; } = weight;
+        public string Prefix { get; } = prefix;
+        public List<Metric> Metrics { get; } = metrics;
+        public RunningMean LossMean { get; } = new();
+    }
+
+    /// <summary>Fresh heads for a Fit or an Evaluate, one per output (the model is compiled).</summary>
+    internal Head[] MakeHeads()
+    {
+        var names = OutputNames;
+        var heads = new Head[names.Count];
+        for (int i = 0; i < heads.Length; i++)
+        {
+            var loss = Losses.Count == 1 ? Losses[0] : Losses[i];
+            heads[i] = new Head(loss, LossWeights?[i], names.Count == 1 ? "" : names[i] + "_", [.. MetricNames.Select(m => Metric.Get(m, loss))]);
+        }
+        return heads;
     }
 
     /// <summary>Configures training with Keras names: <c>Compile("adam", "sparse_categorical_crossentropy", ["accuracy"])</c>.</summary>
@@ -136,7 +225,35 @@ public abstract partial class Model
     // Apart from Forward so that Forward captures nothing: a lambda there would allocate its closure on every call.
     private Tensor BuildAndCall(Tensor x, bool training) => RollBackBuildOnFailure(() => CallCore(x, training));
 
-    /// <summary>The forward pass behind <see cref="Call"/>, which has checked that the thread may use the model.</summary>
+    /// <summary>The forward pass of a model with several inputs or outputs: one tensor per input, in the order the
+    /// model lists them, gives one per output.</summary>
+    /// <remarks>Safe to call from several threads at once, and from Fit's callbacks; see the remarks on <see cref="Model"/>.</remarks>
+    /// <example><code>Tensor[] outputs = model.Call([images, metadata]);</code></example>
+    /// <exception cref="ArgumentException">The number of inputs or a shape does not fit the model.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is training or changing the model.</exception>
+    public Tensor[] Call(Tensor[] x, bool training = false)
+    {
+        CheckInputs("Call", x);
+        using var use = UseToRead("Call");
+        return ForwardAll(x, training);
+    }
+
+    /// <summary><see cref="Forward"/> for one tensor per input, giving one per output.</summary>
+    private Tensor[] ForwardAll(IReadOnlyList<Tensor> x, bool training = false) =>
+        Built ? CallAll(x, training) : RollBackBuildOnFailure(() => CallAll(x, training));
+
+    /// <summary>Checks there is one tensor per input, none null, all with the same number of rows.</summary>
+    private void CheckInputs(string op, Tensor[] x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        if (x.Length != InputCount)
+            throw new ArgumentException($"{op}: model '{Name}' takes {InputCount} input(s). Received: {x.Length} tensors", nameof(x));
+        foreach (var t in x) ArgumentNullException.ThrowIfNull(t, nameof(x));
+        if (x.Any(t => t.Rank == 0 || t.ShapeRef[0] != x[0].ShapeRef[0]))
+            throw new ArgumentException($"{op}: every input needs a sample axis and the same number of rows. Received: shapes {string.Join(", ", x.Select(t => ShapeUtil.Format(t.ShapeRef)))}", nameof(x));
+    }
+
+    /// <summary>The forward pass behind <see cref="Call(Tensor, bool)"/>, which has checked that the thread may use the model.</summary>
     protected abstract Tensor CallCore(Tensor x, bool training);
 
     /// <summary>Builds every layer for inputs of <paramref name="inputShape"/> (batch axis included; its size is ignored).</summary>
@@ -181,25 +298,45 @@ public abstract partial class Model
         CheckBatchSize(batchSize);
         using var use = UseToRead("Predict");
         int n = x.Rank == 0 ? 0 : x.ShapeRef[0];
-        if (n <= batchSize) return Forward(x);
-        Tensor? result = null;
-        int outRow = 0;
+        return n <= batchSize ? Forward(x) : PredictBatches([x], batchSize, verbose)[0];
+    }
+
+    /// <summary>Predict for a model with several inputs or outputs: one tensor per input gives one per output, each
+    /// stacked over the batches.</summary>
+    /// <example><code>Tensor[] predictions = model.Predict([xA, xB]);   // one per output</code></example>
+    /// <exception cref="ArgumentException">The number of inputs or a shape does not fit the model.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is training or changing the model.</exception>
+    public Tensor[] Predict(Tensor[] x, int batchSize = 32, int verbose = 0)
+    {
+        CheckInputs("Predict", x);
+        CheckBatchSize(batchSize);
+        using var use = UseToRead("Predict");
+        return x[0].ShapeRef[0] <= batchSize ? ForwardAll(x) : PredictBatches(x, batchSize, verbose);
+    }
+
+    private Tensor[] PredictBatches(Tensor[] x, int batchSize, int verbose)
+    {
+        int n = x[0].ShapeRef[0];
+        Tensor[]? result = null;
         var progress = new ProgressBar(verbose, (n + batchSize - 1) / batchSize);
         for (int start = 0, step = 0; start < n; start += batchSize, step++)
         {
-            var yb = Forward(x.Slice(start, Math.Min(batchSize, n - start)));
-            if (result == null)
-            {
-                int[] shape = yb.Shape;
-                shape[0] = n;
-                result = Tensor.Uninitialized(shape);
-                outRow = yb.Size / yb.ShapeRef[0];
-            }
-            yb.AsSpan().CopyTo(result.Span.Slice(start * outRow));
+            var yb = ForwardAll(Rows(x, start, Math.Min(batchSize, n - start)));
+            result ??= [.. yb.Select(t => Tensor.Uninitialized([n, .. t.ShapeRef.AsSpan(1)]))];
+            for (int k = 0; k < yb.Length; k++)
+                yb[k].AsSpan().CopyTo(result[k].Span.Slice(start * (yb[k].Size / yb[k].ShapeRef[0])));
             progress.Update(step + 1, null);
         }
         progress.Finish(null);
         return result!;
+    }
+
+    /// <summary>Rows [start, start + length) of every tensor.</summary>
+    private static Tensor[] Rows(Tensor[] t, int start, int length)
+    {
+        var rows = new Tensor[t.Length];
+        for (int i = 0; i < t.Length; i++) rows[i] = t[i].Slice(start, length);
+        return rows;
     }
 
     /// <summary>The loss (and compiled metrics) on <paramref name="x"/>, <paramref name="y"/>, computed in batches.</summary>
@@ -208,7 +345,15 @@ public abstract partial class Model
     /// trains the model it throws (see the remarks on <see cref="Model"/>). If it throws on an unbuilt model, the model
     /// stays unbuilt.</remarks>
     /// <exception cref="InvalidOperationException">The model is not compiled, or another thread is training or changing it.</exception>
-    public Dictionary<string, float> Evaluate(Tensor x, Tensor y, int batchSize = 32, int verbose = 0)
+    public Dictionary<string, float> Evaluate(Tensor x, Tensor y, int batchSize = 32, int verbose = 0) =>
+        Evaluate([x], [y], batchSize, verbose);
+
+    /// <summary>Evaluate for a model with several inputs or outputs: one tensor per input and one label tensor per
+    /// output. The logs hold <c>loss</c> (the weighted total) and, with several outputs, <c>{output}_loss</c> and
+    /// <c>{output}_{metric}</c> for each.</summary>
+    /// <exception cref="InvalidOperationException">The model is not compiled, or another thread is training or changing it.</exception>
+    /// <exception cref="ArgumentException">The number of tensors, their rows or shapes do not fit the model.</exception>
+    public Dictionary<string, float> Evaluate(Tensor[] x, Tensor[] y, int batchSize = 32, int verbose = 0)
     {
         using var use = UseToRead("Evaluate");
         RequireCompiled("Evaluate");
@@ -223,34 +368,54 @@ public abstract partial class Model
         return EvaluateCore(x, y, batchSize, verbose, prefix: "");
     }
 
-    private Dictionary<string, float> EvaluateCore(Tensor x, Tensor y, int batchSize, int verbose, string prefix)
+    private Dictionary<string, float> EvaluateCore(Tensor[] x, Tensor[] y, int batchSize, int verbose, string prefix)
     {
         var lossMean = new RunningMean();
-        var metrics = MetricNames.Select(m => Metric.Get(m, Loss)).ToList();
-        int n = x.ShapeRef[0];
+        var heads = MakeHeads();
+        int n = x[0].ShapeRef[0];
         int steps = (n + batchSize - 1) / batchSize;
         var progress = new ProgressBar(verbose, steps);
         float reg = RegularizationLosses().Aggregate(0f, (s, t) => s + t.Item());
         for (int start = 0, step = 0; start < n; start += batchSize, step++)
         {
             int len = Math.Min(batchSize, n - start);
-            Tensor xb = x.Slice(start, len), yb = y.Slice(start, len);
-            Tensor pred = Forward(xb);
-            float loss = Loss!.Call(yb, pred).Item() + reg;
-            lossMean.UpdateState(loss, len);
-            foreach (var m in metrics) m.UpdateState(yb, pred);
-            progress.Update(step + 1, () => Logs(lossMean, metrics, ""));
+            Tensor[] yb = Rows(y, start, len);
+            Tensor[] pred = ForwardAll(Rows(x, start, len));
+            float loss = 0;
+            for (int k = 0; k < heads.Length; k++)
+            {
+                var head = heads[k];
+                float value = head.Loss.Call(yb[k], pred[k]).Item();
+                loss += head.Weight is float w ? value * w : value; // one unweighted output: its loss, bit for bit
+                head.LossMean.UpdateState(value, len);
+                foreach (var m in head.Metrics) m.UpdateState(yb[k], pred[k]);
+            }
+            lossMean.UpdateState(loss + reg, len);
+            progress.Update(step + 1, () => Logs(lossMean, heads, ""));
         }
-        var logs = Logs(lossMean, metrics, prefix);
+        var logs = Logs(lossMean, heads, prefix);
         progress.Finish(logs);
         return logs;
     }
 
-    internal static Dictionary<string, float> Logs(RunningMean loss, List<Metric> metrics, string prefix)
+    /// <summary>The logs: <c>loss</c>, then per output its loss (when there are several) and its metrics, each key
+    /// prefixed with <paramref name="prefix"/> (<c>val_</c>).</summary>
+    internal static Dictionary<string, float> Logs(RunningMean loss, Head[] heads, string prefix)
     {
-        var logs = new Dictionary<string, float> { [prefix + "loss"] = loss.Result() };
-        foreach (var m in metrics) logs[prefix + m.Name] = m.Result();
+        var logs = new Dictionary<string, float>();
+        Fill(logs, loss, heads, prefix);
         return logs;
+    }
+
+    /// <summary>Writes the logs into <paramref name="logs"/> (Fit refills one dictionary after every batch).</summary>
+    internal static void Fill(Dictionary<string, float> logs, RunningMean loss, Head[] heads, string prefix)
+    {
+        logs[prefix + "loss"] = loss.Result();
+        foreach (var head in heads)
+        {
+            if (heads.Length > 1) logs[prefix + head.Prefix + "loss"] = head.LossMean.Result();
+            foreach (var m in head.Metrics) logs[prefix + head.Prefix + m.Name] = m.Result();
+        }
     }
 
     /// <summary>
@@ -280,6 +445,23 @@ public abstract partial class Model
     /// <exception cref="ArgumentException">Bad data: row counts differ, NaN in the inputs, a label out of range, a shape the model does not take.</exception>
     public History Fit(Tensor x, Tensor y, int epochs = 1, int batchSize = 32, bool shuffle = true,
         float validationSplit = 0f, (Tensor X, Tensor Y)? validationData = null, IEnumerable<Callback>? callbacks = null,
+        int verbose = 1, CancellationToken cancellationToken = default) =>
+        Fit([x], [y], epochs, batchSize, shuffle, validationSplit, validationData is { } v ? ([v.X], [v.Y]) : null, callbacks, verbose, cancellationToken);
+
+    /// <summary>
+    /// Fit for a model with several inputs or outputs: one tensor per input (<paramref name="x"/>) and one label tensor
+    /// per output (<paramref name="y"/>), all with the same rows; compile it with one loss per output (or one for all)
+    /// and loss weights. The history holds <c>loss</c> (the weighted total) and, per output, <c>{output}_loss</c> and
+    /// <c>{output}_{metric}</c>, where <c>{output}</c> is the name of the layer that makes it.
+    /// </summary>
+    /// <example><code>model.Compile(new Adam(), loss: [new SparseCategoricalCrossentropy(fromLogits: true), new MeanSquaredError()]);
+    /// var history = model.Fit([xImages, xMeta], [yClass, yScore], epochs: 10);
+    /// Console.WriteLine(history["class_head_loss"][^1]);</code></example>
+    /// <exception cref="InvalidOperationException">The model is not compiled, or another thread is training or changing it.</exception>
+    /// <exception cref="ArgumentException">Bad data: the number of tensors does not fit the model, row counts differ,
+    /// NaN in the inputs, a label out of range, a shape the model does not take.</exception>
+    public History Fit(Tensor[] x, Tensor[] y, int epochs = 1, int batchSize = 32, bool shuffle = true,
+        float validationSplit = 0f, (Tensor[] X, Tensor[] Y)? validationData = null, IEnumerable<Callback>? callbacks = null,
         int verbose = 1, CancellationToken cancellationToken = default)
     {
         using var use = Use("Fit", exclusive: true);
@@ -306,8 +488,8 @@ public abstract partial class Model
 
     /// <summary>Fit's checks, all before the first update: arguments, data, the build for the data, labels and the
     /// loss on one row. Returns the training and validation data.</summary>
-    private (Tensor X, Tensor Y, Tensor? XVal, Tensor? YVal) PrepareFit(Tensor x, Tensor y, int epochs, int batchSize,
-        float validationSplit, (Tensor X, Tensor Y)? validationData)
+    private (Tensor[] X, Tensor[] Y, Tensor[]? XVal, Tensor[]? YVal) PrepareFit(Tensor[] x, Tensor[] y, int epochs, int batchSize,
+        float validationSplit, (Tensor[] X, Tensor[] Y)? validationData)
     {
         RequireCompiled("Fit");
         CheckXY("Fit", x, y);
@@ -315,12 +497,12 @@ public abstract partial class Model
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), $"Fit: epochs must be non-negative. Received: {epochs}");
         if (!(validationSplit >= 0f && validationSplit < 1f))
             throw new ArgumentOutOfRangeException(nameof(validationSplit), $"Fit: validationSplit must be in [0, 1). Received: {validationSplit}");
-        CheckFinite("Fit", "x", x);
-        CheckFinite("Fit", "y", y);
+        foreach (var t in x) CheckFinite("Fit", "x", t);
+        foreach (var t in y) CheckFinite("Fit", "y", t);
 
         // Keras takes the validation rows from the end, before any shuffling.
-        Tensor xTrain = x, yTrain = y;
-        Tensor? xVal = null, yVal = null;
+        Tensor[] xTrain = x, yTrain = y;
+        Tensor[]? xVal = null, yVal = null;
         if (validationData is { } vd)
         {
             CheckXY("Fit (validationData)", vd.X, vd.Y);
@@ -328,23 +510,26 @@ public abstract partial class Model
         }
         else if (validationSplit > 0)
         {
-            int n = x.ShapeRef[0];
+            int n = x[0].ShapeRef[0];
             int split = (int)(n * (1.0 - validationSplit));
             if (split == 0 || split == n)
                 throw new ArgumentException($"Fit: validationSplit={validationSplit} leaves no rows for training or validation ({n} rows).");
-            xTrain = x.Slice(0, split); yTrain = y.Slice(0, split);
-            xVal = x.Slice(split, n - split); yVal = y.Slice(split, n - split);
+            xTrain = Rows(x, 0, split); yTrain = Rows(y, 0, split);
+            xVal = Rows(x, split, n - split); yVal = Rows(y, split, n - split);
         }
         EnsureBuiltFor(xTrain);
         CheckAllRows(xTrain);
         CheckLabels("Fit", yTrain);
         if (xVal != null)
         {
-            Forward(xVal.Slice(0, Math.Min(1, xVal.ShapeRef[0])));
+            EnsureBuiltFor(xVal);
             CheckAllRows(xVal);
             CheckLabels("Fit (validation)", yVal!);
         }
-        Loss!.Call(yTrain.Slice(0, 1), Forward(xTrain.Slice(0, 1))); // label/prediction shape mismatches surface here, before any update
+        // Label/prediction shape mismatches surface here, before any update.
+        var heads = MakeHeads();
+        var pred = ForwardAll(Rows(xTrain, 0, 1));
+        for (int k = 0; k < heads.Length; k++) heads[k].Loss.Call(yTrain[k].Slice(0, 1), pred[k]);
         return (xTrain, yTrain, xVal, yVal);
     }
 
@@ -357,6 +542,18 @@ public abstract partial class Model
     private static void CheckBatchSize(int batchSize)
     {
         if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), $"batchSize must be positive. Received: {batchSize}");
+    }
+
+    /// <summary>One tensor per input and one per output, each checked against the first input as below.</summary>
+    private void CheckXY(string op, Tensor[] x, Tensor[] y)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(y);
+        int outputs = OutputNames.Count;
+        if (x.Length != InputCount || y.Length != outputs)
+            throw new ArgumentException($"{op}: model '{Name}' takes {InputCount} input tensor(s) and {outputs} label tensor(s), one per output. Received: {x.Length} and {y.Length}");
+        foreach (var t in x) CheckXY(op, t, y[0]);
+        foreach (var t in y) CheckXY(op, x[0], t);
     }
 
     private static void CheckXY(string op, Tensor x, Tensor y)
@@ -386,26 +583,32 @@ public abstract partial class Model
 
     /// <summary>The first layer's input check on every row, not only the one the build saw (an Embedding's indices), so
     /// that a bad row deep in the data fails Fit before the first update rather than in the middle of an epoch.</summary>
-    private void CheckAllRows(Tensor x)
+    private protected virtual void CheckAllRows(Tensor[] x)
     {
         foreach (var layer in layers)
         {
-            layer.CheckData(x);
+            layer.CheckData(x[0]);
             if (layer is not Input) break;
         }
     }
 
     /// <summary>Builds the model from the data's shape (or checks the data fits the built model) with one sample.</summary>
-    private void EnsureBuiltFor(Tensor x) => Forward(x.Slice(0, Math.Min(1, x.ShapeRef[0])));
+    private void EnsureBuiltFor(Tensor[] x) => ForwardAll(Rows(x, 0, Math.Min(1, x[0].ShapeRef[0])));
 
     /// <summary>For sparse cross-entropy, every label must be a class index the output layer can produce; for binary
     /// and categorical cross-entropy, 0, 1 or a probability.</summary>
-    private void CheckLabels(string op, Tensor y)
+    private void CheckLabels(string op, Tensor[] y)
     {
-        if (Loss is BinaryCrossentropy) BinaryCrossentropy.CheckLabels(op, y);
-        if (Loss is CategoricalCrossentropy) CategoricalCrossentropy.CheckLabels(op, y);
-        if (Loss is not SparseCategoricalCrossentropy) return;
-        var outShape = OutputShape();
+        var names = OutputNames;
+        for (int k = 0; k < y.Length; k++)
+            CheckLabels(names.Count == 1 ? op : $"{op} (output '{names[k]}')", y[k], Losses.Count == 1 ? Losses[0] : Losses[k], OutputShapeOf(k));
+    }
+
+    private static void CheckLabels(string op, Tensor y, Loss loss, int[] outShape)
+    {
+        if (loss is BinaryCrossentropy) BinaryCrossentropy.CheckLabels(op, y);
+        if (loss is CategoricalCrossentropy) CategoricalCrossentropy.CheckLabels(op, y);
+        if (loss is not SparseCategoricalCrossentropy) return;
         int classes = outShape[^1];
         ReadOnlySpan<float> s = y.AsSpan();
         for (int i = 0; i < s.Length; i++)
@@ -416,8 +619,11 @@ public abstract partial class Model
         }
     }
 
-    /// <summary>The output shape for the built input shape (batch axis -1).</summary>
-    public int[] OutputShape()
+    /// <summary>The shape of output <paramref name="k"/> (batch axis -1); a model with one output has only <see cref="OutputShape"/>.</summary>
+    internal virtual int[] OutputShapeOf(int k) => OutputShape();
+
+    /// <summary>The output shape for the built input shape (batch axis -1); for a model with several outputs, the first's.</summary>
+    public virtual int[] OutputShape()
     {
         if (!Built) throw new InvalidOperationException($"Model '{Name}' is not built yet: call it on data, Fit it, or Build(inputShape).");
         int[] shape = InputShape!;

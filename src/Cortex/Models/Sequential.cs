@@ -50,6 +50,43 @@ public sealed class Sequential : Model
         return last;
     }
 
+    /// <summary>
+    /// Calls this model's layers, in order, on a symbolic tensor, so that a Sequential serves as a block of a
+    /// <see cref="Functional"/> model: the graph holds the Sequential's own layers (their weights shared with it, and
+    /// shared again if the Sequential is called twice), each a row of the Functional's summary.
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var encoder = new Sequential(new Dense(32, "relu"), new Dense(8));
+    /// var left = new Input([16]);
+    /// var right = new Input([16]);
+    /// var distance = new Subtract().Call(encoder.Call(left), encoder.Call(right));   // one encoder, two branches
+    /// </code>
+    /// </example>
+    /// <exception cref="ArgumentException">The tensor's shape does not fit the model (the message names the layer).</exception>
+    /// <exception cref="InvalidOperationException">The model has no layers, or another thread is using it.</exception>
+    public SymbolicTensor Call(SymbolicTensor x)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        using var use = UseToRead("Call");
+        if (layers.Count == 0) throw new InvalidOperationException($"Sequential '{Name}' has no layers.");
+        return RollBackBuildOnFailure(() => // a call that fails leaves an unbuilt model unbuilt
+        {
+            var t = x;
+            foreach (var layer in layers)
+            {
+                if (layer is Input input)
+                {
+                    // An Input declares the shape the model takes: a tensor of that shape passes through it.
+                    input.CheckSymbolic(t.ShapeRef);
+                    continue;
+                }
+                t = layer.Call(t);
+            }
+            return t;
+        });
+    }
+
     /// <inheritdoc/>
     protected override Tensor CallCore(Tensor x, bool training)
     {
@@ -57,7 +94,7 @@ public sealed class Sequential : Model
         Tensor? mask = null; // the steps' mask, from a Masking or Embedding(maskZero) layer on (Keras's _keras_mask)
         foreach (var layer in layers)
         {
-            var y = layer.Call(x, mask, training);
+            var y = layer.Call(x, training, mask);
             mask = layer.ComputeMask(x, mask);
             x = y;
         }

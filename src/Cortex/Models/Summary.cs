@@ -19,10 +19,13 @@ public abstract partial class Model
     /// <summary>The summary as one string.</summary>
     public string SummaryString() => string.Join(Environment.NewLine, SummaryLines());
 
-    private List<string> SummaryLines()
+    /// <summary>One row of the summary: the layer, its output shape as printed, and for a graph the tensors it was
+    /// called on (Keras's "Connected to": <c>dense[0][0]</c>, one per line), or null for a chain.</summary>
+    private protected readonly record struct SummaryRow(Layer Layer, string OutputShape, IReadOnlyList<string>? ConnectedTo);
+
+    /// <summary>The summary's rows: for a chain, each layer's output shape follows from the previous one's.</summary>
+    private protected virtual IEnumerable<SummaryRow> SummaryRows()
     {
-        const int c1 = 33, c2 = 24, c3 = 15;
-        var rows = new List<(string, string, string)>();
         int[]? shape = Built ? InputShape : null;
         foreach (var layer in layers)
         {
@@ -32,22 +35,39 @@ public abstract partial class Model
                 shape = layer.ComputeOutputShape(shape);
                 outShape = FormatShape(shape);
             }
-            string pars = layer.Built ? layer.CountParams().ToString("N0", CultureInfo.InvariantCulture) : "0 (unbuilt)";
-            rows.Add(($"{layer.Name} ({layer.GetType().Name})", outShape, pars));
+            yield return new SummaryRow(layer, outShape, null);
         }
+    }
+
+    private List<string> SummaryLines()
+    {
+        const int c1 = 33, c2 = 24, c3 = 15, c4 = 24;
+        var rows = SummaryRows().ToList();
+        bool graph = rows.Any(r => r.ConnectedTo != null);
+        int[] widths = graph ? [c1, c2, c3, c4] : [c1, c2, c3];
+        string Rule(char left, char line, char cross, char right) =>
+            left + string.Join(cross, widths.Select(w => new string(line, w))) + right;
         var lines = new List<string> { $"Model: \"{Name}\"" };
-        lines.Add("┏" + new string('━', c1) + "┳" + new string('━', c2) + "┳" + new string('━', c3) + "┓");
-        lines.Add("┃ " + "Layer (type)".PadRight(c1 - 1) + "┃ " + "Output Shape".PadRight(c2 - 1) + "┃ " + "Param #".PadLeft(c3 - 2) + " ┃");
-        lines.Add("┡" + new string('━', c1) + "╇" + new string('━', c2) + "╇" + new string('━', c3) + "┩");
+        lines.Add(Rule('┏', '━', '┳', '┓'));
+        lines.Add("┃ " + "Layer (type)".PadRight(c1 - 1) + "┃ " + "Output Shape".PadRight(c2 - 1) + "┃ " + "Param #".PadLeft(c3 - 2) + " ┃"
+            + (graph ? " " + "Connected to".PadRight(c4 - 1) + "┃" : ""));
+        lines.Add(Rule('┡', '━', '╇', '┩'));
         for (int i = 0; i < rows.Count; i++)
         {
-            var (a, b, c) = rows[i];
-            lines.Add("│ " + Cell(a, c1 - 1) + "│ " + Cell(b, c2 - 1) + "│ " + c.PadLeft(c3 - 2) + " │");
-            lines.Add(i < rows.Count - 1
-                ? "├" + new string('─', c1) + "┼" + new string('─', c2) + "┼" + new string('─', c3) + "┤"
-                : "└" + new string('─', c1) + "┴" + new string('─', c2) + "┴" + new string('─', c3) + "┘");
+            var row = rows[i];
+            string pars = row.Layer.Built ? row.Layer.CountParams().ToString("N0", CultureInfo.InvariantCulture) : "0 (unbuilt)";
+            IReadOnlyList<string> links = row.ConnectedTo is { Count: > 0 } c ? c : ["-"];
+            for (int k = 0; k < (graph ? links.Count : 1); k++)
+            {
+                // Keras lists a merge layer's inputs one per line, the other cells blank below the first.
+                string name = k == 0 ? $"{row.Layer.Name} ({row.Layer.GetType().Name})" : "";
+                string line = "│ " + Cell(name, c1 - 1) + "│ " + Cell(k == 0 ? row.OutputShape : "", c2 - 1) + "│ " + (k == 0 ? pars : "").PadLeft(c3 - 2) + " │";
+                if (graph) line += " " + Cell(links[k] + (k < links.Count - 1 ? "," : ""), c4 - 1) + "│";
+                lines.Add(line);
+            }
+            lines.Add(i < rows.Count - 1 ? Rule('├', '─', '┼', '┤') : Rule('└', '─', '┴', '┘'));
         }
-        if (rows.Count == 0) lines.Add("└" + new string('─', c1) + "┴" + new string('─', c2) + "┴" + new string('─', c3) + "┘");
+        if (rows.Count == 0) lines.Add(Rule('└', '─', '┴', '┘'));
         long trainable = layers.Sum(l => (long)l.TrainableWeights.Sum(w => w.Size));
         long nonTrainable = layers.Sum(l => (long)l.NonTrainableWeights.Sum(w => w.Size));
         lines.Add($" Total params: {Count(trainable + nonTrainable)}");

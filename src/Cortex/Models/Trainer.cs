@@ -16,37 +16,40 @@ internal sealed class RunningMean
     public void Reset() { sum = 0; weight = 0; }
 }
 
-/// <summary>Runs the epochs of <see cref="Model.Fit"/>: shuffling, mini-batches, the tape, the optimizer step, the running metrics.</summary>
+/// <summary>Runs the epochs of <see cref="Model.Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken)"/>: shuffling, mini-batches, the tape, the optimizer step, the running metrics.</summary>
 internal sealed class Trainer
 {
     private readonly Model model;
-    private readonly Tensor x, y;
+    private readonly Tensor[] x, y;   // one tensor per input, one label tensor per output
     private readonly int batchSize;
     private readonly bool shuffle;
     private readonly int[] order;
     private readonly CortexRandom rng;
     private readonly IReadOnlyList<Variable> variables;
-    private readonly List<Metric> metrics;
+    private readonly Model.Head[] heads; // per output: loss, weight, metrics (the fused step updates the single head's metrics)
     private readonly RunningMean loss = new();
     private readonly FusedTrainStep? fused;
     private readonly Func<Dictionary<string, float>> logs;
     private readonly Dictionary<string, float> batchLogs = []; // refilled after every step: no garbage per step
     private int epochsRun;
 
-    public Trainer(Model model, Tensor x, Tensor y, int batchSize, bool shuffle)
+    public Trainer(Model model, Tensor[] x, Tensor[] y, int batchSize, bool shuffle)
     {
         this.model = model;
         this.x = x;
         this.y = y;
         this.batchSize = batchSize;
         this.shuffle = shuffle;
-        order = new int[x.ShapeRef[0]];
+        order = new int[x[0].ShapeRef[0]];
         for (int i = 0; i < order.Length; i++) order[i] = i;
         rng = CortexRandom.FromSeedOrGlobal(null); // deterministic after CortexRandom.SetGlobalSeed
         variables = model.TrainableVariables;
-        metrics = [.. model.MetricNames.Select(m => Metric.Get(m, model.Loss))];
+        heads = model.MakeHeads();
         string reason = "ForceTapePath is set";
-        fused = ForceTapePath ? null : FusedTrainStep.TryCreate(model, x, y, batchSize, metrics, out reason);
+        if (!ForceTapePath && x.Length == 1 && y.Length == 1 && heads[0].Weight == null)
+            fused = FusedTrainStep.TryCreate(model, x[0], y[0], batchSize, heads[0].Metrics, out reason);
+        else if (!ForceTapePath)
+            reason = model.NotAChain ?? (heads.Length > 1 || x.Length > 1 ? "the model has several inputs or outputs" : "the loss is weighted (lossWeights)");
         model.TrainingPath = fused != null ? "fused" : $"tape: {reason}";
         LastFitFused = fused != null;
         logs = () => batchLogs; // made once: a lambda per step would be garbage per step
@@ -69,10 +72,13 @@ internal sealed class Trainer
         int steps = (n + batchSize - 1) / batchSize;
         if (shuffle) rng.Shuffle(order);
         loss.Reset();
-        foreach (var m in metrics) m.ResetState();
+        foreach (var head in heads)
+        {
+            head.LossMean.Reset();
+            foreach (var m in head.Metrics) m.ResetState();
+        }
         Progress = new ProgressBar(verbose, steps);
         var optimizer = model.Optimizer!;
-        var lossFn = model.Loss!;
         for (int step = 0; step < steps && !cancel.IsCancellationRequested; step++)
         {
             int start = step * batchSize, len = Math.Min(batchSize, n - start);
@@ -80,26 +86,22 @@ internal sealed class Trainer
             foreach (var cb in callbacks) cb.OnTrainBatchBegin(step);
             if (fused != null)
             {
-                float l = fused.Step(x, y, shuffle ? order.AsSpan(start, len) : default, start, len, skipUpdateIfNotFinite: first);
+                float l = fused.Step(x[0], y[0], shuffle ? order.AsSpan(start, len) : default, start, len, skipUpdateIfNotFinite: first);
                 if (first && !float.IsFinite(l)) throw NotFiniteFirstLoss(l);
                 loss.UpdateState(l, len);
             }
-            else TapeStep(start, len, optimizer, lossFn, first);
+            else TapeStep(start, len, optimizer, first);
             RefillBatchLogs();
             Progress.Update(step + 1, logs);
             foreach (var cb in callbacks) cb.OnTrainBatchEnd(step, batchLogs);
             if (model.StopTraining) break; // as Keras: a callback can end the epoch at any batch (TerminateOnNaN)
         }
         epochsRun++;
-        return Model.Logs(loss, metrics, "");
+        return Model.Logs(loss, heads, "");
     }
 
     /// <summary>The epoch's running loss and metrics after a step, written into the one dictionary batch callbacks get.</summary>
-    private void RefillBatchLogs()
-    {
-        batchLogs["loss"] = loss.Result();
-        foreach (var m in metrics) batchLogs[m.Name] = m.Result();
-    }
+    private void RefillBatchLogs() => Model.Fill(batchLogs, loss, heads, "");
 
     /// <summary>
     /// The error for a NaN or infinite loss on the first batch of a Fit, thrown before that batch's update so the
@@ -119,26 +121,19 @@ internal sealed class Trainer
 
     /// <summary>The general step: forward on a GradientTape, loss plus regularisation, gradients, optimizer update
     /// (not made when <paramref name="first"/> and the loss is not finite: see <see cref="NotFiniteFirstLoss"/>).</summary>
-    private void TapeStep(int start, int len, Optimizers.Optimizer optimizer, Losses.Loss lossFn, bool first)
+    private void TapeStep(int start, int len, Optimizers.Optimizer optimizer, bool first)
     {
-        Tensor xb, yb;
-        if (shuffle)
-        {
-            ReadOnlySpan<int> idx = order.AsSpan(start, len);
-            xb = x.Gather(idx);
-            yb = y.Gather(idx);
-        }
-        else
-        {
-            xb = x.Slice(start, len);
-            yb = y.Slice(start, len);
-        }
-        Tensor pred, total;
+        Tensor[] xb = Batch(x, start, len), yb = Batch(y, start, len);
+        Tensor[] pred;
+        Tensor total;
+        var parts = new Tensor[heads.Length];
         Tensor[] grads;
         using (var tape = new GradientTape())
         {
             pred = model.Call(xb, training: true);
-            total = lossFn.Call(yb, pred);
+            for (int k = 0; k < heads.Length; k++) parts[k] = heads[k].Loss.Call(yb[k], pred[k]);
+            total = heads[0].Weight is float w0 ? parts[0] * w0 : parts[0]; // one unweighted output: its loss, bit for bit
+            for (int k = 1; k < heads.Length; k++) total += heads[k].Weight is float w ? parts[k] * w : parts[k];
             foreach (var r in model.RegularizationLosses()) total += r;
             grads = tape.Gradient(total, [.. variables]);
         }
@@ -146,6 +141,18 @@ internal sealed class Trainer
         if (first && !float.IsFinite(value)) throw NotFiniteFirstLoss(value);
         optimizer.ApplyGradients(grads, variables);
         loss.UpdateState(value, len);
-        foreach (var m in metrics) m.UpdateState(yb, pred);
+        for (int k = 0; k < heads.Length; k++)
+        {
+            if (heads.Length > 1) heads[k].LossMean.UpdateState(parts[k].Item(), len);
+            foreach (var m in heads[k].Metrics) m.UpdateState(yb[k], pred[k]);
+        }
+    }
+
+    /// <summary>The batch's rows of every tensor: the shuffled ones gathered, or a slice.</summary>
+    private Tensor[] Batch(Tensor[] t, int start, int len)
+    {
+        var rows = new Tensor[t.Length];
+        for (int i = 0; i < t.Length; i++) rows[i] = shuffle ? t[i].Gather(order.AsSpan(start, len)) : t[i].Slice(start, len);
+        return rows;
     }
 }

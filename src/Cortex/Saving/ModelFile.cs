@@ -24,7 +24,7 @@ namespace Cortex.Saving;
 /// Saving goes through <see cref="AtomicFile"/>: a temporary file beside the target, renamed over it and the directory
 /// flushed, so a crash mid-save never leaves a half-written model where the old one was.
 /// </summary>
-internal static class ModelFile
+internal static partial class ModelFile
 {
     public const int FormatVersion = 2;
     private static readonly byte[] Magic = "CRTX"u8.ToArray();
@@ -54,21 +54,14 @@ internal static class ModelFile
         {
             ["format"] = "cortex-model",
             ["version"] = FormatVersion,
-            ["model"] = ConfigJson.Describe(model.GetType().Name, new Dictionary<string, object?>
-            {
-                ["name"] = model.Name,
-                ["layers"] = model.Layers.Select(l => new Dictionary<string, object?>
-                {
-                    ["class_name"] = l.GetType().Name,
-                    ["config"] = l.GetConfig(),
-                    ["build_input_shape"] = l.BuildInputShape,
-                    ["random_state"] = l.Generator?.State,
-                }).ToList(),
-            }),
+            ["model"] = ConfigJson.Describe(model.GetType().Name, ModelConfig(model)),
             ["compile"] = optimizer == null ? null : new Dictionary<string, object?>
             {
                 ["optimizer"] = ConfigJson.Describe(optimizer.GetType().Name, optimizer.GetConfig()),
                 ["loss"] = ConfigJson.Describe(model.Loss!.GetType().Name, model.Loss.GetConfig()),
+                // One loss per output and their weights (a model with several outputs); absent otherwise.
+                ["losses"] = model.Losses.Count > 1 ? model.Losses.Select(l => ConfigJson.Describe(l.GetType().Name, l.GetConfig())).ToList() : null,
+                ["loss_weights"] = model.LossWeights,
                 ["metrics"] = model.MetricNames,
             },
             ["weights"] = variables.Select(v => new Dictionary<string, object?> { ["name"] = v.Name, ["shape"] = v.Shape }).ToList(),
@@ -100,10 +93,45 @@ internal static class ModelFile
         stream.Write(hash.GetHashAndReset());
     }
 
+    /// <summary>
+    /// The model's architecture: its layers in order, each with its configuration and random state; for a chain, the
+    /// input shape each layer was built for; for a graph (<see cref="Functional"/>), as Keras saves one, each layer's
+    /// <c>inbound_nodes</c> (one list per call of the layer, of the <c>[layer name, node index, tensor index]</c> it
+    /// read), and the model's <c>input_layers</c> and <c>output_layers</c> in the same form. Loading replays the calls,
+    /// which builds every layer.
+    /// </summary>
+    private static Dictionary<string, object?> ModelConfig(Model model)
+    {
+        var graph = model as Functional;
+        object[] Ref(SymbolicTensor t)
+        {
+            var (layer, node, tensor) = graph!.History(t);
+            return [layer, node, tensor];
+        }
+        var config = new Dictionary<string, object?>
+        {
+            ["name"] = model.Name,
+            ["layers"] = model.Layers.Select(l =>
+            {
+                var d = new Dictionary<string, object?> { ["class_name"] = l.GetType().Name, ["config"] = l.GetConfig() };
+                if (graph == null) d["build_input_shape"] = l.BuildInputShape;
+                else d["inbound_nodes"] = graph.NodesOf(l).Where(n => n.Inputs.Count > 0).Select(n => n.Inputs.Select(Ref).ToList()).ToList();
+                d["random_state"] = l.Generator?.State;
+                return d;
+            }).ToList(),
+        };
+        if (graph != null)
+        {
+            config["input_layers"] = graph.Inputs.Select(Ref).ToList();
+            config["output_layers"] = graph.Outputs.Select(Ref).ToList();
+        }
+        return config;
+    }
+
     /// <summary>The classes <see cref="Load(string)"/> can name: the model's, and those registered with
     /// <see cref="ConfigRegistry"/> (it rebuilds layers, optimizers, schedules, losses, initializers and regularizers
     /// from their class names, and only those).</summary>
-    private static readonly HashSet<string> CortexClasses = [nameof(Sequential), .. ConfigRegistry.Classes.Select(c => c.Name)];
+    private static readonly HashSet<string> CortexClasses = [nameof(Sequential), nameof(Functional), .. ConfigRegistry.Classes.Select(c => c.Name)];
 
     /// <summary>
     /// Refuses, before anything is written, a model that <see cref="Load(string)"/> could not rebuild: a layer, optimizer,
@@ -115,7 +143,8 @@ internal static class ModelFile
         if (path == "")
         {
             var parts = model.Layers.Select(l => ($"layer '{l.Name}'", (object?)l))
-                .Append(("optimizer", model.Optimizer)).Append(("learning-rate schedule", model.Optimizer?.Schedule)).Append(("loss", model.Loss));
+                .Append(("optimizer", model.Optimizer)).Append(("learning-rate schedule", model.Optimizer?.Schedule))
+                .Concat(model.Losses.Select(l => ("loss", (object?)l)));
             foreach (var (what, part) in parts)
                 if (part != null && part.GetType().Assembly != typeof(Model).Assembly)
                     throw Unloadable(model, what, part.GetType().FullName);
@@ -265,7 +294,17 @@ internal static class ModelFile
             string lossClass = ConfigJson.ClassName(lossJson, "compile.loss");
             var loss = In($"compile.loss ({Excerpt.Of(lossClass)})", () => Loss.FromConfig(lossClass, ConfigJson.Config(lossJson, "compile.loss")));
             var metrics = ConfigJson.Items(compile, "metrics", "compile").Select(m => ConfigJson.Text(m, "compile.metrics")).ToList();
-            In("compile", () => { model.Compile(optimizer, loss, metrics); return model; });
+            var losses = new List<Loss> { loss };
+            if (ConfigJson.TryGet(compile, "losses", out var many) && many.ValueKind != JsonValueKind.Null)
+                losses = [.. ConfigJson.Items(compile, "losses", "compile").Select((l, k) =>
+                {
+                    string at = $"compile.losses[{k}]", name = ConfigJson.ClassName(l, at);
+                    return In($"{at} ({Excerpt.Of(name)})", () => Loss.FromConfig(name, ConfigJson.Config(l, at)));
+                })];
+            float[]? weights = ConfigJson.TryGet(compile, "loss_weights", out var w) && w.ValueKind != JsonValueKind.Null
+                ? [.. ConfigJson.Items(compile, "loss_weights", "compile").Select(e => In("compile.loss_weights", () => e.GetSingle()))]
+                : null;
+            In("compile", () => { model.Compile(optimizer, losses, weights, metrics); return model; });
             InvalidDataException Bad(string what) => new(what);
             if (version == 1) RestoreFormat1OptimizerState(root, model, optimizer, floats, ref offset, source);
             else RestoreOptimizerState(ConfigJson.Required(root, "optimizer_state", Top), variables, optimizer, floats, ref offset, Bad);
@@ -345,11 +384,13 @@ internal static class ModelFile
     private static Model BuildModel(JsonElement described, long floatCount)
     {
         string cls = ConfigJson.ClassName(described, "model");
-        if (cls != nameof(Sequential)) throw new InvalidDataException($"unknown model class '{Excerpt.Of(cls)}'; expected 'Sequential'.");
+        if (cls != nameof(Sequential) && cls != nameof(Functional))
+            throw new InvalidDataException($"unknown model class '{Excerpt.Of(cls)}'; expected 'Sequential' or 'Functional'.");
         var config = ConfigJson.Config(described, "model");
         var layers = new List<Layer>();
         var shapes = new List<int[]?>();
-        foreach (var l in ConfigJson.Items(config, "layers", "model.config"))
+        var items = ConfigJson.Items(config, "layers", "model.config").ToList();
+        foreach (var l in items)
         {
             string at = $"layer {layers.Count}";
             string layerClass = ConfigJson.ClassName(l, at);
@@ -366,6 +407,7 @@ internal static class ModelFile
             layers.Add(layer);
             shapes.Add(ConfigJson.TryGet(l, "build_input_shape", out _) ? ConfigJson.Ints(l, "build_input_shape", at) : null);
         }
+        if (cls == nameof(Functional)) return BuildGraph(config, items, layers);
         var model = In("model.config", () => new Sequential(layers, ConfigJson.String(config, "name")));
         for (int i = 0; i < layers.Count; i++)
             if (shapes[i] is { } shape)

@@ -16,10 +16,18 @@ public class ConcurrencyTests
     private static readonly Tensor Y = X.Sum(1) > 0f;
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
-    private static Sequential Compiled(string? name = null)
+    // The same rules hold for a chain and for a graph (Functional) of the same layers.
+    private static Model Compiled(string? name = null, bool graph = false)
     {
         CortexRandom.SetGlobalSeed(1);
-        var m = new Sequential([new Input([3]), new Dense(4, "relu"), new Dense(1, "sigmoid")], name);
+        Model m;
+        if (graph)
+        {
+            var input = new Input([3]);
+            var h = new Dense(4, "relu").Call(input);
+            m = new Functional(input, new Dense(1, "sigmoid").Call(new Add().Call(h, h)), name);
+        }
+        else m = new Sequential([new Input([3]), new Dense(4, "relu"), new Dense(1, "sigmoid")], name);
         m.Compile(new Adam(0.01f), new BinaryCrossentropy(), ["accuracy"]);
         return m;
     }
@@ -55,13 +63,18 @@ public class ConcurrencyTests
         Assert.True(fit.IsCompletedSuccessfully, $"the held Fit failed: {fit.Exception}");
     }
 
-    public static TheoryData<string> Readers => ["Predict", "Call", "Evaluate", "GetWeights", "Save", "Fit", "SetWeights", "Compile"];
+    public static TheoryData<string, bool> Readers => new()
+    {
+        { "Predict", false }, { "Call", false }, { "Evaluate", false }, { "GetWeights", false }, { "Save", false }, { "Fit", false },
+        { "SetWeights", false }, { "Compile", false },
+        { "Predict", true }, { "Call", true }, { "Evaluate", true }, { "Save", true }, { "Fit", true }, { "SetWeights", true },
+    };
 
     [Theory]
     [MemberData(nameof(Readers))]
-    public void UsingAModelWhileAnotherThreadFitsIt_ThrowsNamingTheModelAndTheOperation(string operation)
+    public void UsingAModelWhileAnotherThreadFitsIt_ThrowsNamingTheModelAndTheOperation(string operation, bool graph)
     {
-        var model = Compiled("shared_model");
+        var model = Compiled("shared_model", graph);
         var weights = model.GetWeights();
         string path = Path.Combine(Path.GetTempPath(), $"cortex-concurrency-{Guid.NewGuid():N}.cortex");
         Action use = operation switch
@@ -153,10 +166,12 @@ public class ConcurrencyTests
         }
     }
 
-    [Fact]
-    public void TheFitThreadItself_CanUseTheModel_InCallbacksAndValidation()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void TheFitThreadItself_CanUseTheModel_InCallbacksAndValidation(bool graph)
     {
-        var model = Compiled();
+        var model = Compiled(graph: graph);
         var cb = new UsesTheModel(X, Y);
         var history = model.Fit(X, Y, epochs: 2, batchSize: 8, validationSplit: 0.25f, callbacks: [cb], verbose: 0);
         Assert.Equal(2, history["val_loss"].Count);
@@ -182,10 +197,12 @@ public class ConcurrencyTests
         for (int s = 0; s < 4; s++) Assert.Equal(alone[s], results[s]);
     }
 
-    [Fact]
-    public async Task PredictsOnSeveralThreads_RunTogether()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task PredictsOnSeveralThreads_RunTogether(bool graph)
     {
-        var model = Compiled();
+        var model = Compiled(graph: graph);
         var expected = model.Predict(X).ToArray();
         var results = await Task.WhenAll(Enumerable.Range(0, 4)
             .Select(_ => Task.Factory.StartNew(() => Enumerable.Range(0, 50).Select(_ => model.Predict(X).ToArray()).ToList(),

@@ -79,6 +79,14 @@ public class ConfigRegistryTests
             kernelInitializer: new HeNormal(seed: 3), recurrentInitializer: new Orthogonal(0.5f, 4), biasInitializer: new Constant(0.5f),
             kernelRegularizer: new L2(0.02f), recurrentRegularizer: new L1(0.01f), biasRegularizer: new L1(0.03f),
             dropout: 0.1f, recurrentDropout: 0.2f, seed: 9, returnSequences: true, goBackwards: true, resetAfter: false, name: "g")), [2, 3, 4], []),
+        ["Add"] = (() => Frozen(new Add("plus")), [2, 3], []),            // merge layers: called on two inputs of this shape
+        ["Subtract"] = (() => Frozen(new Subtract("minus")), [2, 3], []),
+        ["Multiply"] = (() => Frozen(new Multiply("times")), [2, 3], []),
+        ["Average"] = (() => Frozen(new Average("mean")), [2, 3], []),
+        ["Maximum"] = (() => Frozen(new Maximum("most")), [2, 3], []),
+        ["Minimum"] = (() => Frozen(new Minimum("least")), [2, 3], []),
+        ["Concatenate"] = (() => Frozen(new Concatenate(axis: 1, "joined")), [2, 3], []),
+        ["Dot"] = (() => Frozen(new Dot([1, -1], normalize: true, "cosine")), [2, 3], []),
 
         ["GlorotUniform"] = (() => new GlorotUniform(1), null, []),
         ["GlorotNormal"] = (() => new GlorotNormal(2), null, []),
@@ -176,8 +184,14 @@ public class ConfigRegistryTests
             var x = layer is Embedding e // indices
                 ? Tensor.FromArray([.. Enumerable.Range(0, input!.Aggregate(1, (a, b) => a * b)).Select(i => (float)(i % e.InputDim))], input!)
                 : Tensor.RandomNormal(input!, seed: 1);
-            Tensor expected = layer.Call(x);
             var copy = (Layer)back;
+            if (layer is Merge)
+            {
+                var x2 = Tensor.RandomNormal(input!, seed: 2);
+                Assert.Equal(layer.Call(x, x2).ToArray(), copy.Call(x, x2).ToArray());
+                return;
+            }
+            Tensor expected = layer.Call(x);
             copy.EnsureBuilt(input!);
             copy.SetWeights(layer.GetWeights());
             Assert.Equal(expected.Shape, copy.Call(x).Shape);
@@ -215,7 +229,7 @@ public class ConfigRegistryTests
     {
         var e = Assert.Throws<ArgumentException>(() => ConfigRegistry.Layers.Create(className, Json([])));
         Assert.StartsWith($"unknown layer class '{className}'; expected one of ", e.Message);
-        Assert.Contains("Conv2D, Dense, Dropout", e.Message);
+        Assert.Contains("Conv2D, Dense, Dot, Dropout", e.Message);
         Assert.DoesNotContain("Intruder", e.Message[e.Message.IndexOf("expected one of")..]);
     }
 

@@ -28,7 +28,12 @@ public class ModelFileLoaderTests
         m.Fit(Tensor.RandomNormal([8, 2], seed: 1), Tensor.Ones([8]), epochs: 1, verbose: 0);
         string path = dir.File("m.cortex");
         m.Save(path);
-        byte[] b = File.ReadAllBytes(path);
+        return Parse(File.ReadAllBytes(path));
+    }
+
+    /// <summary>A file's parts: its JSON and its floats.</summary>
+    internal static (JsonObject Json, float[] Floats) Parse(byte[] b)
+    {
         int jsonLength = (int)BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(8));
         var json = JsonNode.Parse(b.AsSpan(16, jsonLength))!.AsObject();
         long count = BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(16 + jsonLength));

@@ -75,7 +75,7 @@ public class MaskingTests
         var mask = Tensor.FromArray(new float[,] { { 1, 1, 1, 1, 0, 0 } });
         var layer = Make(true);
         layer.Call(x);
-        var padded = layer.Call(x, mask).ToArray();
+        var padded = layer.Call(x, mask: mask).ToArray();
         var shorter = layer.Call(Tensor.FromArray(x.ToArray()[..12], [1, 4, 3])).ToArray();
         Assert.Equal(shorter, padded[..16]);
         Assert.Equal(shorter[12..], padded[16..20]);
@@ -83,7 +83,7 @@ public class MaskingTests
         var last = Make(false);
         last.Call(x);
         last.SetWeights(layer.GetWeights());
-        Assert.Equal(shorter[12..], last.Call(x, mask).ToArray());
+        Assert.Equal(shorter[12..], last.Call(x, mask: mask).ToArray());
     }
 
     [Fact]

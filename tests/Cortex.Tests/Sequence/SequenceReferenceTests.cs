@@ -56,7 +56,7 @@ public class SequenceReferenceTests
     /// <summary>The layer called with the case's mask (the reference helpers call <c>layer.Call(x)</c>).</summary>
     private sealed class WithMask(Layer inner, Tensor mask) : Layer(inner.Name + "_with_mask")
     {
-        protected override Tensor CallCore(Tensor inputs, bool training) => inner.Call(inputs, mask, training);
+        protected override Tensor CallCore(Tensor inputs, bool training) => inner.Call(inputs, training, mask);
 
         public override int[] ComputeOutputShape(int[] inputShape) => inner.ComputeOutputShape(inputShape);
     }
