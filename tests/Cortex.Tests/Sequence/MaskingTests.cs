@@ -107,7 +107,7 @@ public class MaskingTests
     public void AMaskOfTheWrongShapeNamesTheLayer()
     {
         var lstm = new LSTM(2, name: "enc");
-        var e = Assert.Throws<ArgumentException>(() => lstm.Call(Tensor.Zeros(2, 5, 3), Tensor.Ones([2, 4])));
+        var e = Assert.Throws<ArgumentException>(() => lstm.Call(Tensor.Zeros(2, 5, 3), mask: Tensor.Ones([2, 4])));
         Assert.Equal("LSTM 'enc' expects a mask of shape (2, 5) (the input's shape without its last axis) for input of shape (2, 5, 3). Received: mask of shape (2, 4)", e.Message);
         // An Embedding(maskZero) on (batch, positions, k) indices makes a (batch, positions, k) mask; the layers after
         // it that keep those axes take it.
