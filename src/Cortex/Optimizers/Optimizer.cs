@@ -41,9 +41,14 @@ public abstract class Optimizer
     private readonly List<float[]?> clipScratch = []; // per variable, allocated on the first clipped update
 
     /// <summary>Stores the hyperparameters shared by every optimizer.</summary>
+    /// <param name="learningRate">The step size, finite and ≥ 0.</param>
+    /// <param name="clipNorm">See <see cref="ClipNorm"/>.</param>
+    /// <param name="clipValue">See <see cref="ClipValue"/>.</param>
+    /// <param name="globalClipNorm">See <see cref="GlobalClipNorm"/>.</param>
+    /// <param name="weightDecay">See <see cref="WeightDecay"/>; null for none.</param>
     /// <exception cref="ArgumentException">The learning rate is negative, NaN or infinite, more than one clipping
-    /// option is set, or one is not a finite number &gt; 0.</exception>
-    protected Optimizer(float learningRate, float? clipNorm, float? clipValue, float? globalClipNorm)
+    /// option is set, or one is not a finite number &gt; 0, or the weight decay is negative or not finite.</exception>
+    protected Optimizer(float learningRate, float? clipNorm, float? clipValue, float? globalClipNorm, float? weightDecay = null)
     {
         int set = (clipNorm.HasValue ? 1 : 0) + (clipValue.HasValue ? 1 : 0) + (globalClipNorm.HasValue ? 1 : 0);
         if (set > 1)
@@ -52,6 +57,8 @@ public abstract class Optimizer
         CheckPositive("clipValue", clipValue);
         CheckPositive("globalClipNorm", globalClipNorm);
         this.learningRate = Hyperparameter.LearningRate(GetType().Name, nameof(learningRate), learningRate);
+        if (weightDecay is float wd) ConfigJson.NonNegative(GetType().Name, nameof(weightDecay), wd);
+        WeightDecay = weightDecay;
         ClipNorm = clipNorm;
         ClipValue = clipValue;
         GlobalClipNorm = globalClipNorm;
@@ -78,6 +85,12 @@ public abstract class Optimizer
     /// under <c>learning_rate</c>, as <c>{"class_name": …, "config": {…}}</c>.</summary>
     [Config(Key = "learning_rate")]
     public LearningRateSchedule? Schedule { get; set; }
+
+    /// <summary>
+    /// Keras's decoupled weight decay: before each update every variable shrinks by <c>w −= lr·weightDecay·w</c>,
+    /// independently of its gradient (folded into the optimizer's rule, so the fused step decays too); null for none.
+    /// </summary>
+    public float? WeightDecay { get; }
 
     /// <summary>Rescales each gradient whose L2 norm exceeds this to have this norm (Keras's <c>clipnorm</c>, per variable).</summary>
     [Config(Key = "clipnorm")]
@@ -135,6 +148,15 @@ public abstract class Optimizer
     /// </summary>
     private protected virtual PieceStep? Rule(float learningRate) => null;
 
+    /// <summary><paramref name="rule"/> as this step's <see cref="PieceStep"/>, behind Keras's decoupled weight decay
+    /// (<see cref="DecayedRule{R}"/>) when <see cref="WeightDecay"/> is set and not 0.</summary>
+    private protected PieceStep Step<R>(R rule, float learningRate) where R : unmanaged, IUpdateRule =>
+        WeightDecay is float wd && wd != 0 ? PieceStep.Of(new DecayedRule<R>(rule, -wd * learningRate)) : PieceStep.Of(rule);
+
+    /// <summary>The value slot <paramref name="slot"/> starts at (Keras's initializer for it): 0 unless an optimizer
+    /// says otherwise (Adagrad's accumulator).</summary>
+    private protected virtual float InitialSlotValue(int slot) => 0f;
+
     /// <summary>Elements per update below which one core does the whole step (waking a worker costs ~1 µs).</summary>
     private const int ParallelThreshold = 1 << 13;
 
@@ -180,7 +202,11 @@ public abstract class Optimizer
             this.variables.Add(v);
             var s = new float[slotCount][];
             // On the pinned heap: a PieceStep holds their addresses across a fused step's threads without pinning them.
-            for (int i = 0; i < slotCount; i++) s[i] = GC.AllocateArray<float>(v.Size, pinned: true);
+            for (int i = 0; i < slotCount; i++)
+            {
+                s[i] = GC.AllocateArray<float>(v.Size, pinned: true);
+                if (InitialSlotValue(i) is float initial and not 0) s[i].AsSpan().Fill(initial);
+            }
             slots.Add(s);
             clipScratch.Add(null);
         }
@@ -228,6 +254,9 @@ public abstract class Optimizer
             if (gradients[i] is not Tensor g) continue;
             var v = variables[i];
             int index = indexOf[v];
+            // A subclass's own UpdateStep gets Keras's decay here; Cortex's rules fold it in (Step).
+            if (WeightDecay is float wd && wd != 0 && !UpdatesByRule)
+                TensorPrimitives.MultiplyAdd(v.Span, -wd * lr, v.Span, v.Span);
             UpdateStep(Clip(g.AsSpan(), index, globalScale), v.Span, index, lr);
         }
         Iterations++;
@@ -373,13 +402,19 @@ public abstract class Optimizer
 
     private static readonly (string Name, Func<Optimizer> Create)[] Names =
     [
+        ("adadelta", () => new Adadelta()),
+        ("adagrad", () => new Adagrad()),
         ("adam", () => new Adam()),
+        ("adamax", () => new Adamax()),
         ("adamw", () => new AdamW()),
+        ("lion", () => new Lion()),
+        ("nadam", () => new Nadam()),
         ("rmsprop", () => new RMSprop()),
         ("sgd", () => new SGD()),
     ];
 
-    /// <summary>The optimizer for a Keras name (<c>"adam"</c>, <c>"adamw"</c>, <c>"rmsprop"</c>, <c>"sgd"</c>) with default arguments.</summary>
+    /// <summary>The optimizer for a Keras name (<c>"adadelta"</c>, <c>"adagrad"</c>, <c>"adam"</c>, <c>"adamax"</c>,
+    /// <c>"adamw"</c>, <c>"lion"</c>, <c>"nadam"</c>, <c>"rmsprop"</c>, <c>"sgd"</c>) with default arguments.</summary>
     /// <exception cref="ArgumentException">The name is unknown; the message lists the valid names.</exception>
     public static Optimizer Get(string identifier) => ConfigJson.Resolve("optimizer", identifier, Names);
 

@@ -104,10 +104,15 @@ public class ConfigRegistryTests
         ["Losses.MeanAbsoluteError"] = (() => new Losses.MeanAbsoluteError(), null, []),
 
         // SGD's rate is a schedule: the learning_rate key then holds {class_name, config} instead of a number.
-        ["SGD"] = (() => new SGD(0.1f, 0.5f, nesterov: true, clipNorm: 1f) { Schedule = new ExponentialDecay(0.2f, 10, 0.5f) }, null, ["clipvalue", "global_clipnorm"]),
-        ["Adam"] = (() => new Adam(0.01f, 0.8f, 0.99f, 1e-5f, amsgrad: true, clipValue: 0.5f), null, ["clipnorm", "global_clipnorm"]),
+        ["SGD"] = (() => new SGD(0.1f, 0.5f, nesterov: true, weightDecay: 0.1f, clipNorm: 1f) { Schedule = new ExponentialDecay(0.2f, 10, 0.5f) }, null, ["clipvalue", "global_clipnorm"]),
+        ["Adam"] = (() => new Adam(0.01f, 0.8f, 0.99f, 1e-5f, amsgrad: true, weightDecay: 0.1f, clipValue: 0.5f), null, ["clipnorm", "global_clipnorm"]),
         ["AdamW"] = (() => new AdamW(0.01f, 0.1f, 0.8f, 0.99f, 1e-5f, amsgrad: true, globalClipNorm: 2f), null, ["clipnorm", "clipvalue"]),
-        ["RMSprop"] = (() => new RMSprop(0.01f, 0.8f, 0.5f, 1e-5f, centered: true, clipNorm: 3f), null, ["clipvalue", "global_clipnorm"]),
+        ["RMSprop"] = (() => new RMSprop(0.01f, 0.8f, 0.5f, 1e-5f, centered: true, weightDecay: 0.1f, clipNorm: 3f), null, ["clipvalue", "global_clipnorm"]),
+        ["Adagrad"] = (() => new Adagrad(0.01f, 0.5f, 1e-5f, weightDecay: 0.1f, clipNorm: 3f), null, ["clipvalue", "global_clipnorm"]),
+        ["Adadelta"] = (() => new Adadelta(1f, 0.9f, 1e-5f, weightDecay: 0.1f, clipValue: 0.5f), null, ["clipnorm", "global_clipnorm"]),
+        ["Adamax"] = (() => new Adamax(0.01f, 0.8f, 0.99f, 1e-5f, weightDecay: 0.1f, globalClipNorm: 2f), null, ["clipnorm", "clipvalue"]),
+        ["Nadam"] = (() => new Nadam(0.01f, 0.8f, 0.99f, 1e-5f, weightDecay: 0.1f, clipNorm: 3f), null, ["clipvalue", "global_clipnorm"]),
+        ["Lion"] = (() => new Lion(1e-4f, 0.8f, 0.95f, weightDecay: 0.1f, clipValue: 0.5f), null, ["clipnorm", "global_clipnorm"]),
 
         ["Accuracy"] = (() => new Accuracy(name: "acc"), null, []),
         ["BinaryAccuracy"] = (() => new BinaryAccuracy(0.3f, fromLogits: true, name: "ba"), null, []),
