@@ -96,6 +96,11 @@ public class ConfigRegistryTests
         ["L1L2"] = (() => new L1L2(0.1f, 0.2f), null, []),
 
         ["ExponentialDecay"] = (() => new ExponentialDecay(0.5f, 100, 0.9f, staircase: true), null, []),
+        ["CosineDecay"] = (() => new CosineDecay(0.5f, 100, 0.1f, warmupTarget: 1f, warmupSteps: 10), null, []),
+        ["CosineDecayRestarts"] = (() => new CosineDecayRestarts(0.5f, 100, 3f, 0.5f, 0.1f), null, []),
+        ["PiecewiseConstantDecay"] = (() => new PiecewiseConstantDecay([10, 20], [0.5f, 0.1f, 0.01f]), null, []),
+        ["PolynomialDecay"] = (() => new PolynomialDecay(0.5f, 100, 0.01f, 2f, cycle: true), null, []),
+        ["InverseTimeDecay"] = (() => new InverseTimeDecay(0.5f, 100, 0.9f, staircase: true), null, []),
 
         ["BinaryCrossentropy"] = (() => new BinaryCrossentropy(fromLogits: true), null, []),
         ["CategoricalCrossentropy"] = (() => new CategoricalCrossentropy(fromLogits: true), null, []),
