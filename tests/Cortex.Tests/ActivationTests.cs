@@ -95,6 +95,11 @@ public class ActivationTests
     [InlineData("relu6", "relu6")]
     [InlineData("silu", "silu")]
     [InlineData("swish", "silu")]
+    [InlineData("hard_swish", "hard_silu")]
+    [InlineData("hard_sigmoid", "hard_sigmoid")]
+    [InlineData("gelu", "gelu")]
+    [InlineData("mish", "mish")]
+    [InlineData("softsign", "softsign")]
     [InlineData("", "linear")]
     public void KerasNamesResolve(string name, string canonical) => Assert.Equal(canonical, ActivationFunction.Get(name).Name);
 
@@ -110,6 +115,20 @@ public class ActivationTests
         var loaded = Model.Load(path);
         Assert.Equal(all.Select(f => (f.Name, f.Alpha)), loaded.Layers.Cast<Dense>().Select(d => (d.Activation.Name, d.Activation.Alpha)));
         Assert.Equal(expected, loaded.Predict(x).ToArray());
+    }
+
+    [Theory]
+    [InlineData("hard_sigmoid", true)]
+    [InlineData("softsign", true)]
+    [InlineData("gelu", false)]
+    [InlineData("gelu_approximate", false)]
+    [InlineData("hard_silu", false)]
+    [InlineData("mish", false)]
+    public void NonMonotonicActivationsTakeTheirGradientFromTheInput(string name, bool fromOutput)
+    {
+        // gelu, hard_silu and mish are not monotonic, so y does not determine g′(x): their layers train on the tape.
+        Assert.Equal(fromOutput, ActivationFunction.Get(name).DerivativeFromOutput);
+        Assert.Same(ActivationFunction.Get("gelu_approximate"), ActivationFunction.Gelu(approximate: true));
     }
 
     [Fact]

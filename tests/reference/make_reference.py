@@ -77,6 +77,11 @@ OPS = {
     "softplus": lambda x, a: torch.nn.functional.softplus(x[0]),
     "relu6": lambda x, a: torch.nn.functional.relu6(x[0]),
     "silu": lambda x, a: torch.nn.functional.silu(x[0]),
+    "gelu": lambda x, a: torch.nn.functional.gelu(x[0], approximate="tanh" if a.get("approximate") else "none"),
+    "hard_sigmoid": lambda x, a: torch.nn.functional.hardsigmoid(x[0]),
+    "hard_silu": lambda x, a: torch.nn.functional.hardswish(x[0]),
+    "mish": lambda x, a: torch.nn.functional.mish(x[0]),
+    "softsign": lambda x, a: torch.nn.functional.softsign(x[0]),
     "softmax": lambda x, a: torch.softmax(x[0], dim=a["axis"]),
     "log_softmax": lambda x, a: torch.log_softmax(x[0], dim=a["axis"]),
     # not differentiable: masks and indices
@@ -244,6 +249,13 @@ edge6 = torch.tensor([-1000.0, -30.0, -2.5, -1e-3, 0.0, 1e-3, 2.5, 6.0, 7.0, 30.
 for op in ["relu6", "silu"]:
     case(op, op, [randn(4, 5, scale=4.0)])
     case(f"{op}_edges", op, [edge6], fd=False)
+
+# Keras 3's gelu (exact and approximate), hard_sigmoid, hard_silu, mish and softsign, drawn after everything above.
+edge3 = torch.tensor([-1000.0, -30.0, -5.0, -3.0, -2.5, -1e-3, 0.0, 1e-3, 2.5, 3.0, 5.0, 30.0, 1000.0])
+for op, args in [("gelu", {}), ("gelu", {"approximate": True}), ("hard_sigmoid", {}), ("hard_silu", {}), ("mish", {}), ("softsign", {})]:
+    suffix = "_approximate" if args.get("approximate") else ""
+    case(f"{op}{suffix}", op, [randn(4, 5, scale=3.0)], args)
+    case(f"{op}{suffix}_edges", op, [edge3], args, fd=False)
 
 with open(OUT, "w") as f:
     json.dump({"generator": "tests/reference/make_reference.py", "torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
