@@ -117,6 +117,25 @@ public class ActivationTests
         Assert.Equal(expected, loaded.Predict(x).ToArray());
     }
 
+    [Fact]
+    public void TheReLULayerIsKerassAndRefusesNegativeArguments()
+    {
+        var x = Tensor.FromArray(new[] { -2f, 0.25f, 1f, 3f, 9f });
+        Assert.Equal(new[] { 0f, 0.25f, 1f, 3f, 9f }, new Layers.ReLU().Call(x).ToArray());
+        Assert.Equal(new[] { -0.25f, -0.025f, 1f, 2f, 2f }, new Layers.ReLU(2f, 0.1f, 0.5f).Call(x).ToArray(), new FloatTolerance(1e-6f));
+        Assert.Equal("re_lu", new Layers.ReLU().Name[..5]);
+        var e = Assert.Throws<ArgumentException>(() => new Layers.ReLU(maxValue: -1f));
+        Assert.Contains("maxValue of a ReLU layer cannot be a negative value. Received: maxValue=-1", e.Message);
+        Assert.Contains("threshold", Assert.Throws<ArgumentException>(() => new Layers.ReLU(threshold: -0.5f)).Message);
+        Assert.Contains("negativeSlope", Assert.Throws<ArgumentException>(() => new Layers.ReLU(negativeSlope: -0.5f)).Message);
+    }
+
+    private sealed class FloatTolerance(float tolerance) : IEqualityComparer<float>
+    {
+        public bool Equals(float a, float b) => MathF.Abs(a - b) <= tolerance;
+        public int GetHashCode(float value) => 0;
+    }
+
     [Theory]
     [InlineData("hard_sigmoid", true)]
     [InlineData("softsign", true)]

@@ -104,6 +104,11 @@ public sealed class ActivationFunction
     private static ActivationFunction RegisterWithAlpha<TOp>(string name, float alpha, Func<float, TOp> make) where TOp : unmanaged, IActivationOperator =>
         Add(new ActivationFunction(name, alpha, new ActivationKernel<TOp>(make(alpha)), a => new ActivationKernel<TOp>(make(a))), null);
 
+    /// <summary>An activation outside the registry, for a layer that holds its own (the ReLU layer's three
+    /// arguments): not reachable by name, so the layer saves its arguments, not the function.</summary>
+    internal static ActivationFunction Unregistered<TOp>(string name, TOp op) where TOp : unmanaged, IActivationOperator =>
+        new(name, 0f, new ActivationKernel<TOp>(op), null);
+
     private static ActivationFunction Register(string name, ActivationKernel kernel, string? alias = null) =>
         Add(new ActivationFunction(name, 0f, kernel, null), alias);
 

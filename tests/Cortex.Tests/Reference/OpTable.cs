@@ -61,6 +61,8 @@ public static class OpTable
         "hard_silu" => NN.HardSilu(x[0]),
         "mish" => NN.Mish(x[0]),
         "softsign" => NN.Softsign(x[0]),
+        "relu_layer" => new Layers.ReLU(a.GetProperty("max_value").ValueKind == JsonValueKind.Null ? null : F(a, "max_value"),
+            F(a, "negative_slope"), F(a, "threshold")).Call(x[0]),
         "softmax" => NN.Softmax(x[0], I(a, "axis")),
         "log_softmax" => NN.LogSoftmax(x[0], I(a, "axis")),
         "greater" => x[0] > x[1],

@@ -44,6 +44,7 @@ public class ConfigRegistryTests
             kernelInitializer: new RandomNormal(0.1f, 0.2f, seed: 4), biasInitializer: new Ones(), kernelRegularizer: new L1L2(0.01f, 0.02f),
             biasRegularizer: new L2(0.5f), name: "c")), [2, 6, 7, 2], []),
         ["Activation"] = (() => Frozen(new Activation(ActivationFunction.Elu(0.5f), "a")), [2, 3], []),
+        ["ReLU"] = (() => Frozen(new ReLU(6f, 0.1f, 0.5f, "r")), [2, 3], []),
         ["Flatten"] = (() => Frozen(new Flatten("f")), [2, 2, 3], []),
         ["Dropout"] = (() => Frozen(new Dropout(0.25f, seed: 5, name: "dr")), [2, 3], []),
         ["Input"] = (() => Frozen(new Input([3], "i")), [2, 3], []),
