@@ -209,6 +209,9 @@ OPTIMIZERS = {
     "adamax_weight_decay": ("Adamax", {"learning_rate": 0.01, "weight_decay": 0.3}),
     "nadam_weight_decay": ("Nadam", {"learning_rate": 0.01, "weight_decay": 0.3}),
     "lion_weight_decay": ("Lion", {"learning_rate": 0.01, "beta_1": 0.5, "beta_2": 0.9, "weight_decay": 0.5}),
+    # Keras's EMA: the average follows the weights after each step (copying them on the first) and, every
+    # ema_overwrite_frequency steps, replaces them: here at step 3, so weights_step3 are the averages.
+    "adam_ema_overwrite": ("Adam", {"learning_rate": 0.01, "use_ema": True, "ema_momentum": 0.5, "ema_overwrite_frequency": 3}),
 }
 
 
@@ -250,6 +253,7 @@ class KerasOptimizer:
     - Adagrad: Keras adds epsilon inside the square root, sqrt(a + eps); torch outside, sqrt(a) + eps.
     - Adamax: Keras divides by (1 - b1^t)(u + eps) with u = max(b2*u, |g|); torch takes u = max(b2*u, |g| + eps).
     - Lion: not in torch 1.13; Keras's rule (the authors').
+    - use_ema: Keras's moving average of the weights after each step, written out (torch.optim has none).
     - Weight decay (any optimizer): Keras decays w -= w*wd*lr before the step (decoupled); torch's weight_decay
       argument adds wd*w to the gradient instead (except AdamW's), so it is applied by hand (decay_weights).
     - Nadam: Keras's momentum schedule is u_t = b1*(1 - 0.5*0.96^t); torch.optim.NAdam's is 0.96^(momentum_decay*t),
@@ -340,6 +344,13 @@ class KerasOptimizer:
                 self.m[i] = self.m[i] * b2 + g * (1 - b2)
             else:
                 raise ValueError(self.cls)
+        if c.get("use_ema"):
+            m = c.get("ema_momentum", 0.99) if self.t != 0 else 0.0
+            freq = c.get("ema_overwrite_frequency")
+            for i, w in enumerate(self.params):
+                self.avg[i] = m * self.avg[i] + (1 - m) * w
+                if freq and (self.t + 1) % freq == 0:
+                    w.copy_(self.avg[i])
         self.t += 1
 
 
@@ -355,7 +366,7 @@ def torch_optimizer(cls, config, params):
     """torch.optim where its rule coincides with Keras's: SGD (plain, momentum, Nesterov), Adadelta and NAdam
     (momentum_decay=1) at a constant learning rate, with clip_grad_value_ for clipvalue and decay_weights for Keras's
     weight decay. Returns None otherwise."""
-    if isinstance(config["learning_rate"], dict) or config.get("clipnorm") or config.get("global_clipnorm"):
+    if isinstance(config["learning_rate"], dict) or config.get("clipnorm") or config.get("global_clipnorm") or config.get("use_ema"):
         return None
     if cls == "Adadelta":
         return torch.optim.Adadelta(params, lr=config["learning_rate"], rho=config.get("rho", 0.95), eps=config.get("epsilon", 1e-7))

@@ -26,11 +26,15 @@ public sealed class Adadelta : Optimizer
     /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
     /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
     /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
+    /// <param name="useEma">See <see cref="Optimizer.UseEma"/>.</param>
+    /// <param name="emaMomentum">See <see cref="Optimizer.EmaMomentum"/>.</param>
+    /// <param name="emaOverwriteFrequency">See <see cref="Optimizer.EmaOverwriteFrequency"/>.</param>
     /// <exception cref="ArgumentException"><paramref name="learningRate"/> or <paramref name="weightDecay"/> is negative or
     /// not finite, <paramref name="epsilon"/> is not a finite number &gt; 0, or <paramref name="rho"/> is outside [0, 1).</exception>
     public Adadelta(float learningRate = 1e-3f, float rho = 0.95f, float epsilon = 1e-7f,
-        float? weightDecay = null, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
-        : base(learningRate, clipNorm, clipValue, globalClipNorm, weightDecay)
+        float? weightDecay = null, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null,
+        bool useEma = false, float emaMomentum = 0.99f, int? emaOverwriteFrequency = null)
+        : base(learningRate, clipNorm, clipValue, globalClipNorm, weightDecay, useEma, emaMomentum, emaOverwriteFrequency)
     {
         Rho = Hyperparameter.DecayFraction(nameof(Adadelta), nameof(rho), rho);
         Epsilon = Hyperparameter.Positive(nameof(Adadelta), nameof(epsilon), epsilon);

@@ -24,11 +24,15 @@ public sealed class AdamW : Adam
     /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
     /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
     /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
+    /// <param name="useEma">See <see cref="Optimizer.UseEma"/>.</param>
+    /// <param name="emaMomentum">See <see cref="Optimizer.EmaMomentum"/>.</param>
+    /// <param name="emaOverwriteFrequency">See <see cref="Optimizer.EmaOverwriteFrequency"/>.</param>
     /// <exception cref="ArgumentException"><paramref name="weightDecay"/> is negative or not finite, or another
-    /// argument is out of range (see <see cref="Adam(float, float, float, float, bool, float?, float?, float?, float?)"/>).</exception>
+    /// argument is out of range (see <see cref="Adam(float, float, float, float, bool, float?, float?, float?, float?, bool, float, int?)"/>).</exception>
     public AdamW(float learningRate = 1e-3f, float weightDecay = 0.004f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f,
-        bool amsgrad = false, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
-        : base(learningRate, beta1, beta2, epsilon, amsgrad, weightDecay, clipNorm, clipValue, globalClipNorm)
+        bool amsgrad = false, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null,
+        bool useEma = false, float emaMomentum = 0.99f, int? emaOverwriteFrequency = null)
+        : base(learningRate, beta1, beta2, epsilon, amsgrad, weightDecay, clipNorm, clipValue, globalClipNorm, useEma, emaMomentum, emaOverwriteFrequency)
     {
     }
 }

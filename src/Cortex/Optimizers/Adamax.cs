@@ -26,11 +26,15 @@ public sealed class Adamax : Optimizer
     /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
     /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
     /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
+    /// <param name="useEma">See <see cref="Optimizer.UseEma"/>.</param>
+    /// <param name="emaMomentum">See <see cref="Optimizer.EmaMomentum"/>.</param>
+    /// <param name="emaOverwriteFrequency">See <see cref="Optimizer.EmaOverwriteFrequency"/>.</param>
     /// <exception cref="ArgumentException"><paramref name="learningRate"/> or <paramref name="weightDecay"/> is negative or
     /// not finite, <paramref name="epsilon"/> is not a finite number &gt; 0, or a β is outside [0, 1).</exception>
     public Adamax(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f,
-        float? weightDecay = null, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
-        : base(learningRate, clipNorm, clipValue, globalClipNorm, weightDecay)
+        float? weightDecay = null, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null,
+        bool useEma = false, float emaMomentum = 0.99f, int? emaOverwriteFrequency = null)
+        : base(learningRate, clipNorm, clipValue, globalClipNorm, weightDecay, useEma, emaMomentum, emaOverwriteFrequency)
     {
         Beta1 = Hyperparameter.DecayFraction(nameof(Adamax), nameof(beta1), beta1);
         Beta2 = Hyperparameter.DecayFraction(nameof(Adamax), nameof(beta2), beta2);

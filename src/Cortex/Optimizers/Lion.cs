@@ -24,12 +24,16 @@ public sealed class Lion : Optimizer
     /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
     /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
     /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
+    /// <param name="useEma">See <see cref="Optimizer.UseEma"/>.</param>
+    /// <param name="emaMomentum">See <see cref="Optimizer.EmaMomentum"/>.</param>
+    /// <param name="emaOverwriteFrequency">See <see cref="Optimizer.EmaOverwriteFrequency"/>.</param>
     /// <exception cref="ArgumentException"><paramref name="learningRate"/> or <paramref name="weightDecay"/> is negative or
     /// not finite, <paramref name="beta1"/> is outside (0, 1] (Keras's check: at 0 Lion degenerates to SignSGD), or
     /// <paramref name="beta2"/> outside [0, 1].</exception>
     public Lion(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.99f,
-        float? weightDecay = null, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
-        : base(learningRate, clipNorm, clipValue, globalClipNorm, weightDecay)
+        float? weightDecay = null, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null,
+        bool useEma = false, float emaMomentum = 0.99f, int? emaOverwriteFrequency = null)
+        : base(learningRate, clipNorm, clipValue, globalClipNorm, weightDecay, useEma, emaMomentum, emaOverwriteFrequency)
     {
         Beta1 = beta1 is > 0 and <= 1 ? beta1
             : throw Hyperparameter.Invalid(nameof(Lion), nameof(beta1), "a number in (0, 1] (at 0 the optimizer degenerates to SignSGD)", beta1);

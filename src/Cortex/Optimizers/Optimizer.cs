@@ -46,9 +46,14 @@ public abstract class Optimizer
     /// <param name="clipValue">See <see cref="ClipValue"/>.</param>
     /// <param name="globalClipNorm">See <see cref="GlobalClipNorm"/>.</param>
     /// <param name="weightDecay">See <see cref="WeightDecay"/>; null for none.</param>
+    /// <param name="useEma">See <see cref="UseEma"/>.</param>
+    /// <param name="emaMomentum">See <see cref="EmaMomentum"/>.</param>
+    /// <param name="emaOverwriteFrequency">See <see cref="EmaOverwriteFrequency"/>.</param>
     /// <exception cref="ArgumentException">The learning rate is negative, NaN or infinite, more than one clipping
-    /// option is set, or one is not a finite number &gt; 0, or the weight decay is negative or not finite.</exception>
-    protected Optimizer(float learningRate, float? clipNorm, float? clipValue, float? globalClipNorm, float? weightDecay = null)
+    /// option is set, or one is not a finite number &gt; 0, the weight decay is negative or not finite, the EMA
+    /// momentum is outside [0, 1] or the overwrite frequency is below 1.</exception>
+    protected Optimizer(float learningRate, float? clipNorm, float? clipValue, float? globalClipNorm, float? weightDecay = null,
+        bool useEma = false, float emaMomentum = 0.99f, int? emaOverwriteFrequency = null)
     {
         int set = (clipNorm.HasValue ? 1 : 0) + (clipValue.HasValue ? 1 : 0) + (globalClipNorm.HasValue ? 1 : 0);
         if (set > 1)
@@ -59,6 +64,11 @@ public abstract class Optimizer
         this.learningRate = Hyperparameter.LearningRate(GetType().Name, nameof(learningRate), learningRate);
         if (weightDecay is float wd) ConfigJson.NonNegative(GetType().Name, nameof(weightDecay), wd);
         WeightDecay = weightDecay;
+        UseEma = useEma;
+        EmaMomentum = Hyperparameter.Momentum(GetType().Name, nameof(emaMomentum), emaMomentum);
+        if (emaOverwriteFrequency is < 1)
+            throw new ArgumentException($"{GetType().Name}: invalid value for argument emaOverwriteFrequency: expected a whole number ≥ 1 or null. Received: emaOverwriteFrequency={emaOverwriteFrequency}", nameof(emaOverwriteFrequency));
+        EmaOverwriteFrequency = emaOverwriteFrequency;
         ClipNorm = clipNorm;
         ClipValue = clipValue;
         GlobalClipNorm = globalClipNorm;
@@ -91,6 +101,22 @@ public abstract class Optimizer
     /// independently of its gradient (folded into the optimizer's rule, so the fused step decays too); null for none.
     /// </summary>
     public float? WeightDecay { get; }
+
+    /// <summary>
+    /// Whether the optimizer keeps an exponential moving average of every variable it updates (Keras's <c>use_ema</c>):
+    /// after each update <c>average = m·average + (1 − m)·w</c> with m = <see cref="EmaMomentum"/> (0 on the first
+    /// update, which copies w), saved with the optimizer's state as the slot <c>average</c>.
+    /// <see cref="FinalizeVariableValues"/> (Keras calls it at the end of <c>fit</c>) and
+    /// <see cref="EmaOverwriteFrequency"/> write the averages into the variables.
+    /// </summary>
+    public bool UseEma { get; }
+
+    /// <summary>The momentum m of the moving average (Keras default 0.99).</summary>
+    public float EmaMomentum { get; }
+
+    /// <summary>Every this many updates the variables are overwritten with their moving averages; null for never
+    /// (Keras's <c>ema_overwrite_frequency</c>).</summary>
+    public int? EmaOverwriteFrequency { get; }
 
     /// <summary>Rescales each gradient whose L2 norm exceeds this to have this norm (Keras's <c>clipnorm</c>, per variable).</summary>
     [Config(Key = "clipnorm")]
@@ -192,7 +218,7 @@ public abstract class Optimizer
     public void Build(IReadOnlyList<Variable> variables)
     {
         ArgumentNullException.ThrowIfNull(variables);
-        int slotCount = SlotNames.Count;
+        int slotCount = AllSlotNames.Count;
         for (int k = 0; k < variables.Count; k++) // indexed: no enumerator allocation on the per-step path
         {
             var v = variables[k];
@@ -259,7 +285,45 @@ public abstract class Optimizer
                 TensorPrimitives.MultiplyAdd(v.Span, -wd * lr, v.Span, v.Span);
             UpdateStep(Clip(g.AsSpan(), index, globalScale), v.Span, index, lr);
         }
+        if (UseEma) UpdateMovingAverages();
         Iterations++;
+    }
+
+    /// <summary>
+    /// Keras's EMA step, after the update and before the count: every built variable's average moves towards it
+    /// (a copy on the first update), and every <see cref="EmaOverwriteFrequency"/> updates the variables take their
+    /// averages. Over all built variables, as Keras averages every variable it was built with, so a fused step whose
+    /// pieces updated a kernel (its gradient null here) averages it too.
+    /// </summary>
+    private void UpdateMovingAverages()
+    {
+        float m = Iterations == 0 ? 0f : EmaMomentum;
+        int slot = AllSlotNames.Count - 1;
+        bool overwrite = EmaOverwriteFrequency is int f && (Iterations + 1) % f == 0;
+        for (int v = 0; v < variables.Count; v++)
+        {
+            Span<float> average = slots[v][slot], w = variables[v].Span;
+            TensorPrimitives.Multiply(average, m, average);
+            TensorPrimitives.MultiplyAdd(w, 1 - m, average, average);
+            if (overwrite) average.CopyTo(w);
+        }
+    }
+
+    /// <summary>
+    /// Keras's <c>finalize_variable_values</c>: with <see cref="UseEma"/>, writes each of <paramref name="variables"/>'
+    /// moving average into it (Keras does this at the end of <c>fit</c>); otherwise does nothing.
+    /// </summary>
+    /// <exception cref="ArgumentException">A variable was never updated by this optimizer.</exception>
+    public void FinalizeVariableValues(IReadOnlyList<Variable> variables)
+    {
+        ArgumentNullException.ThrowIfNull(variables);
+        if (!UseEma) return;
+        for (int i = 0; i < variables.Count; i++)
+        {
+            if (!indexOf.TryGetValue(variables[i], out int index))
+                throw new ArgumentException($"{GetType().Name}.FinalizeVariableValues: variable '{variables[i].Name}' is not one this optimizer was built with.");
+            slots[index][^1].CopyTo(variables[i].Span);
+        }
     }
 
     /// <summary>Applies one update to each (gradient, variable) pair; a null gradient is skipped.</summary>
@@ -304,7 +368,7 @@ public abstract class Optimizer
         get
         {
             var result = new List<Tensor> { Tensor.Scalar(Iterations) };
-            for (int s = 0; s < SlotNames.Count; s++)
+            for (int s = 0; s < AllSlotNames.Count; s++)
                 for (int v = 0; v < variables.Count; v++)
                     result.Add(Tensor.FromArray(slots[v][s], variables[v].Shape));
             return result;
@@ -316,25 +380,30 @@ public abstract class Optimizer
     public void LoadVariables(IReadOnlyList<Tensor> values)
     {
         ArgumentNullException.ThrowIfNull(values);
-        int expected = 1 + SlotNames.Count * variables.Count;
+        int expected = 1 + AllSlotNames.Count * variables.Count;
         if (values.Count != expected)
-            throw new ArgumentException($"{GetType().Name}.LoadVariables: expected {expected} tensors (the iteration count and {SlotNames.Count} slot(s) for each of {variables.Count} built variables). Received: {values.Count}. Call Build with the model's variables first.");
+            throw new ArgumentException($"{GetType().Name}.LoadVariables: expected {expected} tensors (the iteration count and {AllSlotNames.Count} slot(s) for each of {variables.Count} built variables). Received: {values.Count}. Call Build with the model's variables first.");
         if (values[0].Size != 1)
             throw new ArgumentException($"{GetType().Name}.LoadVariables: the iteration count must be a scalar. Received: shape {ShapeUtil.Format(values[0].ShapeRef)}");
         int k = 1;
-        for (int s = 0; s < SlotNames.Count; s++)
+        for (int s = 0; s < AllSlotNames.Count; s++)
             for (int v = 0; v < variables.Count; v++, k++)
                 if (!ShapeUtil.SameShape(values[k].ShapeRef, variables[v].ShapeRef))
-                    throw new ArgumentException($"{GetType().Name}.LoadVariables: slot '{SlotNames[s]}' of variable '{variables[v].Name}' has shape {ShapeUtil.Format(variables[v].ShapeRef)}. Received: shape {ShapeUtil.Format(values[k].ShapeRef)}");
+                    throw new ArgumentException($"{GetType().Name}.LoadVariables: slot '{AllSlotNames[s]}' of variable '{variables[v].Name}' has shape {ShapeUtil.Format(variables[v].ShapeRef)}. Received: shape {ShapeUtil.Format(values[k].ShapeRef)}");
         k = 1;
-        for (int s = 0; s < SlotNames.Count; s++)
+        for (int s = 0; s < AllSlotNames.Count; s++)
             for (int v = 0; v < variables.Count; v++, k++)
                 values[k].AsSpan().CopyTo(slots[v][s]);
         Iterations = (long)values[0].AsSpan()[0];
     }
 
     /// <summary>The slot names, in the order each variable's slots are saved (for the model file).</summary>
-    internal IReadOnlyList<string> SavedSlotNames => SlotNames;
+    internal IReadOnlyList<string> SavedSlotNames => AllSlotNames;
+
+    /// <summary>The optimizer's slots and, with <see cref="UseEma"/>, the moving average last (slots the rule never
+    /// reads: it is handed the first three).</summary>
+    private IReadOnlyList<string> AllSlotNames => allSlotNames ??= UseEma ? [.. SlotNames, "average"] : SlotNames;
+    private IReadOnlyList<string>? allSlotNames;
 
     /// <summary>
     /// For saving with a model: each built variable that is one of <paramref name="owned"/> — in the order first

@@ -24,11 +24,15 @@ public sealed class SGD : Optimizer
     /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
     /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
     /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
+    /// <param name="useEma">See <see cref="Optimizer.UseEma"/>.</param>
+    /// <param name="emaMomentum">See <see cref="Optimizer.EmaMomentum"/>.</param>
+    /// <param name="emaOverwriteFrequency">See <see cref="Optimizer.EmaOverwriteFrequency"/>.</param>
     /// <exception cref="ArgumentException"><paramref name="learningRate"/> or <paramref name="weightDecay"/> is negative or not finite, or
     /// <paramref name="momentum"/> is outside [0, 1].</exception>
     public SGD(float learningRate = 0.01f, float momentum = 0f, bool nesterov = false,
-        float? weightDecay = null, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
-        : base(learningRate, clipNorm, clipValue, globalClipNorm, weightDecay)
+        float? weightDecay = null, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null,
+        bool useEma = false, float emaMomentum = 0.99f, int? emaOverwriteFrequency = null)
+        : base(learningRate, clipNorm, clipValue, globalClipNorm, weightDecay, useEma, emaMomentum, emaOverwriteFrequency)
     {
         Momentum = Hyperparameter.Momentum(nameof(SGD), nameof(momentum), momentum);
         Nesterov = nesterov;

@@ -69,6 +69,7 @@ public class OptimizerTests
     [InlineData("mae__adadelta")]
     [InlineData("scce_logits__adamax")]
     [InlineData("bce_probs__lion_weight_decay")]
+    [InlineData("mse__adam_ema_overwrite")]
     public void StateSavedAfterOneStepResumesIdentically(string name)
     {
         // Train one step, save the optimizer's state and the weights, rebuild both, and finish: same as uninterrupted.
@@ -282,6 +283,23 @@ public class OptimizerTests
         Assert.Contains("SignSGD", beta.Message);
         Assert.Throws<ArgumentException>(() => new Adagrad(initialAccumulatorValue: -1f));
         Assert.Throws<ArgumentException>(() => new Adadelta(rho: 1f));
+    }
+
+    [Fact]
+    public void EmaFollowsTheWeightsAndFinalizeWritesItBack()
+    {
+        // SGD lr 1, g = 1: w = 10, 9, 8, 7; Keras's average copies w after the first step, then a = ½a + ½w.
+        var w = new Variable(Tensor.FromArray(new[] { 10f }), "w");
+        var sgd = new SGD(1f, useEma: true, emaMomentum: 0.5f);
+        for (int i = 0; i < 3; i++) sgd.ApplyGradients([Tensor.Ones(1)], [w]);
+        Assert.Equal(7f, w.ToArray()[0]);
+        Assert.Equal(["average"], sgd.SavedSlotNames);
+        Assert.Equal(7.75f, sgd.Variables[1].ToArray()[0]); // 9 → ½·9 + ½·8 = 8.5 → ½·8.5 + ½·7
+        sgd.FinalizeVariableValues([w]);
+        Assert.Equal(7.75f, w.ToArray()[0]);
+        Assert.Throws<ArgumentException>(() => sgd.FinalizeVariableValues([new Variable(Tensor.Ones(1), "other")]));
+        Assert.Contains("emaOverwriteFrequency=0", Assert.Throws<ArgumentException>(() => new Adam(emaOverwriteFrequency: 0)).Message);
+        Assert.Contains("emaMomentum", Assert.Throws<ArgumentException>(() => new Adam(emaMomentum: 1.5f)).Message);
     }
 
     [Fact]

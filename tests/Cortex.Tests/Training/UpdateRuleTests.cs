@@ -82,7 +82,7 @@ public class UpdateRuleTests
     private static int[] Bits(float[] values) => [.. values.Select(v => float.IsNaN(v) ? -1 : BitConverter.SingleToInt32Bits(v))];
 
     public static TheoryData<string> Optimizers => ["sgd", "sgd-momentum", "nesterov", "rmsprop", "rmsprop-centered-momentum", "adam", "amsgrad", "adamw", "adam-clipvalue",
-        "adagrad", "adadelta", "adamax", "nadam", "lion", "sgd-weight-decay", "lion-weight-decay-clipvalue"];
+        "adagrad", "adadelta", "adamax", "nadam", "lion", "sgd-weight-decay", "lion-weight-decay-clipvalue", "adam-ema"];
 
     public static Optimizer Make(string name) => name switch
     {
@@ -102,6 +102,7 @@ public class UpdateRuleTests
         "lion" => new Lion(0.01f),
         "sgd-weight-decay" => new SGD(0.1f, momentum: 0.9f, weightDecay: 0.1f),
         "lion-weight-decay-clipvalue" => new Lion(0.01f, weightDecay: 0.5f, clipValue: 0.01f),
+        "adam-ema" => new Adam(0.01f, useEma: true, emaMomentum: 0.5f, emaOverwriteFrequency: 2),
         _ => throw new ArgumentException(name),
     };
 
