@@ -22,13 +22,7 @@ public sealed class Adadelta : Optimizer
     /// <param name="learningRate">The factor on each step (Keras default 0.001).</param>
     /// <param name="rho">Decay rate of the running averages of g² and Δ².</param>
     /// <param name="epsilon">Added under both square roots (Keras default 1e-7).</param>
-    /// <param name="weightDecay">See <see cref="Optimizer.WeightDecay"/>; null for none.</param>
-    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
-    /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
-    /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
-    /// <param name="useEma">See <see cref="Optimizer.UseEma"/>.</param>
-    /// <param name="emaMomentum">See <see cref="Optimizer.EmaMomentum"/>.</param>
-    /// <param name="emaOverwriteFrequency">See <see cref="Optimizer.EmaOverwriteFrequency"/>.</param>
+    /// <include file="OptimizerArguments.xml" path="arguments/param"/>
     /// <exception cref="ArgumentException"><paramref name="learningRate"/> or <paramref name="weightDecay"/> is negative or
     /// not finite, <paramref name="epsilon"/> is not a finite number &gt; 0, or <paramref name="rho"/> is outside [0, 1).</exception>
     public Adadelta(float learningRate = 1e-3f, float rho = 0.95f, float epsilon = 1e-7f,

@@ -22,13 +22,7 @@ public sealed class Adagrad : Optimizer
     /// <param name="learningRate">The step size (default 0.001).</param>
     /// <param name="initialAccumulatorValue">The value every accumulator starts at (Keras default 0.1).</param>
     /// <param name="epsilon">Added to the accumulator under the square root (Keras default 1e-7).</param>
-    /// <param name="weightDecay">See <see cref="Optimizer.WeightDecay"/>; null for none.</param>
-    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
-    /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
-    /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
-    /// <param name="useEma">See <see cref="Optimizer.UseEma"/>.</param>
-    /// <param name="emaMomentum">See <see cref="Optimizer.EmaMomentum"/>.</param>
-    /// <param name="emaOverwriteFrequency">See <see cref="Optimizer.EmaOverwriteFrequency"/>.</param>
+    /// <include file="OptimizerArguments.xml" path="arguments/param"/>
     /// <exception cref="ArgumentException"><paramref name="learningRate"/>, <paramref name="initialAccumulatorValue"/> or
     /// <paramref name="weightDecay"/> is negative or not finite, or <paramref name="epsilon"/> is not a finite number &gt; 0.</exception>
     public Adagrad(float learningRate = 1e-3f, float initialAccumulatorValue = 0.1f, float epsilon = 1e-7f,

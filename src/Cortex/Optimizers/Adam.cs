@@ -27,13 +27,7 @@ public class Adam : Optimizer
     /// <param name="beta2">Decay rate of the second-moment (uncentred variance) estimate.</param>
     /// <param name="epsilon">Added to √v for numerical stability (Keras default 1e-7).</param>
     /// <param name="amsgrad">Whether to use the AMSGrad variant.</param>
-    /// <param name="weightDecay">See <see cref="Optimizer.WeightDecay"/>; null for none.</param>
-    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
-    /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
-    /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
-    /// <param name="useEma">See <see cref="Optimizer.UseEma"/>.</param>
-    /// <param name="emaMomentum">See <see cref="Optimizer.EmaMomentum"/>.</param>
-    /// <param name="emaOverwriteFrequency">See <see cref="Optimizer.EmaOverwriteFrequency"/>.</param>
+    /// <include file="OptimizerArguments.xml" path="arguments/param"/>
     /// <exception cref="ArgumentException"><paramref name="learningRate"/> or <paramref name="weightDecay"/> is negative or
     /// not finite, <paramref name="epsilon"/> is not a finite number &gt; 0, or a β is outside [0, 1).</exception>
     public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f, bool amsgrad = false,

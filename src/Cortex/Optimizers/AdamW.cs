@@ -21,12 +21,7 @@ public sealed class AdamW : Adam
     /// <param name="beta2">Decay rate of the second-moment estimate.</param>
     /// <param name="epsilon">Added to √v for numerical stability.</param>
     /// <param name="amsgrad">Whether to use the AMSGrad variant.</param>
-    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
-    /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
-    /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
-    /// <param name="useEma">See <see cref="Optimizer.UseEma"/>.</param>
-    /// <param name="emaMomentum">See <see cref="Optimizer.EmaMomentum"/>.</param>
-    /// <param name="emaOverwriteFrequency">See <see cref="Optimizer.EmaOverwriteFrequency"/>.</param>
+    /// <include file="OptimizerArguments.xml" path="arguments/param[@name!='weightDecay']"/>
     /// <exception cref="ArgumentException"><paramref name="weightDecay"/> is negative or not finite, or another
     /// argument is out of range (see <see cref="Adam(float, float, float, float, bool, float?, float?, float?, float?, bool, float, int?)"/>).</exception>
     public AdamW(float learningRate = 1e-3f, float weightDecay = 0.004f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f,

@@ -20,13 +20,7 @@ public sealed class Lion : Optimizer
     /// <param name="learningRate">The step size (default 0.001).</param>
     /// <param name="beta1">The weight of the momentum in the step's direction, in (0, 1].</param>
     /// <param name="beta2">Decay rate of the momentum.</param>
-    /// <param name="weightDecay">See <see cref="Optimizer.WeightDecay"/>; null for none.</param>
-    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
-    /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
-    /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
-    /// <param name="useEma">See <see cref="Optimizer.UseEma"/>.</param>
-    /// <param name="emaMomentum">See <see cref="Optimizer.EmaMomentum"/>.</param>
-    /// <param name="emaOverwriteFrequency">See <see cref="Optimizer.EmaOverwriteFrequency"/>.</param>
+    /// <include file="OptimizerArguments.xml" path="arguments/param"/>
     /// <exception cref="ArgumentException"><paramref name="learningRate"/> or <paramref name="weightDecay"/> is negative or
     /// not finite, <paramref name="beta1"/> is outside (0, 1] (Keras's check: at 0 Lion degenerates to SignSGD), or
     /// <paramref name="beta2"/> outside [0, 1].</exception>

@@ -42,13 +42,7 @@ public abstract class Optimizer
 
     /// <summary>Stores the hyperparameters shared by every optimizer.</summary>
     /// <param name="learningRate">The step size, finite and ≥ 0.</param>
-    /// <param name="clipNorm">See <see cref="ClipNorm"/>.</param>
-    /// <param name="clipValue">See <see cref="ClipValue"/>.</param>
-    /// <param name="globalClipNorm">See <see cref="GlobalClipNorm"/>.</param>
-    /// <param name="weightDecay">See <see cref="WeightDecay"/>; null for none.</param>
-    /// <param name="useEma">See <see cref="UseEma"/>.</param>
-    /// <param name="emaMomentum">See <see cref="EmaMomentum"/>.</param>
-    /// <param name="emaOverwriteFrequency">See <see cref="EmaOverwriteFrequency"/>.</param>
+    /// <include file="OptimizerArguments.xml" path="arguments/param"/>
     /// <exception cref="ArgumentException">The learning rate is negative, NaN or infinite, more than one clipping
     /// option is set, or one is not a finite number &gt; 0, the weight decay is negative or not finite, the EMA
     /// momentum is outside [0, 1] or the overwrite frequency is below 1.</exception>

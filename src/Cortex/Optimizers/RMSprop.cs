@@ -23,13 +23,7 @@ public sealed class RMSprop : Optimizer
     /// <param name="momentum">Momentum μ; 0 for none.</param>
     /// <param name="epsilon">Added to v under the square root (Keras default 1e-7).</param>
     /// <param name="centered">Whether to normalise by the estimated variance rather than the second moment.</param>
-    /// <param name="weightDecay">See <see cref="Optimizer.WeightDecay"/>; null for none.</param>
-    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
-    /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
-    /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
-    /// <param name="useEma">See <see cref="Optimizer.UseEma"/>.</param>
-    /// <param name="emaMomentum">See <see cref="Optimizer.EmaMomentum"/>.</param>
-    /// <param name="emaOverwriteFrequency">See <see cref="Optimizer.EmaOverwriteFrequency"/>.</param>
+    /// <include file="OptimizerArguments.xml" path="arguments/param"/>
     /// <exception cref="ArgumentException"><paramref name="learningRate"/> or <paramref name="weightDecay"/> is negative or not finite, <paramref name="epsilon"/>
     /// is not a finite number &gt; 0, <paramref name="rho"/> is outside [0, 1) or <paramref name="momentum"/> outside [0, 1].</exception>
     public RMSprop(float learningRate = 1e-3f, float rho = 0.9f, float momentum = 0f, float epsilon = 1e-7f, bool centered = false,

@@ -20,13 +20,7 @@ public sealed class SGD : Optimizer
     /// <param name="learningRate">The step size (Keras default 0.01).</param>
     /// <param name="momentum">The momentum μ in [0, 1]; 0 for plain gradient descent.</param>
     /// <param name="nesterov">Whether to use Nesterov momentum.</param>
-    /// <param name="weightDecay">See <see cref="Optimizer.WeightDecay"/>; null for none.</param>
-    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
-    /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
-    /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
-    /// <param name="useEma">See <see cref="Optimizer.UseEma"/>.</param>
-    /// <param name="emaMomentum">See <see cref="Optimizer.EmaMomentum"/>.</param>
-    /// <param name="emaOverwriteFrequency">See <see cref="Optimizer.EmaOverwriteFrequency"/>.</param>
+    /// <include file="OptimizerArguments.xml" path="arguments/param"/>
     /// <exception cref="ArgumentException"><paramref name="learningRate"/> or <paramref name="weightDecay"/> is negative or not finite, or
     /// <paramref name="momentum"/> is outside [0, 1].</exception>
     public SGD(float learningRate = 0.01f, float momentum = 0f, bool nesterov = false,
