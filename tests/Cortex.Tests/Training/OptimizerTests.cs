@@ -302,6 +302,26 @@ public class OptimizerTests
         Assert.Contains("emaMomentum", Assert.Throws<ArgumentException>(() => new Adam(emaMomentum: 1.5f)).Message);
     }
 
+    /// <summary>An optimizer written outside Cortex: its own UpdateStep over spans, no rule.</summary>
+    private sealed class PlainDescent(float learningRate, float weightDecay) : Optimizer(learningRate, null, null, null, weightDecay)
+    {
+        protected override IReadOnlyList<string> SlotNames => [];
+
+        protected override void UpdateStep(ReadOnlySpan<float> gradient, Span<float> variable, int variableIndex, float learningRate)
+        {
+            for (int i = 0; i < variable.Length; i++) variable[i] -= learningRate * gradient[i];
+        }
+    }
+
+    [Fact]
+    public void WeightDecayShrinksTheWeightsOfAnOptimizerWithItsOwnUpdateStep()
+    {
+        // Keras decays before any optimizer's update_step, its own or a subclass's: w = w − lr·wd·w, then w −= lr·g.
+        var w = new Variable(Tensor.FromArray(new[] { 2f, -4f }), "w");
+        new PlainDescent(0.1f, 0.5f).ApplyGradients([Tensor.Ones(2)], [w]);
+        Assert.Equal(new[] { 2f - 0.1f - 0.1f, -4f + 0.2f - 0.1f }, w.ToArray());
+    }
+
     [Fact]
     public void WeightDecayShrinksTheWeightsWithAZeroGradient()
     {
