@@ -20,7 +20,7 @@ internal static class TrainCommand
     internal sealed record Settings(string Data, string? Label, int[] Hidden, ActivationFunction Activation, int Epochs,
         int BatchSize, string Optimizer, float? LearningRate, int Seed, float ValidationSplit, string Out, string Model = "mlp");
 
-    private static readonly string[] Optimizers = ["adam", "sgd", "rmsprop"];
+    private static readonly string[] Optimizers = ["adam", "sgd", "rmsprop", "adamw", "adagrad", "adadelta", "adamax", "nadam", "lion"];
     private static readonly string[] Models = ["mlp", "cnn", "lstm", "gru"];
 
     public static Command Create(TextWriter stdout)
@@ -32,7 +32,7 @@ internal static class TrainCommand
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training data.", HelpName = "N", DefaultValueFactory = _ => 20 };
         var batchSize = new Option<int>("--batch-size") { Description = "Samples per gradient step.", HelpName = "N", DefaultValueFactory = _ => 32 };
         var optimizer = new Option<string>("--optimizer") { Description = $"The optimizer: {string.Join(", ", Optimizers)}.", HelpName = "NAME", DefaultValueFactory = _ => "adam" };
-        var lr = new Option<float?>("--lr") { Description = "Learning rate (default: the optimizer's Keras default, 0.001 for adam and rmsprop, 0.01 for sgd).", HelpName = "RATE" };
+        var lr = new Option<float?>("--lr") { Description = "Learning rate (default: the optimizer's Keras default, 0.01 for sgd, 0.001 for the others).", HelpName = "RATE" };
         var seed = new Option<int>("--seed") { Description = "Seeds weight initialisation, shuffling and the CSV train/test split.", HelpName = "N", DefaultValueFactory = _ => 42 };
         var validationSplit = new Option<float>("--validation-split") { Description = "Fraction of the training rows (the last ones) held out to report val_loss and val_accuracy each epoch.", HelpName = "FRACTION", DefaultValueFactory = _ => 0f };
         var modelKind = new Option<string>("--model") { Description = "The network: mlp (dense layers from --layers and --activation) cnn (Conv2D 32 → MaxPooling2D → Conv2D 64 → MaxPooling2D → Dropout 0.5 → Dense, for the 28×28 image data sets), or lstm/gru (each image read row by row: LSTM 128 or GRU 128 → Dense).", HelpName = "mlp|cnn|lstm|gru", DefaultValueFactory = _ => "mlp" };
@@ -170,13 +170,14 @@ internal static class TrainCommand
         return Zoo.Mlp(features, s.Hidden, data.Classes, s.Activation, preprocessing: norm, name: data.Name);
     }
 
-    internal static Optimizer CreateOptimizer(string name, float? learningRate) => name switch
+    internal static Optimizer CreateOptimizer(string name, float? learningRate)
     {
-        "adam" => learningRate is { } a ? new Adam(a) : new Adam(),
-        "sgd" => learningRate is { } g ? new SGD(g) : new SGD(),
-        "rmsprop" => learningRate is { } r ? new RMSprop(r) : new RMSprop(),
-        _ => throw new UsageException($"--optimizer: unknown optimizer '{name}'; expected one of {string.Join(", ", Optimizers)}."),
-    };
+        if (!Optimizers.Contains(name))
+            throw new UsageException($"--optimizer: unknown optimizer '{name}'; expected one of {string.Join(", ", Optimizers)}.");
+        var optimizer = Optimizer.Get(name); // Keras's defaults
+        if (learningRate is { } rate) optimizer.LearningRate = rate;
+        return optimizer;
+    }
 
     /// <summary>The predicted class of each row of logits (or probabilities).</summary>
     internal static int[] Classes(Tensor outputs) => [.. outputs.ArgMax(axis: -1).ToArray().Select(v => (int)v)];

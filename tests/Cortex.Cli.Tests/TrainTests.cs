@@ -130,6 +130,8 @@ public class TrainTests
     [InlineData("adam", typeof(Adam), 0.001f)]
     [InlineData("sgd", typeof(SGD), 0.01f)]
     [InlineData("rmsprop", typeof(RMSprop), 0.001f)]
+    [InlineData("nadam", typeof(Nadam), 0.001f)]
+    [InlineData("lion", typeof(Lion), 0.001f)]
     public void OptimizerNamesMapToKerasDefaults(string name, Type type, float learningRate)
     {
         using var dir = new TempDir();

@@ -95,6 +95,11 @@ public class ActivationTests
     [InlineData("relu6", "relu6")]
     [InlineData("silu", "silu")]
     [InlineData("swish", "silu")]
+    [InlineData("hard_swish", "hard_silu")]
+    [InlineData("hard_sigmoid", "hard_sigmoid")]
+    [InlineData("gelu", "gelu")]
+    [InlineData("mish", "mish")]
+    [InlineData("softsign", "softsign")]
     [InlineData("", "linear")]
     public void KerasNamesResolve(string name, string canonical) => Assert.Equal(canonical, ActivationFunction.Get(name).Name);
 
@@ -110,6 +115,39 @@ public class ActivationTests
         var loaded = Model.Load(path);
         Assert.Equal(all.Select(f => (f.Name, f.Alpha)), loaded.Layers.Cast<Dense>().Select(d => (d.Activation.Name, d.Activation.Alpha)));
         Assert.Equal(expected, loaded.Predict(x).ToArray());
+    }
+
+    [Fact]
+    public void TheReLULayerIsKerassAndRefusesNegativeArguments()
+    {
+        var x = Tensor.FromArray(new[] { -2f, 0.25f, 1f, 3f, 9f });
+        Assert.Equal(new[] { 0f, 0.25f, 1f, 3f, 9f }, new Layers.ReLU().Call(x).ToArray());
+        Assert.Equal(new[] { -0.25f, -0.025f, 1f, 2f, 2f }, new Layers.ReLU(2f, 0.1f, 0.5f).Call(x).ToArray(), new FloatTolerance(1e-6f));
+        Assert.Equal("re_lu", new Layers.ReLU().Name[..5]);
+        var e = Assert.Throws<ArgumentException>(() => new Layers.ReLU(maxValue: -1f));
+        Assert.Contains("maxValue of a ReLU layer cannot be a negative value. Received: maxValue=-1", e.Message);
+        Assert.Contains("threshold", Assert.Throws<ArgumentException>(() => new Layers.ReLU(threshold: -0.5f)).Message);
+        Assert.Contains("negativeSlope", Assert.Throws<ArgumentException>(() => new Layers.ReLU(negativeSlope: -0.5f)).Message);
+    }
+
+    private sealed class FloatTolerance(float tolerance) : IEqualityComparer<float>
+    {
+        public bool Equals(float a, float b) => MathF.Abs(a - b) <= tolerance;
+        public int GetHashCode(float value) => 0;
+    }
+
+    [Theory]
+    [InlineData("hard_sigmoid", true)]
+    [InlineData("softsign", true)]
+    [InlineData("gelu", false)]
+    [InlineData("gelu_approximate", false)]
+    [InlineData("hard_silu", false)]
+    [InlineData("mish", false)]
+    public void NonMonotonicActivationsTakeTheirGradientFromTheInput(string name, bool fromOutput)
+    {
+        // gelu, hard_silu and mish are not monotonic, so y does not determine g′(x): their layers train on the tape.
+        Assert.Equal(fromOutput, ActivationFunction.Get(name).DerivativeFromOutput);
+        Assert.Same(ActivationFunction.Get("gelu_approximate"), ActivationFunction.Gelu(approximate: true));
     }
 
     [Fact]

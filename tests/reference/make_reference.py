@@ -77,6 +77,15 @@ OPS = {
     "softplus": lambda x, a: torch.nn.functional.softplus(x[0]),
     "relu6": lambda x, a: torch.nn.functional.relu6(x[0]),
     "silu": lambda x, a: torch.nn.functional.silu(x[0]),
+    "gelu": lambda x, a: torch.nn.functional.gelu(x[0], approximate="tanh" if a.get("approximate") else "none"),
+    "hard_sigmoid": lambda x, a: torch.nn.functional.hardsigmoid(x[0]),
+    "hard_silu": lambda x, a: torch.nn.functional.hardswish(x[0]),
+    "mish": lambda x, a: torch.nn.functional.mish(x[0]),
+    "softsign": lambda x, a: torch.nn.functional.softsign(x[0]),
+    # Keras's ReLU layer (keras.activations.relu with threshold >= 0): x for x > threshold (capped at max_value, with
+    # relu6's zero gradient at the cap), minus negative_slope * relu(threshold - x).
+    "relu_layer": lambda x, a: torch.where(x[0] > a["threshold"], torch.where(x[0] < a["max_value"], x[0], torch.full_like(x[0], a["max_value"])) if a["max_value"] is not None else x[0], torch.zeros_like(x[0]))
+                               - a["negative_slope"] * torch.relu(a["threshold"] - x[0]),
     "softmax": lambda x, a: torch.softmax(x[0], dim=a["axis"]),
     "log_softmax": lambda x, a: torch.log_softmax(x[0], dim=a["axis"]),
     # not differentiable: masks and indices
@@ -244,6 +253,24 @@ edge6 = torch.tensor([-1000.0, -30.0, -2.5, -1e-3, 0.0, 1e-3, 2.5, 6.0, 7.0, 30.
 for op in ["relu6", "silu"]:
     case(op, op, [randn(4, 5, scale=4.0)])
     case(f"{op}_edges", op, [edge6], fd=False)
+
+# Keras 3's gelu (exact and approximate), hard_sigmoid, hard_silu, mish and softsign, drawn after everything above.
+edge3 = torch.tensor([-1000.0, -30.0, -5.0, -3.0, -2.5, -1e-3, 0.0, 1e-3, 2.5, 3.0, 5.0, 30.0, 1000.0])
+for op, args in [("gelu", {}), ("gelu", {"approximate": True}), ("hard_sigmoid", {}), ("hard_silu", {}), ("mish", {}), ("softsign", {})]:
+    suffix = "_approximate" if args.get("approximate") else ""
+    case(f"{op}{suffix}", op, [randn(4, 5, scale=3.0)], args)
+    case(f"{op}{suffix}_edges", op, [edge3], args, fd=False)
+
+# The ReLU layer's arguments, drawn last.
+edge_relu = torch.tensor([-1000.0, -2.0, -0.5, 0.0, 0.5, 0.7, 1.0, 2.0, 6.0, 7.0, 1000.0])
+for suffix, args in [("defaults", {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}),
+                     ("max", {"max_value": 6.0, "negative_slope": 0.0, "threshold": 0.0}),
+                     ("all", {"max_value": 2.0, "negative_slope": 0.1, "threshold": 0.5})]:
+    x = randn(4, 5, scale=3.0)
+    # Finite differences only where no value sits within a step of a kink (the threshold or the cap).
+    kinks = [args["threshold"]] + ([args["max_value"]] if args["max_value"] is not None else [])
+    case(f"relu_layer_{suffix}", "relu_layer", [x], args, fd=all(float((x - k).abs().min()) > 0.05 for k in kinks))
+    case(f"relu_layer_{suffix}_edges", "relu_layer", [edge_relu], args, fd=False)
 
 with open(OUT, "w") as f:
     json.dump({"generator": "tests/reference/make_reference.py", "torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))

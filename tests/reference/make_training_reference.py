@@ -188,6 +188,30 @@ OPTIMIZERS = {
     "rmsprop_centered_momentum": ("RMSprop", {"learning_rate": 0.01, "momentum": 0.9, "centered": True}),
     "rmsprop_large_epsilon": ("RMSprop", {"learning_rate": 0.01, "rho": 0.8, "epsilon": 0.01}),
     "adamw": ("AdamW", {"learning_rate": 0.01, "weight_decay": 0.1}),
+    "adagrad": ("Adagrad", {"learning_rate": 0.1}),
+    # A large epsilon makes Keras's placement of epsilon (inside the square root; torch's outside) visible.
+    "adagrad_large_epsilon": ("Adagrad", {"learning_rate": 0.1, "initial_accumulator_value": 0.0, "epsilon": 0.01}),
+    # Adadelta's step is lr times a ratio of running RMSs that starts at sqrt(eps); Keras's default lr 0.001 would
+    # barely move the weights, so the paper's (and torch's) lr 1 and a large epsilon make the steps visible.
+    "adadelta": ("Adadelta", {"learning_rate": 1.0, "rho": 0.9, "epsilon": 1e-3}),
+    "adamax": ("Adamax", {"learning_rate": 0.01}),
+    "adamax_large_epsilon": ("Adamax", {"learning_rate": 0.01, "beta_2": 0.9, "epsilon": 0.01}),
+    "nadam": ("Nadam", {"learning_rate": 0.01}),
+    "nadam_exponential_decay": ("Nadam", {"learning_rate": {"class_name": "ExponentialDecay", "config": {
+        "initial_learning_rate": 0.01, "decay_steps": 1, "decay_rate": 0.5, "staircase": False}}, "epsilon": 0.01}),
+    "lion": ("Lion", {"learning_rate": 0.01}),
+    # Keras 3's decoupled weight decay, which every optimizer takes: w -= lr*wd*w before the optimizer's own step.
+    "sgd_momentum_weight_decay": ("SGD", {"learning_rate": 0.1, "momentum": 0.9, "weight_decay": 0.2}),
+    "rmsprop_weight_decay": ("RMSprop", {"learning_rate": 0.01, "weight_decay": 0.3}),
+    "adam_weight_decay_clipvalue": ("Adam", {"learning_rate": 0.01, "weight_decay": 0.1, "clipvalue": 0.05}),
+    "adagrad_weight_decay": ("Adagrad", {"learning_rate": 0.1, "weight_decay": 0.5}),
+    "adadelta_weight_decay": ("Adadelta", {"learning_rate": 1.0, "epsilon": 1e-3, "weight_decay": 0.1}),
+    "adamax_weight_decay": ("Adamax", {"learning_rate": 0.01, "weight_decay": 0.3}),
+    "nadam_weight_decay": ("Nadam", {"learning_rate": 0.01, "weight_decay": 0.3}),
+    "lion_weight_decay": ("Lion", {"learning_rate": 0.01, "beta_1": 0.5, "beta_2": 0.9, "weight_decay": 0.5}),
+    # Keras's EMA: the average follows the weights after each step (copying them on the first) and, every
+    # ema_overwrite_frequency steps, replaces them: here at step 3, so weights_step3 are the averages.
+    "adam_ema_overwrite": ("Adam", {"learning_rate": 0.01, "use_ema": True, "ema_momentum": 0.5, "ema_overwrite_frequency": 3}),
 }
 
 
@@ -226,6 +250,18 @@ class KerasOptimizer:
     - SGD with momentum under a schedule: Keras keeps m = mu*m - lr_t*g (torch keeps the unscaled buffer, which
       only agrees for a constant learning rate).
     - Clipping as in keras_clip.
+    - Adagrad: Keras adds epsilon inside the square root, sqrt(a + eps); torch outside, sqrt(a) + eps.
+    - Adamax: Keras divides by (1 - b1^t)(u + eps) with u = max(b2*u, |g|); torch takes u = max(b2*u, |g| + eps).
+    - Lion: not in torch 1.13; Keras's rule (the authors').
+    - use_ema: Keras's moving average of the weights after each step, written out (torch.optim has none).
+    - Weight decay (any optimizer): Keras decays w -= w*wd*lr before the step (decoupled); torch's weight_decay
+      argument adds wd*w to the gradient instead (except AdamW's), so it is applied by hand (decay_weights).
+    - Nadam: Keras's momentum schedule is u_t = b1*(1 - 0.5*0.96^t); torch.optim.NAdam's is 0.96^(momentum_decay*t),
+      equal with momentum_decay=1. But torch 1.13's NAdam multiplies the running product by u_t twice for the
+      product at t+1 (mu_product_next = mu_product * mu * mu_next after mu_product *= mu; later PyTorch fixed it),
+      so the rule is written out here; the end of this file checks it against torch 1.13 with that slip reproduced.
+    Adadelta coincides with torch.optim.Adadelta; torch_optimizer uses it, and the end of this file checks it
+    against the rule written out here.
     """
 
     def __init__(self, cls, config, params):
@@ -233,10 +269,19 @@ class KerasOptimizer:
         self.t = 0
         zeros = lambda: [torch.zeros_like(p) for p in params]
         self.m, self.v, self.vhat, self.avg = zeros(), zeros(), zeros(), zeros()
+        self.u_product = 1.0
+        self.torch113_nadam = False  # reproduce torch 1.13's extra u_t in the product at t+1 (for the check only)
+        if cls == "Adagrad":
+            self.v = [torch.full_like(p, config.get("initial_accumulator_value", 0.1)) for p in params]
 
     def step(self, grads):
         c, lr = self.c, learning_rate(self.c, self.t)
         grads = keras_clip(c, grads)
+        if self.cls != "AdamW":
+            decay_weights(c, lr, self.params)
+        if self.cls == "Nadam":
+            b1 = c.get("beta_1", 0.9)
+            self.u_product *= b1 * (1 - 0.5 * 0.96 ** (self.t + 1))
         for i, (w, g) in enumerate(zip(self.params, grads)):
             if self.cls == "SGD":
                 mu = c.get("momentum", 0.0)
@@ -270,13 +315,62 @@ class KerasOptimizer:
                     self.m[i] = mu * self.m[i] + inc
                     inc = self.m[i]
                 w -= inc
+            elif self.cls == "Adagrad":
+                self.v[i] += g * g
+                w -= lr * g / torch.sqrt(self.v[i] + c.get("epsilon", 1e-7))
+            elif self.cls == "Adadelta":
+                rho, eps = c.get("rho", 0.95), c.get("epsilon", 1e-7)
+                self.v[i] = rho * self.v[i] + (1 - rho) * g * g
+                delta = -torch.sqrt(self.m[i] + eps) * g / torch.sqrt(self.v[i] + eps)
+                self.m[i] = rho * self.m[i] + (1 - rho) * delta * delta
+                w += lr * delta
+            elif self.cls == "Adamax":
+                b1, b2, eps = c.get("beta_1", 0.9), c.get("beta_2", 0.999), c.get("epsilon", 1e-7)
+                self.m[i] += (g - self.m[i]) * (1 - b1)
+                self.v[i] = torch.maximum(b2 * self.v[i], g.abs())
+                w -= lr * self.m[i] / ((1 - b1 ** (self.t + 1)) * (self.v[i] + eps))
+            elif self.cls == "Nadam":
+                b1, b2, eps = c.get("beta_1", 0.9), c.get("beta_2", 0.999), c.get("epsilon", 1e-7)
+                t = self.t + 1
+                u_t, u_t1 = b1 * (1 - 0.5 * 0.96 ** t), b1 * (1 - 0.5 * 0.96 ** (t + 1))
+                self.m[i] += (g - self.m[i]) * (1 - b1)
+                self.v[i] += (g * g - self.v[i]) * (1 - b2)
+                product_t1 = self.u_product * u_t1 * (u_t if self.torch113_nadam else 1)
+                m_hat = u_t1 * self.m[i] / (1 - product_t1) + (1 - u_t) * g / (1 - self.u_product)
+                w -= m_hat * lr / (torch.sqrt(self.v[i] / (1 - b2 ** t)) + eps)
+            elif self.cls == "Lion":
+                b1, b2 = c.get("beta_1", 0.9), c.get("beta_2", 0.99)
+                w -= lr * torch.sign(self.m[i] * b1 + g * (1 - b1))
+                self.m[i] = self.m[i] * b2 + g * (1 - b2)
+            else:
+                raise ValueError(self.cls)
+        if c.get("use_ema"):
+            m = c.get("ema_momentum", 0.99) if self.t != 0 else 0.0
+            freq = c.get("ema_overwrite_frequency")
+            for i, w in enumerate(self.params):
+                self.avg[i] = m * self.avg[i] + (1 - m) * w
+                if freq and (self.t + 1) % freq == 0:
+                    w.copy_(self.avg[i])
         self.t += 1
 
 
+def decay_weights(config, lr, params):
+    """Keras 3's decoupled weight decay, applied to every variable before any optimizer's step."""
+    wd = config.get("weight_decay")
+    if wd:
+        for w in params:
+            w -= w * wd * lr
+
+
 def torch_optimizer(cls, config, params):
-    """torch.optim where its rule coincides with Keras's: SGD (plain, momentum, Nesterov) at a constant learning
-    rate, with clip_grad_value_ for clipvalue. Returns None otherwise."""
-    if cls != "SGD" or isinstance(config["learning_rate"], dict) or config.get("clipnorm") or config.get("global_clipnorm"):
+    """torch.optim where its rule coincides with Keras's: SGD (plain, momentum, Nesterov), Adadelta and NAdam
+    (momentum_decay=1) at a constant learning rate, with clip_grad_value_ for clipvalue and decay_weights for Keras's
+    weight decay. Returns None otherwise."""
+    if isinstance(config["learning_rate"], dict) or config.get("clipnorm") or config.get("global_clipnorm") or config.get("use_ema"):
+        return None
+    if cls == "Adadelta":
+        return torch.optim.Adadelta(params, lr=config["learning_rate"], rho=config.get("rho", 0.95), eps=config.get("epsilon", 1e-7))
+    if cls != "SGD":
         return None
     return torch.optim.SGD(params, lr=config["learning_rate"], momentum=config.get("momentum", 0.0),
                            nesterov=config.get("nesterov", False))
@@ -305,6 +399,8 @@ for loss_name, (loss_cls, from_logits, units, head, y) in TRAIN_LOSSES.items():
             if topt:
                 if opt_config.get("clipvalue"):
                     torch.nn.utils.clip_grad_value_(params, opt_config["clipvalue"])
+                with torch.no_grad():
+                    decay_weights(opt_config, opt_config["learning_rate"], params)
                 topt.step()
             else:
                 with torch.no_grad():
@@ -333,6 +429,26 @@ for opt_cls, opt_config in [OPTIMIZERS["sgd_momentum"], OPTIMIZERS["sgd_nesterov
         topt.step()
         kopt.step(grads)
     assert all(torch.allclose(p, q, atol=1e-12) for p, q in zip(a, b)), "torch.optim.SGD and Keras's SGD rule disagree"
+
+# Likewise Adadelta, and NAdam (momentum_decay=1: Keras's 0.96^t schedule) with torch 1.13's slip reproduced in the
+# rule above, both with weight decay.
+for opt_cls, opt_config in [OPTIMIZERS["adadelta_weight_decay"], OPTIMIZERS["nadam_weight_decay"]]:
+    a = [p.clone().requires_grad_(True) for p in INIT[3]]
+    b = [p.clone() for p in INIT[3]]
+    topt, kopt = torch_optimizer(opt_cls, opt_config, a), KerasOptimizer(opt_cls, opt_config, b)
+    if opt_cls == "Nadam":
+        topt = torch.optim.NAdam(a, lr=opt_config["learning_rate"], eps=opt_config.get("epsilon", 1e-7), momentum_decay=1.0)
+        kopt.torch113_nadam = torch.__version__.startswith("1.")
+    for _ in range(3):
+        for p in a:
+            p.grad = None
+        mse(TRAIN_LOSSES["mse"][4], forward(a, None)[:, :2]).backward()
+        grads = [p.grad.clone() for p in a]
+        with torch.no_grad():
+            decay_weights(opt_config, opt_config["learning_rate"], a)
+        topt.step()
+        kopt.step(grads)
+    assert all(torch.allclose(p, q, rtol=1e-10, atol=1e-12) for p, q in zip(a, b)), f"torch.optim.{opt_cls} and Keras's rule disagree"
 
 with open(OUT, "w") as f:
     json.dump({"generator": "tests/reference/make_training_reference.py", "torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))

@@ -63,6 +63,22 @@ public sealed class ActivationFunction
     public static ActivationFunction Relu6 { get; } = Register("relu6", new Relu6Operator());
     /// <summary>g(z) = z·σ(z) (SiLU, also called swish; Keras accepts both names).</summary>
     public static ActivationFunction Silu { get; } = Register("silu", new SiluOperator(), alias: "swish");
+    private static readonly ActivationFunction gelu = Register("gelu", new GeluOperator());
+    private static readonly ActivationFunction geluApproximate = Register("gelu_approximate", new GeluTanhOperator());
+    /// <summary>g(z) = relu6(z + 3)/6 (Keras 3's hard sigmoid).</summary>
+    public static ActivationFunction HardSigmoid { get; } = Register("hard_sigmoid", new HardSigmoidOperator());
+    /// <summary>g(z) = z·relu6(z + 3)/6 (hard SiLU, also called hard swish; Keras accepts both names).</summary>
+    public static ActivationFunction HardSilu { get; } = Register("hard_silu", new HardSiluOperator(), alias: "hard_swish");
+    /// <summary>g(z) = z·tanh(softplus(z)).</summary>
+    public static ActivationFunction Mish { get; } = Register("mish", new MishOperator());
+    /// <summary>g(z) = z/(1 + |z|).</summary>
+    public static ActivationFunction Softsign { get; } = Register("softsign", new SoftsignOperator());
+
+    /// <summary>
+    /// GELU: g(z) = z·Φ(z) = ½z(1 + erf(z/√2)) (the name <c>"gelu"</c>, Keras's default), or with
+    /// <paramref name="approximate"/> ½z(1 + tanh(√(2/π)(z + 0.044715z³))) (saved as <c>"gelu_approximate"</c>).
+    /// </summary>
+    public static ActivationFunction Gelu(bool approximate = false) => approximate ? geluApproximate : gelu;
 
     /// <summary>g(z) = z for z &gt; 0, αz otherwise (Keras default α = 0.2).</summary>
     public static ActivationFunction LeakyRelu(float alpha = 0.2f) => leakyRelu.WithAlpha(alpha);
@@ -87,6 +103,11 @@ public sealed class ActivationFunction
 
     private static ActivationFunction RegisterWithAlpha<TOp>(string name, float alpha, Func<float, TOp> make) where TOp : unmanaged, IActivationOperator =>
         Add(new ActivationFunction(name, alpha, new ActivationKernel<TOp>(make(alpha)), a => new ActivationKernel<TOp>(make(a))), null);
+
+    /// <summary>An activation outside the registry, for a layer that holds its own (the ReLU layer's three
+    /// arguments): not reachable by name, so the layer saves its arguments, not the function.</summary>
+    internal static ActivationFunction Unregistered<TOp>(string name, TOp op) where TOp : unmanaged, IActivationOperator =>
+        new(name, 0f, new ActivationKernel<TOp>(op), null);
 
     private static ActivationFunction Register(string name, ActivationKernel kernel, string? alias = null) =>
         Add(new ActivationFunction(name, 0f, kernel, null), alias);

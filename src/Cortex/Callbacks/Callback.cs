@@ -160,6 +160,43 @@ public sealed class ReduceLROnPlateau(string monitor = "val_loss", float factor 
 }
 
 /// <summary>
+/// Sets the optimizer's learning rate at the start of every epoch to <c>schedule(epoch, currentRate)</c> (epoch from
+/// 0), as Keras's <c>LearningRateScheduler</c>; with <c>verbose</c> &gt; 0 it prints the rate it sets. Setting the rate
+/// replaces any <see cref="Optimizers.Optimizer.Schedule"/>. Like every callback, and like Keras's (it holds a
+/// function), it is not saved with the model.
+/// </summary>
+/// <example><code>new LearningRateScheduler((epoch, lr) => epoch &lt; 10 ? lr : lr * MathF.Exp(-0.1f))</code></example>
+public sealed class LearningRateScheduler : Callback
+{
+    private readonly Func<int, float, float> schedule;
+    private readonly int verbose;
+
+    /// <summary>Creates the callback.</summary>
+    /// <param name="schedule">The epoch (from 0) and the current rate → the rate for this epoch.</param>
+    /// <param name="verbose">0: quiet; 1: prints each rate set.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="schedule"/> is null.</exception>
+    public LearningRateScheduler(Func<int, float, float> schedule, int verbose = 0)
+    {
+        ArgumentNullException.ThrowIfNull(schedule);
+        this.schedule = schedule;
+        this.verbose = verbose;
+    }
+
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">The schedule returned a negative, NaN or infinite rate.</exception>
+    public override void OnEpochBegin(int epoch)
+    {
+        var optimizer = Model!.Optimizer!;
+        float rate = schedule(epoch, optimizer.LearningRate);
+        if (!(rate >= 0) || !float.IsFinite(rate))
+            throw new ArgumentException($"LearningRateScheduler: the schedule should return a finite learning rate ≥ 0. Received: {rate.ToString(System.Globalization.CultureInfo.InvariantCulture)} at epoch {epoch}");
+        optimizer.LearningRate = rate;
+        if (verbose > 0)
+            Console.WriteLine($"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {rate.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
+    }
+}
+
+/// <summary>
 /// Stops training at the first batch whose loss is NaN or infinite, as Keras's does: it prints
 /// <c>Batch N: Invalid loss, terminating training</c> (N counted from 0 within the epoch) and Fit ends after that
 /// batch. The epoch it ended is still recorded (History, CsvLogger), with the loss that stopped it.

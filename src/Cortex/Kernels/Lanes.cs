@@ -44,6 +44,12 @@ internal unsafe interface ILanes<TSelf> where TSelf : unmanaged, ILanes<TSelf>
 
     /// <summary>Lane-wise maximum with <see cref="MathF.Max(float, float)"/>'s rules: NaN if either is NaN, +0 above −0.</summary>
     static abstract TSelf Max(TSelf a, TSelf b);
+
+    /// <summary>Lane-wise absolute value (exact: clears the sign bit).</summary>
+    static abstract TSelf Abs(TSelf x);
+
+    /// <summary>Lane-wise sign, as Keras's <c>ops.sign</c>: 1 above zero, −1 below, 0 at ±0, NaN for NaN (exact).</summary>
+    static abstract TSelf Sign(TSelf x);
 }
 
 /// <summary>16 floats: AVX-512. Use only where <see cref="Vector512.IsHardwareAccelerated"/> (emulated otherwise).</summary>
@@ -60,6 +66,12 @@ internal readonly unsafe struct Lanes512(Vector512<float> v) : ILanes<Lanes512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 operator /(Lanes512 a, Lanes512 b) => new(a.v / b.v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Sqrt(Lanes512 x) => new(Vector512.Sqrt(x.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Max(Lanes512 a, Lanes512 b) => new(Vector512.Max(a.v, b.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Abs(Lanes512 x) => new(Vector512.Abs(x.v));
+    // (x > 0) − (x < 0) as ±1 masks, then NaN lanes (x ≠ x) keep x: three compares and selects, no branch.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes512 Sign(Lanes512 x) => new(Vector512.ConditionalSelect(Vector512.Equals(x.v, x.v),
+        Vector512.ConditionalSelect(Vector512.GreaterThan(x.v, Vector512<float>.Zero), Vector512<float>.One, Vector512<float>.Zero)
+        - Vector512.ConditionalSelect(Vector512.LessThan(x.v, Vector512<float>.Zero), Vector512<float>.One, Vector512<float>.Zero), x.v));
 }
 
 /// <summary>8 floats: AVX2 (and AVX-512 machines run with <c>DOTNET_EnableAVX512=0</c>; .NET 10 ignores the older <c>DOTNET_EnableAVX512F</c>).</summary>
@@ -76,6 +88,12 @@ internal readonly unsafe struct Lanes256(Vector256<float> v) : ILanes<Lanes256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 operator /(Lanes256 a, Lanes256 b) => new(a.v / b.v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Sqrt(Lanes256 x) => new(Vector256.Sqrt(x.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Max(Lanes256 a, Lanes256 b) => new(Vector256.Max(a.v, b.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Abs(Lanes256 x) => new(Vector256.Abs(x.v));
+    // (x > 0) − (x < 0) as ±1 masks, then NaN lanes (x ≠ x) keep x: three compares and selects, no branch.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256 Sign(Lanes256 x) => new(Vector256.ConditionalSelect(Vector256.Equals(x.v, x.v),
+        Vector256.ConditionalSelect(Vector256.GreaterThan(x.v, Vector256<float>.Zero), Vector256<float>.One, Vector256<float>.Zero)
+        - Vector256.ConditionalSelect(Vector256.LessThan(x.v, Vector256<float>.Zero), Vector256<float>.One, Vector256<float>.Zero), x.v));
 }
 
 /// <summary>4 floats: what ARM64 (NEON) runs, and x64 with <c>DOTNET_EnableAVX2=0</c>.</summary>
@@ -92,6 +110,12 @@ internal readonly unsafe struct Lanes128(Vector128<float> v) : ILanes<Lanes128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 operator /(Lanes128 a, Lanes128 b) => new(a.v / b.v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Sqrt(Lanes128 x) => new(Vector128.Sqrt(x.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Max(Lanes128 a, Lanes128 b) => new(Vector128.Max(a.v, b.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Abs(Lanes128 x) => new(Vector128.Abs(x.v));
+    // (x > 0) − (x < 0) as ±1 masks, then NaN lanes (x ≠ x) keep x: three compares and selects, no branch.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes128 Sign(Lanes128 x) => new(Vector128.ConditionalSelect(Vector128.Equals(x.v, x.v),
+        Vector128.ConditionalSelect(Vector128.GreaterThan(x.v, Vector128<float>.Zero), Vector128<float>.One, Vector128<float>.Zero)
+        - Vector128.ConditionalSelect(Vector128.LessThan(x.v, Vector128<float>.Zero), Vector128<float>.One, Vector128<float>.Zero), x.v));
 }
 
 /// <summary>One float: the tails, and the reference every width is tested against.</summary>
@@ -108,4 +132,6 @@ internal readonly unsafe struct ScalarLane(float v) : ILanes<ScalarLane>
     public static ScalarLane operator /(ScalarLane a, ScalarLane b) => new(a.v / b.v);
     public static ScalarLane Sqrt(ScalarLane x) => new(MathF.Sqrt(x.v));
     public static ScalarLane Max(ScalarLane a, ScalarLane b) => new(MathF.Max(a.v, b.v));
+    public static ScalarLane Abs(ScalarLane x) => new(MathF.Abs(x.v));
+    public static ScalarLane Sign(ScalarLane x) => new(x.v > 0 ? 1f : x.v < 0 ? -1f : x.v == 0 ? 0f : x.v); // MathF.Sign throws on NaN
 }

@@ -44,6 +44,22 @@ public static class NN
     /// <summary>SiLU (swish): x·σ(x).</summary>
     public static Tensor Silu(Tensor x) => Activate(x, ActivationFunction.Silu);
 
+    /// <summary>GELU: x·Φ(x) with the exact erf form, or the tanh form with <paramref name="approximate"/> (Keras's and
+    /// PyTorch's <c>gelu</c>).</summary>
+    public static Tensor Gelu(Tensor x, bool approximate = false) => Activate(x, ActivationFunction.Gelu(approximate));
+
+    /// <summary>relu6(x + 3)/6, Keras 3's <c>hard_sigmoid</c>.</summary>
+    public static Tensor HardSigmoid(Tensor x) => Activate(x, ActivationFunction.HardSigmoid);
+
+    /// <summary>x·relu6(x + 3)/6, Keras's <c>hard_silu</c> (hard swish).</summary>
+    public static Tensor HardSilu(Tensor x) => Activate(x, ActivationFunction.HardSilu);
+
+    /// <summary>x·tanh(softplus(x)).</summary>
+    public static Tensor Mish(Tensor x) => Activate(x, ActivationFunction.Mish);
+
+    /// <summary>x/(1 + |x|).</summary>
+    public static Tensor Softsign(Tensor x) => Activate(x, ActivationFunction.Softsign);
+
     /// <summary>
     /// The tape op of every activation: the forward into a new tensor and one node whose backward runs the same
     /// activation's derivative (<see cref="ActivationKernel"/>), so layers and the fused training step, which call that

@@ -27,14 +27,13 @@ public class Adam : Optimizer
     /// <param name="beta2">Decay rate of the second-moment (uncentred variance) estimate.</param>
     /// <param name="epsilon">Added to √v for numerical stability (Keras default 1e-7).</param>
     /// <param name="amsgrad">Whether to use the AMSGrad variant.</param>
-    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
-    /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
-    /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
-    /// <exception cref="ArgumentException"><paramref name="learningRate"/> is negative or not finite, <paramref name="epsilon"/>
-    /// is not a finite number &gt; 0, or a β is outside [0, 1).</exception>
+    /// <include file="OptimizerArguments.xml" path="arguments/param"/>
+    /// <exception cref="ArgumentException"><paramref name="learningRate"/> or <paramref name="weightDecay"/> is negative or
+    /// not finite, <paramref name="epsilon"/> is not a finite number &gt; 0, or a β is outside [0, 1).</exception>
     public Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f, bool amsgrad = false,
-        float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
-        : base(learningRate, clipNorm, clipValue, globalClipNorm)
+        float? weightDecay = null, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null,
+        bool useEma = false, float emaMomentum = 0.99f, int? emaOverwriteFrequency = null)
+        : base(learningRate, clipNorm, clipValue, globalClipNorm, weightDecay, useEma, emaMomentum, emaOverwriteFrequency)
     {
         Beta1 = Hyperparameter.DecayFraction(GetType().Name, nameof(beta1), beta1);
         Beta2 = Hyperparameter.DecayFraction(GetType().Name, nameof(beta2), beta2);
@@ -61,11 +60,8 @@ public class Adam : Optimizer
     protected override IReadOnlyList<string> SlotNames { get; }
 
     /// <inheritdoc/>
-    private protected override PieceStep? Rule(float learningRate) => PieceStep.Of(RuleFor(learningRate, false, 0f));
-
-    /// <summary>Adam's rule for the coming step at <paramref name="learningRate"/>, with AdamW's decay when asked.</summary>
-    private protected AdamRule RuleFor(float learningRate, bool decays, float decay) =>
-        new(Beta1, Beta2, StepSize(learningRate), Epsilon, Amsgrad, decays, decay);
+    private protected override PieceStep? Rule(float learningRate) =>
+        Step(new AdamRule(Beta1, Beta2, StepSize(learningRate), Epsilon, Amsgrad), learningRate);
 
     /// <summary>Keras's step size for the coming update: the bias corrections folded into the rate,
     /// lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ) with t = <see cref="Optimizer.Iterations"/> + 1.</summary>
@@ -83,13 +79,10 @@ public class Adam : Optimizer
 /// <param name="alpha">The step size with both bias corrections folded in (Keras's form).</param>
 /// <param name="epsilon">Added to √v.</param>
 /// <param name="amsgrad">Whether the denominator uses v̂, the running maximum of v (slot 2).</param>
-/// <param name="decays">Whether the variable first decays, AdamW's w·<paramref name="decay"/> + w.</param>
-/// <param name="decay">−lr·weightDecay.</param>
-internal readonly struct AdamRule(float beta1, float beta2, float alpha, float epsilon, bool amsgrad = false, bool decays = false, float decay = 0f)
-    : IUpdateRule
+internal readonly struct AdamRule(float beta1, float beta2, float alpha, float epsilon, bool amsgrad = false) : IUpdateRule
 {
-    private readonly float a1 = 1 - beta1, a2 = 1 - beta2, alpha = alpha, epsilon = epsilon, decay = decay;
-    private readonly bool amsgrad = amsgrad, decays = decays;
+    private readonly float a1 = 1 - beta1, a2 = 1 - beta2, alpha = alpha, epsilon = epsilon;
+    private readonly bool amsgrad = amsgrad;
 
     /// <inheritdoc/>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -97,8 +90,6 @@ internal readonly struct AdamRule(float beta1, float beta2, float alpha, float e
     {
         // One fused pass: each of g, w, m and v is read and written once instead of once per term of the formula.
         V wk = V.Load(w);
-        // Keras's AdamW decays the variable before the Adam step, w·(−lr·wd) + w (TensorPrimitives.MultiplyAdd's order).
-        if (decays) wk = wk * V.Broadcast(decay) + wk;
         V mk = V.Load(m), vk = V.Load(v);
         mk += (g - mk) * V.Broadcast(a1);
         vk += (g * g - vk) * V.Broadcast(a2);

@@ -1,12 +1,11 @@
-using Cortex.Saving;
-
 [assembly: Cortex.Saving.Registered(typeof(Cortex.Optimizers.AdamW))]
 
 namespace Cortex.Optimizers;
 
 /// <summary>
 /// Adam with decoupled weight decay (Loshchilov &amp; Hutter 2019), as Keras's AdamW: before each Adam step the
-/// variable shrinks by <c>w −= lr·weightDecay·w</c>, independently of the gradient.
+/// variable shrinks by <c>w −= lr·weightDecay·w</c>, independently of the gradient. Every Cortex optimizer takes
+/// <c>weightDecay</c>, as in Keras 3; AdamW is Adam with it on by default.
 /// </summary>
 /// <example>
 /// <code>
@@ -22,22 +21,13 @@ public sealed class AdamW : Adam
     /// <param name="beta2">Decay rate of the second-moment estimate.</param>
     /// <param name="epsilon">Added to √v for numerical stability.</param>
     /// <param name="amsgrad">Whether to use the AMSGrad variant.</param>
-    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
-    /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
-    /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
+    /// <include file="OptimizerArguments.xml" path="arguments/param[@name!='weightDecay']"/>
     /// <exception cref="ArgumentException"><paramref name="weightDecay"/> is negative or not finite, or another
-    /// argument is out of range (see <see cref="Adam(float, float, float, float, bool, float?, float?, float?)"/>).</exception>
+    /// argument is out of range (see <see cref="Adam(float, float, float, float, bool, float?, float?, float?, float?, bool, float, int?)"/>).</exception>
     public AdamW(float learningRate = 1e-3f, float weightDecay = 0.004f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f,
-        bool amsgrad = false, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
-        : base(learningRate, beta1, beta2, epsilon, amsgrad, clipNorm, clipValue, globalClipNorm)
+        bool amsgrad = false, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null,
+        bool useEma = false, float emaMomentum = 0.99f, int? emaOverwriteFrequency = null)
+        : base(learningRate, beta1, beta2, epsilon, amsgrad, weightDecay, clipNorm, clipValue, globalClipNorm, useEma, emaMomentum, emaOverwriteFrequency)
     {
-        WeightDecay = ConfigJson.NonNegative("AdamW", "weightDecay", weightDecay);
     }
-
-    /// <summary>The decoupled weight-decay rate.</summary>
-    public float WeightDecay { get; }
-
-    /// <inheritdoc/>
-    private protected override PieceStep? Rule(float learningRate) =>
-        PieceStep.Of(RuleFor(learningRate, decays: WeightDecay != 0, decay: -WeightDecay * learningRate));
 }

@@ -41,9 +41,13 @@ public abstract class Optimizer
     private readonly List<float[]?> clipScratch = []; // per variable, allocated on the first clipped update
 
     /// <summary>Stores the hyperparameters shared by every optimizer.</summary>
+    /// <param name="learningRate">The step size, finite and ≥ 0.</param>
+    /// <include file="OptimizerArguments.xml" path="arguments/param"/>
     /// <exception cref="ArgumentException">The learning rate is negative, NaN or infinite, more than one clipping
-    /// option is set, or one is not a finite number &gt; 0.</exception>
-    protected Optimizer(float learningRate, float? clipNorm, float? clipValue, float? globalClipNorm)
+    /// option is set, or one is not a finite number &gt; 0, the weight decay is negative or not finite, the EMA
+    /// momentum is outside [0, 1] or the overwrite frequency is below 1.</exception>
+    protected Optimizer(float learningRate, float? clipNorm, float? clipValue, float? globalClipNorm, float? weightDecay = null,
+        bool useEma = false, float emaMomentum = 0.99f, int? emaOverwriteFrequency = null)
     {
         int set = (clipNorm.HasValue ? 1 : 0) + (clipValue.HasValue ? 1 : 0) + (globalClipNorm.HasValue ? 1 : 0);
         if (set > 1)
@@ -52,6 +56,13 @@ public abstract class Optimizer
         CheckPositive("clipValue", clipValue);
         CheckPositive("globalClipNorm", globalClipNorm);
         this.learningRate = Hyperparameter.LearningRate(GetType().Name, nameof(learningRate), learningRate);
+        if (weightDecay is float wd) ConfigJson.NonNegative(GetType().Name, nameof(weightDecay), wd);
+        WeightDecay = weightDecay;
+        UseEma = useEma;
+        EmaMomentum = Hyperparameter.Momentum(GetType().Name, nameof(emaMomentum), emaMomentum);
+        if (emaOverwriteFrequency is < 1)
+            throw new ArgumentException($"{GetType().Name}: invalid value for argument emaOverwriteFrequency: expected a whole number ≥ 1 or null. Received: emaOverwriteFrequency={emaOverwriteFrequency}", nameof(emaOverwriteFrequency));
+        EmaOverwriteFrequency = emaOverwriteFrequency;
         ClipNorm = clipNorm;
         ClipValue = clipValue;
         GlobalClipNorm = globalClipNorm;
@@ -78,6 +89,28 @@ public abstract class Optimizer
     /// under <c>learning_rate</c>, as <c>{"class_name": …, "config": {…}}</c>.</summary>
     [Config(Key = "learning_rate")]
     public LearningRateSchedule? Schedule { get; set; }
+
+    /// <summary>
+    /// Keras's decoupled weight decay: before each update every variable shrinks by <c>w −= lr·weightDecay·w</c>,
+    /// independently of its gradient (folded into the optimizer's rule, so the fused step decays too); null for none.
+    /// </summary>
+    public float? WeightDecay { get; }
+
+    /// <summary>
+    /// Whether the optimizer keeps an exponential moving average of every variable it updates (Keras's <c>use_ema</c>):
+    /// after each update <c>average = m·average + (1 − m)·w</c> with m = <see cref="EmaMomentum"/> (0 on the first
+    /// update, which copies w), saved with the optimizer's state as the slot <c>average</c>.
+    /// <see cref="FinalizeVariableValues"/> (Keras calls it at the end of <c>fit</c>) and
+    /// <see cref="EmaOverwriteFrequency"/> write the averages into the variables.
+    /// </summary>
+    public bool UseEma { get; }
+
+    /// <summary>The momentum m of the moving average (Keras default 0.99).</summary>
+    public float EmaMomentum { get; }
+
+    /// <summary>Every this many updates the variables are overwritten with their moving averages; null for never
+    /// (Keras's <c>ema_overwrite_frequency</c>).</summary>
+    public int? EmaOverwriteFrequency { get; }
 
     /// <summary>Rescales each gradient whose L2 norm exceeds this to have this norm (Keras's <c>clipnorm</c>, per variable).</summary>
     [Config(Key = "clipnorm")]
@@ -135,6 +168,15 @@ public abstract class Optimizer
     /// </summary>
     private protected virtual PieceStep? Rule(float learningRate) => null;
 
+    /// <summary><paramref name="rule"/> as this step's <see cref="PieceStep"/>, behind Keras's decoupled weight decay
+    /// (<see cref="DecayedRule{R}"/>) when <see cref="WeightDecay"/> is set and not 0.</summary>
+    private protected PieceStep Step<R>(R rule, float learningRate) where R : unmanaged, IUpdateRule =>
+        WeightDecay is float wd && wd != 0 ? PieceStep.Of(new DecayedRule<R>(rule, -wd * learningRate)) : PieceStep.Of(rule);
+
+    /// <summary>The value slot <paramref name="slot"/> starts at (Keras's initializer for it): 0 unless an optimizer
+    /// says otherwise (Adagrad's accumulator).</summary>
+    private protected virtual float InitialSlotValue(int slot) => 0f;
+
     /// <summary>Elements per update below which one core does the whole step (waking a worker costs ~1 µs).</summary>
     private const int ParallelThreshold = 1 << 13;
 
@@ -170,7 +212,7 @@ public abstract class Optimizer
     public void Build(IReadOnlyList<Variable> variables)
     {
         ArgumentNullException.ThrowIfNull(variables);
-        int slotCount = SlotNames.Count;
+        int slotCount = AllSlotNames.Count;
         for (int k = 0; k < variables.Count; k++) // indexed: no enumerator allocation on the per-step path
         {
             var v = variables[k];
@@ -180,7 +222,11 @@ public abstract class Optimizer
             this.variables.Add(v);
             var s = new float[slotCount][];
             // On the pinned heap: a PieceStep holds their addresses across a fused step's threads without pinning them.
-            for (int i = 0; i < slotCount; i++) s[i] = GC.AllocateArray<float>(v.Size, pinned: true);
+            for (int i = 0; i < slotCount; i++)
+            {
+                s[i] = GC.AllocateArray<float>(v.Size, pinned: true);
+                if (InitialSlotValue(i) is float initial and not 0) s[i].AsSpan().Fill(initial);
+            }
             slots.Add(s);
             clipScratch.Add(null);
         }
@@ -228,9 +274,50 @@ public abstract class Optimizer
             if (gradients[i] is not Tensor g) continue;
             var v = variables[i];
             int index = indexOf[v];
+            // A subclass's own UpdateStep gets Keras's decay here; Cortex's rules fold it in (Step).
+            if (WeightDecay is float wd && wd != 0 && !UpdatesByRule)
+                TensorPrimitives.MultiplyAdd(v.Span, -wd * lr, v.Span, v.Span);
             UpdateStep(Clip(g.AsSpan(), index, globalScale), v.Span, index, lr);
         }
+        if (UseEma) UpdateMovingAverages();
         Iterations++;
+    }
+
+    /// <summary>
+    /// Keras's EMA step, after the update and before the count: every built variable's average moves towards it
+    /// (a copy on the first update), and every <see cref="EmaOverwriteFrequency"/> updates the variables take their
+    /// averages. Over all built variables, as Keras averages every variable it was built with, so a fused step whose
+    /// pieces updated a kernel (its gradient null here) averages it too.
+    /// </summary>
+    private void UpdateMovingAverages()
+    {
+        float m = Iterations == 0 ? 0f : EmaMomentum;
+        int slot = AllSlotNames.Count - 1;
+        bool overwrite = EmaOverwriteFrequency is int f && (Iterations + 1) % f == 0;
+        for (int v = 0; v < variables.Count; v++)
+        {
+            Span<float> average = slots[v][slot], w = variables[v].Span;
+            TensorPrimitives.Multiply(average, m, average);
+            TensorPrimitives.MultiplyAdd(w, 1 - m, average, average);
+            if (overwrite) average.CopyTo(w);
+        }
+    }
+
+    /// <summary>
+    /// Keras's <c>finalize_variable_values</c>: with <see cref="UseEma"/>, writes each of <paramref name="variables"/>'
+    /// moving average into it (Keras does this at the end of <c>fit</c>); otherwise does nothing.
+    /// </summary>
+    /// <exception cref="ArgumentException">A variable was never updated by this optimizer.</exception>
+    public void FinalizeVariableValues(IReadOnlyList<Variable> variables)
+    {
+        ArgumentNullException.ThrowIfNull(variables);
+        if (!UseEma) return;
+        for (int i = 0; i < variables.Count; i++)
+        {
+            if (!indexOf.TryGetValue(variables[i], out int index))
+                throw new ArgumentException($"{GetType().Name}.FinalizeVariableValues: variable '{variables[i].Name}' is not one this optimizer was built with.");
+            slots[index][^1].CopyTo(variables[i].Span);
+        }
     }
 
     /// <summary>Applies one update to each (gradient, variable) pair; a null gradient is skipped.</summary>
@@ -275,7 +362,7 @@ public abstract class Optimizer
         get
         {
             var result = new List<Tensor> { Tensor.Scalar(Iterations) };
-            for (int s = 0; s < SlotNames.Count; s++)
+            for (int s = 0; s < AllSlotNames.Count; s++)
                 for (int v = 0; v < variables.Count; v++)
                     result.Add(Tensor.FromArray(slots[v][s], variables[v].Shape));
             return result;
@@ -287,25 +374,30 @@ public abstract class Optimizer
     public void LoadVariables(IReadOnlyList<Tensor> values)
     {
         ArgumentNullException.ThrowIfNull(values);
-        int expected = 1 + SlotNames.Count * variables.Count;
+        int expected = 1 + AllSlotNames.Count * variables.Count;
         if (values.Count != expected)
-            throw new ArgumentException($"{GetType().Name}.LoadVariables: expected {expected} tensors (the iteration count and {SlotNames.Count} slot(s) for each of {variables.Count} built variables). Received: {values.Count}. Call Build with the model's variables first.");
+            throw new ArgumentException($"{GetType().Name}.LoadVariables: expected {expected} tensors (the iteration count and {AllSlotNames.Count} slot(s) for each of {variables.Count} built variables). Received: {values.Count}. Call Build with the model's variables first.");
         if (values[0].Size != 1)
             throw new ArgumentException($"{GetType().Name}.LoadVariables: the iteration count must be a scalar. Received: shape {ShapeUtil.Format(values[0].ShapeRef)}");
         int k = 1;
-        for (int s = 0; s < SlotNames.Count; s++)
+        for (int s = 0; s < AllSlotNames.Count; s++)
             for (int v = 0; v < variables.Count; v++, k++)
                 if (!ShapeUtil.SameShape(values[k].ShapeRef, variables[v].ShapeRef))
-                    throw new ArgumentException($"{GetType().Name}.LoadVariables: slot '{SlotNames[s]}' of variable '{variables[v].Name}' has shape {ShapeUtil.Format(variables[v].ShapeRef)}. Received: shape {ShapeUtil.Format(values[k].ShapeRef)}");
+                    throw new ArgumentException($"{GetType().Name}.LoadVariables: slot '{AllSlotNames[s]}' of variable '{variables[v].Name}' has shape {ShapeUtil.Format(variables[v].ShapeRef)}. Received: shape {ShapeUtil.Format(values[k].ShapeRef)}");
         k = 1;
-        for (int s = 0; s < SlotNames.Count; s++)
+        for (int s = 0; s < AllSlotNames.Count; s++)
             for (int v = 0; v < variables.Count; v++, k++)
                 values[k].AsSpan().CopyTo(slots[v][s]);
         Iterations = (long)values[0].AsSpan()[0];
     }
 
     /// <summary>The slot names, in the order each variable's slots are saved (for the model file).</summary>
-    internal IReadOnlyList<string> SavedSlotNames => SlotNames;
+    internal IReadOnlyList<string> SavedSlotNames => AllSlotNames;
+
+    /// <summary>The optimizer's slots and, with <see cref="UseEma"/>, the moving average last (slots the rule never
+    /// reads: it is handed the first three).</summary>
+    private IReadOnlyList<string> AllSlotNames => allSlotNames ??= UseEma ? [.. SlotNames, "average"] : SlotNames;
+    private IReadOnlyList<string>? allSlotNames;
 
     /// <summary>
     /// For saving with a model: each built variable that is one of <paramref name="owned"/> — in the order first
@@ -373,13 +465,19 @@ public abstract class Optimizer
 
     private static readonly (string Name, Func<Optimizer> Create)[] Names =
     [
+        ("adadelta", () => new Adadelta()),
+        ("adagrad", () => new Adagrad()),
         ("adam", () => new Adam()),
+        ("adamax", () => new Adamax()),
         ("adamw", () => new AdamW()),
+        ("lion", () => new Lion()),
+        ("nadam", () => new Nadam()),
         ("rmsprop", () => new RMSprop()),
         ("sgd", () => new SGD()),
     ];
 
-    /// <summary>The optimizer for a Keras name (<c>"adam"</c>, <c>"adamw"</c>, <c>"rmsprop"</c>, <c>"sgd"</c>) with default arguments.</summary>
+    /// <summary>The optimizer for a Keras name (<c>"adadelta"</c>, <c>"adagrad"</c>, <c>"adam"</c>, <c>"adamax"</c>,
+    /// <c>"adamw"</c>, <c>"lion"</c>, <c>"nadam"</c>, <c>"rmsprop"</c>, <c>"sgd"</c>) with default arguments.</summary>
     /// <exception cref="ArgumentException">The name is unknown; the message lists the valid names.</exception>
     public static Optimizer Get(string identifier) => ConfigJson.Resolve("optimizer", identifier, Names);
 

@@ -23,14 +23,13 @@ public sealed class RMSprop : Optimizer
     /// <param name="momentum">Momentum μ; 0 for none.</param>
     /// <param name="epsilon">Added to v under the square root (Keras default 1e-7).</param>
     /// <param name="centered">Whether to normalise by the estimated variance rather than the second moment.</param>
-    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
-    /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
-    /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
-    /// <exception cref="ArgumentException"><paramref name="learningRate"/> is negative or not finite, <paramref name="epsilon"/>
+    /// <include file="OptimizerArguments.xml" path="arguments/param"/>
+    /// <exception cref="ArgumentException"><paramref name="learningRate"/> or <paramref name="weightDecay"/> is negative or not finite, <paramref name="epsilon"/>
     /// is not a finite number &gt; 0, <paramref name="rho"/> is outside [0, 1) or <paramref name="momentum"/> outside [0, 1].</exception>
     public RMSprop(float learningRate = 1e-3f, float rho = 0.9f, float momentum = 0f, float epsilon = 1e-7f, bool centered = false,
-        float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
-        : base(learningRate, clipNorm, clipValue, globalClipNorm)
+        float? weightDecay = null, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null,
+        bool useEma = false, float emaMomentum = 0.99f, int? emaOverwriteFrequency = null)
+        : base(learningRate, clipNorm, clipValue, globalClipNorm, weightDecay, useEma, emaMomentum, emaOverwriteFrequency)
     {
         Rho = Hyperparameter.DecayFraction(nameof(RMSprop), nameof(rho), rho);
         Momentum = Hyperparameter.Momentum(nameof(RMSprop), nameof(momentum), momentum);
@@ -62,7 +61,7 @@ public sealed class RMSprop : Optimizer
 
     /// <inheritdoc/>
     private protected override PieceStep? Rule(float learningRate) =>
-        PieceStep.Of(new RmspropRule(Rho, Momentum, Epsilon, learningRate, usesMomentum: Momentum > 0, Centered));
+        Step(new RmspropRule(Rho, Momentum, Epsilon, learningRate, usesMomentum: Momentum > 0, Centered), learningRate);
 }
 
 /// <summary>RMSprop's update of one block (see <see cref="RMSprop"/>): slots v, then the momentum when

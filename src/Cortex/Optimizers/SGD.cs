@@ -20,14 +20,13 @@ public sealed class SGD : Optimizer
     /// <param name="learningRate">The step size (Keras default 0.01).</param>
     /// <param name="momentum">The momentum μ in [0, 1]; 0 for plain gradient descent.</param>
     /// <param name="nesterov">Whether to use Nesterov momentum.</param>
-    /// <param name="clipNorm">See <see cref="Optimizer.ClipNorm"/>.</param>
-    /// <param name="clipValue">See <see cref="Optimizer.ClipValue"/>.</param>
-    /// <param name="globalClipNorm">See <see cref="Optimizer.GlobalClipNorm"/>.</param>
-    /// <exception cref="ArgumentException"><paramref name="learningRate"/> is negative or not finite, or
+    /// <include file="OptimizerArguments.xml" path="arguments/param"/>
+    /// <exception cref="ArgumentException"><paramref name="learningRate"/> or <paramref name="weightDecay"/> is negative or not finite, or
     /// <paramref name="momentum"/> is outside [0, 1].</exception>
     public SGD(float learningRate = 0.01f, float momentum = 0f, bool nesterov = false,
-        float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null)
-        : base(learningRate, clipNorm, clipValue, globalClipNorm)
+        float? weightDecay = null, float? clipNorm = null, float? clipValue = null, float? globalClipNorm = null,
+        bool useEma = false, float emaMomentum = 0.99f, int? emaOverwriteFrequency = null)
+        : base(learningRate, clipNorm, clipValue, globalClipNorm, weightDecay, useEma, emaMomentum, emaOverwriteFrequency)
     {
         Momentum = Hyperparameter.Momentum(nameof(SGD), nameof(momentum), momentum);
         Nesterov = nesterov;
@@ -45,7 +44,7 @@ public sealed class SGD : Optimizer
 
     /// <inheritdoc/>
     private protected override PieceStep? Rule(float learningRate) =>
-        PieceStep.Of(new SgdRule(learningRate, Momentum, usesMomentum: Momentum > 0, Nesterov));
+        Step(new SgdRule(learningRate, Momentum, usesMomentum: Momentum > 0, Nesterov), learningRate);
 }
 
 /// <summary>SGD's update of one block (see <see cref="SGD"/>): slot m when <paramref name="usesMomentum"/>.</summary>

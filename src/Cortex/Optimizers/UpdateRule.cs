@@ -122,10 +122,33 @@ internal unsafe struct PieceStep
         UpdateEngine.Run(rule, g, step.W + offset, step.S0 + offset, step.S1 + offset, step.S2 + offset, count);
     }
 
-    /// <summary>Room for a rule's constants (eight floats' worth; Adam's, the largest, needs six).</summary>
-    [InlineArray(8)]
+    /// <summary>Room for a rule's constants (twelve floats' worth; Nadam's with weight decay, the largest, needs nine).</summary>
+    [InlineArray(12)]
     private struct RuleStorage
     {
         private float element;
+    }
+}
+
+/// <summary>
+/// Keras's decoupled weight decay in front of any rule: the variable first shrinks, <c>w = w·(−lr·wd) + w</c>, then
+/// <typeparamref name="R"/> updates it — what Keras's <c>_apply_weight_decay</c> does to every variable before the
+/// optimizer's step, folded into the same pass so the fused step's pieces decay too.
+/// </summary>
+/// <param name="rule">The optimizer's own rule.</param>
+/// <param name="decay">−lr·weightDecay for this step.</param>
+internal readonly struct DecayedRule<R>(R rule, float decay) : IUpdateRule where R : unmanaged, IUpdateRule
+{
+    private readonly R rule = rule;
+    private readonly float decay = decay;
+
+    /// <inheritdoc/>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public unsafe void Invoke<V>(V g, float* w, float* s0, float* s1, float* s2) where V : unmanaged, ILanes<V>
+    {
+        // Stored and reloaded by the rule: the store is to a line already in L1, and it leaves every rule unchanged.
+        V wk = V.Load(w);
+        (wk * V.Broadcast(decay) + wk).Store(w);
+        rule.Invoke(g, w, s0, s1, s2);
     }
 }

@@ -61,6 +61,11 @@ internal static class ConfigJson
 
     public static bool Bool(JsonElement c, string key, bool fallback) => TryGet(c, key, out var v) ? As(v, $"key '{key}'", "true or false", e => e.GetBoolean()) : fallback;
 
+    /// <summary>A required array of numbers (a schedule's boundaries or values), each read by <paramref name="read"/>,
+    /// with errors naming the key and <paramref name="expected"/>.</summary>
+    public static T[] Numbers<T>(JsonElement c, string key, string expected, Func<JsonElement, T> read) =>
+        [.. Items(c, key, "the config").Select(e => As(e, $"the config: key '{key}'", expected, read))];
+
     /// <summary>A required array of integers, e.g. a shape; <paramref name="where"/> names the object in errors.</summary>
     public static int[] Ints(JsonElement c, string key, string where = "the config") => IntArray(Required(c, key, where), $"{where}: key '{key}'");
 

@@ -339,6 +339,8 @@ internal sealed class Converter
         if (t == typeof(bool)) return Plain("true or false", (c, k) => ConfigJson.Bool(c, k, false), JsonValueKind.True, JsonValueKind.False);
         if (t == typeof(string)) return Plain("a string", (c, k) => ConfigJson.String(c, k), JsonValueKind.String);
         if (t == typeof(int[])) return Plain("an array of integers", (c, k) => ConfigJson.Ints(c, k), JsonValueKind.Array);
+        if (t == typeof(long[])) return Plain("an array of integers", (c, k) => ConfigJson.Numbers(c, k, "an integer", e => e.GetInt64()), JsonValueKind.Array);
+        if (t == typeof(float[])) return Plain("an array of numbers", (c, k) => ConfigJson.Numbers(c, k, "a number", e => e.GetSingle()), JsonValueKind.Array);
         if (t == typeof(Size2D)) return new("2 sizes (height, width)", ReadSize, (c, k, v) => c[k] = ((Size2D)v).ToArray(), JsonValueKind.Array);
         if (t == typeof(ActivationFunction)) return new("an activation's name", ReadActivation, WriteActivation, JsonValueKind.String);
         if (ConfigRegistry.FamilyOf(t) is { } family)

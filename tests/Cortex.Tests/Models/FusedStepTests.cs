@@ -28,7 +28,8 @@ public class FusedStepTests
     }
 
     public static TheoryData<string> Models => ["relu-sparse", "sigmoid-tanh-categorical", "dropout-normalization-activation", "softmax-sparse-logits-odd-batch",
-        "batchnorm-odd-batch", "batchnorm-first", "batchnorm-frozen", "relu6-elu-slope", "binary-logits-odd-batch", "multi-label-logits", "batchnorm-axis1", "conv-global-average"];
+        "batchnorm-odd-batch", "batchnorm-first", "batchnorm-frozen", "relu6-elu-slope", "binary-logits-odd-batch", "multi-label-logits", "batchnorm-axis1", "conv-global-average",
+        "relu-layer-hard-sigmoid-softsign"];
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -78,6 +79,11 @@ public class FusedStepTests
                 break;
             case "relu6-elu-slope":
                 build = () => new Sequential(new Dense(8, "relu6"), new Dense(6, Activations.ActivationFunction.Elu(0.5f)), new Dense(3));
+                loss = new SparseCategoricalCrossentropy(fromLogits: true);
+                break;
+            case "relu-layer-hard-sigmoid-softsign": // the ReLU layer with all its arguments, and two activations derived from their outputs
+                build = () => new Sequential(new Dense(8), new ReLU(maxValue: 2f, negativeSlope: 0.1f, threshold: 0.5f),
+                    new Dense(6, "hard_sigmoid"), new Dense(6, "softsign"), new Dense(3));
                 loss = new SparseCategoricalCrossentropy(fromLogits: true);
                 break;
             case "batchnorm-axis1": // not the last axis: channels 3 with 2 values each per sample

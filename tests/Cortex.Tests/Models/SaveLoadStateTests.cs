@@ -31,7 +31,7 @@ public class SaveLoadStateTests
         return m;
     }
 
-    public static TheoryData<string> Optimizers => ["adam", "rmsprop", "sgd-momentum", "adamw"];
+    public static TheoryData<string> Optimizers => ["adam", "rmsprop", "sgd-momentum", "adamw", "adagrad-weight-decay", "nadam-ema", "lion"];
 
     private static Optimizer Make(string name) => name switch
     {
@@ -39,6 +39,9 @@ public class SaveLoadStateTests
         "adamw" => new AdamW(0.01f),
         "rmsprop" => new RMSprop(0.01f, momentum: 0.5f, centered: true),
         "sgd-momentum" => new SGD(0.05f, momentum: 0.9f),
+        "adagrad-weight-decay" => new Adagrad(0.1f, weightDecay: 0.1f),
+        "nadam-ema" => new Nadam(0.01f, useEma: true, emaMomentum: 0.5f, emaOverwriteFrequency: 3),
+        "lion" => new Lion(0.001f),
         _ => throw new ArgumentException(name),
     };
 

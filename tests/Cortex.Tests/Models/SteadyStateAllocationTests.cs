@@ -37,6 +37,27 @@ public class SteadyStateAllocationTests
     }
 
     [Theory]
+    [InlineData("adagrad")]
+    [InlineData("adadelta")]
+    [InlineData("adamax")]
+    [InlineData("nadam")]
+    [InlineData("lion-weight-decay-clipvalue")]
+    [InlineData("adam-ema")]
+    public void MlpStepsAllocateNothingWithEachOptimizer(string optimizer)
+    {
+        // Weight decay, the EMA and Nadam's momentum schedule are computed per step without allocating.
+        CortexRandom.SetGlobalSeed(1);
+        var x = Tensor.RandomNormal([4000, 20], seed: 1);
+        var y = (x.Sum(1) > 0f);
+        var model = new Sequential(new Dense(16, "relu"), new Dense(2));
+        model.Compile(Training.UpdateRuleTests.Make(optimizer), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        var probe = new Probe(20, 120);
+        model.Fit(x, y, epochs: 1, batchSize: 32, verbose: 0, callbacks: [probe]);
+        Assert.True(Trainer.LastFitFused);
+        Assert.Equal(0, probe.End - probe.Start);
+    }
+
+    [Theory]
     [InlineData(false)]
     [InlineData(true)]
     public void CnnStepsAllocateNothing(bool batchNormalization)

@@ -44,6 +44,7 @@ public class ConfigRegistryTests
             kernelInitializer: new RandomNormal(0.1f, 0.2f, seed: 4), biasInitializer: new Ones(), kernelRegularizer: new L1L2(0.01f, 0.02f),
             biasRegularizer: new L2(0.5f), name: "c")), [2, 6, 7, 2], []),
         ["Activation"] = (() => Frozen(new Activation(ActivationFunction.Elu(0.5f), "a")), [2, 3], []),
+        ["ReLU"] = (() => Frozen(new ReLU(6f, 0.1f, 0.5f, "r")), [2, 3], []),
         ["Flatten"] = (() => Frozen(new Flatten("f")), [2, 2, 3], []),
         ["Dropout"] = (() => Frozen(new Dropout(0.25f, seed: 5, name: "dr")), [2, 3], []),
         ["Input"] = (() => Frozen(new Input([3], "i")), [2, 3], []),
@@ -108,6 +109,11 @@ public class ConfigRegistryTests
         ["L1L2"] = (() => new L1L2(0.1f, 0.2f), null, []),
 
         ["ExponentialDecay"] = (() => new ExponentialDecay(0.5f, 100, 0.9f, staircase: true), null, []),
+        ["CosineDecay"] = (() => new CosineDecay(0.5f, 100, 0.1f, warmupTarget: 1f, warmupSteps: 10), null, []),
+        ["CosineDecayRestarts"] = (() => new CosineDecayRestarts(0.5f, 100, 3f, 0.5f, 0.1f), null, []),
+        ["PiecewiseConstantDecay"] = (() => new PiecewiseConstantDecay([10, 20], [0.5f, 0.1f, 0.01f]), null, []),
+        ["PolynomialDecay"] = (() => new PolynomialDecay(0.5f, 100, 0.01f, 2f, cycle: true), null, []),
+        ["InverseTimeDecay"] = (() => new InverseTimeDecay(0.5f, 100, 0.9f, staircase: true), null, []),
 
         ["BinaryCrossentropy"] = (() => new BinaryCrossentropy(fromLogits: true, labelSmoothing: 0.1f, axis: 0, reduction: "sum"), null, []),
         ["CategoricalCrossentropy"] = (() => new CategoricalCrossentropy(fromLogits: true, labelSmoothing: 0.2f, axis: 0, reduction: "none"), null, []),
@@ -126,10 +132,15 @@ public class ConfigRegistryTests
         ["CosineSimilarity"] = (() => new CosineSimilarity(axis: 0, reduction: "sum"), null, []),
 
         // SGD's rate is a schedule: the learning_rate key then holds {class_name, config} instead of a number.
-        ["SGD"] = (() => new SGD(0.1f, 0.5f, nesterov: true, clipNorm: 1f) { Schedule = new ExponentialDecay(0.2f, 10, 0.5f) }, null, ["clipvalue", "global_clipnorm"]),
-        ["Adam"] = (() => new Adam(0.01f, 0.8f, 0.99f, 1e-5f, amsgrad: true, clipValue: 0.5f), null, ["clipnorm", "global_clipnorm"]),
-        ["AdamW"] = (() => new AdamW(0.01f, 0.1f, 0.8f, 0.99f, 1e-5f, amsgrad: true, globalClipNorm: 2f), null, ["clipnorm", "clipvalue"]),
-        ["RMSprop"] = (() => new RMSprop(0.01f, 0.8f, 0.5f, 1e-5f, centered: true, clipNorm: 3f), null, ["clipvalue", "global_clipnorm"]),
+        ["SGD"] = (() => new SGD(0.1f, 0.5f, nesterov: true, weightDecay: 0.1f, clipNorm: 1f, useEma: true, emaMomentum: 0.9f, emaOverwriteFrequency: 5) { Schedule = new ExponentialDecay(0.2f, 10, 0.5f) }, null, ["clipvalue", "global_clipnorm"]),
+        ["Adam"] = (() => new Adam(0.01f, 0.8f, 0.99f, 1e-5f, amsgrad: true, weightDecay: 0.1f, clipValue: 0.5f, useEma: true, emaMomentum: 0.9f, emaOverwriteFrequency: 5), null, ["clipnorm", "global_clipnorm"]),
+        ["AdamW"] = (() => new AdamW(0.01f, 0.1f, 0.8f, 0.99f, 1e-5f, amsgrad: true, globalClipNorm: 2f, useEma: true, emaMomentum: 0.9f, emaOverwriteFrequency: 5), null, ["clipnorm", "clipvalue"]),
+        ["RMSprop"] = (() => new RMSprop(0.01f, 0.8f, 0.5f, 1e-5f, centered: true, weightDecay: 0.1f, clipNorm: 3f, useEma: true, emaMomentum: 0.9f, emaOverwriteFrequency: 5), null, ["clipvalue", "global_clipnorm"]),
+        ["Adagrad"] = (() => new Adagrad(0.01f, 0.5f, 1e-5f, weightDecay: 0.1f, clipNorm: 3f, useEma: true, emaMomentum: 0.9f, emaOverwriteFrequency: 5), null, ["clipvalue", "global_clipnorm"]),
+        ["Adadelta"] = (() => new Adadelta(1f, 0.9f, 1e-5f, weightDecay: 0.1f, clipValue: 0.5f, useEma: true, emaMomentum: 0.9f, emaOverwriteFrequency: 5), null, ["clipnorm", "global_clipnorm"]),
+        ["Adamax"] = (() => new Adamax(0.01f, 0.8f, 0.99f, 1e-5f, weightDecay: 0.1f, globalClipNorm: 2f, useEma: true, emaMomentum: 0.9f, emaOverwriteFrequency: 5), null, ["clipnorm", "clipvalue"]),
+        ["Nadam"] = (() => new Nadam(0.01f, 0.8f, 0.99f, 1e-5f, weightDecay: 0.1f, clipNorm: 3f, useEma: true, emaMomentum: 0.9f, emaOverwriteFrequency: 5), null, ["clipvalue", "global_clipnorm"]),
+        ["Lion"] = (() => new Lion(1e-4f, 0.8f, 0.95f, weightDecay: 0.1f, clipValue: 0.5f, useEma: true, emaMomentum: 0.9f, emaOverwriteFrequency: 5), null, ["clipnorm", "global_clipnorm"]),
 
         ["AutoAccuracy"] = (() => new AutoAccuracy(name: "acc"), null, []),
         ["Accuracy"] = (() => new Accuracy("exact"), null, []),

@@ -64,6 +64,12 @@ public class OptimizerTests
     [InlineData("cce_logits__rmsprop_centered_momentum")]
     [InlineData("scce_logits__sgd_nesterov")]
     [InlineData("bce_logits__adamw")]
+    [InlineData("mse__nadam")]
+    [InlineData("cce_logits__adagrad_weight_decay")]
+    [InlineData("mae__adadelta")]
+    [InlineData("scce_logits__adamax")]
+    [InlineData("bce_probs__lion_weight_decay")]
+    [InlineData("mse__adam_ema_overwrite")]
     public void StateSavedAfterOneStepResumesIdentically(string name)
     {
         // Train one step, save the optimizer's state and the weights, rebuild both, and finish: same as uninterrupted.
@@ -227,19 +233,106 @@ public class OptimizerTests
     [InlineData("rmsprop", typeof(RMSprop))]
     [InlineData("adamw", typeof(AdamW))]
     [InlineData("RMSprop", typeof(RMSprop))]
+    [InlineData("adagrad", typeof(Adagrad))]
+    [InlineData("Adadelta", typeof(Adadelta))]
+    [InlineData("adamax", typeof(Adamax))]
+    [InlineData("nadam", typeof(Nadam))]
+    [InlineData("lion", typeof(Lion))]
     public void GetResolvesKerasNamesWithKerasDefaults(string identifier, Type type)
     {
         var optimizer = Optimizer.Get(identifier);
         Assert.IsType(type, optimizer);
         Assert.Equal(type == typeof(SGD) ? 0.01f : 1e-3f, optimizer.LearningRate);
+        Assert.Equal(type == typeof(AdamW) ? 0.004f : null, optimizer.WeightDecay);
+        switch (optimizer)
+        {
+            case Adagrad a: Assert.Equal((0.1f, 1e-7f), (a.InitialAccumulatorValue, a.Epsilon)); break;
+            case Adadelta a: Assert.Equal((0.95f, 1e-7f), (a.Rho, a.Epsilon)); break;
+            case Adamax a: Assert.Equal((0.9f, 0.999f, 1e-7f), (a.Beta1, a.Beta2, a.Epsilon)); break;
+            case Nadam a: Assert.Equal((0.9f, 0.999f, 1e-7f), (a.Beta1, a.Beta2, a.Epsilon)); break;
+            case Lion a: Assert.Equal((0.9f, 0.99f), (a.Beta1, a.Beta2)); break;
+        }
     }
 
     [Fact]
     public void UnknownNameListsValidNames()
     {
-        var ex = Assert.Throws<ArgumentException>(() => Optimizer.Get("adagrad"));
-        Assert.Contains("Unknown optimizer 'adagrad'", ex.Message);
-        Assert.Contains("adam, adamw, rmsprop, sgd", ex.Message);
+        var ex = Assert.Throws<ArgumentException>(() => Optimizer.Get("adafactor"));
+        Assert.Contains("Unknown optimizer 'adafactor'", ex.Message);
+        Assert.Contains("adadelta, adagrad, adam, adamax, adamw, lion, nadam, rmsprop, sgd", ex.Message);
+    }
+
+    [Fact]
+    public void AdagradAccumulatorsStartAtTheInitialValue()
+    {
+        // Keras's Constant(initial_accumulator_value) initializer for the "accumulator" slot.
+        var a = new Variable(Tensor.Zeros(2, 3), "a");
+        var adagrad = new Adagrad(initialAccumulatorValue: 0.25f);
+        adagrad.Build([a]);
+        Assert.Equal(Enumerable.Repeat(0.25f, 6), adagrad.Variables[1].ToArray());
+    }
+
+    [Fact]
+    public void WeightDecayAndLionBetaAreCheckedAsKerasDoes()
+    {
+        var decay = Assert.Throws<ArgumentException>(() => new Nadam(weightDecay: -0.1f));
+        Assert.Contains("weightDecay", decay.Message);
+        Assert.Contains("-0.1", decay.Message);
+        var beta = Assert.Throws<ArgumentException>(() => new Lion(beta1: 0f));
+        Assert.Contains("beta1", beta.Message);
+        Assert.Contains("SignSGD", beta.Message);
+        Assert.Throws<ArgumentException>(() => new Adagrad(initialAccumulatorValue: -1f));
+        Assert.Throws<ArgumentException>(() => new Adadelta(rho: 1f));
+    }
+
+    [Fact]
+    public void EmaFollowsTheWeightsAndFinalizeWritesItBack()
+    {
+        // SGD lr 1, g = 1: w = 10, 9, 8, 7; Keras's average copies w after the first step, then a = ½a + ½w.
+        var w = new Variable(Tensor.FromArray(new[] { 10f }), "w");
+        var sgd = new SGD(1f, useEma: true, emaMomentum: 0.5f);
+        for (int i = 0; i < 3; i++) sgd.ApplyGradients([Tensor.Ones(1)], [w]);
+        Assert.Equal(7f, w.ToArray()[0]);
+        Assert.Equal(["average"], sgd.SavedSlotNames);
+        Assert.Equal(7.75f, sgd.Variables[1].ToArray()[0]); // 9 → ½·9 + ½·8 = 8.5 → ½·8.5 + ½·7
+        sgd.FinalizeVariableValues([w]);
+        Assert.Equal(7.75f, w.ToArray()[0]);
+        Assert.Throws<ArgumentException>(() => sgd.FinalizeVariableValues([new Variable(Tensor.Ones(1), "other")]));
+        Assert.Contains("emaOverwriteFrequency=0", Assert.Throws<ArgumentException>(() => new Adam(emaOverwriteFrequency: 0)).Message);
+        Assert.Contains("emaMomentum", Assert.Throws<ArgumentException>(() => new Adam(emaMomentum: 1.5f)).Message);
+    }
+
+    /// <summary>An optimizer written outside Cortex: its own UpdateStep over spans, no rule.</summary>
+    private sealed class PlainDescent(float learningRate, float weightDecay) : Optimizer(learningRate, null, null, null, weightDecay)
+    {
+        protected override IReadOnlyList<string> SlotNames => [];
+
+        protected override void UpdateStep(ReadOnlySpan<float> gradient, Span<float> variable, int variableIndex, float learningRate)
+        {
+            for (int i = 0; i < variable.Length; i++) variable[i] -= learningRate * gradient[i];
+        }
+    }
+
+    [Fact]
+    public void WeightDecayShrinksTheWeightsOfAnOptimizerWithItsOwnUpdateStep()
+    {
+        // Keras decays before any optimizer's update_step, its own or a subclass's: w = w − lr·wd·w, then w −= lr·g.
+        var w = new Variable(Tensor.FromArray(new[] { 2f, -4f }), "w");
+        new PlainDescent(0.1f, 0.5f).ApplyGradients([Tensor.Ones(2)], [w]);
+        Assert.Equal(new[] { 2f - 0.1f - 0.1f, -4f + 0.2f - 0.1f }, w.ToArray());
+    }
+
+    [Fact]
+    public void WeightDecayShrinksTheWeightsWithAZeroGradient()
+    {
+        // Decoupled: with g = 0 every optimizer's own step is 0 (Lion: sign(0) = 0), so w = w − lr·wd·w exactly.
+        foreach (var optimizer in new Optimizer[] { new SGD(0.1f, weightDecay: 0.5f), new Adagrad(0.1f, weightDecay: 0.5f),
+                     new Lion(0.1f, weightDecay: 0.5f), new RMSprop(0.1f, weightDecay: 0.5f) })
+        {
+            var w = new Variable(Tensor.FromArray(new[] { 2f, -4f }), "w");
+            optimizer.ApplyGradients([Tensor.Zeros(2)], [w]);
+            Assert.Equal(new[] { 2f - 2f * 0.05f, -4f + 4f * 0.05f }, w.ToArray());
+        }
     }
 
     [Fact]

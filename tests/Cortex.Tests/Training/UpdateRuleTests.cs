@@ -12,7 +12,7 @@ public class UpdateRuleTests
 {
     public static TheoryData<string> Rules =>
         ["sgd", "sgd-momentum", "nesterov", "rmsprop", "rmsprop-momentum", "rmsprop-centered", "rmsprop-centered-momentum",
-         "adam", "amsgrad", "adamw", "adamw-amsgrad"];
+         "adam", "amsgrad", "adamw", "adamw-amsgrad", "adagrad", "adadelta", "adamax", "nadam", "lion", "lion-decayed", "sgd-decayed"];
 
     [Theory]
     [MemberData(nameof(Rules))]
@@ -24,13 +24,22 @@ public class UpdateRuleTests
             case "sgd": CheckWidths(new SgdRule(0.1f)); break;
             case "sgd-momentum": CheckWidths(new SgdRule(0.1f, 0.9f, usesMomentum: true)); break;
             case "nesterov": CheckWidths(new SgdRule(0.1f, 0.9f, usesMomentum: true, nesterov: true)); break;
+            case "sgd-decayed": CheckWidths(new DecayedRule<SgdRule>(new SgdRule(0.1f), -0.1f * 0.3f)); break;
+            case "adagrad": CheckWidths(new AdagradRule(0.1f, 1e-7f)); break;
+            case "adadelta": CheckWidths(new AdadeltaRule(0.95f, 1e-3f, 1f)); break;
+            case "adamax": CheckWidths(new AdamaxRule(0.9f, 0.999f, 0.01f, 0.271f, 1e-7f)); break;
+            case "nadam": CheckWidths(new NadamRule(0.9f, 0.999f, 0.01f, 5.2f, 0.6f, 0.003f, 1e-7f)); break;
+            case "lion": CheckWidths(new LionRule(0.9f, 0.99f, 0.01f)); break;
+            case "lion-decayed": CheckWidths(new DecayedRule<LionRule>(new LionRule(0.9f, 0.99f, 0.01f), -0.01f * 0.5f)); break;
             default:
                 if (name.StartsWith("rmsprop"))
                     CheckWidths(new RmspropRule(rho: 0.9f, momentum: 0.5f, epsilon: 1e-7f, learningRate: 0.01f,
                         usesMomentum: name.EndsWith("momentum"), centered: name.Contains("centered")));
+                else if (name.StartsWith("adamw"))
+                    CheckWidths(new DecayedRule<AdamRule>(new AdamRule(beta1: 0.9f, beta2: 0.999f, alpha: 0.003f, epsilon: 1e-7f,
+                        amsgrad: name.EndsWith("amsgrad")), -0.004f * 0.01f));
                 else
-                    CheckWidths(new AdamRule(beta1: 0.9f, beta2: 0.999f, alpha: 0.003f, epsilon: 1e-7f, amsgrad: name.EndsWith("amsgrad"),
-                        decays: name.StartsWith("adamw"), decay: -0.004f * 0.01f));
+                    CheckWidths(new AdamRule(beta1: 0.9f, beta2: 0.999f, alpha: 0.003f, epsilon: 1e-7f, amsgrad: name.EndsWith("amsgrad")));
                 break;
         }
     }
@@ -72,7 +81,8 @@ public class UpdateRuleTests
     // Every NaN as one pattern (which NaN an operation returns is not part of the contract); −0 and +0 stay apart.
     private static int[] Bits(float[] values) => [.. values.Select(v => float.IsNaN(v) ? -1 : BitConverter.SingleToInt32Bits(v))];
 
-    public static TheoryData<string> Optimizers => ["sgd", "sgd-momentum", "nesterov", "rmsprop", "rmsprop-centered-momentum", "adam", "amsgrad", "adamw", "adam-clipvalue"];
+    public static TheoryData<string> Optimizers => ["sgd", "sgd-momentum", "nesterov", "rmsprop", "rmsprop-centered-momentum", "adam", "amsgrad", "adamw", "adam-clipvalue",
+        "adagrad", "adadelta", "adamax", "nadam", "lion", "sgd-weight-decay", "lion-weight-decay-clipvalue", "adam-ema"];
 
     public static Optimizer Make(string name) => name switch
     {
@@ -85,6 +95,14 @@ public class UpdateRuleTests
         "amsgrad" => new Adam(0.01f, amsgrad: true),
         "adamw" => new AdamW(0.01f, weightDecay: 0.05f),
         "adam-clipvalue" => new Adam(0.01f, clipValue: 0.01f),
+        "adagrad" => new Adagrad(0.1f),
+        "adadelta" => new Adadelta(1f, epsilon: 1e-3f),
+        "adamax" => new Adamax(0.01f),
+        "nadam" => new Nadam(0.01f),
+        "lion" => new Lion(0.01f),
+        "sgd-weight-decay" => new SGD(0.1f, momentum: 0.9f, weightDecay: 0.1f),
+        "lion-weight-decay-clipvalue" => new Lion(0.01f, weightDecay: 0.5f, clipValue: 0.01f),
+        "adam-ema" => new Adam(0.01f, useEma: true, emaMomentum: 0.5f, emaOverwriteFrequency: 2),
         _ => throw new ArgumentException(name),
     };
 
