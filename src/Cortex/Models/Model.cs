@@ -482,6 +482,8 @@ public abstract partial class Model
             trainer.Progress?.Finish(logs);
             foreach (var cb in cbs) cb.OnEpochEnd(epoch, logs);
         }
+        // As Keras's fit: with useEma the weights become their moving averages when training ends.
+        if (Optimizer!.UseEma && epochs > 0) Optimizer.FinalizeVariableValues(TrainableVariables);
         foreach (var cb in cbs) cb.OnTrainEnd();
         return history;
     }

@@ -350,3 +350,23 @@ public class OptimizerTests
         Assert.True(allocated < 1024, $"10 Adam steps allocated {allocated} bytes");
     }
 }
+
+/// <summary>Keras's fit ends by writing the moving averages into the weights when the optimizer uses them.</summary>
+public class EmaFitTests
+{
+    [Fact]
+    public void FitEndsWithTheWeightsTheirMovingAverages()
+    {
+        var x = Tensor.RandomNormal([64, 3], seed: 1);
+        var y = (x.Sum(1) > 0f);
+        CortexRandom.SetGlobalSeed(4);
+        var model = new Cortex.Models.Sequential(new Cortex.Layers.Input([3]), new Cortex.Layers.Dense(2));
+        var sgd = new Cortex.Optimizers.SGD(0.1f, useEma: true, emaMomentum: 0.5f);
+        model.Compile(sgd, new Cortex.Losses.SparseCategoricalCrossentropy(fromLogits: true));
+        model.Fit(x, y, epochs: 2, batchSize: 16, verbose: 0);
+        // Plain SGD keeps one slot, the average: the state is the iteration count, then the kernel's and the bias's averages.
+        var averages = sgd.Variables.Skip(1).Select(v => v.ToArray()).ToArray();
+        Assert.Equal(2, averages.Length);
+        Assert.Equal(averages, model.TrainableVariables.Select(v => v.ToArray()).ToArray());
+    }
+}

@@ -2,7 +2,7 @@ using Cortex.Layers;
 using Cortex.Models;
 using Cortex.Tests.Sequence;
 
-namespace Cortex.Tests.Layers;
+namespace Cortex.Tests.Shapes;
 
 /// <summary>Permute: Keras's axis numbering, the values of a transpose, its gradient, both training paths.</summary>
 public class PermuteTests
