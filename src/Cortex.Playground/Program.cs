@@ -289,6 +289,12 @@ public static class Program
             return Task.FromResult(Results.File(s.SaveModel(), "application/octet-stream",
                 $"playground-{settings.Dataset}-epoch{s.Epoch}.cortex"));
         });
+        MapSession("GET", "model.onnx", (s, _) =>
+        {
+            var settings = s.Settings;
+            return Task.FromResult(Results.File(s.SaveOnnx(), "application/octet-stream",
+                $"playground-{settings.Dataset}-epoch{s.Epoch}.onnx"));
+        });
         MapSession("GET", "events", async (s, ctx) =>
         {
             if (Interlocked.Increment(ref s.Subscribers) > store.Options.MaxStreamsPerSession)

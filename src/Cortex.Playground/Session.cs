@@ -158,6 +158,12 @@ public sealed class Session
         }
     }
 
+    /// <summary>The trained model as ONNX (Cortex.Onnx), for ONNX Runtime or any other ONNX consumer.</summary>
+    public byte[] SaveOnnx()
+    {
+        lock (gate) return Cortex.Onnx.OnnxExporter.ToBytes(model);
+    }
+
     /// <summary>The C# program that builds and trains this network with Cortex.</summary>
     public string Code() { lock (gate) return CodeGenerator.Generate(settings, epoch, xTrain.Shape[0], xTest.Shape[0]); }
 

@@ -106,6 +106,20 @@ public sealed class ApiTests : IAsyncLifetime
         Assert.Equal(2, model.Layers.Count(l => l is Cortex.Layers.Dense or Cortex.Layers.Input));
     }
 
+    [Fact]
+    public async Task TheModelDownloadsAsOnnxThatImportsToTheSamePredictions()
+    {
+        string id = await server.CreateSessionAsync(new { dataset = "circle", features = new[] { "x1", "x2" }, layers = new[] { 4, 3 } });
+        for (int i = 0; i < 2; i++) (await server.Http.PostAsync($"/api/sessions/{id}/step", null)).EnsureSuccessStatusCode();
+        var (model, _) = await DownloadModelAsync(id);
+        using var res = await server.Http.GetAsync($"/api/sessions/{id}/model.onnx");
+        res.EnsureSuccessStatusCode();
+        Assert.Equal("playground-circle-epoch2.onnx", res.Content.Headers.ContentDisposition?.FileName?.Trim('"'));
+        var imported = Cortex.Onnx.OnnxImporter.Load(await res.Content.ReadAsByteArrayAsync(), "playground.onnx");
+        var x = Tensor.RandomUniform([16, 2], -6f, 6f, seed: 3);
+        Assert.Equal(model.Predict(x).ToArray(), imported.Predict(x).ToArray());
+    }
+
     /// <summary>Downloads the session's model and loads it with <see cref="Model.Load"/>; returns it and the offered file name.</summary>
     private async Task<(Model Model, string? FileName)> DownloadModelAsync(string id)
     {

@@ -158,6 +158,7 @@
     pg.settings = settings;
     if (code !== undefined) { pg.code = code; $('code').textContent = code; }
     $('download').href = `/api/sessions/${pg.sessionId}/model`;
+    $('download-onnx').href = `/api/sessions/${pg.sessionId}/model.onnx`;
     syncControls();
     if (shapeChanged) buildNetwork();
     writeHash();
