@@ -56,4 +56,34 @@ public static class Sequences
         }
         return new Tensor(data, [rows.Count, length]);
     }
+
+    /// <summary>
+    /// Next-token training pairs for a language model: for every position t ≥ 1 of every sequence, the up to
+    /// <paramref name="window"/> tokens before it (padded with 0 at the start, as <see cref="PadSequences"/>'s "pre") and
+    /// the token at t. A sequence of length L gives L − 1 pairs, in order.
+    /// </summary>
+    /// <param name="sequences">Token indices, each sequence whole (start and end markers included, if used).</param>
+    /// <param name="window">How many tokens of context each pair keeps.</param>
+    /// <returns>X (pairs, window) of context indices and Y (pairs) of next-token indices.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="sequences"/> or one of them is null.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="window"/> is not positive.</exception>
+    /// <example><code>var (x, y) = Sequences.NextTokenWindows([[5, 1, 2, 6]], window: 2);   // x: [0 5] [5 1] [1 2], y: [1 2 6]</code></example>
+    public static (Tensor X, Tensor Y) NextTokenWindows(IEnumerable<int[]> sequences, int window)
+    {
+        ArgumentNullException.ThrowIfNull(sequences);
+        if (window <= 0)
+            throw new ArgumentOutOfRangeException(nameof(window), $"Sequences.NextTokenWindows: window must be a positive integer. Received: window={window}");
+        var x = new List<float>();
+        var y = new List<float>();
+        foreach (var s in sequences)
+        {
+            ArgumentNullException.ThrowIfNull(s, nameof(sequences));
+            for (int t = 1; t < s.Length; t++)
+            {
+                for (int k = t - window; k < t; k++) x.Add(k < 0 ? 0 : s[k]);
+                y.Add(s[t]);
+            }
+        }
+        return (Tensor.FromArray([.. x], [y.Count, window]), Tensor.FromArray([.. y]));
+    }
 }

@@ -100,9 +100,14 @@ public sealed class TextVectorizer
         ArgumentNullException.ThrowIfNull(texts);
         if (outputSequenceLength < 0)
             throw new ArgumentOutOfRangeException(nameof(outputSequenceLength), $"TextVectorizer: outputSequenceLength must be a non-negative integer or null. Received: outputSequenceLength={outputSequenceLength}");
-        var rows = texts.Select(t => Tokens(t).Select(token => index.GetValueOrDefault(token, 1)).ToArray()).ToList();
+        var rows = texts.Select(Encode).ToList();
         return Sequences.PadSequences(rows, outputSequenceLength ?? rows.Select(r => r.Length).DefaultIfEmpty(0).Max(), padding: "post", truncating: "post");
     }
+
+    /// <summary>The index of every token of one text, unpadded: what one row of <see cref="Transform"/> holds before padding.</summary>
+    /// <exception cref="ArgumentNullException"><paramref name="text"/> is null.</exception>
+    /// <example><code>int[] ids = vectorizer.Encode("the cat");   // e.g. [2, 7]</code></example>
+    public int[] Encode(string text) => [.. Tokens(text).Select(token => index.GetValueOrDefault(token, 1))];
 
     /// <summary>The tokens of one text, after standardization.</summary>
     private IEnumerable<string> Tokens(string text)

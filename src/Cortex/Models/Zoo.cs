@@ -150,4 +150,29 @@ public static class Zoo
             recurrent,
             new Dense(classes)], name);
     }
+
+    /// <summary>
+    /// A character-level language model: the last <paramref name="window"/> characters (indices, 0 = padding) →
+    /// <c>Embedding(vocabulary, embedding, maskZero: true)</c> → <c>GRU(units)</c> (or LSTM) → <c>Dense(vocabulary)</c> logits
+    /// for the next character. examples/CharModel trains it on a word list and samples new words from it.
+    /// </summary>
+    /// <param name="vocabulary">Token count, padding (0) included.</param>
+    /// <param name="window">Characters of context.</param>
+    /// <param name="embedding">Length of each character's vector.</param>
+    /// <param name="units">The recurrent layer's units.</param>
+    /// <param name="cell"><c>"gru"</c> or <c>"lstm"</c>.</param>
+    /// <param name="name">The model's name.</param>
+    /// <exception cref="ArgumentException"><paramref name="cell"/> is unknown.</exception>
+    /// <example><code>var model = Zoo.CharRnn(vocabulary: 30);   // Input([12]) → Embedding(30, 16, maskZero) → GRU(64) → Dense(30)</code></example>
+    public static Sequential CharRnn(int vocabulary, int window = 12, int embedding = 16, int units = 64, string cell = "gru", string? name = null) =>
+        new([
+            new Input([window]),
+            new Embedding(vocabulary, embedding, maskZero: true),
+            cell switch
+            {
+                "gru" => new GRU(units),
+                "lstm" => new LSTM(units),
+                _ => throw new ArgumentException($"Zoo.CharRnn: cell must be \"gru\" or \"lstm\". Received: cell=\"{cell}\"", nameof(cell)),
+            },
+            new Dense(vocabulary)], name);
 }
