@@ -134,6 +134,7 @@ public abstract partial class Model
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(loss);
+        RequireScalarLoss(loss);
         string[] names = metrics?.ToArray() ?? [];
         foreach (var m in names) Metric.Get(m, loss); // validate now, not mid-training
         using var use = Use("Compile", exclusive: true);
@@ -160,7 +161,7 @@ public abstract partial class Model
         int outputs = OutputNames.Count;
         if (loss.Count != 1 && loss.Count != outputs)
             throw new ArgumentException($"Model '{Name}' has {outputs} outputs: expected 1 loss or {outputs}. Received: {loss.Count}", nameof(loss));
-        foreach (var l in loss) ArgumentNullException.ThrowIfNull(l, nameof(loss));
+        foreach (var l in loss) RequireScalarLoss(l ?? throw new ArgumentNullException(nameof(loss)));
         if (lossWeights != null && (lossWeights.Count != outputs || lossWeights.Any(w => !(w >= 0 && float.IsFinite(w)))))
             throw new ArgumentException($"Model '{Name}' has {outputs} outputs: expected {outputs} finite, non-negative loss weights. Received: [{string.Join(", ", lossWeights)}]", nameof(lossWeights));
         string[] names = metrics?.ToArray() ?? [];
@@ -171,6 +172,14 @@ public abstract partial class Model
         Losses = [.. loss];
         LossWeights = lossWeights?.ToArray();
         MetricNames = names;
+    }
+
+    /// <summary>Training minimises one number: a loss with <c>reduction: "none"</c> (per-sample losses) is refused here,
+    /// where Keras would fail or sum silently later; such a loss is for custom loops (<see cref="Loss.Call(Tensor, Tensor, Tensor)"/>).</summary>
+    private static void RequireScalarLoss(Loss loss)
+    {
+        if (loss.Reduction == "none")
+            throw new ArgumentException($"Compile: {loss.GetType().Name} has reduction \"none\", which gives one loss per sample, but training needs one number. Expected reduction \"sum_over_batch_size\" (the default), \"mean\", \"sum\" or \"mean_with_sample_weight\". Received: reduction=\"none\"", nameof(loss));
     }
 
     /// <summary>One output's part in training and evaluation: its loss, its weight (null: 1), its own metric objects and
@@ -669,8 +678,9 @@ public abstract partial class Model
     /// <summary>Builds the model from the data's shape (or checks the data fits the built model) with one sample.</summary>
     private void EnsureBuiltFor(Tensor[] x) => ForwardAll(Rows(x, 0, Math.Min(1, x[0].ShapeRef[0])));
 
-    /// <summary>For sparse cross-entropy, every label must be a class index the output layer can produce; for binary
-    /// and categorical cross-entropy, 0, 1 or a probability.</summary>
+    /// <summary>For sparse cross-entropy, every label must be a class index the output layer can produce (or its
+    /// <see cref="SparseCategoricalCrossentropy.IgnoreClass"/>, e.g. −1 or 255 for padding); for binary and categorical
+    /// cross-entropy, 0, 1 or a probability.</summary>
     private void CheckLabels(string op, Tensor[] y)
     {
         var names = OutputNames;
@@ -682,14 +692,15 @@ public abstract partial class Model
     {
         if (loss is BinaryCrossentropy) BinaryCrossentropy.CheckLabels(op, y);
         if (loss is CategoricalCrossentropy) CategoricalCrossentropy.CheckLabels(op, y);
-        if (loss is not SparseCategoricalCrossentropy) return;
+        if (loss is not SparseCategoricalCrossentropy sparse) return;
         int classes = outShape[^1];
+        float ignored = sparse.IgnoreClass is int c ? c : float.NaN; // NaN equals no label
         ReadOnlySpan<float> s = y.AsSpan();
         for (int i = 0; i < s.Length; i++)
         {
             float v = s[i];
-            if (!(v >= 0 && v < classes) || v != MathF.Floor(v))
-                throw new ArgumentException($"{op}: label {v} at row {i / Math.Max(1, y.Size / y.ShapeRef[0])} is not a class index in [0, {classes}) (the model outputs {classes} classes).");
+            if ((!(v >= 0 && v < classes) || v != MathF.Floor(v)) && v != ignored)
+                throw new ArgumentException($"{op}: label {v} at row {i / Math.Max(1, y.Size / y.ShapeRef[0])} is not a class index in [0, {classes}) (the model outputs {classes} classes){(sparse.IgnoreClass is int k ? $" nor the ignored class {k}" : "")}.");
         }
     }
 

@@ -174,3 +174,38 @@ public class SampleWeightTests
         Assert.True(weighted > plain + 0.15f, $"recall of {rare}: unweighted {plain}, classWeight {weighted}");
     }
 }
+
+/// <summary>Fit's label check with <c>ignoreClass</c>, and Compile's refusal of per-sample losses.</summary>
+public class LabelCheckTests
+{
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(255)]
+    public void FitAcceptsTheIgnoredClassAndItsRowsCountForNothing(int ignored)
+    {
+        var x = Tensor.RandomNormal([12, 3], seed: 8);
+        float[] labels = [0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2];
+        for (int i = 0; i < labels.Length; i += 4) labels[i] = ignored;
+        var y = Tensor.FromArray(labels);
+        CortexRandom.SetGlobalSeed(2);
+        var model = new Sequential(new Input([3]), new Dense(3));
+        model.Compile(new SGD(0f), new SparseCategoricalCrossentropy(fromLogits: true, ignoreClass: ignored));
+        var history = model.Fit(x, y, batchSize: 12, shuffle: false, verbose: 0);
+        int[] real = [.. Enumerable.Range(0, 12).Where(i => i % 4 != 0)];
+        var plain = new SparseCategoricalCrossentropy(fromLogits: true);
+        Assert.Equal(plain.Call(y.Gather(real), model.Predict(x.Gather(real))).Item(), history["loss"][0], 5);
+        var e = Assert.Throws<ArgumentException>(() => model.Fit(x, y + 1f, verbose: 0));   // the ignored class moved: 3 is out of range
+        Assert.Contains("nor the ignored class", e.Message);
+    }
+
+    [Fact]
+    public void CompileRefusesALossWithoutReduction()
+    {
+        var model = new Sequential(new Dense(1));
+        var e = Assert.Throws<ArgumentException>(() => model.Compile(new SGD(), new MeanSquaredError(reduction: "none")));
+        Assert.Equal("loss", e.ParamName);
+        Assert.Contains("Received: reduction=\"none\"", e.Message);
+        Assert.Throws<ArgumentException>(() => model.Compile(new SGD(), [new MeanSquaredError(reduction: "none")]));
+        Assert.Null(model.Optimizer);
+    }
+}
