@@ -90,6 +90,25 @@ public abstract partial class Model
     /// <summary>The forward pass on one tensor per input, giving one per output.</summary>
     private protected virtual Tensor[] CallAll(IReadOnlyList<Tensor> x, bool training) => [CallCore(x[0], training)];
 
+    /// <summary><see cref="CallAll"/> that also gives each output's mask (Keras's <c>_keras_mask</c>), null where an
+    /// output carries none (a <see cref="Functional"/> does not track masks to its outputs yet).</summary>
+    private protected virtual Tensor[] CallAllMasked(IReadOnlyList<Tensor> x, bool training, out Tensor?[] masks)
+    {
+        masks = new Tensor?[OutputNames.Count];
+        return CallAll(x, training);
+    }
+
+    /// <summary>The forward pass of Fit's and Evaluate's batches (the model is built) with the outputs' masks, which
+    /// weigh the loss and the metrics as in Keras: masked steps of a sequence output count for nothing.</summary>
+    internal Tensor[] ForwardMasked(IReadOnlyList<Tensor> x, bool training, out Tensor?[] masks) => CallAllMasked(x, training, out masks);
+
+    /// <summary>Whether an output carries a mask for <paramref name="x"/> (a forward on its first row).</summary>
+    internal bool OutputsMasked(Tensor[] x)
+    {
+        ForwardMasked(Rows(x, 0, 1), false, out var masks);
+        return masks.Any(m => m != null);
+    }
+
     /// <summary>The metric names given to Compile.</summary>
     public IReadOnlyList<string> MetricNames { get; private set; } = [];
 
@@ -398,15 +417,15 @@ public abstract partial class Model
         {
             int len = Math.Min(batchSize, n - start);
             Tensor[] yb = Rows(y, start, len);
-            Tensor[] pred = ForwardAll(Rows(x, start, len));
+            Tensor[] pred = ForwardMasked(Rows(x, start, len), false, out var masks);
             float loss = 0;
             for (int k = 0; k < heads.Length; k++)
             {
                 var head = heads[k];
-                float value = head.Loss.Call(yb[k], pred[k], weights?.Slice(start, len)).Item();
+                float value = head.Loss.Call(yb[k], pred[k], weights?.Slice(start, len), masks[k]).Item();
                 loss += head.Weight is float w ? value * w : value; // one unweighted output: its loss, bit for bit
                 head.LossMean.UpdateState(value, len);
-                foreach (var m in head.Metrics) m.UpdateState(yb[k], pred[k]);
+                foreach (var m in head.Metrics) m.UpdateState(yb[k], pred[k], masks[k]);
             }
             lossMean.UpdateState(loss + reg, len);
             progress.Update(step + 1, () => Logs(lossMean, heads, ""));
@@ -572,8 +591,8 @@ public abstract partial class Model
         }
         // Label/prediction shape mismatches surface here, before any update.
         var heads = MakeHeads();
-        var pred = ForwardAll(Rows(xTrain, 0, 1));
-        for (int k = 0; k < heads.Length; k++) heads[k].Loss.Call(yTrain[k].Slice(0, 1), pred[k], wTrain?.Slice(0, 1));
+        var pred = ForwardMasked(Rows(xTrain, 0, 1), false, out var masks);
+        for (int k = 0; k < heads.Length; k++) heads[k].Loss.Call(yTrain[k].Slice(0, 1), pred[k], wTrain?.Slice(0, 1), masks[k]);
         return (xTrain, yTrain, wTrain, xVal, yVal, wVal);
     }
 

@@ -49,11 +49,15 @@ internal sealed class Trainer
         heads = model.MakeHeads();
         string reason = "ForceTapePath is set";
         // The fused step's loss kernels compute the unweighted batch mean only: sample weights take the tape.
-        if (!ForceTapePath && x.Length == 1 && y.Length == 1 && heads[0].Weight == null && sampleWeight == null)
+        // The fused step's loss kernels compute the unweighted batch mean only: sample weights and a masked output
+        // (its mask weighs the loss) take the tape.
+        bool masked = !ForceTapePath && model.OutputsMasked(x);
+        if (!ForceTapePath && x.Length == 1 && y.Length == 1 && heads[0].Weight == null && sampleWeight == null && !masked)
             fused = FusedTrainStep.TryCreate(model, x[0], y[0], batchSize, heads[0].Metrics, out reason);
         else if (!ForceTapePath)
             reason = model.NotAChain ?? (heads.Length > 1 || x.Length > 1 ? "the model has several inputs or outputs"
-                : sampleWeight != null ? "Fit has sample weights (sampleWeight or classWeight)" : "the loss is weighted (lossWeights)");
+                : sampleWeight != null ? "Fit has sample weights (sampleWeight or classWeight)"
+                : masked ? "the output carries a mask, which weighs the loss" : "the loss is weighted (lossWeights)");
         model.TrainingPath = fused != null ? "fused" : $"tape: {reason}";
         LastFitFused = fused != null;
         logs = () => batchLogs; // made once: a lambda per step would be garbage per step
@@ -130,13 +134,14 @@ internal sealed class Trainer
         Tensor[] xb = Batch(x, start, len), yb = Batch(y, start, len);
         Tensor? wb = sampleWeight == null ? null : Batch([sampleWeight], start, len)[0]; // the labels' rows
         Tensor[] pred;
+        Tensor?[] masks;
         Tensor total;
         var parts = new Tensor[heads.Length];
         Tensor[] grads;
         using (var tape = new GradientTape())
         {
-            pred = model.Call(xb, training: true);
-            for (int k = 0; k < heads.Length; k++) parts[k] = heads[k].Loss.Call(yb[k], pred[k], wb);
+            pred = model.ForwardMasked(xb, training: true, out masks);
+            for (int k = 0; k < heads.Length; k++) parts[k] = heads[k].Loss.Call(yb[k], pred[k], wb, masks[k]);
             total = heads[0].Weight is float w0 ? parts[0] * w0 : parts[0]; // one unweighted output: its loss, bit for bit
             for (int k = 1; k < heads.Length; k++) total += heads[k].Weight is float w ? parts[k] * w : parts[k];
             foreach (var r in model.RegularizationLosses()) total += r;
@@ -149,7 +154,7 @@ internal sealed class Trainer
         for (int k = 0; k < heads.Length; k++)
         {
             if (heads.Length > 1) heads[k].LossMean.UpdateState(parts[k].Item(), len);
-            foreach (var m in heads[k].Metrics) m.UpdateState(yb[k], pred[k]);
+            foreach (var m in heads[k].Metrics) m.UpdateState(yb[k], pred[k], masks[k]);   // Keras: the mask weighs metrics too
         }
     }
 
