@@ -7,7 +7,7 @@ using Cortex.Optimizers;
 namespace Cortex.Models;
 
 /// <summary>
-/// A trainable stack of layers with Keras's workflow: <see cref="Compile(Optimizer, Loss, IEnumerable{string})"/>, <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>,
+/// A trainable stack of layers with Keras's workflow: <see cref="Compile(Optimizer, Loss, IEnumerable{string}, IEnumerable{string})"/>, <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>,
 /// <see cref="Evaluate(Tensor, Tensor, int, int, Tensor)"/>, <see cref="Predict(Tensor, int, int)"/>, <see cref="Summary"/>, <see cref="Save"/> and <see cref="Load"/>.
 /// </summary>
 /// <example>
@@ -22,7 +22,7 @@ namespace Cortex.Models;
 /// <para><b>Threads.</b> Separate models train and predict on separate threads at the same time. One model may be read
 /// by several threads at once — <see cref="Call(Tensor, bool)"/>, <see cref="Predict(Tensor, int, int)"/>, <see cref="Evaluate(Tensor, Tensor, int, int, Tensor)"/>,
 /// <see cref="GetWeights"/>, <see cref="Save"/> — but while a thread changes it (<see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>,
-/// <see cref="SetWeights"/>, <see cref="Compile(Optimizer, Loss, IEnumerable{string})"/>, <see cref="Sequential.Add"/>,
+/// <see cref="SetWeights"/>, <see cref="Compile(Optimizer, Loss, IEnumerable{string}, IEnumerable{string})"/>, <see cref="Sequential.Add"/>,
 /// <see cref="Sequential.Pop"/>, <see cref="Build"/>, or a first call that builds it), any use from another thread throws
 /// an <see cref="InvalidOperationException"/> naming the model and the operation, rather than computing with
 /// half-updated weights. The changing thread itself may use the model freely: Fit's callbacks may call Predict,
@@ -146,21 +146,19 @@ public abstract partial class Model
     /// <summary>Every weight, layer by layer (each layer's in its <see cref="Layer.Weights"/> order).</summary>
     public IReadOnlyList<Variable> Variables => [.. layers.SelectMany(l => l.Weights)];
 
-    /// <summary>Configures training: the optimizer, the loss, and metrics by name (<c>"accuracy"</c>, <c>"mse"</c>, …).</summary>
-    /// <exception cref="ArgumentException">A metric name is unknown (the message lists the valid ones).</exception>
+    /// <summary>Configures training: the optimizer, the loss, and metrics by name (<c>"accuracy"</c>, <c>"mse"</c>, …).
+    /// <paramref name="weightedMetrics"/> are metrics that, as Keras's <c>weighted_metrics</c>, receive Fit's and
+    /// Evaluate's <c>sampleWeight</c> (or <c>classWeight</c>); plain <paramref name="metrics"/> stay unweighted. Both get
+    /// a sequence output's mask. A weighted metric whose name a plain one already has logs as <c>weighted_{name}</c>.</summary>
+    /// <example><code>model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"], weightedMetrics: ["accuracy"]);
+    /// // logs: loss, accuracy, weighted_accuracy</code></example>
+    /// <exception cref="ArgumentException">A metric name is unknown (the message lists the valid ones), or the loss has
+    /// reduction <c>"none"</c>.</exception>
     /// <exception cref="InvalidOperationException">Another thread is training or changing the model.</exception>
-    public void Compile(Optimizer optimizer, Loss loss, IEnumerable<string>? metrics = null)
+    public void Compile(Optimizer optimizer, Loss loss, IEnumerable<string>? metrics = null, IEnumerable<string>? weightedMetrics = null)
     {
-        ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(loss);
-        RequireScalarLoss(loss);
-        string[] names = metrics?.ToArray() ?? [];
-        foreach (var m in names) Metric.Get(m, loss); // validate now, not mid-training
-        using var use = Use("Compile", exclusive: true);
-        Optimizer = optimizer;
-        Losses = [loss];
-        LossWeights = null;
-        MetricNames = names;
+        Compile(optimizer, [loss], null, metrics, weightedMetrics);
     }
 
     /// <summary>
@@ -173,7 +171,8 @@ public abstract partial class Model
     /// <exception cref="ArgumentException">The number of losses is neither 1 nor the number of outputs, the number of
     /// weights is not the number of outputs, a weight is negative or not finite, or a metric name is unknown.</exception>
     /// <exception cref="InvalidOperationException">Another thread is training or changing the model.</exception>
-    public void Compile(Optimizer optimizer, IReadOnlyList<Loss> loss, IReadOnlyList<float>? lossWeights = null, IEnumerable<string>? metrics = null)
+    public void Compile(Optimizer optimizer, IReadOnlyList<Loss> loss, IReadOnlyList<float>? lossWeights = null, IEnumerable<string>? metrics = null,
+        IEnumerable<string>? weightedMetrics = null)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(loss);
@@ -183,15 +182,19 @@ public abstract partial class Model
         foreach (var l in loss) RequireScalarLoss(l ?? throw new ArgumentNullException(nameof(loss)));
         if (lossWeights != null && (lossWeights.Count != outputs || lossWeights.Any(w => !(w >= 0 && float.IsFinite(w)))))
             throw new ArgumentException($"Model '{Name}' has {outputs} outputs: expected {outputs} finite, non-negative loss weights. Received: [{string.Join(", ", lossWeights)}]", nameof(lossWeights));
-        string[] names = metrics?.ToArray() ?? [];
-        foreach (var m in names)
-            foreach (var l in loss) Metric.Get(m, l);
+        string[] names = metrics?.ToArray() ?? [], weighted = weightedMetrics?.ToArray() ?? [];
+        foreach (var m in names.Concat(weighted))
+            foreach (var l in loss) Metric.Get(m, l); // validate now, not mid-training
         using var use = Use("Compile", exclusive: true);
         Optimizer = optimizer;
         Losses = [.. loss];
         LossWeights = lossWeights?.ToArray();
         MetricNames = names;
+        WeightedMetricNames = weighted;
     }
+
+    /// <summary>The weighted metric names given to Compile (Keras's <c>weighted_metrics</c>).</summary>
+    public IReadOnlyList<string> WeightedMetricNames { get; private set; } = [];
 
     /// <summary>Training minimises one number: a loss with <c>reduction: "none"</c> (per-sample losses) is refused here,
     /// where Keras would fail or sum silently later; such a loss is for custom loops (<see cref="Loss.Call(Tensor, Tensor, Tensor)"/>).</summary>
@@ -201,15 +204,28 @@ public abstract partial class Model
             throw new ArgumentException($"Compile: {loss.GetType().Name} has reduction \"none\", which gives one loss per sample, but training needs one number. Expected reduction \"sum_over_batch_size\" (the default), \"mean\", \"sum\" or \"mean_with_sample_weight\". Received: reduction=\"none\"", nameof(loss));
     }
 
-    /// <summary>One output's part in training and evaluation: its loss, its weight (null: 1), its own metric objects and
+    /// <summary>One output's part in training and evaluation: its loss, its weight (null: 1), its own metric objects
+    /// (plain, then weighted: <see cref="Metrics"/> holds both, the weighted ones from <see cref="FirstWeighted"/> on),
     /// running loss, and the prefix of its log keys (empty for a model with one output).</summary>
-    internal sealed class Head(Loss loss, float? weight, string prefix, List<Metric> metrics)
+    internal sealed class Head(Loss loss, float? weight, string prefix, List<Metric> metrics, int firstWeighted, string[] keys)
     {
         public Loss Loss { get; } = loss;
         public float? Weight { get; } = weight;
         public string Prefix { get; } = prefix;
         public List<Metric> Metrics { get; } = metrics;
+        public int FirstWeighted { get; } = firstWeighted;
+        /// <summary>Each metric's log key (without prefixes): its name, <c>weighted_</c> before a weighted one whose name a plain one has.</summary>
+        public string[] Keys { get; } = keys;
         public RunningMean LossMean { get; } = new();
+
+        /// <summary>Adds a batch to every metric: the plain ones get the output's mask, the weighted ones the sample
+        /// weights times the mask (Keras's weighted_metrics).</summary>
+        public void UpdateMetrics(Tensor yTrue, Tensor yPred, Tensor? sampleWeight, Tensor? mask)
+        {
+            Tensor? both = sampleWeight == null ? mask : mask == null ? sampleWeight
+                : sampleWeight.Reshape([.. sampleWeight.ShapeRef, .. Enumerable.Repeat(1, mask.Rank - sampleWeight.Rank)]) * mask;
+            for (int i = 0; i < Metrics.Count; i++) Metrics[i].UpdateState(yTrue, yPred, i < FirstWeighted ? mask : both);
+        }
     }
 
     /// <summary>Fresh heads for a Fit or an Evaluate, one per output (the model is compiled).</summary>
@@ -220,7 +236,9 @@ public abstract partial class Model
         for (int i = 0; i < heads.Length; i++)
         {
             var loss = Losses.Count == 1 ? Losses[0] : Losses[i];
-            heads[i] = new Head(loss, LossWeights?[i], names.Count == 1 ? "" : names[i] + "_", [.. MetricNames.Select(m => Metric.Get(m, loss))]);
+            List<Metric> metrics = [.. MetricNames.Concat(WeightedMetricNames).Select(m => Metric.Get(m, loss))];
+            string[] keys = [.. metrics.Select((m, k) => k >= MetricNames.Count && metrics.Take(MetricNames.Count).Any(p => p.Name == m.Name) ? "weighted_" + m.Name : m.Name)];
+            heads[i] = new Head(loss, LossWeights?[i], names.Count == 1 ? "" : names[i] + "_", metrics, MetricNames.Count, keys);
         }
         return heads;
     }
@@ -425,7 +443,7 @@ public abstract partial class Model
                 float value = head.Loss.Call(yb[k], pred[k], weights?.Slice(start, len), masks[k]).Item();
                 loss += head.Weight is float w ? value * w : value; // one unweighted output: its loss, bit for bit
                 head.LossMean.UpdateState(value, len);
-                foreach (var m in head.Metrics) m.UpdateState(yb[k], pred[k], masks[k]);
+                head.UpdateMetrics(yb[k], pred[k], weights?.Slice(start, len), masks[k]);
             }
             lossMean.UpdateState(loss + reg, len);
             progress.Update(step + 1, () => Logs(lossMean, heads, ""));
@@ -451,7 +469,7 @@ public abstract partial class Model
         foreach (var head in heads)
         {
             if (heads.Length > 1) logs[prefix + head.Prefix + "loss"] = head.LossMean.Result();
-            foreach (var m in head.Metrics) logs[prefix + head.Prefix + m.Name] = m.Result();
+            for (int i = 0; i < head.Metrics.Count; i++) logs[prefix + head.Prefix + head.Keys[i]] = head.Metrics[i].Result();
         }
     }
 

@@ -154,7 +154,7 @@ internal sealed class Trainer
         for (int k = 0; k < heads.Length; k++)
         {
             if (heads.Length > 1) heads[k].LossMean.UpdateState(parts[k].Item(), len);
-            foreach (var m in heads[k].Metrics) m.UpdateState(yb[k], pred[k], masks[k]);   // Keras: the mask weighs metrics too
+            heads[k].UpdateMetrics(yb[k], pred[k], wb, masks[k]);   // Keras: the mask weighs metrics too
         }
     }
 

@@ -147,6 +147,34 @@ public class SampleWeightTests
         Assert.Throws<ArgumentException>(() => classifier.Evaluate(x, labels, sampleWeight: w.Slice(0, 3)));
     }
 
+    [Fact]
+    public void WeightedMetricsGetTheWeightsAndPlainOnesDoNot()
+    {
+        var x = Tensor.RandomNormal([6, 3], seed: 12);
+        var y = Tensor.FromArray([0f, 1, 2, 0, 1, 2]);
+        var w = Tensor.FromArray([1f, 0, 0, 2, 1, 0]);
+        CortexRandom.SetGlobalSeed(3);
+        var model = new Sequential(new Input([3]), new Dense(3));
+        model.Compile(new SGD(0f), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"], weightedMetrics: ["accuracy"]);
+        float[] predicted = model.Predict(x).ArgMax(1).ToArray(), truth = y.ToArray(), ws = w.ToArray();
+        double plain = 0, weighted = 0;
+        for (int i = 0; i < 6; i++)
+            if (predicted[i] == truth[i]) { plain += 1.0 / 6; weighted += ws[i] / 4.0; }
+        var logs = model.Evaluate(x, y, sampleWeight: w);
+        Assert.Equal(plain, logs["accuracy"], 5);
+        Assert.Equal(weighted, logs["weighted_accuracy"], 5);
+        var history = model.Fit(x, y, verbose: 0, shuffle: false, sampleWeight: w);
+        Assert.Equal(weighted, history["weighted_accuracy"][0], 5);
+
+        string path = Path.Combine(Path.GetTempPath(), $"weighted-{Guid.NewGuid():N}.cortex");
+        try
+        {
+            model.Save(path);
+            Assert.Equal(["accuracy"], Model.Load(path).WeightedMetricNames);
+        }
+        finally { File.Delete(path); }
+    }
+
     /// <summary>The test: a digit kept at ~10% of its training rows is recalled better with classWeight.</summary>
     [Fact]
     public void ClassWeightRaisesTheRecallOfARareDigit()
