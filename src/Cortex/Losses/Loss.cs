@@ -84,8 +84,11 @@ public abstract class Loss
         ArgumentNullException.ThrowIfNull(yPred);
         // The default reduction without weights is the batch mean a span kernel computes: the fused step's bits.
         if (sampleWeight == null && mask == null && MeanOverSamples && KernelCall(yTrue, yPred) is { } mean) return mean;
+        var values = Compute(yTrue, yPred);
+        if (mask != null && !ShapeUtil.SameShape(mask.ShapeRef, values.ShapeRef))
+            throw new ArgumentException($"{GetType().Name}: mask must have the per-sample losses' shape {ShapeUtil.Format(values.ShapeRef)}. Received: mask shape {ShapeUtil.Format(mask.ShapeRef)}", nameof(mask));
         var own = Mask(yTrue, yPred);   // as Keras: the input mask and the loss's own (ignoreClass) are and-ed
-        return Reduce(Compute(yTrue, yPred), sampleWeight, mask == null ? own : own == null ? mask : mask * own);
+        return Reduce(values, sampleWeight, mask == null ? own : own == null ? mask : mask * own);
     }
 
     /// <summary>

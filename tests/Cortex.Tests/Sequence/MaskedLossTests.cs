@@ -81,4 +81,19 @@ public class MaskedLossTests
         Assert.Equal(ha["accuracy"], hb["accuracy"]);
         Assert.True(ha["loss"][^1] < ha["loss"][0], $"loss {ha["loss"][0]} -> {ha["loss"][^1]}");
     }
+
+    [Fact]
+    public void LossCallWithAMaskChecksItsShape()
+    {
+        var loss = new SparseCategoricalCrossentropy(fromLogits: true);
+        var logits = Tensor.RandomNormal([2, 3, 5], seed: 1);
+        var labels = Tensor.FromArray([1f, 2, 3, 4, 0, 1], 2, 3);
+        var mask = Tensor.FromArray([1f, 1, 1, 1, 1, 0], 2, 3);
+        float full = loss.Call(labels.Slice(0, 1), logits.Slice(0, 1)).Item() * 3;   // the first sequence's 3 steps
+        float second = loss.Call(labels.Slice(1, 1).Reshape(3).Slice(0, 2).Reshape(1, 2), logits.Slice(1, 1).Reshape(3, 5).Slice(0, 2).Reshape(1, 2, 5)).Item() * 2;
+        Assert.Equal((full + second) / 5, loss.Call(labels, logits, null, mask).Item(), 5);
+        var e = Assert.Throws<ArgumentException>(() => loss.Call(labels, logits, null, Tensor.Ones([2, 4])));
+        Assert.Equal("mask", e.ParamName);
+        Assert.Contains("Received: mask shape (2, 4)", e.Message);
+    }
 }

@@ -175,6 +175,28 @@ public class SampleWeightTests
         finally { File.Delete(path); }
     }
 
+    [Fact]
+    public void OneWeightTensorWeighsEveryOutputOfAGraph()
+    {
+        var x = Tensor.RandomNormal([6, 3], seed: 13);
+        CortexRandom.SetGlobalSeed(4);
+        var input = new Input([3]);
+        var h = new Dense(4, "tanh").Call(input);
+        var model = new Functional([input], [new Dense(1, name: "a").Call(h), new Dense(2, name: "b").Call(h)]);
+        model.Compile(new Adam(0.1f), [new MeanSquaredError()]);
+        Tensor[] y = [Tensor.RandomNormal([6, 1], seed: 14), Tensor.RandomNormal([6, 2], seed: 15)];
+        var plain = model.Evaluate([x], y);
+        var doubled = model.Evaluate([x], y, sampleWeight: Tensor.Full([6], 2f));
+        Assert.Equal(2 * plain["a_loss"], doubled["a_loss"], 5);
+        Assert.Equal(2 * plain["b_loss"], doubled["b_loss"], 5);
+        var before = model.GetWeights();
+        model.Fit([x], y, epochs: 2, batchSize: 4, verbose: 0, sampleWeight: Tensor.Zeros([6]));
+        var after = model.GetWeights();
+        for (int i = 0; i < before.Length; i++) Assert.Equal(before[i].ToArray(), after[i].ToArray());
+        var e = Assert.Throws<ArgumentException>(() => model.Fit([x], y, verbose: 0, classWeight: new Dictionary<int, float> { [0] = 2f }));
+        Assert.Contains("single output", e.Message);
+    }
+
     /// <summary>The test: a digit kept at ~10% of its training rows is recalled better with classWeight.</summary>
     [Fact]
     public void ClassWeightRaisesTheRecallOfARareDigit()
