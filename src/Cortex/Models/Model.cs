@@ -500,7 +500,7 @@ public abstract partial class Model
     /// default reduction divides the weighted sum by the number of losses. With <paramref name="validationSplit"/> the
     /// held-out rows' weights weigh the validation loss. Metrics stay unweighted, as Keras's <c>metrics</c>.</param>
     /// <param name="classWeight">Null, or a weight per class index, as Keras's <c>class_weight</c> (models with one
-    /// output): a row weighs <c>classWeight[label]</c> — the label itself for sparse labels, its arg-max for one-hot
+    /// output, one label per sample; sequence labels take a (N, steps) <paramref name="sampleWeight"/>): a row weighs <c>classWeight[label]</c> — the label itself for sparse labels, its arg-max for one-hot
     /// rows, its rounded value for (N, 1) binary labels — and 1 for a class the dictionary leaves out. Applies to the
     /// training rows only; it cannot be combined with <paramref name="sampleWeight"/> (Keras refuses both too).</param>
     /// <returns>Per-epoch loss and metrics (<c>val_</c>-prefixed for validation).</returns>
@@ -600,7 +600,7 @@ public abstract partial class Model
         EnsureBuiltFor(xTrain);
         CheckAllRows(xTrain);
         CheckLabels("Fit", yTrain);
-        if (classWeight != null) wTrain = ClassWeightsOf(yTrain[0], classWeight, OutputShapeOf(0));
+        if (classWeight != null) wTrain = ClassWeightsOf(yTrain[0], classWeight, Losses[0], OutputShapeOf(0));
         if (xVal != null)
         {
             EnsureBuiltFor(xVal);
@@ -629,10 +629,11 @@ public abstract partial class Model
 
     /// <summary>Keras's class_weight_to_sample_weights: each row weighs its class's weight (1 when the dictionary has
     /// none); the class is the label (sparse), its arg-max (one-hot) or its rounded value ((N, 1) binary).</summary>
-    private static Tensor ClassWeightsOf(Tensor y, IReadOnlyDictionary<int, float> classWeight, int[] outShape)
+    private static Tensor ClassWeightsOf(Tensor y, IReadOnlyDictionary<int, float> classWeight, Loss loss, int[] outShape)
     {
-        if (y.Rank > 2)
-            throw new ArgumentException($"Fit: classWeight is not supported for targets of 3 or more dimensions. Received: y shape {ShapeUtil.Format(y.ShapeRef)}", nameof(classWeight));
+        // Keras would take the arg-max of a row of sparse sequence labels as its class; refusing is clearer.
+        if (y.Rank > 2 || (loss is SparseCategoricalCrossentropy && y.Rank == 2 && y.ShapeRef[1] > 1))
+            throw new ArgumentException($"Fit: classWeight takes one label per sample ((N,), (N, 1) or one-hot (N, classes)); for sequence labels pass sampleWeight of shape (N, steps). Received: y shape {ShapeUtil.Format(y.ShapeRef)}", nameof(classWeight));
         int classes = Math.Max(2, outShape[^1]); // a single sigmoid unit outputs the classes 0 and 1
         foreach (var (c, w) in classWeight)
         {

@@ -83,6 +83,19 @@ public class MaskedLossTests
     }
 
     [Fact]
+    public void SequenceLabelsTakePerStepSampleWeightsNotClassWeight()
+    {
+        var (x, y) = Data(5, 0);
+        var model = Tagger(5);
+        var e = Assert.Throws<ArgumentException>(() => model.Fit(x, y, verbose: 0, classWeight: new Dictionary<int, float> { [1] = 2f }));
+        Assert.Contains("sampleWeight of shape (N, steps)", e.Message);
+        // A weight per step: 2 on every step weighs the (masked) mean twice.
+        float plain = model.Evaluate(x, y)["loss"];
+        Assert.Equal(2 * plain, model.Evaluate(x, y, sampleWeight: Tensor.Full([4, 5], 2f))["loss"], 5);
+        model.Fit(x, y, verbose: 0, sampleWeight: Tensor.Full([4, 5], 2f));
+    }
+
+    [Fact]
     public void LossCallWithAMaskChecksItsShape()
     {
         var loss = new SparseCategoricalCrossentropy(fromLogits: true);
