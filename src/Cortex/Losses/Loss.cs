@@ -64,13 +64,31 @@ public abstract class Loss
     /// <param name="sampleWeight">Null, or weights of the per-sample losses' shape (for predictions (N, classes):
     /// (N,) or (N, 1)), or of a shape that broadcasts to it; weights of lower rank apply to whole samples.</param>
     /// <exception cref="ArgumentException">The shapes are incompatible, or a label is invalid.</exception>
-    public Tensor Call(Tensor yTrue, Tensor yPred, Tensor? sampleWeight)
+    public Tensor Call(Tensor yTrue, Tensor yPred, Tensor? sampleWeight) => Call(yTrue, yPred, sampleWeight, null);
+
+    /// <summary>
+    /// The loss of a batch whose predictions carry a mask, as Keras's loss on a <c>y_pred</c> with <c>_keras_mask</c>
+    /// (a sequence model's padded steps): the mask (1 counts, 0 is left out) multiplies the sample weights and, for the
+    /// mean reductions, the mean is over the counted entries only. Fit and Evaluate pass a Sequential's output mask here.
+    /// </summary>
+    /// <param name="yTrue">The labels.</param>
+    /// <param name="yPred">The model's predictions.</param>
+    /// <param name="sampleWeight">Null, or weights as for <see cref="Call(Tensor, Tensor, Tensor)"/>.</param>
+    /// <param name="mask">Null, or the per-sample losses' shape (for predictions (N, T, classes): (N, T)).</param>
+    /// <example><code>// logits (2, 3, 5), the last step of the second sequence padded
+    /// Tensor loss = new SparseCategoricalCrossentropy(fromLogits: true).Call(labels, logits, null, Tensor.FromArray([1f, 1, 1, 1, 1, 0], 2, 3));</code></example>
+    /// <exception cref="ArgumentException">The shapes are incompatible, or a label is invalid.</exception>
+    public Tensor Call(Tensor yTrue, Tensor yPred, Tensor? sampleWeight, Tensor? mask)
     {
         ArgumentNullException.ThrowIfNull(yTrue);
         ArgumentNullException.ThrowIfNull(yPred);
         // The default reduction without weights is the batch mean a span kernel computes: the fused step's bits.
-        if (sampleWeight == null && MeanOverSamples && KernelCall(yTrue, yPred) is { } mean) return mean;
-        return Reduce(Compute(yTrue, yPred), sampleWeight, Mask(yTrue, yPred));
+        if (sampleWeight == null && mask == null && MeanOverSamples && KernelCall(yTrue, yPred) is { } mean) return mean;
+        var values = Compute(yTrue, yPred);
+        if (mask != null && !ShapeUtil.SameShape(mask.ShapeRef, values.ShapeRef))
+            throw new ArgumentException($"{GetType().Name}: mask must have the per-sample losses' shape {ShapeUtil.Format(values.ShapeRef)}. Received: mask shape {ShapeUtil.Format(mask.ShapeRef)}", nameof(mask));
+        var own = Mask(yTrue, yPred);   // as Keras: the input mask and the loss's own (ignoreClass) are and-ed
+        return Reduce(values, sampleWeight, mask == null ? own : own == null ? mask : mask * own);
     }
 
     /// <summary>

@@ -7,8 +7,8 @@ using Cortex.Optimizers;
 namespace Cortex.Models;
 
 /// <summary>
-/// A trainable stack of layers with Keras's workflow: <see cref="Compile(Optimizer, Loss, IEnumerable{string})"/>, <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken)"/>,
-/// <see cref="Evaluate(Tensor, Tensor, int, int)"/>, <see cref="Predict(Tensor, int, int)"/>, <see cref="Summary"/>, <see cref="Save"/> and <see cref="Load"/>.
+/// A trainable stack of layers with Keras's workflow: <see cref="Compile(Optimizer, Loss, IEnumerable{string}, IEnumerable{string})"/>, <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>,
+/// <see cref="Evaluate(Tensor, Tensor, int, int, Tensor)"/>, <see cref="Predict(Tensor, int, int)"/>, <see cref="Summary"/>, <see cref="Save"/> and <see cref="Load"/>.
 /// </summary>
 /// <example>
 /// <code>
@@ -20,9 +20,9 @@ namespace Cortex.Models;
 /// </example>
 /// <remarks>
 /// <para><b>Threads.</b> Separate models train and predict on separate threads at the same time. One model may be read
-/// by several threads at once — <see cref="Call(Tensor, bool)"/>, <see cref="Predict(Tensor, int, int)"/>, <see cref="Evaluate(Tensor, Tensor, int, int)"/>,
-/// <see cref="GetWeights"/>, <see cref="Save"/> — but while a thread changes it (<see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken)"/>,
-/// <see cref="SetWeights"/>, <see cref="Compile(Optimizer, Loss, IEnumerable{string})"/>, <see cref="Sequential.Add"/>,
+/// by several threads at once — <see cref="Call(Tensor, bool)"/>, <see cref="Predict(Tensor, int, int)"/>, <see cref="Evaluate(Tensor, Tensor, int, int, Tensor)"/>,
+/// <see cref="GetWeights"/>, <see cref="Save"/> — but while a thread changes it (<see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>,
+/// <see cref="SetWeights"/>, <see cref="Compile(Optimizer, Loss, IEnumerable{string}, IEnumerable{string})"/>, <see cref="Sequential.Add"/>,
 /// <see cref="Sequential.Pop"/>, <see cref="Build"/>, or a first call that builds it), any use from another thread throws
 /// an <see cref="InvalidOperationException"/> naming the model and the operation, rather than computing with
 /// half-updated weights. The changing thread itself may use the model freely: Fit's callbacks may call Predict,
@@ -64,7 +64,7 @@ public abstract partial class Model
     public Optimizer? Optimizer { get; private set; }
 
     /// <summary>
-    /// How the last <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken)"/> trained: <c>"fused"</c> (every layer ran its allocation-free stage) or
+    /// How the last <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/> trained: <c>"fused"</c> (every layer ran its allocation-free stage) or
     /// <c>"tape: …"</c> with the reason, e.g. <c>"tape: Dense 'dense_2' has a regularizer"</c>; null before any Fit.
     /// Both paths give the same results; the fused one is faster and allocates nothing per step.
     /// </summary>
@@ -90,10 +90,29 @@ public abstract partial class Model
     /// <summary>The forward pass on one tensor per input, giving one per output.</summary>
     private protected virtual Tensor[] CallAll(IReadOnlyList<Tensor> x, bool training) => [CallCore(x[0], training)];
 
+    /// <summary><see cref="CallAll"/> that also gives each output's mask (Keras's <c>_keras_mask</c>), null where an
+    /// output carries none (a <see cref="Functional"/> does not track masks to its outputs yet).</summary>
+    private protected virtual Tensor[] CallAllMasked(IReadOnlyList<Tensor> x, bool training, out Tensor?[] masks)
+    {
+        masks = new Tensor?[OutputNames.Count];
+        return CallAll(x, training);
+    }
+
+    /// <summary>The forward pass of Fit's and Evaluate's batches (the model is built) with the outputs' masks, which
+    /// weigh the loss and the metrics as in Keras: masked steps of a sequence output count for nothing.</summary>
+    internal Tensor[] ForwardMasked(IReadOnlyList<Tensor> x, bool training, out Tensor?[] masks) => CallAllMasked(x, training, out masks);
+
+    /// <summary>Whether an output carries a mask for <paramref name="x"/> (a forward on its first row).</summary>
+    internal bool OutputsMasked(Tensor[] x)
+    {
+        ForwardMasked(Rows(x, 0, 1), false, out var masks);
+        return masks.Any(m => m != null);
+    }
+
     /// <summary>The metric names given to Compile.</summary>
     public IReadOnlyList<string> MetricNames { get; private set; } = [];
 
-    /// <summary>Set by a callback to end <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken)"/>: after the current batch when set at a batch (as TerminateOnNaN
+    /// <summary>Set by a callback to end <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>: after the current batch when set at a batch (as TerminateOnNaN
     /// does), after the current epoch when set at its end (as EarlyStopping does).</summary>
     public bool StopTraining { get; set; }
 
@@ -127,20 +146,19 @@ public abstract partial class Model
     /// <summary>Every weight, layer by layer (each layer's in its <see cref="Layer.Weights"/> order).</summary>
     public IReadOnlyList<Variable> Variables => [.. layers.SelectMany(l => l.Weights)];
 
-    /// <summary>Configures training: the optimizer, the loss, and metrics by name (<c>"accuracy"</c>, <c>"mse"</c>, …).</summary>
-    /// <exception cref="ArgumentException">A metric name is unknown (the message lists the valid ones).</exception>
+    /// <summary>Configures training: the optimizer, the loss, and metrics by name (<c>"accuracy"</c>, <c>"mse"</c>, …).
+    /// <paramref name="weightedMetrics"/> are metrics that, as Keras's <c>weighted_metrics</c>, receive Fit's and
+    /// Evaluate's <c>sampleWeight</c> (or <c>classWeight</c>); plain <paramref name="metrics"/> stay unweighted. Both get
+    /// a sequence output's mask. A weighted metric whose name a plain one already has logs as <c>weighted_{name}</c>.</summary>
+    /// <example><code>model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"], weightedMetrics: ["accuracy"]);
+    /// // logs: loss, accuracy, weighted_accuracy</code></example>
+    /// <exception cref="ArgumentException">A metric name is unknown (the message lists the valid ones), or the loss has
+    /// reduction <c>"none"</c>.</exception>
     /// <exception cref="InvalidOperationException">Another thread is training or changing the model.</exception>
-    public void Compile(Optimizer optimizer, Loss loss, IEnumerable<string>? metrics = null)
+    public void Compile(Optimizer optimizer, Loss loss, IEnumerable<string>? metrics = null, IEnumerable<string>? weightedMetrics = null)
     {
-        ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(loss);
-        string[] names = metrics?.ToArray() ?? [];
-        foreach (var m in names) Metric.Get(m, loss); // validate now, not mid-training
-        using var use = Use("Compile", exclusive: true);
-        Optimizer = optimizer;
-        Losses = [loss];
-        LossWeights = null;
-        MetricNames = names;
+        Compile(optimizer, [loss], null, metrics, weightedMetrics);
     }
 
     /// <summary>
@@ -153,35 +171,61 @@ public abstract partial class Model
     /// <exception cref="ArgumentException">The number of losses is neither 1 nor the number of outputs, the number of
     /// weights is not the number of outputs, a weight is negative or not finite, or a metric name is unknown.</exception>
     /// <exception cref="InvalidOperationException">Another thread is training or changing the model.</exception>
-    public void Compile(Optimizer optimizer, IReadOnlyList<Loss> loss, IReadOnlyList<float>? lossWeights = null, IEnumerable<string>? metrics = null)
+    public void Compile(Optimizer optimizer, IReadOnlyList<Loss> loss, IReadOnlyList<float>? lossWeights = null, IEnumerable<string>? metrics = null,
+        IEnumerable<string>? weightedMetrics = null)
     {
         ArgumentNullException.ThrowIfNull(optimizer);
         ArgumentNullException.ThrowIfNull(loss);
         int outputs = OutputNames.Count;
         if (loss.Count != 1 && loss.Count != outputs)
             throw new ArgumentException($"Model '{Name}' has {outputs} outputs: expected 1 loss or {outputs}. Received: {loss.Count}", nameof(loss));
-        foreach (var l in loss) ArgumentNullException.ThrowIfNull(l, nameof(loss));
+        foreach (var l in loss) RequireScalarLoss(l ?? throw new ArgumentNullException(nameof(loss)));
         if (lossWeights != null && (lossWeights.Count != outputs || lossWeights.Any(w => !(w >= 0 && float.IsFinite(w)))))
             throw new ArgumentException($"Model '{Name}' has {outputs} outputs: expected {outputs} finite, non-negative loss weights. Received: [{string.Join(", ", lossWeights)}]", nameof(lossWeights));
-        string[] names = metrics?.ToArray() ?? [];
-        foreach (var m in names)
-            foreach (var l in loss) Metric.Get(m, l);
+        string[] names = metrics?.ToArray() ?? [], weighted = weightedMetrics?.ToArray() ?? [];
+        foreach (var m in names.Concat(weighted))
+            foreach (var l in loss) Metric.Get(m, l); // validate now, not mid-training
         using var use = Use("Compile", exclusive: true);
         Optimizer = optimizer;
         Losses = [.. loss];
         LossWeights = lossWeights?.ToArray();
         MetricNames = names;
+        WeightedMetricNames = weighted;
     }
 
-    /// <summary>One output's part in training and evaluation: its loss, its weight (null: 1), its own metric objects and
+    /// <summary>The weighted metric names given to Compile (Keras's <c>weighted_metrics</c>).</summary>
+    public IReadOnlyList<string> WeightedMetricNames { get; private set; } = [];
+
+    /// <summary>Training minimises one number: a loss with <c>reduction: "none"</c> (per-sample losses) is refused here,
+    /// where Keras would fail or sum silently later; such a loss is for custom loops (<see cref="Loss.Call(Tensor, Tensor, Tensor)"/>).</summary>
+    private static void RequireScalarLoss(Loss loss)
+    {
+        if (loss.Reduction == "none")
+            throw new ArgumentException($"Compile: {loss.GetType().Name} has reduction \"none\", which gives one loss per sample, but training needs one number. Expected reduction \"sum_over_batch_size\" (the default), \"mean\", \"sum\" or \"mean_with_sample_weight\". Received: reduction=\"none\"", nameof(loss));
+    }
+
+    /// <summary>One output's part in training and evaluation: its loss, its weight (null: 1), its own metric objects
+    /// (plain, then weighted: <see cref="Metrics"/> holds both, the weighted ones from <see cref="FirstWeighted"/> on),
     /// running loss, and the prefix of its log keys (empty for a model with one output).</summary>
-    internal sealed class Head(Loss loss, float? weight, string prefix, List<Metric> metrics)
+    internal sealed class Head(Loss loss, float? weight, string prefix, List<Metric> metrics, int firstWeighted, string[] keys)
     {
         public Loss Loss { get; } = loss;
         public float? Weight { get; } = weight;
         public string Prefix { get; } = prefix;
         public List<Metric> Metrics { get; } = metrics;
+        public int FirstWeighted { get; } = firstWeighted;
+        /// <summary>Each metric's log key (without prefixes): its name, <c>weighted_</c> before a weighted one whose name a plain one has.</summary>
+        public string[] Keys { get; } = keys;
         public RunningMean LossMean { get; } = new();
+
+        /// <summary>Adds a batch to every metric: the plain ones get the output's mask, the weighted ones the sample
+        /// weights times the mask (Keras's weighted_metrics).</summary>
+        public void UpdateMetrics(Tensor yTrue, Tensor yPred, Tensor? sampleWeight, Tensor? mask)
+        {
+            Tensor? both = sampleWeight == null ? mask : mask == null ? sampleWeight
+                : sampleWeight.Reshape([.. sampleWeight.ShapeRef, .. Enumerable.Repeat(1, mask.Rank - sampleWeight.Rank)]) * mask;
+            for (int i = 0; i < Metrics.Count; i++) Metrics[i].UpdateState(yTrue, yPred, i < FirstWeighted ? mask : both);
+        }
     }
 
     /// <summary>Fresh heads for a Fit or an Evaluate, one per output (the model is compiled).</summary>
@@ -192,7 +236,9 @@ public abstract partial class Model
         for (int i = 0; i < heads.Length; i++)
         {
             var loss = Losses.Count == 1 ? Losses[0] : Losses[i];
-            heads[i] = new Head(loss, LossWeights?[i], names.Count == 1 ? "" : names[i] + "_", [.. MetricNames.Select(m => Metric.Get(m, loss))]);
+            List<Metric> metrics = [.. MetricNames.Concat(WeightedMetricNames).Select(m => Metric.Get(m, loss))];
+            string[] keys = [.. metrics.Select((m, k) => k >= MetricNames.Count && metrics.Take(MetricNames.Count).Any(p => p.Name == m.Name) ? "weighted_" + m.Name : m.Name)];
+            heads[i] = new Head(loss, LossWeights?[i], names.Count == 1 ? "" : names[i] + "_", metrics, MetricNames.Count, keys);
         }
         return heads;
     }
@@ -345,30 +391,39 @@ public abstract partial class Model
     /// trains the model it throws (see the remarks on <see cref="Model"/>). If it throws on an unbuilt model, the model
     /// stays unbuilt.</remarks>
     /// <exception cref="InvalidOperationException">The model is not compiled, or another thread is training or changing it.</exception>
-    public Dictionary<string, float> Evaluate(Tensor x, Tensor y, int batchSize = 32, int verbose = 0) =>
-        Evaluate([x], [y], batchSize, verbose);
+    /// <param name="x">Inputs, samples along the first axis.</param>
+    /// <param name="y">Targets with as many rows as <paramref name="x"/>.</param>
+    /// <param name="batchSize">Samples per batch.</param>
+    /// <param name="verbose">0 silent, 1 progress bar.</param>
+    /// <param name="sampleWeight">Null, or a finite, non-negative weight per row that weighs the loss, as in
+    /// <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>; metrics stay unweighted.</param>
+    /// <example><code>float loss = model.Evaluate(xTest, yTest, sampleWeight: weights)["loss"];</code></example>
+    public Dictionary<string, float> Evaluate(Tensor x, Tensor y, int batchSize = 32, int verbose = 0, Tensor? sampleWeight = null) =>
+        Evaluate([x], [y], batchSize, verbose, sampleWeight);
 
     /// <summary>Evaluate for a model with several inputs or outputs: one tensor per input and one label tensor per
     /// output. The logs hold <c>loss</c> (the weighted total) and, with several outputs, <c>{output}_loss</c> and
     /// <c>{output}_{metric}</c> for each.</summary>
     /// <exception cref="InvalidOperationException">The model is not compiled, or another thread is training or changing it.</exception>
     /// <exception cref="ArgumentException">The number of tensors, their rows or shapes do not fit the model.</exception>
-    public Dictionary<string, float> Evaluate(Tensor[] x, Tensor[] y, int batchSize = 32, int verbose = 0)
+    /// <example><code>var logs = model.Evaluate([xImages, xMeta], [yClass, yScore]);</code></example>
+    public Dictionary<string, float> Evaluate(Tensor[] x, Tensor[] y, int batchSize = 32, int verbose = 0, Tensor? sampleWeight = null)
     {
         using var use = UseToRead("Evaluate");
         RequireCompiled("Evaluate");
         CheckXY("Evaluate", x, y);
         CheckBatchSize(batchSize);
+        if (sampleWeight != null) CheckSampleWeight("Evaluate", sampleWeight, x[0].ShapeRef[0]);
         RollBackBuildOnFailure(() =>
         {
             EnsureBuiltFor(x);
             CheckLabels("Evaluate", y);
             return true;
         });
-        return EvaluateCore(x, y, batchSize, verbose, prefix: "");
+        return EvaluateCore(x, y, sampleWeight, batchSize, verbose, prefix: "");
     }
 
-    private Dictionary<string, float> EvaluateCore(Tensor[] x, Tensor[] y, int batchSize, int verbose, string prefix)
+    private Dictionary<string, float> EvaluateCore(Tensor[] x, Tensor[] y, Tensor? weights, int batchSize, int verbose, string prefix)
     {
         var lossMean = new RunningMean();
         var heads = MakeHeads();
@@ -380,15 +435,15 @@ public abstract partial class Model
         {
             int len = Math.Min(batchSize, n - start);
             Tensor[] yb = Rows(y, start, len);
-            Tensor[] pred = ForwardAll(Rows(x, start, len));
+            Tensor[] pred = ForwardMasked(Rows(x, start, len), false, out var masks);
             float loss = 0;
             for (int k = 0; k < heads.Length; k++)
             {
                 var head = heads[k];
-                float value = head.Loss.Call(yb[k], pred[k]).Item();
+                float value = head.Loss.Call(yb[k], pred[k], weights?.Slice(start, len), masks[k]).Item();
                 loss += head.Weight is float w ? value * w : value; // one unweighted output: its loss, bit for bit
                 head.LossMean.UpdateState(value, len);
-                foreach (var m in head.Metrics) m.UpdateState(yb[k], pred[k]);
+                head.UpdateMetrics(yb[k], pred[k], weights?.Slice(start, len), masks[k]);
             }
             lossMean.UpdateState(loss + reg, len);
             progress.Update(step + 1, () => Logs(lossMean, heads, ""));
@@ -414,7 +469,7 @@ public abstract partial class Model
         foreach (var head in heads)
         {
             if (heads.Length > 1) logs[prefix + head.Prefix + "loss"] = head.LossMean.Result();
-            foreach (var m in head.Metrics) logs[prefix + head.Prefix + m.Name] = m.Result();
+            for (int i = 0; i < head.Metrics.Count; i++) logs[prefix + head.Prefix + head.Keys[i]] = head.Metrics[i].Result();
         }
     }
 
@@ -440,13 +495,26 @@ public abstract partial class Model
     /// <param name="callbacks">Hooks run at epoch and batch boundaries.</param>
     /// <param name="verbose">0 silent, 1 progress bar, 2 one line per epoch.</param>
     /// <param name="cancellationToken">Stops training between batches; the model keeps the updates made so far.</param>
+    /// <param name="sampleWeight">Null, or a non-negative weight per row of <paramref name="x"/> (shape (N,), or (N, steps)
+    /// for sequence outputs), as Keras's <c>sample_weight</c>: each row's loss is multiplied by its weight, and the
+    /// default reduction divides the weighted sum by the number of losses. With <paramref name="validationSplit"/> the
+    /// held-out rows' weights weigh the validation loss. Metrics stay unweighted, as Keras's <c>metrics</c>.</param>
+    /// <param name="classWeight">Null, or a weight per class index, as Keras's <c>class_weight</c> (models with one
+    /// output, one label per sample; sequence labels take a (N, steps) <paramref name="sampleWeight"/>): a row weighs <c>classWeight[label]</c> — the label itself for sparse labels, its arg-max for one-hot
+    /// rows, its rounded value for (N, 1) binary labels — and 1 for a class the dictionary leaves out. Applies to the
+    /// training rows only; it cannot be combined with <paramref name="sampleWeight"/> (Keras refuses both too).</param>
     /// <returns>Per-epoch loss and metrics (<c>val_</c>-prefixed for validation).</returns>
+    /// <example><code>// class 3 is rare: make each of its rows count five times
+    /// model.Fit(xTrain, yTrain, epochs: 10, classWeight: new Dictionary&lt;int, float&gt; { [3] = 5f });</code></example>
     /// <exception cref="InvalidOperationException">The model is not compiled, or another thread is training or changing it.</exception>
-    /// <exception cref="ArgumentException">Bad data: row counts differ, NaN in the inputs, a label out of range, a shape the model does not take.</exception>
+    /// <exception cref="ArgumentException">Bad data: row counts differ, NaN in the inputs, a label out of range, a shape
+    /// the model does not take; a sample weight negative or not finite, or not one per row; a class weight for a class the
+    /// model cannot output; both <paramref name="sampleWeight"/> and <paramref name="classWeight"/>.</exception>
     public History Fit(Tensor x, Tensor y, int epochs = 1, int batchSize = 32, bool shuffle = true,
         float validationSplit = 0f, (Tensor X, Tensor Y)? validationData = null, IEnumerable<Callback>? callbacks = null,
-        int verbose = 1, CancellationToken cancellationToken = default) =>
-        Fit([x], [y], epochs, batchSize, shuffle, validationSplit, validationData is { } v ? ([v.X], [v.Y]) : null, callbacks, verbose, cancellationToken);
+        int verbose = 1, CancellationToken cancellationToken = default, Tensor? sampleWeight = null,
+        IReadOnlyDictionary<int, float>? classWeight = null) =>
+        Fit([x], [y], epochs, batchSize, shuffle, validationSplit, validationData is { } v ? ([v.X], [v.Y]) : null, callbacks, verbose, cancellationToken, sampleWeight, classWeight);
 
     /// <summary>
     /// Fit for a model with several inputs or outputs: one tensor per input (<paramref name="x"/>) and one label tensor
@@ -454,6 +522,8 @@ public abstract partial class Model
     /// and loss weights. The history holds <c>loss</c> (the weighted total) and, per output, <c>{output}_loss</c> and
     /// <c>{output}_{metric}</c>, where <c>{output}</c> is the name of the layer that makes it.
     /// </summary>
+    /// <remarks><paramref name="sampleWeight"/> (one weight per row) weighs every output's loss; <paramref name="classWeight"/>
+    /// applies to models with one output only, as in Keras. See the single-tensor overload for both.</remarks>
     /// <example><code>model.Compile(new Adam(), loss: [new SparseCategoricalCrossentropy(fromLogits: true), new MeanSquaredError()]);
     /// var history = model.Fit([xImages, xMeta], [yClass, yScore], epochs: 10);
     /// Console.WriteLine(history["class_head_loss"][^1]);</code></example>
@@ -462,23 +532,24 @@ public abstract partial class Model
     /// NaN in the inputs, a label out of range, a shape the model does not take.</exception>
     public History Fit(Tensor[] x, Tensor[] y, int epochs = 1, int batchSize = 32, bool shuffle = true,
         float validationSplit = 0f, (Tensor[] X, Tensor[] Y)? validationData = null, IEnumerable<Callback>? callbacks = null,
-        int verbose = 1, CancellationToken cancellationToken = default)
+        int verbose = 1, CancellationToken cancellationToken = default, Tensor? sampleWeight = null,
+        IReadOnlyDictionary<int, float>? classWeight = null)
     {
         using var use = Use("Fit", exclusive: true);
-        var (xTrain, yTrain, xVal, yVal) = RollBackBuildOnFailure(() => PrepareFit(x, y, epochs, batchSize, validationSplit, validationData));
+        var (xTrain, yTrain, wTrain, xVal, yVal, wVal) = RollBackBuildOnFailure(() => PrepareFit(x, y, epochs, batchSize, validationSplit, validationData, sampleWeight, classWeight));
 
         var history = new History();
         var cbs = new List<Callback>(callbacks ?? []) { history };
         foreach (var cb in cbs) cb.SetModel(this);
         StopTraining = false;
-        var trainer = new Trainer(this, xTrain, yTrain, batchSize, shuffle);
+        var trainer = new Trainer(this, xTrain, yTrain, wTrain, batchSize, shuffle);
         foreach (var cb in cbs) cb.OnTrainBegin();
         for (int epoch = 0; epoch < epochs && !StopTraining && !cancellationToken.IsCancellationRequested; epoch++)
         {
             foreach (var cb in cbs) cb.OnEpochBegin(epoch);
             if (verbose == 1) Console.WriteLine($"Epoch {epoch + 1}/{epochs}");
             var logs = trainer.RunEpoch(verbose, cbs, cancellationToken);
-            if (xVal != null) foreach (var kv in EvaluateCore(xVal, yVal!, batchSize, 0, "val_")) logs[kv.Key] = kv.Value;
+            if (xVal != null) foreach (var kv in EvaluateCore(xVal, yVal!, wVal, batchSize, 0, "val_")) logs[kv.Key] = kv.Value;
             trainer.Progress?.Finish(logs);
             foreach (var cb in cbs) cb.OnEpochEnd(epoch, logs);
         }
@@ -489,9 +560,9 @@ public abstract partial class Model
     }
 
     /// <summary>Fit's checks, all before the first update: arguments, data, the build for the data, labels and the
-    /// loss on one row. Returns the training and validation data.</summary>
-    private (Tensor[] X, Tensor[] Y, Tensor[]? XVal, Tensor[]? YVal) PrepareFit(Tensor[] x, Tensor[] y, int epochs, int batchSize,
-        float validationSplit, (Tensor[] X, Tensor[] Y)? validationData)
+    /// loss on one row. Returns the training and validation data, with the per-row weights (null: unweighted).</summary>
+    private (Tensor[] X, Tensor[] Y, Tensor? W, Tensor[]? XVal, Tensor[]? YVal, Tensor? WVal) PrepareFit(Tensor[] x, Tensor[] y, int epochs, int batchSize,
+        float validationSplit, (Tensor[] X, Tensor[] Y)? validationData, Tensor? sampleWeight, IReadOnlyDictionary<int, float>? classWeight)
     {
         RequireCompiled("Fit");
         CheckXY("Fit", x, y);
@@ -501,10 +572,16 @@ public abstract partial class Model
             throw new ArgumentOutOfRangeException(nameof(validationSplit), $"Fit: validationSplit must be in [0, 1). Received: {validationSplit}");
         foreach (var t in x) CheckFinite("Fit", "x", t);
         foreach (var t in y) CheckFinite("Fit", "y", t);
+        if (sampleWeight != null && classWeight != null)
+            throw new ArgumentException("Fit: you cannot use classWeight and sampleWeight at the same time. Received: both", nameof(classWeight));
+        if (sampleWeight != null) CheckSampleWeight("Fit", sampleWeight, x[0].ShapeRef[0]);
+        if (classWeight != null && y.Length != 1)
+            throw new ArgumentException($"Fit: classWeight is only supported for models with a single output. Received: model '{Name}' with {y.Length} outputs", nameof(classWeight));
 
         // Keras takes the validation rows from the end, before any shuffling.
         Tensor[] xTrain = x, yTrain = y;
         Tensor[]? xVal = null, yVal = null;
+        Tensor? wTrain = sampleWeight, wVal = null;
         if (validationData is { } vd)
         {
             CheckXY("Fit (validationData)", vd.X, vd.Y);
@@ -518,10 +595,12 @@ public abstract partial class Model
                 throw new ArgumentException($"Fit: validationSplit={validationSplit} leaves no rows for training or validation ({n} rows).");
             xTrain = Rows(x, 0, split); yTrain = Rows(y, 0, split);
             xVal = Rows(x, split, n - split); yVal = Rows(y, split, n - split);
+            if (sampleWeight != null) (wTrain, wVal) = (sampleWeight.Slice(0, split), sampleWeight.Slice(split, n - split));
         }
         EnsureBuiltFor(xTrain);
         CheckAllRows(xTrain);
         CheckLabels("Fit", yTrain);
+        if (classWeight != null) wTrain = ClassWeightsOf(yTrain[0], classWeight, Losses[0], OutputShapeOf(0));
         if (xVal != null)
         {
             EnsureBuiltFor(xVal);
@@ -530,9 +609,49 @@ public abstract partial class Model
         }
         // Label/prediction shape mismatches surface here, before any update.
         var heads = MakeHeads();
-        var pred = ForwardAll(Rows(xTrain, 0, 1));
-        for (int k = 0; k < heads.Length; k++) heads[k].Loss.Call(yTrain[k].Slice(0, 1), pred[k]);
-        return (xTrain, yTrain, xVal, yVal);
+        var pred = ForwardMasked(Rows(xTrain, 0, 1), false, out var masks);
+        for (int k = 0; k < heads.Length; k++) heads[k].Loss.Call(yTrain[k].Slice(0, 1), pred[k], wTrain?.Slice(0, 1), masks[k]);
+        return (xTrain, yTrain, wTrain, xVal, yVal, wVal);
+    }
+
+    /// <summary>Sample weights must have one row per sample (a weight per sample, or per step of a sequence) and be
+    /// finite and non-negative.</summary>
+    private static void CheckSampleWeight(string op, Tensor w, int rows)
+    {
+        if (w.Rank == 0 || w.ShapeRef[0] != rows)
+            throw new ArgumentException($"{op}: sampleWeight must have one row per sample: expected shape ({rows},) or ({rows}, …). Received: shape {ShapeUtil.Format(w.ShapeRef)}", "sampleWeight");
+        ReadOnlySpan<float> s = w.AsSpan();
+        int perRow = Math.Max(1, w.Size / rows);
+        for (int k = 0; k < s.Length; k++)
+            if (!(s[k] >= 0 && float.IsFinite(s[k])))
+                throw new ArgumentException($"{op}: sampleWeight must be finite and non-negative. Received: {s[k]} at row {k / perRow}", "sampleWeight");
+    }
+
+    /// <summary>Keras's class_weight_to_sample_weights: each row weighs its class's weight (1 when the dictionary has
+    /// none); the class is the label (sparse), its arg-max (one-hot) or its rounded value ((N, 1) binary).</summary>
+    private static Tensor ClassWeightsOf(Tensor y, IReadOnlyDictionary<int, float> classWeight, Loss loss, int[] outShape)
+    {
+        // Keras would take the arg-max of a row of sparse sequence labels as its class; refusing is clearer.
+        if (y.Rank > 2 || (loss is SparseCategoricalCrossentropy && y.Rank == 2 && y.ShapeRef[1] > 1))
+            throw new ArgumentException($"Fit: classWeight takes one label per sample ((N,), (N, 1) or one-hot (N, classes)); for sequence labels pass sampleWeight of shape (N, steps). Received: y shape {ShapeUtil.Format(y.ShapeRef)}", nameof(classWeight));
+        int classes = Math.Max(2, outShape[^1]); // a single sigmoid unit outputs the classes 0 and 1
+        foreach (var (c, w) in classWeight)
+        {
+            if (c < 0 || c >= classes)
+                throw new ArgumentException($"Fit: classWeight has a weight for class {c}, but the model outputs classes in [0, {classes}). Received: classWeight[{c}] = {w}", nameof(classWeight));
+            if (!(w >= 0 && float.IsFinite(w)))
+                throw new ArgumentException($"Fit: classWeight must be finite and non-negative. Received: classWeight[{c}] = {w}", nameof(classWeight));
+        }
+        int n = y.ShapeRef[0], width = y.Size / n;
+        ReadOnlySpan<float> s = y.AsSpan();
+        var weights = new float[n];
+        for (int i = 0; i < n; i++)
+        {
+            ReadOnlySpan<float> row = s.Slice(i * width, width);
+            int label = width > 1 ? System.Numerics.Tensors.TensorPrimitives.IndexOfMax(row) : (int)MathF.Round(row[0], MidpointRounding.ToEven);
+            weights[i] = classWeight.TryGetValue(label, out float w) ? w : 1f;
+        }
+        return Tensor.FromArray(weights);
     }
 
     private void RequireCompiled(string op)
@@ -597,8 +716,9 @@ public abstract partial class Model
     /// <summary>Builds the model from the data's shape (or checks the data fits the built model) with one sample.</summary>
     private void EnsureBuiltFor(Tensor[] x) => ForwardAll(Rows(x, 0, Math.Min(1, x[0].ShapeRef[0])));
 
-    /// <summary>For sparse cross-entropy, every label must be a class index the output layer can produce; for binary
-    /// and categorical cross-entropy, 0, 1 or a probability.</summary>
+    /// <summary>For sparse cross-entropy, every label must be a class index the output layer can produce (or its
+    /// <see cref="SparseCategoricalCrossentropy.IgnoreClass"/>, e.g. −1 or 255 for padding); for binary and categorical
+    /// cross-entropy, 0, 1 or a probability.</summary>
     private void CheckLabels(string op, Tensor[] y)
     {
         var names = OutputNames;
@@ -610,14 +730,15 @@ public abstract partial class Model
     {
         if (loss is BinaryCrossentropy) BinaryCrossentropy.CheckLabels(op, y);
         if (loss is CategoricalCrossentropy) CategoricalCrossentropy.CheckLabels(op, y);
-        if (loss is not SparseCategoricalCrossentropy) return;
+        if (loss is not SparseCategoricalCrossentropy sparse) return;
         int classes = outShape[^1];
+        float ignored = sparse.IgnoreClass is int c ? c : float.NaN; // NaN equals no label
         ReadOnlySpan<float> s = y.AsSpan();
         for (int i = 0; i < s.Length; i++)
         {
             float v = s[i];
-            if (!(v >= 0 && v < classes) || v != MathF.Floor(v))
-                throw new ArgumentException($"{op}: label {v} at row {i / Math.Max(1, y.Size / y.ShapeRef[0])} is not a class index in [0, {classes}) (the model outputs {classes} classes).");
+            if ((!(v >= 0 && v < classes) || v != MathF.Floor(v)) && v != ignored)
+                throw new ArgumentException($"{op}: label {v} at row {i / Math.Max(1, y.Size / y.ShapeRef[0])} is not a class index in [0, {classes}) (the model outputs {classes} classes){(sparse.IgnoreClass is int k ? $" nor the ignored class {k}" : "")}.");
         }
     }
 

@@ -88,10 +88,21 @@ public sealed class Sequential : Model
     }
 
     /// <inheritdoc/>
-    protected override Tensor CallCore(Tensor x, bool training)
+    protected override Tensor CallCore(Tensor x, bool training) => Run(x, training, out _);
+
+    private protected override Tensor[] CallAllMasked(IReadOnlyList<Tensor> x, bool training, out Tensor?[] masks)
+    {
+        var y = Run(x[0], training, out var mask);
+        masks = [mask];
+        return [y];
+    }
+
+    /// <summary>The layers in turn, each given the mask the one before made; <paramref name="mask"/> is the output's
+    /// (null when the last layer drops it), which training and evaluation fold into the loss's weights.</summary>
+    private Tensor Run(Tensor x, bool training, out Tensor? mask)
     {
         if (layers.Count == 0) throw new InvalidOperationException($"Sequential '{Name}' has no layers.");
-        Tensor? mask = null; // the steps' mask, from a Masking or Embedding(maskZero) layer on (Keras's _keras_mask)
+        mask = null; // the steps' mask, from a Masking or Embedding(maskZero) layer on (Keras's _keras_mask)
         foreach (var layer in layers)
         {
             var y = layer.Call(x, training, mask);

@@ -16,11 +16,12 @@ internal sealed class RunningMean
     public void Reset() { sum = 0; weight = 0; }
 }
 
-/// <summary>Runs the epochs of <see cref="Model.Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken)"/>: shuffling, mini-batches, the tape, the optimizer step, the running metrics.</summary>
+/// <summary>Runs the epochs of <see cref="Model.Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>: shuffling, mini-batches, the tape, the optimizer step, the running metrics.</summary>
 internal sealed class Trainer
 {
     private readonly Model model;
     private readonly Tensor[] x, y;   // one tensor per input, one label tensor per output
+    private readonly Tensor? sampleWeight; // a weight per row for every output's loss, or null
     private readonly int batchSize;
     private readonly bool shuffle;
     private readonly int[] order;
@@ -33,11 +34,12 @@ internal sealed class Trainer
     private readonly Dictionary<string, float> batchLogs = []; // refilled after every step: no garbage per step
     private int epochsRun;
 
-    public Trainer(Model model, Tensor[] x, Tensor[] y, int batchSize, bool shuffle)
+    public Trainer(Model model, Tensor[] x, Tensor[] y, Tensor? sampleWeight, int batchSize, bool shuffle)
     {
         this.model = model;
         this.x = x;
         this.y = y;
+        this.sampleWeight = sampleWeight;
         this.batchSize = batchSize;
         this.shuffle = shuffle;
         order = new int[x[0].ShapeRef[0]];
@@ -46,10 +48,16 @@ internal sealed class Trainer
         variables = model.TrainableVariables;
         heads = model.MakeHeads();
         string reason = "ForceTapePath is set";
-        if (!ForceTapePath && x.Length == 1 && y.Length == 1 && heads[0].Weight == null)
+        // The fused step's loss kernels compute the unweighted batch mean only: sample weights take the tape.
+        // The fused step's loss kernels compute the unweighted batch mean only: sample weights and a masked output
+        // (its mask weighs the loss) take the tape.
+        bool masked = !ForceTapePath && model.OutputsMasked(x);
+        if (!ForceTapePath && x.Length == 1 && y.Length == 1 && heads[0].Weight == null && sampleWeight == null && !masked)
             fused = FusedTrainStep.TryCreate(model, x[0], y[0], batchSize, heads[0].Metrics, out reason);
         else if (!ForceTapePath)
-            reason = model.NotAChain ?? (heads.Length > 1 || x.Length > 1 ? "the model has several inputs or outputs" : "the loss is weighted (lossWeights)");
+            reason = model.NotAChain ?? (heads.Length > 1 || x.Length > 1 ? "the model has several inputs or outputs"
+                : sampleWeight != null ? "Fit has sample weights (sampleWeight or classWeight)"
+                : masked ? "the output carries a mask, which weighs the loss" : "the loss is weighted (lossWeights)");
         model.TrainingPath = fused != null ? "fused" : $"tape: {reason}";
         LastFitFused = fused != null;
         logs = () => batchLogs; // made once: a lambda per step would be garbage per step
@@ -124,14 +132,16 @@ internal sealed class Trainer
     private void TapeStep(int start, int len, Optimizers.Optimizer optimizer, bool first)
     {
         Tensor[] xb = Batch(x, start, len), yb = Batch(y, start, len);
+        Tensor? wb = sampleWeight == null ? null : Batch([sampleWeight], start, len)[0]; // the labels' rows
         Tensor[] pred;
+        Tensor?[] masks;
         Tensor total;
         var parts = new Tensor[heads.Length];
         Tensor[] grads;
         using (var tape = new GradientTape())
         {
-            pred = model.Call(xb, training: true);
-            for (int k = 0; k < heads.Length; k++) parts[k] = heads[k].Loss.Call(yb[k], pred[k]);
+            pred = model.ForwardMasked(xb, training: true, out masks);
+            for (int k = 0; k < heads.Length; k++) parts[k] = heads[k].Loss.Call(yb[k], pred[k], wb, masks[k]);
             total = heads[0].Weight is float w0 ? parts[0] * w0 : parts[0]; // one unweighted output: its loss, bit for bit
             for (int k = 1; k < heads.Length; k++) total += heads[k].Weight is float w ? parts[k] * w : parts[k];
             foreach (var r in model.RegularizationLosses()) total += r;
@@ -144,7 +154,7 @@ internal sealed class Trainer
         for (int k = 0; k < heads.Length; k++)
         {
             if (heads.Length > 1) heads[k].LossMean.UpdateState(parts[k].Item(), len);
-            foreach (var m in heads[k].Metrics) m.UpdateState(yb[k], pred[k]);
+            heads[k].UpdateMetrics(yb[k], pred[k], wb, masks[k]);   // Keras: the mask weighs metrics too
         }
     }
 

@@ -63,6 +63,7 @@ internal static partial class ModelFile
                 ["losses"] = model.Losses.Count > 1 ? model.Losses.Select(l => ConfigJson.Describe(l.GetType().Name, l.GetConfig())).ToList() : null,
                 ["loss_weights"] = model.LossWeights,
                 ["metrics"] = model.MetricNames,
+                ["weighted_metrics"] = model.WeightedMetricNames.Count > 0 ? model.WeightedMetricNames : null, // absent when none
             },
             ["weights"] = variables.Select(v => new Dictionary<string, object?> { ["name"] = v.Name, ["shape"] = v.Shape }).ToList(),
             ["optimizer_state"] = optimizer == null ? null : new Dictionary<string, object?>
@@ -304,7 +305,10 @@ internal static partial class ModelFile
             float[]? weights = ConfigJson.TryGet(compile, "loss_weights", out var w) && w.ValueKind != JsonValueKind.Null
                 ? [.. ConfigJson.Items(compile, "loss_weights", "compile").Select(e => In("compile.loss_weights", () => e.GetSingle()))]
                 : null;
-            In("compile", () => { model.Compile(optimizer, losses, weights, metrics); return model; });
+            List<string>? weightedMetrics = ConfigJson.TryGet(compile, "weighted_metrics", out var wm) && wm.ValueKind != JsonValueKind.Null
+                ? [.. ConfigJson.Items(compile, "weighted_metrics", "compile").Select(m => ConfigJson.Text(m, "compile.weighted_metrics"))]
+                : null;
+            In("compile", () => { model.Compile(optimizer, losses, weights, metrics, weightedMetrics); return model; });
             InvalidDataException Bad(string what) => new(what);
             if (version == 1) RestoreFormat1OptimizerState(root, model, optimizer, floats, ref offset, source);
             else RestoreOptimizerState(ConfigJson.Required(root, "optimizer_state", Top), variables, optimizer, floats, ref offset, Bad);
