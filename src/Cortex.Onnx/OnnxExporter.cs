@@ -72,8 +72,13 @@ public static class OnnxExporter
         graph.Value("input", shape);
         string value = "input";
         bool nchw = false;
+        bool masked = false;
         foreach (var layer in model.Layers)
         {
+            // ONNX's recurrent ops have no per-step mask: a masked sequence would be read as if every step were real.
+            if (masked && layer is RecurrentLayer or Bidirectional)
+                throw new NotSupportedException($"ONNX export: {layer.GetType().Name} '{layer.Name}' reads a masked sequence (Embedding with maskZero or Masking before it); ONNX's recurrent ops have no mask.");
+            masked |= layer is Embedding { MaskZero: true } or Masking;
             value = LayerWriter.Write(graph, layer, value, shape, ref nchw);
             shape = layer.ComputeOutputShape(shape);
         }
@@ -148,6 +153,17 @@ internal sealed class GraphBuilder(string name)
         return t.Name;
     }
 
+    /// <summary>Adds a node with several outputs; returns their names.</summary>
+    public string[] Nodes(string op, string[] inputs, int outputs, params AttributeProto[] attributes)
+    {
+        var node = new NodeProto { OpType = op, Name = Fresh(op) };
+        node.Input.AddRange(inputs);
+        for (int i = 0; i < outputs; i++) node.Output.Add(Fresh(op.ToLowerInvariant()));
+        node.Attribute.AddRange(attributes);
+        Graph.Node.Add(node);
+        return [.. node.Output];
+    }
+
     /// <summary>Adds a node; returns its (one) output's name.</summary>
     public string Node(string op, string[] inputs, string? output = null, params AttributeProto[] attributes)
     {
@@ -161,6 +177,13 @@ internal sealed class GraphBuilder(string name)
     }
 
     public static AttributeProto Int(string attr, long v) => new() { Name = attr, Type = AttributeProto.Types.AttributeType.Int, I = v };
+    public static AttributeProto String(string attr, string v) => new() { Name = attr, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(v) };
+    public static AttributeProto Strings(string attr, IEnumerable<string> v)
+    {
+        var a = new AttributeProto { Name = attr, Type = AttributeProto.Types.AttributeType.Strings };
+        a.Strings.AddRange(v.Select(ByteString.CopyFromUtf8));
+        return a;
+    }
     public static AttributeProto Float(string attr, float v) => new() { Name = attr, Type = AttributeProto.Types.AttributeType.Float, F = v };
     public static AttributeProto Ints(string attr, params long[] v)
     {
@@ -249,6 +272,12 @@ internal static class LayerWriter
                 string centred = g.Node("Sub", [value, g.Constant($"{norm.Name}/mean", norm.MeanWeight.AsSpan(), f)]);
                 return g.Node("Div", [centred, g.Constant($"{norm.Name}/std", std, f)]);
             }
+            case RecurrentLayer rnn:
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                return RecurrentWriter.Write(g, rnn, [rnn], "", value, shape);
+            case Bidirectional bi:
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                return RecurrentWriter.Write(g, bi, [bi.Forward, bi.Backward], bi.MergeMode, value, shape);
             case Embedding emb:
             {
                 string indices = g.Node("Cast", [value], null, GraphBuilder.Int("to", (long)TensorProto.Types.DataType.Int64));
@@ -312,7 +341,7 @@ internal static class LayerWriter
     };
 
     /// <summary>A copy of <paramref name="values"/> (of <paramref name="shape"/>) with its axes permuted: output axis i is input axis perm[i].</summary>
-    private static float[] Permute(ReadOnlySpan<float> values, int[] shape, int[] perm)
+    internal static float[] Permute(ReadOnlySpan<float> values, int[] shape, int[] perm)
     {
         int rank = shape.Length;
         int[] outShape = [.. perm.Select(p => shape[p])];

@@ -44,7 +44,7 @@ public class ExportTests
         int k = 0;
         foreach (var v in model.Variables)
         {
-            if (v.Rank != 1) continue;
+            if (v.Rank != 1 && !v.Name.EndsWith("bias")) continue;   // a reset-after GRU's bias is (2, 3·units)
             var r = Tensor.RandomNormal(v.Shape, seed: seed + k++) * 0.3f;
             if (v.Name.EndsWith("moving_variance") || v.Name.EndsWith("/variance")) r = r.Abs() + 0.5f;
             v.Assign(r);
@@ -55,6 +55,8 @@ public class ExportTests
     [
         "digits_mlp", "mlp_784_128_10", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "conv_same_strided_dilated",
         "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "bn_dense", "reshape_conv", "embedding", "no_bias", "permute",
+        "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences",
+        "gru_backwards_no_bias", "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",
     ];
 
     internal static (Model Model, int[] Sample) Build(string name)
@@ -79,6 +81,18 @@ public class ExportTests
             "embedding" => (new Sequential(new Input([4]), new Embedding(10, 3), new Flatten(), new Dense(2)), [4]),
             "no_bias" => (new Sequential(new Input([4, 4, 1]), new Conv2D(2, 2, useBias: false), new Flatten(), new Dense(2, useBias: false)), [4, 4, 1]),
             "permute" => (new Sequential(new Input([2, 5, 5]), new Permute([2, 3, 1]), new Conv2D(3, 2), new Permute([3, 1, 2]), new Flatten(), new Dense(2)), [2, 5, 5]),
+            "simple_rnn" => (new Sequential(new Input([6, 3]), new SimpleRNN(5), new Dense(2)), [6, 3]),
+            "simple_rnn_relu_sequences_backwards" => (new Sequential(new Input([6, 3]), new SimpleRNN(4, "relu", returnSequences: true, goBackwards: true), new SimpleRNN(3)), [6, 3]),
+            "lstm" => (new Sequential(new Input([7, 4]), new LSTM(5), new Dense(2)), [7, 4]),
+            "lstm_sequences_backwards" => (new Sequential(new Input([7, 4]), new LSTM(5, returnSequences: true, goBackwards: true), new Dense(2)), [7, 4]),
+            "lstm_hard_gates" => (new Sequential(new Input([5, 3]), new LSTM(4, activation: "relu", recurrentActivation: "tanh", returnSequences: true), new LSTM(3)), [5, 3]),
+            "gru" => (new Sequential(new Input([7, 4]), new GRU(5), new Dense(2)), [7, 4]),
+            "gru_reset_before_sequences" => (new Sequential(new Input([7, 4]), new GRU(5, resetAfter: false, returnSequences: true), new GRU(3)), [7, 4]),
+            "gru_backwards_no_bias" => (new Sequential(new Input([7, 4]), new GRU(5, useBias: false, goBackwards: true)), [7, 4]),
+            "bidirectional_lstm" => (new Sequential(new Input([6, 3]), new Bidirectional(new LSTM(4)), new Dense(2)), [6, 3]),
+            "bidirectional_gru_sum_sequences" => (new Sequential(new Input([6, 3]), new Bidirectional(new GRU(4, returnSequences: true), "sum"), new GRU(2)), [6, 3]),
+            "bidirectional_rnn_mul" => (new Sequential(new Input([6, 3]), new Bidirectional(new SimpleRNN(4), "mul")), [6, 3]),
+            "bidirectional_lstm_ave_sequences" => (new Sequential(new Input([6, 3]), new Bidirectional(new LSTM(4, returnSequences: true), "ave")), [6, 3]),
             _ => throw new ArgumentException(name),
         };
     }
@@ -120,9 +134,20 @@ public class ExportTests
     [Fact]
     public void ALayerWithoutAnOnnxFormIsRefusedNamingIt()
     {
-        var model = new Sequential(new Input([5, 3]), new LSTM(4, name: "lstm_x"), new Dense(2));
+        var model = new Sequential(new Input([5, 3]), new TimeDistributed(new Dense(3), name: "td_x"), new Dense(2));
         var e = Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(model));
-        Assert.Equal("ONNX export: LSTM 'lstm_x' has no ONNX form yet.", e.Message);
+        Assert.Equal("ONNX export: TimeDistributed 'td_x' has no ONNX form yet.", e.Message);
+    }
+
+    [Fact]
+    public void AMaskedRecurrentLayerAndAnActivationOnnxLacksAreRefusedNamingTheLayer()
+    {
+        var masked = new Sequential(new Input([5]), new Embedding(10, 3, maskZero: true), new LSTM(4, name: "lstm_m"));
+        Assert.Equal("ONNX export: LSTM 'lstm_m' reads a masked sequence (Embedding with maskZero or Masking before it); ONNX's recurrent ops have no mask.",
+            Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(masked)).Message);
+        var elu = new Sequential(new Input([5, 2]), new SimpleRNN(3, "elu", name: "rnn_e"));
+        Assert.Contains("SimpleRNN 'rnn_e' has the activation 'elu', which ONNX's RNN op does not take",
+            Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(elu)).Message);
     }
 
     [Fact]
