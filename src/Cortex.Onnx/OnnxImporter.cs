@@ -76,7 +76,7 @@ public static class OnnxImporter
 }
 
 /// <summary>Turns a chain-shaped ONNX graph into Sequential layers.</summary>
-internal sealed class ChainReader
+internal sealed partial class ChainReader
 {
     private readonly ModelProto model;
     private readonly string source;
@@ -126,10 +126,12 @@ internal sealed class ChainReader
         weights.Add([]);
         var consumers = graph.Node.SelectMany(n => n.Input).GroupBy(s => s).ToDictionary(g => g.Key, g => g.Count());
         CheckOrder(graph);
+        FindZeroStates(graph);
         for (int i = 0; i < graph.Node.Count; i++)
         {
             var node = graph.Node[i];
             if (node.OpType == "Constant") { AddConstantNode(node); continue; }
+            if (shapeNodes.Contains(i)) continue;
             // x · Sigmoid(x): silu, as the exporters write it.
             if (node.OpType == "Sigmoid" && i + 1 < graph.Node.Count && graph.Node[i + 1] is { OpType: "Mul" } mul
                 && mul.Input.Contains(node.Output[0]) && mul.Input.Contains(current) && consumers.GetValueOrDefault(node.Output[0]) == 1)
@@ -142,6 +144,7 @@ internal sealed class ChainReader
             Node(node, consumers);
         }
         Flush();
+        CheckSequenceEnd();
         if (current != graph.Output[0].Name) throw Bad($"the output '{graph.Output[0].Name}' is not the end of the chain of nodes");
         if (nchw) Add(new Layers.Permute([3, 1, 2]), []);
         var result = new Sequential(layers, string.IsNullOrEmpty(graph.Name) ? null : SafeName(graph.Name));
@@ -249,7 +252,8 @@ internal sealed class ChainReader
     /// <summary>The node's one computed input must be the chain's live value; the others constants.</summary>
     private void RequireChain(NodeProto node)
     {
-        var computed = node.Input.Where(i => i != "" && !constants.ContainsKey(i)).Distinct().ToList();
+        bool recurrent = node.OpType is "RNN" or "LSTM" or "GRU";
+        var computed = node.Input.Where(i => i != "" && !constants.ContainsKey(i) && !(recurrent && zeroStates.Contains(i))).Distinct().ToList();
         if (computed.Count != 1 || computed[0] != current)
             throw new NotSupportedException($"ONNX import ({source}): node '{node.Name}' ({node.OpType}) reads {string.Join(", ", computed.Select(c => $"'{c}'"))}, not only the chain's '{current}': graphs with branches need the functional API.");
     }
@@ -258,7 +262,9 @@ internal sealed class ChainReader
 
     private void Node(NodeProto node, Dictionary<string, int> consumers)
     {
+        ResumeTimeMajor(node);
         RequireChain(node);
+        if (SequenceNode(node, consumers)) return;
         string op = node.OpType;
         if (!FoldingOps.Contains(op)) Flush(); // a Dense or Conv2D before it takes no more bias or activation
         switch (op)
@@ -533,6 +539,7 @@ internal sealed class ChainReader
     private void Add(Layer layer, Tensor[] values)
     {
         shape = layer.ComputeOutputShape(shape);
+        timeMajorName = null;
         layers.Add(layer);
         weights.Add(values);
     }

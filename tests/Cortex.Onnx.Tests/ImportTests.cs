@@ -68,7 +68,8 @@ public class ImportTests
     }
 
     public static TheoryData<string> CortexModels => ["digits_mlp", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "conv_same_strided_dilated",
-        "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "reshape_conv", "embedding", "no_bias", "permute"];
+        "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "reshape_conv", "embedding", "no_bias", "permute",
+        "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences", "gru_backwards_no_bias"];
 
     [Theory]
     [MemberData(nameof(CortexModels))]
@@ -91,5 +92,26 @@ public class ImportTests
         proto.Graph.Node[1].OpType = "Erf";
         var e = Assert.Throws<NotSupportedException>(() => OnnxImporter.Load(Google.Protobuf.MessageExtensions.ToByteArray(proto), "bad.onnx"));
         Assert.Matches(@"ONNX import \(bad\.onnx\): node '.*' \(Erf, opset 17\) has no Cortex layer\.", e.Message);
+    }
+
+    [Fact]
+    public void PyTorchsLastStepBecomesAnLstmThatReturnsItsLastState()
+    {
+        var model = OnnxImporter.Load(PathOf("lstm_last"));
+        Assert.Equal([-1, 6, 3], model.InputShape!);
+        var lstm = Assert.IsType<LSTM>(model.Layers[1]);
+        Assert.False(lstm.ReturnSequences);
+        Assert.Equal(5, lstm.Units);
+        Assert.IsType<Dense>(model.Layers[2]);
+    }
+
+    [Fact]
+    public void ARecurrentOpCortexCannotRunIsRefusedNamingTheNode()
+    {
+        var proto = OnnxExporter.ToProto(ExportTests.Build("lstm").Model, 17);
+        var lstm = proto.Graph.Node.Single(n => n.OpType == "LSTM");
+        lstm.Attribute.Add(new Proto.AttributeProto { Name = "clip", Type = Proto.AttributeProto.Types.AttributeType.Float, F = 3 });
+        var e = Assert.Throws<NotSupportedException>(() => OnnxImporter.Load(Google.Protobuf.MessageExtensions.ToByteArray(proto), "clip.onnx"));
+        Assert.Equal($"ONNX import (clip.onnx): node '{lstm.Name}' (LSTM, opset 17) has clip, activation_alpha/beta or input_forget, which Keras's layers do not.", e.Message);
     }
 }
