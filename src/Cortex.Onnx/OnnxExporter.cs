@@ -68,7 +68,7 @@ public static class OnnxExporter
             throw new ArgumentOutOfRangeException(nameof(opset), $"ONNX export: opset must be 13 or later. Received: opset={opset}");
         int[] shape = model.InputShape
             ?? throw new InvalidOperationException($"ONNX export: model '{model.Name}' is not built yet: call it on data, Fit it, or start it with an Input layer.");
-        var graph = new GraphBuilder(model.Name);
+        var graph = new GraphBuilder(model.Name, opset);
         graph.Value("input", shape);
         string value = "input";
         bool nchw = false;
@@ -104,8 +104,11 @@ public static class OnnxModelExtensions
 }
 
 /// <summary>Builds a GraphProto: named values, initializers and nodes.</summary>
-internal sealed class GraphBuilder(string name)
+internal sealed class GraphBuilder(string name, int opset)
 {
+    /// <summary>The operator set written (some ops' attributes became inputs).</summary>
+    public int Opset { get; } = opset;
+
     private int counter;
 
     public GraphProto Graph { get; } = new() { Name = name };
@@ -274,10 +277,10 @@ internal static class LayerWriter
             }
             case RecurrentLayer rnn:
                 if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
-                return RecurrentWriter.Write(g, rnn, [rnn], "", value, shape);
+                return RecurrentWriter.Write(g, rnn, [rnn], "", value, shape, g.Opset);
             case Bidirectional bi:
                 if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
-                return RecurrentWriter.Write(g, bi, [bi.Forward, bi.Backward], bi.MergeMode, value, shape);
+                return RecurrentWriter.Write(g, bi, [bi.Forward, bi.Backward], bi.MergeMode, value, shape, g.Opset);
             case Embedding emb:
             {
                 string indices = g.Node("Cast", [value], null, GraphBuilder.Int("to", (long)TensorProto.Types.DataType.Int64));

@@ -40,7 +40,7 @@ internal static class RecurrentWriter
     /// <summary>Writes <paramref name="owner"/> (a recurrent layer, or a Bidirectional running
     /// <paramref name="directions"/> forward then backward and merging by <paramref name="merge"/>) on the
     /// batch-major <paramref name="value"/> of Cortex shape <paramref name="shape"/>.</summary>
-    public static string Write(GraphBuilder g, Layer owner, RecurrentLayer[] directions, string merge, string value, int[] shape)
+    public static string Write(GraphBuilder g, Layer owner, RecurrentLayer[] directions, string merge, string value, int[] shape, int opset)
     {
         var first = directions[0];
         int d = directions.Length, u = first.Units, gates = Order(first).Length, features = shape[^1];
@@ -93,31 +93,27 @@ internal static class RecurrentWriter
         ];
         string[] outputs = g.Nodes(op, inputs, 2, [.. attrs]);          // Y (T, D, N, u), Y_h (D, N, u)
         if (!first.ReturnSequences)
-        {
-            if (d == 1) return g.Node("Squeeze", [outputs[1], g.Int64s("axes", 0)]);
-            return Merge(g, merge, Direction(g, outputs[1], 0, 0), Direction(g, outputs[1], 0, 1));
-        }
-        string y;
-        if (d == 1)
-        {
-            y = g.Node("Squeeze", [outputs[0], g.Int64s("axes", 1)]);                  // (T, N, u)
-            // ONNX's Y is in time order; Keras's goBackwards returns the states in processing order.
-            if (first.GoBackwards) y = g.Node("Slice", [y, g.Int64s("starts", -1), g.Int64s("ends", long.MinValue), g.Int64s("axes", 0), g.Int64s("steps", -1)]);
-        }
-        else y = Merge(g, merge, Direction(g, outputs[0], 1, 0), Direction(g, outputs[0], 1, 1));
+            // Concat: (2, N, u) → (N, 2, u) → (N, 2u), the forward state first, as Keras.
+            return d == 1 ? g.Node("Squeeze", [outputs[1], g.Int64s("axes", 0)])
+                : merge == "concat" ? g.Node("Reshape", [g.Node("Transpose", [outputs[1]], null, GraphBuilder.Ints("perm", 1, 0, 2)), g.Int64s("shape", 0, -1)])
+                : Reduce(g, merge, outputs[1], 0, opset);
+        if (d == 2)
+            return merge == "concat"
+                ? g.Node("Reshape", [g.Node("Transpose", [outputs[0]], null, GraphBuilder.Ints("perm", 2, 0, 1, 3)), g.Int64s("shape", 0, 0, -1)])
+                : g.Node("Transpose", [Reduce(g, merge, outputs[0], 1, opset)], null, GraphBuilder.Ints("perm", 1, 0, 2));
+        string y = g.Node("Squeeze", [outputs[0], g.Int64s("axes", 1)]);                  // (T, N, u)
+        // ONNX's Y is in time order; Keras's goBackwards returns the states in processing order.
+        if (first.GoBackwards) y = g.Node("Slice", [y, g.Int64s("starts", -1), g.Int64s("ends", long.MinValue), g.Int64s("axes", 0), g.Int64s("steps", -1)]);
         return g.Node("Transpose", [y], null, GraphBuilder.Ints("perm", 1, 0, 2));
     }
 
-    /// <summary>Direction <paramref name="k"/> of Y or Y_h (its direction axis <paramref name="axis"/> removed).</summary>
-    private static string Direction(GraphBuilder g, string value, int axis, int k) =>
-        g.Node("Squeeze", [g.Node("Gather", [value, g.Int64s("direction", k)], null, GraphBuilder.Int("axis", axis)), g.Int64s("axes", axis)]);
-
-    /// <summary>Bidirectional's merge of the forward and backward outputs, as Cortex computes it.</summary>
-    private static string Merge(GraphBuilder g, string merge, string forward, string backward) => merge switch
+    /// <summary>Bidirectional's sum, mul or ave over the direction axis (ReduceSum/ReduceProd/ReduceMean; their axes
+    /// are an input from opset 18, ReduceSum's from 13). Two terms: a + b, a·b and (a + b)/2 in any order are the same floats.</summary>
+    private static string Reduce(GraphBuilder g, string merge, string value, int axis, int opset)
     {
-        "concat" => g.Node("Concat", [forward, backward], null, GraphBuilder.Int("axis", -1)),
-        "sum" => g.Node("Add", [forward, backward]),
-        "mul" => g.Node("Mul", [forward, backward]),
-        _ => g.Node("Div", [g.Node("Add", [forward, backward]), g.Constant("two", [2f])]),
-    };
+        string op = merge switch { "sum" => "ReduceSum", "mul" => "ReduceProd", _ => "ReduceMean" };
+        return op == "ReduceSum" || opset >= 18
+            ? g.Node(op, [value, g.Int64s("axes", axis)], null, GraphBuilder.Int("keepdims", 0))
+            : g.Node(op, [value], null, GraphBuilder.Ints("axes", axis), GraphBuilder.Int("keepdims", 0));
+    }
 }

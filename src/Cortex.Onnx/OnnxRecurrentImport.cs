@@ -23,11 +23,20 @@ internal sealed partial class ChainReader
         AllStates,
         /// <summary>A recurrent op's Y_h, (1, N, u), for Cortex's (N, u).</summary>
         LastState,
+        /// <summary>A bidirectional op's Y, (T, 2, N, u), before the merge.</summary>
+        BothStates,
+        /// <summary>A bidirectional op's Y_h, (2, N, u), before the merge.</summary>
+        BothLast,
+        /// <summary>A bidirectional Y made (N, T, 2, u), before the Reshape that concatenates.</summary>
+        BothStatesBatch,
+        /// <summary>A bidirectional Y_h made (N, 2, u), before the Reshape that concatenates.</summary>
+        BothLastBatch,
     }
 
     private Sequence sequence;
     private bool reversePending;                           // a reverse op's Y, in time order: Keras's goBackwards returns it reversed
     private Func<bool, RecurrentLayer>? lastRecurrent;     // rebuilds the last layer with another returnSequences (out[:, -1])
+    private (Func<string, Bidirectional> Make, Tensor[] Weights)? pendingBidirectional;   // added at the merge, which names its mode
     private string? timeMajorName;                         // the time-major value a Transpose to batch-major read: still the sequence
     private readonly HashSet<string> zeroStates = [];      // ConstantOfShape(…, 0) values: zero initial states
     private readonly HashSet<int> shapeNodes = [];         // the nodes that only compute those zeros' shape
@@ -75,6 +84,8 @@ internal sealed partial class ChainReader
     {
         "Transpose" or "Identity" => true,
         "Squeeze" => sequence is Sequence.AllStates or Sequence.LastState,
+        "ReduceSum" or "ReduceProd" or "ReduceMean" => sequence is Sequence.BothStates or Sequence.BothLast,
+        "Reshape" => sequence is Sequence.BothStatesBatch or Sequence.BothLastBatch,
         "Slice" => reversePending && sequence == Sequence.TimeMajor,
         "RNN" or "LSTM" or "GRU" => sequence == Sequence.TimeMajor,
         _ => false,
@@ -95,6 +106,29 @@ internal sealed partial class ChainReader
                 timeMajorName = sequence == Sequence.TimeMajor ? current : null;
                 sequence = sequence == Sequence.TimeMajor ? Sequence.BatchMajor : Sequence.TimeMajor;
                 break;
+            case "Transpose" when sequence == Sequence.BothLast && Ints(node, "perm").SequenceEqual([1L, 0, 2]):
+                sequence = Sequence.BothLastBatch;
+                break;
+            case "Transpose" when sequence == Sequence.BothStates && Ints(node, "perm").SequenceEqual([2L, 0, 1, 3]):
+                sequence = Sequence.BothStatesBatch;
+                break;
+            case "Reshape" when sequence is Sequence.BothStatesBatch or Sequence.BothLastBatch:
+            {
+                float[] target = Constant(node, 1).Data;
+                if (!target.SequenceEqual(sequence == Sequence.BothLastBatch ? [0f, -1] : [0f, 0, -1]))
+                    throw Unsupported(node, $"reshapes a bidirectional op's output to ({string.Join(", ", target)}); Cortex imports the concatenation of the two directions' states");
+                Merge("concat", Sequence.BatchMajor);
+                break;
+            }
+            case "ReduceSum" or "ReduceProd" or "ReduceMean":
+            {
+                long axis = sequence == Sequence.BothStates ? 1 : 0;
+                long[] axes = node.Input.Count > 1 && node.Input[1] != "" ? [.. Constant(node, 1).Data.Select(v => (long)v)] : Ints(node, "axes");
+                if (axes.Length != 1 || axes[0] != axis || Int(node, "keepdims", 1) != 0)
+                    throw Unsupported(node, $"reduces axes ({string.Join(", ", axes)}) of a bidirectional op's output; Cortex imports the merge over its direction axis {axis} without keepdims");
+                Merge(node.OpType switch { "ReduceSum" => "sum", "ReduceProd" => "mul", _ => "ave" }, sequence == Sequence.BothStates ? Sequence.TimeMajor : Sequence.BatchMajor);
+                break;
+            }
             case "Transpose" when sequence != Sequence.BatchMajor:
                 throw Unsupported(node, $"permutes ({string.Join(", ", Ints(node, "perm"))}) a recurrent op's value; Cortex imports (1, 0, 2) between batch- and time-major");
             case "RNN" or "LSTM" or "GRU":
@@ -140,6 +174,16 @@ internal sealed partial class ChainReader
         return true;
     }
 
+    /// <summary>Adds the pending Bidirectional with <paramref name="mode"/>; the value is then in <paramref name="next"/> layout.</summary>
+    private void Merge(string mode, Sequence next)
+    {
+        var (make, weights) = pendingBidirectional!.Value;
+        pendingBidirectional = null;
+        sequence = Sequence.BatchMajor;
+        Add(make(mode), weights);
+        sequence = next;
+    }
+
     private static ActivationFunction? FromOnnx(string name) => name switch
     {
         "Sigmoid" => ActivationFunction.Sigmoid,
@@ -155,7 +199,8 @@ internal sealed partial class ChainReader
         int gates = op switch { "LSTM" => 4, "GRU" => 3, _ => 1 };
         int[] order = op switch { "LSTM" => [0, 3, 1, 2], "GRU" => [0, 1, 2], _ => [0] };   // ONNX block k is Keras's block order[k]
         string direction = Attr(node, "direction")?.S.ToStringUtf8() ?? "forward";
-        if (direction is not ("forward" or "reverse")) throw Unsupported(node, $"runs direction=\"{direction}\"; Cortex imports \"forward\" and \"reverse\"");
+        if (direction is not ("forward" or "reverse" or "bidirectional")) throw Unsupported(node, $"runs direction=\"{direction}\"; Cortex imports \"forward\", \"reverse\" and \"bidirectional\"");
+        int d = direction == "bidirectional" ? 2 : 1;
         if (Int(node, "layout", 0) != 0) throw Unsupported(node, "is batch-major (layout=1); Cortex imports the time-major form torch and Cortex write");
         if (Attr(node, "clip") != null || Attr(node, "activation_alpha") != null || Attr(node, "activation_beta") != null || Int(node, "input_forget", 0) != 0)
             throw Unsupported(node, "has clip, activation_alpha/beta or input_forget, which Keras's layers do not");
@@ -167,44 +212,24 @@ internal sealed partial class ChainReader
         var (r, rd) = Constant(node, 2);
         int features = shape[^1];
         long u = Int(node, "hidden_size", rd.Length == 3 ? rd[2] : 0);
-        if (u is < 1 or > 1 << 16 || wd.Length != 3 || rd.Length != 3 || wd[0] != 1 || rd[0] != 1 || wd[1] != gates * u || rd[1] != gates * u || wd[2] != features || rd[2] != u)
-            throw Bad($"node '{node.Name}' ({op}) has W ({string.Join(", ", wd)}) and R ({string.Join(", ", rd)}) for hidden_size {u} and {features} input features: expected (1, {gates * u}, {features}) and (1, {gates * u}, {u})");
+        if (u is < 1 or > 1 << 16 || wd.Length != 3 || rd.Length != 3 || wd[0] != d || rd[0] != d || wd[1] != gates * u || rd[1] != gates * u || wd[2] != features || rd[2] != u)
+            throw Bad($"node '{node.Name}' ({op}) has W ({string.Join(", ", wd)}) and R ({string.Join(", ", rd)}) for hidden_size {u} and {features} input features: expected ({d}, {gates * u}, {features}) and ({d}, {gates * u}, {u})");
         int units = (int)u;
         bool resetAfter = op == "GRU" && Int(node, "linear_before_reset", 0) != 0;
         float[]? b = null;
         if (node.Input.Count > 3 && node.Input[3] != "")
         {
             b = Constant(node, 3).Data;
-            if (b.Length != 2 * gates * units) throw Bad($"node '{node.Name}' ({op}) has B of {b.Length} values: expected {2 * gates * units}");
+            if (b.Length != d * 2 * gates * units) throw Bad($"node '{node.Name}' ({op}) has B of {b.Length} values: expected {d * 2 * gates * units}");
         }
         string[] names = Attr(node, "activations") is { } a ? [.. a.Strings.Select(s => s.ToStringUtf8())] : op switch { "LSTM" => ["Sigmoid", "Tanh", "Tanh"], "GRU" => ["Sigmoid", "Tanh"], _ => ["Tanh"] };
         var fs = names.Select(FromOnnx).ToArray();
-        if (fs.Length != (op switch { "LSTM" => 3, "GRU" => 2, _ => 1 }) || fs.Any(f => f == null) || (op == "LSTM" && names[1] != names[2]))
-            throw Unsupported(node, $"has activations ({string.Join(", ", names)}); Cortex imports Tanh, Sigmoid and Relu, with an LSTM's cell and output activations equal");
-        // Keras's kernels: (features, gates·u) and (u, gates·u), column blocks in Keras's order.
-        var kernel = new float[features * gates * units];
-        var recurrent = new float[units * gates * units];
-        int g3 = gates * units;
-        for (int k = 0; k < gates; k++)
-            for (int j = 0; j < units; j++)
-            {
-                int column = order[k] * units + j, row = k * units + j;
-                for (int f = 0; f < features; f++) kernel[f * g3 + column] = w[row * features + f];
-                for (int f = 0; f < units; f++) recurrent[f * g3 + column] = r[row * units + f];
-            }
-        var values = new List<Tensor> { Tensor.FromArray(kernel, [features, g3]), Tensor.FromArray(recurrent, [units, g3]) };
-        if (b != null)
-        {
-            var bias = new float[resetAfter ? 2 * g3 : g3];
-            for (int k = 0; k < gates; k++)
-                for (int j = 0; j < units; j++)
-                {
-                    float wb = b[k * units + j], rb = b[g3 + k * units + j];
-                    if (resetAfter) (bias[order[k] * units + j], bias[g3 + order[k] * units + j]) = (wb, rb);
-                    else bias[order[k] * units + j] = wb + rb;
-                }
-            values.Add(resetAfter ? Tensor.FromArray(bias, [2, g3]) : Tensor.FromArray(bias));
-        }
+        int perDirection = op switch { "LSTM" => 3, "GRU" => 2, _ => 1 };
+        if (d == 2 && names.Length == 2 * perDirection && names[..perDirection].SequenceEqual(names[perDirection..])) fs = fs[..perDirection];
+        if (fs.Length != perDirection || fs.Any(f => f == null) || (op == "LSTM" && names[1] != names[2]))
+            throw Unsupported(node, $"has activations ({string.Join(", ", names)}); Cortex imports Tanh, Sigmoid and Relu, with an LSTM's cell and output activations equal{(d == 2 ? ", the same both ways" : "")}");
+        var values = new List<Tensor>();
+        for (int k = 0; k < d; k++) values.AddRange(KerasWeights(w, r, b, k, features, units, order, resetAfter));
         bool Used(int i) => i < node.Output.Count && node.Output[i] != "" && (consumers.ContainsKey(node.Output[i]) || model.Graph.Output.Any(o => o.Name == node.Output[i]));
         bool y = Used(0), yh = Used(1);
         if (y == yh || Used(2)) throw Unsupported(node, "has its outputs read other than one of Y (every state) and Y_h (the last state); Cortex imports one");
@@ -217,11 +242,44 @@ internal sealed partial class ChainReader
             "GRU" => seq => new GRU(units, act, gate, useBias, returnSequences: seq, goBackwards: backwards, resetAfter: resetAfter),
             _ => seq => new SimpleRNN(units, gate, useBias, returnSequences: seq, goBackwards: backwards),
         };
+        current = node.Output[y ? 0 : 1];
+        if (d == 2)
+        {
+            pendingBidirectional = (mode => new Bidirectional(make(y), mode), [.. values]);
+            sequence = y ? Sequence.BothStates : Sequence.BothLast;
+            return;
+        }
         sequence = Sequence.BatchMajor;
         Add(make(y), [.. values]);
         lastRecurrent = make;
         sequence = y ? Sequence.AllStates : Sequence.LastState;
         reversePending = y && backwards;
-        current = node.Output[y ? 0 : 1];
+    }
+
+    /// <summary>Direction <paramref name="k"/>'s Keras weights from ONNX's W, R and B: kernels (features, gates·u) and
+    /// (u, gates·u) with column blocks in Keras's order; the bias Wb + Rb, or [Wb; Rb] for a reset-after GRU.</summary>
+    private static Tensor[] KerasWeights(float[] w, float[] r, float[]? b, int k, int features, int units, int[] order, bool resetAfter)
+    {
+        int gates = order.Length, g3 = gates * units;
+        var kernel = new float[features * g3];
+        var recurrent = new float[units * g3];
+        int wk = k * g3 * features, rk = k * g3 * units, bk = k * 2 * g3;
+        for (int gate = 0; gate < gates; gate++)
+            for (int j = 0; j < units; j++)
+            {
+                int column = order[gate] * units + j, row = gate * units + j;
+                for (int f = 0; f < features; f++) kernel[f * g3 + column] = w[wk + row * features + f];
+                for (int f = 0; f < units; f++) recurrent[f * g3 + column] = r[rk + row * units + f];
+            }
+        if (b == null) return [Tensor.FromArray(kernel, [features, g3]), Tensor.FromArray(recurrent, [units, g3])];
+        var bias = new float[resetAfter ? 2 * g3 : g3];
+        for (int gate = 0; gate < gates; gate++)
+            for (int j = 0; j < units; j++)
+            {
+                float wb = b[bk + gate * units + j], rb = b[bk + g3 + gate * units + j];
+                if (resetAfter) (bias[order[gate] * units + j], bias[g3 + order[gate] * units + j]) = (wb, rb);
+                else bias[order[gate] * units + j] = wb + rb;
+            }
+        return [Tensor.FromArray(kernel, [features, g3]), Tensor.FromArray(recurrent, [units, g3]), resetAfter ? Tensor.FromArray(bias, [2, g3]) : Tensor.FromArray(bias)];
     }
 }

@@ -115,6 +115,18 @@ public class ExportTests
         }
     }
 
+    [Theory]
+    [InlineData("bidirectional_lstm_ave_sequences", 13)]
+    [InlineData("bidirectional_rnn_mul", 18)]
+    [InlineData("bidirectional_lstm_ave_sequences", 18)]
+    public void BidirectionalMergesRunAtTheOpsetsWhereReduceTakesItsAxesEitherWay(string name, int opset)
+    {
+        var (model, sample) = Build(name);
+        Randomize(model, 11);
+        var x = Tensor.RandomUniform([5, .. sample], seed: 5);
+        AssertClose(model.Predict(x).ToArray(), RunOnnx(OnnxExporter.ToBytes(model, opset), x), $"{name} opset {opset}");
+    }
+
     [Fact]
     public void SaveWritesTheFileAndTheExtensionMethodToo()
     {

@@ -134,6 +134,8 @@ public class HostileFileTests
     [InlineData("lstm_sequences_backwards")]
     [InlineData("gru_reset_before_sequences")]
     [InlineData("simple_rnn_relu_sequences_backwards")]
+    [InlineData("bidirectional_gru_sum_sequences")]
+    [InlineData("bidirectional_lstm")]
     [InlineData("torch:lstm_gru_stacked")]
     public void MutatedFilesLoadOrAreRefusedClearly(string name)
     {
