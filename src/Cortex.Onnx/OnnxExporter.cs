@@ -78,11 +78,13 @@ public static class OnnxExporter
             // ONNX's recurrent ops have no per-step mask: a masked sequence would be read as if every step were real.
             if (masked && layer is RecurrentLayer or Bidirectional)
                 throw new NotSupportedException($"ONNX export: {layer.GetType().Name} '{layer.Name}' reads a masked sequence (Embedding with maskZero or Masking before it); ONNX's recurrent ops have no mask.");
+            if (masked && layer is GlobalAveragePooling1D)
+                throw new NotSupportedException($"ONNX export: GlobalAveragePooling1D '{layer.Name}' averages the unmasked steps of a masked sequence (Embedding with maskZero or Masking before it); ONNX's pooling has no mask.");
             masked |= layer is Embedding { MaskZero: true } or Masking;
             value = LayerWriter.Write(graph, layer, value, shape, ref nchw);
             shape = layer.ComputeOutputShape(shape);
         }
-        if (nchw) value = graph.ToChannelsLast(value);
+        if (nchw) value = graph.ToChannelsLast(value, shape.Length);
         graph.Output(value, "output", shape);
         return new ModelProto
         {
@@ -195,11 +197,11 @@ internal sealed class GraphBuilder(string name, int opset)
         return a;
     }
 
-    /// <summary>NHWC → NCHW.</summary>
-    public string ToChannelsFirst(string value) => Node("Transpose", [value], null, Ints("perm", 0, 3, 1, 2));
+    /// <summary>NHWC → NCHW (rank 4), or NWC → NCW (rank 3).</summary>
+    public string ToChannelsFirst(string value, int rank = 4) => Node("Transpose", [value], null, rank == 3 ? Ints("perm", 0, 2, 1) : Ints("perm", 0, 3, 1, 2));
 
-    /// <summary>NCHW → NHWC.</summary>
-    public string ToChannelsLast(string value) => Node("Transpose", [value], null, Ints("perm", 0, 2, 3, 1));
+    /// <summary>NCHW → NHWC (rank 4), or NCW → NWC (rank 3).</summary>
+    public string ToChannelsLast(string value, int rank = 4) => Node("Transpose", [value], null, rank == 3 ? Ints("perm", 0, 2, 1) : Ints("perm", 0, 2, 3, 1));
 }
 
 /// <summary>Each exportable layer's ONNX nodes.</summary>
@@ -216,7 +218,7 @@ internal static class LayerWriter
                 return value;
             case Dense dense:
             {
-                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 string w = g.Constant($"{dense.Name}/kernel", dense.Kernel!.AsSpan(), dense.Kernel.ShapeRef[0], dense.Kernel.ShapeRef[1]);
                 string? b = dense.Bias == null ? null : g.Constant($"{dense.Name}/bias", dense.Bias.AsSpan(), dense.Bias.ShapeRef[0]);
                 string z = shape.Length == 2
@@ -255,20 +257,20 @@ internal static class LayerWriter
             case BatchNormalization bn:
                 return BatchNorm(g, bn, value, shape, ref nchw);
             case Flatten:
-                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 return g.Node("Flatten", [value], null, GraphBuilder.Int("axis", 1));
             case Reshape reshape:
             {
-                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 int[] target = reshape.ComputeOutputShape(shape);
                 return g.Node("Reshape", [value, g.Int64s($"{reshape.Name}/shape", [0, .. target[1..].Select(d => (long)d)])]);
             }
             case Layers.Permute permute:
-                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 return g.Node("Transpose", [value], null, GraphBuilder.Ints("perm", [0, .. permute.Dims.Select(d => (long)d)]));
             case Normalization norm:
             {
-                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 int f = norm.MeanWeight!.Size;
                 var std = new float[f];
                 for (int i = 0; i < f; i++) std[i] = MathF.Max(MathF.Sqrt(norm.VarianceWeight!.AsSpan()[i]), Normalization.Epsilon);
@@ -276,11 +278,50 @@ internal static class LayerWriter
                 return g.Node("Div", [centred, g.Constant($"{norm.Name}/std", std, f)]);
             }
             case RecurrentLayer rnn:
-                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 return RecurrentWriter.Write(g, rnn, [rnn], "", value, shape, g.Opset);
             case Bidirectional bi:
-                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 return RecurrentWriter.Write(g, bi, [bi.Forward, bi.Backward], bi.MergeMode, value, shape, g.Opset);
+            case Conv1D conv:
+            {
+                if (!nchw) (value, nchw) = (g.ToChannelsFirst(value, 3), true);
+                var win = SequenceLayers.Window(conv.Name, shape, conv.KernelSize, conv.Strides, conv.DilationRate, conv.Padding, "kernel size");
+                var k = conv.Kernel!;                                     // (k, in, out) → ONNX's (out, in, k)
+                string w = g.Constant($"{conv.Name}/kernel", Permute(k.AsSpan(), k.ShapeRef, [2, 1, 0]), k.ShapeRef[2], k.ShapeRef[1], k.ShapeRef[0]);
+                var inputs = conv.Bias == null ? new[] { value, w } : [value, w, g.Constant($"{conv.Name}/bias", conv.Bias.AsSpan(), conv.Bias.ShapeRef[0])];
+                string y = g.Node("Conv", inputs, null, GraphBuilder.Ints("kernel_shape", win.KW), GraphBuilder.Ints("strides", win.SW),
+                    GraphBuilder.Ints("dilations", win.DW), Pads1D(win));
+                return Activation(g, conv.Activation, y, channelsAxis: 1, layer);
+            }
+            case Pooling1D pool:
+            {
+                if (!nchw) (value, nchw) = (g.ToChannelsFirst(value, 3), true);
+                var win = SequenceLayers.Window(pool.Name, shape, pool.PoolSize, pool.Strides, 1, pool.Padding, "pool size");
+                var attrs = new List<AttributeProto> { GraphBuilder.Ints("kernel_shape", win.KW), GraphBuilder.Ints("strides", win.SW), Pads1D(win) };
+                if (pool is AveragePooling1D) attrs.Add(GraphBuilder.Int("count_include_pad", 0));
+                return g.Node(pool is MaxPooling1D ? "MaxPool" : "AveragePool", [value], null, [.. attrs]);
+            }
+            case GlobalPooling1D gp:
+            {
+                if (!nchw) value = g.ToChannelsFirst(value, 3);
+                nchw = false;
+                string pooled = g.Node(gp is GlobalMaxPooling1D ? "GlobalMaxPool" : "GlobalAveragePool", [value]);     // (N, C, 1)
+                return gp.KeepDims ? g.ToChannelsLast(pooled, 3) : g.Node("Flatten", [pooled], null, GraphBuilder.Int("axis", 1));
+            }
+            case TimeDistributed { Layer: Dense inner }:
+                return Write(g, inner, value, shape, ref nchw);             // Dense already maps the last axis of any rank
+            case Masking masking:
+            {
+                // Keras's Masking zeroes the steps whose features all equal the mask value: x · max_f(x_f ≠ v).
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
+                string differs = g.Node("Cast", [g.Node("Not", [g.Node("Equal", [value, g.Constant($"{masking.Name}/mask_value", [masking.MaskValue])])])], null,
+                    GraphBuilder.Int("to", (long)TensorProto.Types.DataType.Float));
+                string keep = g.Opset >= 18
+                    ? g.Node("ReduceMax", [differs, g.Int64s("axes", -1)], null, GraphBuilder.Int("keepdims", 1))
+                    : g.Node("ReduceMax", [differs], null, GraphBuilder.Ints("axes", -1), GraphBuilder.Int("keepdims", 1));
+                return g.Node("Mul", [value, keep]);
+            }
             case Embedding emb:
             {
                 string indices = g.Node("Cast", [value], null, GraphBuilder.Int("to", (long)TensorProto.Types.DataType.Int64));
@@ -299,13 +340,21 @@ internal static class LayerWriter
         return GraphBuilder.Ints("pads", w.PadTop, w.PadLeft, Math.Max(totalH - w.PadTop, 0), Math.Max(totalW - w.PadLeft, 0));
     }
 
+    /// <summary>Explicit pads [left, right] for a 1-D window (height 1): "same" puts the odd step on the right, "causal"
+    /// all of the padding on the left.</summary>
+    private static AttributeProto Pads1D(Window2D w)
+    {
+        int total = Math.Max((w.OW - 1) * w.SW + (w.KW - 1) * w.DW + 1 - w.W, 0);
+        return GraphBuilder.Ints("pads", w.PadLeft, Math.Max(total - w.PadLeft, 0));
+    }
+
     /// <summary>The inference form: ONNX's BatchNormalization when the normalised axis is axis 1 in the value's
     /// layout (channels of an NCHW image, features of a matrix); otherwise x·scale + shift with broadcast constants.</summary>
     private static string BatchNorm(GraphBuilder g, BatchNormalization bn, string value, int[] shape, ref bool nchw)
     {
         int axis = bn.Axis < 0 ? bn.Axis + shape.Length : bn.Axis, c = shape[axis];
         if (shape.Length == 4 && axis == 3 && !nchw) (value, nchw) = (g.ToChannelsFirst(value), true);
-        if (shape.Length != 4 && nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+        if (shape.Length != 4 && nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
         var ones = Enumerable.Repeat(1f, c).ToArray();
         string gamma = g.Constant($"{bn.Name}/gamma", bn.Gamma == null ? ones : bn.Gamma.AsSpan(), c);
         string beta = g.Constant($"{bn.Name}/beta", bn.Beta == null ? new float[c] : bn.Beta.AsSpan(), c);

@@ -57,6 +57,7 @@ public class ExportTests
         "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "bn_dense", "reshape_conv", "embedding", "no_bias", "permute",
         "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences",
         "gru_backwards_no_bias", "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",
+        "conv1d_pools", "conv1d_causal_gap", "conv1d_same_global_max_keepdims", "time_distributed_permute", "masking",
     ];
 
     internal static (Model Model, int[] Sample) Build(string name)
@@ -93,6 +94,13 @@ public class ExportTests
             "bidirectional_gru_sum_sequences" => (new Sequential(new Input([6, 3]), new Bidirectional(new GRU(4, returnSequences: true), "sum"), new GRU(2)), [6, 3]),
             "bidirectional_rnn_mul" => (new Sequential(new Input([6, 3]), new Bidirectional(new SimpleRNN(4), "mul")), [6, 3]),
             "bidirectional_lstm_ave_sequences" => (new Sequential(new Input([6, 3]), new Bidirectional(new LSTM(4, returnSequences: true), "ave")), [6, 3]),
+            "conv1d_pools" => (new Sequential(new Input([11, 3]), new Conv1D(4, 3, strides: 2, padding: "same", activation: "relu"), new MaxPooling1D(2, 1, "same"),
+                new AveragePooling1D(2, padding: "same"), new Conv1D(2, 2, dilationRate: 2), new Flatten(), new Dense(2)), [11, 3]),
+            "conv1d_causal_gap" => (new Sequential(new Input([9, 2]), new Conv1D(3, 3, padding: "causal", dilationRate: 2, activation: "softmax"), new GlobalAveragePooling1D()), [9, 2]),
+            "conv1d_same_global_max_keepdims" => (new Sequential(new Input([8, 3]), new Conv1D(3, 4, padding: "same", useBias: false), new AveragePooling1D(3, 2),
+                new GlobalMaxPooling1D(keepDims: true), new Dense(2)), [8, 3]),
+            "time_distributed_permute" => (new Sequential(new Input([5, 4]), new TimeDistributed(new Dense(3, "tanh")), new Permute([2, 1]), new Conv1D(2, 2), new LSTM(3)), [5, 4]),
+            "masking" => (new Sequential(new Input([6, 3]), new Masking(0.25f), new Conv1D(2, 1), new Flatten()), [6, 3]),
             _ => throw new ArgumentException(name),
         };
     }
@@ -128,6 +136,18 @@ public class ExportTests
     }
 
     [Fact]
+    public void MaskingZeroesThePaddedStepsInOnnxRuntimeToo()
+    {
+        var (model, _) = Build("masking");
+        var x = Tensor.RandomUniform([4, 6, 3], seed: 8).ToArray();
+        foreach (int step in new[] { 1, 5, 8, 15, 23 }) x.AsSpan(step * 3, 3).Fill(0.25f);   // padding steps
+        x[10 * 3] = 0.25f;                                                                      // one feature only: kept
+        var input = Tensor.FromArray(x, [4, 6, 3]);
+        AssertClose(model.Predict(input).ToArray(), RunOnnx(OnnxExporter.ToBytes(model), input), "masking");
+        AssertClose(model.Predict(input).ToArray(), RunOnnx(OnnxExporter.ToBytes(model, 18), input), "masking opset 18");
+    }
+
+    [Fact]
     public void SaveWritesTheFileAndTheExtensionMethodToo()
     {
         var (model, _) = Build("digits_mlp");
@@ -146,7 +166,7 @@ public class ExportTests
     [Fact]
     public void ALayerWithoutAnOnnxFormIsRefusedNamingIt()
     {
-        var model = new Sequential(new Input([5, 3]), new TimeDistributed(new Dense(3), name: "td_x"), new Dense(2));
+        var model = new Sequential(new Input([5, 3]), new TimeDistributed(new Activation("relu"), name: "td_x"), new Dense(2));
         var e = Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(model));
         Assert.Equal("ONNX export: TimeDistributed 'td_x' has no ONNX form yet.", e.Message);
     }
@@ -157,6 +177,8 @@ public class ExportTests
         var masked = new Sequential(new Input([5]), new Embedding(10, 3, maskZero: true), new LSTM(4, name: "lstm_m"));
         Assert.Equal("ONNX export: LSTM 'lstm_m' reads a masked sequence (Embedding with maskZero or Masking before it); ONNX's recurrent ops have no mask.",
             Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(masked)).Message);
+        var pooled = new Sequential(new Input([5, 2]), new Masking(), new GlobalAveragePooling1D(name: "gap_m"));
+        Assert.StartsWith("ONNX export: GlobalAveragePooling1D 'gap_m' averages the unmasked steps", Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(pooled)).Message);
         var elu = new Sequential(new Input([5, 2]), new SimpleRNN(3, "elu", name: "rnn_e"));
         Assert.Contains("SimpleRNN 'rnn_e' has the activation 'elu', which ONNX's RNN op does not take",
             Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(elu)).Message);
