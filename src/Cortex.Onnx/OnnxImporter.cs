@@ -146,7 +146,7 @@ internal sealed partial class ChainReader
         Flush();
         CheckSequenceEnd();
         if (current != graph.Output[0].Name) throw Bad($"the output '{graph.Output[0].Name}' is not the end of the chain of nodes");
-        if (nchw) Add(new Layers.Permute([3, 1, 2]), []);
+        if (nchw) Add(ChannelsPermute(toFirst: true), []);
         var result = new Sequential(layers, string.IsNullOrEmpty(graph.Name) ? null : SafeName(graph.Name));
         for (int i = 0; i < layers.Count; i++)
             if (weights[i].Length > 0) layers[i].SetWeights(weights[i]);
@@ -306,10 +306,13 @@ internal sealed partial class ChainReader
             case "Conv": Conv(node); break;
             case "MaxPool":
             case "AveragePool": Pool(node); break;
-            case "GlobalAveragePool":
+            case "GlobalAveragePool" or "GlobalMaxPool":
+                if (shape.Length == 4 && op == "GlobalMaxPool") throw Unsupported(node, "max-pools images globally (Cortex has no GlobalMaxPooling2D)");
+                if (shape.Length is not (3 or 4)) throw Unsupported(node, $"pools a rank-{shape.Length} value");
                 ToChannelsLast();
-                Add(new GlobalAveragePooling2D(keepDims: true), []);
-                nchw = true; // (N, 1, 1, C) held, ONNX's (N, C, 1, 1)
+                Add(shape.Length == 4 ? new GlobalAveragePooling2D(keepDims: true)
+                    : op == "GlobalMaxPool" ? new GlobalMaxPooling1D(keepDims: true) : new GlobalAveragePooling1D(keepDims: true), []);
+                nchw = true; // (N, 1, 1, C) or (N, 1, C) held, ONNX's (N, C, 1, 1) or (N, C, 1)
                 break;
             case "BatchNormalization": BatchNorm(node); break;
             case "Flatten":
@@ -409,7 +412,12 @@ internal sealed partial class ChainReader
     {
         if (Int(node, "group", 1) != 1) throw Unsupported(node, "is a grouped convolution");
         var (w, dims) = Constant(node, 1);
-        if (dims.Length != 4 || shape.Length != 4) throw Unsupported(node, "is not a 2-D convolution of images");
+        if (dims.Length == 3 && shape.Length == 3)
+        {
+            Conv1D(node, w, dims);
+            return;
+        }
+        if (dims.Length != 4 || shape.Length != 4) throw Unsupported(node, "is not a 1-D convolution of sequences or a 2-D convolution of images");
         ToChannelsLast();
         int o = (int)dims[0], i = (int)dims[1], kh = (int)dims[2], kw = (int)dims[3];
         if (i != shape[3]) throw Bad($"node '{node.Name}' (Conv) has a kernel for {i} channels; its input has {shape[3]}");
@@ -443,8 +451,69 @@ internal sealed partial class ChainReader
         throw Unsupported(node, $"pads ({string.Join(", ", pads)}), which is neither Keras's \"valid\" nor its \"same\" for a {shape[1]}×{shape[2]} input");
     }
 
+    private void Conv1D(NodeProto node, float[] w, long[] dims)
+    {
+        ToChannelsLast();
+        int o = (int)dims[0], i = (int)dims[1], k = (int)dims[2];
+        if (i != shape[2]) throw Bad($"node '{node.Name}' (Conv) has a kernel for {i} channels; its input has {shape[2]}");
+        int stride = Single(node, "strides"), dilation = Single(node, "dilations");
+        if (k < 1 || o < 1) throw Bad($"node '{node.Name}' (Conv) has a kernel of shape ({string.Join(", ", dims)})");
+        string padding = Padding1D(node, k, stride, dilation, "valid", "same", "causal");
+        var kernel = Tensor.FromArray(w, [o, i, k]).Transpose(2, 1, 0);  // OIW → (k, in, out)
+        Tensor? bias = node.Input.Count > 2 && node.Input[2] != "" ? Tensor.FromArray(Constant(node, 2).Data) : null;
+        Flush();
+        pending = new Pending("conv", kernel, node.Name) { Bias = bias, Make = (f, useBias) => new Conv1D(o, k, stride, padding, dilation, f, useBias) };
+    }
+
+    /// <summary>A 1-D window attribute (strides, dilations): one size in 1…65,535.</summary>
+    private int Single(NodeProto node, string name)
+    {
+        long[] v = Ints(node, name, 1);
+        if (v.Length != 1 || v[0] is < 1 or > 65535)
+            throw Bad($"node '{node.Name}' ({node.OpType}) has {name} ({string.Join(", ", v)}): expected one size in 1…65,535");
+        return (int)v[0];
+    }
+
+    /// <summary>The Keras padding among <paramref name="candidates"/> whose explicit [left, right] pads are the node's.</summary>
+    private string Padding1D(NodeProto node, int k, int stride, int dilation, params string[] candidates)
+    {
+        string auto = Attr(node, "auto_pad")?.S.ToStringUtf8() ?? "NOTSET";
+        if (auto == "VALID") return "valid";
+        if (auto == "SAME_UPPER") return "same";
+        if (auto is not ("NOTSET" or "")) throw Unsupported(node, $"pads with auto_pad={auto}");
+        long[] pads = Ints(node, "pads", 0, 0);
+        if (pads.Length != 2) throw Unsupported(node, "has pads for other than one axis of steps");
+        foreach (string padding in candidates)
+        {
+            Kernels.Window2D win;
+            try { win = SequenceLayers.Window(node.Name, [1, shape[1], shape[2]], k, stride, dilation, padding, "kernel size"); }
+            catch (ArgumentException) { continue; }
+            long total = Math.Max((win.OW - 1) * win.SW + (win.KW - 1) * win.DW + 1 - win.W, 0);
+            if (pads.SequenceEqual([win.PadLeft, Math.Max(total - win.PadLeft, 0)])) return padding;
+        }
+        throw Unsupported(node, $"pads ({string.Join(", ", pads)}), which is none of Keras's {string.Join(", ", candidates.Select(c => $"\"{c}\""))} for {shape[1]} steps");
+    }
+
+    private void Pool1D(NodeProto node)
+    {
+        if (Int(node, "ceil_mode", 0) != 0) throw Unsupported(node, "rounds its output size up (ceil_mode)");
+        if (Ints(node, "dilations", 1).Any(d => d != 1)) throw Unsupported(node, "has dilations");
+        ToChannelsLast();
+        int k = Single(node, "kernel_shape"), stride = Single(node, "strides");
+        string padding = Padding1D(node, k, stride, 1, "valid", "same");
+        if (node.OpType == "AveragePool" && padding == "same" && Int(node, "count_include_pad", 0) != 0)
+            throw Unsupported(node, "counts the padding in its averages (count_include_pad); Keras's does not");
+        Flush();
+        Add(node.OpType == "MaxPool" ? new MaxPooling1D(k, stride, padding) : new AveragePooling1D(k, stride, padding), []);
+    }
+
     private void Pool(NodeProto node)
     {
+        if (Ints(node, "kernel_shape").Length == 1 && shape.Length == 3)
+        {
+            Pool1D(node);
+            return;
+        }
         if (Ints(node, "kernel_shape").Length != 2 || shape.Length != 4) throw Unsupported(node, "is not a 2-D pooling of images");
         long[] k = Pair(node, "kernel_shape", 1);
         if (Int(node, "ceil_mode", 0) != 0) throw Unsupported(node, "rounds its output size up (ceil_mode)");
@@ -495,15 +564,21 @@ internal sealed partial class ChainReader
         if (perm.Length != shape.Length || !perm.Order().SequenceEqual(Enumerable.Range(0, shape.Length).Select(i => (long)i)))
             throw Bad($"node '{node.Name}' (Transpose) has perm ({string.Join(", ", perm)}): expected a permutation of the {shape.Length} axes");
         if (perm[0] != 0) throw Unsupported(node, "moves the batch axis");
-        long[] composed = nchw ? [.. perm.Select(p => (long)new[] { 0, 3, 1, 2 }[p])] : perm;
+        long[] composed = nchw ? [.. perm.Select(p => ChannelsFirst[p])] : perm;
         if (IsIdentity(composed)) nchw = false;
-        else if (shape.Length == 4 && composed.SequenceEqual([0L, 3, 1, 2])) nchw = true;
+        else if (shape.Length is 3 or 4 && composed.SequenceEqual(ChannelsFirst)) nchw = true;
         else
         {
             nchw = false;
             Add(new Layers.Permute([.. composed.Skip(1).Select(p => (int)p)]), []);
         }
     }
+
+    /// <summary>The ONNX channels-first order of the live value's axes: (0, 3, 1, 2) for images, (0, 2, 1) for sequences.</summary>
+    private long[] ChannelsFirst => shape.Length == 3 ? [0, 2, 1] : [0, 3, 1, 2];
+
+    /// <summary>The Permute from the Cortex tensor to its ONNX channels-first order, or back.</summary>
+    private Layers.Permute ChannelsPermute(bool toFirst) => shape.Length == 3 ? new Layers.Permute([2, 1]) : new Layers.Permute(toFirst ? [3, 1, 2] : [2, 3, 1]);
 
     private static bool IsIdentity(long[] perm) => perm.Select((p, i) => p == i).All(b => b);
 
@@ -513,17 +588,17 @@ internal sealed partial class ChainReader
         if (!nchw) return;
         Flush();
         nchw = false;
-        if (shape[1] == 1 && shape[2] == 1) return; // (N, 1, 1, C): both orders are the same floats
-        Add(new Layers.Permute([3, 1, 2]), []);
+        if (shape[1] == 1 && (shape.Length == 3 || shape[2] == 1)) return; // (N, 1, 1, C) or (N, 1, C): both orders are the same floats
+        Add(ChannelsPermute(toFirst: true), []);
     }
 
     /// <summary>Makes the Cortex tensor channels-last for an image op whose ONNX input is NCHW.</summary>
     private void ToChannelsLast()
     {
         if (nchw) return;
-        if (shape.Length != 4) return;
+        if (shape.Length is not (3 or 4)) return;
         Flush();
-        Add(new Layers.Permute([2, 3, 1]), []);
+        Add(ChannelsPermute(toFirst: false), []);
         nchw = true;
     }
 

@@ -136,7 +136,10 @@ public class HostileFileTests
     [InlineData("simple_rnn_relu_sequences_backwards")]
     [InlineData("bidirectional_gru_sum_sequences")]
     [InlineData("bidirectional_lstm")]
+    [InlineData("conv1d_pools")]
+    [InlineData("masking")]
     [InlineData("torch:lstm_gru_stacked")]
+    [InlineData("torch:conv1d")]
     public void MutatedFilesLoadOrAreRefusedClearly(string name)
     {
         byte[] valid = name.StartsWith("torch:")

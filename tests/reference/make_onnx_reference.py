@@ -75,6 +75,8 @@ export("lstm_last", LastStep(nn.LSTM(3, 5, batch_first=True), out=2), (6, 3))
 export("gru_last", LastStep(nn.GRU(3, 5, batch_first=True), out=2), (6, 3))
 export("rnn_relu_last", LastStep(nn.RNN(3, 4, nonlinearity="relu", batch_first=True), out=3), (6, 3))
 export("lstm_gru_stacked", LastStep(nn.LSTM(4, 6, batch_first=True), nn.GRU(6, 3, batch_first=True, bias=False), out=2), (5, 4))
+export("conv1d", nn.Sequential(nn.Conv1d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool1d(2), nn.Conv1d(4, 5, 2, dilation=2), nn.AvgPool1d(2),
+                               nn.Tanh(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(5, 3)), (3, 16))
 
 with open(os.path.join(HERE, "onnx_import.json"), "w") as f:
     json.dump({"generator": "tests/reference/make_onnx_reference.py", "torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
