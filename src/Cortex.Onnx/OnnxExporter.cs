@@ -24,7 +24,11 @@ namespace Cortex.Onnx;
 /// (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax, Softplus, relu6 as Clip, silu as x·Sigmoid(x)), Conv2D (Conv),
 /// MaxPooling2D (MaxPool), AveragePooling2D (AveragePool without the padding in the count), GlobalAveragePooling2D
 /// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), Dropout (left out: inference),
-/// Normalization (Sub, Div) and Embedding (Cast, Gather). Any other layer is refused with an
+/// Normalization (Sub, Div), Embedding (Cast, Gather), SimpleRNN/LSTM/GRU (RNN/LSTM/GRU, time-major) and Bidirectional
+/// (one bidirectional op and its merge), Conv1D (Conv on (N, C, W)), MaxPooling1D/AveragePooling1D,
+/// GlobalAveragePooling1D/GlobalMaxPooling1D, TimeDistributed(Dense) and Masking (its zeroing of padded steps). A
+/// recurrent layer or GlobalAveragePooling1D that would read a mask (Embedding with maskZero or Masking before it) is
+/// refused: ONNX's ops have no mask. Any other layer is refused with an
 /// <see cref="NotSupportedException"/> naming it, before anything is written. Weights are stored inside the file;
 /// ONNX's external-data form (for models over 2 GB) is not written.</para>
 /// </remarks>

@@ -16,7 +16,10 @@ namespace Cortex.Onnx;
 /// "valid" or "same"); MaxPool and AveragePool; GlobalAveragePool; BatchNormalization (inference form); Flatten;
 /// Reshape with a constant shape; Transpose; Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softplus, Softmax on the
 /// last (channel) axis, Clip(0, 6) as relu6, x·Sigmoid(x) as silu; Sub and Div by constants after the input as
-/// Normalization; Cast + Gather as Embedding; Dropout and Identity (left out). An activation right after a Dense or
+/// Normalization; Cast + Gather as Embedding; Dropout and Identity (left out); RNN, LSTM and GRU (forward, reverse or
+/// bidirectional, zero initial states, as Cortex and torch.onnx write them) as SimpleRNN, LSTM, GRU and Bidirectional,
+/// torch's <c>out[:, -1]</c> as returnSequences false; Conv, MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool
+/// on (N, C, W) sequences as the 1-D layers; Cortex's Masking pattern as Masking. An activation right after a Dense or
 /// Conv2D becomes that layer's activation.</para>
 /// <para>Layouts: Cortex's layers are channels-last, ONNX's image ops channels-first. A model exported from PyTorch
 /// keeps its NCHW input: the imported model starts with <c>Permute([2, 3, 1])</c> and, before a Flatten, permutes back,
@@ -141,6 +144,11 @@ internal sealed partial class ChainReader
                 i++;
                 continue;
             }
+            if (node.OpType == "Equal" && MaskingAt(graph, i, consumers))
+            {
+                i += 4;
+                continue;
+            }
             Node(node, consumers);
         }
         Flush();
@@ -151,6 +159,26 @@ internal sealed partial class ChainReader
         for (int i = 0; i < layers.Count; i++)
             if (weights[i].Length > 0) layers[i].SetWeights(weights[i]);
         return result;
+    }
+
+    /// <summary>Keras's Masking as <see cref="OnnxExporter"/> writes it: Equal(x, v) → Not → Cast → ReduceMax(last
+    /// axis, keepdims) → Mul(x, ·); adds the layer and returns true when nodes i…i+4 are that.</summary>
+    private bool MaskingAt(GraphProto graph, int i, Dictionary<string, int> consumers)
+    {
+        if (i + 4 >= graph.Node.Count || shape.Length != 3 || nchw || sequence != Sequence.BatchMajor) return false;
+        var (equal, not, cast, max, mul) = (graph.Node[i], graph.Node[i + 1], graph.Node[i + 2], graph.Node[i + 3], graph.Node[i + 4]);
+        bool Feeds(NodeProto from, NodeProto to) => from.Output.Count == 1 && to.Input.Count >= 1 && to.Input[0] == from.Output[0] && consumers.GetValueOrDefault(from.Output[0]) == 1;
+        if (equal.Input.Count != 2 || equal.Input[0] != current || !constants.TryGetValue(equal.Input[1], out var v) || v.Data.Length != 1
+            || not.OpType != "Not" || cast.OpType != "Cast" || max.OpType != "ReduceMax" || mul.OpType != "Mul" || mul.Input.Count != 2 || mul.Output.Count != 1
+            || !Feeds(equal, not) || !Feeds(not, cast) || !Feeds(cast, max) || mul.Input[0] != current || mul.Input[1] != max.Output[0] || consumers.GetValueOrDefault(max.Output[0]) != 1
+            || Int(cast, "to", 0) != (long)TensorProto.Types.DataType.Float || Int(max, "keepdims", 1) != 1)
+            return false;
+        long[] axes = max.Input.Count > 1 && max.Input[1] != "" ? [.. (constants.TryGetValue(max.Input[1], out var a) ? a.Data : [0f]).Select(x => (long)x)] : Ints(max, "axes");
+        if (axes is not ([-1] or [2])) return false;
+        Flush();
+        Add(new Masking(v.Data[0]), []);
+        current = mul.Output[0];
+        return true;
     }
 
     private static string SafeName(string name) => new([.. name.Take(64).Select(c => char.IsLetterOrDigit(c) || c is '_' or '-' ? c : '_')]);
@@ -309,6 +337,7 @@ internal sealed partial class ChainReader
             case "GlobalAveragePool" or "GlobalMaxPool":
                 if (shape.Length == 4 && op == "GlobalMaxPool") throw Unsupported(node, "max-pools images globally (Cortex has no GlobalMaxPooling2D)");
                 if (shape.Length is not (3 or 4)) throw Unsupported(node, $"pools a rank-{shape.Length} value");
+                if (shape.Length == 3 && op == "GlobalAveragePool") RequireNoMask(node);
                 ToChannelsLast();
                 Add(shape.Length == 4 ? new GlobalAveragePooling2D(keepDims: true)
                     : op == "GlobalMaxPool" ? new GlobalMaxPooling1D(keepDims: true) : new GlobalAveragePooling1D(keepDims: true), []);

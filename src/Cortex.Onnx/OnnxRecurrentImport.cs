@@ -192,8 +192,16 @@ internal sealed partial class ChainReader
         _ => null,
     };
 
+    /// <summary>Refuses a layer that would apply the mask of a Masking before it, which the ONNX op ignores.</summary>
+    private void RequireNoMask(NodeProto node)
+    {
+        if (layers.Any(l => l is Masking))
+            throw Unsupported(node, "reads a sequence after a Masking; Cortex's layer would apply its mask, which ONNX's op does not see");
+    }
+
     private void Recurrent(NodeProto node, Dictionary<string, int> consumers)
     {
+        RequireNoMask(node);
         Flush();
         string op = node.OpType;
         int gates = op switch { "LSTM" => 4, "GRU" => 3, _ => 1 };

@@ -71,7 +71,7 @@ public class ImportTests
         "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "reshape_conv", "embedding", "no_bias", "permute",
         "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences", "gru_backwards_no_bias",
         "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",
-        "conv1d_pools", "conv1d_causal_gap", "conv1d_same_global_max_keepdims", "time_distributed_permute"];
+        "conv1d_pools", "conv1d_causal_gap", "conv1d_same_global_max_keepdims", "time_distributed_permute", "masking"];
 
     [Theory]
     [MemberData(nameof(CortexModels))]
@@ -115,5 +115,37 @@ public class ImportTests
         lstm.Attribute.Add(new Proto.AttributeProto { Name = "clip", Type = Proto.AttributeProto.Types.AttributeType.Float, F = 3 });
         var e = Assert.Throws<NotSupportedException>(() => OnnxImporter.Load(Google.Protobuf.MessageExtensions.ToByteArray(proto), "clip.onnx"));
         Assert.Equal($"ONNX import (clip.onnx): node '{lstm.Name}' (LSTM, opset 17) has clip, activation_alpha/beta or input_forget, which Keras's layers do not.", e.Message);
+    }
+
+    [Fact]
+    public void MaskingImportsAsMaskingAndAMaskedRecurrentOpIsRefused()
+    {
+        var back = OnnxImporter.Load(OnnxExporter.ToBytes(ExportTests.Build("masking").Model), "masking.onnx");
+        Assert.Equal(0.25f, Assert.IsType<Masking>(back.Layers[1]).MaskValue);
+        // ONNX's LSTM after a Masking sees every step; Cortex's LSTM would skip the masked ones.
+        var proto = OnnxExporter.ToProto(new Sequential(new Input([7, 3]), new Masking(), new Dense(4)), 17);
+        var lstm = OnnxExporter.ToProto(ExportTests.Build("lstm").Model, 17);
+        var e = Record.Exception(() => OnnxImporter.Load(Google.Protobuf.MessageExtensions.ToByteArray(Spliced(proto, lstm)), "masked.onnx"));
+        Assert.Contains("(LSTM, opset 17) reads a sequence after a Masking", Assert.IsType<NotSupportedException>(e).Message);
+    }
+
+    /// <summary>The graph of <paramref name="a"/> (its output node dropped) followed by <paramref name="b"/>'s nodes from its input.</summary>
+    private static Proto.ModelProto Spliced(Proto.ModelProto a, Proto.ModelProto b)
+    {
+        var g = a.Graph;
+        string tail = g.Node[^1].Input[0];
+        g.Node.RemoveAt(g.Node.Count - 1);
+        g.Output.Clear();
+        string Rename(string v) => v == "input" ? tail : v is "output" or "" ? v : $"b/{v}";
+        foreach (var n in b.Graph.Node)
+        {
+            for (int i = 0; i < n.Input.Count; i++) n.Input[i] = Rename(n.Input[i]);
+            for (int i = 0; i < n.Output.Count; i++) n.Output[i] = Rename(n.Output[i]);
+            g.Node.Add(n);
+        }
+        foreach (var t in b.Graph.Initializer) t.Name = Rename(t.Name);
+        g.Initializer.AddRange(b.Graph.Initializer);
+        g.Output.AddRange(b.Graph.Output);
+        return a;
     }
 }
