@@ -18,7 +18,8 @@ namespace Cortex.Onnx;
 /// last (channel) axis, Clip(0, 6) as relu6, x·Sigmoid(x) as silu; Sub and Div by constants after the input as
 /// Normalization; Cast + Gather as Embedding; Dropout and Identity (left out); RNN, LSTM and GRU (forward, reverse or
 /// bidirectional, zero initial states, as Cortex and torch.onnx write them) as SimpleRNN, LSTM, GRU and Bidirectional,
-/// torch's <c>out[:, -1]</c> as returnSequences false; Conv, MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool
+/// torch's <c>out[:, -1]</c> as returnSequences false and <c>.mean(dim=1)</c> (ReduceMean over the steps) as
+/// GlobalAveragePooling1D; Conv, MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool
 /// on (N, C, W) sequences as the 1-D layers; Cortex's Masking pattern as Masking. An activation right after a Dense or
 /// Conv2D becomes that layer's activation.</para>
 /// <para>Layouts: Cortex's layers are channels-last, ONNX's image ops channels-first. A model exported from PyTorch
@@ -372,6 +373,15 @@ internal sealed partial class ChainReader
                 Add(new Embedding((int)dims[0], (int)dims[1]), [Tensor.FromArray(table, [(int)dims[0], (int)dims[1]])]);
                 break;
             }
+            case "ReduceMean" when shape.Length == 3 && !nchw:
+            {
+                // torch's x.mean(dim=1) over the steps of a sequence: GlobalAveragePooling1D.
+                long[] axes = node.Input.Count > 1 && node.Input[1] != "" ? [.. Constant(node, 1).Data.Select(v => (long)v)] : Ints(node, "axes");
+                if (axes is not ([1] or [-2]) || Int(node, "keepdims", 1) != 0) throw Unsupported(node, $"averages axes ({string.Join(", ", axes)}); Cortex imports the mean over the steps (axis 1) of a sequence");
+                RequireNoMask(node);
+                Add(new GlobalAveragePooling1D(), []);
+                break;
+            }
             case "Sub": Normalize(node, divide: false); break;
             case "Div": Normalize(node, divide: true); break;
             default:
@@ -428,7 +438,8 @@ internal sealed partial class ChainReader
 
     private void Add(NodeProto node)
     {
-        var (b, dims) = Constant(node, 1);
+        // torch writes a rank-3 Linear's bias first: Add(bias, MatMul(x, W)).
+        var (b, dims) = Constant(node, node.Input.Count == 2 && node.Input[1] == current ? 0 : 1);
         if (pending is { Kind: "dense", Bias: null } p && p.Activation.Name == "linear" && b.Length == p.Kernel.Shape[1] && dims.Length == 1)
         {
             p.Bias = Tensor.FromArray(b);

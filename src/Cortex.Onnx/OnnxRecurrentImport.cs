@@ -31,6 +31,8 @@ internal sealed partial class ChainReader
         BothStatesBatch,
         /// <summary>A bidirectional Y_h made (N, 2, u), before the Reshape that concatenates.</summary>
         BothLastBatch,
+        /// <summary>A bidirectional Y made (T, N, 2, u) (torch), before the Reshape that concatenates.</summary>
+        BothStatesTime,
     }
 
     private Sequence sequence;
@@ -85,7 +87,7 @@ internal sealed partial class ChainReader
         "Transpose" or "Identity" => true,
         "Squeeze" => sequence is Sequence.AllStates or Sequence.LastState,
         "ReduceSum" or "ReduceProd" or "ReduceMean" => sequence is Sequence.BothStates or Sequence.BothLast,
-        "Reshape" => sequence is Sequence.BothStatesBatch or Sequence.BothLastBatch,
+        "Reshape" => sequence is Sequence.BothStatesBatch or Sequence.BothLastBatch or Sequence.BothStatesTime,
         "Slice" => reversePending && sequence == Sequence.TimeMajor,
         "RNN" or "LSTM" or "GRU" => sequence == Sequence.TimeMajor,
         _ => false,
@@ -112,15 +114,18 @@ internal sealed partial class ChainReader
             case "Transpose" when sequence == Sequence.BothStates && Ints(node, "perm").SequenceEqual([2L, 0, 1, 3]):
                 sequence = Sequence.BothStatesBatch;
                 break;
-            case "Reshape" when sequence is Sequence.BothStatesBatch or Sequence.BothLastBatch:
+            case "Transpose" when sequence == Sequence.BothStates && Ints(node, "perm").SequenceEqual([0L, 2, 1, 3]):
+                sequence = Sequence.BothStatesTime;
+                break;
+            case "Reshape" when sequence is Sequence.BothStatesBatch or Sequence.BothLastBatch or Sequence.BothStatesTime:
             {
                 float[] target = Constant(node, 1).Data;
                 if (!target.SequenceEqual(sequence == Sequence.BothLastBatch ? [0f, -1] : [0f, 0, -1]))
                     throw Unsupported(node, $"reshapes a bidirectional op's output to ({string.Join(", ", target)}); Cortex imports the concatenation of the two directions' states");
-                Merge("concat", Sequence.BatchMajor);
+                Merge("concat", sequence == Sequence.BothStatesTime ? Sequence.TimeMajor : Sequence.BatchMajor);
                 break;
             }
-            case "ReduceSum" or "ReduceProd" or "ReduceMean":
+            case "ReduceSum" or "ReduceProd" or "ReduceMean" when sequence is Sequence.BothStates or Sequence.BothLast:
             {
                 long axis = sequence == Sequence.BothStates ? 1 : 0;
                 long[] axes = node.Input.Count > 1 && node.Input[1] != "" ? [.. Constant(node, 1).Data.Select(v => (long)v)] : Ints(node, "axes");

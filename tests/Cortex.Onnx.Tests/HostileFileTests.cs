@@ -140,6 +140,7 @@ public class HostileFileTests
     [InlineData("masking")]
     [InlineData("torch:lstm_gru_stacked")]
     [InlineData("torch:conv1d")]
+    [InlineData("torch:bilstm_mean")]
     public void MutatedFilesLoadOrAreRefusedClearly(string name)
     {
         byte[] valid = name.StartsWith("torch:")

@@ -78,6 +78,23 @@ export("lstm_gru_stacked", LastStep(nn.LSTM(4, 6, batch_first=True), nn.GRU(6, 3
 export("conv1d", nn.Sequential(nn.Conv1d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool1d(2), nn.Conv1d(4, 5, 2, dilation=2), nn.AvgPool1d(2),
                                nn.Tanh(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(5, 3)), (3, 16))
 
+
+class MeanOverSteps(nn.Module):
+    """A bidirectional recurrent layer, a Linear on every step, and the mean over the steps."""
+
+    def __init__(self, rnn, out):
+        super().__init__()
+        self.rnn = rnn
+        self.fc = nn.Linear(2 * rnn.hidden_size, out)
+
+    def forward(self, x):
+        y, _ = self.rnn(x)
+        return self.fc(y).mean(dim=1)
+
+
+export("bigru_mean", MeanOverSteps(nn.GRU(3, 4, batch_first=True, bidirectional=True), out=2), (6, 3))
+export("bilstm_mean", MeanOverSteps(nn.LSTM(3, 4, batch_first=True, bidirectional=True), out=3), (5, 3))
+
 with open(os.path.join(HERE, "onnx_import.json"), "w") as f:
     json.dump({"generator": "tests/reference/make_onnx_reference.py", "torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
 print(f"wrote {len(cases)} models to {OUT_DIR}")
