@@ -16,7 +16,10 @@ namespace Cortex.Onnx;
 /// </summary>
 /// <remarks>
 /// <para>The exported graph takes and returns tensors in Cortex's layout: input <c>"input"</c> of shape (N, …sample)
-/// — images channels-last, (N, H, W, C) — and output <c>"output"</c>, with a dynamic batch dimension <c>N</c>.
+/// — images channels-last, (N, H, W, C) — and output <c>"output"</c>, with a dynamic batch dimension <c>N</c>. A
+/// <see cref="Functional"/> model has one input per Input layer, named after it, and one output per model output,
+/// named after the layer that makes it (Keras's output names); its merge layers become Add, Sub, Mul, Div (Average),
+/// Max, Min, Concat, and Mul + ReduceSum (Dot of two matrices).
 /// Convolutions and pooling run in ONNX's NCHW layout inside the graph: one Transpose before the first of them and one
 /// back before the first layer that needs channels last (Flatten, Dense, Reshape, the output), so kernels keep their
 /// values, permuted to ONNX's (out, in, kh, kw). Keras's "same" padding becomes explicit, possibly asymmetric, pads.</para>
@@ -70,9 +73,24 @@ public static class OnnxExporter
         ArgumentNullException.ThrowIfNull(model);
         if (opset < 13)
             throw new ArgumentOutOfRangeException(nameof(opset), $"ONNX export: opset must be 13 or later. Received: opset={opset}");
+        var graph = new GraphBuilder(model.Name, opset);
+        if (model is Functional functional) FunctionalWriter.Write(graph, functional);
+        else Chain(graph, model);
+        return new ModelProto
+        {
+            IrVersion = 8,
+            ProducerName = "Cortex",
+            ProducerVersion = typeof(Model).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
+            Graph = graph.Graph,
+            OpsetImport = { new OperatorSetIdProto { Domain = "", Version = opset } },
+        };
+    }
+
+    /// <summary>A Sequential: input "input", the layers in turn, output "output".</summary>
+    private static void Chain(GraphBuilder graph, Model model)
+    {
         int[] shape = model.InputShape
             ?? throw new InvalidOperationException($"ONNX export: model '{model.Name}' is not built yet: call it on data, Fit it, or start it with an Input layer.");
-        var graph = new GraphBuilder(model.Name, opset);
         graph.Value("input", shape);
         string value = "input";
         bool nchw = false;
@@ -90,14 +108,6 @@ public static class OnnxExporter
         }
         if (nchw) value = graph.ToChannelsLast(value, shape.Length);
         graph.Output(value, "output", shape);
-        return new ModelProto
-        {
-            IrVersion = 8,
-            ProducerName = "Cortex",
-            ProducerVersion = typeof(Model).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "",
-            Graph = graph.Graph,
-            OpsetImport = { new OperatorSetIdProto { Domain = "", Version = opset } },
-        };
     }
 }
 
@@ -206,6 +216,68 @@ internal sealed class GraphBuilder(string name, int opset)
 
     /// <summary>NCHW → NHWC (rank 4), or NCW → NWC (rank 3).</summary>
     public string ToChannelsLast(string value, int rank = 4) => Node("Transpose", [value], null, rank == 3 ? Ints("perm", 0, 2, 1) : Ints("perm", 0, 2, 3, 1));
+}
+
+/// <summary>
+/// A Functional graph: one ONNX input per Input layer (named after it), each layer call's nodes on the values of the
+/// tensors it was called on, the merge layers as Add, Sub, Mul, Sum/Div (Average), Max, Min, Concat and Dot (of two
+/// matrices over their features) as Mul + ReduceSum, and one output per model output, named as Keras names them.
+/// </summary>
+internal static class FunctionalWriter
+{
+    public static void Write(GraphBuilder g, Functional model)
+    {
+        var layers = model.Nodes.Select(n => n.Layer).ToList();
+        if (layers.Any(l => l is Embedding { MaskZero: true } or Masking) && layers.Any(l => l is RecurrentLayer or Bidirectional or GlobalAveragePooling1D))
+            throw new NotSupportedException($"ONNX export: model '{model.Name}' carries a mask (Embedding with maskZero or Masking) in a graph with a layer that reads masks; ONNX's ops have no mask.");
+        var values = new Dictionary<SymbolicTensor, (string Name, bool Nchw)>();
+        foreach (var input in model.Inputs)
+        {
+            g.Value(input.Layer.Name, input.ShapeRef);
+            values[input] = (input.Layer.Name, false);
+        }
+        foreach (var node in model.Nodes)
+        {
+            if (node.Layer is Input) continue;
+            var args = node.Inputs.Select(t => ChannelsLast(g, values[t], t.ShapeRef)).ToArray();
+            if (node.Layer is Merge merge)
+            {
+                values[node.Output] = (Merged(g, merge, args, node.Inputs[0].ShapeRef), false);
+                continue;
+            }
+            if (args.Length != 1) throw new NotSupportedException($"ONNX export: {node.Layer.GetType().Name} '{node.Layer.Name}' is called on {args.Length} tensors; only merge layers take several.");
+            var (value, nchw) = values[node.Inputs[0]];
+            value = LayerWriter.Write(g, node.Layer, value, node.Inputs[0].ShapeRef, ref nchw);
+            values[node.Output] = (value, nchw);
+        }
+        var names = model.Outputs.Select(t => t.Layer.Name).ToArray();
+        for (int k = 0; k < model.Outputs.Count; k++)
+        {
+            var t = model.Outputs[k];
+            string name = names.Count(n => n == names[k]) > 1 ? $"{names[k]}_{k}" : names[k];
+            g.Output(ChannelsLast(g, values[t], t.ShapeRef), name, t.ShapeRef);
+        }
+    }
+
+    private static string ChannelsLast(GraphBuilder g, (string Name, bool Nchw) v, int[] shape) => v.Nchw ? g.ToChannelsLast(v.Name, shape.Length) : v.Name;
+
+    private static string Merged(GraphBuilder g, Merge merge, string[] args, int[] shape)
+    {
+        string Fold(string op) => args.Skip(1).Aggregate(args[0], (a, b) => g.Node(op, [a, b]));
+        return merge switch
+        {
+            Layers.Add => Fold("Add"),
+            Subtract => g.Node("Sub", [args[0], args[1]]),
+            Multiply => Fold("Mul"),
+            Average => g.Node("Div", [Fold("Add"), g.Constant($"{merge.Name}/count", [(float)args.Length])]),
+            Maximum => g.Node("Max", args),
+            Minimum => g.Node("Min", args),
+            Concatenate c => g.Node("Concat", args, null, GraphBuilder.Int("axis", c.Axis)),
+            Dot { Normalize: false } d when shape.Length == 2 && args.Length == 2 && d.Axes.All(a => a is 1 or -1) =>
+                g.Node("ReduceSum", [g.Node("Mul", [args[0], args[1]]), g.Int64s("axes", 1)], null, GraphBuilder.Int("keepdims", 1)),   // axes an input from opset 13
+            _ => throw new NotSupportedException($"ONNX export: {merge.GetType().Name} '{merge.Name}' has no ONNX form yet{(merge is Dot ? " (Dot exports for two matrices over their features, without normalize)" : "")}."),
+        };
+    }
 }
 
 /// <summary>Each exportable layer's ONNX nodes.</summary>

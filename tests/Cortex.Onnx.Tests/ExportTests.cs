@@ -148,6 +148,34 @@ public class ExportTests
     }
 
     [Fact]
+    public void AFunctionalGraphRunsInOnnxRuntimeWithItsInputAndOutputNames()
+    {
+        CortexRandom.SetGlobalSeed(4);
+        var pixels = new Input([6, 6, 1], name: "pixels");
+        var extra = new Input([5], name: "extra");
+        var encoder = new Sequential(new Dense(4, "relu"), new Dense(4));
+        SymbolicTensor img = new Flatten().Call(new MaxPooling2D(2).Call(new Conv2D(2, 3, activation: "relu").Call(pixels)));   // (N, 8)
+        SymbolicTensor a = encoder.Call(new Dense(5).Call(img)), b = encoder.Call(extra);
+        SymbolicTensor merged = new Concatenate().Call(new Add().Call(a, b), new Subtract().Call(a, b), new Multiply().Call(a, b),
+            new Average().Call(a, b, a), new Maximum().Call(a, b), new Minimum().Call(a, b), new Dot([1, 1]).Call(a, b));
+        var scores = new Dense(3, "softmax", name: "scores").Call(merged);
+        var model = new Functional([pixels, extra], [scores, new Dense(2, name: "aux").Call(a)], name: "two_heads");
+        Randomize(model, 5);
+        byte[] onnx = OnnxExporter.ToBytes(model);
+        using var session = new InferenceSession(onnx);
+        Assert.Equal(["pixels", "extra"], session.InputMetadata.Keys);
+        Assert.Equal(["scores", "aux"], session.OutputMetadata.Keys);
+        var x1 = Tensor.RandomUniform([7, 6, 6, 1], seed: 1);
+        var x2 = Tensor.RandomUniform([7, 5], seed: 2);
+        using var v1 = OrtValue.CreateTensorValueFromMemory(x1.ToArray(), [7, 6, 6, 1]);
+        using var v2 = OrtValue.CreateTensorValueFromMemory(x2.ToArray(), [7, 5]);
+        using var options = new RunOptions();
+        using var outputs = session.Run(options, ["pixels", "extra"], [v1, v2], ["scores", "aux"]);
+        var expected = model.Predict([x1, x2]);
+        for (int k = 0; k < 2; k++) AssertClose(expected[k].ToArray(), outputs[k].GetTensorDataAsSpan<float>().ToArray(), $"output {k}");
+    }
+
+    [Fact]
     public void SaveWritesTheFileAndTheExtensionMethodToo()
     {
         var (model, _) = Build("digits_mlp");
