@@ -239,13 +239,13 @@ internal static class FunctionalWriter
         foreach (var node in model.Nodes)
         {
             if (node.Layer is Input) continue;
-            var args = node.Inputs.Select(t => ChannelsLast(g, values[t], t.ShapeRef)).ToArray();
             if (node.Layer is Merge merge)
             {
+                var args = node.Inputs.Select(t => ChannelsLast(g, values[t], t.ShapeRef)).ToArray();
                 values[node.Output] = (Merged(g, merge, args, node.Inputs[0].ShapeRef), false);
                 continue;
             }
-            if (args.Length != 1) throw new NotSupportedException($"ONNX export: {node.Layer.GetType().Name} '{node.Layer.Name}' is called on {args.Length} tensors; only merge layers take several.");
+            if (node.Inputs.Count != 1) throw new NotSupportedException($"ONNX export: {node.Layer.GetType().Name} '{node.Layer.Name}' is called on {node.Inputs.Count} tensors; only merge layers take several.");
             var (value, nchw) = values[node.Inputs[0]];
             value = LayerWriter.Write(g, node.Layer, value, node.Inputs[0].ShapeRef, ref nchw);
             values[node.Output] = (value, nchw);
