@@ -28,7 +28,8 @@ namespace Cortex.Onnx;
 /// to the same layers (its boundary Transposes cancel) and predicts the same bits.</para>
 /// <para>Anything else is refused with a <see cref="NotSupportedException"/> naming the node, its op type and the
 /// opset; a damaged or hostile file with an <see cref="InvalidDataException"/> naming what is wrong, before any weight
-/// is allocated from a length the file claims. Graphs with branches need the functional API.</para>
+/// is allocated from a length the file claims. Graphs with branches (several inputs or outputs, merges of computed
+/// values by Add, Sub, Mul, Max, Min or Concat) read into a <see cref="Functional"/> with <see cref="LoadModel(string)"/>.</para>
 /// </remarks>
 /// <example>
 /// <code>
@@ -50,12 +51,67 @@ public static class OnnxImporter
         return Load(File.ReadAllBytes(path), Path.GetFileName(path));
     }
 
+    /// <summary>Reads the ONNX file at <paramref name="path"/> as a <see cref="Sequential"/> when its graph is a chain,
+    /// and as a <see cref="Functional"/> otherwise (several inputs or outputs, branches that merge).</summary>
+    /// <exception cref="InvalidDataException">The file is not a valid ONNX model.</exception>
+    /// <exception cref="NotSupportedException">An op, or a use of it, has no Cortex layer; the message names the node.</exception>
+    public static Model LoadModel(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return LoadModel(File.ReadAllBytes(path), Path.GetFileName(path));
+    }
+
+    /// <summary>Reads an ONNX model from its bytes as <see cref="LoadModel(string)"/> does.</summary>
+    /// <exception cref="InvalidDataException">The bytes are not a valid ONNX model.</exception>
+    /// <exception cref="NotSupportedException">An op, or a use of it, has no Cortex layer.</exception>
+    public static Model LoadModel(byte[] bytes, string source = "ONNX model")
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        var proto = Parse(bytes, source);
+        try
+        {
+            var g = proto.Graph;
+            if (g == null || (g.Output.Count == 1 && g.Input.Count(i => !g.Initializer.Any(t => t.Name == i.Name)) == 1))
+            {
+                // A chain reads as a Sequential (with silu, Masking and other patterns whose values branch for a node or two).
+                try { return new ChainReader(proto, source).Read(); }
+                catch (NotSupportedException) when (HasBranches(g!)) { }
+            }
+            return new GraphReader(proto, source).Read();
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{source}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Whether a computed value of <paramref name="g"/> is read by two nodes.</summary>
+    private static bool HasBranches(GraphProto g)
+    {
+        var constants = new HashSet<string>(g.Initializer.Select(t => t.Name));
+        return g.Node.SelectMany(n => n.Input.Where(i => i != "" && !constants.Contains(i)).Distinct()).GroupBy(v => v).Any(v => v.Count() > 1);
+    }
+
     /// <summary>Reads an ONNX model from its bytes; <paramref name="source"/> names it in messages.</summary>
     /// <exception cref="InvalidDataException">The bytes are not a valid ONNX model.</exception>
     /// <exception cref="NotSupportedException">An op, or a use of it, has no Cortex layer.</exception>
     public static Sequential Load(byte[] bytes, string source = "ONNX model")
     {
         ArgumentNullException.ThrowIfNull(bytes);
+        var proto = Parse(bytes, source);
+        try
+        {
+            return new ChainReader(proto, source).Read();
+        }
+        catch (ArgumentException e)
+        {
+            // A layer refused what the file describes (zero units, a shape it cannot take): the file is at fault.
+            throw new InvalidDataException($"{source}: {e.Message}", e);
+        }
+    }
+
+    private static ModelProto Parse(byte[] bytes, string source)
+    {
         ModelProto proto;
         try
         {
@@ -67,15 +123,7 @@ public static class OnnxImporter
         {
             throw new InvalidDataException($"{source}: not an ONNX model ({e.Message})", e);
         }
-        try
-        {
-            return new ChainReader(proto, source).Read();
-        }
-        catch (ArgumentException e)
-        {
-            // A layer refused what the file describes (zero units, a shape it cannot take): the file is at fault.
-            throw new InvalidDataException($"{source}: {e.Message}", e);
-        }
+        return proto;
     }
 }
 
@@ -122,7 +170,7 @@ internal sealed partial class ChainReader
         var graph = model.Graph;
         foreach (var t in graph.Initializer) AddConstant(t);
         var inputs = graph.Input.Where(i => !constants.ContainsKey(i.Name)).ToList();
-        if (inputs.Count != 1) throw new NotSupportedException($"ONNX import ({source}): the graph has {inputs.Count} inputs; Cortex imports one (several need the functional API).");
+        if (inputs.Count != 1) throw new NotSupportedException($"ONNX import ({source}): the graph has {inputs.Count} inputs; Load reads one; LoadModel reads several into a Functional.");
         if (graph.Output.Count != 1) throw new NotSupportedException($"ONNX import ({source}): the graph has {graph.Output.Count} outputs; Cortex imports one.");
         current = inputs[0].Name;
         shape = InputShape(inputs[0]);
@@ -197,8 +245,12 @@ internal sealed partial class ChainReader
         }
     }
 
-    private int[] InputShape(ValueInfoProto input)
+    private int[] InputShape(ValueInfoProto input) => Shape(input, source);
+
+    /// <summary>The Cortex shape (batch −1) of a graph input: float, fixed sizes after the batch axis.</summary>
+    internal static int[] Shape(ValueInfoProto input, string source)
     {
+        InvalidDataException Bad(string what) => new($"{source}: {what}.");
         var dims = input.Type?.TensorType?.Shape?.Dim ?? throw Bad($"the input '{input.Name}' has no tensor shape");
         if (input.Type.TensorType.ElemType != (int)TensorProto.Types.DataType.Float)
             throw new NotSupportedException($"ONNX import ({source}): the input '{input.Name}' has element type {input.Type.TensorType.ElemType}; Cortex imports float inputs.");
@@ -284,7 +336,7 @@ internal sealed partial class ChainReader
         bool recurrent = node.OpType is "RNN" or "LSTM" or "GRU";
         var computed = node.Input.Where(i => i != "" && !constants.ContainsKey(i) && !(recurrent && zeroStates.Contains(i))).Distinct().ToList();
         if (computed.Count != 1 || computed[0] != current)
-            throw new NotSupportedException($"ONNX import ({source}): node '{node.Name}' ({node.OpType}) reads {string.Join(", ", computed.Select(c => $"'{c}'"))}, not only the chain's '{current}': graphs with branches need the functional API.");
+            throw new NotSupportedException($"ONNX import ({source}): node '{node.Name}' ({node.OpType}) reads {string.Join(", ", computed.Select(c => $"'{c}'"))}, not only the chain's '{current}': LoadModel reads graphs with branches into a Functional.");
     }
 
     private static readonly HashSet<string> FoldingOps = ["Identity", "Dropout", "Cast", "Pad", "Relu", "Sigmoid", "Tanh", "Softplus", "Selu", "LeakyRelu", "Elu", "Clip", "Softmax", "Add"];

@@ -148,4 +148,35 @@ public class ImportTests
         g.Output.AddRange(b.Graph.Output);
         return a;
     }
+
+    /// <summary>Two inputs (an image, a vector), a shared Sequential block, five merges and two outputs.</summary>
+    internal static (Functional Model, Sequential Encoder) TwoHeads()
+    {
+        CortexRandom.SetGlobalSeed(6);
+        var pixels = new Input([6, 6, 1], name: "pixels");
+        var extra = new Input([5], name: "extra");
+        var encoder = new Sequential(new Dense(4, "relu"), new Dense(4));
+        SymbolicTensor img = new Flatten().Call(new MaxPooling2D(2).Call(new Conv2D(2, 3, activation: "relu").Call(pixels)));
+        SymbolicTensor a = encoder.Call(new Dense(5).Call(img)), b = encoder.Call(extra);
+        SymbolicTensor merged = new Concatenate().Call(new Add().Call(a, b), new Subtract().Call(a, b), new Multiply().Call(a, b),
+            new Maximum().Call(a, b), new Minimum().Call(a, b, a));
+        var model = new Functional([pixels, extra], [new Dense(3, "softmax", name: "scores").Call(merged), new Dense(2, name: "aux").Call(a)], name: "two_heads");
+        ExportTests.Randomize(model, 5);
+        return (model, encoder);
+    }
+
+    [Fact]
+    public void AFunctionalGraphImportsBackToAFunctionalThatPredictsTheSameBits()
+    {
+        var (model, encoder) = TwoHeads();
+        var back = Assert.IsType<Functional>(OnnxImporter.LoadModel(OnnxExporter.ToBytes(model), "graph.onnx"));
+        var x = new[] { Tensor.RandomUniform([7, 6, 6, 1], seed: 1), Tensor.RandomUniform([7, 5], seed: 2) };
+        var expected = model.Predict(x);
+        var actual = back.Predict(x);
+        for (int k = 0; k < 2; k++) Assert.Equal(expected[k].ToArray(), actual[k].ToArray());
+        // ONNX holds the shared encoder's weights once per call: it comes back as two encoders with equal weights.
+        Assert.Equal(model.Variables.Sum(v => v.Size) + encoder.Variables.Sum(v => v.Size), back.Variables.Sum(v => v.Size));
+        Assert.IsType<Sequential>(OnnxImporter.LoadModel(OnnxExporter.ToBytes(ExportTests.Build("lstm").Model)));
+        Assert.IsType<Sequential>(OnnxImporter.LoadModel(PathOf("activations")));          // silu's x · Sigmoid(x) is no branch
+    }
 }
