@@ -51,9 +51,17 @@ internal sealed class GraphReader(ModelProto model, string source)
             symbols[output] = Block(graph, segment, segmentInput, x, output).Call(x);
             segment.Clear();
         }
+        var addTerms = new Dictionary<string, SymbolicTensor[]>();   // an Add merge's output → the terms it sums
         foreach (var node in graph.Node)
         {
             if (node.OpType == "Constant") continue;
+            // Cortex's Average: Add(…Add(a, b)…, z) / n, the n terms' sum divided by their count.
+            if (node.OpType == "Div" && node.Input.Count == 2 && node.Output.Count == 1 && addTerms.TryGetValue(node.Input[0], out var terms)
+                && Scalar(graph, node.Input[1]) == terms.Length && segment.Count == 0)
+            {
+                symbols[node.Output[0]] = new Average().Call(terms);
+                continue;
+            }
             if (IsMerge(node))
             {
                 Close();
@@ -61,6 +69,9 @@ internal sealed class GraphReader(ModelProto model, string source)
                     : throw new NotSupportedException($"ONNX import ({source}): node '{node.Name}' ({node.OpType}) reads '{i}', which no input or earlier node of the graph makes.")).ToArray();
                 if (node.Output.Count != 1) throw new InvalidDataException($"{source}: node '{node.Name}' ({node.OpType}) has {node.Output.Count} outputs.");
                 symbols[node.Output[0]] = Merges[node.OpType](node).Call(args);
+                if (node.OpType == "Add")
+                    addTerms[node.Output[0]] = [.. node.Input.Where(i => i != "").SelectMany(i =>
+                        addTerms.TryGetValue(i, out var inner) && consumers.GetValueOrDefault(i) == 1 ? inner : [symbols[i]])];
                 continue;
             }
             var computed = node.Input.Where(i => i != "" && !constantNames.Contains(i)).Distinct().ToList();
@@ -78,6 +89,14 @@ internal sealed class GraphReader(ModelProto model, string source)
             : throw new InvalidDataException($"{source}: the output '{o.Name}' is made by no node.")).ToList();
         if (outputs.Count == 0) throw new InvalidDataException($"{source}: the graph has no outputs.");
         return new Functional(inputs, outputs, string.IsNullOrEmpty(graph.Name) ? null : SafeName(graph.Name));
+    }
+
+    /// <summary>The value of a one-float initializer, or NaN.</summary>
+    private static float Scalar(GraphProto graph, string name)
+    {
+        var t = graph.Initializer.FirstOrDefault(i => i.Name == name);
+        if (t == null || t.DataType != (int)TensorProto.Types.DataType.Float || t.Dims.Any(d => d != 1)) return float.NaN;
+        return t.RawData.Length == 4 ? BitConverter.ToSingle(t.RawData.Span) : t.FloatData.Count == 1 ? t.FloatData[0] : float.NaN;
     }
 
     private static string SafeName(string name) => new([.. name.Take(64).Select(c => char.IsLetterOrDigit(c) || c is '_' or '-' ? c : '_')]);

@@ -159,7 +159,7 @@ public class ImportTests
         SymbolicTensor img = new Flatten().Call(new MaxPooling2D(2).Call(new Conv2D(2, 3, activation: "relu").Call(pixels)));
         SymbolicTensor a = encoder.Call(new Dense(5).Call(img)), b = encoder.Call(extra);
         SymbolicTensor merged = new Concatenate().Call(new Add().Call(a, b), new Subtract().Call(a, b), new Multiply().Call(a, b),
-            new Maximum().Call(a, b), new Minimum().Call(a, b, a));
+            new Maximum().Call(a, b), new Minimum().Call(a, b, a), new Average().Call(a, b, a));
         var model = new Functional([pixels, extra], [new Dense(3, "softmax", name: "scores").Call(merged), new Dense(2, name: "aux").Call(a)], name: "two_heads");
         ExportTests.Randomize(model, 5);
         return (model, encoder);
