@@ -26,13 +26,13 @@ internal static class OnnxCommands
 
     public static Command Import(TextWriter stdout)
     {
-        var from = new Argument<string>("MODEL.onnx") { Description = "The ONNX model (a chain of layers, as torch.onnx.export writes one)." };
+        var from = new Argument<string>("MODEL.onnx") { Description = "The ONNX model (a chain of layers, as torch.onnx.export writes one, or a graph with branches)." };
         var to = new Argument<string>("MODEL.cortex") { Description = "The Cortex model file to write." };
         var command = new Command("import", "Read an ONNX model into a Cortex model and save it (then summary, evaluate, predict, or train it further).") { from, to };
         command.SetAction(p =>
         {
             string target = p.GetValue(to)!;
-            var model = OnnxImporter.Load(p.GetValue(from)!);
+            var model = OnnxImporter.LoadModel(p.GetValue(from)!);
             model.Save(target);
             model.Summary(stdout.WriteLine);
             stdout.WriteLine($"Wrote {target}.");

@@ -16,7 +16,10 @@ namespace Cortex.Onnx;
 /// </summary>
 /// <remarks>
 /// <para>The exported graph takes and returns tensors in Cortex's layout: input <c>"input"</c> of shape (N, …sample)
-/// — images channels-last, (N, H, W, C) — and output <c>"output"</c>, with a dynamic batch dimension <c>N</c>.
+/// — images channels-last, (N, H, W, C) — and output <c>"output"</c>, with a dynamic batch dimension <c>N</c>. A
+/// <see cref="Functional"/> model has one input per Input layer, named after it, and one output per model output,
+/// named after the layer that makes it (Keras's output names); its merge layers become Add, Sub, Mul, Div (Average),
+/// Max, Min, Concat, and Mul + ReduceSum (Dot of two matrices).
 /// Convolutions and pooling run in ONNX's NCHW layout inside the graph: one Transpose before the first of them and one
 /// back before the first layer that needs channels last (Flatten, Dense, Reshape, the output), so kernels keep their
 /// values, permuted to ONNX's (out, in, kh, kw). Keras's "same" padding becomes explicit, possibly asymmetric, pads.</para>
@@ -24,7 +27,11 @@ namespace Cortex.Onnx;
 /// (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax, Softplus, relu6 as Clip, silu as x·Sigmoid(x)), Conv2D (Conv),
 /// MaxPooling2D (MaxPool), AveragePooling2D (AveragePool without the padding in the count), GlobalAveragePooling2D
 /// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), Dropout (left out: inference),
-/// Normalization (Sub, Div) and Embedding (Cast, Gather). Any other layer is refused with an
+/// Normalization (Sub, Div), Embedding (Cast, Gather), SimpleRNN/LSTM/GRU (RNN/LSTM/GRU, time-major) and Bidirectional
+/// (one bidirectional op and its merge), Conv1D (Conv on (N, C, W)), MaxPooling1D/AveragePooling1D,
+/// GlobalAveragePooling1D/GlobalMaxPooling1D, TimeDistributed(Dense) and Masking (its zeroing of padded steps). A
+/// recurrent layer or GlobalAveragePooling1D that would read a mask (Embedding with maskZero or Masking before it) is
+/// refused: ONNX's ops have no mask. Any other layer is refused with an
 /// <see cref="NotSupportedException"/> naming it, before anything is written. Weights are stored inside the file;
 /// ONNX's external-data form (for models over 2 GB) is not written.</para>
 /// </remarks>
@@ -66,19 +73,9 @@ public static class OnnxExporter
         ArgumentNullException.ThrowIfNull(model);
         if (opset < 13)
             throw new ArgumentOutOfRangeException(nameof(opset), $"ONNX export: opset must be 13 or later. Received: opset={opset}");
-        int[] shape = model.InputShape
-            ?? throw new InvalidOperationException($"ONNX export: model '{model.Name}' is not built yet: call it on data, Fit it, or start it with an Input layer.");
-        var graph = new GraphBuilder(model.Name);
-        graph.Value("input", shape);
-        string value = "input";
-        bool nchw = false;
-        foreach (var layer in model.Layers)
-        {
-            value = LayerWriter.Write(graph, layer, value, shape, ref nchw);
-            shape = layer.ComputeOutputShape(shape);
-        }
-        if (nchw) value = graph.ToChannelsLast(value);
-        graph.Output(value, "output", shape);
+        var graph = new GraphBuilder(model.Name, opset);
+        if (model is Functional functional) FunctionalWriter.Write(graph, functional);
+        else Chain(graph, model);
         return new ModelProto
         {
             IrVersion = 8,
@@ -87,6 +84,30 @@ public static class OnnxExporter
             Graph = graph.Graph,
             OpsetImport = { new OperatorSetIdProto { Domain = "", Version = opset } },
         };
+    }
+
+    /// <summary>A Sequential: input "input", the layers in turn, output "output".</summary>
+    private static void Chain(GraphBuilder graph, Model model)
+    {
+        int[] shape = model.InputShape
+            ?? throw new InvalidOperationException($"ONNX export: model '{model.Name}' is not built yet: call it on data, Fit it, or start it with an Input layer.");
+        graph.Value("input", shape);
+        string value = "input";
+        bool nchw = false;
+        bool masked = false;
+        foreach (var layer in model.Layers)
+        {
+            // ONNX's recurrent ops have no per-step mask: a masked sequence would be read as if every step were real.
+            if (masked && layer is RecurrentLayer or Bidirectional)
+                throw new NotSupportedException($"ONNX export: {layer.GetType().Name} '{layer.Name}' reads a masked sequence (Embedding with maskZero or Masking before it); ONNX's recurrent ops have no mask.");
+            if (masked && layer is GlobalAveragePooling1D)
+                throw new NotSupportedException($"ONNX export: GlobalAveragePooling1D '{layer.Name}' averages the unmasked steps of a masked sequence (Embedding with maskZero or Masking before it); ONNX's pooling has no mask.");
+            masked |= layer is Embedding { MaskZero: true } or Masking;
+            value = LayerWriter.Write(graph, layer, value, shape, ref nchw);
+            shape = layer.ComputeOutputShape(shape);
+        }
+        if (nchw) value = graph.ToChannelsLast(value, shape.Length);
+        graph.Output(value, "output", shape);
     }
 }
 
@@ -99,8 +120,11 @@ public static class OnnxModelExtensions
 }
 
 /// <summary>Builds a GraphProto: named values, initializers and nodes.</summary>
-internal sealed class GraphBuilder(string name)
+internal sealed class GraphBuilder(string name, int opset)
 {
+    /// <summary>The operator set written (some ops' attributes became inputs).</summary>
+    public int Opset { get; } = opset;
+
     private int counter;
 
     public GraphProto Graph { get; } = new() { Name = name };
@@ -148,6 +172,17 @@ internal sealed class GraphBuilder(string name)
         return t.Name;
     }
 
+    /// <summary>Adds a node with several outputs; returns their names.</summary>
+    public string[] Nodes(string op, string[] inputs, int outputs, params AttributeProto[] attributes)
+    {
+        var node = new NodeProto { OpType = op, Name = Fresh(op) };
+        node.Input.AddRange(inputs);
+        for (int i = 0; i < outputs; i++) node.Output.Add(Fresh(op.ToLowerInvariant()));
+        node.Attribute.AddRange(attributes);
+        Graph.Node.Add(node);
+        return [.. node.Output];
+    }
+
     /// <summary>Adds a node; returns its (one) output's name.</summary>
     public string Node(string op, string[] inputs, string? output = null, params AttributeProto[] attributes)
     {
@@ -161,6 +196,13 @@ internal sealed class GraphBuilder(string name)
     }
 
     public static AttributeProto Int(string attr, long v) => new() { Name = attr, Type = AttributeProto.Types.AttributeType.Int, I = v };
+    public static AttributeProto String(string attr, string v) => new() { Name = attr, Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(v) };
+    public static AttributeProto Strings(string attr, IEnumerable<string> v)
+    {
+        var a = new AttributeProto { Name = attr, Type = AttributeProto.Types.AttributeType.Strings };
+        a.Strings.AddRange(v.Select(ByteString.CopyFromUtf8));
+        return a;
+    }
     public static AttributeProto Float(string attr, float v) => new() { Name = attr, Type = AttributeProto.Types.AttributeType.Float, F = v };
     public static AttributeProto Ints(string attr, params long[] v)
     {
@@ -169,11 +211,73 @@ internal sealed class GraphBuilder(string name)
         return a;
     }
 
-    /// <summary>NHWC → NCHW.</summary>
-    public string ToChannelsFirst(string value) => Node("Transpose", [value], null, Ints("perm", 0, 3, 1, 2));
+    /// <summary>NHWC → NCHW (rank 4), or NWC → NCW (rank 3).</summary>
+    public string ToChannelsFirst(string value, int rank = 4) => Node("Transpose", [value], null, rank == 3 ? Ints("perm", 0, 2, 1) : Ints("perm", 0, 3, 1, 2));
 
-    /// <summary>NCHW → NHWC.</summary>
-    public string ToChannelsLast(string value) => Node("Transpose", [value], null, Ints("perm", 0, 2, 3, 1));
+    /// <summary>NCHW → NHWC (rank 4), or NCW → NWC (rank 3).</summary>
+    public string ToChannelsLast(string value, int rank = 4) => Node("Transpose", [value], null, rank == 3 ? Ints("perm", 0, 2, 1) : Ints("perm", 0, 2, 3, 1));
+}
+
+/// <summary>
+/// A Functional graph: one ONNX input per Input layer (named after it), each layer call's nodes on the values of the
+/// tensors it was called on, the merge layers as Add, Sub, Mul, Sum/Div (Average), Max, Min, Concat and Dot (of two
+/// matrices over their features) as Mul + ReduceSum, and one output per model output, named as Keras names them.
+/// </summary>
+internal static class FunctionalWriter
+{
+    public static void Write(GraphBuilder g, Functional model)
+    {
+        var layers = model.Nodes.Select(n => n.Layer).ToList();
+        if (layers.Any(l => l is Embedding { MaskZero: true } or Masking) && layers.Any(l => l is RecurrentLayer or Bidirectional or GlobalAveragePooling1D))
+            throw new NotSupportedException($"ONNX export: model '{model.Name}' carries a mask (Embedding with maskZero or Masking) in a graph with a layer that reads masks; ONNX's ops have no mask.");
+        var values = new Dictionary<SymbolicTensor, (string Name, bool Nchw)>();
+        foreach (var input in model.Inputs)
+        {
+            g.Value(input.Layer.Name, input.ShapeRef);
+            values[input] = (input.Layer.Name, false);
+        }
+        foreach (var node in model.Nodes)
+        {
+            if (node.Layer is Input) continue;
+            if (node.Layer is Merge merge)
+            {
+                var args = node.Inputs.Select(t => ChannelsLast(g, values[t], t.ShapeRef)).ToArray();
+                values[node.Output] = (Merged(g, merge, args, node.Inputs[0].ShapeRef), false);
+                continue;
+            }
+            if (node.Inputs.Count != 1) throw new NotSupportedException($"ONNX export: {node.Layer.GetType().Name} '{node.Layer.Name}' is called on {node.Inputs.Count} tensors; only merge layers take several.");
+            var (value, nchw) = values[node.Inputs[0]];
+            value = LayerWriter.Write(g, node.Layer, value, node.Inputs[0].ShapeRef, ref nchw);
+            values[node.Output] = (value, nchw);
+        }
+        var names = model.Outputs.Select(t => t.Layer.Name).ToArray();
+        for (int k = 0; k < model.Outputs.Count; k++)
+        {
+            var t = model.Outputs[k];
+            string name = names.Count(n => n == names[k]) > 1 ? $"{names[k]}_{k}" : names[k];
+            g.Output(ChannelsLast(g, values[t], t.ShapeRef), name, t.ShapeRef);
+        }
+    }
+
+    private static string ChannelsLast(GraphBuilder g, (string Name, bool Nchw) v, int[] shape) => v.Nchw ? g.ToChannelsLast(v.Name, shape.Length) : v.Name;
+
+    private static string Merged(GraphBuilder g, Merge merge, string[] args, int[] shape)
+    {
+        string Fold(string op) => args.Skip(1).Aggregate(args[0], (a, b) => g.Node(op, [a, b]));
+        return merge switch
+        {
+            Layers.Add => Fold("Add"),
+            Subtract => g.Node("Sub", [args[0], args[1]]),
+            Multiply => Fold("Mul"),
+            Average => g.Node("Div", [Fold("Add"), g.Constant($"{merge.Name}/count", [(float)args.Length])]),
+            Maximum => g.Node("Max", args),
+            Minimum => g.Node("Min", args),
+            Concatenate c => g.Node("Concat", args, null, GraphBuilder.Int("axis", c.Axis)),
+            Dot { Normalize: false } d when shape.Length == 2 && args.Length == 2 && d.Axes.All(a => a is 1 or -1) =>
+                g.Node("ReduceSum", [g.Node("Mul", [args[0], args[1]]), g.Int64s("axes", 1)], null, GraphBuilder.Int("keepdims", 1)),   // axes an input from opset 13
+            _ => throw new NotSupportedException($"ONNX export: {merge.GetType().Name} '{merge.Name}' has no ONNX form yet{(merge is Dot ? " (Dot exports for two matrices over their features, without normalize)" : "")}."),
+        };
+    }
 }
 
 /// <summary>Each exportable layer's ONNX nodes.</summary>
@@ -190,7 +294,7 @@ internal static class LayerWriter
                 return value;
             case Dense dense:
             {
-                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 string w = g.Constant($"{dense.Name}/kernel", dense.Kernel!.AsSpan(), dense.Kernel.ShapeRef[0], dense.Kernel.ShapeRef[1]);
                 string? b = dense.Bias == null ? null : g.Constant($"{dense.Name}/bias", dense.Bias.AsSpan(), dense.Bias.ShapeRef[0]);
                 string z = shape.Length == 2
@@ -229,25 +333,70 @@ internal static class LayerWriter
             case BatchNormalization bn:
                 return BatchNorm(g, bn, value, shape, ref nchw);
             case Flatten:
-                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 return g.Node("Flatten", [value], null, GraphBuilder.Int("axis", 1));
             case Reshape reshape:
             {
-                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 int[] target = reshape.ComputeOutputShape(shape);
                 return g.Node("Reshape", [value, g.Int64s($"{reshape.Name}/shape", [0, .. target[1..].Select(d => (long)d)])]);
             }
             case Layers.Permute permute:
-                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 return g.Node("Transpose", [value], null, GraphBuilder.Ints("perm", [0, .. permute.Dims.Select(d => (long)d)]));
             case Normalization norm:
             {
-                if (nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 int f = norm.MeanWeight!.Size;
                 var std = new float[f];
                 for (int i = 0; i < f; i++) std[i] = MathF.Max(MathF.Sqrt(norm.VarianceWeight!.AsSpan()[i]), Normalization.Epsilon);
                 string centred = g.Node("Sub", [value, g.Constant($"{norm.Name}/mean", norm.MeanWeight.AsSpan(), f)]);
                 return g.Node("Div", [centred, g.Constant($"{norm.Name}/std", std, f)]);
+            }
+            case RecurrentLayer rnn:
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
+                return RecurrentWriter.Write(g, rnn, [rnn], "", value, shape, g.Opset);
+            case Bidirectional bi:
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
+                return RecurrentWriter.Write(g, bi, [bi.Forward, bi.Backward], bi.MergeMode, value, shape, g.Opset);
+            case Conv1D conv:
+            {
+                if (!nchw) (value, nchw) = (g.ToChannelsFirst(value, 3), true);
+                var win = SequenceLayers.Window(conv.Name, shape, conv.KernelSize, conv.Strides, conv.DilationRate, conv.Padding, "kernel size");
+                var k = conv.Kernel!;                                     // (k, in, out) → ONNX's (out, in, k)
+                string w = g.Constant($"{conv.Name}/kernel", Permute(k.AsSpan(), k.ShapeRef, [2, 1, 0]), k.ShapeRef[2], k.ShapeRef[1], k.ShapeRef[0]);
+                var inputs = conv.Bias == null ? new[] { value, w } : [value, w, g.Constant($"{conv.Name}/bias", conv.Bias.AsSpan(), conv.Bias.ShapeRef[0])];
+                string y = g.Node("Conv", inputs, null, GraphBuilder.Ints("kernel_shape", win.KW), GraphBuilder.Ints("strides", win.SW),
+                    GraphBuilder.Ints("dilations", win.DW), Pads1D(win));
+                return Activation(g, conv.Activation, y, channelsAxis: 1, layer);
+            }
+            case Pooling1D pool:
+            {
+                if (!nchw) (value, nchw) = (g.ToChannelsFirst(value, 3), true);
+                var win = SequenceLayers.Window(pool.Name, shape, pool.PoolSize, pool.Strides, 1, pool.Padding, "pool size");
+                var attrs = new List<AttributeProto> { GraphBuilder.Ints("kernel_shape", win.KW), GraphBuilder.Ints("strides", win.SW), Pads1D(win) };
+                if (pool is AveragePooling1D) attrs.Add(GraphBuilder.Int("count_include_pad", 0));
+                return g.Node(pool is MaxPooling1D ? "MaxPool" : "AveragePool", [value], null, [.. attrs]);
+            }
+            case GlobalPooling1D gp:
+            {
+                if (!nchw) value = g.ToChannelsFirst(value, 3);
+                nchw = false;
+                string pooled = g.Node(gp is GlobalMaxPooling1D ? "GlobalMaxPool" : "GlobalAveragePool", [value]);     // (N, C, 1)
+                return gp.KeepDims ? g.ToChannelsLast(pooled, 3) : g.Node("Flatten", [pooled], null, GraphBuilder.Int("axis", 1));
+            }
+            case TimeDistributed { Layer: Dense inner }:
+                return Write(g, inner, value, shape, ref nchw);             // Dense already maps the last axis of any rank
+            case Masking masking:
+            {
+                // Keras's Masking zeroes the steps whose features all equal the mask value: x · max_f(x_f ≠ v).
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
+                string differs = g.Node("Cast", [g.Node("Not", [g.Node("Equal", [value, g.Constant($"{masking.Name}/mask_value", [masking.MaskValue])])])], null,
+                    GraphBuilder.Int("to", (long)TensorProto.Types.DataType.Float));
+                string keep = g.Opset >= 18
+                    ? g.Node("ReduceMax", [differs, g.Int64s("axes", -1)], null, GraphBuilder.Int("keepdims", 1))
+                    : g.Node("ReduceMax", [differs], null, GraphBuilder.Ints("axes", -1), GraphBuilder.Int("keepdims", 1));
+                return g.Node("Mul", [value, keep]);
             }
             case Embedding emb:
             {
@@ -267,13 +416,21 @@ internal static class LayerWriter
         return GraphBuilder.Ints("pads", w.PadTop, w.PadLeft, Math.Max(totalH - w.PadTop, 0), Math.Max(totalW - w.PadLeft, 0));
     }
 
+    /// <summary>Explicit pads [left, right] for a 1-D window (height 1): "same" puts the odd step on the right, "causal"
+    /// all of the padding on the left.</summary>
+    private static AttributeProto Pads1D(Window2D w)
+    {
+        int total = Math.Max((w.OW - 1) * w.SW + (w.KW - 1) * w.DW + 1 - w.W, 0);
+        return GraphBuilder.Ints("pads", w.PadLeft, Math.Max(total - w.PadLeft, 0));
+    }
+
     /// <summary>The inference form: ONNX's BatchNormalization when the normalised axis is axis 1 in the value's
     /// layout (channels of an NCHW image, features of a matrix); otherwise x·scale + shift with broadcast constants.</summary>
     private static string BatchNorm(GraphBuilder g, BatchNormalization bn, string value, int[] shape, ref bool nchw)
     {
         int axis = bn.Axis < 0 ? bn.Axis + shape.Length : bn.Axis, c = shape[axis];
         if (shape.Length == 4 && axis == 3 && !nchw) (value, nchw) = (g.ToChannelsFirst(value), true);
-        if (shape.Length != 4 && nchw) (value, nchw) = (g.ToChannelsLast(value), false);
+        if (shape.Length != 4 && nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
         var ones = Enumerable.Repeat(1f, c).ToArray();
         string gamma = g.Constant($"{bn.Name}/gamma", bn.Gamma == null ? ones : bn.Gamma.AsSpan(), c);
         string beta = g.Constant($"{bn.Name}/beta", bn.Beta == null ? new float[c] : bn.Beta.AsSpan(), c);
@@ -312,7 +469,7 @@ internal static class LayerWriter
     };
 
     /// <summary>A copy of <paramref name="values"/> (of <paramref name="shape"/>) with its axes permuted: output axis i is input axis perm[i].</summary>
-    private static float[] Permute(ReadOnlySpan<float> values, int[] shape, int[] perm)
+    internal static float[] Permute(ReadOnlySpan<float> values, int[] shape, int[] perm)
     {
         int rank = shape.Length;
         int[] outShape = [.. perm.Select(p => shape[p])];

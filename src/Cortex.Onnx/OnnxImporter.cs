@@ -16,7 +16,11 @@ namespace Cortex.Onnx;
 /// "valid" or "same"); MaxPool and AveragePool; GlobalAveragePool; BatchNormalization (inference form); Flatten;
 /// Reshape with a constant shape; Transpose; Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softplus, Softmax on the
 /// last (channel) axis, Clip(0, 6) as relu6, x·Sigmoid(x) as silu; Sub and Div by constants after the input as
-/// Normalization; Cast + Gather as Embedding; Dropout and Identity (left out). An activation right after a Dense or
+/// Normalization; Cast + Gather as Embedding; Dropout and Identity (left out); RNN, LSTM and GRU (forward, reverse or
+/// bidirectional, zero initial states, as Cortex and torch.onnx write them) as SimpleRNN, LSTM, GRU and Bidirectional,
+/// torch's <c>out[:, -1]</c> as returnSequences false and <c>.mean(dim=1)</c> (ReduceMean over the steps) as
+/// GlobalAveragePooling1D; Conv, MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool
+/// on (N, C, W) sequences as the 1-D layers; Cortex's Masking pattern as Masking. An activation right after a Dense or
 /// Conv2D becomes that layer's activation.</para>
 /// <para>Layouts: Cortex's layers are channels-last, ONNX's image ops channels-first. A model exported from PyTorch
 /// keeps its NCHW input: the imported model starts with <c>Permute([2, 3, 1])</c> and, before a Flatten, permutes back,
@@ -24,7 +28,8 @@ namespace Cortex.Onnx;
 /// to the same layers (its boundary Transposes cancel) and predicts the same bits.</para>
 /// <para>Anything else is refused with a <see cref="NotSupportedException"/> naming the node, its op type and the
 /// opset; a damaged or hostile file with an <see cref="InvalidDataException"/> naming what is wrong, before any weight
-/// is allocated from a length the file claims. Graphs with branches need the functional API.</para>
+/// is allocated from a length the file claims. Graphs with branches (several inputs or outputs, merges of computed
+/// values by Add, Sub, Mul, Max, Min or Concat) read into a <see cref="Functional"/> with <see cref="LoadModel(string)"/>.</para>
 /// </remarks>
 /// <example>
 /// <code>
@@ -46,12 +51,67 @@ public static class OnnxImporter
         return Load(File.ReadAllBytes(path), Path.GetFileName(path));
     }
 
+    /// <summary>Reads the ONNX file at <paramref name="path"/> as a <see cref="Sequential"/> when its graph is a chain,
+    /// and as a <see cref="Functional"/> otherwise (several inputs or outputs, branches that merge).</summary>
+    /// <exception cref="InvalidDataException">The file is not a valid ONNX model.</exception>
+    /// <exception cref="NotSupportedException">An op, or a use of it, has no Cortex layer; the message names the node.</exception>
+    public static Model LoadModel(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return LoadModel(File.ReadAllBytes(path), Path.GetFileName(path));
+    }
+
+    /// <summary>Reads an ONNX model from its bytes as <see cref="LoadModel(string)"/> does.</summary>
+    /// <exception cref="InvalidDataException">The bytes are not a valid ONNX model.</exception>
+    /// <exception cref="NotSupportedException">An op, or a use of it, has no Cortex layer.</exception>
+    public static Model LoadModel(byte[] bytes, string source = "ONNX model")
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        var proto = Parse(bytes, source);
+        try
+        {
+            var g = proto.Graph;
+            if (g == null || (g.Output.Count == 1 && g.Input.Count(i => !g.Initializer.Any(t => t.Name == i.Name)) == 1))
+            {
+                // A chain reads as a Sequential (with silu, Masking and other patterns whose values branch for a node or two).
+                try { return new ChainReader(proto, source).Read(); }
+                catch (NotSupportedException) when (HasBranches(g!)) { }
+            }
+            return new GraphReader(proto, source).Read();
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"{source}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Whether a computed value of <paramref name="g"/> is read by two nodes.</summary>
+    private static bool HasBranches(GraphProto g)
+    {
+        var constants = new HashSet<string>(g.Initializer.Select(t => t.Name));
+        return g.Node.SelectMany(n => n.Input.Where(i => i != "" && !constants.Contains(i)).Distinct()).GroupBy(v => v).Any(v => v.Count() > 1);
+    }
+
     /// <summary>Reads an ONNX model from its bytes; <paramref name="source"/> names it in messages.</summary>
     /// <exception cref="InvalidDataException">The bytes are not a valid ONNX model.</exception>
     /// <exception cref="NotSupportedException">An op, or a use of it, has no Cortex layer.</exception>
     public static Sequential Load(byte[] bytes, string source = "ONNX model")
     {
         ArgumentNullException.ThrowIfNull(bytes);
+        var proto = Parse(bytes, source);
+        try
+        {
+            return new ChainReader(proto, source).Read();
+        }
+        catch (ArgumentException e)
+        {
+            // A layer refused what the file describes (zero units, a shape it cannot take): the file is at fault.
+            throw new InvalidDataException($"{source}: {e.Message}", e);
+        }
+    }
+
+    private static ModelProto Parse(byte[] bytes, string source)
+    {
         ModelProto proto;
         try
         {
@@ -63,20 +123,12 @@ public static class OnnxImporter
         {
             throw new InvalidDataException($"{source}: not an ONNX model ({e.Message})", e);
         }
-        try
-        {
-            return new ChainReader(proto, source).Read();
-        }
-        catch (ArgumentException e)
-        {
-            // A layer refused what the file describes (zero units, a shape it cannot take): the file is at fault.
-            throw new InvalidDataException($"{source}: {e.Message}", e);
-        }
+        return proto;
     }
 }
 
 /// <summary>Turns a chain-shaped ONNX graph into Sequential layers.</summary>
-internal sealed class ChainReader
+internal sealed partial class ChainReader
 {
     private readonly ModelProto model;
     private readonly string source;
@@ -118,7 +170,7 @@ internal sealed class ChainReader
         var graph = model.Graph;
         foreach (var t in graph.Initializer) AddConstant(t);
         var inputs = graph.Input.Where(i => !constants.ContainsKey(i.Name)).ToList();
-        if (inputs.Count != 1) throw new NotSupportedException($"ONNX import ({source}): the graph has {inputs.Count} inputs; Cortex imports one (several need the functional API).");
+        if (inputs.Count != 1) throw new NotSupportedException($"ONNX import ({source}): the graph has {inputs.Count} inputs; Load reads one; LoadModel reads several into a Functional.");
         if (graph.Output.Count != 1) throw new NotSupportedException($"ONNX import ({source}): the graph has {graph.Output.Count} outputs; Cortex imports one.");
         current = inputs[0].Name;
         shape = InputShape(inputs[0]);
@@ -126,10 +178,12 @@ internal sealed class ChainReader
         weights.Add([]);
         var consumers = graph.Node.SelectMany(n => n.Input).GroupBy(s => s).ToDictionary(g => g.Key, g => g.Count());
         CheckOrder(graph);
+        FindZeroStates(graph);
         for (int i = 0; i < graph.Node.Count; i++)
         {
             var node = graph.Node[i];
             if (node.OpType == "Constant") { AddConstantNode(node); continue; }
+            if (shapeNodes.Contains(i)) continue;
             // x · Sigmoid(x): silu, as the exporters write it.
             if (node.OpType == "Sigmoid" && i + 1 < graph.Node.Count && graph.Node[i + 1] is { OpType: "Mul" } mul
                 && mul.Input.Contains(node.Output[0]) && mul.Input.Contains(current) && consumers.GetValueOrDefault(node.Output[0]) == 1)
@@ -139,15 +193,41 @@ internal sealed class ChainReader
                 i++;
                 continue;
             }
+            if (node.OpType == "Equal" && MaskingAt(graph, i, consumers))
+            {
+                i += 4;
+                continue;
+            }
             Node(node, consumers);
         }
         Flush();
+        CheckSequenceEnd();
         if (current != graph.Output[0].Name) throw Bad($"the output '{graph.Output[0].Name}' is not the end of the chain of nodes");
-        if (nchw) Add(new Layers.Permute([3, 1, 2]), []);
+        if (nchw) Add(ChannelsPermute(toFirst: true), []);
         var result = new Sequential(layers, string.IsNullOrEmpty(graph.Name) ? null : SafeName(graph.Name));
         for (int i = 0; i < layers.Count; i++)
             if (weights[i].Length > 0) layers[i].SetWeights(weights[i]);
         return result;
+    }
+
+    /// <summary>Keras's Masking as <see cref="OnnxExporter"/> writes it: Equal(x, v) → Not → Cast → ReduceMax(last
+    /// axis, keepdims) → Mul(x, ·); adds the layer and returns true when nodes i…i+4 are that.</summary>
+    private bool MaskingAt(GraphProto graph, int i, Dictionary<string, int> consumers)
+    {
+        if (i + 4 >= graph.Node.Count || shape.Length != 3 || nchw || sequence != Sequence.BatchMajor) return false;
+        var (equal, not, cast, max, mul) = (graph.Node[i], graph.Node[i + 1], graph.Node[i + 2], graph.Node[i + 3], graph.Node[i + 4]);
+        bool Feeds(NodeProto from, NodeProto to) => from.Output.Count == 1 && to.Input.Count >= 1 && to.Input[0] == from.Output[0] && consumers.GetValueOrDefault(from.Output[0]) == 1;
+        if (equal.Input.Count != 2 || equal.Input[0] != current || !constants.TryGetValue(equal.Input[1], out var v) || v.Data.Length != 1
+            || not.OpType != "Not" || cast.OpType != "Cast" || max.OpType != "ReduceMax" || mul.OpType != "Mul" || mul.Input.Count != 2 || mul.Output.Count != 1
+            || !Feeds(equal, not) || !Feeds(not, cast) || !Feeds(cast, max) || mul.Input[0] != current || mul.Input[1] != max.Output[0] || consumers.GetValueOrDefault(max.Output[0]) != 1
+            || Int(cast, "to", 0) != (long)TensorProto.Types.DataType.Float || Int(max, "keepdims", 1) != 1)
+            return false;
+        long[] axes = max.Input.Count > 1 && max.Input[1] != "" ? [.. (constants.TryGetValue(max.Input[1], out var a) ? a.Data : [0f]).Select(x => (long)x)] : Ints(max, "axes");
+        if (axes is not ([-1] or [2])) return false;
+        Flush();
+        Add(new Masking(v.Data[0]), []);
+        current = mul.Output[0];
+        return true;
     }
 
     private static string SafeName(string name) => new([.. name.Take(64).Select(c => char.IsLetterOrDigit(c) || c is '_' or '-' ? c : '_')]);
@@ -165,8 +245,12 @@ internal sealed class ChainReader
         }
     }
 
-    private int[] InputShape(ValueInfoProto input)
+    private int[] InputShape(ValueInfoProto input) => Shape(input, source);
+
+    /// <summary>The Cortex shape (batch −1) of a graph input: float, fixed sizes after the batch axis.</summary>
+    internal static int[] Shape(ValueInfoProto input, string source)
     {
+        InvalidDataException Bad(string what) => new($"{source}: {what}.");
         var dims = input.Type?.TensorType?.Shape?.Dim ?? throw Bad($"the input '{input.Name}' has no tensor shape");
         if (input.Type.TensorType.ElemType != (int)TensorProto.Types.DataType.Float)
             throw new NotSupportedException($"ONNX import ({source}): the input '{input.Name}' has element type {input.Type.TensorType.ElemType}; Cortex imports float inputs.");
@@ -249,16 +333,19 @@ internal sealed class ChainReader
     /// <summary>The node's one computed input must be the chain's live value; the others constants.</summary>
     private void RequireChain(NodeProto node)
     {
-        var computed = node.Input.Where(i => i != "" && !constants.ContainsKey(i)).Distinct().ToList();
+        bool recurrent = node.OpType is "RNN" or "LSTM" or "GRU";
+        var computed = node.Input.Where(i => i != "" && !constants.ContainsKey(i) && !(recurrent && zeroStates.Contains(i))).Distinct().ToList();
         if (computed.Count != 1 || computed[0] != current)
-            throw new NotSupportedException($"ONNX import ({source}): node '{node.Name}' ({node.OpType}) reads {string.Join(", ", computed.Select(c => $"'{c}'"))}, not only the chain's '{current}': graphs with branches need the functional API.");
+            throw new NotSupportedException($"ONNX import ({source}): node '{node.Name}' ({node.OpType}) reads {string.Join(", ", computed.Select(c => $"'{c}'"))}, not only the chain's '{current}': LoadModel reads graphs with branches into a Functional.");
     }
 
     private static readonly HashSet<string> FoldingOps = ["Identity", "Dropout", "Cast", "Pad", "Relu", "Sigmoid", "Tanh", "Softplus", "Selu", "LeakyRelu", "Elu", "Clip", "Softmax", "Add"];
 
     private void Node(NodeProto node, Dictionary<string, int> consumers)
     {
+        ResumeTimeMajor(node);
         RequireChain(node);
+        if (SequenceNode(node, consumers)) return;
         string op = node.OpType;
         if (!FoldingOps.Contains(op)) Flush(); // a Dense or Conv2D before it takes no more bias or activation
         switch (op)
@@ -300,10 +387,14 @@ internal sealed class ChainReader
             case "Conv": Conv(node); break;
             case "MaxPool":
             case "AveragePool": Pool(node); break;
-            case "GlobalAveragePool":
+            case "GlobalAveragePool" or "GlobalMaxPool":
+                if (shape.Length == 4 && op == "GlobalMaxPool") throw Unsupported(node, "max-pools images globally (Cortex has no GlobalMaxPooling2D)");
+                if (shape.Length is not (3 or 4)) throw Unsupported(node, $"pools a rank-{shape.Length} value");
+                if (shape.Length == 3 && op == "GlobalAveragePool") RequireNoMask(node);
                 ToChannelsLast();
-                Add(new GlobalAveragePooling2D(keepDims: true), []);
-                nchw = true; // (N, 1, 1, C) held, ONNX's (N, C, 1, 1)
+                Add(shape.Length == 4 ? new GlobalAveragePooling2D(keepDims: true)
+                    : op == "GlobalMaxPool" ? new GlobalMaxPooling1D(keepDims: true) : new GlobalAveragePooling1D(keepDims: true), []);
+                nchw = true; // (N, 1, 1, C) or (N, 1, C) held, ONNX's (N, C, 1, 1) or (N, C, 1)
                 break;
             case "BatchNormalization": BatchNorm(node); break;
             case "Flatten":
@@ -332,6 +423,15 @@ internal sealed class ChainReader
                 var (table, dims) = Constant(node, 0);
                 if (node.Input[0] == current || Int(node, "axis", 0) != 0 || dims.Length != 2) throw Unsupported(node, "is not a lookup of rows of a constant 2-D table");
                 Add(new Embedding((int)dims[0], (int)dims[1]), [Tensor.FromArray(table, [(int)dims[0], (int)dims[1]])]);
+                break;
+            }
+            case "ReduceMean" when shape.Length == 3 && !nchw:
+            {
+                // torch's x.mean(dim=1) over the steps of a sequence: GlobalAveragePooling1D.
+                long[] axes = node.Input.Count > 1 && node.Input[1] != "" ? [.. Constant(node, 1).Data.Select(v => (long)v)] : Ints(node, "axes");
+                if (axes is not ([1] or [-2]) || Int(node, "keepdims", 1) != 0) throw Unsupported(node, $"averages axes ({string.Join(", ", axes)}); Cortex imports the mean over the steps (axis 1) of a sequence");
+                RequireNoMask(node);
+                Add(new GlobalAveragePooling1D(), []);
                 break;
             }
             case "Sub": Normalize(node, divide: false); break;
@@ -390,7 +490,8 @@ internal sealed class ChainReader
 
     private void Add(NodeProto node)
     {
-        var (b, dims) = Constant(node, 1);
+        // torch writes a rank-3 Linear's bias first: Add(bias, MatMul(x, W)).
+        var (b, dims) = Constant(node, node.Input.Count == 2 && node.Input[1] == current ? 0 : 1);
         if (pending is { Kind: "dense", Bias: null } p && p.Activation.Name == "linear" && b.Length == p.Kernel.Shape[1] && dims.Length == 1)
         {
             p.Bias = Tensor.FromArray(b);
@@ -403,7 +504,12 @@ internal sealed class ChainReader
     {
         if (Int(node, "group", 1) != 1) throw Unsupported(node, "is a grouped convolution");
         var (w, dims) = Constant(node, 1);
-        if (dims.Length != 4 || shape.Length != 4) throw Unsupported(node, "is not a 2-D convolution of images");
+        if (dims.Length == 3 && shape.Length == 3)
+        {
+            Conv1D(node, w, dims);
+            return;
+        }
+        if (dims.Length != 4 || shape.Length != 4) throw Unsupported(node, "is not a 1-D convolution of sequences or a 2-D convolution of images");
         ToChannelsLast();
         int o = (int)dims[0], i = (int)dims[1], kh = (int)dims[2], kw = (int)dims[3];
         if (i != shape[3]) throw Bad($"node '{node.Name}' (Conv) has a kernel for {i} channels; its input has {shape[3]}");
@@ -437,8 +543,69 @@ internal sealed class ChainReader
         throw Unsupported(node, $"pads ({string.Join(", ", pads)}), which is neither Keras's \"valid\" nor its \"same\" for a {shape[1]}×{shape[2]} input");
     }
 
+    private void Conv1D(NodeProto node, float[] w, long[] dims)
+    {
+        ToChannelsLast();
+        int o = (int)dims[0], i = (int)dims[1], k = (int)dims[2];
+        if (i != shape[2]) throw Bad($"node '{node.Name}' (Conv) has a kernel for {i} channels; its input has {shape[2]}");
+        int stride = Single(node, "strides"), dilation = Single(node, "dilations");
+        if (k < 1 || o < 1) throw Bad($"node '{node.Name}' (Conv) has a kernel of shape ({string.Join(", ", dims)})");
+        string padding = Padding1D(node, k, stride, dilation, "valid", "same", "causal");
+        var kernel = Tensor.FromArray(w, [o, i, k]).Transpose(2, 1, 0);  // OIW → (k, in, out)
+        Tensor? bias = node.Input.Count > 2 && node.Input[2] != "" ? Tensor.FromArray(Constant(node, 2).Data) : null;
+        Flush();
+        pending = new Pending("conv", kernel, node.Name) { Bias = bias, Make = (f, useBias) => new Conv1D(o, k, stride, padding, dilation, f, useBias) };
+    }
+
+    /// <summary>A 1-D window attribute (strides, dilations): one size in 1…65,535.</summary>
+    private int Single(NodeProto node, string name)
+    {
+        long[] v = Ints(node, name, 1);
+        if (v.Length != 1 || v[0] is < 1 or > 65535)
+            throw Bad($"node '{node.Name}' ({node.OpType}) has {name} ({string.Join(", ", v)}): expected one size in 1…65,535");
+        return (int)v[0];
+    }
+
+    /// <summary>The Keras padding among <paramref name="candidates"/> whose explicit [left, right] pads are the node's.</summary>
+    private string Padding1D(NodeProto node, int k, int stride, int dilation, params string[] candidates)
+    {
+        string auto = Attr(node, "auto_pad")?.S.ToStringUtf8() ?? "NOTSET";
+        if (auto == "VALID") return "valid";
+        if (auto == "SAME_UPPER") return "same";
+        if (auto is not ("NOTSET" or "")) throw Unsupported(node, $"pads with auto_pad={auto}");
+        long[] pads = Ints(node, "pads", 0, 0);
+        if (pads.Length != 2) throw Unsupported(node, "has pads for other than one axis of steps");
+        foreach (string padding in candidates)
+        {
+            Kernels.Window2D win;
+            try { win = SequenceLayers.Window(node.Name, [1, shape[1], shape[2]], k, stride, dilation, padding, "kernel size"); }
+            catch (ArgumentException) { continue; }
+            long total = Math.Max((win.OW - 1) * win.SW + (win.KW - 1) * win.DW + 1 - win.W, 0);
+            if (pads.SequenceEqual([win.PadLeft, Math.Max(total - win.PadLeft, 0)])) return padding;
+        }
+        throw Unsupported(node, $"pads ({string.Join(", ", pads)}), which is none of Keras's {string.Join(", ", candidates.Select(c => $"\"{c}\""))} for {shape[1]} steps");
+    }
+
+    private void Pool1D(NodeProto node)
+    {
+        if (Int(node, "ceil_mode", 0) != 0) throw Unsupported(node, "rounds its output size up (ceil_mode)");
+        if (Ints(node, "dilations", 1).Any(d => d != 1)) throw Unsupported(node, "has dilations");
+        ToChannelsLast();
+        int k = Single(node, "kernel_shape"), stride = Single(node, "strides");
+        string padding = Padding1D(node, k, stride, 1, "valid", "same");
+        if (node.OpType == "AveragePool" && padding == "same" && Int(node, "count_include_pad", 0) != 0)
+            throw Unsupported(node, "counts the padding in its averages (count_include_pad); Keras's does not");
+        Flush();
+        Add(node.OpType == "MaxPool" ? new MaxPooling1D(k, stride, padding) : new AveragePooling1D(k, stride, padding), []);
+    }
+
     private void Pool(NodeProto node)
     {
+        if (Ints(node, "kernel_shape").Length == 1 && shape.Length == 3)
+        {
+            Pool1D(node);
+            return;
+        }
         if (Ints(node, "kernel_shape").Length != 2 || shape.Length != 4) throw Unsupported(node, "is not a 2-D pooling of images");
         long[] k = Pair(node, "kernel_shape", 1);
         if (Int(node, "ceil_mode", 0) != 0) throw Unsupported(node, "rounds its output size up (ceil_mode)");
@@ -489,15 +656,21 @@ internal sealed class ChainReader
         if (perm.Length != shape.Length || !perm.Order().SequenceEqual(Enumerable.Range(0, shape.Length).Select(i => (long)i)))
             throw Bad($"node '{node.Name}' (Transpose) has perm ({string.Join(", ", perm)}): expected a permutation of the {shape.Length} axes");
         if (perm[0] != 0) throw Unsupported(node, "moves the batch axis");
-        long[] composed = nchw ? [.. perm.Select(p => (long)new[] { 0, 3, 1, 2 }[p])] : perm;
+        long[] composed = nchw ? [.. perm.Select(p => ChannelsFirst[p])] : perm;
         if (IsIdentity(composed)) nchw = false;
-        else if (shape.Length == 4 && composed.SequenceEqual([0L, 3, 1, 2])) nchw = true;
+        else if (shape.Length is 3 or 4 && composed.SequenceEqual(ChannelsFirst)) nchw = true;
         else
         {
             nchw = false;
             Add(new Layers.Permute([.. composed.Skip(1).Select(p => (int)p)]), []);
         }
     }
+
+    /// <summary>The ONNX channels-first order of the live value's axes: (0, 3, 1, 2) for images, (0, 2, 1) for sequences.</summary>
+    private long[] ChannelsFirst => shape.Length == 3 ? [0, 2, 1] : [0, 3, 1, 2];
+
+    /// <summary>The Permute from the Cortex tensor to its ONNX channels-first order, or back.</summary>
+    private Layers.Permute ChannelsPermute(bool toFirst) => shape.Length == 3 ? new Layers.Permute([2, 1]) : new Layers.Permute(toFirst ? [3, 1, 2] : [2, 3, 1]);
 
     private static bool IsIdentity(long[] perm) => perm.Select((p, i) => p == i).All(b => b);
 
@@ -507,17 +680,17 @@ internal sealed class ChainReader
         if (!nchw) return;
         Flush();
         nchw = false;
-        if (shape[1] == 1 && shape[2] == 1) return; // (N, 1, 1, C): both orders are the same floats
-        Add(new Layers.Permute([3, 1, 2]), []);
+        if (shape[1] == 1 && (shape.Length == 3 || shape[2] == 1)) return; // (N, 1, 1, C) or (N, 1, C): both orders are the same floats
+        Add(ChannelsPermute(toFirst: true), []);
     }
 
     /// <summary>Makes the Cortex tensor channels-last for an image op whose ONNX input is NCHW.</summary>
     private void ToChannelsLast()
     {
         if (nchw) return;
-        if (shape.Length != 4) return;
+        if (shape.Length is not (3 or 4)) return;
         Flush();
-        Add(new Layers.Permute([2, 3, 1]), []);
+        Add(ChannelsPermute(toFirst: false), []);
         nchw = true;
     }
 
@@ -533,6 +706,7 @@ internal sealed class ChainReader
     private void Add(Layer layer, Tensor[] values)
     {
         shape = layer.ComputeOutputShape(shape);
+        timeMajorName = null;
         layers.Add(layer);
         weights.Add(values);
     }

@@ -68,7 +68,10 @@ public class ImportTests
     }
 
     public static TheoryData<string> CortexModels => ["digits_mlp", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "conv_same_strided_dilated",
-        "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "reshape_conv", "embedding", "no_bias", "permute"];
+        "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "reshape_conv", "embedding", "no_bias", "permute",
+        "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences", "gru_backwards_no_bias",
+        "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",
+        "conv1d_pools", "conv1d_causal_gap", "conv1d_same_global_max_keepdims", "time_distributed_permute", "masking"];
 
     [Theory]
     [MemberData(nameof(CortexModels))]
@@ -91,5 +94,89 @@ public class ImportTests
         proto.Graph.Node[1].OpType = "Erf";
         var e = Assert.Throws<NotSupportedException>(() => OnnxImporter.Load(Google.Protobuf.MessageExtensions.ToByteArray(proto), "bad.onnx"));
         Assert.Matches(@"ONNX import \(bad\.onnx\): node '.*' \(Erf, opset 17\) has no Cortex layer\.", e.Message);
+    }
+
+    [Fact]
+    public void PyTorchsLastStepBecomesAnLstmThatReturnsItsLastState()
+    {
+        var model = OnnxImporter.Load(PathOf("lstm_last"));
+        Assert.Equal([-1, 6, 3], model.InputShape!);
+        var lstm = Assert.IsType<LSTM>(model.Layers[1]);
+        Assert.False(lstm.ReturnSequences);
+        Assert.Equal(5, lstm.Units);
+        Assert.IsType<Dense>(model.Layers[2]);
+    }
+
+    [Fact]
+    public void ARecurrentOpCortexCannotRunIsRefusedNamingTheNode()
+    {
+        var proto = OnnxExporter.ToProto(ExportTests.Build("lstm").Model, 17);
+        var lstm = proto.Graph.Node.Single(n => n.OpType == "LSTM");
+        lstm.Attribute.Add(new Proto.AttributeProto { Name = "clip", Type = Proto.AttributeProto.Types.AttributeType.Float, F = 3 });
+        var e = Assert.Throws<NotSupportedException>(() => OnnxImporter.Load(Google.Protobuf.MessageExtensions.ToByteArray(proto), "clip.onnx"));
+        Assert.Equal($"ONNX import (clip.onnx): node '{lstm.Name}' (LSTM, opset 17) has clip, activation_alpha/beta or input_forget, which Keras's layers do not.", e.Message);
+    }
+
+    [Fact]
+    public void MaskingImportsAsMaskingAndAMaskedRecurrentOpIsRefused()
+    {
+        var back = OnnxImporter.Load(OnnxExporter.ToBytes(ExportTests.Build("masking").Model), "masking.onnx");
+        Assert.Equal(0.25f, Assert.IsType<Masking>(back.Layers[1]).MaskValue);
+        // ONNX's LSTM after a Masking sees every step; Cortex's LSTM would skip the masked ones.
+        var proto = OnnxExporter.ToProto(new Sequential(new Input([7, 3]), new Masking(), new Dense(4)), 17);
+        var lstm = OnnxExporter.ToProto(ExportTests.Build("lstm").Model, 17);
+        var e = Record.Exception(() => OnnxImporter.Load(Google.Protobuf.MessageExtensions.ToByteArray(Spliced(proto, lstm)), "masked.onnx"));
+        Assert.Contains("(LSTM, opset 17) reads a sequence after a Masking", Assert.IsType<NotSupportedException>(e).Message);
+    }
+
+    /// <summary>The graph of <paramref name="a"/> (its output node dropped) followed by <paramref name="b"/>'s nodes from its input.</summary>
+    private static Proto.ModelProto Spliced(Proto.ModelProto a, Proto.ModelProto b)
+    {
+        var g = a.Graph;
+        string tail = g.Node[^1].Input[0];
+        g.Node.RemoveAt(g.Node.Count - 1);
+        g.Output.Clear();
+        string Rename(string v) => v == "input" ? tail : v is "output" or "" ? v : $"b/{v}";
+        foreach (var n in b.Graph.Node)
+        {
+            for (int i = 0; i < n.Input.Count; i++) n.Input[i] = Rename(n.Input[i]);
+            for (int i = 0; i < n.Output.Count; i++) n.Output[i] = Rename(n.Output[i]);
+            g.Node.Add(n);
+        }
+        foreach (var t in b.Graph.Initializer) t.Name = Rename(t.Name);
+        g.Initializer.AddRange(b.Graph.Initializer);
+        g.Output.AddRange(b.Graph.Output);
+        return a;
+    }
+
+    /// <summary>Two inputs (an image, a vector), a shared Sequential block, five merges and two outputs.</summary>
+    internal static (Functional Model, Sequential Encoder) TwoHeads()
+    {
+        CortexRandom.SetGlobalSeed(6);
+        var pixels = new Input([6, 6, 1], name: "pixels");
+        var extra = new Input([5], name: "extra");
+        var encoder = new Sequential(new Dense(4, "relu"), new Dense(4));
+        SymbolicTensor img = new Flatten().Call(new MaxPooling2D(2).Call(new Conv2D(2, 3, activation: "relu").Call(pixels)));
+        SymbolicTensor a = encoder.Call(new Dense(5).Call(img)), b = encoder.Call(extra);
+        SymbolicTensor merged = new Concatenate().Call(new Add().Call(a, b), new Subtract().Call(a, b), new Multiply().Call(a, b),
+            new Maximum().Call(a, b), new Minimum().Call(a, b, a), new Average().Call(a, b, a));
+        var model = new Functional([pixels, extra], [new Dense(3, "softmax", name: "scores").Call(merged), new Dense(2, name: "aux").Call(a)], name: "two_heads");
+        ExportTests.Randomize(model, 5);
+        return (model, encoder);
+    }
+
+    [Fact]
+    public void AFunctionalGraphImportsBackToAFunctionalThatPredictsTheSameBits()
+    {
+        var (model, encoder) = TwoHeads();
+        var back = Assert.IsType<Functional>(OnnxImporter.LoadModel(OnnxExporter.ToBytes(model), "graph.onnx"));
+        var x = new[] { Tensor.RandomUniform([7, 6, 6, 1], seed: 1), Tensor.RandomUniform([7, 5], seed: 2) };
+        var expected = model.Predict(x);
+        var actual = back.Predict(x);
+        for (int k = 0; k < 2; k++) Assert.Equal(expected[k].ToArray(), actual[k].ToArray());
+        // ONNX holds the shared encoder's weights once per call: it comes back as two encoders with equal weights.
+        Assert.Equal(model.Variables.Sum(v => v.Size) + encoder.Variables.Sum(v => v.Size), back.Variables.Sum(v => v.Size));
+        Assert.IsType<Sequential>(OnnxImporter.LoadModel(OnnxExporter.ToBytes(ExportTests.Build("lstm").Model)));
+        Assert.IsType<Sequential>(OnnxImporter.LoadModel(PathOf("activations")));          // silu's x · Sigmoid(x) is no branch
     }
 }

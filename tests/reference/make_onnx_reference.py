@@ -55,6 +55,46 @@ export("cnn_bn_same", nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2
 export("gap", nn.Sequential(nn.Conv2d(3, 5, 3, stride=2), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(5, 3)), (3, 9, 9))
 export("bn1d", nn.Sequential(nn.Linear(7, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 2)), (7,))
 
+
+class LastStep(nn.Module):
+    """Recurrent layers with batch_first=True (the first ones' every step feeding the next), then a Linear on the last
+    step: out[:, -1], which torch.onnx writes as a Gather of index -1."""
+
+    def __init__(self, *rnns, out):
+        super().__init__()
+        self.rnns = nn.ModuleList(rnns)
+        self.fc = nn.Linear(rnns[-1].hidden_size, out)
+
+    def forward(self, x):
+        for rnn in self.rnns:
+            x, _ = rnn(x)
+        return self.fc(x[:, -1])
+
+
+export("lstm_last", LastStep(nn.LSTM(3, 5, batch_first=True), out=2), (6, 3))
+export("gru_last", LastStep(nn.GRU(3, 5, batch_first=True), out=2), (6, 3))
+export("rnn_relu_last", LastStep(nn.RNN(3, 4, nonlinearity="relu", batch_first=True), out=3), (6, 3))
+export("lstm_gru_stacked", LastStep(nn.LSTM(4, 6, batch_first=True), nn.GRU(6, 3, batch_first=True, bias=False), out=2), (5, 4))
+export("conv1d", nn.Sequential(nn.Conv1d(3, 4, 3, padding=1), nn.ReLU(), nn.MaxPool1d(2), nn.Conv1d(4, 5, 2, dilation=2), nn.AvgPool1d(2),
+                               nn.Tanh(), nn.AdaptiveAvgPool1d(1), nn.Flatten(), nn.Linear(5, 3)), (3, 16))
+
+
+class MeanOverSteps(nn.Module):
+    """A bidirectional recurrent layer, a Linear on every step, and the mean over the steps."""
+
+    def __init__(self, rnn, out):
+        super().__init__()
+        self.rnn = rnn
+        self.fc = nn.Linear(2 * rnn.hidden_size, out)
+
+    def forward(self, x):
+        y, _ = self.rnn(x)
+        return self.fc(y).mean(dim=1)
+
+
+export("bigru_mean", MeanOverSteps(nn.GRU(3, 4, batch_first=True, bidirectional=True), out=2), (6, 3))
+export("bilstm_mean", MeanOverSteps(nn.LSTM(3, 4, batch_first=True, bidirectional=True), out=3), (5, 3))
+
 with open(os.path.join(HERE, "onnx_import.json"), "w") as f:
     json.dump({"generator": "tests/reference/make_onnx_reference.py", "torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
 print(f"wrote {len(cases)} models to {OUT_DIR}")
