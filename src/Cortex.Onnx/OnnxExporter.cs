@@ -471,19 +471,8 @@ internal static class LayerWriter
     /// <summary>A copy of <paramref name="values"/> (of <paramref name="shape"/>) with its axes permuted: output axis i is input axis perm[i].</summary>
     internal static float[] Permute(ReadOnlySpan<float> values, int[] shape, int[] perm)
     {
-        int rank = shape.Length;
-        int[] outShape = [.. perm.Select(p => shape[p])];
-        var strides = new int[rank];
-        for (int i = rank - 1, s = 1; i >= 0; s *= shape[i], i--) strides[i] = s;
         var result = new float[values.Length];
-        var index = new int[rank];
-        for (int o = 0; o < result.Length; o++)
-        {
-            int src = 0;
-            for (int i = 0; i < rank; i++) src += index[i] * strides[perm[i]];
-            result[o] = values[src];
-            for (int i = rank - 1; i >= 0 && ++index[i] == outShape[i]; i--) index[i] = 0;
-        }
+        Kernels.Permute.Run(values, shape, perm, result);
         return result;
     }
 }

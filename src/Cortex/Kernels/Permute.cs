@@ -26,8 +26,9 @@ internal static class Permute
         }
 
         // General case: walk the destination in order, the source with permuted strides.
-        int[] srcStrides = ShapeUtil.Strides(shape);
-        Span<int> stride = stackalloc int[rank], dims = stackalloc int[rank], idx = stackalloc int[rank];
+        // Strides on the stack: the Permute layer's stage calls this every training step and allocates nothing.
+        Span<int> srcStrides = stackalloc int[rank], stride = stackalloc int[rank], dims = stackalloc int[rank], idx = stackalloc int[rank];
+        for (int i = rank - 1, step = 1; i >= 0; step *= shape[i], i--) srcStrides[i] = step;
         for (int i = 0; i < rank; i++) { stride[i] = srcStrides[perm[i]]; dims[i] = shape[perm[i]]; }
         idx.Clear();
         int s = 0;

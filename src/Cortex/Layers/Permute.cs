@@ -58,47 +58,23 @@ public sealed class Permute : Layer
         return true;
     }
 
-    /// <summary>Gathers each sample's values in the permuted order; backward scatters the gradient back.</summary>
-    private sealed class PermuteStage : Stage
+    /// <summary>Each sample transposed by the shared permutation kernel; backward applies the inverse permutation.</summary>
+    private sealed class PermuteStage(int[] sample, int[] perm) : Stage
     {
-        private readonly int[] source; // for each output position within a sample, the input position it reads
-
-        public PermuteStage(int[] sample, int[] perm)
-        {
-            int rank = sample.Length, count = sample.Aggregate(1, (a, b) => a * b);
-            var strides = new int[rank];
-            for (int i = rank - 1, s = 1; i >= 0; s *= sample[i], i--) strides[i] = s;
-            int[] outShape = [.. perm.Select(p => sample[p])];
-            source = new int[count];
-            var index = new int[rank];
-            for (int o = 0; o < count; o++)
-            {
-                int src = 0;
-                for (int i = 0; i < rank; i++) src += index[i] * strides[perm[i]];
-                source[o] = src;
-                for (int i = rank - 1; i >= 0 && ++index[i] == outShape[i]; i--) index[i] = 0;
-            }
-        }
+        private readonly int[] outSample = [.. perm.Select(p => sample[p])];
+        private readonly int[] inverse = [.. Enumerable.Range(0, perm.Length).Select(i => Array.IndexOf(perm, i))];
 
         public override void Forward(float[] input, int rows)
         {
-            int w = source.Length;
             for (int r = 0; r < rows; r++)
-            {
-                int at = r * w;
-                for (int o = 0; o < w; o++) Output[at + o] = input[at + source[o]];
-            }
+                Kernels.Permute.Run(input.AsSpan(r * Width, Width), sample, perm, Output.AsSpan(r * Width, Width));
         }
 
         public override void Backward(float[] input, float[]? inputGrad, int rows)
         {
             if (inputGrad == null) return;
-            int w = source.Length;
             for (int r = 0; r < rows; r++)
-            {
-                int at = r * w;
-                for (int o = 0; o < w; o++) inputGrad[at + source[o]] = OutputGrad[at + o];
-            }
+                Kernels.Permute.Run(OutputGrad.AsSpan(r * Width, Width), outSample, inverse, inputGrad.AsSpan(r * Width, Width));
         }
     }
 }

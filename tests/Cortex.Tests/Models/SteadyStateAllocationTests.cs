@@ -87,4 +87,18 @@ public class SteadyStateAllocationTests
         Assert.True(Trainer.LastFitFused);
         Assert.Equal(0, probe.End - probe.Start);
     }
+
+    [Fact]
+    public void PermuteEmbeddingAndTimeDistributedStepsAllocateNothing()
+    {
+        var x = Tensor.FromArray([.. Enumerable.Range(0, 1600 * 6).Select(i => (float)(i * 7 % 11))], [1600, 6]);
+        var y = x.Slice(0, 1, axis: 1).Reshape(-1) > 5f;
+        var model = new Sequential(new Input([6]), new Embedding(11, 4), new Permute([2, 1]), new TimeDistributed(new Dense(3, "tanh")),
+            new Flatten(), new Dense(2));
+        model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true));
+        var probe = new Probe(10, 40);
+        model.Fit(x, y, epochs: 1, batchSize: 32, verbose: 0, callbacks: [probe]);
+        Assert.True(Trainer.LastFitFused);
+        Assert.Equal(0, probe.End - probe.Start);
+    }
 }
