@@ -50,4 +50,13 @@ public class PermuteTests
         Sequential Make() => new(new Input([3, 4]), new Permute([2, 1]), new Flatten(), new Dense(5, "tanh"), new Dense(2));
         BothPaths.AssertFusedEqualsTape(Make, x, y, epochs: 2, rate: 0.01f, seed: 6);
     }
+
+    [Fact]
+    public void SavesAndLoads()
+    {
+        var x = Tensor.RandomNormal([40, 3, 4], seed: 5);
+        var y = x.Sum(2).Sum(1) > 0f;
+        var loaded = BothPaths.FitSaveLoad(new Sequential(new Input([3, 4]), new Permute([2, 1], name: "swap"), new Flatten(), new Dense(2)), x, y);
+        Assert.Equal([2, 1], Assert.IsType<Permute>(loaded.Layers[1]).Dims);
+    }
 }
