@@ -24,7 +24,7 @@ namespace Cortex.Onnx;
 /// back before the first layer that needs channels last (Flatten, Dense, Reshape, the output), so kernels keep their
 /// values, permuted to ONNX's (out, in, kh, kw). Keras's "same" padding becomes explicit, possibly asymmetric, pads.</para>
 /// <para>Exported layers: Input, Dense (Gemm, or MatMul + Add on higher ranks), Activation and every layer's activation
-/// (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax, Softplus, relu6 as Clip, silu as x·Sigmoid(x)), Conv2D (Conv),
+/// (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax, Softplus, relu6 as Clip, silu as x·Sigmoid(x), softsign, hard_sigmoid, hard_silu (HardSwish), mish (Mish from opset 18, else x·Tanh(Softplus(x))), gelu (Gelu from opset 20, else ½x(1 + Erf(x/√2)); the tanh approximation from opset 20)), Conv2D (Conv),
 /// MaxPooling2D (MaxPool), AveragePooling2D (AveragePool without the padding in the count), GlobalAveragePooling2D
 /// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), Dropout (left out: inference),
 /// Normalization (Sub, Div), Embedding (Cast, Gather), SimpleRNN/LSTM/GRU (RNN/LSTM/GRU, time-major) and Bidirectional
@@ -465,8 +465,21 @@ internal static class LayerWriter
         "elu" => g.Node("Elu", [value], null, GraphBuilder.Float("alpha", f.Alpha)),
         "relu6" => g.Node("Clip", [value, g.Constant("zero", [0f]), g.Constant("six", [6f])]),
         "silu" => g.Node("Mul", [value, g.Node("Sigmoid", [value])]),
+        "softsign" => g.Node("Softsign", [value]),
+        "hard_sigmoid" => HardSigmoid(g, value),
+        "hard_silu" => g.Opset >= 14 ? g.Node("HardSwish", [value]) : g.Node("Mul", [value, HardSigmoid(g, value)]),
+        "mish" => g.Opset >= 18 ? g.Node("Mish", [value]) : g.Node("Mul", [value, g.Node("Tanh", [g.Node("Softplus", [value])])]),
+        // ½·x·(1 + erf(x/√2)) in the order torch.onnx writes it (Div, Erf, Add, Mul, Mul), which the importer reads back.
+        "gelu" => g.Opset >= 20 ? g.Node("Gelu", [value])
+            : g.Node("Mul", [g.Node("Mul", [value, g.Node("Add", [g.Node("Erf", [g.Node("Div", [value, g.Constant("sqrt2", [MathF.Sqrt(2f)])])]), g.Constant("one", [1f])])]), g.Constant("half", [0.5f])]),
+        "gelu_approximate" => g.Opset >= 20 ? g.Node("Gelu", [value], null, GraphBuilder.String("approximate", "tanh"))
+            : throw new NotSupportedException($"ONNX export: {layer.GetType().Name} '{layer.Name}' has the activation gelu(approximate: true), whose ONNX form (Gelu with approximate=\"tanh\") needs opset 20 or later. Received: opset={g.Opset}"),
         _ => throw new NotSupportedException($"ONNX export: {layer.GetType().Name} '{layer.Name}' has the activation '{f.Name}', which has no ONNX form yet."),
     };
+
+    /// <summary>Keras's hard_sigmoid, relu6(x + 3)/6: ONNX's HardSigmoid with α = 1/6, β = ½ (as PyTorch's Hardsigmoid).</summary>
+    private static string HardSigmoid(GraphBuilder g, string value) =>
+        g.Node("HardSigmoid", [value], null, GraphBuilder.Float("alpha", 1f / 6f), GraphBuilder.Float("beta", 0.5f));
 
     /// <summary>A copy of <paramref name="values"/> (of <paramref name="shape"/>) with its axes permuted: output axis i is input axis perm[i].</summary>
     internal static float[] Permute(ReadOnlySpan<float> values, int[] shape, int[] perm)

@@ -15,7 +15,8 @@ namespace Cortex.Onnx;
 /// those <see cref="OnnxExporter"/> writes: Gemm and MatMul (+ Add) as Dense; Conv as Conv2D (pads that are Keras's
 /// "valid" or "same"); MaxPool and AveragePool; GlobalAveragePool; BatchNormalization (inference form); Flatten;
 /// Reshape with a constant shape; Transpose; Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softplus, Softmax on the
-/// last (channel) axis, Clip(0, 6) as relu6, x·Sigmoid(x) as silu; Sub and Div by constants after the input as
+/// last (channel) axis, Clip(0, 6) as relu6, x·Sigmoid(x) as silu, Softsign or x/(1 + |x|) as softsign, HardSigmoid (α 1/6, β ½) as hard_sigmoid,
+/// HardSwish or x·HardSigmoid(x) as hard_silu, Mish or x·Tanh(Softplus(x)) as mish, Gelu or ½x(1 + Erf(x/√2)) as gelu; Sub and Div by constants after the input as
 /// Normalization; Cast + Gather as Embedding; Dropout and Identity (left out); RNN, LSTM and GRU (forward, reverse or
 /// bidirectional, zero initial states, as Cortex and torch.onnx write them) as SimpleRNN, LSTM, GRU and Bidirectional,
 /// torch's <c>out[:, -1]</c> as returnSequences false and <c>.mean(dim=1)</c> (ReduceMean over the steps) as
@@ -184,13 +185,13 @@ internal sealed partial class ChainReader
             var node = graph.Node[i];
             if (node.OpType == "Constant") { AddConstantNode(node); continue; }
             if (shapeNodes.Contains(i)) continue;
-            // x · Sigmoid(x): silu, as the exporters write it.
-            if (node.OpType == "Sigmoid" && i + 1 < graph.Node.Count && graph.Node[i + 1] is { OpType: "Mul" } mul
-                && mul.Input.Contains(node.Output[0]) && mul.Input.Contains(current) && consumers.GetValueOrDefault(node.Output[0]) == 1)
+            if (ActivationPattern(graph, i, consumers) is var (f, last))
             {
-                Activate(mul, ActivationFunction.Silu);
-                current = mul.Output[0];
-                i++;
+                for (int k = i + 1; k < last; k++)
+                    if (graph.Node[k].OpType == "Constant") AddConstantNode(graph.Node[k]);   // the pattern's 1, √2, ½
+                Activate(graph.Node[last], f);
+                current = graph.Node[last].Output[0];
+                i = last;
                 continue;
             }
             if (node.OpType == "Equal" && MaskingAt(graph, i, consumers))
@@ -209,6 +210,49 @@ internal sealed partial class ChainReader
             if (weights[i].Length > 0) layers[i].SetWeights(weights[i]);
         return result;
     }
+
+    /// <summary>
+    /// An activation the exporters write as several nodes that read the chain's value twice, starting at node
+    /// <paramref name="i"/>: x·Sigmoid(x) (silu), x·HardSigmoid(x) (hard_silu), x·Tanh(Softplus(x)) (mish), x/(1 + |x|) (softsign), and GELU's
+    /// ½·x·(1 + Erf(x/√2)) as torch.onnx writes it (Div, Erf, Add, Mul, Mul). Returns the function and the index of the pattern's last node.
+    /// </summary>
+    private (ActivationFunction, int)? ActivationPattern(GraphProto graph, int i, Dictionary<string, int> consumers)
+    {
+        var span = new List<int>();   // the next nodes that are not Constant (torch.onnx puts a pattern's constants between them)
+        for (int k = i; k < graph.Node.Count && span.Count < 5; k++)
+            if (graph.Node[k].OpType != "Constant") span.Add(k);
+        NodeProto? At(int k) => k < span.Count ? graph.Node[span[k]] : null;
+        bool Single(NodeProto n) => n.Output.Count == 1 && consumers.GetValueOrDefault(n.Output[0]) == 1;
+        bool Reads(NodeProto? n, string op, string a) => n != null && n.OpType == op && n.Output.Count == 1 && n.Input.Count >= 1 && n.Input.Contains(a);
+        bool TimesX(NodeProto? mul, NodeProto last) => mul is { OpType: "Mul", Input.Count: 2 } && Single(last) && mul.Input.Contains(last.Output[0]) && mul.Input.Contains(current);
+        float ScalarOf(string name)
+        {
+            if (constants.TryGetValue(name, out var c)) return c.Data.Length == 1 ? c.Data[0] : float.NaN;
+            var t = graph.Node.Skip(i).Take(span.Count > 0 ? span[^1] - i + 1 : 0).FirstOrDefault(n => n.OpType == "Constant" && n.Output.Count == 1 && n.Output[0] == name)
+                ?.Attribute.FirstOrDefault(a => a.Name == "value")?.T;
+            if (t == null || t.DataType != (int)TensorProto.Types.DataType.Float || t.Dims.Any(d => d != 1)) return float.NaN;
+            return t.RawData.Length == 4 ? BitConverter.ToSingle(t.RawData.Span) : t.FloatData.Count == 1 ? t.FloatData[0] : float.NaN;
+        }
+        bool ConstantIs(NodeProto n, float value, float tolerance) =>
+            n.Input.Count == 2 && n.Input.Any(x => x != current && MathF.Abs(ScalarOf(x) - value) <= tolerance);
+        var first = graph.Node[i];
+        if (first.Input.Count == 0 || first.Input[0] != current) return null;
+        if (first.OpType == "Sigmoid" && TimesX(At(1), first)) return (ActivationFunction.Silu, span[1]);
+        if (first.OpType == "HardSigmoid" && IsKerasHardSigmoid(first) && TimesX(At(1), first)) return (ActivationFunction.HardSilu, span[1]);
+        if (first.OpType == "Abs" && Single(first) && Reads(At(1), "Add", first.Output[0]) && ConstantIs(At(1)!, 1f, 0f) && Single(At(1)!)
+            && At(2) is { OpType: "Div", Input.Count: 2 } div && div.Input[0] == current && div.Input[1] == At(1)!.Output[0])
+            return (ActivationFunction.Softsign, span[2]);
+        if (first.OpType == "Softplus" && Single(first) && Reads(At(1), "Tanh", first.Output[0]) && TimesX(At(2), At(1)!)) return (ActivationFunction.Mish, span[2]);
+        if (first.OpType is "Div" or "Mul" && Single(first) && ConstantIs(first, first.OpType == "Div" ? MathF.Sqrt(2f) : 1f / MathF.Sqrt(2f), 1e-6f)
+            && Reads(At(1), "Erf", first.Output[0]) && Single(At(1)!) && Reads(At(2), "Add", At(1)!.Output[0]) && ConstantIs(At(2)!, 1f, 0f)
+            && TimesX(At(3), At(2)!) && Single(At(3)!) && Reads(At(4), "Mul", At(3)!.Output[0]) && ConstantIs(At(4)!, 0.5f, 0f))
+            return (ActivationFunction.Gelu(), span[4]);
+        return null;
+    }
+
+    /// <summary>Keras's hard_sigmoid is relu6(x + 3)/6: HardSigmoid with α = 1/6 and β = ½ (PyTorch's Hardsigmoid too).</summary>
+    private static bool IsKerasHardSigmoid(NodeProto node) =>
+        MathF.Abs(Float(node, "alpha", 0.2f) - 1f / 6f) <= 1e-6f && MathF.Abs(Float(node, "beta", 0.5f) - 0.5f) <= 1e-6f;
 
     /// <summary>Keras's Masking as <see cref="OnnxExporter"/> writes it: Equal(x, v) → Not → Cast → ReduceMax(last
     /// axis, keepdims) → Mul(x, ·); adds the layer and returns true when nodes i…i+4 are that.</summary>
@@ -339,7 +383,8 @@ internal sealed partial class ChainReader
             throw new NotSupportedException($"ONNX import ({source}): node '{node.Name}' ({node.OpType}) reads {string.Join(", ", computed.Select(c => $"'{c}'"))}, not only the chain's '{current}': LoadModel reads graphs with branches into a Functional.");
     }
 
-    private static readonly HashSet<string> FoldingOps = ["Identity", "Dropout", "Cast", "Pad", "Relu", "Sigmoid", "Tanh", "Softplus", "Selu", "LeakyRelu", "Elu", "Clip", "Softmax", "Add"];
+    private static readonly HashSet<string> FoldingOps = ["Identity", "Dropout", "Cast", "Pad", "Relu", "Sigmoid", "Tanh", "Softplus", "Selu", "LeakyRelu", "Elu", "Clip", "Softmax", "Add",
+        "Softsign", "HardSigmoid", "HardSwish", "Mish", "Gelu"];
 
     private void Node(NodeProto node, Dictionary<string, int> consumers)
     {
@@ -364,6 +409,21 @@ internal sealed partial class ChainReader
                 break;
             case "LeakyRelu": Activate(node, ActivationFunction.LeakyRelu(Float(node, "alpha", 0.01f))); break;
             case "Elu": Activate(node, ActivationFunction.Elu(Float(node, "alpha", 1f))); break;
+            case "Softsign": Activate(node, ActivationFunction.Softsign); break;
+            case "HardSwish": Activate(node, ActivationFunction.HardSilu); break;
+            case "Mish": Activate(node, ActivationFunction.Mish); break;
+            case "HardSigmoid":
+                if (!IsKerasHardSigmoid(node))
+                    throw Unsupported(node, $"has alpha {Float(node, "alpha", 0.2f)} and beta {Float(node, "beta", 0.5f)}; Cortex's hard_sigmoid is alpha 1/6, beta 0.5");
+                Activate(node, ActivationFunction.HardSigmoid);
+                break;
+            case "Gelu":
+            {
+                string approximate = Attr(node, "approximate") is { } a ? a.S.ToStringUtf8() : "none";
+                if (approximate is not ("none" or "tanh")) throw Unsupported(node, $"has approximate \"{approximate}\"; ONNX allows \"none\" and \"tanh\"");
+                Activate(node, ActivationFunction.Gelu(approximate == "tanh"));
+                break;
+            }
             case "Clip":
             {
                 float lo = node.Input.Count > 1 && node.Input[1] != "" ? Constant(node, 1).Data.Single() : float.NegativeInfinity;
