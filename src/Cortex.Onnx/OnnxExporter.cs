@@ -26,7 +26,7 @@ namespace Cortex.Onnx;
 /// <para>Exported layers: Input, Dense (Gemm, or MatMul + Add on higher ranks), Activation and every layer's activation
 /// (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax, Softplus, relu6 as Clip, silu as x·Sigmoid(x), softsign, hard_sigmoid, hard_silu (HardSwish), mish (Mish from opset 18, else x·Tanh(Softplus(x))), gelu (Gelu from opset 20, else ½x(1 + Erf(x/√2)); the tanh approximation from opset 20)), Conv2D (Conv),
 /// MaxPooling2D (MaxPool), AveragePooling2D (AveragePool without the padding in the count), GlobalAveragePooling2D
-/// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), Dropout (left out: inference),
+/// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), ReLU (Relu, LeakyRelu, Clip or Where), Dropout (left out: inference),
 /// Normalization (Sub, Div), Embedding (Cast, Gather), SimpleRNN/LSTM/GRU (RNN/LSTM/GRU, time-major) and Bidirectional
 /// (one bidirectional op and its merge), Conv1D (Conv on (N, C, W)), MaxPooling1D/AveragePooling1D,
 /// GlobalAveragePooling1D/GlobalMaxPooling1D, TimeDistributed(Dense) and Masking (its zeroing of padded steps). A
@@ -341,6 +341,8 @@ internal static class LayerWriter
                 int[] target = reshape.ComputeOutputShape(shape);
                 return g.Node("Reshape", [value, g.Int64s($"{reshape.Name}/shape", [0, .. target[1..].Select(d => (long)d)])]);
             }
+            case ReLU relu:
+                return Relu(g, relu, value);
             case Layers.Permute permute:
                 if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 return g.Node("Transpose", [value], null, GraphBuilder.Ints("perm", [0, .. permute.Dims.Select(d => (long)d)]));
@@ -476,6 +478,23 @@ internal static class LayerWriter
             : throw new NotSupportedException($"ONNX export: {layer.GetType().Name} '{layer.Name}' has the activation gelu(approximate: true), whose ONNX form (Gelu with approximate=\"tanh\") needs opset 20 or later. Received: opset={g.Opset}"),
         _ => throw new NotSupportedException($"ONNX export: {layer.GetType().Name} '{layer.Name}' has the activation '{f.Name}', which has no ONNX form yet."),
     };
+
+    /// <summary>
+    /// Keras's ReLU layer: Relu, LeakyRelu or Clip(0, max) when its threshold is 0 and it has those forms; otherwise
+    /// x &gt; t ? min(x, max) : 0 − s·(t − x) as Where(Greater(x, t), Min(x, max), Sub(0, Mul(s, Sub(t, x)))), the
+    /// order <see cref="ChainReader"/> reads back as the layer.
+    /// </summary>
+    private static string Relu(GraphBuilder g, ReLU relu, string value)
+    {
+        float t = relu.Threshold, s = relu.NegativeSlope;
+        if (t == 0 && relu.MaxValue == null) return s == 0 ? g.Node("Relu", [value]) : g.Node("LeakyRelu", [value], null, GraphBuilder.Float("alpha", s));
+        if (t == 0 && s == 0) return g.Node("Clip", [value, g.Constant("zero", [0f]), g.Constant($"{relu.Name}/max_value", [relu.MaxValue!.Value])]);
+        string threshold = g.Constant($"{relu.Name}/threshold", [t]);
+        string above = g.Node("Greater", [value, threshold]);
+        string kept = relu.MaxValue is float max ? g.Node("Min", [value, g.Constant($"{relu.Name}/max_value", [max])]) : value;
+        string below = g.Node("Sub", [g.Constant("zero", [0f]), g.Node("Mul", [g.Constant($"{relu.Name}/negative_slope", [s]), g.Node("Sub", [threshold, value])])]);
+        return g.Node("Where", [above, kept, below]);
+    }
 
     /// <summary>Keras's hard_sigmoid, relu6(x + 3)/6: ONNX's HardSigmoid with α = 1/6, β = ½ (as PyTorch's Hardsigmoid).</summary>
     private static string HardSigmoid(GraphBuilder g, string value) =>

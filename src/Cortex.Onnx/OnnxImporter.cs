@@ -15,7 +15,7 @@ namespace Cortex.Onnx;
 /// those <see cref="OnnxExporter"/> writes: Gemm and MatMul (+ Add) as Dense; Conv as Conv2D (pads that are Keras's
 /// "valid" or "same"); MaxPool and AveragePool; GlobalAveragePool; BatchNormalization (inference form); Flatten;
 /// Reshape with a constant shape; Transpose; Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softplus, Softmax on the
-/// last (channel) axis, Clip(0, 6) as relu6, x·Sigmoid(x) as silu, Softsign or x/(1 + |x|) as softsign, HardSigmoid (α 1/6, β ½) as hard_sigmoid,
+/// last (channel) axis, Clip(0, 6) as relu6, Clip(0, max) and Cortex's Where form as the ReLU layer, x·Sigmoid(x) as silu, Softsign or x/(1 + |x|) as softsign, HardSigmoid (α 1/6, β ½) as hard_sigmoid,
 /// HardSwish or x·HardSigmoid(x) as hard_silu, Mish or x·Tanh(Softplus(x)) as mish, Gelu or ½x(1 + Erf(x/√2)) as gelu; Sub and Div by constants after the input as
 /// Normalization; Cast + Gather as Embedding; Dropout and Identity (left out); RNN, LSTM and GRU (forward, reverse or
 /// bidirectional, zero initial states, as Cortex and torch.onnx write them) as SimpleRNN, LSTM, GRU and Bidirectional,
@@ -194,6 +194,11 @@ internal sealed partial class ChainReader
                 i = last;
                 continue;
             }
+            if (node.OpType == "Greater" && ReluAt(graph, i, consumers) is int end)
+            {
+                i = end;
+                continue;
+            }
             if (node.OpType == "Equal" && MaskingAt(graph, i, consumers))
             {
                 i += 4;
@@ -248,6 +253,39 @@ internal sealed partial class ChainReader
             && TimesX(At(3), At(2)!) && Single(At(3)!) && Reads(At(4), "Mul", At(3)!.Output[0]) && ConstantIs(At(4)!, 0.5f, 0f))
             return (ActivationFunction.Gelu(), span[4]);
         return null;
+    }
+
+    /// <summary>
+    /// A ReLU layer with a threshold as <see cref="OnnxExporter"/> writes it: Greater(x, t), Min(x, max) (when it has
+    /// one), Sub(t, x), Mul(s, ·), Sub(0, ·), Where. Adds the layer and returns the Where's index when node i starts that.
+    /// </summary>
+    private int? ReluAt(GraphProto graph, int i, Dictionary<string, int> consumers)
+    {
+        float ScalarOf(string name) => constants.TryGetValue(name, out var c) && c.Data.Length == 1 ? c.Data[0] : float.NaN;
+        bool Single(NodeProto n) => n.Output.Count == 1 && consumers.GetValueOrDefault(n.Output[0]) == 1;
+        var greater = graph.Node[i];
+        if (greater.Input.Count != 2 || greater.Input[0] != current || !Single(greater)) return null;
+        float t = ScalarOf(greater.Input[1]), max = float.PositiveInfinity;
+        int k = i + 1;
+        NodeProto? Next() => k < graph.Node.Count ? graph.Node[k++] : null;
+        var n = Next();
+        string kept = current;
+        if (n is { OpType: "Min", Input.Count: 2 } && n.Input[0] == current && Single(n))
+        {
+            max = ScalarOf(n.Input[1]);
+            kept = n.Output[0];
+            n = Next();
+        }
+        if (n is not { OpType: "Sub", Input.Count: 2 } diff || diff.Input[1] != current || ScalarOf(diff.Input[0]) != t || !Single(diff)) return null;
+        if (Next() is not { OpType: "Mul", Input.Count: 2 } mul || mul.Input[1] != diff.Output[0] || !Single(mul)) return null;
+        float s = ScalarOf(mul.Input[0]);
+        if (Next() is not { OpType: "Sub", Input.Count: 2 } negate || ScalarOf(negate.Input[0]) != 0 || negate.Input[1] != mul.Output[0] || !Single(negate)) return null;
+        if (Next() is not { OpType: "Where", Input.Count: 3, Output.Count: 1 } where || where.Input[0] != greater.Output[0] || where.Input[1] != kept || where.Input[2] != negate.Output[0]) return null;
+        if (!(t >= 0) || !(s >= 0) || !(max >= 0) || float.IsInfinity(t) || float.IsInfinity(s)) return null;
+        Flush();
+        Add(new ReLU(float.IsPositiveInfinity(max) ? null : max, s, t), []);
+        current = where.Output[0];
+        return k - 1;
     }
 
     /// <summary>Keras's hard_sigmoid is relu6(x + 3)/6: HardSigmoid with α = 1/6 and β = ½ (PyTorch's Hardsigmoid too).</summary>
@@ -428,8 +466,13 @@ internal sealed partial class ChainReader
             {
                 float lo = node.Input.Count > 1 && node.Input[1] != "" ? Constant(node, 1).Data.Single() : float.NegativeInfinity;
                 float hi = node.Input.Count > 2 && node.Input[2] != "" ? Constant(node, 2).Data.Single() : float.PositiveInfinity;
-                if (lo != 0 || hi != 6) throw Unsupported(node, $"clips to [{lo}, {hi}]; Cortex imports Clip(0, 6) (relu6)");
-                Activate(node, ActivationFunction.Relu6);
+                if (lo != 0 || !(hi >= 0) || float.IsPositiveInfinity(hi)) throw Unsupported(node, $"clips to [{lo}, {hi}]; Cortex imports Clip(0, max) (relu6, or a ReLU layer's maxValue)");
+                if (hi == 6) Activate(node, ActivationFunction.Relu6);
+                else
+                {
+                    Flush();
+                    Add(new ReLU(maxValue: hi), []);
+                }
                 break;
             }
             case "Softmax":

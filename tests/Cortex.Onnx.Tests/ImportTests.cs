@@ -67,7 +67,7 @@ public class ImportTests
         Assert.Contains("Total params: 34,826", model.SummaryString());
     }
 
-    public static TheoryData<string> CortexModels => ["digits_mlp", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "activations_keras", "conv_same_strided_dilated",
+    public static TheoryData<string> CortexModels => ["digits_mlp", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "activations_keras", "relu_layers", "conv_same_strided_dilated",
         "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "reshape_conv", "embedding", "no_bias", "permute",
         "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences", "gru_backwards_no_bias",
         "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",
@@ -163,6 +163,15 @@ public class ImportTests
         var model = new Functional([pixels, extra], [new Dense(3, "softmax", name: "scores").Call(merged), new Dense(2, name: "aux").Call(a)], name: "two_heads");
         ExportTests.Randomize(model, 5);
         return (model, encoder);
+    }
+
+    [Fact]
+    public void ReluLayersImportBackWithTheirArguments()
+    {
+        var back = OnnxImporter.Load(OnnxExporter.ToBytes(ExportTests.Build("relu_layers").Model), "relu.onnx");
+        var relus = back.Layers.OfType<ReLU>().Select(r => (r.MaxValue, r.NegativeSlope, r.Threshold)).ToList();
+        Assert.Equal([(null, 0.3f, 0.1f), (0.5f, 0f, 0f), (0.4f, 0.1f, 0.05f)], relus);   // Where and Clip(0, max) forms
+        Assert.Equal(["relu", "leaky_relu", "relu6"], back.Layers.OfType<Dense>().Select(d => d.Activation.Name).Where(n => n != "linear"));
     }
 
     [Fact]
