@@ -1,3 +1,4 @@
+using Cortex.Constraints;
 using System.Text.Json;
 using Cortex.Activations;
 using Cortex.Initializers;
@@ -39,10 +40,11 @@ public class ConfigRegistryTests
     private static readonly Dictionary<string, (Func<object> Make, int[]? Input, string[] Same)> Cases = new()
     {
         ["Dense"] = (() => Frozen(new Dense(4, ActivationFunction.LeakyRelu(0.3f), useBias: false, kernelInitializer: new HeNormal(seed: 3),
-            biasInitializer: new Constant(0.5f), kernelRegularizer: new L2(0.02f), biasRegularizer: new L1(0.03f), name: "d")), [2, 3], []),
+            biasInitializer: new Constant(0.5f), kernelRegularizer: new L2(0.02f), biasRegularizer: new L1(0.03f),
+            kernelConstraint: new MaxNorm(3f), biasConstraint: new NonNeg(), name: "d")), [2, 3], []),
         ["Conv2D"] = (() => Frozen(new Conv2D(3, (2, 3), strides: (2, 1), padding: "same", activation: ActivationFunction.Elu(0.7f), useBias: false, dilationRate: (1, 2),
             kernelInitializer: new RandomNormal(0.1f, 0.2f, seed: 4), biasInitializer: new Ones(), kernelRegularizer: new L1L2(0.01f, 0.02f),
-            biasRegularizer: new L2(0.5f), name: "c")), [2, 6, 7, 2], []),
+            biasRegularizer: new L2(0.5f), kernelConstraint: new MaxNorm(2f, [0, 1, 2]), biasConstraint: new UnitNorm(), name: "c")), [2, 6, 7, 2], []),
         ["Activation"] = (() => Frozen(new Activation(ActivationFunction.Elu(0.5f), "a")), [2, 3], []),
         ["ReLU"] = (() => Frozen(new ReLU(6f, 0.1f, 0.5f, "r")), [2, 3], []),
         ["Flatten"] = (() => Frozen(new Flatten("f")), [2, 2, 3], []),
@@ -60,7 +62,7 @@ public class ConfigRegistryTests
         ["TimeDistributed"] = (() => Frozen(new TimeDistributed(new Dense(3, "relu", name: "inner"), "td")), [2, 4, 5], []),
         ["Conv1D"] = (() => Frozen(new Conv1D(3, 2, strides: 2, padding: "causal", dilationRate: 2, activation: ActivationFunction.Elu(0.7f), useBias: false,
             kernelInitializer: new RandomNormal(0.1f, 0.2f, seed: 4), biasInitializer: new Ones(), kernelRegularizer: new L1L2(0.01f, 0.02f),
-            biasRegularizer: new L2(0.5f), name: "c1")), [2, 7, 2], []),
+            biasRegularizer: new L2(0.5f), kernelConstraint: new UnitNorm([0, 1]), biasConstraint: new MinMaxNorm(0.5f, 2f), name: "c1")), [2, 7, 2], []),
         ["MaxPooling1D"] = (() => Frozen(new MaxPooling1D(3, 1, "same", "mp1")), [2, 5, 2], []),
         ["AveragePooling1D"] = (() => Frozen(new AveragePooling1D(4, 3, "same", "ap1")), [2, 7, 2], []),
         ["GlobalMaxPooling1D"] = (() => Frozen(new GlobalMaxPooling1D(keepDims: true, "gm1")), [2, 4, 3], []),
@@ -107,6 +109,11 @@ public class ConfigRegistryTests
         ["L1"] = (() => new L1(0.5f), null, []),
         ["L2"] = (() => new L2(0.25f), null, []),
         ["L1L2"] = (() => new L1L2(0.1f, 0.2f), null, []),
+
+        ["MaxNorm"] = (() => new MaxNorm(3f, [0, 1]), null, []),
+        ["NonNeg"] = (() => new NonNeg(), null, []),
+        ["UnitNorm"] = (() => new UnitNorm([1]), null, []),
+        ["MinMaxNorm"] = (() => new MinMaxNorm(0.5f, 2f, 0.5f, [-1]), null, []),
 
         ["ExponentialDecay"] = (() => new ExponentialDecay(0.5f, 100, 0.9f, staircase: true), null, []),
         ["CosineDecay"] = (() => new CosineDecay(0.5f, 100, 0.1f, warmupTarget: 1f, warmupSteps: 10), null, []),
@@ -174,7 +181,7 @@ public class ConfigRegistryTests
     public void EveryRegisteredClassHasACaseAndEveryPublicClassOfAFamilyIsRegistered()
     {
         Assert.Equal(Cases.Keys.Order(), ConfigRegistry.Classes.Select(CaseName).Order());
-        var roots = new[] { typeof(Layer), typeof(Initializer), typeof(Regularizer), typeof(LearningRateSchedule), typeof(Loss), typeof(Optimizer), typeof(Metric) };
+        var roots = new[] { typeof(Layer), typeof(Initializer), typeof(Regularizer), typeof(Cortex.Constraints.Constraint), typeof(LearningRateSchedule), typeof(Loss), typeof(Optimizer), typeof(Metric) };
         var concrete = typeof(Layer).Assembly.GetExportedTypes().Where(t => !t.IsAbstract && roots.Any(r => r.IsAssignableFrom(t)));
         Assert.Equal(concrete.Select(t => t.FullName).Order(), ConfigRegistry.Classes.Select(c => c.Type.FullName).Order());
     }
