@@ -103,7 +103,8 @@ public class ConfigRegistryTests
         ["TruncatedNormal"] = (() => new TruncatedNormal(1f, 0.2f, 10), null, []),
         ["Zeros"] = (() => new Zeros(), null, []),
         ["Ones"] = (() => new Ones(), null, []),
-        ["Constant"] = (() => new Constant(0.7f), null, []),
+        ["Constant"] = (() => new Constant(0.7f, [1f, 2f]), null, []),
+        ["Identity"] = (() => new Identity(0.5f), null, []),
         ["Orthogonal"] = (() => new Orthogonal(0.5f, 11), null, []),
 
         ["L1"] = (() => new L1(0.5f), null, []),
