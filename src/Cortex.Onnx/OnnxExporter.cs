@@ -27,7 +27,7 @@ namespace Cortex.Onnx;
 /// (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax, Softplus, relu6 as Clip, silu as x·Sigmoid(x), softsign, hard_sigmoid, hard_silu (HardSwish), mish (Mish from opset 18, else x·Tanh(Softplus(x))), gelu (Gelu from opset 20, else ½x(1 + Erf(x/√2)); the tanh approximation from opset 20)), Conv2D (Conv),
 /// MaxPooling2D (MaxPool), AveragePooling2D (AveragePool without the padding in the count), GlobalAveragePooling2D
 /// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), ReLU (Relu, LeakyRelu, Clip or Where), Dropout (left out: inference),
-/// Normalization (Sub, Div), Embedding (Cast, Gather), SimpleRNN/LSTM/GRU (RNN/LSTM/GRU, time-major) and Bidirectional
+/// Normalization (Sub, Div; inverted Mul, Add), Embedding (Cast, Gather), SimpleRNN/LSTM/GRU (RNN/LSTM/GRU, time-major) and Bidirectional
 /// (one bidirectional op and its merge), Conv1D (Conv on (N, C, W)), MaxPooling1D/AveragePooling1D,
 /// GlobalAveragePooling1D/GlobalMaxPooling1D, TimeDistributed(Dense) and Masking (its zeroing of padded steps). A
 /// recurrent layer or GlobalAveragePooling1D that would read a mask (Embedding with maskZero or Masking before it) is
@@ -352,8 +352,10 @@ internal static class LayerWriter
                 int f = norm.MeanWeight!.Size;
                 var std = new float[f];
                 for (int i = 0; i < f; i++) std[i] = MathF.Max(MathF.Sqrt(norm.VarianceWeight!.AsSpan()[i]), Normalization.Epsilon);
-                string centred = g.Node("Sub", [value, g.Constant($"{norm.Name}/mean", norm.MeanWeight.AsSpan(), f)]);
-                return g.Node("Div", [centred, g.Constant($"{norm.Name}/std", std, f)]);
+                // The statistics broadcast over the sample: one per feature ([f]), or the sample's rank with 1 on every axis they do not keep.
+                long[] dims = norm.MeanWeight.Rank == 1 && norm.Axis is [-1] ? [f] : [.. shape[1..].Select((d, i) => norm.KeepsAxis(i + 1, shape.Length) ? (long)d : 1L)];
+                string mean = g.Constant($"{norm.Name}/mean", norm.MeanWeight.AsSpan(), dims), scale = g.Constant($"{norm.Name}/std", std, dims);
+                return norm.Invert ? g.Node("Add", [g.Node("Mul", [value, scale]), mean]) : g.Node("Div", [g.Node("Sub", [value, mean]), scale]);
             }
             case RecurrentLayer rnn:
                 if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);

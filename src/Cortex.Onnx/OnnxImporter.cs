@@ -539,6 +539,7 @@ internal sealed partial class ChainReader
             }
             case "Sub": Normalize(node, divide: false); break;
             case "Div": Normalize(node, divide: true); break;
+            case "Mul": Normalize(node, divide: false, invert: true); break;
             default:
                 throw Unsupported(node, "has no Cortex layer");
         }
@@ -593,6 +594,11 @@ internal sealed partial class ChainReader
 
     private void Add(NodeProto node)
     {
+        if (layers.Count == 2 && layers[1] is Normalization { Invert: true } && pending == null)
+        {
+            Normalize(node, divide: false);   // an inverted Normalization's mean
+            return;
+        }
         // torch writes a rank-3 Linear's bias first: Add(bias, MatMul(x, W)).
         var (b, dims) = Constant(node, node.Input.Count == 2 && node.Input[1] == current ? 0 : 1);
         if (pending is { Kind: "dense", Bias: null } p && p.Activation.Name == "linear" && b.Length == p.Kernel.Shape[1] && dims.Length == 1)
@@ -737,20 +743,48 @@ internal sealed partial class ChainReader
             [Tensor.FromArray(gamma), Tensor.FromArray(beta), Tensor.FromArray(mean), Tensor.FromArray(variance)]);
     }
 
-    private void Normalize(NodeProto node, bool divide)
+    /// <summary>
+    /// Cortex's Normalization as <see cref="OnnxExporter"/> writes it, right after the input: Sub(mean) then Div(std),
+    /// or inverted Mul(std) then Add(mean), the constants one per feature or broadcast over the sample (1 on the axes
+    /// without statistics of their own, which gives the layer's axis).
+    /// </summary>
+    private void Normalize(NodeProto node, bool divide, bool invert = false)
     {
-        var (v, _) = Constant(node, 1);
+        var (v, dims) = Constant(node, 1);
         bool afterInput = layers.Count == 1 || (layers.Count == 2 && layers[1] is Normalization);
-        if (!afterInput || v.Length != shape[^1] || nchw) throw Unsupported(node, "is not the standardisation of the input's features (a Normalization layer)");
-        if (!divide)
+        int[]? kept = afterInput && !nchw ? KeptAxes(dims) : null;
+        if (kept == null) throw Unsupported(node, "is not the standardisation of the input's features (a Normalization layer)");
+        int[] statShape = [.. kept.Select(a => shape[a])];
+        if (layers.Count == 1)
         {
+            if (divide) throw Unsupported(node, "divides the input by a constant that is not after a subtraction of its mean");
             Flush();
-            var norm = new Normalization();
-            Add(norm, [Tensor.FromArray(v), Tensor.Ones(v.Length), Tensor.Scalar(0)]);
+            // Sub starts a standardisation (mean known, variance next); Mul an inverted one (variance known, mean next).
+            var statistic = Tensor.FromArray(invert ? [.. v.Select(s => s * s)] : v, statShape);
+            var norm = new Normalization(kept.SequenceEqual([shape.Length - 1]) ? null : [.. kept], invert: invert);
+            Add(norm, invert ? [Tensor.Zeros(statShape), statistic, Tensor.Scalar(0)] : [statistic, Tensor.Ones(statShape), Tensor.Scalar(0)]);
             return;
         }
-        if (layers[^1] is not Normalization) throw Unsupported(node, "divides by a constant that is not after a subtraction of the input's mean");
-        weights[^1][1] = Tensor.FromArray([.. v.Select(s => s * s)]); // Normalization divides by max(√variance, ε)
+        var existing = (Normalization)layers[^1];
+        bool second = existing.Invert ? !divide && !invert && weights[^1][0].AsSpan().IndexOfAnyExcept(0f) < 0 : divide;
+        if (!second || v.Length != weights[^1][0].Size) throw Unsupported(node, "is not the second half of a Normalization layer's standardisation");
+        if (existing.Invert) weights[^1][0] = Tensor.FromArray(v, statShape);
+        else weights[^1][1] = Tensor.FromArray([.. v.Select(s => s * s)], statShape); // Normalization divides by max(√variance, ε)
+    }
+
+    /// <summary>The axes (of the live value, batch axis 0) that a constant of <paramref name="dims"/> keeps statistics
+    /// for when broadcast over it — one per feature ([f]) or the sample's rank with 1 on the others — or null.</summary>
+    private int[]? KeptAxes(long[] dims)
+    {
+        if (dims.Length == 1 && dims[0] == shape[^1] && shape.Length >= 2) return [shape.Length - 1];
+        if (dims.Length != shape.Length - 1) return null;
+        var kept = new List<int>();
+        for (int d = 0; d < dims.Length; d++)
+        {
+            if (dims[d] == shape[d + 1] && dims[d] != 1) kept.Add(d + 1);
+            else if (dims[d] != 1) return null;
+        }
+        return [.. kept];
     }
 
     private void Transpose(NodeProto node)

@@ -57,7 +57,7 @@ public class ConfigRegistryTests
         ["BatchNormalization"] = (() => Frozen(new BatchNormalization(axis: 1, momentum: 0.9f, epsilon: 1e-2f, center: false, scale: false,
             betaInitializer: new Constant(0.1f), gammaInitializer: new Constant(2f), movingMeanInitializer: new Constant(0.3f),
             movingVarianceInitializer: new Constant(3f), name: "bn")), [2, 3], []),
-        ["Normalization"] = (() => Frozen(new Normalization("n")), [2, 3], []),
+        ["Normalization"] = (() => Frozen(new Normalization([1], [1f, 2f, 3f], [4f, 9f, 1f], invert: true, name: "n")), [2, 3], []),
         ["Permute"] = (() => Frozen(new Permute([2, 1], "pm")), [2, 3, 4], []),
         ["TimeDistributed"] = (() => Frozen(new TimeDistributed(new Dense(3, "relu", name: "inner"), "td")), [2, 4, 5], []),
         ["Conv1D"] = (() => Frozen(new Conv1D(3, 2, strides: 2, padding: "causal", dilationRate: 2, activation: ActivationFunction.Elu(0.7f), useBias: false,
