@@ -13,11 +13,12 @@ namespace Cortex.Package.Tests;
 [Trait("Category", "Package")]
 public sealed class PackageConsumptionTests(PackageFeed feed, ITestOutputHelper log)
 {
-    private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(4);
+    private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(6);
 
     [Fact]
     public void FreshConsoleAppTrainsTheDigitsFromThePackage()
     {
+        foreach (CommandResult pack in feed.PackResults) log.WriteLine($"{pack.Command}: {pack.Elapsed.TotalSeconds:F1} s (once for both tests)");
         string app = feed.NewFolder("DigitsApp");
         feed.WriteNuGetConfig(app);
         Step(DotNet.Run(app, feed.Packages, CommandTimeout, "new", "console", "--framework", "net10.0", "--no-update-check"));

@@ -10,7 +10,7 @@ namespace Cortex.Package.Tests;
 /// </summary>
 public sealed class PackageFeed : IDisposable
 {
-    private static readonly TimeSpan PackTimeout = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan PackTimeout = TimeSpan.FromMinutes(10);   // a bound for a hung build; packing takes 1–2 minutes on two busy cores
 
     /// <summary>The version of the packages in <see cref="Feed"/>.</summary>
     public string Version { get; } = "0.0.0-test." + DateTime.UtcNow.Ticks.ToString(CultureInfo.InvariantCulture);
