@@ -26,6 +26,7 @@ public sealed class PackageConsumptionTests(PackageFeed feed, ITestOutputHelper 
         File.Copy(Path.Combine(AppContext.BaseDirectory, "ConsumerApp", "Program.cs"), Path.Combine(app, "Program.cs"), overwrite: true);
         Step(DotNet.Run(app, feed.Packages, CommandTimeout, "build", "-c", "Release"));
         CommandResult run = Step(DotNet.Run(app, feed.Packages, CommandTimeout, "run", "-c", "Release", "--no-build"));
+        log.WriteLine(run.Output);
 
         // The package restored from the feed, under the test's version, not from any cache or the repository.
         string restored = Path.Combine(feed.Packages, "cortex", feed.Version, "lib", "net10.0", "Cortex.dll");
