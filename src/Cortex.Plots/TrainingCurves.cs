@@ -48,11 +48,14 @@ public static class TrainingCurves
     }
 
     /// <summary>
-    /// The quantities to plot, in order: <c>loss</c> first, then the others as recorded. A <c>val_x</c> key belongs to
-    /// the quantity <c>x</c>, which gets a panel even if only its validation values were recorded.
+    /// The quantities <see cref="Plot"/> draws, one panel each, in order: <c>loss</c> first, then the others as
+    /// recorded. A <c>val_x</c> key belongs to the quantity <c>x</c>, which gets a panel even if only its validation
+    /// values were recorded.
     /// </summary>
-    internal static IReadOnlyList<string> Quantities(History history)
+    /// <param name="history">A training history.</param>
+    public static IReadOnlyList<string> Quantities(History history)
     {
+        ArgumentNullException.ThrowIfNull(history);
         var names = new List<string>();
         foreach (string key in history.Values.Keys)
         {
