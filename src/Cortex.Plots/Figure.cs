@@ -20,13 +20,32 @@ internal sealed class Figure
     /// <summary>The file extensions <see cref="Save"/> understands.</summary>
     public static readonly string[] Extensions = [".png", ".svg"];
 
+    // ScottPlot's Font.Set also makes its face the process-wide default (Fonts.Default), which other plots, ours and the
+    // user's, would then pick up: the first confusion matrix drawn in a process got serif counts and the later ones sans.
+    // Setting it restores the default, under a lock, as Fonts.Default is shared; the lock also draws one figure at a
+    // time, which costs nothing that matters for a few images per training run.
+    private static readonly Lock DrawLock = new();
+
     public Figure(IReadOnlyList<Plot> panels, int columns)
     {
-        foreach (Plot panel in panels)
+        string font = SansFont.Value;
+        lock (DrawLock)
         {
-            // Each panel draws into its own cell of a shared canvas; by default a plot clears the whole canvas first.
-            panel.RenderManager.ClearCanvasBeforeEachRender = false;
-            panel.Font.Set(SansFont.Value);
+            string previous = Fonts.Default;
+            try
+            {
+                foreach (Plot panel in panels)
+                {
+                    // Each panel draws into its own cell of a shared canvas; by default a plot clears the whole canvas first.
+                    panel.RenderManager.ClearCanvasBeforeEachRender = false;
+                    panel.Font.Set(font); // the title, axes and legend
+                    foreach (var text in panel.GetPlottables<ScottPlot.Plottables.Text>()) text.LabelFontName = font;
+                }
+            }
+            finally
+            {
+                Fonts.Default = previous;
+            }
         }
         Panels = panels;
         Columns = Math.Clamp(columns, 1, Math.Max(1, panels.Count));
@@ -67,6 +86,11 @@ internal sealed class Figure
         string format = FormatOf(path);
         CheckSize(width, height);
         if (Path.GetDirectoryName(Path.GetFullPath(path)) is { } folder) Directory.CreateDirectory(folder);
+        lock (DrawLock) Write(path, format, width, height);
+    }
+
+    private void Write(string path, string format, int width, int height)
+    {
         if (format == ".png")
         {
             using var surface = SKSurface.Create(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Premul))

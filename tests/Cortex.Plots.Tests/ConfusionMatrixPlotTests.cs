@@ -64,6 +64,18 @@ public class ConfusionMatrixPlotTests
     }
 
     [Fact]
+    public void TheSameMatrixDrawsTheSameImageFirstOrLaterInParallelAndLeavesScottPlotsDefaultFontAlone()
+    {
+        using var dir = new TempDir();
+        string before = ScottPlot.Fonts.Default;
+        Parallel.For(0, 8, i => ConfusionMatrixPlot.Save(dir[$"{i}.png"], Matrix, ["T-shirt/top", "Trouser", "Ankle boot"]));
+
+        byte[] first = File.ReadAllBytes(dir["0.png"]);
+        for (int i = 1; i < 8; i++) Assert.True(first.SequenceEqual(File.ReadAllBytes(dir[$"{i}.png"])), $"image {i} differs from image 0");
+        Assert.Equal(before, ScottPlot.Fonts.Default);
+    }
+
+    [Fact]
     public void BadInputsFailWithMessagesThatSayWhatWasExpected()
     {
         using var dir = new TempDir();
