@@ -139,6 +139,8 @@ public static class ConfusionMatrixPlot
         var heatmap = plot.Add.Heatmap(fraction);
         heatmap.Colormap = new ScottPlot.Colormaps.Blues().Reversed(); // white for 0, dark blue for a whole row
         heatmap.ManualRange = new ScottPlot.Range(0, 1);
+        // One rectangle per cell rather than an n×n bitmap stretched over the plot, which SVG viewers smooth into a blur.
+        heatmap.RenderStrategy = new ScottPlot.Plottables.Heatmap.RenderStrategies.Rectangles();
         heatmap.Rectangle = new CoordinateRect(-0.5, n - 0.5, -0.5, n - 0.5); // the edges: cells 1 wide, centred on 0..n-1
         if (n <= MaxLabelledClasses)
         {
