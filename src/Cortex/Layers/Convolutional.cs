@@ -91,6 +91,8 @@ public sealed class Conv2D : KernelLayer
     /// <param name="activation">g, by name or typed; linear when null.</param>
     /// <param name="useBias">Whether to add b.</param>
     /// <param name="dilationRate">Spacing between the window's taps (default 1).</param>
+    /// <param name="groups">Channel groups (Keras's <c>groups</c>, default 1): input channel group i feeds only filter
+    /// group i, the kernel being (KH, KW, C / groups, filters). Both the input channels and the filters must divide by it.</param>
     /// <param name="kernelInitializer">How K starts (Keras default: glorot_uniform with fans KH·KW·C and KH·KW·filters).</param>
     /// <param name="biasInitializer">How b starts (default zeros).</param>
     /// <param name="kernelRegularizer">Penalty on K added to the loss.</param>
@@ -98,10 +100,10 @@ public sealed class Conv2D : KernelLayer
     /// <param name="kernelConstraint">Projection of the kernel after each update (e.g. <c>new MaxNorm(3f)</c>).</param>
     /// <param name="biasConstraint">Projection of the bias after each update.</param>
     /// <param name="name">Layer name; <c>conv2d</c>, <c>conv2d_1</c>, … when null.</param>
-    /// <exception cref="ArgumentOutOfRangeException">A size, stride, dilation or the filter count is not positive.</exception>
-    /// <exception cref="ArgumentException">The padding is neither "valid" nor "same".</exception>
+    /// <exception cref="ArgumentOutOfRangeException">A size, stride, dilation, the filter count or groups is not positive.</exception>
+    /// <exception cref="ArgumentException">The padding is neither "valid" nor "same", or the filters do not divide by groups.</exception>
     public Conv2D(int filters, Size2D kernelSize, Size2D? strides = null, string padding = "valid",
-        ActivationFunction? activation = null, bool useBias = true, Size2D? dilationRate = null,
+        ActivationFunction? activation = null, bool useBias = true, Size2D? dilationRate = null, int groups = 1,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
         Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null,
         Constraint? kernelConstraint = null, Constraint? biasConstraint = null, string? name = null)
@@ -113,6 +115,10 @@ public sealed class Conv2D : KernelLayer
         Strides = ImageLayers.Positive("Conv2D", "strides", strides ?? 1);
         Padding = ImageLayers.Padding("Conv2D", padding);
         DilationRate = ImageLayers.Positive("Conv2D", "dilationRate", dilationRate ?? 1);
+        if (groups <= 0) throw new ArgumentOutOfRangeException(nameof(groups), $"Conv2D: groups must be a positive integer. Received: groups={groups}");
+        if (filters % groups != 0)
+            throw new ArgumentException($"Conv2D: the number of filters must be evenly divisible by the number of groups. Received: groups={groups}, filters={filters}", nameof(groups));
+        Groups = groups;
     }
 
     /// <summary>Output channels.</summary>
@@ -125,6 +131,8 @@ public sealed class Conv2D : KernelLayer
     public string Padding { get; }
     /// <summary>Spacing between taps.</summary>
     public Size2D DilationRate { get; }
+    /// <summary>Channel groups: input channel group i feeds only filter group i.</summary>
+    public int Groups { get; }
 
     private string Label => $"Conv2D '{Name}'";
 
@@ -134,7 +142,10 @@ public sealed class Conv2D : KernelLayer
     protected override void Build(int[] inputShape)
     {
         Window(inputShape);
-        AddKernelAndBias([KernelSize.Height, KernelSize.Width, inputShape[3], Filters]);
+        if (inputShape[3] % Groups != 0)
+            throw new ArgumentException($"{Label}: the number of input channels must be evenly divisible by the number of groups. " +
+                $"Received: groups={Groups}, but the input has {inputShape[3]} channels (full input shape is {ShapeUtil.Format(inputShape)})");
+        AddKernelAndBias([KernelSize.Height, KernelSize.Width, inputShape[3] / Groups, Filters]);
     }
 
     /// <inheritdoc/>
@@ -142,14 +153,14 @@ public sealed class Conv2D : KernelLayer
     {
         int[] s = inputs.ShapeRef;
         ImageLayers.RequireRank4(Label, s);
-        int expected = Kernel!.ShapeRef[2];
+        int expected = Kernel!.ShapeRef[2] * Groups;
         if (s[3] != expected)
             throw new ArgumentException($"{Label} expects input with {expected} channels (the last axis). Received: shape {ShapeUtil.Format(s)}");
     }
 
     /// <inheritdoc/>
     protected override Tensor CallCore(Tensor inputs, bool training) =>
-        ConvOp.Conv2D(inputs, Kernel!, Bias, Window(inputs.ShapeRef), Activation);
+        ConvOp.Conv2D(inputs, Kernel!, Bias, Window(inputs.ShapeRef), Activation, Groups);
 
     /// <inheritdoc/>
     public override int[] ComputeOutputShape(int[] inputShape)
@@ -160,19 +171,20 @@ public sealed class Conv2D : KernelLayer
 
     /// <inheritdoc/>
     private protected override string SampleRefusal(int[] sample) =>
-        sample.Length != 3 || Kernel!.ShapeRef[2] != sample[2] ? $"gets samples of shape {ShapeUtil.Format(sample)}, not images of {Kernel!.ShapeRef[2]} channels" : "";
+        sample.Length != 3 || Kernel!.ShapeRef[2] * Groups != sample[2] ? $"gets samples of shape {ShapeUtil.Format(sample)}, not images of {Kernel!.ShapeRef[2] * Groups} channels" : "";
 
     /// <inheritdoc/>
     private protected override Stage CreateStage(StageContext context, Tensor kernelGrad, Tensor? biasGrad) =>
-        new ConvStage(this, Filters, Window([context.Batch, .. context.Sample]), context.InputWidth)
+        new ConvStage(this, Filters, Window([context.Batch, .. context.Sample]), context.InputWidth, Groups)
         {
             Width = context.OutputWidth(this), KernelGrad = kernelGrad, BiasGrad = biasGrad!,
         };
 }
 
 /// <summary>Conv2D on NHWC rows (each row one image, so rows are the batch) — or Conv1D on (steps, channels) rows, a
-/// one-pixel-high image — with the same span kernels as <see cref="ConvOp"/>, in the same order, on buffers made once.</summary>
-internal sealed class ConvStage(KernelLayer layer, int filters, Window2D window, int inputs) : Stage
+/// one-pixel-high image, or a grouped or depthwise convolution (<paramref name="groups"/> &gt; 1) — with the same span
+/// kernels as <see cref="ConvOp"/>, in the same order, on buffers made once.</summary>
+internal sealed class ConvStage(KernelLayer layer, int filters, Window2D window, int inputs, int groups = 1) : Stage
 {
     public Tensor KernelGrad = null!, BiasGrad = null!;
     // The im2col matrix, kept from forward to backward (the tape path rebuilds it to hold less memory; here the
@@ -184,7 +196,7 @@ internal sealed class ConvStage(KernelLayer layer, int filters, Window2D window,
     {
         var w = window with { N = rows };
         ConvOp.Forward(input.AsSpan(0, rows * inputs), layer.Kernel!.AsSpan(), layer.Bias == null ? default : layer.Bias.AsSpan(),
-            w, layer.Activation, filters, Output.AsSpan(0, rows * Width), cols);
+            w, layer.Activation, filters, Output.AsSpan(0, rows * Width), cols, groups);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -200,6 +212,6 @@ internal sealed class ConvStage(KernelLayer layer, int filters, Window2D window,
             dx.Clear();
         }
         ConvOp.BackwardCore(input.AsSpan(0, rows * inputs), layer.Kernel!.AsSpan(), dz, w, filters, KernelGrad.Span,
-            layer.Bias == null ? default : BiasGrad.Span, dx, cols.AsSpan(0, w.Rows * w.Patch));
+            layer.Bias == null ? default : BiasGrad.Span, dx, cols.AsSpan(0, w.Rows * w.Patch), groups);
     }
 }

@@ -50,11 +50,12 @@ public abstract class KernelLayer : Layer
     /// <summary>The bias, one per output feature; null before building or without bias.</summary>
     public Variable? Bias { get; private set; }
 
-    /// <summary>Creates the kernel of <paramref name="kernelShape"/> and, with <see cref="UseBias"/>, a bias as long as its last axis.</summary>
-    private protected void AddKernelAndBias(int[] kernelShape)
+    /// <summary>Creates the kernel of <paramref name="kernelShape"/> and, with <see cref="UseBias"/>, a bias as long as its
+    /// last axis (or <paramref name="outputs"/> long when given: DepthwiseConv2D's C·M).</summary>
+    private protected void AddKernelAndBias(int[] kernelShape, int outputs = 0)
     {
         Kernel = AddWeight("kernel", kernelShape, KernelInitializer, regularizer: KernelRegularizer, constraint: KernelConstraint);
-        if (UseBias) Bias = AddWeight("bias", [kernelShape[^1]], BiasInitializer, regularizer: BiasRegularizer, constraint: BiasConstraint);
+        if (UseBias) Bias = AddWeight("bias", [outputs > 0 ? outputs : kernelShape[^1]], BiasInitializer, regularizer: BiasRegularizer, constraint: BiasConstraint);
     }
 
     /// <inheritdoc/>

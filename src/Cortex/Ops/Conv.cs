@@ -17,11 +17,12 @@ namespace Cortex;
 /// </remarks>
 internal static class ConvOp
 {
-    private sealed class State(Window2D window, ActivationFunction activation, bool inputGrad)
+    private sealed class State(Window2D window, ActivationFunction activation, bool inputGrad, int groups)
     {
         public readonly Window2D Window = window;
         public readonly ActivationFunction Activation = activation;
         public readonly bool InputGrad = inputGrad;
+        public readonly int Groups = groups;
     }
 
     [ThreadStatic] private static float[]? scratch;
@@ -34,31 +35,41 @@ internal static class ConvOp
         return s;
     }
 
-    /// <summary>y = g(conv(x, kernel) + bias) for x (N, H, W, C) and kernel (KH, KW, C, F); output (N, OH, OW, F).</summary>
-    public static Tensor Conv2D(Tensor x, Tensor kernel, Tensor? bias, in Window2D w, ActivationFunction activation)
+    /// <summary>y = g(conv(x, kernel) + bias) for x (N, H, W, C) and kernel (KH, KW, C / groups, F); output (N, OH, OW, F).
+    /// With <paramref name="groups"/> &gt; 1 input channel group i feeds only filter group i (Keras's <c>groups</c>;
+    /// DepthwiseConv2D is groups = C, its (KH, KW, C, M) kernel being the same floats as (KH, KW, 1, C·M)).</summary>
+    public static Tensor Conv2D(Tensor x, Tensor kernel, Tensor? bias, in Window2D w, ActivationFunction activation, int groups = 1)
     {
-        if (!activation.DerivativeFromOutput) return activation.Apply(Conv2D(x, kernel, bias, w, ActivationFunction.Linear));
-        int filters = kernel.ShapeRef[^1]; // (KH, KW, C, F), or Conv1D's (K, C, F)
+        if (!activation.DerivativeFromOutput) return activation.Apply(Conv2D(x, kernel, bias, w, ActivationFunction.Linear, groups));
+        int filters = Filters(kernel.Size, w, groups);
         var y = Tensor.Uninitialized([w.N, w.OH, w.OW, filters]);
-        Forward(x.AsSpan(), kernel.AsSpan(), bias == null ? default : bias.AsSpan(), w, activation, filters, y.Span);
+        Forward(x.AsSpan(), kernel.AsSpan(), bias == null ? default : bias.AsSpan(), w, activation, filters, y.Span, default, groups);
         if (GradientTape.IsRecording)
         {
             var node = bias != null
                 ? GradientTape.Record("Conv2D", y, Backward, x, kernel, bias)
                 : GradientTape.Record("Conv2D", y, Backward, x, kernel);
-            if (node != null) node.State = new State(w, activation, GradientTape.AnyTracks(x));
+            if (node != null) node.State = new State(w, activation, GradientTape.AnyTracks(x), groups);
         }
         return y;
     }
 
+    /// <summary>Output channels of a kernel of <paramref name="size"/> floats, (KH, KW, C / groups, F) — or Conv1D's
+    /// (K, C, F), or DepthwiseConv2D's (KH, KW, C, M) with F = C·M.</summary>
+    private static int Filters(int size, in Window2D w, int groups) => size / (w.KH * w.KW * (w.C / groups));
+
     /// <summary>The forward computation on spans (shared with the fused training step). When <paramref name="cols"/>
     /// is given the im2col matrix is built there (and kept, for <see cref="BackwardCore"/>); otherwise in the scratch.</summary>
     internal static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, in Window2D w,
-        ActivationFunction activation, int filters, Span<float> y, Span<float> cols = default)
+        ActivationFunction activation, int filters, Span<float> y, Span<float> cols = default, int groups = 1)
     {
         int rows = w.Rows, patch = w.Patch;
-        ReadOnlySpan<float> a = Patches(x, w, rows, patch, cols);
-        Gemm.Sgemm(false, false, rows, filters, patch, a, patch, kernel, filters, y, filters);
+        if (groups > 1) GroupedConv.Forward(x, kernel, w, groups, filters, y, cols);
+        else
+        {
+            ReadOnlySpan<float> a = Patches(x, w, rows, patch, cols);
+            Gemm.Sgemm(false, false, rows, filters, patch, a, patch, kernel, filters, y, filters);
+        }
         activation.AddBiasApplyInPlace(y, bias, filters);
     }
 
@@ -77,7 +88,7 @@ internal static class ConvOp
     {
         var s = (State)node.State!;
         Tensor x = node.Inputs[0], kernel = node.Inputs[1];
-        int filters = kernel.ShapeRef[^1]; // (KH, KW, C, F), or Conv1D's (K, C, F)
+        int filters = Filters(kernel.Size, s.Window, s.Groups);
         Tensor dz = g;
         if (!s.Activation.IsLinear)
         {
@@ -89,17 +100,22 @@ internal static class ConvOp
         Tensor? db = node.Inputs.Length == 3 ? Tensor.Uninitialized([filters]) : null;
         Tensor? dx = s.InputGrad ? Tensor.Zeros(x.ShapeRef) : null;
         BackwardCore(x.AsSpan(), kernel.AsSpan(), dz.AsSpan(), s.Window, filters, dk.Span,
-            db == null ? default : db.Span, dx == null ? default : dx.Span);
+            db == null ? default : db.Span, dx == null ? default : dx.Span, default, s.Groups);
         return db == null ? [dx, dk] : [dx, dk, db];
     }
 
     /// <summary>dK, db (when not empty) and dx (when not empty; must be zeroed) from dz, the gradient before the
     /// activation. <paramref name="cols"/> is the forward's im2col matrix when kept, else it is rebuilt.</summary>
     internal static void BackwardCore(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> dz, in Window2D w,
-        int filters, Span<float> dk, Span<float> db, Span<float> dx, ReadOnlySpan<float> cols = default)
+        int filters, Span<float> dk, Span<float> db, Span<float> dx, ReadOnlySpan<float> cols = default, int groups = 1)
     {
         int rows = w.Rows, patch = w.Patch;
         if (!db.IsEmpty) Reduce.Sum(dz, 1, rows, filters, db);
+        if (groups > 1)
+        {
+            GroupedConv.Backward(x, kernel, dz, w, groups, filters, dk, dx, cols);
+            return;
+        }
         if (IsPointwise(w)) cols = x[..(rows * patch)];
         else if (cols.IsEmpty) cols = Patches(x, w, rows, patch, default);
         Gemm.Sgemm(true, false, patch, filters, rows, cols, patch, dz, filters, dk, filters);          // colsᵀ·dz
