@@ -144,7 +144,7 @@ public sealed class Conv2D : KernelLayer
         Window(inputShape);
         if (inputShape[3] % Groups != 0)
             throw new ArgumentException($"{Label}: the number of input channels must be evenly divisible by the number of groups. " +
-                $"Received: groups={Groups}, but the input has {inputShape[3]} channels (full input shape is {ShapeUtil.Format(inputShape)})");
+                $"Received: groups={Groups}, but the input has {inputShape[3]} channels (full input shape is {ImageLayers.Format(inputShape)})");
         AddKernelAndBias([KernelSize.Height, KernelSize.Width, inputShape[3] / Groups, Filters]);
     }
 
