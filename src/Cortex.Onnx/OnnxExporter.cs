@@ -312,8 +312,13 @@ internal static class LayerWriter
                 string w = g.Constant($"{conv.Name}/kernel", Permute(k.AsSpan(), k.ShapeRef, [3, 2, 0, 1]), k.ShapeRef[3], k.ShapeRef[2], k.ShapeRef[0], k.ShapeRef[1]);
                 var inputs = conv.Bias == null ? new[] { value, w } : [value, w, g.Constant($"{conv.Name}/bias", conv.Bias.AsSpan(), conv.Bias.ShapeRef[0])];
                 string y = g.Node("Conv", inputs, null, GraphBuilder.Ints("kernel_shape", win.KH, win.KW), GraphBuilder.Ints("strides", win.SH, win.SW),
-                    GraphBuilder.Ints("dilations", win.DH, win.DW), Pads(win));
+                    GraphBuilder.Ints("dilations", win.DH, win.DW), Pads(win), GraphBuilder.Int("group", conv.Groups));
                 return Activation(g, conv.Activation, y, channelsAxis: 1, layer);
+            }
+            case DepthwiseConv2D or SeparableConv2D or Conv2DTranspose:
+            {
+                if (!nchw) (value, nchw) = (g.ToChannelsFirst(value), true);
+                return ConvVariant(g, layer, value, shape);
             }
             case MaxPooling2D or AveragePooling2D:
             {
@@ -421,6 +426,53 @@ internal static class LayerWriter
             }
             default:
                 throw new NotSupportedException($"ONNX export: {layer.GetType().Name} '{layer.Name}' has no ONNX form yet.");
+        }
+    }
+
+    /// <summary>
+    /// DepthwiseConv2D as a Conv with one group per channel (its (KH, KW, C, M) kernel is (KH, KW, 1, C·M), output
+    /// channel c·M + m, as ONNX groups them); SeparableConv2D as that Conv then a 1×1 Conv with the bias; Conv2DTranspose
+    /// as ConvTranspose, its explicit pads cropping the full result to Keras's size (or output_padding extending it
+    /// where Keras's output is longer, when the kernel is smaller than the stride or outputPadding is set). NCHW in and out.
+    /// </summary>
+    private static string ConvVariant(GraphBuilder g, Layer layer, string value, int[] shape)
+    {
+        string Depthwise(Window2D win, Variable k, Variable? bias, string name)
+        {
+            int c = k.ShapeRef[2], m = k.ShapeRef[3];
+            string w = g.Constant($"{name}/{(layer is SeparableConv2D ? "depthwise_kernel" : "kernel")}",
+                Permute(k.AsSpan(), [win.KH, win.KW, 1, c * m], [3, 2, 0, 1]), c * m, 1, win.KH, win.KW);
+            string[] inputs = bias == null ? [value, w] : [value, w, g.Constant($"{name}/bias", bias.AsSpan(), bias.ShapeRef[0])];
+            return g.Node("Conv", inputs, null, GraphBuilder.Ints("kernel_shape", win.KH, win.KW), GraphBuilder.Ints("strides", win.SH, win.SW),
+                GraphBuilder.Ints("dilations", win.DH, win.DW), Pads(win), GraphBuilder.Int("group", c));
+        }
+        switch (layer)
+        {
+            case DepthwiseConv2D dw:
+                return Activation(g, dw.Activation, Depthwise(dw.Window(shape), dw.Kernel!, dw.Bias, dw.Name), channelsAxis: 1, layer);
+            case SeparableConv2D sep:
+            {
+                string mid = Depthwise(sep.Window(shape), sep.DepthwiseKernel!, null, sep.Name);
+                var p = sep.PointwiseKernel!;
+                string w = g.Constant($"{sep.Name}/pointwise_kernel", Permute(p.AsSpan(), p.ShapeRef, [3, 2, 0, 1]), p.ShapeRef[3], p.ShapeRef[2], 1, 1);
+                string[] inputs = sep.Bias == null ? [mid, w] : [mid, w, g.Constant($"{sep.Name}/bias", sep.Bias.AsSpan(), sep.Bias.ShapeRef[0])];
+                return Activation(g, sep.Activation, g.Node("Conv", inputs, null, GraphBuilder.Ints("kernel_shape", 1, 1)), channelsAxis: 1, layer);
+            }
+            default:
+            {
+                var tr = (Conv2DTranspose)layer;
+                var win = tr.Window(shape);   // H, W: the output; OH, OW: the input
+                var k = tr.Kernel!;           // (KH, KW, F, C) → ONNX's (C, F, KH, KW)
+                string w = g.Constant($"{tr.Name}/kernel", Permute(k.AsSpan(), k.ShapeRef, [3, 2, 0, 1]), k.ShapeRef[3], k.ShapeRef[2], k.ShapeRef[0], k.ShapeRef[1]);
+                string[] inputs = tr.Bias == null ? [value, w] : [value, w, g.Constant($"{tr.Name}/bias", tr.Bias.AsSpan(), tr.Bias.ShapeRef[0])];
+                // The full result is (in − 1)·s + (k − 1)·d + 1 long; Keras's output starts PadTop into it.
+                int fullH = (win.OH - 1) * win.SH + (win.KH - 1) * win.DH + 1, fullW = (win.OW - 1) * win.SW + (win.KW - 1) * win.DW + 1;
+                int endH = fullH - win.PadTop - win.H, endW = fullW - win.PadLeft - win.W;
+                string y = g.Node("ConvTranspose", inputs, null, GraphBuilder.Ints("kernel_shape", win.KH, win.KW), GraphBuilder.Ints("strides", win.SH, win.SW),
+                    GraphBuilder.Ints("dilations", win.DH, win.DW), GraphBuilder.Ints("pads", win.PadTop, win.PadLeft, Math.Max(endH, 0), Math.Max(endW, 0)),
+                    GraphBuilder.Ints("output_padding", Math.Max(-endH, 0), Math.Max(-endW, 0)));
+                return Activation(g, tr.Activation, y, channelsAxis: 1, layer);
+            }
         }
     }
 

@@ -58,6 +58,7 @@ public class ExportTests
         "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences",
         "gru_backwards_no_bias", "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",
         "conv1d_pools", "conv1d_causal_gap", "conv1d_same_global_max_keepdims", "time_distributed_permute", "masking",
+        "conv_variants", "conv_transpose_valid",
     ];
 
     internal static (Model Model, int[] Sample) Build(string name)
@@ -110,6 +111,13 @@ public class ExportTests
                 new GlobalMaxPooling1D(keepDims: true), new Dense(2)), [8, 3]),
             "time_distributed_permute" => (new Sequential(new Input([5, 4]), new TimeDistributed(new Dense(3, "tanh")), new Permute([2, 1]), new Conv1D(2, 2), new LSTM(3)), [5, 4]),
             "masking" => (new Sequential(new Input([6, 3]), new Masking(0.25f), new Conv1D(2, 1), new Flatten()), [6, 3]),
+            "conv_variants" => (new Sequential(new Input([9, 8, 4]), new DepthwiseConv2D(3, padding: "same", depthMultiplier: 2, activation: "relu"),
+                new Conv2D(6, 3, strides: 2, groups: 2, activation: "tanh"), new Conv2DTranspose(4, 3, strides: 2, padding: "same"),
+                new SeparableConv2D(3, (2, 3), depthMultiplier: 2, activation: "relu"), new DepthwiseConv2D(2, strides: 2, dilationRate: 1, useBias: false),
+                new Flatten(), new Dense(3)), [9, 8, 4]),
+            "conv_transpose_valid" => (new Sequential(new Input([4, 5, 2]), new Conv2DTranspose(3, 2, strides: 3, useBias: false),
+                new Conv2DTranspose(2, 3, strides: 2, outputPadding: (1, 0), activation: "sigmoid"), new Conv2DTranspose(2, (2, 3), dilationRate: 2, padding: "same"),
+                new SeparableConv2D(2, 3, strides: 2, padding: "same", useBias: false), new Flatten(), new Dense(2)), [4, 5, 2]),
             _ => throw new ArgumentException(name),
         };
     }

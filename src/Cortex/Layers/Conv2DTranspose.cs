@@ -94,7 +94,7 @@ public sealed class Conv2DTranspose : KernelLayer
     }
 
     /// <summary>The window of the convolution that maps this layer's output back to its input (see <see cref="ConvTransposeOp"/>).</summary>
-    private Window2D Window(int[] shape)
+    internal Window2D Window(int[] shape)
     {
         ImageLayers.RequireRank4(Label, shape);
         var (oh, top) = Axis(shape[1], KernelSize.Height, Strides.Height, DilationRate.Height, OutputPadding?.Height);

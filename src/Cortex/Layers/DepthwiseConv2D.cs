@@ -76,7 +76,7 @@ public sealed class DepthwiseConv2D : KernelLayer
 
     private string Label => $"DepthwiseConv2D '{Name}'";
 
-    private Window2D Window(int[] shape) => ImageLayers.Window(Label, shape, KernelSize, Strides, DilationRate, Padding, "kernel");
+    internal Window2D Window(int[] shape) => ImageLayers.Window(Label, shape, KernelSize, Strides, DilationRate, Padding, "kernel");
 
     /// <inheritdoc/>
     protected override void Build(int[] inputShape)

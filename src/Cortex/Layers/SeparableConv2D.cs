@@ -116,7 +116,7 @@ public sealed class SeparableConv2D : Layer
 
     private string Label => $"SeparableConv2D '{Name}'";
 
-    private Window2D Window(int[] shape) => ImageLayers.Window(Label, shape, KernelSize, Strides, DilationRate, Padding, "kernel");
+    internal Window2D Window(int[] shape) => ImageLayers.Window(Label, shape, KernelSize, Strides, DilationRate, Padding, "kernel");
 
     /// <summary>The 1×1 window over the depthwise output.</summary>
     private static Window2D Pointwise(in Window2D w, int channels) => new(w.N, w.OH, w.OW, channels, 1, 1, 1, 1, 1, 1, 0, 0, w.OH, w.OW);
