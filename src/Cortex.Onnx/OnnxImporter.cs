@@ -644,8 +644,9 @@ internal sealed partial class ChainReader
 
     private void Conv(NodeProto node)
     {
-        if (Int(node, "group", 1) != 1) throw Unsupported(node, "is a grouped convolution");
+        long group = Int(node, "group", 1);
         var (w, dims) = Constant(node, 1);
+        if (group != 1 && dims.Length != 4) throw Unsupported(node, "is a grouped convolution of other than images");
         if (dims.Length == 3 && shape.Length == 3)
         {
             Conv1D(node, w, dims);
@@ -654,17 +655,24 @@ internal sealed partial class ChainReader
         if (dims.Length != 4 || shape.Length != 4) throw Unsupported(node, "is not a 1-D convolution of sequences or a 2-D convolution of images");
         ToChannelsLast();
         int o = (int)dims[0], i = (int)dims[1], kh = (int)dims[2], kw = (int)dims[3];
-        if (i != shape[3]) throw Bad($"node '{node.Name}' (Conv) has a kernel for {i} channels; its input has {shape[3]}");
+        if (group < 1 || i * group != shape[3] || o % group != 0)
+            throw Bad($"node '{node.Name}' (Conv) has a kernel for {i} channels in {group} group(s) and {o} filters; its input has {shape[3]} channels");
         long[] strides = Pair(node, "strides", 1), dilations = Pair(node, "dilations", 1);
         if (kh < 1 || kw < 1) throw Bad($"node '{node.Name}' (Conv) has a {kh}×{kw} kernel");
         string padding = Padding(node, kh, kw, strides, dilations);
-        var kernel = Tensor.FromArray(w, [o, i, kh, kw]).Transpose(2, 3, 1, 0); // OIHW → (kh, kw, in, out)
+        var kernel = Tensor.FromArray(w, [o, i, kh, kw]).Transpose(2, 3, 1, 0); // OIHW → (kh, kw, in / group, out)
         Tensor? bias = node.Input.Count > 2 && node.Input[2] != "" ? Tensor.FromArray(Constant(node, 2).Data) : null;
         Flush();
+        Size2D size = (kh, kw), stride = ((int)strides[0], (int)strides[1]), dilation = ((int)dilations[0], (int)dilations[1]);
+        // One input channel per group is Keras's DepthwiseConv2D: (kh, kw, 1, C·M) is its (kh, kw, C, M) kernel.
+        bool depthwise = group > 1 && i == 1;
+        if (depthwise) kernel = kernel.Reshape(kh, kw, (int)group, o / (int)group);
         pending = new Pending("conv", kernel, node.Name)
         {
             Bias = bias,
-            Make = (f, useBias) => new Conv2D(o, (kh, kw), ((int)strides[0], (int)strides[1]), padding, f, useBias, ((int)dilations[0], (int)dilations[1])),
+            Make = depthwise
+                ? (f, useBias) => new DepthwiseConv2D(size, stride, padding, o / (int)group, f, useBias, dilation)
+                : (f, useBias) => new Conv2D(o, size, stride, padding, f, useBias, dilation, (int)group),
         };
     }
 

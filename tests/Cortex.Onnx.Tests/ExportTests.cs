@@ -58,7 +58,7 @@ public class ExportTests
         "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences",
         "gru_backwards_no_bias", "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",
         "conv1d_pools", "conv1d_causal_gap", "conv1d_same_global_max_keepdims", "time_distributed_permute", "masking",
-        "conv_variants", "conv_transpose_valid",
+        "conv_variants", "conv_transpose_valid", "grouped_depthwise",
     ];
 
     internal static (Model Model, int[] Sample) Build(string name)
@@ -118,6 +118,9 @@ public class ExportTests
             "conv_transpose_valid" => (new Sequential(new Input([4, 5, 2]), new Conv2DTranspose(3, 2, strides: 3, useBias: false),
                 new Conv2DTranspose(2, 3, strides: 2, outputPadding: (1, 0), activation: "sigmoid"), new Conv2DTranspose(2, (2, 3), dilationRate: 2, padding: "same"),
                 new SeparableConv2D(2, 3, strides: 2, padding: "same", useBias: false), new Flatten(), new Dense(2)), [4, 5, 2]),
+            "grouped_depthwise" => (new Sequential(new Input([7, 6, 4]), new DepthwiseConv2D(3, padding: "same", depthMultiplier: 2, activation: "relu"),
+                new Conv2D(6, (2, 3), strides: 2, padding: "same", groups: 2), new DepthwiseConv2D(2, dilationRate: 2, useBias: false), new Conv2D(3, 1, groups: 3, activation: "tanh"),
+                new Flatten(), new Dense(3)), [7, 6, 4]),
             _ => throw new ArgumentException(name),
         };
     }
