@@ -521,6 +521,7 @@ internal sealed partial class ChainReader
             case "MatMul": MatMul(node); break;
             case "Add": Add(node); break;
             case "Conv": Conv(node); break;
+            case "ConvTranspose": ConvTranspose(node); break;
             case "MaxPool":
             case "AveragePool": Pool(node); break;
             case "GlobalAveragePool" or "GlobalMaxPool":
@@ -673,6 +674,47 @@ internal sealed partial class ChainReader
             Make = depthwise
                 ? (f, useBias) => new DepthwiseConv2D(size, stride, padding, o / (int)group, f, useBias, dilation)
                 : (f, useBias) => new Conv2D(o, size, stride, padding, f, useBias, dilation, (int)group),
+        };
+    }
+
+    /// <summary>
+    /// ConvTranspose on images as Keras's Conv2DTranspose: the (C, F, kh, kw) kernel is Keras's (kh, kw, F, C), and the
+    /// node's output size and leading pads must be those of "valid" or "same", with or without an outputPadding (each
+    /// combination is tried, the plain ones first), or the node is refused.
+    /// </summary>
+    private void ConvTranspose(NodeProto node)
+    {
+        var (w, dims) = Constant(node, 1);
+        if (dims.Length != 4 || shape.Length != 4) throw Unsupported(node, "is not a transposed convolution of images");
+        if (Int(node, "group", 1) != 1) throw Unsupported(node, "is a grouped transposed convolution");
+        if (Attr(node, "output_shape") != null || (Attr(node, "auto_pad")?.S.ToStringUtf8() ?? "NOTSET") is not ("NOTSET" or ""))
+            throw Unsupported(node, "sets output_shape or auto_pad");
+        ToChannelsLast();
+        int c = (int)dims[0], f = (int)dims[1], kh = (int)dims[2], kw = (int)dims[3];
+        if (c != shape[3]) throw Bad($"node '{node.Name}' (ConvTranspose) has a kernel for {c} channels; its input has {shape[3]}");
+        if (kh < 1 || kw < 1) throw Bad($"node '{node.Name}' (ConvTranspose) has a {kh}×{kw} kernel");
+        long[] strides = Pair(node, "strides", 1), dilations = Pair(node, "dilations", 1), pads = Ints(node, "pads", 0, 0, 0, 0),
+            extra = Ints(node, "output_padding", 0, 0);
+        if (pads.Length != 4 || extra.Length != 2) throw Unsupported(node, "has pads or output_padding for other than two spatial axes");
+        Size2D size = (kh, kw), stride = ((int)strides[0], (int)strides[1]), dilation = ((int)dilations[0], (int)dilations[1]);
+        long Out(int axis, int k) => strides[axis] * (shape[axis + 1] - 1) + extra[axis] + (k - 1) * dilations[axis] + 1 - pads[axis] - pads[axis + 2];
+        long[] wanted = [Out(0, kh), Out(1, kw), pads[0], pads[1]];
+        var candidates =
+            from padding in new[] { "valid", "same" }
+            from op in new Size2D?[] { null }.Concat(from h in Enumerable.Range(0, stride.Height) from v in Enumerable.Range(0, stride.Width) select (Size2D?)new Size2D(h, v))
+            select new Conv2DTranspose(f, size, stride, padding, op, dilation);
+        var match = candidates.FirstOrDefault(t =>
+        {
+            var win = t.Window([1, .. shape[1..]]);
+            return wanted.SequenceEqual([win.H, win.W, win.PadTop, win.PadLeft]);
+        }) ?? throw Unsupported(node, $"pads ({string.Join(", ", pads)}) and output_padding ({string.Join(", ", extra)}), which match no Keras padding for a {shape[1]}×{shape[2]} input");
+        var kernel = Tensor.FromArray(w, [c, f, kh, kw]).Transpose(2, 3, 1, 0); // (C, F, kh, kw) → (kh, kw, F, C)
+        Tensor? bias = node.Input.Count > 2 && node.Input[2] != "" ? Tensor.FromArray(Constant(node, 2).Data) : null;
+        Flush();
+        pending = new Pending("conv_transpose", kernel, node.Name)
+        {
+            Bias = bias,
+            Make = (act, useBias) => new Conv2DTranspose(f, size, stride, match.Padding, match.OutputPadding, dilation, act, useBias),
         };
     }
 
