@@ -24,7 +24,8 @@ namespace Cortex.Onnx;
 /// back before the first layer that needs channels last (Flatten, Dense, Reshape, the output), so kernels keep their
 /// values, permuted to ONNX's (out, in, kh, kw). Keras's "same" padding becomes explicit, possibly asymmetric, pads.</para>
 /// <para>Exported layers: Input, Dense (Gemm, or MatMul + Add on higher ranks), Activation and every layer's activation
-/// (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax, Softplus, relu6 as Clip, silu as x·Sigmoid(x), softsign, hard_sigmoid, hard_silu (HardSwish), mish (Mish from opset 18, else x·Tanh(Softplus(x))), gelu (Gelu from opset 20, else ½x(1 + Erf(x/√2)); the tanh approximation from opset 20)), Conv2D (Conv),
+/// (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax, Softplus, relu6 as Clip, silu as x·Sigmoid(x), softsign, hard_sigmoid, hard_silu (HardSwish), mish (Mish from opset 18, else x·Tanh(Softplus(x))), gelu (Gelu from opset 20, else ½x(1 + Erf(x/√2)); the tanh approximation from opset 20)), Conv2D (Conv, with
+/// <c>group</c> for groups), DepthwiseConv2D (Conv, one group per channel), SeparableConv2D (that Conv, then a 1×1 Conv), Conv2DTranspose (ConvTranspose),
 /// MaxPooling2D (MaxPool), AveragePooling2D (AveragePool without the padding in the count), GlobalAveragePooling2D
 /// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), ReLU (Relu, LeakyRelu, Clip or Where), Softmax (Softmax on one axis, Exp(x − ReduceLogSumExp) on several), Dropout (left out: inference),
 /// Normalization (Sub, Div; inverted Mul, Add), Embedding (Cast, Gather), SimpleRNN/LSTM/GRU (RNN/LSTM/GRU, time-major) and Bidirectional

@@ -13,7 +13,8 @@ namespace Cortex.Onnx;
 /// <remarks>
 /// <para>Imports graphs that are a chain of the ops <c>torch.onnx.export</c> writes for PyTorch's usual modules, and
 /// those <see cref="OnnxExporter"/> writes: Gemm and MatMul (+ Add) as Dense; Conv as Conv2D (pads that are Keras's
-/// "valid" or "same"); MaxPool and AveragePool; GlobalAveragePool; BatchNormalization (inference form); Flatten;
+/// "valid" or "same"; <c>group</c> as Conv2D's groups, or DepthwiseConv2D with one input channel per group);
+/// ConvTranspose as Conv2DTranspose (sizes that are Keras's "valid" or "same", with or without outputPadding); MaxPool and AveragePool; GlobalAveragePool; BatchNormalization (inference form); Flatten;
 /// Reshape with a constant shape; Transpose; Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softplus, Softmax on the
 /// last (channel) axis, Clip(0, 6) as relu6, Clip(0, max) and Cortex's Where form as the ReLU layer, x·Sigmoid(x) as silu, Softsign or x/(1 + |x|) as softsign, HardSigmoid (α 1/6, β ½) as hard_sigmoid,
 /// HardSwish or x·HardSigmoid(x) as hard_silu, Mish or x·Tanh(Softplus(x)) as mish, Gelu or ½x(1 + Erf(x/√2)) as gelu; Sub and Div by constants after the input as
