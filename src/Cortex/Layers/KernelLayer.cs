@@ -44,8 +44,9 @@ public abstract class KernelLayer : Layer
     public Constraint? KernelConstraint { get; }
     /// <summary>Projection of the bias after each update, if any.</summary>
     public Constraint? BiasConstraint { get; }
-    /// <summary>The kernel — (inputs, units) for Dense, (KH, KW, input channels, filters) for Conv2D, (kernel size, input
-    /// channels, filters) for Conv1D; null before the layer is built.</summary>
+    /// <summary>The kernel — (inputs, units) for Dense, (KH, KW, input channels / groups, filters) for Conv2D, (kernel size, input
+    /// channels, filters) for Conv1D, (KH, KW, input channels, depth multiplier) for DepthwiseConv2D, (KH, KW, filters,
+    /// input channels) for Conv2DTranspose; null before the layer is built.</summary>
     public Variable? Kernel { get; private set; }
     /// <summary>The bias, one per output feature; null before building or without bias.</summary>
     public Variable? Bias { get; private set; }
