@@ -142,6 +142,27 @@ public class ConvVariantsTests
     }
 
     [Fact]
+    public void UsesTheFusedStepCannotRunTrainOnTheTapeAndSayWhy()
+    {
+        var x = Tensor.RandomNormal([16, 6, 6, 2], seed: 7);
+        var y = (x.Slice(0, 1, axis: 3).Sum(1).Sum(1).Reshape(-1) > 0f) + 0f;
+        Assert.Equal("tape: SeparableConv2D 's' has the activation 'softplus'",
+            BothPaths.PathOf(new Sequential(new SeparableConv2D(2, 3, activation: "softplus", name: "s"), new Flatten(), new Dense(2)), x, y));
+        Assert.Equal("tape: DepthwiseConv2D 'd' has a regularizer",
+            BothPaths.PathOf(new Sequential(new DepthwiseConv2D(3, depthwiseRegularizer: new Regularizers.L2(0.01f), name: "d"), new Flatten(), new Dense(2)), x, y));
+        Assert.Equal("tape: Conv2DTranspose 't' has the activation 'silu'",
+            BothPaths.PathOf(new Sequential(new Conv2DTranspose(2, 3, strides: 2, activation: "silu", name: "t"), new Flatten(), new Dense(2)), x, y));
+        // A grouped Conv2D with an activation whose derivative needs its input: the tape's gradients are still right.
+        var conv = new Conv2D(4, 2, groups: 2, activation: "softplus");
+        var input = Tensor.RandomNormal([2, 4, 4, 4], seed: 8);
+        conv.EnsureBuilt(input.Shape);
+        var upstream = Tensor.RandomNormal([2, 3, 3, 4], seed: 9);
+        Tensor[] sources = [input, conv.Kernel!, conv.Bias!];
+        Reference.ReferenceData.AssertFiniteDifferences("grouped softplus", conv, input, sources,
+            Reference.ReferenceData.LayerGradients(conv, input, sources, upstream), upstream);
+    }
+
+    [Fact]
     public void SavesAndLoadsEveryVariantAndTrainsOnFromTheSameState()
     {
         var x = Tensor.RandomNormal([16, 8, 8, 2], seed: 6);
