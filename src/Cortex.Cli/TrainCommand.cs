@@ -18,7 +18,8 @@ namespace Cortex.Cli;
 internal static class TrainCommand
 {
     internal sealed record Settings(string Data, string? Label, int[] Hidden, ActivationFunction Activation, int Epochs,
-        int BatchSize, string Optimizer, float? LearningRate, int Seed, float ValidationSplit, string Out, string Model = "mlp");
+        int BatchSize, string Optimizer, float? LearningRate, int Seed, float ValidationSplit, string Out, string Model = "mlp",
+        bool Distributed = false, string? Resume = null);
 
     private static readonly string[] Optimizers = ["adam", "sgd", "rmsprop", "adamw", "adagrad", "adadelta", "adamax", "nadam", "lion"];
     private static readonly string[] Models = ["mlp", "cnn", "lstm", "gru"];
@@ -38,36 +39,45 @@ internal static class TrainCommand
         var modelKind = new Option<string>("--model") { Description = "The network: mlp (dense layers from --layers and --activation) cnn (Conv2D 32 → MaxPooling2D → Conv2D 64 → MaxPooling2D → Dropout 0.5 → Dense, for the 28×28 image data sets), or lstm/gru (each image read row by row: LSTM 128 or GRU 128 → Dense).", HelpName = "mlp|cnn|lstm|gru", DefaultValueFactory = _ => "mlp" };
         var output = new Option<string>("--out") { Description = "Where to save: a directory for NAME.cortex and NAME-history.csv, or a FILE.cortex with FILE-history.csv beside it (folders are created if missing).", HelpName = "DIR|FILE.cortex", DefaultValueFactory = _ => "." };
 
+        var distributed = new Option<bool>("--distributed") { Description = "Train data-parallel as one rank of an MPI job: start it with mpirun -np N (see docs/distributed.md). Rank 0 prints, saves, and writes OUT-checkpoint.cortex after every epoch." };
+        var resume = new Option<string?>("--resume") { Description = "Continue from a checkpoint written by --distributed (weights and optimizer state), at the epoch it ends; same data, --batch-size, --validation-split and --seed as the run that wrote it.", HelpName = "CHECKPOINT.cortex" };
+
         var command = new Command("train", "Train a dense classifier (by default the course notes' digit model) and save it.")
         {
-            data, label, layers, activation, epochs, batchSize, optimizer, lr, seed, validationSplit, output, modelKind,
+            data, label, layers, activation, epochs, batchSize, optimizer, lr, seed, validationSplit, output, modelKind, distributed, resume,
         };
         command.SetAction(p => Run(new Settings(
             p.GetValue(data)!, p.GetValue(label), ParseLayers(p.GetValue(layers)!), ParseActivation(p.GetValue(activation)!),
             Positive("--epochs", p.GetValue(epochs)), Positive("--batch-size", p.GetValue(batchSize)),
             CheckOptimizer(p.GetValue(optimizer)!), CheckLearningRate(p.GetValue(lr)), p.GetValue(seed),
-            CheckValidationSplit(p.GetValue(validationSplit)), p.GetValue(output)!, CheckModel(p.GetValue(modelKind)!)), stdout));
+            CheckValidationSplit(p.GetValue(validationSplit)), p.GetValue(output)!, CheckModel(p.GetValue(modelKind)!),
+            p.GetValue(distributed), p.GetValue(resume)), stdout));
         return command;
     }
 
     public static int Run(Settings s, TextWriter stdout)
     {
         var clock = Stopwatch.StartNew();
+        using var dist = s.Distributed ? Distributed.MpiDataParallel.Initialize() : null;
+        if (dist is { IsChief: false }) stdout = TextWriter.Null; // rank 0 alone prints and saves
         CortexRandom.SetGlobalSeed(s.Seed);
         TrainingData data = DataSources.LoadForTraining(s.Data, s.Label, s.Seed);
         var (trainX, trainY, testX, testY) = data.Data;
         var (modelPath, historyPath) = OutputPaths(s.Out, data.Name);
 
-        var model = BuildModel(s, data);
-        model.Compile(CreateOptimizer(s.Optimizer, s.LearningRate), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        var model = s.Resume != null ? LoadCheckpoint(s.Resume) : BuildModel(s, data);
+        if (s.Resume == null) model.Compile(CreateOptimizer(s.Optimizer, s.LearningRate), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
         stdout.WriteLine(data.Description);
         model.Summary(stdout.WriteLine);
 
         var trainClock = Stopwatch.StartNew();
-        var history = model.Fit(trainX, trainY, epochs: s.Epochs, batchSize: s.BatchSize, validationSplit: s.ValidationSplit,
-            callbacks: [new CsvLogger(historyPath), new TerminateOnNaN()], verbose: 1);
+        var history = s.Distributed || s.Resume != null
+            ? FitDataParallel(model, trainX, trainY, s, dist ?? DistributionStrategy.SingleProcess, modelPath, historyPath, stdout)
+            : model.Fit(trainX, trainY, epochs: s.Epochs, batchSize: s.BatchSize, validationSplit: s.ValidationSplit,
+                callbacks: [new CsvLogger(historyPath), new TerminateOnNaN()], verbose: 1);
         trainClock.Stop();
         CheckConverged(model, history, s, modelPath, historyPath);
+        if (dist is { IsChief: false }) return Cli.Ok;
 
         var results = model.Evaluate(testX, testY, batchSize: Math.Max(s.BatchSize, 256));
         int[] predicted = Classes(model.Predict(testX, batchSize: Math.Max(s.BatchSize, 256)));
@@ -84,6 +94,51 @@ internal static class TrainCommand
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Trained {s.Epochs} epoch{(s.Epochs == 1 ? "" : "s")} in {trainClock.Elapsed.TotalSeconds:0.0} s; {clock.Elapsed.TotalSeconds:0.0} s in all."));
         return Cli.Ok;
+    }
+
+    /// <summary>
+    /// <c>--distributed</c> and <c>--resume</c>: the data-parallel Fit (one process alone when not under mpirun with
+    /// <c>--distributed</c>), a checkpoint after every epoch, and, resuming, the epoch the checkpoint ends, found from
+    /// its optimizer's update count. The shuffles are seeded here from <c>--seed</c>, so a resumed run replays the
+    /// interrupted one's row order.
+    /// </summary>
+    private static History FitDataParallel(Sequential model, Tensor x, Tensor y, Settings s, DistributionStrategy dist,
+        string modelPath, string historyPath, TextWriter stdout)
+    {
+        (Tensor X, Tensor Y)? validation = null;
+        int rows = x.Shape[0];
+        if (s.ValidationSplit > 0)
+        {
+            // As Fit's validationSplit: the last rows, before any shuffling.
+            int split = (int)(rows * (1.0 - s.ValidationSplit));
+            if (split == 0 || split == rows) throw new UsageException($"--validation-split {s.ValidationSplit.ToString(CultureInfo.InvariantCulture)} leaves no rows for training or validation ({rows} rows).");
+            validation = (x.Slice(split, rows - split), y.Slice(split, rows - split));
+            (x, y, rows) = (x.Slice(0, split), y.Slice(0, split), split);
+        }
+        int steps = (rows + s.BatchSize - 1) / s.BatchSize, initialEpoch = 0;
+        if (s.Resume != null)
+        {
+            long updates = model.Optimizer!.Iterations;
+            if (updates % steps != 0)
+                throw new UsageException($"--resume: the checkpoint '{s.Resume}' has made {updates} updates, not a whole number of epochs of {steps} steps ({rows} training rows, --batch-size {s.BatchSize}); resume with the data, --batch-size and --validation-split of the run that wrote it.");
+            initialEpoch = (int)(updates / steps);
+            if (initialEpoch >= s.Epochs)
+                throw new UsageException($"--resume: the checkpoint '{s.Resume}' has already trained {initialEpoch} epochs; pass --epochs greater than {initialEpoch}.");
+            stdout.WriteLine($"Resuming from {s.Resume} at epoch {initialEpoch + 1} of {s.Epochs}.");
+        }
+        string checkpoint = Path.Combine(Path.GetDirectoryName(modelPath)!, Path.GetFileNameWithoutExtension(modelPath) + "-checkpoint.cortex");
+        if (dist.WorldSize > 1) stdout.WriteLine($"Data-parallel on {dist.WorldSize} ranks: each step's {s.BatchSize} rows split across them; checkpoints to {checkpoint}.");
+        CortexRandom.SetGlobalSeed(unchecked(s.Seed * 31 + 7)); // the shuffles: the same in the interrupted run and its resumption
+        return model.Fit(x, y, dist, epochs: s.Epochs, batchSize: s.BatchSize, initialEpoch: initialEpoch, validationData: validation,
+            callbacks: [new CsvLogger(historyPath, append: s.Resume != null), new TerminateOnNaN(), new ModelCheckpoint(checkpoint)], verbose: 1);
+    }
+
+    /// <summary>The model of <c>--resume</c>: a compiled Sequential saved by <c>cortex train</c>.</summary>
+    private static Sequential LoadCheckpoint(string path)
+    {
+        if (!File.Exists(path)) throw new UsageException($"--resume: no such checkpoint: '{path}'.");
+        return Model.Load(path) is Sequential { Optimizer: not null } model ? model
+            : throw new UsageException($"--resume: '{path}' is not a compiled Sequential model saved by cortex train.");
     }
 
     /// <summary>

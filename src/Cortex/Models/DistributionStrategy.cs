@@ -52,6 +52,22 @@ public abstract class DistributionStrategy
 
     private float[] bucket = [];
 
+    /// <summary>One process training alone (rank 0 of 1; the collectives do nothing), as Keras's default strategy:
+    /// the distributed <c>Fit</c> with it trains the plain Fit's bits, and gives single-process runs its
+    /// <c>initialEpoch</c> to resume from a checkpoint.</summary>
+    /// <example><code>var model = Model.Load("checkpoint.cortex");
+    /// model.Fit(x, y, DistributionStrategy.SingleProcess, epochs: 10, initialEpoch: 4);</code></example>
+    public static DistributionStrategy SingleProcess { get; } = new Alone();
+
+    private sealed class Alone : DistributionStrategy
+    {
+        public override int Rank => 0;
+        public override int WorldSize => 1;
+        public override void AllReduceSum(Span<float> values) { }
+        public override void AllReduceMax(Span<float> values) { }
+        public override void Broadcast(Span<float> values, int root) { }
+    }
+
     /// <summary>The rows [start, start + count) of a global batch that this rank trains on: a fixed, contiguous slice
     /// (rank r takes rows ⌊count·r/p⌋ to ⌊count·(r+1)/p⌋), so that the split depends only on the batch and the rank.</summary>
     public (int Start, int Count) Shard(int start, int count)
