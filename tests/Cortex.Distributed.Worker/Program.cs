@@ -36,7 +36,7 @@ else
     var built = kind == "mlp" ? Zoo.DigitsMlp()
         : new Sequential(new Input([28, 28, 1]), new Conv2D(8, 3, activation: "relu"), new MaxPooling2D(2), new Flatten(), new Dense(10));
     built.Build(kind == "mlp" ? [-1, 784] : [-1, 28, 28, 1]);
-    Optimizer optimizer = Opt("optimizer", "adam") == "adam" ? new Adam(1e-3f) : new SGD(0.05f, momentum: 0.9f);
+    Optimizer optimizer = Opt("optimizer", "adam") == "adam" ? new Adam(1e-3f) : new SGD(0.01f, momentum: 0.9f);
     built.Compile(optimizer, new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
     model = built;
 }
