@@ -112,6 +112,27 @@ public abstract class DistributionStrategy
         }
     }
 
+    /// <summary>Makes a loss and metrics global: their running totals and counts summed over the ranks (the metrics
+    /// that keep such totals; others stay this rank's own). Summed as floats: counts are exact to 2^24 rows, totals
+    /// to float precision, which is what the logs show.</summary>
+    internal void SumOverRanks(RunningMean loss, Model.Head[] heads)
+    {
+        var parts = new List<(Action<Span<double>, bool> Exchange, int Length)> { (loss.ExchangeState, 2) };
+        foreach (var head in heads)
+        {
+            parts.Add((head.LossMean.ExchangeState, 2));
+            foreach (var m in head.Metrics) parts.Add((m.ExchangeState, m.ReducibleStateLength));
+        }
+        var state = new double[parts.Sum(p => p.Length)];
+        int at = 0;
+        foreach (var (exchange, length) in parts) { exchange(state.AsSpan(at, length), false); at += length; }
+        var floats = state.Select(v => (float)v).ToArray();
+        AllReduceSum(floats);
+        for (int i = 0; i < state.Length; i++) state[i] = floats[i];
+        at = 0;
+        foreach (var (exchange, length) in parts) { exchange(state.AsSpan(at, length), true); at += length; }
+    }
+
     /// <summary>Gives every rank rank 0's weights (its initialisation, or the checkpoint it loaded).</summary>
     internal void BroadcastVariables(IReadOnlyList<Variable> variables)
     {

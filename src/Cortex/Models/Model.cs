@@ -423,8 +423,75 @@ public abstract partial class Model
         return EvaluateCore(x, y, sampleWeight, batchSize, verbose, prefix: "");
     }
 
-    private Dictionary<string, float> EvaluateCore(Tensor[] x, Tensor[] y, Tensor? weights, int batchSize, int verbose, string prefix)
+    /// <summary>
+    /// Evaluate in data-parallel training: each rank evaluates its slice of the rows (see
+    /// <see cref="DistributionStrategy.Shard"/>) and the loss's and metrics' totals and counts are summed over the
+    /// ranks, so every rank returns the logs of the whole data set, as one process would compute them.
+    /// </summary>
+    /// <param name="x">Inputs (every rank passes all of them).</param>
+    /// <param name="y">Targets with as many rows as <paramref name="x"/>.</param>
+    /// <param name="distribution">The processes evaluating together.</param>
+    /// <param name="batchSize">Samples per batch on each rank.</param>
+    /// <example><code>var logs = model.Evaluate(xTest, yTest, dist);   // the same on every rank</code></example>
+    /// <exception cref="InvalidOperationException">The model is not compiled, or another thread is training or changing it.</exception>
+    /// <exception cref="ArgumentException">The rows or shapes do not fit the model.</exception>
+    public Dictionary<string, float> Evaluate(Tensor x, Tensor y, DistributionStrategy distribution, int batchSize = 32)
     {
+        ArgumentNullException.ThrowIfNull(distribution);
+        using var use = UseToRead("Evaluate");
+        RequireCompiled("Evaluate");
+        CheckXY("Evaluate", [x], [y]);
+        CheckBatchSize(batchSize);
+        RollBackBuildOnFailure(() =>
+        {
+            EnsureBuiltFor([x]);
+            CheckLabels("Evaluate", [y]);
+            return true;
+        });
+        return EvaluateCore([x], [y], null, batchSize, 0, "", distribution);
+    }
+
+    /// <summary>
+    /// Predict in data-parallel training: each rank predicts its slice of the rows and the slices are gathered, so
+    /// every rank returns the predictions for all of <paramref name="x"/>, in order.
+    /// </summary>
+    /// <param name="x">Inputs (every rank passes all of them).</param>
+    /// <param name="distribution">The processes predicting together.</param>
+    /// <param name="batchSize">Samples per batch on each rank.</param>
+    /// <example><code>Tensor logits = model.Predict(xTest, dist);</code></example>
+    /// <exception cref="ArgumentException">The input's shape does not fit the model.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is training or changing the model.</exception>
+    public Tensor Predict(Tensor x, DistributionStrategy distribution, int batchSize = 32)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(distribution);
+        CheckBatchSize(batchSize);
+        if (x.Rank == 0 || x.ShapeRef[0] == 0) throw new ArgumentException($"Predict: x needs at least one row. Received: shape {ShapeUtil.Format(x.ShapeRef)}", nameof(x));
+        using var use = UseToRead("Predict");
+        int n = x.ShapeRef[0];
+        var (start, count) = distribution.Shard(0, n);
+        Tensor one = Forward(x.Slice(0, 1)); // the output's shape; a rank with no rows still adds its zeros
+        int width = one.Size;
+        var all = Tensor.Zeros([n, .. one.ShapeRef.AsSpan(1)]);
+        if (count > 0)
+        {
+            var mine = count <= batchSize ? Forward(x.Slice(start, count)) : PredictBatches([x.Slice(start, count)], batchSize, 0)[0];
+            mine.AsSpan().CopyTo(all.Span.Slice(start * width));
+        }
+        distribution.AllReduceSum(all.Span); // a gather: every row is non-zero on one rank only, and x + 0 is exact
+        return all;
+    }
+
+    /// <summary>The loss and metrics of <paramref name="x"/>: with a <paramref name="distribution"/>, this rank's slice
+    /// of the rows, the totals then summed over the ranks.</summary>
+    private Dictionary<string, float> EvaluateCore(Tensor[] x, Tensor[] y, Tensor? weights, int batchSize, int verbose, string prefix,
+        DistributionStrategy? distribution = null)
+    {
+        if (distribution != null)
+        {
+            var (first, count) = distribution.Shard(0, x[0].ShapeRef[0]);
+            (x, y, weights) = (Rows(x, first, count), Rows(y, first, count), weights?.Slice(first, count));
+        }
         var lossMean = new RunningMean();
         var heads = MakeHeads();
         int n = x[0].ShapeRef[0];
@@ -448,6 +515,7 @@ public abstract partial class Model
             lossMean.UpdateState(loss + reg, len);
             progress.Update(step + 1, () => Logs(lossMean, heads, ""));
         }
+        distribution?.SumOverRanks(lossMean, heads);
         var logs = Logs(lossMean, heads, prefix);
         progress.Finish(logs);
         return logs;
@@ -609,7 +677,7 @@ public abstract partial class Model
             foreach (var cb in cbs) cb.OnEpochBegin(epoch);
             if (verbose == 1) Console.WriteLine($"Epoch {epoch + 1}/{epochs}");
             var logs = trainer.RunEpoch(verbose, cbs, cancellationToken);
-            if (xVal != null) foreach (var kv in EvaluateCore(xVal, yVal!, wVal, batchSize, 0, "val_")) logs[kv.Key] = kv.Value;
+            if (xVal != null) foreach (var kv in EvaluateCore(xVal, yVal!, wVal, batchSize, 0, "val_", distribution)) logs[kv.Key] = kv.Value;
             trainer.Progress?.Finish(logs);
             foreach (var cb in cbs) cb.OnEpochEnd(epoch, logs);
         }

@@ -137,31 +137,10 @@ internal sealed class Trainer
         if (distribution != null)
         {
             distribution.CheckReplicasEqual(variables, epochsRun, steps);
-            SumLogsOverRanks(distribution);
+            distribution.SumOverRanks(loss, heads);
         }
         epochsRun++;
         return Model.Logs(loss, heads, "");
-    }
-
-    /// <summary>Makes the epoch's loss and metrics global: the running totals and counts summed over the ranks (the
-    /// metrics that keep such totals; others stay this rank's own).</summary>
-    private void SumLogsOverRanks(DistributionStrategy distribution)
-    {
-        var parts = new List<(Action<Span<double>, bool> Exchange, int Length)> { (loss.ExchangeState, 2) };
-        foreach (var head in heads)
-        {
-            parts.Add((head.LossMean.ExchangeState, 2));
-            foreach (var m in head.Metrics) parts.Add((m.ExchangeState, m.ReducibleStateLength));
-        }
-        var state = new double[parts.Sum(p => p.Length)];
-        int at = 0;
-        foreach (var (exchange, length) in parts) { exchange(state.AsSpan(at, length), false); at += length; }
-        // Summed as floats: counts are exact to 2^24 rows, totals to float precision, which is what the logs show.
-        var floats = state.Select(v => (float)v).ToArray();
-        distribution.AllReduceSum(floats);
-        for (int i = 0; i < state.Length; i++) state[i] = floats[i];
-        at = 0;
-        foreach (var (exchange, length) in parts) { exchange(state.AsSpan(at, length), true); at += length; }
     }
 
     /// <summary>A step on a rank that has no rows of a short last batch (fewer rows than ranks): it adds zeros to the

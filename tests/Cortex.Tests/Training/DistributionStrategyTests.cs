@@ -85,21 +85,17 @@ public class DistributionStrategyTests
         return (model.GetWeights(), history);
     }
 
-    /// <summary>Runs <paramref name="ranks"/> threads, each training its replica with the distributed Fit.</summary>
-    private static (Tensor[] Weights, History History)[] OnThreads(int ranks, Tensor x, Tensor y, int epochs, Func<int, Callback[]>? callbacks = null)
+    /// <summary>Runs <paramref name="body"/> on <paramref name="ranks"/> threads, each a rank of one job.</summary>
+    private static T[] RunRanks<T>(int ranks, Func<DistributionStrategy, T> body)
     {
         var job = new ThreadRank.Job(ranks);
-        var results = new (Tensor[], History)[ranks];
+        var results = new T[ranks];
         var errors = new Exception?[ranks];
         var threads = Enumerable.Range(0, ranks).Select(r => new Thread(() =>
         {
             try
             {
-                var model = NewModel();
-                CortexRandom.SetGlobalSeed(2);
-                var history = model.Fit(x, y, new ThreadRank(r, job) { CheckReplicasEvery = 1 }, epochs: epochs, batchSize: 64,
-                    callbacks: callbacks?.Invoke(r), verbose: 0);
-                results[r] = (model.GetWeights(), history);
+                results[r] = body(new ThreadRank(r, job) { CheckReplicasEvery = 1 });
             }
             catch (Exception e)
             {
@@ -109,9 +105,21 @@ public class DistributionStrategyTests
         })).ToArray();
         foreach (var t in threads) t.Start();
         foreach (var t in threads) t.Join();
-        if (errors.FirstOrDefault(e => e != null) is { } error) throw new AggregateException(errors.Where(e => e != null)!);
+        if (errors.Any(e => e != null)) throw new AggregateException(errors.Where(e => e != null)!);
         return results;
     }
+
+    /// <summary>Each rank trains its replica with the distributed Fit.</summary>
+    private static (Tensor[] Weights, History History)[] OnThreads(int ranks, Tensor x, Tensor y, int epochs,
+        Func<int, Callback[]>? callbacks = null, (Tensor X, Tensor Y)? validation = null) =>
+        RunRanks(ranks, dist =>
+        {
+            var model = NewModel();
+            CortexRandom.SetGlobalSeed(2);
+            var history = model.Fit(x, y, dist, epochs: epochs, batchSize: 64, validationData: validation,
+                callbacks: callbacks?.Invoke(dist.Rank), verbose: 0);
+            return (model.GetWeights(), history);
+        });
 
     [Fact]
     public void OneProcessStrategyTrainsThePlainFitsBits()
@@ -188,5 +196,44 @@ public class DistributionStrategyTests
         var job = new ThreadRank.Job(3);
         Assert.Equal([(10, 21), (31, 21), (52, 22)], Enumerable.Range(0, 3).Select(r => new ThreadRank(r, job).Shard(10, 64)));
         Assert.Equal([(0, 0), (0, 1), (1, 1)], Enumerable.Range(0, 3).Select(r => new ThreadRank(r, job).Shard(0, 2)));
+    }
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(8)]
+    public void EvaluateAndPredictShardTheRowsAndGiveEveryRankTheWholeResult(int ranks)
+    {
+        var data = Datasets.Digits.Load();
+        Tensor x = data.TestX.Slice(0, 203), y = data.TestY.Slice(0, 203); // 203 rows: uneven slices
+        var model = NewModel();
+        var expected = model.Evaluate(x, y, batchSize: 64);
+        var expectedPredictions = model.Predict(x, batchSize: 64);
+        foreach (var (logs, predictions) in RunRanks(ranks, dist =>
+        {
+            var replica = NewModel();
+            return (replica.Evaluate(x, y, dist, batchSize: 64), replica.Predict(x, dist, batchSize: 64));
+        }))
+        {
+            Assert.Equal(expected["accuracy"], logs["accuracy"], 6);
+            Assert.Equal(expected["loss"], logs["loss"], 5);
+            Assert.Equal(expectedPredictions.Shape, predictions.Shape);
+            Assert.Equal(expectedPredictions.ToArray(), predictions.ToArray(), (a, b) => MathF.Abs(a - b) <= 1e-6f * MathF.Max(1, MathF.Abs(a)));
+        }
+    }
+
+    [Fact]
+    public void ValidationLogsAreTheWholeValidationSets()
+    {
+        var (x, y) = Digits(512);
+        var data = Datasets.Digits.Load();
+        (Tensor X, Tensor Y) validation = (data.TestX.Slice(0, 150), data.TestY.Slice(0, 150));
+        var model = NewModel();
+        CortexRandom.SetGlobalSeed(2);
+        var plain = model.Fit(x, y, epochs: 1, batchSize: 64, validationData: validation, verbose: 0);
+        foreach (var (_, history) in OnThreads(4, x, y, 1, validation: validation))
+        {
+            Assert.Equal(plain["val_accuracy"][0], history["val_accuracy"][0], 6);
+            Assert.Equal(plain["val_loss"][0], history["val_loss"][0], 5);
+        }
     }
 }
