@@ -35,7 +35,9 @@ internal static class MpiJob
     {
         var info = ranks == 0
             ? new ProcessStartInfo("dotnet", $"\"{Worker}\" --plain {args}")
-            : new ProcessStartInfo(Mpirun!, $"--allow-run-as-root --oversubscribe -np {ranks} dotnet \"{Worker}\" {args}");
+            // By name, not by the path found: Open MPI takes an absolute path to mpirun as its install prefix, and
+            // /bin/mpirun (merged /usr) would make that "/".
+            : new ProcessStartInfo("mpirun", $"--allow-run-as-root --oversubscribe -np {ranks} dotnet \"{Worker}\" {args}");
         info.WorkingDirectory = workDir;
         info.RedirectStandardOutput = info.RedirectStandardError = true;
         info.Environment["TERM"] = "dumb";
