@@ -90,7 +90,7 @@ public sealed class Dropout : Layer
     {
         if (!training || Rate == 0f) return inputs;
         var mask = Tensor.Uninitialized(inputs.ShapeRef);
-        FillMask(mask.Span);
+        FillMask(mask.Span, inputs.Rank == 0 ? 1 : inputs.ShapeRef[0]);
         return inputs * mask;
     }
 
@@ -109,10 +109,22 @@ public sealed class Dropout : Layer
         return true;
     }
 
-    /// <summary>Draws the next mask: 1/(1 − rate) where a unit is kept, 0 where it is dropped.</summary>
-    internal void FillMask(Span<float> mask)
+    private float[] globalMask = []; // data-parallel training: the whole global batch's mask, of which a rank keeps its rows
+
+    /// <summary>Draws the next mask for <paramref name="rows"/> rows: 1/(1 − rate) where a unit is kept, 0 where it is
+    /// dropped. In data-parallel training (<see cref="Layer.TrainingShard"/>) it draws the global batch's mask and keeps
+    /// this rank's rows, so every rank's generator advances alike and the masks do not depend on the number of ranks.</summary>
+    internal void FillMask(Span<float> mask, int rows)
     {
-        rng.FillKeepMask(mask, Rate, 1f / (1f - Rate));
+        if (TrainingShard is not { } shard || rows == 0)
+        {
+            rng.FillKeepMask(mask, Rate, 1f / (1f - Rate));
+            return;
+        }
+        int width = mask.Length / rows, total = shard.GlobalRows * width;
+        if (globalMask.Length < total) globalMask = new float[total];
+        rng.FillKeepMask(globalMask.AsSpan(0, total), Rate, 1f / (1f - Rate));
+        globalMask.AsSpan(shard.First * width, mask.Length).CopyTo(mask);
     }
 }
 
@@ -241,7 +253,7 @@ internal sealed class DropoutStage(Dropout layer) : Stage
     public override void Forward(float[] input, int rows)
     {
         int n = rows * Width;
-        layer.FillMask(Mask.AsSpan(0, n));
+        layer.FillMask(Mask.AsSpan(0, n), rows);
         TensorPrimitives.Multiply(input.AsSpan(0, n), Mask.AsSpan(0, n), Output.AsSpan(0, n));
     }
 

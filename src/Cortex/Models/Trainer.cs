@@ -110,29 +110,41 @@ internal sealed class Trainer
         }
         Progress = new ProgressBar(verbose, steps);
         var optimizer = model.Optimizer!;
-        for (int step = 0; step < steps && !cancel.IsCancellationRequested; step++)
+        try
         {
-            int start = step * batchSize, len = Math.Min(batchSize, n - start);
-            bool first = epochsRun == 0 && step == 0;
-            foreach (var cb in callbacks) cb.OnTrainBatchBegin(step);
-            // Distributed: this rank's slice of the global batch, its mean gradient weighted by its share of the rows.
-            int globalLen = len;
-            if (distribution != null) (start, len) = distribution.Shard(start, len);
-            float share = (float)len / globalLen;
-            if (len == 0) RemoteOnlyStep(optimizer);
-            else if (fused != null)
+            for (int step = 0; step < steps && !cancel.IsCancellationRequested; step++)
             {
-                float l = fused.Step(x[0], y[0], shuffle ? order.AsSpan(start, len) : default, start, len, skipUpdateIfNotFinite: first, distribution, share);
-                if (first && !float.IsFinite(l)) throw NotFiniteFirstLoss(l);
-                loss.UpdateState(l, len);
+                int start = step * batchSize, len = Math.Min(batchSize, n - start);
+                bool first = epochsRun == 0 && step == 0;
+                foreach (var cb in callbacks) cb.OnTrainBatchBegin(step);
+                // Distributed: this rank's slice of the global batch, its mean gradient weighted by its share of the rows.
+                int globalLen = len, globalStart = start;
+                if (distribution != null)
+                {
+                    (start, len) = distribution.Shard(start, len);
+                    Layers.Layer.TrainingShard = (start - globalStart, globalLen);
+                }
+                float share = (float)len / globalLen;
+                if (len == 0) RemoteOnlyStep(optimizer);
+                else if (fused != null)
+                {
+                    float l = fused.Step(x[0], y[0], shuffle ? order.AsSpan(start, len) : default, start, len, skipUpdateIfNotFinite: first, distribution, share);
+                    if (first && !float.IsFinite(l)) throw NotFiniteFirstLoss(l);
+                    loss.UpdateState(l, len);
+                }
+                else TapeStep(start, len, optimizer, first, share);
+                Layers.Layer.TrainingShard = null;
+                stepsRun++;
+                if (distribution is { CheckReplicasEvery: > 0 } d && stepsRun % d.CheckReplicasEvery == 0) d.CheckReplicasEqual(variables, epochsRun, step + 1);
+                RefillBatchLogs();
+                Progress.Update(step + 1, logs);
+                foreach (var cb in callbacks) cb.OnTrainBatchEnd(step, batchLogs);
+                if (model.StopTraining) break; // as Keras: a callback can end the epoch at any batch (TerminateOnNaN)
             }
-            else TapeStep(start, len, optimizer, first, share);
-            stepsRun++;
-            if (distribution is { CheckReplicasEvery: > 0 } d && stepsRun % d.CheckReplicasEvery == 0) d.CheckReplicasEqual(variables, epochsRun, step + 1);
-            RefillBatchLogs();
-            Progress.Update(step + 1, logs);
-            foreach (var cb in callbacks) cb.OnTrainBatchEnd(step, batchLogs);
-            if (model.StopTraining) break; // as Keras: a callback can end the epoch at any batch (TerminateOnNaN)
+        }
+        finally
+        {
+            Layers.Layer.TrainingShard = null; // also when a step throws: a later Fit on this thread is not sharded
         }
         if (distribution != null)
         {

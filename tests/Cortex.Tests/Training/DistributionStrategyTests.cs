@@ -1,5 +1,6 @@
 using Cortex.Callbacks;
 using Cortex.Data;
+using Cortex.Layers;
 using Cortex.Losses;
 using Cortex.Models;
 using Cortex.Optimizers;
@@ -55,10 +56,10 @@ public class DistributionStrategyTests
     }
 
     /// <summary>The digits MLP, seeded alike in every call, compiled with Adam.</summary>
-    private static Model NewModel()
+    private static Model NewModel(bool dropout = false)
     {
         CortexRandom.SetGlobalSeed(1);
-        var model = Zoo.DigitsMlp();
+        var model = dropout ? new Sequential(new Input([784]), new Dense(64, "relu"), new Dropout(0.3f), new Dense(10)) : Zoo.DigitsMlp();
         model.Build([-1, 784]);
         model.Compile(new Adam(1e-3f), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
         return model;
@@ -77,9 +78,9 @@ public class DistributionStrategyTests
             return Math.Sqrt(diff / norm);
         });
 
-    private static (Tensor[] Weights, History History) Plain(Tensor x, Tensor y, int epochs)
+    private static (Tensor[] Weights, History History) Plain(Tensor x, Tensor y, int epochs, bool dropout = false)
     {
-        var model = NewModel();
+        var model = NewModel(dropout);
         CortexRandom.SetGlobalSeed(2);
         var history = model.Fit(x, y, epochs: epochs, batchSize: 64, verbose: 0);
         return (model.GetWeights(), history);
@@ -111,10 +112,10 @@ public class DistributionStrategyTests
 
     /// <summary>Each rank trains its replica with the distributed Fit.</summary>
     private static (Tensor[] Weights, History History)[] OnThreads(int ranks, Tensor x, Tensor y, int epochs,
-        Func<int, Callback[]>? callbacks = null, (Tensor X, Tensor Y)? validation = null) =>
+        Func<int, Callback[]>? callbacks = null, (Tensor X, Tensor Y)? validation = null, bool dropout = false) =>
         RunRanks(ranks, dist =>
         {
-            var model = NewModel();
+            var model = NewModel(dropout);
             CortexRandom.SetGlobalSeed(2);
             var history = model.Fit(x, y, dist, epochs: epochs, batchSize: 64, validationData: validation,
                 callbacks: callbacks?.Invoke(dist.Rank), verbose: 0);
@@ -234,6 +235,35 @@ public class DistributionStrategyTests
         {
             Assert.Equal(plain["val_accuracy"][0], history["val_accuracy"][0], 6);
             Assert.Equal(plain["val_loss"][0], history["val_loss"][0], 5);
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void DropoutMasksDoNotDependOnTheNumberOfRanks(bool tape)
+    {
+        var (x, y) = Digits(517);
+        Trainer.ForceTapePath = tape;
+        try
+        {
+            var (expected, _) = Plain(x, y, 2, dropout: true);
+            foreach (var (weights, path) in RunRanks(3, dist =>
+            {
+                Trainer.ForceTapePath = tape; // a thread-static: each rank's thread sets its own
+                var model = NewModel(dropout: true);
+                CortexRandom.SetGlobalSeed(2);
+                model.Fit(x, y, dist, epochs: 2, batchSize: 64, verbose: 0);
+                return (model.GetWeights(), model.TrainingPath);
+            }))
+            {
+                Assert.StartsWith(tape ? "tape" : "fused", path);
+                Assert.True(RelativeNorm(expected, weights) < 1e-6, $"relative difference {RelativeNorm(expected, weights):E2}");
+            }
+        }
+        finally
+        {
+            Trainer.ForceTapePath = false;
         }
     }
 }
