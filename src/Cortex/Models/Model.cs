@@ -620,8 +620,9 @@ public abstract partial class Model
     /// <para>Results do not depend on the number of ranks, up to float rounding: the gradient sums are taken in a
     /// different order (about 1e-7 relative per step). One rank gives the bits of the plain
     /// <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>.
-    /// Dropout draws its masks per rank, so a model with Dropout trains alike in distribution but not bit for bit as
-    /// with another number of ranks; BatchNormalization's moving statistics are each rank's own.</para>
+    /// Dropout draws the global batch's mask on every rank and keeps the rank's rows, so it does not depend on the
+    /// number of ranks either (unless a batch has fewer rows than there are ranks: a rank without rows draws nothing).
+    /// BatchNormalization's moving statistics are each rank's own (from its slice of the batch).</para>
     /// <para>To resume from a checkpoint saved at the end of epoch <c>k</c> (it holds the optimizer's state), load it,
     /// seed as before, and pass <paramref name="initialEpoch"/> = k: the shuffles of the first k epochs are replayed,
     /// so the run continues to the weights an uninterrupted one reaches.</para>
