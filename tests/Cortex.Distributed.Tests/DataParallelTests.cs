@@ -28,6 +28,7 @@ public sealed class DataParallelTests : IDisposable
     [InlineData("mlp", "adam", "--rows 4096 --tape")]
     [InlineData("cnn", "adam", "--rows 1024")]
     [InlineData("cnn", "sgdm", "--rows 1024")]
+    [InlineData("cnn", "adam", "--rows 512 --dropout")]
     public void OneTwoAndFourRanksTrainTheWeightsOfOneProcess(string model, string optimizer, string extra)
     {
         string args = $"--model {model} --optimizer {optimizer} --epochs 1 --batch 64 {extra}";

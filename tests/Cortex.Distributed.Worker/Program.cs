@@ -1,7 +1,8 @@
 // Trains the digits MLP or a small CNN for the distributed tests, alone (--plain) or as one rank of an mpirun job,
 // and writes the final weights (rank 0): the tensor count, then each tensor's length and little-endian floats. Arguments: --model mlp|cnn --optimizer adam|sgdm
 // --rows N --epochs E --batch B --out FILE [--plain] [--checkpoint PATTERN] [--resume FILE --initial-epoch K]
-// [--slow-ms MS] (sleep after every step, so a test can kill a rank mid-epoch) [--pid-dir DIR] [--tape].
+// [--slow-ms MS] (sleep after every step, so a test can kill a rank mid-epoch) [--pid-dir DIR] [--tape] [--dropout]
+// (the CNN with Dropout(0.5) before its classifier).
 using Cortex;
 using Cortex.Callbacks;
 using Cortex.Data;
@@ -34,7 +35,8 @@ else
 {
     CortexRandom.SetGlobalSeed(1);
     var built = kind == "mlp" ? Zoo.DigitsMlp()
-        : new Sequential(new Input([28, 28, 1]), new Conv2D(8, 3, activation: "relu"), new MaxPooling2D(2), new Flatten(), new Dense(10));
+        : new Sequential([new Input([28, 28, 1]), new Conv2D(8, 3, activation: "relu"), new MaxPooling2D(2), new Flatten(),
+            .. opts.ContainsKey("dropout") ? [new Dropout(0.5f)] : Array.Empty<Layer>(), new Dense(10)]);
     built.Build(kind == "mlp" ? [-1, 784] : [-1, 28, 28, 1]);
     Optimizer optimizer = Opt("optimizer", "adam") == "adam" ? new Adam(1e-3f) : new SGD(0.01f, momentum: 0.9f);
     built.Compile(optimizer, new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
