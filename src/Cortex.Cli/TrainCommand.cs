@@ -18,7 +18,8 @@ namespace Cortex.Cli;
 internal static class TrainCommand
 {
     internal sealed record Settings(string Data, string? Label, int[] Hidden, ActivationFunction Activation, int Epochs,
-        int BatchSize, string Optimizer, float? LearningRate, int Seed, float ValidationSplit, string Out, string Model = "mlp");
+        int BatchSize, string Optimizer, float? LearningRate, int Seed, float ValidationSplit, string Out, string Model = "mlp",
+        TaskKind? Task = null, bool? Normalize = null);
 
     private static readonly string[] Optimizers = ["adam", "sgd", "rmsprop", "adamw", "adagrad", "adadelta", "adamax", "nadam", "lion"];
     private static readonly string[] Models = ["mlp", "cnn", "lstm", "gru"];
@@ -26,7 +27,9 @@ internal static class TrainCommand
     public static Command Create(TextWriter stdout)
     {
         var data = new Option<string>("--data") { Description = $"The data to train on: {DataSources.Help}.", HelpName = "digits|fashion-mnist|PATH.csv", DefaultValueFactory = _ => DataSources.Digits };
-        var label = new Option<string?>("--label") { Description = "For CSV data: the column holding the class index (0, 1, 2, …).", HelpName = "COLUMN" };
+        var label = new Option<string?>("--label") { Description = "For CSV data: the label column (class indices 0, 1, 2, …, class names such as setosa, or numbers to predict), or several comma-separated columns of 0/1 (multilabel) or numbers (regression).", HelpName = "COLUMN[,COLUMN…]" };
+        var task = new Option<string>("--task") { Description = "For CSV data: classification (one class per row: softmax, cross-entropy, accuracy), regression (numbers: linear output, mean squared error, MAE and RMSE) or multilabel (several 0/1 columns: sigmoid outputs, binary cross-entropy, binary accuracy); auto infers it from the label column(s) and says why.", HelpName = "auto|classification|regression|multilabel", DefaultValueFactory = _ => "auto" };
+        var normalize = new Option<bool?>("--normalize") { Description = "Standardise the features with a Normalization layer adapted on the training rows, the model's first layer (saved with it, so evaluate and predict take raw values). Default: on for CSV data, off for the images; --normalize false turns it off.", HelpName = "true|false", Arity = ArgumentArity.ZeroOrOne };
         var layers = new Option<string>("--layers") { Description = "Hidden layer sizes, comma-separated.", HelpName = "N,N,…", DefaultValueFactory = _ => "25,15" };
         var activation = new Option<string>("--activation") { Description = $"Activation of the hidden layers: {string.Join(", ", ActivationFunction.Names)}.", HelpName = "NAME", DefaultValueFactory = _ => "relu" };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training data.", HelpName = "N", DefaultValueFactory = _ => 20 };
@@ -40,13 +43,14 @@ internal static class TrainCommand
 
         var command = new Command("train", "Train a dense classifier (by default the course notes' digit model) and save it.")
         {
-            data, label, layers, activation, epochs, batchSize, optimizer, lr, seed, validationSplit, output, modelKind,
+            data, label, task, normalize, layers, activation, epochs, batchSize, optimizer, lr, seed, validationSplit, output, modelKind,
         };
         command.SetAction(p => Run(new Settings(
             p.GetValue(data)!, p.GetValue(label), ParseLayers(p.GetValue(layers)!), ParseActivation(p.GetValue(activation)!),
             Positive("--epochs", p.GetValue(epochs)), Positive("--batch-size", p.GetValue(batchSize)),
             CheckOptimizer(p.GetValue(optimizer)!), CheckLearningRate(p.GetValue(lr)), p.GetValue(seed),
-            CheckValidationSplit(p.GetValue(validationSplit)), p.GetValue(output)!, CheckModel(p.GetValue(modelKind)!)), stdout));
+            CheckValidationSplit(p.GetValue(validationSplit)), p.GetValue(output)!, CheckModel(p.GetValue(modelKind)!),
+            ParseTask(p.GetValue(task)!), p.GetResult(normalize) is null ? null : p.GetValue(normalize) ?? true), stdout));
         return command;
     }
 
@@ -54,13 +58,15 @@ internal static class TrainCommand
     {
         var clock = Stopwatch.StartNew();
         CortexRandom.SetGlobalSeed(s.Seed);
-        TrainingData data = DataSources.LoadForTraining(s.Data, s.Label, s.Seed);
+        TrainingData data = DataSources.LoadForTraining(s.Data, s.Label, s.Seed, s.Task);
         var (trainX, trainY, testX, testY) = data.Data;
         var (modelPath, historyPath) = OutputPaths(s.Out, data.Name);
 
         var model = BuildModel(s, data);
-        model.Compile(CreateOptimizer(s.Optimizer, s.LearningRate), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        var (loss, metrics) = LossAndMetrics(data.Task);
+        model.Compile(CreateOptimizer(s.Optimizer, s.LearningRate), loss, metrics);
         stdout.WriteLine(data.Description);
+        if (data.TaskLine != null) stdout.WriteLine(data.TaskLine);
         model.Summary(stdout.WriteLine);
 
         var trainClock = Stopwatch.StartNew();
@@ -70,6 +76,11 @@ internal static class TrainCommand
         CheckConverged(model, history, s, modelPath, historyPath);
 
         var results = model.Evaluate(testX, testY, batchSize: Math.Max(s.BatchSize, 256));
+        if (data.Task != TaskKind.Classification)
+        {
+            TableReport.Write(stdout, data.Target!, results, model.Predict(testX, batchSize: Math.Max(s.BatchSize, 256)), testY);
+            return Saved(model, data, s, modelPath, historyPath, clock, trainClock, stdout);
+        }
         int[] predicted = Classes(model.Predict(testX, batchSize: Math.Max(s.BatchSize, 256)));
         int[] actual = [.. testY.ToArray().Select(v => (int)v)];
         int correct = actual.Where((c, i) => c == predicted[i]).Count();
@@ -78,7 +89,12 @@ internal static class TrainCommand
         stdout.WriteLine($"Test accuracy: {Format(results["accuracy"])} ({correct}/{actual.Length} correct)");
         stdout.WriteLine();
         ConfusionMatrix.Write(stdout, actual, predicted, data.Classes, data.ClassNames);
+        return Saved(model, data, s, modelPath, historyPath, clock, trainClock, stdout);
+    }
 
+    private static int Saved(Sequential model, TrainingData data, Settings s, string modelPath, string historyPath, Stopwatch clock, Stopwatch trainClock, TextWriter stdout)
+    {
+        data.Target?.SaveTo(model); // the task, label columns and class names, for evaluate and predict
         model.Save(modelPath);
         stdout.WriteLine($"Saved the model to {modelPath} and its history to {historyPath}.");
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -148,6 +164,7 @@ internal static class TrainCommand
         int features = data.Data.TrainX.Shape[1];
         if (s.Model != "mlp")
         {
+            if (s.Normalize == true) throw new UsageException($"--normalize applies to --model mlp; --model {s.Model} takes the images as they are.");
             int side = (int)Math.Round(Math.Sqrt(features));
             if (data.IsCsv || side * side != features)
                 throw new UsageException($"--model {s.Model}: needs square grayscale images (digits or fashion-mnist); '{s.Data}' has {features} features per row.");
@@ -159,16 +176,42 @@ internal static class TrainCommand
                 : Zoo.FashionRnn(s.Model, inputShape: [side, side], flatInput: true, classes: data.Classes, name: data.Name);
         }
         Normalization? norm = null;
-        if (data.IsCsv)
+        if (s.Normalize ?? data.IsCsv)
         {
             // CSV columns come in any units (°C, minutes); the layer standardises them with the training rows'
             // statistics and travels inside the saved model, so evaluate and predict take raw values too.
             norm = new Normalization();
             norm.Adapt(data.Data.TrainX);
         }
-        // Logits out, for SparseCategoricalCrossentropy(fromLogits: true).
-        return Zoo.Mlp(features, s.Hidden, data.Classes, s.Activation, preprocessing: norm, name: data.Name);
+        // Logits out, for SparseCategoricalCrossentropy(fromLogits: true); numbers out for a regression; a sigmoid
+        // per label for multilabel, as Keras writes Dense(n, activation="sigmoid") with binary cross-entropy.
+        var model = data.Task == TaskKind.Multilabel
+            ? new Sequential([new Input([features]), .. norm is null ? Array.Empty<Layer>() : [norm],
+                .. s.Hidden.Select(units => new Dense(units, s.Activation)), new Dense(data.Classes, ActivationFunction.Sigmoid)], data.Name)
+            : Zoo.Mlp(features, s.Hidden, data.Classes, s.Activation, preprocessing: norm, name: data.Name);
+        if (data.Task == TaskKind.Regression)
+        {
+            // The output starts at the training labels' mean rather than 0: a price near 200,000 would otherwise
+            // spend its first epochs of small Adam steps walking the bias there.
+            float[] mean = new float[data.Classes];
+            ReadOnlySpan<float> y = data.Data.TrainY.AsSpan();
+            for (int i = 0; i < y.Length; i++) mean[i % mean.Length] += y[i] / (y.Length / mean.Length);
+            ((Dense)model.Layers[^1]).Bias!.Assign(Tensor.FromArray(mean));
+        }
+        return model;
     }
+
+    /// <summary>The loss and metrics of a task: Keras's choices for each.</summary>
+    private static (Loss Loss, string[] Metrics) LossAndMetrics(TaskKind task) => task switch
+    {
+        TaskKind.Regression => (new MeanSquaredError(), ["mae", "root_mean_squared_error"]),
+        TaskKind.Multilabel => (new BinaryCrossentropy(), ["binary_accuracy"]),
+        _ => (new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]),
+    };
+
+    private static TaskKind? ParseTask(string name) => name == "auto" ? null
+        : Array.IndexOf(Target.TaskNames, name) is int k and >= 0 ? (TaskKind)k
+        : throw new UsageException($"--task: unknown task '{name}'; expected one of auto, {string.Join(", ", Target.TaskNames)}.");
 
     internal static Optimizer CreateOptimizer(string name, float? learningRate)
     {
