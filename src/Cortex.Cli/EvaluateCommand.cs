@@ -26,7 +26,10 @@ internal static class EvaluateCommand
         if (model.Loss == null)
             throw new UsageException($"the model '{modelPath}' was saved before Compile, so it has no loss to evaluate.");
         // A model trained on a table reads its labels as it was trained: its words, its columns, numbers or 0/1.
-        var target = Target.Of(model, modelPath);
+        // A classifier saved without metadata (by code, or an older cortex) reads one column of class indices the same way.
+        var target = Target.Of(model, modelPath)
+            ?? (label is { } l && !l.Contains(',') && File.Exists(data) && model.Built && model.OutputShape() is [_, int classes]
+                ? new Target(TaskKind.Classification, [l], null, classes) : null);
         var (x, y, description) = target == null ? DataSources.LoadForEvaluation(data, label) : DataSources.LoadForEvaluation(data, label, target);
         DataSources.CheckFeatures(model, modelPath, x, $"--data {data}");
         var results = model.Evaluate(x, y, batchSize);

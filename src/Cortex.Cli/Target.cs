@@ -56,7 +56,7 @@ internal sealed record Target(TaskKind Task, string[] Labels, string[]? ClassNam
             if (kind < 0) throw new JsonException($"unknown task '{task}'");
             string[] labels = JsonSerializer.Deserialize<string[]>(model.Metadata[LabelsKey]) ?? throw new JsonException("no label columns");
             string[]? names = model.Metadata.TryGetValue(ClassNamesKey, out string? n) ? JsonSerializer.Deserialize<string[]>(n) : null;
-            int outputs = model.Layers[^1] is Layers.Dense d ? d.Units : names?.Length ?? labels.Length;
+            int outputs = model.Built && model.OutputShape() is [_, int units] ? units : names?.Length ?? labels.Length;
             return new Target((TaskKind)kind, labels, names, names?.Length ?? (kind == 0 ? outputs : labels.Length));
         }
         catch (Exception e) when (e is JsonException or KeyNotFoundException)

@@ -191,12 +191,13 @@ internal static class TrainCommand
             : Zoo.Mlp(features, s.Hidden, data.Classes, s.Activation, preprocessing: norm, name: data.Name);
         if (data.Task == TaskKind.Regression)
         {
-            // The output starts at the training labels' mean rather than 0: a price near 200,000 would otherwise
-            // spend its first epochs of small Adam steps walking the bias there.
-            float[] mean = new float[data.Classes];
-            ReadOnlySpan<float> y = data.Data.TrainY.AsSpan();
-            for (int i = 0; i < y.Length; i++) mean[i % mean.Length] += y[i] / (y.Length / mean.Length);
-            ((Dense)model.Layers[^1]).Bias!.Assign(Tensor.FromArray(mean));
+            // The Dense layer learns the labels standardised, and a last Normalization(invert: true), adapted on the
+            // training labels, maps them back to their units (as Keras's invert=True does): a price near 200,000
+            // would otherwise take thousands of small Adam steps to reach. It is saved with the model, so evaluate
+            // and predict work in the labels' units.
+            var unscale = new Normalization("unscale", invert: true);
+            unscale.Adapt(data.Data.TrainY);
+            model.Add(unscale);
         }
         return model;
     }

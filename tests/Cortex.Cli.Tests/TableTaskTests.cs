@@ -29,7 +29,10 @@ public class TableTaskTests
         Assert.Equal("epoch,loss,mae,root_mean_squared_error", File.ReadLines(dir["houses-history.csv"]).First());
         var model = Model.Load(dir["houses.cortex"]);
         Assert.IsType<MeanSquaredError>(model.Loss);
-        Assert.Equal((1, "linear"), (((Dense)model.Layers[^1]).Units, ((Dense)model.Layers[^1]).Activation.Name));
+        Assert.Equal((1, "linear"), (((Dense)model.Layers[^2]).Units, ((Dense)model.Layers[^2]).Activation.Name));
+        var unscale = Assert.IsType<Normalization>(model.Layers[^1]); // the labels' units, adapted on the training rows
+        Assert.True(unscale.Invert);
+        Assert.InRange(unscale.MeanWeight!.ToArray()[0], 15f, 21f);      // E[price] = 15 − 10 + 2.5 + 10 = 17.5
         Assert.Equal("regression", model.Metadata["cortex.task"]);
 
         // evaluate takes the label column from the model when --label is left out
