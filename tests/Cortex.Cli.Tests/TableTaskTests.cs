@@ -15,7 +15,7 @@ public class TableTaskTests
     {
         using var dir = new TempDir();
         string csv = dir.Write("houses.csv", TableData.Linear(rows: 600));
-        var r = CliHarness.Run("train", "--data", csv, "--label", "price", "--lr", "0.01", "--epochs", "30", "--out", dir.Path);
+        var r = CliHarness.Run("train", "--data", csv, "--label", "price", "--out", dir.Path); // the defaults: 25,15 relu, Adam 1e-3, 20 epochs
 
         Assert.True(r.ExitCode == 0, r.ToString());
         Assert.Contains("600 rows, 3 features, label 'price' to predict; split 480 for training and 120 for testing", r.Out);
