@@ -12,7 +12,9 @@ namespace Cortex.Cli;
 
 /// <summary>
 /// <c>cortex train</c>: builds a dense classifier (or, with <c>--model cnn</c>, a small convolutional one; with <c>--model lstm</c> or <c>gru</c>, a recurrent one), trains it with Keras's progress output, reports test accuracy, loss
-/// and the confusion matrix, and saves the model and its history. With no options it is the course notes' digit model:
+/// and the confusion matrix, and saves the model and its history. On a CSV table it may instead be a regression or a
+/// multilabel model (<c>--task</c>, or inferred from the label columns: see <see cref="Target.Infer"/>), saved with
+/// its task, label columns and class words in the model's metadata. With no options it is the course notes' digit model:
 /// Dense 25 relu → Dense 15 relu → Dense 10 linear, Adam 1e-3, sparse cross-entropy from logits, 20 epochs.
 /// </summary>
 internal static class TrainCommand
@@ -41,7 +43,7 @@ internal static class TrainCommand
         var modelKind = new Option<string>("--model") { Description = "The network: mlp (dense layers from --layers and --activation) cnn (Conv2D 32 → MaxPooling2D → Conv2D 64 → MaxPooling2D → Dropout 0.5 → Dense, for the 28×28 image data sets), or lstm/gru (each image read row by row: LSTM 128 or GRU 128 → Dense).", HelpName = "mlp|cnn|lstm|gru", DefaultValueFactory = _ => "mlp" };
         var output = new Option<string>("--out") { Description = "Where to save: a directory for NAME.cortex and NAME-history.csv, or a FILE.cortex with FILE-history.csv beside it (folders are created if missing).", HelpName = "DIR|FILE.cortex", DefaultValueFactory = _ => "." };
 
-        var command = new Command("train", "Train a dense classifier (by default the course notes' digit model) and save it.")
+        var command = new Command("train", "Train a dense classifier, or on a CSV table a regression or multilabel model (by default the course notes' digit model), and save it.")
         {
             data, label, task, normalize, layers, activation, epochs, batchSize, optimizer, lr, seed, validationSplit, output, modelKind,
         };
