@@ -149,6 +149,29 @@ public class TableTaskTests
     }
 
     [Fact]
+    public void AModelSavedWithoutMetadataReadsClassIndicesAsBefore()
+    {
+        // A classifier saved from code (or by an older cortex) has no task in its metadata: one column of class indices.
+        using var dir = new TempDir();
+        CortexRandom.SetGlobalSeed(2);
+        var model = Zoo.Mlp(2, [4], 3);
+        model.Compile(new Optimizers.Adam(), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        model.Save(dir["code.cortex"]);
+        Assert.Empty(Model.Load(dir["code.cortex"]).Metadata);
+        string csv = dir.Write("roasts.csv", TestData.Blobs(rows: 30));
+
+        var e = CliHarness.Run("evaluate", "--model", dir["code.cortex"], "--data", csv, "--label", "kind");
+        Assert.True(e.ExitCode == 0, e.ToString());
+        Assert.InRange(e.Number("accuracy:"), 0f, 1f);
+        var p = CliHarness.Run("predict", "--model", dir["code.cortex"], "--input", csv, "--label", "kind");
+        Assert.True(p.ExitCode == 0, p.ToString());
+        Assert.StartsWith("row,class,p0,p1,p2", p.Out);
+        string words = dir.Write("words.csv", "temp,minutes,kind\n200,10,0\n250,13,dark\n");
+        CliHarness.AssertBadInput(CliHarness.Run("evaluate", "--model", dir["code.cortex"], "--data", words, "--label", "kind"),
+            words, "line 3", "column 'kind'", "label dark is not one of the model's classes", "class index 0 to 2");
+    }
+
+    [Fact]
     public void NormalizeIsOnForCsvByDefaultAndCanBeTurnedOff()
     {
         using var dir = new TempDir();
