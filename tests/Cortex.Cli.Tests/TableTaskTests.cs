@@ -109,6 +109,9 @@ public class TableTaskTests
         Assert.Contains("2 virginica", r.Out);
         var model = Model.Load(dir["flowers.cortex"]);
         Assert.Equal(["setosa", "versicolor", "virginica"], JsonSerializer.Deserialize<string[]>(model.Metadata["cortex.class_names"])!);
+        var summary = CliHarness.Run("summary", "--model", dir["flowers.cortex"]);
+        Assert.True(summary.ExitCode == 0, summary.ToString());
+        Assert.Contains("Trained for classification on label 'species'; classes setosa=0, versicolor=1, virginica=2.", summary.Out);
 
         var e = CliHarness.Run("evaluate", "--model", dir["flowers.cortex"], "--data", csv);
         Assert.True(e.ExitCode == 0, e.ToString());
