@@ -50,10 +50,10 @@ internal static class DataSources
                 int[] features = [.. Enumerable.Range(0, table.Header.Length).Where(j => !labels.Contains(j))];
                 if (features.Length == 0) throw new UsageException($"--data '{data}' has no feature columns besides --label {label}.");
                 Tensor x = table.Numbers(features);
-                var (target, y, reason) = Target.Infer(table, labels, task);
                 int rows = table.Rows.Count;
                 if (rows < 2)
                     throw new UsageException($"--data '{data}' has {rows} data row; expected at least 2 to split into training and test rows.");
+                var (target, y, reason) = Target.Infer(table, labels, task);
                 var split = DataUtils.TrainTestSplit(x, y, testSize: 0.2, seed: seed);
                 string name = Path.GetFileNameWithoutExtension(data);
                 string what = target.Task switch

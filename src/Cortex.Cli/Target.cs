@@ -127,6 +127,13 @@ internal sealed record Target(TaskKind Task, string[] Labels, string[]? ClassNam
             int classes = (int)values.Max() + 1;
             if (classes < 2)
                 throw new UsageException($"'{table.Path}' column '{label}' holds only class 0; expected at least two classes.");
+            // Integers with gaps (ages 18 to 90, prices, ratings 1 to 5) may be classes or a number: the user says which.
+            var seen = new bool[classes];
+            foreach (float v in values) seen[(int)v] = true;
+            int missing = Array.IndexOf(seen, false);
+            if (task == null && missing >= 0)
+                throw new UsageException($"'{table.Path}' column '{label}': expected class indices 0, 1, 2, … (each of 0 to {classes - 1}) or numbers with fractions, but {missing} never appears; " +
+                    $"pass --task classification to use the values as class indices (classes that never appear stay unused), or --task regression to predict the number.");
             string why = task == null ? $"label '{label}' holds the integers 0 to {classes - 1}; --task regression predicts it as a number" : $"--task classification, label '{label}' with classes 0 to {classes - 1}";
             return (new Target(TaskKind.Classification, names, null, classes), Tensor.FromArray(values), $"task: classification ({why})");
         }

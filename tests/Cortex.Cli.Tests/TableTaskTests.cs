@@ -203,6 +203,7 @@ public class TableBadInputTests
     [InlineData("a,y\n1,2.5\n2,abc\n", "y", null, "column 'y' mixes numbers", "'2.5' on line 2", "'abc' on line 3", "--task classification")]
     [InlineData("a,y\n1,\n2,cat\n", "y", null, "line 2", "column 'y'", "empty cell")]
     [InlineData("a,y\n1,cat\n2,cat\n", "y", null, "only one class, 'cat'")]
+    [InlineData("a,stars\n1,1\n2,5\n3,2\n", "stars", null, "column 'stars'", "each of 0 to 5", "0 never appears", "--task classification", "--task regression")]
     [InlineData("a,p,q\n1,0,1\n2,1,0\n", "p,q", "classification", "--task classification takes one --label column", "'p', 'q'")]
     [InlineData("a,y\n1,0\n2,1\n", "y", "clustering", "--task: unknown task 'clustering'", "regression, multilabel")]
     [InlineData("p,q\n0,1\n1,0\n", "p,q", null, "no feature columns")]
