@@ -197,7 +197,7 @@ internal static class TrainCommand
             // training labels, maps them back to their units (as Keras's invert=True does): a price near 200,000
             // would otherwise take thousands of small Adam steps to reach. It is saved with the model, so evaluate
             // and predict work in the labels' units.
-            var unscale = new Normalization("unscale", invert: true);
+            var unscale = new Normalization(invert: true, name: "unscale");
             unscale.Adapt(data.Data.TrainY);
             model.Add(unscale);
         }
