@@ -21,7 +21,7 @@ internal static class TrainCommand
 {
     internal sealed record Settings(string Data, string? Label, int[] Hidden, ActivationFunction Activation, int Epochs,
         int BatchSize, string Optimizer, float? LearningRate, int Seed, float ValidationSplit, string Out, string Model = "mlp",
-        TaskKind? Task = null, bool? Normalize = null);
+        TaskKind? Task = null, bool? Normalize = null, string Plots = "png");
 
     private static readonly string[] Optimizers = ["adam", "sgd", "rmsprop", "adamw", "adagrad", "adadelta", "adamax", "nadam", "lion"];
     private static readonly string[] Models = ["mlp", "cnn", "lstm", "gru"];
@@ -41,18 +41,21 @@ internal static class TrainCommand
         var seed = new Option<int>("--seed") { Description = "Seeds weight initialisation, shuffling and the CSV train/test split.", HelpName = "N", DefaultValueFactory = _ => 42 };
         var validationSplit = new Option<float>("--validation-split") { Description = "Fraction of the training rows (the last ones) held out to report val_loss and val_accuracy each epoch.", HelpName = "FRACTION", DefaultValueFactory = _ => 0f };
         var modelKind = new Option<string>("--model") { Description = "The network: mlp (dense layers from --layers and --activation) cnn (Conv2D 32 → MaxPooling2D → Conv2D 64 → MaxPooling2D → Dropout 0.5 → Dense, for the 28×28 image data sets), or lstm/gru (each image read row by row: LSTM 128 or GRU 128 → Dense).", HelpName = "mlp|cnn|lstm|gru", DefaultValueFactory = _ => "mlp" };
+        var plots = PlotCommand.TrainOption();
         var output = new Option<string>("--out") { Description = "Where to save: a directory for NAME.cortex and NAME-history.csv, or a FILE.cortex with FILE-history.csv beside it (folders are created if missing).", HelpName = "DIR|FILE.cortex", DefaultValueFactory = _ => "." };
 
         var command = new Command("train", "Train a dense classifier, or on a CSV table a regression or multilabel model (by default the course notes' digit model), and save it.")
         {
             data, label, task, normalize, layers, activation, epochs, batchSize, optimizer, lr, seed, validationSplit, output, modelKind,
+            plots,
         };
         command.SetAction(p => Run(new Settings(
             p.GetValue(data)!, p.GetValue(label), ParseLayers(p.GetValue(layers)!), ParseActivation(p.GetValue(activation)!),
             Positive("--epochs", p.GetValue(epochs)), Positive("--batch-size", p.GetValue(batchSize)),
             CheckOptimizer(p.GetValue(optimizer)!), CheckLearningRate(p.GetValue(lr)), p.GetValue(seed),
             CheckValidationSplit(p.GetValue(validationSplit)), p.GetValue(output)!, CheckModel(p.GetValue(modelKind)!),
-            ParseTask(p.GetValue(task)!), p.GetResult(normalize) is null ? null : p.GetValue(normalize) ?? true), stdout));
+            ParseTask(p.GetValue(task)!), p.GetResult(normalize) is null ? null : p.GetValue(normalize) ?? true,
+            PlotCommand.CheckFormat(p.GetValue(plots)!)), stdout));
         return command;
     }
 
@@ -81,7 +84,7 @@ internal static class TrainCommand
         if (data.Task != TaskKind.Classification)
         {
             TableReport.Write(stdout, data.Target!, results, model.Predict(testX, batchSize: Math.Max(s.BatchSize, 256)), testY);
-            return Saved(model, data, s, modelPath, historyPath, clock, trainClock, stdout);
+            return Saved(model, data, s, modelPath, historyPath, history, null, null, clock, trainClock, stdout);
         }
         int[] predicted = Classes(model.Predict(testX, batchSize: Math.Max(s.BatchSize, 256)));
         int[] actual = [.. testY.ToArray().Select(v => (int)v)];
@@ -91,14 +94,18 @@ internal static class TrainCommand
         stdout.WriteLine($"Test accuracy: {Format(results["accuracy"])} ({correct}/{actual.Length} correct)");
         stdout.WriteLine();
         ConfusionMatrix.Write(stdout, actual, predicted, data.Classes, data.ClassNames);
-        return Saved(model, data, s, modelPath, historyPath, clock, trainClock, stdout);
+        return Saved(model, data, s, modelPath, historyPath, history, actual, predicted, clock, trainClock, stdout);
     }
 
-    private static int Saved(Sequential model, TrainingData data, Settings s, string modelPath, string historyPath, Stopwatch clock, Stopwatch trainClock, TextWriter stdout)
+    /// <summary>Saves the model (with a table's target in its metadata), then the plots: the confusion matrix only for
+    /// a classifier (<paramref name="actual"/> and <paramref name="predicted"/> null otherwise).</summary>
+    private static int Saved(Sequential model, TrainingData data, Settings s, string modelPath, string historyPath, History history,
+        int[]? actual, int[]? predicted, Stopwatch clock, Stopwatch trainClock, TextWriter stdout)
     {
         data.Target?.SaveTo(model); // the task, label columns and class names, for evaluate and predict
         model.Save(modelPath);
         stdout.WriteLine($"Saved the model to {modelPath} and its history to {historyPath}.");
+        PlotCommand.WriteTrainingPlots(s.Plots, modelPath, history, actual, predicted, data.Classes, data.ClassNames, stdout);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Trained {s.Epochs} epoch{(s.Epochs == 1 ? "" : "s")} in {trainClock.Elapsed.TotalSeconds:0.0} s; {clock.Elapsed.TotalSeconds:0.0} s in all."));
         return Cli.Ok;

@@ -26,7 +26,7 @@ namespace Cortex.Onnx;
 /// <para>Exported layers: Input, Dense (Gemm, or MatMul + Add on higher ranks), Activation and every layer's activation
 /// (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax, Softplus, relu6 as Clip, silu as x·Sigmoid(x), softsign, hard_sigmoid, hard_silu (HardSwish), mish (Mish from opset 18, else x·Tanh(Softplus(x))), gelu (Gelu from opset 20, else ½x(1 + Erf(x/√2)); the tanh approximation from opset 20)), Conv2D (Conv),
 /// MaxPooling2D (MaxPool), AveragePooling2D (AveragePool without the padding in the count), GlobalAveragePooling2D
-/// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), ReLU (Relu, LeakyRelu, Clip or Where), Dropout (left out: inference),
+/// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), ReLU (Relu, LeakyRelu, Clip or Where), Softmax (Softmax on one axis, Exp(x − ReduceLogSumExp) on several), Dropout (left out: inference),
 /// Normalization (Sub, Div; inverted Mul, Add), Embedding (Cast, Gather), SimpleRNN/LSTM/GRU (RNN/LSTM/GRU, time-major) and Bidirectional
 /// (one bidirectional op and its merge), Conv1D (Conv on (N, C, W)), MaxPooling1D/AveragePooling1D,
 /// GlobalAveragePooling1D/GlobalMaxPooling1D, TimeDistributed(Dense) and Masking (its zeroing of padded steps). A
@@ -343,6 +343,17 @@ internal static class LayerWriter
             }
             case ReLU relu:
                 return Relu(g, relu, value);
+            case Layers.Softmax softmax:
+            {
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
+                long[] axes = [.. softmax.Axis.Select(a => (long)(a < 0 ? a + shape.Length : a)).Order()];
+                if (axes.Length == 1) return g.Node("Softmax", [value], null, GraphBuilder.Int("axis", axes[0]));
+                // Several axes at once: e^(x − logΣe^x) over them (ReduceLogSumExp takes its axes as an input from opset 18).
+                string lse = g.Opset >= 18
+                    ? g.Node("ReduceLogSumExp", [value, g.Int64s($"{softmax.Name}/axes", axes)], null, GraphBuilder.Int("keepdims", 1))
+                    : g.Node("ReduceLogSumExp", [value], null, GraphBuilder.Ints("axes", axes), GraphBuilder.Int("keepdims", 1));
+                return g.Node("Exp", [g.Node("Sub", [value, lse])]);
+            }
             case Layers.Permute permute:
                 if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 return g.Node("Transpose", [value], null, GraphBuilder.Ints("perm", [0, .. permute.Dims.Select(d => (long)d)]));

@@ -194,6 +194,11 @@ internal sealed partial class ChainReader
                 i = last;
                 continue;
             }
+            if (node.OpType == "ReduceLogSumExp" && SoftmaxAt(graph, i, consumers) is int softmaxEnd)
+            {
+                i = softmaxEnd;
+                continue;
+            }
             if (node.OpType == "Greater" && ReluAt(graph, i, consumers) is int end)
             {
                 i = end;
@@ -253,6 +258,29 @@ internal sealed partial class ChainReader
             && TimesX(At(3), At(2)!) && Single(At(3)!) && Reads(At(4), "Mul", At(3)!.Output[0]) && ConstantIs(At(4)!, 0.5f, 0f))
             return (ActivationFunction.Gelu(), span[4]);
         return null;
+    }
+
+    /// <summary>
+    /// A softmax over several axes as <see cref="OnnxExporter"/> writes it: ReduceLogSumExp(x, axes, keepdims), Sub(x, ·),
+    /// Exp. Adds a Softmax layer and returns the Exp's index when node i starts that (on a value held in Cortex's layout).
+    /// </summary>
+    private int? SoftmaxAt(GraphProto graph, int i, Dictionary<string, int> consumers)
+    {
+        var lse = graph.Node[i];
+        if (i + 2 >= graph.Node.Count || nchw || lse.Input.Count == 0 || lse.Input[0] != current || lse.Output.Count != 1
+            || consumers.GetValueOrDefault(lse.Output[0]) != 1 || Int(lse, "keepdims", 1) != 1) return null;
+        var (sub, exp) = (graph.Node[i + 1], graph.Node[i + 2]);
+        if (sub is not { OpType: "Sub", Input.Count: 2 } || sub.Input[0] != current || sub.Input[1] != lse.Output[0] || sub.Output.Count != 1
+            || consumers.GetValueOrDefault(sub.Output[0]) != 1 || exp is not { OpType: "Exp", Input.Count: 1 } || exp.Input[0] != sub.Output[0] || exp.Output.Count != 1)
+            return null;
+        long[] axes = lse.Input.Count > 1 && lse.Input[1] != "" ? (constants.TryGetValue(lse.Input[1], out var a) ? [.. a.Data.Select(v => (long)v)] : []) : Ints(lse, "axes");
+        int rank = shape.Length;
+        int[] positions = [.. axes.Select(x => (int)(x < 0 ? x + rank : x))];
+        if (positions.Length == 0 || positions.Any(p => p <= 0 || p >= rank) || positions.Distinct().Count() != positions.Length) return null;
+        Flush();
+        Add(new Layers.Softmax(positions), []);
+        current = exp.Output[0];
+        return i + 2;
     }
 
     /// <summary>
@@ -480,8 +508,13 @@ internal sealed partial class ChainReader
                 long axis = Int(node, "axis", opset >= 13 ? -1 : 1), rank = shape.Length;
                 if (axis < 0) axis += rank;
                 bool last = nchw ? axis == 1 : axis == rank - 1;
-                if (!last) throw Unsupported(node, $"normalises axis {axis} of a rank-{rank} value; Cortex's softmax normalises the last (channel) axis");
-                Activate(node, ActivationFunction.Softmax);
+                if (last) Activate(node, ActivationFunction.Softmax);
+                else if (!nchw && axis > 0 && axis < rank)
+                {
+                    Flush();
+                    Add(new Layers.Softmax([(int)axis]), []);
+                }
+                else throw Unsupported(node, $"normalises axis {axis} of a rank-{rank} value{(nchw ? " held channels first" : "")}; Cortex's softmax normalises axes after the batch axis");
                 break;
             }
             case "Gemm": Gemm(node); break;

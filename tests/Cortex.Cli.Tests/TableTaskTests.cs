@@ -27,6 +27,9 @@ public class TableTaskTests
         Assert.True(r.Number("Test RMSE:") < 0.15f * std, r.Out);
         Assert.Contains("its standard deviation on the test rows is", r.Out);
         Assert.Equal("epoch,loss,mae,root_mean_squared_error", File.ReadLines(dir["houses-history.csv"]).First());
+        Assert.True(File.Exists(dir["houses-training.png"]), r.Out);     // the curves; a regression has no confusion matrix
+        Assert.False(File.Exists(dir["houses-confusion.png"]));
+        Assert.Contains("Plotted the training curves in ", r.Out);
         var model = Model.Load(dir["houses.cortex"]);
         Assert.IsType<MeanSquaredError>(model.Loss);
         Assert.Equal((1, "linear"), (((Dense)model.Layers[^2]).Units, ((Dense)model.Layers[^2]).Activation.Name));

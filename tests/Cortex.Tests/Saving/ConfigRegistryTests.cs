@@ -47,6 +47,7 @@ public class ConfigRegistryTests
             biasRegularizer: new L2(0.5f), kernelConstraint: new MaxNorm(2f, [0, 1, 2]), biasConstraint: new UnitNorm(), name: "c")), [2, 6, 7, 2], []),
         ["Activation"] = (() => Frozen(new Activation(ActivationFunction.Elu(0.5f), "a")), [2, 3], []),
         ["ReLU"] = (() => Frozen(new ReLU(6f, 0.1f, 0.5f, "r")), [2, 3], []),
+        ["Softmax"] = (() => Frozen(new Softmax([1, 2], "sm")), [2, 3, 4], []),
         ["Flatten"] = (() => Frozen(new Flatten("f")), [2, 2, 3], []),
         ["Dropout"] = (() => Frozen(new Dropout(0.25f, seed: 5, name: "dr")), [2, 3], []),
         ["Input"] = (() => Frozen(new Input([3], "i")), [2, 3], []),
