@@ -24,10 +24,10 @@ namespace Cortex.Onnx;
 /// back before the first layer that needs channels last (Flatten, Dense, Reshape, the output), so kernels keep their
 /// values, permuted to ONNX's (out, in, kh, kw). Keras's "same" padding becomes explicit, possibly asymmetric, pads.</para>
 /// <para>Exported layers: Input, Dense (Gemm, or MatMul + Add on higher ranks), Activation and every layer's activation
-/// (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax, Softplus, relu6 as Clip, silu as x·Sigmoid(x)), Conv2D (Conv),
+/// (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax, Softplus, relu6 as Clip, silu as x·Sigmoid(x), softsign, hard_sigmoid, hard_silu (HardSwish), mish (Mish from opset 18, else x·Tanh(Softplus(x))), gelu (Gelu from opset 20, else ½x(1 + Erf(x/√2)); the tanh approximation from opset 20)), Conv2D (Conv),
 /// MaxPooling2D (MaxPool), AveragePooling2D (AveragePool without the padding in the count), GlobalAveragePooling2D
-/// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), Dropout (left out: inference),
-/// Normalization (Sub, Div), Embedding (Cast, Gather), SimpleRNN/LSTM/GRU (RNN/LSTM/GRU, time-major) and Bidirectional
+/// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), ReLU (Relu, LeakyRelu, Clip or Where), Softmax (Softmax on one axis, Exp(x − ReduceLogSumExp) on several), Dropout (left out: inference),
+/// Normalization (Sub, Div; inverted Mul, Add), Embedding (Cast, Gather), SimpleRNN/LSTM/GRU (RNN/LSTM/GRU, time-major) and Bidirectional
 /// (one bidirectional op and its merge), Conv1D (Conv on (N, C, W)), MaxPooling1D/AveragePooling1D,
 /// GlobalAveragePooling1D/GlobalMaxPooling1D, TimeDistributed(Dense) and Masking (its zeroing of padded steps). A
 /// recurrent layer or GlobalAveragePooling1D that would read a mask (Embedding with maskZero or Masking before it) is
@@ -341,6 +341,19 @@ internal static class LayerWriter
                 int[] target = reshape.ComputeOutputShape(shape);
                 return g.Node("Reshape", [value, g.Int64s($"{reshape.Name}/shape", [0, .. target[1..].Select(d => (long)d)])]);
             }
+            case ReLU relu:
+                return Relu(g, relu, value);
+            case Layers.Softmax softmax:
+            {
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
+                long[] axes = [.. softmax.Axis.Select(a => (long)(a < 0 ? a + shape.Length : a)).Order()];
+                if (axes.Length == 1) return g.Node("Softmax", [value], null, GraphBuilder.Int("axis", axes[0]));
+                // Several axes at once: e^(x − logΣe^x) over them (ReduceLogSumExp takes its axes as an input from opset 18).
+                string lse = g.Opset >= 18
+                    ? g.Node("ReduceLogSumExp", [value, g.Int64s($"{softmax.Name}/axes", axes)], null, GraphBuilder.Int("keepdims", 1))
+                    : g.Node("ReduceLogSumExp", [value], null, GraphBuilder.Ints("axes", axes), GraphBuilder.Int("keepdims", 1));
+                return g.Node("Exp", [g.Node("Sub", [value, lse])]);
+            }
             case Layers.Permute permute:
                 if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 return g.Node("Transpose", [value], null, GraphBuilder.Ints("perm", [0, .. permute.Dims.Select(d => (long)d)]));
@@ -350,8 +363,10 @@ internal static class LayerWriter
                 int f = norm.MeanWeight!.Size;
                 var std = new float[f];
                 for (int i = 0; i < f; i++) std[i] = MathF.Max(MathF.Sqrt(norm.VarianceWeight!.AsSpan()[i]), Normalization.Epsilon);
-                string centred = g.Node("Sub", [value, g.Constant($"{norm.Name}/mean", norm.MeanWeight.AsSpan(), f)]);
-                return g.Node("Div", [centred, g.Constant($"{norm.Name}/std", std, f)]);
+                // The statistics broadcast over the sample: one per feature ([f]), or the sample's rank with 1 on every axis they do not keep.
+                long[] dims = norm.MeanWeight.Rank == 1 && norm.Axis is [-1] ? [f] : [.. shape[1..].Select((d, i) => norm.KeepsAxis(i + 1, shape.Length) ? (long)d : 1L)];
+                string mean = g.Constant($"{norm.Name}/mean", norm.MeanWeight.AsSpan(), dims), scale = g.Constant($"{norm.Name}/std", std, dims);
+                return norm.Invert ? g.Node("Add", [g.Node("Mul", [value, scale]), mean]) : g.Node("Div", [g.Node("Sub", [value, mean]), scale]);
             }
             case RecurrentLayer rnn:
                 if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
@@ -465,8 +480,38 @@ internal static class LayerWriter
         "elu" => g.Node("Elu", [value], null, GraphBuilder.Float("alpha", f.Alpha)),
         "relu6" => g.Node("Clip", [value, g.Constant("zero", [0f]), g.Constant("six", [6f])]),
         "silu" => g.Node("Mul", [value, g.Node("Sigmoid", [value])]),
+        "softsign" => g.Node("Softsign", [value]),
+        "hard_sigmoid" => HardSigmoid(g, value),
+        "hard_silu" => g.Opset >= 14 ? g.Node("HardSwish", [value]) : g.Node("Mul", [value, HardSigmoid(g, value)]),
+        "mish" => g.Opset >= 18 ? g.Node("Mish", [value]) : g.Node("Mul", [value, g.Node("Tanh", [g.Node("Softplus", [value])])]),
+        // ½·x·(1 + erf(x/√2)) in the order torch.onnx writes it (Div, Erf, Add, Mul, Mul), which the importer reads back.
+        "gelu" => g.Opset >= 20 ? g.Node("Gelu", [value])
+            : g.Node("Mul", [g.Node("Mul", [value, g.Node("Add", [g.Node("Erf", [g.Node("Div", [value, g.Constant("sqrt2", [MathF.Sqrt(2f)])])]), g.Constant("one", [1f])])]), g.Constant("half", [0.5f])]),
+        "gelu_approximate" => g.Opset >= 20 ? g.Node("Gelu", [value], null, GraphBuilder.String("approximate", "tanh"))
+            : throw new NotSupportedException($"ONNX export: {layer.GetType().Name} '{layer.Name}' has the activation gelu(approximate: true), whose ONNX form (Gelu with approximate=\"tanh\") needs opset 20 or later. Received: opset={g.Opset}"),
         _ => throw new NotSupportedException($"ONNX export: {layer.GetType().Name} '{layer.Name}' has the activation '{f.Name}', which has no ONNX form yet."),
     };
+
+    /// <summary>
+    /// Keras's ReLU layer: Relu, LeakyRelu or Clip(0, max) when its threshold is 0 and it has those forms; otherwise
+    /// x &gt; t ? min(x, max) : 0 − s·(t − x) as Where(Greater(x, t), Min(x, max), Sub(0, Mul(s, Sub(t, x)))), the
+    /// order <see cref="ChainReader"/> reads back as the layer.
+    /// </summary>
+    private static string Relu(GraphBuilder g, ReLU relu, string value)
+    {
+        float t = relu.Threshold, s = relu.NegativeSlope;
+        if (t == 0 && relu.MaxValue == null) return s == 0 ? g.Node("Relu", [value]) : g.Node("LeakyRelu", [value], null, GraphBuilder.Float("alpha", s));
+        if (t == 0 && s == 0) return g.Node("Clip", [value, g.Constant("zero", [0f]), g.Constant($"{relu.Name}/max_value", [relu.MaxValue!.Value])]);
+        string threshold = g.Constant($"{relu.Name}/threshold", [t]);
+        string above = g.Node("Greater", [value, threshold]);
+        string kept = relu.MaxValue is float max ? g.Node("Min", [value, g.Constant($"{relu.Name}/max_value", [max])]) : value;
+        string below = g.Node("Sub", [g.Constant("zero", [0f]), g.Node("Mul", [g.Constant($"{relu.Name}/negative_slope", [s]), g.Node("Sub", [threshold, value])])]);
+        return g.Node("Where", [above, kept, below]);
+    }
+
+    /// <summary>Keras's hard_sigmoid, relu6(x + 3)/6: ONNX's HardSigmoid with α = 1/6, β = ½ (as PyTorch's Hardsigmoid).</summary>
+    private static string HardSigmoid(GraphBuilder g, string value) =>
+        g.Node("HardSigmoid", [value], null, GraphBuilder.Float("alpha", 1f / 6f), GraphBuilder.Float("beta", 0.5f));
 
     /// <summary>A copy of <paramref name="values"/> (of <paramref name="shape"/>) with its axes permuted: output axis i is input axis perm[i].</summary>
     internal static float[] Permute(ReadOnlySpan<float> values, int[] shape, int[] perm)

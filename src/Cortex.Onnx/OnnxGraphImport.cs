@@ -8,7 +8,8 @@ namespace Cortex.Onnx;
 /// Turns an ONNX graph with branches (several inputs or outputs, values read twice, merges of computed values) into a
 /// <see cref="Functional"/>: each run of single-input nodes is read by <see cref="ChainReader"/> as a Sequential block
 /// (its layouts put back at its end, so every value between blocks is in ONNX's own order), called on the symbolic
-/// tensor of its input; Add, Sub, Mul, Max, Min of two or more computed values and Concat become Cortex's merge layers.
+/// tensor of its input; Add, Sub, Mul, Max, Min of two or more computed values and Concat become Cortex's merge layers,
+/// and Mul + ReduceSum(axis 1, keepdims) of two matrices a Dot(axes: 1).
 /// A layer that a Cortex model called twice comes back as two layers with equal weights (ONNX holds them per call).
 /// </summary>
 internal sealed class GraphReader(ModelProto model, string source)
@@ -52,6 +53,7 @@ internal sealed class GraphReader(ModelProto model, string source)
             segment.Clear();
         }
         var addTerms = new Dictionary<string, SymbolicTensor[]>();   // an Add merge's output → the terms it sums
+        var dotTerms = new Dictionary<string, SymbolicTensor[]>();   // a Mul whose only reader sums its features → the two matrices
         foreach (var node in graph.Node)
         {
             if (node.OpType == "Constant") continue;
@@ -62,12 +64,22 @@ internal sealed class GraphReader(ModelProto model, string source)
                 symbols[node.Output[0]] = new Average().Call(terms);
                 continue;
             }
+            if (dotTerms.Remove(node.Input.Count > 0 ? node.Input[0] : "", out var dotted))
+            {
+                symbols[node.Output[0]] = new Dot([1, 1]).Call(dotted);
+                continue;
+            }
             if (IsMerge(node))
             {
                 Close();
                 var args = node.Input.Where(i => i != "").Select(i => symbols.TryGetValue(i, out var s) ? s
                     : throw new NotSupportedException($"ONNX import ({source}): node '{node.Name}' ({node.OpType}) reads '{i}', which no input or earlier node of the graph makes.")).ToArray();
                 if (node.Output.Count != 1) throw new InvalidDataException($"{source}: node '{node.Name}' ({node.OpType}) has {node.Output.Count} outputs.");
+                if (node.OpType == "Mul" && args.Length == 2 && args.All(a => a.ShapeRef.Length == 2) && SumsFeaturesOf(graph, node.Output[0], consumers))
+                {
+                    dotTerms[node.Output[0]] = args;   // Dot of two matrices over their features: Mul, then ReduceSum(axis 1, keepdims)
+                    continue;
+                }
                 symbols[node.Output[0]] = Merges[node.OpType](node).Call(args);
                 if (node.OpType == "Add")
                     addTerms[node.Output[0]] = [.. node.Input.Where(i => i != "").SelectMany(i =>
@@ -89,6 +101,30 @@ internal sealed class GraphReader(ModelProto model, string source)
             : throw new InvalidDataException($"{source}: the output '{o.Name}' is made by no node.")).ToList();
         if (outputs.Count == 0) throw new InvalidDataException($"{source}: the graph has no outputs.");
         return new Functional(inputs, outputs, string.IsNullOrEmpty(graph.Name) ? null : SafeName(graph.Name));
+    }
+
+    /// <summary>Whether the only node that reads <paramref name="value"/> is a ReduceSum over axis 1 (or −1) of a
+    /// matrix that keeps the axis: with a Mul of two matrices before it, Keras's Dot(axes: 1).</summary>
+    private static bool SumsFeaturesOf(GraphProto graph, string value, Dictionary<string, int> consumers)
+    {
+        if (consumers.GetValueOrDefault(value) != 1) return false;
+        var sum = graph.Node.FirstOrDefault(n => n.Input.Count > 0 && n.Input[0] == value);
+        if (sum is not { OpType: "ReduceSum" } || sum.Output.Count != 1) return false;
+        if ((sum.Attribute.FirstOrDefault(a => a.Name == "keepdims")?.I ?? 1) != 1) return false;
+        long[] axes = sum.Input.Count > 1 && sum.Input[1] != ""
+            ? Int64s(graph, sum.Input[1])
+            : [.. sum.Attribute.FirstOrDefault(a => a.Name == "axes")?.Ints ?? []];
+        return axes is [1] or [-1];
+    }
+
+    /// <summary>The values of a small int64 initializer or Constant (ReduceSum's axes), or none.</summary>
+    private static long[] Int64s(GraphProto graph, string name)
+    {
+        var t = graph.Initializer.FirstOrDefault(i => i.Name == name)
+            ?? graph.Node.FirstOrDefault(n => n.OpType == "Constant" && n.Output.Count == 1 && n.Output[0] == name)?.Attribute.FirstOrDefault(a => a.Name == "value")?.T;
+        if (t == null || t.DataType != (int)TensorProto.Types.DataType.Int64 || t.Dims.Count != 1 || t.Dims[0] is < 1 or > 8) return [];
+        if (t.Int64Data.Count > 0) return t.Int64Data.Count == t.Dims[0] ? [.. t.Int64Data] : [];
+        return t.RawData.Length == 8 * t.Dims[0] ? [.. System.Runtime.InteropServices.MemoryMarshal.Cast<byte, long>(t.RawData.Span)] : [];
     }
 
     /// <summary>The value of a one-float initializer, or NaN.</summary>

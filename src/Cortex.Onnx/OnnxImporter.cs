@@ -15,7 +15,8 @@ namespace Cortex.Onnx;
 /// those <see cref="OnnxExporter"/> writes: Gemm and MatMul (+ Add) as Dense; Conv as Conv2D (pads that are Keras's
 /// "valid" or "same"); MaxPool and AveragePool; GlobalAveragePool; BatchNormalization (inference form); Flatten;
 /// Reshape with a constant shape; Transpose; Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softplus, Softmax on the
-/// last (channel) axis, Clip(0, 6) as relu6, x·Sigmoid(x) as silu; Sub and Div by constants after the input as
+/// last (channel) axis, Clip(0, 6) as relu6, Clip(0, max) and Cortex's Where form as the ReLU layer, x·Sigmoid(x) as silu, Softsign or x/(1 + |x|) as softsign, HardSigmoid (α 1/6, β ½) as hard_sigmoid,
+/// HardSwish or x·HardSigmoid(x) as hard_silu, Mish or x·Tanh(Softplus(x)) as mish, Gelu or ½x(1 + Erf(x/√2)) as gelu; Sub and Div by constants after the input as
 /// Normalization; Cast + Gather as Embedding; Dropout and Identity (left out); RNN, LSTM and GRU (forward, reverse or
 /// bidirectional, zero initial states, as Cortex and torch.onnx write them) as SimpleRNN, LSTM, GRU and Bidirectional,
 /// torch's <c>out[:, -1]</c> as returnSequences false and <c>.mean(dim=1)</c> (ReduceMean over the steps) as
@@ -184,13 +185,23 @@ internal sealed partial class ChainReader
             var node = graph.Node[i];
             if (node.OpType == "Constant") { AddConstantNode(node); continue; }
             if (shapeNodes.Contains(i)) continue;
-            // x · Sigmoid(x): silu, as the exporters write it.
-            if (node.OpType == "Sigmoid" && i + 1 < graph.Node.Count && graph.Node[i + 1] is { OpType: "Mul" } mul
-                && mul.Input.Contains(node.Output[0]) && mul.Input.Contains(current) && consumers.GetValueOrDefault(node.Output[0]) == 1)
+            if (ActivationPattern(graph, i, consumers) is var (f, last))
             {
-                Activate(mul, ActivationFunction.Silu);
-                current = mul.Output[0];
-                i++;
+                for (int k = i + 1; k < last; k++)
+                    if (graph.Node[k].OpType == "Constant") AddConstantNode(graph.Node[k]);   // the pattern's 1, √2, ½
+                Activate(graph.Node[last], f);
+                current = graph.Node[last].Output[0];
+                i = last;
+                continue;
+            }
+            if (node.OpType == "ReduceLogSumExp" && SoftmaxAt(graph, i, consumers) is int softmaxEnd)
+            {
+                i = softmaxEnd;
+                continue;
+            }
+            if (node.OpType == "Greater" && ReluAt(graph, i, consumers) is int end)
+            {
+                i = end;
                 continue;
             }
             if (node.OpType == "Equal" && MaskingAt(graph, i, consumers))
@@ -209,6 +220,105 @@ internal sealed partial class ChainReader
             if (weights[i].Length > 0) layers[i].SetWeights(weights[i]);
         return result;
     }
+
+    /// <summary>
+    /// An activation the exporters write as several nodes that read the chain's value twice, starting at node
+    /// <paramref name="i"/>: x·Sigmoid(x) (silu), x·HardSigmoid(x) (hard_silu), x·Tanh(Softplus(x)) (mish), x/(1 + |x|) (softsign), and GELU's
+    /// ½·x·(1 + Erf(x/√2)) as torch.onnx writes it (Div, Erf, Add, Mul, Mul). Returns the function and the index of the pattern's last node.
+    /// </summary>
+    private (ActivationFunction, int)? ActivationPattern(GraphProto graph, int i, Dictionary<string, int> consumers)
+    {
+        var span = new List<int>();   // the next nodes that are not Constant (torch.onnx puts a pattern's constants between them)
+        for (int k = i; k < graph.Node.Count && span.Count < 5; k++)
+            if (graph.Node[k].OpType != "Constant") span.Add(k);
+        NodeProto? At(int k) => k < span.Count ? graph.Node[span[k]] : null;
+        bool Single(NodeProto n) => n.Output.Count == 1 && consumers.GetValueOrDefault(n.Output[0]) == 1;
+        bool Reads(NodeProto? n, string op, string a) => n != null && n.OpType == op && n.Output.Count == 1 && n.Input.Count >= 1 && n.Input.Contains(a);
+        bool TimesX(NodeProto? mul, NodeProto last) => mul is { OpType: "Mul", Input.Count: 2 } && Single(last) && mul.Input.Contains(last.Output[0]) && mul.Input.Contains(current);
+        float ScalarOf(string name)
+        {
+            if (constants.TryGetValue(name, out var c)) return c.Data.Length == 1 ? c.Data[0] : float.NaN;
+            var t = graph.Node.Skip(i).Take(span.Count > 0 ? span[^1] - i + 1 : 0).FirstOrDefault(n => n.OpType == "Constant" && n.Output.Count == 1 && n.Output[0] == name)
+                ?.Attribute.FirstOrDefault(a => a.Name == "value")?.T;
+            if (t == null || t.DataType != (int)TensorProto.Types.DataType.Float || t.Dims.Any(d => d != 1)) return float.NaN;
+            return t.RawData.Length == 4 ? BitConverter.ToSingle(t.RawData.Span) : t.FloatData.Count == 1 ? t.FloatData[0] : float.NaN;
+        }
+        bool ConstantIs(NodeProto n, float value, float tolerance) =>
+            n.Input.Count == 2 && n.Input.Any(x => x != current && MathF.Abs(ScalarOf(x) - value) <= tolerance);
+        var first = graph.Node[i];
+        if (first.Input.Count == 0 || first.Input[0] != current) return null;
+        if (first.OpType == "Sigmoid" && TimesX(At(1), first)) return (ActivationFunction.Silu, span[1]);
+        if (first.OpType == "HardSigmoid" && IsKerasHardSigmoid(first) && TimesX(At(1), first)) return (ActivationFunction.HardSilu, span[1]);
+        if (first.OpType == "Abs" && Single(first) && Reads(At(1), "Add", first.Output[0]) && ConstantIs(At(1)!, 1f, 0f) && Single(At(1)!)
+            && At(2) is { OpType: "Div", Input.Count: 2 } div && div.Input[0] == current && div.Input[1] == At(1)!.Output[0])
+            return (ActivationFunction.Softsign, span[2]);
+        if (first.OpType == "Softplus" && Single(first) && Reads(At(1), "Tanh", first.Output[0]) && TimesX(At(2), At(1)!)) return (ActivationFunction.Mish, span[2]);
+        if (first.OpType is "Div" or "Mul" && Single(first) && ConstantIs(first, first.OpType == "Div" ? MathF.Sqrt(2f) : 1f / MathF.Sqrt(2f), 1e-6f)
+            && Reads(At(1), "Erf", first.Output[0]) && Single(At(1)!) && Reads(At(2), "Add", At(1)!.Output[0]) && ConstantIs(At(2)!, 1f, 0f)
+            && TimesX(At(3), At(2)!) && Single(At(3)!) && Reads(At(4), "Mul", At(3)!.Output[0]) && ConstantIs(At(4)!, 0.5f, 0f))
+            return (ActivationFunction.Gelu(), span[4]);
+        return null;
+    }
+
+    /// <summary>
+    /// A softmax over several axes as <see cref="OnnxExporter"/> writes it: ReduceLogSumExp(x, axes, keepdims), Sub(x, ·),
+    /// Exp. Adds a Softmax layer and returns the Exp's index when node i starts that (on a value held in Cortex's layout).
+    /// </summary>
+    private int? SoftmaxAt(GraphProto graph, int i, Dictionary<string, int> consumers)
+    {
+        var lse = graph.Node[i];
+        if (i + 2 >= graph.Node.Count || nchw || lse.Input.Count == 0 || lse.Input[0] != current || lse.Output.Count != 1
+            || consumers.GetValueOrDefault(lse.Output[0]) != 1 || Int(lse, "keepdims", 1) != 1) return null;
+        var (sub, exp) = (graph.Node[i + 1], graph.Node[i + 2]);
+        if (sub is not { OpType: "Sub", Input.Count: 2 } || sub.Input[0] != current || sub.Input[1] != lse.Output[0] || sub.Output.Count != 1
+            || consumers.GetValueOrDefault(sub.Output[0]) != 1 || exp is not { OpType: "Exp", Input.Count: 1 } || exp.Input[0] != sub.Output[0] || exp.Output.Count != 1)
+            return null;
+        long[] axes = lse.Input.Count > 1 && lse.Input[1] != "" ? (constants.TryGetValue(lse.Input[1], out var a) ? [.. a.Data.Select(v => (long)v)] : []) : Ints(lse, "axes");
+        int rank = shape.Length;
+        int[] positions = [.. axes.Select(x => (int)(x < 0 ? x + rank : x))];
+        if (positions.Length == 0 || positions.Any(p => p <= 0 || p >= rank) || positions.Distinct().Count() != positions.Length) return null;
+        Flush();
+        Add(new Layers.Softmax(positions), []);
+        current = exp.Output[0];
+        return i + 2;
+    }
+
+    /// <summary>
+    /// A ReLU layer with a threshold as <see cref="OnnxExporter"/> writes it: Greater(x, t), Min(x, max) (when it has
+    /// one), Sub(t, x), Mul(s, ·), Sub(0, ·), Where. Adds the layer and returns the Where's index when node i starts that.
+    /// </summary>
+    private int? ReluAt(GraphProto graph, int i, Dictionary<string, int> consumers)
+    {
+        float ScalarOf(string name) => constants.TryGetValue(name, out var c) && c.Data.Length == 1 ? c.Data[0] : float.NaN;
+        bool Single(NodeProto n) => n.Output.Count == 1 && consumers.GetValueOrDefault(n.Output[0]) == 1;
+        var greater = graph.Node[i];
+        if (greater.Input.Count != 2 || greater.Input[0] != current || !Single(greater)) return null;
+        float t = ScalarOf(greater.Input[1]), max = float.PositiveInfinity;
+        int k = i + 1;
+        NodeProto? Next() => k < graph.Node.Count ? graph.Node[k++] : null;
+        var n = Next();
+        string kept = current;
+        if (n is { OpType: "Min", Input.Count: 2 } && n.Input[0] == current && Single(n))
+        {
+            max = ScalarOf(n.Input[1]);
+            kept = n.Output[0];
+            n = Next();
+        }
+        if (n is not { OpType: "Sub", Input.Count: 2 } diff || diff.Input[1] != current || ScalarOf(diff.Input[0]) != t || !Single(diff)) return null;
+        if (Next() is not { OpType: "Mul", Input.Count: 2 } mul || mul.Input[1] != diff.Output[0] || !Single(mul)) return null;
+        float s = ScalarOf(mul.Input[0]);
+        if (Next() is not { OpType: "Sub", Input.Count: 2 } negate || ScalarOf(negate.Input[0]) != 0 || negate.Input[1] != mul.Output[0] || !Single(negate)) return null;
+        if (Next() is not { OpType: "Where", Input.Count: 3, Output.Count: 1 } where || where.Input[0] != greater.Output[0] || where.Input[1] != kept || where.Input[2] != negate.Output[0]) return null;
+        if (!(t >= 0) || !(s >= 0) || !(max >= 0) || float.IsInfinity(t) || float.IsInfinity(s)) return null;
+        Flush();
+        Add(new ReLU(float.IsPositiveInfinity(max) ? null : max, s, t), []);
+        current = where.Output[0];
+        return k - 1;
+    }
+
+    /// <summary>Keras's hard_sigmoid is relu6(x + 3)/6: HardSigmoid with α = 1/6 and β = ½ (PyTorch's Hardsigmoid too).</summary>
+    private static bool IsKerasHardSigmoid(NodeProto node) =>
+        MathF.Abs(Float(node, "alpha", 0.2f) - 1f / 6f) <= 1e-6f && MathF.Abs(Float(node, "beta", 0.5f) - 0.5f) <= 1e-6f;
 
     /// <summary>Keras's Masking as <see cref="OnnxExporter"/> writes it: Equal(x, v) → Not → Cast → ReduceMax(last
     /// axis, keepdims) → Mul(x, ·); adds the layer and returns true when nodes i…i+4 are that.</summary>
@@ -339,7 +449,8 @@ internal sealed partial class ChainReader
             throw new NotSupportedException($"ONNX import ({source}): node '{node.Name}' ({node.OpType}) reads {string.Join(", ", computed.Select(c => $"'{c}'"))}, not only the chain's '{current}': LoadModel reads graphs with branches into a Functional.");
     }
 
-    private static readonly HashSet<string> FoldingOps = ["Identity", "Dropout", "Cast", "Pad", "Relu", "Sigmoid", "Tanh", "Softplus", "Selu", "LeakyRelu", "Elu", "Clip", "Softmax", "Add"];
+    private static readonly HashSet<string> FoldingOps = ["Identity", "Dropout", "Cast", "Pad", "Relu", "Sigmoid", "Tanh", "Softplus", "Selu", "LeakyRelu", "Elu", "Clip", "Softmax", "Add",
+        "Softsign", "HardSigmoid", "HardSwish", "Mish", "Gelu"];
 
     private void Node(NodeProto node, Dictionary<string, int> consumers)
     {
@@ -364,12 +475,32 @@ internal sealed partial class ChainReader
                 break;
             case "LeakyRelu": Activate(node, ActivationFunction.LeakyRelu(Float(node, "alpha", 0.01f))); break;
             case "Elu": Activate(node, ActivationFunction.Elu(Float(node, "alpha", 1f))); break;
+            case "Softsign": Activate(node, ActivationFunction.Softsign); break;
+            case "HardSwish": Activate(node, ActivationFunction.HardSilu); break;
+            case "Mish": Activate(node, ActivationFunction.Mish); break;
+            case "HardSigmoid":
+                if (!IsKerasHardSigmoid(node))
+                    throw Unsupported(node, $"has alpha {Float(node, "alpha", 0.2f)} and beta {Float(node, "beta", 0.5f)}; Cortex's hard_sigmoid is alpha 1/6, beta 0.5");
+                Activate(node, ActivationFunction.HardSigmoid);
+                break;
+            case "Gelu":
+            {
+                string approximate = Attr(node, "approximate") is { } a ? a.S.ToStringUtf8() : "none";
+                if (approximate is not ("none" or "tanh")) throw Unsupported(node, $"has approximate \"{approximate}\"; ONNX allows \"none\" and \"tanh\"");
+                Activate(node, ActivationFunction.Gelu(approximate == "tanh"));
+                break;
+            }
             case "Clip":
             {
                 float lo = node.Input.Count > 1 && node.Input[1] != "" ? Constant(node, 1).Data.Single() : float.NegativeInfinity;
                 float hi = node.Input.Count > 2 && node.Input[2] != "" ? Constant(node, 2).Data.Single() : float.PositiveInfinity;
-                if (lo != 0 || hi != 6) throw Unsupported(node, $"clips to [{lo}, {hi}]; Cortex imports Clip(0, 6) (relu6)");
-                Activate(node, ActivationFunction.Relu6);
+                if (lo != 0 || !(hi >= 0) || float.IsPositiveInfinity(hi)) throw Unsupported(node, $"clips to [{lo}, {hi}]; Cortex imports Clip(0, max) (relu6, or a ReLU layer's maxValue)");
+                if (hi == 6) Activate(node, ActivationFunction.Relu6);
+                else
+                {
+                    Flush();
+                    Add(new ReLU(maxValue: hi), []);
+                }
                 break;
             }
             case "Softmax":
@@ -377,8 +508,13 @@ internal sealed partial class ChainReader
                 long axis = Int(node, "axis", opset >= 13 ? -1 : 1), rank = shape.Length;
                 if (axis < 0) axis += rank;
                 bool last = nchw ? axis == 1 : axis == rank - 1;
-                if (!last) throw Unsupported(node, $"normalises axis {axis} of a rank-{rank} value; Cortex's softmax normalises the last (channel) axis");
-                Activate(node, ActivationFunction.Softmax);
+                if (last) Activate(node, ActivationFunction.Softmax);
+                else if (!nchw && axis > 0 && axis < rank)
+                {
+                    Flush();
+                    Add(new Layers.Softmax([(int)axis]), []);
+                }
+                else throw Unsupported(node, $"normalises axis {axis} of a rank-{rank} value{(nchw ? " held channels first" : "")}; Cortex's softmax normalises axes after the batch axis");
                 break;
             }
             case "Gemm": Gemm(node); break;
@@ -436,6 +572,7 @@ internal sealed partial class ChainReader
             }
             case "Sub": Normalize(node, divide: false); break;
             case "Div": Normalize(node, divide: true); break;
+            case "Mul": Normalize(node, divide: false, invert: true); break;
             default:
                 throw Unsupported(node, "has no Cortex layer");
         }
@@ -490,6 +627,11 @@ internal sealed partial class ChainReader
 
     private void Add(NodeProto node)
     {
+        if (layers.Count == 2 && layers[1] is Normalization { Invert: true } && pending == null)
+        {
+            Normalize(node, divide: false);   // an inverted Normalization's mean
+            return;
+        }
         // torch writes a rank-3 Linear's bias first: Add(bias, MatMul(x, W)).
         var (b, dims) = Constant(node, node.Input.Count == 2 && node.Input[1] == current ? 0 : 1);
         if (pending is { Kind: "dense", Bias: null } p && p.Activation.Name == "linear" && b.Length == p.Kernel.Shape[1] && dims.Length == 1)
@@ -634,20 +776,48 @@ internal sealed partial class ChainReader
             [Tensor.FromArray(gamma), Tensor.FromArray(beta), Tensor.FromArray(mean), Tensor.FromArray(variance)]);
     }
 
-    private void Normalize(NodeProto node, bool divide)
+    /// <summary>
+    /// Cortex's Normalization as <see cref="OnnxExporter"/> writes it, right after the input: Sub(mean) then Div(std),
+    /// or inverted Mul(std) then Add(mean), the constants one per feature or broadcast over the sample (1 on the axes
+    /// without statistics of their own, which gives the layer's axis).
+    /// </summary>
+    private void Normalize(NodeProto node, bool divide, bool invert = false)
     {
-        var (v, _) = Constant(node, 1);
+        var (v, dims) = Constant(node, 1);
         bool afterInput = layers.Count == 1 || (layers.Count == 2 && layers[1] is Normalization);
-        if (!afterInput || v.Length != shape[^1] || nchw) throw Unsupported(node, "is not the standardisation of the input's features (a Normalization layer)");
-        if (!divide)
+        int[]? kept = afterInput && !nchw ? KeptAxes(dims) : null;
+        if (kept == null) throw Unsupported(node, "is not the standardisation of the input's features (a Normalization layer)");
+        int[] statShape = [.. kept.Select(a => shape[a])];
+        if (layers.Count == 1)
         {
+            if (divide) throw Unsupported(node, "divides the input by a constant that is not after a subtraction of its mean");
             Flush();
-            var norm = new Normalization();
-            Add(norm, [Tensor.FromArray(v), Tensor.Ones(v.Length), Tensor.Scalar(0)]);
+            // Sub starts a standardisation (mean known, variance next); Mul an inverted one (variance known, mean next).
+            var statistic = Tensor.FromArray(invert ? [.. v.Select(s => s * s)] : v, statShape);
+            var norm = new Normalization(kept.SequenceEqual([shape.Length - 1]) ? null : [.. kept], invert: invert);
+            Add(norm, invert ? [Tensor.Zeros(statShape), statistic, Tensor.Scalar(0)] : [statistic, Tensor.Ones(statShape), Tensor.Scalar(0)]);
             return;
         }
-        if (layers[^1] is not Normalization) throw Unsupported(node, "divides by a constant that is not after a subtraction of the input's mean");
-        weights[^1][1] = Tensor.FromArray([.. v.Select(s => s * s)]); // Normalization divides by max(√variance, ε)
+        var existing = (Normalization)layers[^1];
+        bool second = existing.Invert ? !divide && !invert && weights[^1][0].AsSpan().IndexOfAnyExcept(0f) < 0 : divide;
+        if (!second || v.Length != weights[^1][0].Size) throw Unsupported(node, "is not the second half of a Normalization layer's standardisation");
+        if (existing.Invert) weights[^1][0] = Tensor.FromArray(v, statShape);
+        else weights[^1][1] = Tensor.FromArray([.. v.Select(s => s * s)], statShape); // Normalization divides by max(√variance, ε)
+    }
+
+    /// <summary>The axes (of the live value, batch axis 0) that a constant of <paramref name="dims"/> keeps statistics
+    /// for when broadcast over it — one per feature ([f]) or the sample's rank with 1 on the others — or null.</summary>
+    private int[]? KeptAxes(long[] dims)
+    {
+        if (dims.Length == 1 && dims[0] == shape[^1] && shape.Length >= 2) return [shape.Length - 1];
+        if (dims.Length != shape.Length - 1) return null;
+        var kept = new List<int>();
+        for (int d = 0; d < dims.Length; d++)
+        {
+            if (dims[d] == shape[d + 1] && dims[d] != 1) kept.Add(d + 1);
+            else if (dims[d] != 1) return null;
+        }
+        return [.. kept];
     }
 
     private void Transpose(NodeProto node)

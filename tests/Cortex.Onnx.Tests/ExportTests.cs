@@ -53,7 +53,7 @@ public class ExportTests
 
     public static TheoryData<string> Models =>
     [
-        "digits_mlp", "mlp_784_128_10", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "conv_same_strided_dilated",
+        "digits_mlp", "mlp_784_128_10", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "activations_keras", "relu_layers", "softmax_axes", "normalization_axes", "normalization_inverted_all", "conv_same_strided_dilated",
         "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "bn_dense", "reshape_conv", "embedding", "no_bias", "permute",
         "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences",
         "gru_backwards_no_bias", "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",
@@ -69,6 +69,15 @@ public class ExportTests
             "coffee" => (new Sequential(new Input([2]), new Normalization(), new Dense(3, "sigmoid"), new Dense(1, "sigmoid")), [2]),
             "activations" => (new Sequential(new Input([5]), new Dense(6, "tanh"), new Dense(6, ActivationFunction.LeakyRelu(0.3f)), new Dense(6, ActivationFunction.Elu(0.7f)),
                 new Dense(6, "selu"), new Dense(6, "softplus"), new Dense(6, "relu6"), new Dense(6, "silu"), new Dense(4), new Activation("softmax")), [5]),
+            "activations_keras" => (new Sequential(new Input([5]), new Dense(6, "softsign"), new Dense(6, "hard_sigmoid"), new Dense(6, "hard_silu"),
+                new Dense(6, "mish"), new Dense(6, "gelu"), new Dense(3)), [5]),
+            "normalization_axes" => (new Sequential(new Input([3, 4, 2]), new Normalization([1, 2], [.. Enumerable.Range(0, 12).Select(i => 0.1f * i - 0.5f)],
+                [.. Enumerable.Range(0, 12).Select(i => 0.2f + 0.3f * i)]), new Flatten(), new Dense(2)), [3, 4, 2]),
+            "normalization_inverted_all" => (new Sequential(new Input([5]), new Normalization([], [1.5f], [4f], invert: true), new Dense(2)), [5]),
+            "softmax_axes" => (new Sequential(new Input([3, 4, 2]), new Conv2D(2, 2, padding: "same"), new Softmax([1, 2]), new Softmax([1]), new Flatten(), new Dense(3)), [3, 4, 2]),
+            "relu_layers" => (new Sequential(new Input([4, 4, 2]), new Conv2D(3, 2), new ReLU(negativeSlope: 0.3f, threshold: 0.1f), new Flatten(),
+                new Dense(8), new ReLU(), new Dense(8), new ReLU(negativeSlope: 0.2f), new Dense(8), new ReLU(maxValue: 0.5f), new Dense(8), new ReLU(6f),
+                new Dense(8), new ReLU(maxValue: 0.4f, negativeSlope: 0.1f, threshold: 0.05f), new Dense(3)), [4, 4, 2]),
             "conv_same_strided_dilated" => (new Sequential(new Input([9, 8, 2]), new Conv2D(3, (3, 2), strides: (2, 1), padding: "same"),
                 new Conv2D(4, 3, padding: "same", dilationRate: 2, activation: "relu"), new Conv2D(2, (2, 3), strides: 2, activation: "sigmoid"), new Flatten(), new Dense(3)), [9, 8, 2]),
             "conv_softmax_channels" => (new Sequential(new Input([5, 5, 3]), new Conv2D(4, 3, activation: "softmax")), [5, 5, 3]),
@@ -133,6 +142,30 @@ public class ExportTests
         Randomize(model, 11);
         var x = Tensor.RandomUniform([5, .. sample], seed: 5);
         AssertClose(model.Predict(x).ToArray(), RunOnnx(OnnxExporter.ToBytes(model, opset), x), $"{name} opset {opset}");
+    }
+
+    [Theory]
+    [InlineData(13)]
+    [InlineData(18)]
+    [InlineData(20)]
+    public void ActivationsTakeTheirOwnOpsWhereTheOpsetHasThem(int opset)
+    {
+        // Opset 13: x·HardSigmoid(x) for hard_silu; 18: Mish; 20: Gelu, with the tanh approximation too.
+        var (model, sample) = Build("activations_keras");
+        if (opset >= 20) model = new Sequential(new Input([5]), new Dense(6, "gelu"), new Dense(6, ActivationFunction.Gelu(approximate: true)), new Dense(6, "hard_silu"), new Dense(3));
+        Randomize(model, 11);
+        var x = Tensor.RandomNormal([9, .. sample], seed: 4) * 2f;   // past hard_sigmoid's corners at ±3
+        byte[] onnx = OnnxExporter.ToBytes(model, opset);
+        AssertClose(model.Predict(x).ToArray(), RunOnnx(onnx, x), $"opset {opset}");
+        Assert.Equal(model.Predict(x).ToArray(), OnnxImporter.Load(onnx, $"opset{opset}.onnx").Predict(x).ToArray());
+    }
+
+    [Fact]
+    public void TheTanhApproximationOfGeluAsksForOpset20()
+    {
+        var model = new Sequential(new Input([3]), new Dense(2, ActivationFunction.Gelu(approximate: true), name: "d_gelu"));
+        var e = Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(model));
+        Assert.Equal("ONNX export: Dense 'd_gelu' has the activation gelu(approximate: true), whose ONNX form (Gelu with approximate=\"tanh\") needs opset 20 or later. Received: opset=17", e.Message);
     }
 
     [Fact]

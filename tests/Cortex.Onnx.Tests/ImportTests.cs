@@ -67,7 +67,7 @@ public class ImportTests
         Assert.Contains("Total params: 34,826", model.SummaryString());
     }
 
-    public static TheoryData<string> CortexModels => ["digits_mlp", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "conv_same_strided_dilated",
+    public static TheoryData<string> CortexModels => ["digits_mlp", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "activations_keras", "relu_layers", "softmax_axes", "normalization_axes", "normalization_inverted_all", "conv_same_strided_dilated",
         "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "reshape_conv", "embedding", "no_bias", "permute",
         "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences", "gru_backwards_no_bias",
         "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",
@@ -163,6 +163,31 @@ public class ImportTests
         var model = new Functional([pixels, extra], [new Dense(3, "softmax", name: "scores").Call(merged), new Dense(2, name: "aux").Call(a)], name: "two_heads");
         ExportTests.Randomize(model, 5);
         return (model, encoder);
+    }
+
+    [Fact]
+    public void ReluLayersImportBackWithTheirArguments()
+    {
+        var back = OnnxImporter.Load(OnnxExporter.ToBytes(ExportTests.Build("relu_layers").Model), "relu.onnx");
+        var relus = back.Layers.OfType<ReLU>().Select(r => (r.MaxValue, r.NegativeSlope, r.Threshold)).ToList();
+        Assert.Equal([(null, 0.3f, 0.1f), (0.5f, 0f, 0f), (0.4f, 0.1f, 0.05f)], relus);   // Where and Clip(0, max) forms
+        Assert.Equal(["relu", "leaky_relu", "relu6"], back.Layers.OfType<Dense>().Select(d => d.Activation.Name).Where(n => n != "linear"));
+    }
+
+    [Fact]
+    public void DotImportsBackAsDot()
+    {
+        CortexRandom.SetGlobalSeed(6);
+        var left = new Input([4], name: "left");
+        var right = new Input([4], name: "right");
+        SymbolicTensor a = new Dense(3, "tanh").Call(left), b = new Dense(3).Call(right);
+        var model = new Functional([left, right], [new Dense(2).Call(new Concatenate().Call(new Dot([1, 1]).Call(a, b), new Multiply().Call(a, b)))]);
+        ExportTests.Randomize(model, 3);
+        var back = Assert.IsType<Functional>(OnnxImporter.LoadModel(OnnxExporter.ToBytes(model), "dot.onnx"));
+        Assert.Single(back.Nodes, n => n.Layer is Dot { Axes: [1, 1] });
+        Assert.Single(back.Nodes, n => n.Layer is Multiply);   // a Mul that nothing sums stays a Multiply
+        var x = new[] { Tensor.RandomUniform([6, 4], seed: 1), Tensor.RandomUniform([6, 4], seed: 2) };
+        Assert.Equal(model.Predict(x)[0].ToArray(), back.Predict(x)[0].ToArray());
     }
 
     [Fact]

@@ -94,6 +94,9 @@ class MeanOverSteps(nn.Module):
 
 export("bigru_mean", MeanOverSteps(nn.GRU(3, 4, batch_first=True, bidirectional=True), out=2), (6, 3))
 export("bilstm_mean", MeanOverSteps(nn.LSTM(3, 4, batch_first=True, bidirectional=True), out=3), (5, 3))
+# Added later, so last: the modules above keep the weights their committed files hold.
+export("activations_2", nn.Sequential(nn.Linear(5, 6), nn.Softsign(), nn.Linear(6, 6), nn.Hardsigmoid(), nn.Linear(6, 6), nn.Hardswish(),
+                                      nn.Linear(6, 6), nn.Mish(), nn.Linear(6, 6), nn.GELU(), nn.Linear(6, 3)), (5,))
 
 with open(os.path.join(HERE, "onnx_import.json"), "w") as f:
     json.dump({"generator": "tests/reference/make_onnx_reference.py", "torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
