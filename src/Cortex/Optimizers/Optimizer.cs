@@ -197,7 +197,14 @@ public abstract class Optimizer
     }
 
     /// <summary>Whether <see cref="WeightDecay"/> leaves <paramref name="variable"/> alone (<see cref="ExcludeFromWeightDecay"/>).</summary>
-    private bool Excluded(Variable variable) => excludedVariables.Contains(variable) || excludedNames.Any(n => variable.Name.Contains(n, StringComparison.Ordinal));
+    private bool Excluded(Variable variable)
+    {
+        // A loop, not LINQ: this runs for every variable at every step, and a lambda capturing the variable is garbage.
+        if (excludedVariables.Contains(variable)) return true;
+        foreach (string name in excludedNames)
+            if (variable.Name.Contains(name, StringComparison.Ordinal)) return true;
+        return false;
+    }
 
     /// <summary>The value slot <paramref name="slot"/> starts at (Keras's initializer for it): 0 unless an optimizer
     /// says otherwise (Adagrad's accumulator).</summary>
