@@ -36,8 +36,10 @@ internal static class KeepMask
 /// </summary>
 internal sealed class KeepMaskStage(CortexRandom rng, float rate, int[]? drawIndex, int perRow, bool sharedAcrossBatch, bool training, int batch) : Stage
 {
+    // A draw shared by the batch is spread over every row, even where each float has its own.
+    private readonly int[]? index = drawIndex ?? (sharedAcrossBatch ? [.. Enumerable.Range(0, perRow)] : null);
     private readonly float[] noise = new float[(sharedAcrossBatch ? 1 : batch) * perRow];
-    private readonly float[] mask = drawIndex == null ? [] : new float[batch * drawIndex.Length];
+    private readonly float[] mask = new float[batch * (drawIndex?.Length ?? (sharedAcrossBatch ? perRow : 0))];
 
     public override void Forward(float[] input, int rows)
     {
@@ -53,18 +55,18 @@ internal sealed class KeepMaskStage(CortexRandom rng, float rate, int[]? drawInd
         int n = rows * Width;
         if (inputGrad == null) return;
         if (!training) { OutputGrad.AsSpan(0, n).CopyTo(inputGrad); return; }
-        TensorPrimitives.Multiply(OutputGrad.AsSpan(0, n), (drawIndex == null ? noise : mask).AsSpan(0, n), inputGrad.AsSpan(0, n));
+        TensorPrimitives.Multiply(OutputGrad.AsSpan(0, n), (index == null ? noise : mask).AsSpan(0, n), inputGrad.AsSpan(0, n));
     }
 
     /// <summary>The mask over <paramref name="rows"/> rows from the draws just made: the draws, or their broadcast.</summary>
     private ReadOnlySpan<float> Mask(int rows)
     {
-        if (drawIndex == null) return noise.AsSpan(0, rows * Width);
+        if (index == null) return noise.AsSpan(0, rows * Width);
         for (int r = 0; r < rows; r++)
         {
             int from = sharedAcrossBatch ? 0 : r * perRow;
             Span<float> m = mask.AsSpan(r * Width, Width);
-            for (int e = 0; e < m.Length; e++) m[e] = noise[from + drawIndex[e]];
+            for (int e = 0; e < m.Length; e++) m[e] = noise[from + index[e]];
         }
         return mask.AsSpan(0, rows * Width);
     }
