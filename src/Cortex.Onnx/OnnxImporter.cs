@@ -752,6 +752,7 @@ internal sealed partial class ChainReader
         string mode = Attr(node, "mode") is { } a ? a.S.ToStringUtf8() : "constant";
         float fill = node.Input.Count > 2 && node.Input[2] != "" ? Constant(node, 2).Data.Single() : 0f;
         float[] pads = Constant(node, 1).Data;
+        if (pads.Any(v => v is < -65535 or > 65535)) throw Bad($"node '{node.Name}' (Pad) has pads ({string.Join(", ", pads)}): expected sizes up to 65,535");
         if (mode != "constant" || fill != 0 || pads.Length != 8 || pads.Where((v, i) => i % 4 != h && i % 4 != w).Any(v => v != 0) || pads.Any(v => v < 0))
             throw Unsupported(node, $"pads with mode \"{mode}\", value {fill} and pads ({string.Join(", ", pads)}); Cortex imports zeros added to the height and width of an image (ZeroPadding2D)");
         Flush();
@@ -776,6 +777,8 @@ internal sealed partial class ChainReader
             double n = size[k], start = starts[i] < 0 ? starts[i] + n : starts[i], end = ends[i] < 0 ? ends[i] + n : Math.Min(ends[i], n);
             (cut[2 * k], cut[2 * k + 1]) = ((int)Math.Clamp(start, 0, n), (int)(n - Math.Clamp(end, 0, n)));
         }
+        if (cut[0] + cut[1] >= shape[1] || cut[2] + cut[3] >= shape[2])
+            throw Unsupported(node, $"slices an image of {shape[1]}×{shape[2]} pixels to nothing");
         Flush();
         Add(new Cropping2D(new Margins2D(cut[0], cut[1], cut[2], cut[3])), []);
     }
@@ -787,7 +790,7 @@ internal sealed partial class ChainReader
         string Text(string name, string fallback) => Attr(node, name) is { } a ? a.S.ToStringUtf8() : fallback;
         string mode = Text("mode", "nearest"), transform = Text("coordinate_transformation_mode", "half_pixel"), rounding = Text("nearest_mode", "round_prefer_floor");
         float[] scales = node.Input.Count > 2 && node.Input[2] != "" ? Constant(node, 2).Data : [];
-        bool whole = scales.Length == 4 && scales.Where((v, i) => i != h && i != w).All(v => v == 1) && scales.All(v => v >= 1 && v == MathF.Floor(v));
+        bool whole = scales.Length == 4 && scales.Where((v, i) => i != h && i != w).All(v => v == 1) && scales.All(v => v is >= 1 and <= 65535 && v == MathF.Floor(v));
         string? interpolation = mode == "nearest" && transform == "asymmetric" && rounding == "floor" ? "nearest"
             : mode == "linear" && transform is "half_pixel" or "pytorch_half_pixel" ? "bilinear" : null;
         if (!whole || interpolation == null || (node.Input.Count > 3 && node.Input[3] != ""))
