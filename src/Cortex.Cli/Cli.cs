@@ -100,6 +100,7 @@ public static class Cli
             SummaryCommand.Create(stdout),
             OnnxCommands.Export(stdout),
             OnnxCommands.Import(stdout),
+            PlotCommand.Create(stdout),
         };
 
     // Everything the library throws for data, files and shapes it was given is the user's input here: the CLI passes

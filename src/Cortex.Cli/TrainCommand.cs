@@ -18,7 +18,7 @@ namespace Cortex.Cli;
 internal static class TrainCommand
 {
     internal sealed record Settings(string Data, string? Label, int[] Hidden, ActivationFunction Activation, int Epochs,
-        int BatchSize, string Optimizer, float? LearningRate, int Seed, float ValidationSplit, string Out, string Model = "mlp");
+        int BatchSize, string Optimizer, float? LearningRate, int Seed, float ValidationSplit, string Out, string Model = "mlp", string Plots = "png");
 
     private static readonly string[] Optimizers = ["adam", "sgd", "rmsprop", "adamw", "adagrad", "adadelta", "adamax", "nadam", "lion"];
     private static readonly string[] Models = ["mlp", "cnn", "lstm", "gru"];
@@ -36,17 +36,20 @@ internal static class TrainCommand
         var seed = new Option<int>("--seed") { Description = "Seeds weight initialisation, shuffling and the CSV train/test split.", HelpName = "N", DefaultValueFactory = _ => 42 };
         var validationSplit = new Option<float>("--validation-split") { Description = "Fraction of the training rows (the last ones) held out to report val_loss and val_accuracy each epoch.", HelpName = "FRACTION", DefaultValueFactory = _ => 0f };
         var modelKind = new Option<string>("--model") { Description = "The network: mlp (dense layers from --layers and --activation) cnn (Conv2D 32 → MaxPooling2D → Conv2D 64 → MaxPooling2D → Dropout 0.5 → Dense, for the 28×28 image data sets), or lstm/gru (each image read row by row: LSTM 128 or GRU 128 → Dense).", HelpName = "mlp|cnn|lstm|gru", DefaultValueFactory = _ => "mlp" };
+        var plots = PlotCommand.TrainOption();
         var output = new Option<string>("--out") { Description = "Where to save: a directory for NAME.cortex and NAME-history.csv, or a FILE.cortex with FILE-history.csv beside it (folders are created if missing).", HelpName = "DIR|FILE.cortex", DefaultValueFactory = _ => "." };
 
         var command = new Command("train", "Train a dense classifier (by default the course notes' digit model) and save it.")
         {
             data, label, layers, activation, epochs, batchSize, optimizer, lr, seed, validationSplit, output, modelKind,
+            plots,
         };
         command.SetAction(p => Run(new Settings(
             p.GetValue(data)!, p.GetValue(label), ParseLayers(p.GetValue(layers)!), ParseActivation(p.GetValue(activation)!),
             Positive("--epochs", p.GetValue(epochs)), Positive("--batch-size", p.GetValue(batchSize)),
             CheckOptimizer(p.GetValue(optimizer)!), CheckLearningRate(p.GetValue(lr)), p.GetValue(seed),
-            CheckValidationSplit(p.GetValue(validationSplit)), p.GetValue(output)!, CheckModel(p.GetValue(modelKind)!)), stdout));
+            CheckValidationSplit(p.GetValue(validationSplit)), p.GetValue(output)!, CheckModel(p.GetValue(modelKind)!),
+            Plots: PlotCommand.CheckFormat(p.GetValue(plots)!)), stdout));
         return command;
     }
 
@@ -81,6 +84,7 @@ internal static class TrainCommand
 
         model.Save(modelPath);
         stdout.WriteLine($"Saved the model to {modelPath} and its history to {historyPath}.");
+        PlotCommand.WriteTrainingPlots(s.Plots, modelPath, history, actual, predicted, data.Classes, data.ClassNames, stdout);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"Trained {s.Epochs} epoch{(s.Epochs == 1 ? "" : "s")} in {trainClock.Elapsed.TotalSeconds:0.0} s; {clock.Elapsed.TotalSeconds:0.0} s in all."));
         return Cli.Ok;

@@ -26,11 +26,11 @@ namespace Cortex.Onnx;
 /// <para>Exported layers: Input, Dense (Gemm, or MatMul + Add on higher ranks), Activation and every layer's activation
 /// (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax, Softplus, relu6 as Clip, silu as x·Sigmoid(x), softsign, hard_sigmoid, hard_silu (HardSwish), mish (Mish from opset 18, else x·Tanh(Softplus(x))), gelu (Gelu from opset 20, else ½x(1 + Erf(x/√2)); the tanh approximation from opset 20)), Conv2D (Conv),
 /// MaxPooling2D (MaxPool), AveragePooling2D (AveragePool without the padding in the count), GlobalAveragePooling2D
-/// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), ReLU (Relu, LeakyRelu, Clip or Where), Dropout, SpatialDropout2D and GaussianNoise (left out: inference),
+/// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), ReLU (Relu, LeakyRelu, Clip or Where), Softmax (Softmax on one axis, Exp(x − ReduceLogSumExp) on several), Dropout, SpatialDropout2D and GaussianNoise (left out: inference),
 /// ZeroPadding2D (Pad), Cropping2D (Slice), UpSampling2D (Resize, nearest or half-pixel linear), LayerNormalization
 /// (LayerNormalization from opset 17 on the last axis, else ReduceMean, Sub, Mul, Div, Sqrt), GroupNormalization (its
 /// decomposition over (N, positions, groups, channels per group); channels last),
-/// Normalization (Sub, Div), Embedding (Cast, Gather), SimpleRNN/LSTM/GRU (RNN/LSTM/GRU, time-major) and Bidirectional
+/// Normalization (Sub, Div; inverted Mul, Add), Embedding (Cast, Gather), SimpleRNN/LSTM/GRU (RNN/LSTM/GRU, time-major) and Bidirectional
 /// (one bidirectional op and its merge), Conv1D (Conv on (N, C, W)), MaxPooling1D/AveragePooling1D,
 /// GlobalAveragePooling1D/GlobalMaxPooling1D, TimeDistributed(Dense) and Masking (its zeroing of padded steps). A
 /// recurrent layer or GlobalAveragePooling1D that would read a mask (Embedding with maskZero or Masking before it) is
@@ -374,6 +374,17 @@ internal static class LayerWriter
             }
             case ReLU relu:
                 return Relu(g, relu, value);
+            case Layers.Softmax softmax:
+            {
+                if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
+                long[] axes = [.. softmax.Axis.Select(a => (long)(a < 0 ? a + shape.Length : a)).Order()];
+                if (axes.Length == 1) return g.Node("Softmax", [value], null, GraphBuilder.Int("axis", axes[0]));
+                // Several axes at once: e^(x − logΣe^x) over them (ReduceLogSumExp takes its axes as an input from opset 18).
+                string lse = g.Opset >= 18
+                    ? g.Node("ReduceLogSumExp", [value, g.Int64s($"{softmax.Name}/axes", axes)], null, GraphBuilder.Int("keepdims", 1))
+                    : g.Node("ReduceLogSumExp", [value], null, GraphBuilder.Ints("axes", axes), GraphBuilder.Int("keepdims", 1));
+                return g.Node("Exp", [g.Node("Sub", [value, lse])]);
+            }
             case Layers.Permute permute:
                 if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
                 return g.Node("Transpose", [value], null, GraphBuilder.Ints("perm", [0, .. permute.Dims.Select(d => (long)d)]));
@@ -383,8 +394,10 @@ internal static class LayerWriter
                 int f = norm.MeanWeight!.Size;
                 var std = new float[f];
                 for (int i = 0; i < f; i++) std[i] = MathF.Max(MathF.Sqrt(norm.VarianceWeight!.AsSpan()[i]), Normalization.Epsilon);
-                string centred = g.Node("Sub", [value, g.Constant($"{norm.Name}/mean", norm.MeanWeight.AsSpan(), f)]);
-                return g.Node("Div", [centred, g.Constant($"{norm.Name}/std", std, f)]);
+                // The statistics broadcast over the sample: one per feature ([f]), or the sample's rank with 1 on every axis they do not keep.
+                long[] dims = norm.MeanWeight.Rank == 1 && norm.Axis is [-1] ? [f] : [.. shape[1..].Select((d, i) => norm.KeepsAxis(i + 1, shape.Length) ? (long)d : 1L)];
+                string mean = g.Constant($"{norm.Name}/mean", norm.MeanWeight.AsSpan(), dims), scale = g.Constant($"{norm.Name}/std", std, dims);
+                return norm.Invert ? g.Node("Add", [g.Node("Mul", [value, scale]), mean]) : g.Node("Div", [g.Node("Sub", [value, mean]), scale]);
             }
             case RecurrentLayer rnn:
                 if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);

@@ -195,6 +195,11 @@ internal sealed partial class ChainReader
                 i = last;
                 continue;
             }
+            if (node.OpType == "ReduceLogSumExp" && SoftmaxAt(graph, i, consumers) is int softmaxEnd)
+            {
+                i = softmaxEnd;
+                continue;
+            }
             if (node.OpType == "Greater" && ReluAt(graph, i, consumers) is int end)
             {
                 i = end;
@@ -254,6 +259,29 @@ internal sealed partial class ChainReader
             && TimesX(At(3), At(2)!) && Single(At(3)!) && Reads(At(4), "Mul", At(3)!.Output[0]) && ConstantIs(At(4)!, 0.5f, 0f))
             return (ActivationFunction.Gelu(), span[4]);
         return null;
+    }
+
+    /// <summary>
+    /// A softmax over several axes as <see cref="OnnxExporter"/> writes it: ReduceLogSumExp(x, axes, keepdims), Sub(x, ·),
+    /// Exp. Adds a Softmax layer and returns the Exp's index when node i starts that (on a value held in Cortex's layout).
+    /// </summary>
+    private int? SoftmaxAt(GraphProto graph, int i, Dictionary<string, int> consumers)
+    {
+        var lse = graph.Node[i];
+        if (i + 2 >= graph.Node.Count || nchw || lse.Input.Count == 0 || lse.Input[0] != current || lse.Output.Count != 1
+            || consumers.GetValueOrDefault(lse.Output[0]) != 1 || Int(lse, "keepdims", 1) != 1) return null;
+        var (sub, exp) = (graph.Node[i + 1], graph.Node[i + 2]);
+        if (sub is not { OpType: "Sub", Input.Count: 2 } || sub.Input[0] != current || sub.Input[1] != lse.Output[0] || sub.Output.Count != 1
+            || consumers.GetValueOrDefault(sub.Output[0]) != 1 || exp is not { OpType: "Exp", Input.Count: 1 } || exp.Input[0] != sub.Output[0] || exp.Output.Count != 1)
+            return null;
+        long[] axes = lse.Input.Count > 1 && lse.Input[1] != "" ? (constants.TryGetValue(lse.Input[1], out var a) ? [.. a.Data.Select(v => (long)v)] : []) : Ints(lse, "axes");
+        int rank = shape.Length;
+        int[] positions = [.. axes.Select(x => (int)(x < 0 ? x + rank : x))];
+        if (positions.Length == 0 || positions.Any(p => p <= 0 || p >= rank) || positions.Distinct().Count() != positions.Length) return null;
+        Flush();
+        Add(new Layers.Softmax(positions), []);
+        current = exp.Output[0];
+        return i + 2;
     }
 
     /// <summary>
@@ -481,8 +509,13 @@ internal sealed partial class ChainReader
                 long axis = Int(node, "axis", opset >= 13 ? -1 : 1), rank = shape.Length;
                 if (axis < 0) axis += rank;
                 bool last = nchw ? axis == 1 : axis == rank - 1;
-                if (!last) throw Unsupported(node, $"normalises axis {axis} of a rank-{rank} value; Cortex's softmax normalises the last (channel) axis");
-                Activate(node, ActivationFunction.Softmax);
+                if (last) Activate(node, ActivationFunction.Softmax);
+                else if (!nchw && axis > 0 && axis < rank)
+                {
+                    Flush();
+                    Add(new Layers.Softmax([(int)axis]), []);
+                }
+                else throw Unsupported(node, $"normalises axis {axis} of a rank-{rank} value{(nchw ? " held channels first" : "")}; Cortex's softmax normalises axes after the batch axis");
                 break;
             }
             case "Gemm": Gemm(node); break;
@@ -543,6 +576,7 @@ internal sealed partial class ChainReader
             }
             case "Sub": Normalize(node, divide: false); break;
             case "Div": Normalize(node, divide: true); break;
+            case "Mul": Normalize(node, divide: false, invert: true); break;
             default:
                 throw Unsupported(node, "has no Cortex layer");
         }
@@ -597,6 +631,11 @@ internal sealed partial class ChainReader
 
     private void Add(NodeProto node)
     {
+        if (layers.Count == 2 && layers[1] is Normalization { Invert: true } && pending == null)
+        {
+            Normalize(node, divide: false);   // an inverted Normalization's mean
+            return;
+        }
         // torch writes a rank-3 Linear's bias first: Add(bias, MatMul(x, W)).
         var (b, dims) = Constant(node, node.Input.Count == 2 && node.Input[1] == current ? 0 : 1);
         if (pending is { Kind: "dense", Bias: null } p && p.Activation.Name == "linear" && b.Length == p.Kernel.Shape[1] && dims.Length == 1)
@@ -816,20 +855,48 @@ internal sealed partial class ChainReader
             beta == null ? [Tensor.FromArray(gamma)] : [Tensor.FromArray(gamma), Tensor.FromArray(beta)]);
     }
 
-    private void Normalize(NodeProto node, bool divide)
+    /// <summary>
+    /// Cortex's Normalization as <see cref="OnnxExporter"/> writes it, right after the input: Sub(mean) then Div(std),
+    /// or inverted Mul(std) then Add(mean), the constants one per feature or broadcast over the sample (1 on the axes
+    /// without statistics of their own, which gives the layer's axis).
+    /// </summary>
+    private void Normalize(NodeProto node, bool divide, bool invert = false)
     {
-        var (v, _) = Constant(node, 1);
+        var (v, dims) = Constant(node, 1);
         bool afterInput = layers.Count == 1 || (layers.Count == 2 && layers[1] is Normalization);
-        if (!afterInput || v.Length != shape[^1] || nchw) throw Unsupported(node, "is not the standardisation of the input's features (a Normalization layer)");
-        if (!divide)
+        int[]? kept = afterInput && !nchw ? KeptAxes(dims) : null;
+        if (kept == null) throw Unsupported(node, "is not the standardisation of the input's features (a Normalization layer)");
+        int[] statShape = [.. kept.Select(a => shape[a])];
+        if (layers.Count == 1)
         {
+            if (divide) throw Unsupported(node, "divides the input by a constant that is not after a subtraction of its mean");
             Flush();
-            var norm = new Normalization();
-            Add(norm, [Tensor.FromArray(v), Tensor.Ones(v.Length), Tensor.Scalar(0)]);
+            // Sub starts a standardisation (mean known, variance next); Mul an inverted one (variance known, mean next).
+            var statistic = Tensor.FromArray(invert ? [.. v.Select(s => s * s)] : v, statShape);
+            var norm = new Normalization(kept.SequenceEqual([shape.Length - 1]) ? null : [.. kept], invert: invert);
+            Add(norm, invert ? [Tensor.Zeros(statShape), statistic, Tensor.Scalar(0)] : [statistic, Tensor.Ones(statShape), Tensor.Scalar(0)]);
             return;
         }
-        if (layers[^1] is not Normalization) throw Unsupported(node, "divides by a constant that is not after a subtraction of the input's mean");
-        weights[^1][1] = Tensor.FromArray([.. v.Select(s => s * s)]); // Normalization divides by max(√variance, ε)
+        var existing = (Normalization)layers[^1];
+        bool second = existing.Invert ? !divide && !invert && weights[^1][0].AsSpan().IndexOfAnyExcept(0f) < 0 : divide;
+        if (!second || v.Length != weights[^1][0].Size) throw Unsupported(node, "is not the second half of a Normalization layer's standardisation");
+        if (existing.Invert) weights[^1][0] = Tensor.FromArray(v, statShape);
+        else weights[^1][1] = Tensor.FromArray([.. v.Select(s => s * s)], statShape); // Normalization divides by max(√variance, ε)
+    }
+
+    /// <summary>The axes (of the live value, batch axis 0) that a constant of <paramref name="dims"/> keeps statistics
+    /// for when broadcast over it — one per feature ([f]) or the sample's rank with 1 on the others — or null.</summary>
+    private int[]? KeptAxes(long[] dims)
+    {
+        if (dims.Length == 1 && dims[0] == shape[^1] && shape.Length >= 2) return [shape.Length - 1];
+        if (dims.Length != shape.Length - 1) return null;
+        var kept = new List<int>();
+        for (int d = 0; d < dims.Length; d++)
+        {
+            if (dims[d] == shape[d + 1] && dims[d] != 1) kept.Add(d + 1);
+            else if (dims[d] != 1) return null;
+        }
+        return [.. kept];
     }
 
     private void Transpose(NodeProto node)

@@ -28,6 +28,10 @@ public class TrainTests
         Assert.Contains("/2000 correct", r.Out);
 
         Assert.True(File.Exists(dir["digits.cortex"]));
+        // The images beside it: SkiaSharp's native library loads from the command's own folder.
+        Assert.Contains("Plotted the training curves in ./digits-training.png and the confusion matrix in ./digits-confusion.png.", r.Out);
+        Assert.True(new FileInfo(dir["digits-training.png"]).Length > 10_000);
+        Assert.True(new FileInfo(dir["digits-confusion.png"]).Length > 10_000);
         string[] history = File.ReadAllLines(dir["digits-history.csv"]);
         Assert.Equal("epoch,accuracy,loss", history[0]);
         Assert.Equal(21, history.Length);

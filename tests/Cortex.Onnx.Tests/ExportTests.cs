@@ -53,7 +53,7 @@ public class ExportTests
 
     public static TheoryData<string> Models =>
     [
-        "digits_mlp", "mlp_784_128_10", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "activations_keras", "relu_layers", "conv_same_strided_dilated",
+        "digits_mlp", "mlp_784_128_10", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "activations_keras", "relu_layers", "softmax_axes", "normalization_axes", "normalization_inverted_all", "conv_same_strided_dilated",
         "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "bn_dense", "reshape_conv", "embedding", "no_bias", "permute",
         "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences",
         "gru_backwards_no_bias", "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",
@@ -72,6 +72,10 @@ public class ExportTests
                 new Dense(6, "selu"), new Dense(6, "softplus"), new Dense(6, "relu6"), new Dense(6, "silu"), new Dense(4), new Activation("softmax")), [5]),
             "activations_keras" => (new Sequential(new Input([5]), new Dense(6, "softsign"), new Dense(6, "hard_sigmoid"), new Dense(6, "hard_silu"),
                 new Dense(6, "mish"), new Dense(6, "gelu"), new Dense(3)), [5]),
+            "normalization_axes" => (new Sequential(new Input([3, 4, 2]), new Normalization([1, 2], [.. Enumerable.Range(0, 12).Select(i => 0.1f * i - 0.5f)],
+                [.. Enumerable.Range(0, 12).Select(i => 0.2f + 0.3f * i)]), new Flatten(), new Dense(2)), [3, 4, 2]),
+            "normalization_inverted_all" => (new Sequential(new Input([5]), new Normalization([], [1.5f], [4f], invert: true), new Dense(2)), [5]),
+            "softmax_axes" => (new Sequential(new Input([3, 4, 2]), new Conv2D(2, 2, padding: "same"), new Softmax([1, 2]), new Softmax([1]), new Flatten(), new Dense(3)), [3, 4, 2]),
             "relu_layers" => (new Sequential(new Input([4, 4, 2]), new Conv2D(3, 2), new ReLU(negativeSlope: 0.3f, threshold: 0.1f), new Flatten(),
                 new Dense(8), new ReLU(), new Dense(8), new ReLU(negativeSlope: 0.2f), new Dense(8), new ReLU(maxValue: 0.5f), new Dense(8), new ReLU(6f),
                 new Dense(8), new ReLU(maxValue: 0.4f, negativeSlope: 0.1f, threshold: 0.05f), new Dense(3)), [4, 4, 2]),

@@ -142,6 +142,9 @@ public class HostileFileTests
     [InlineData("torch:lstm_gru_stacked")]
     [InlineData("torch:conv1d")]
     [InlineData("torch:bilstm_mean")]
+    [InlineData("torch:activations_2")]
+    [InlineData("relu_layers")]
+    [InlineData("activations_keras")]
     [InlineData("functional")]
     public void MutatedFilesLoadOrAreRefusedClearly(string name)
     {

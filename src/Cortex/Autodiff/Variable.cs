@@ -26,6 +26,10 @@ public sealed class Variable : Tensor
     /// <summary>Whether optimizers update it and tapes watch it.</summary>
     public bool Trainable { get; set; }
 
+    /// <summary>A projection every optimizer applies after updating the variable (Keras's <c>variable.constraint</c>),
+    /// e.g. <see cref="Constraints.MaxNorm"/>; null for none. Layers set it from <c>kernelConstraint</c>/<c>biasConstraint</c>.</summary>
+    public Constraints.Constraint? Constraint { get; set; }
+
     /// <inheritdoc/>
     public override bool IsVariable => true;
 

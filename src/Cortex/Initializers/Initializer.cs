@@ -40,6 +40,7 @@ public abstract class Initializer
         ("zeros", () => new Zeros()),
         ("ones", () => new Ones()),
         ("constant", () => new Constant()),
+        ("identity", () => new Identity()),
     ];
 
     /// <summary>The initializer for a Keras name (<c>"glorot_uniform"</c>, <c>"he_normal"</c>, <c>"zeros"</c>, …) or class name, unseeded and with default arguments.</summary>

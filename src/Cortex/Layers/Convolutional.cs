@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Cortex.Activations;
+using Cortex.Constraints;
 using Cortex.Initializers;
 using Cortex.Kernels;
 using Cortex.Regularizers;
@@ -94,14 +95,17 @@ public sealed class Conv2D : KernelLayer
     /// <param name="biasInitializer">How b starts (default zeros).</param>
     /// <param name="kernelRegularizer">Penalty on K added to the loss.</param>
     /// <param name="biasRegularizer">Penalty on b.</param>
+    /// <param name="kernelConstraint">Projection of the kernel after each update (e.g. <c>new MaxNorm(3f)</c>).</param>
+    /// <param name="biasConstraint">Projection of the bias after each update.</param>
     /// <param name="name">Layer name; <c>conv2d</c>, <c>conv2d_1</c>, … when null.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size, stride, dilation or the filter count is not positive.</exception>
     /// <exception cref="ArgumentException">The padding is neither "valid" nor "same".</exception>
     public Conv2D(int filters, Size2D kernelSize, Size2D? strides = null, string padding = "valid",
         ActivationFunction? activation = null, bool useBias = true, Size2D? dilationRate = null,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
-        Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, string? name = null)
-        : base(activation, useBias, kernelInitializer, biasInitializer, kernelRegularizer, biasRegularizer, name)
+        Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null,
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null, string? name = null)
+        : base(activation, useBias, kernelInitializer, biasInitializer, kernelRegularizer, biasRegularizer, kernelConstraint, biasConstraint, name)
     {
         if (filters <= 0) throw new ArgumentOutOfRangeException(nameof(filters), $"Conv2D: filters must be a positive integer. Received: filters={filters}");
         Filters = filters;

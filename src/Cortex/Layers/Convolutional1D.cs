@@ -1,4 +1,5 @@
 using Cortex.Activations;
+using Cortex.Constraints;
 using Cortex.Initializers;
 using Cortex.Kernels;
 using Cortex.Regularizers;
@@ -85,14 +86,17 @@ public sealed class Conv1D : KernelLayer
     /// <param name="biasInitializer">How b starts (default zeros).</param>
     /// <param name="kernelRegularizer">Penalty on K added to the loss.</param>
     /// <param name="biasRegularizer">Penalty on b.</param>
+    /// <param name="kernelConstraint">Projection of the kernel after each update (e.g. <c>new MaxNorm(3f)</c>).</param>
+    /// <param name="biasConstraint">Projection of the bias after each update.</param>
     /// <param name="name">Layer name; <c>conv1d</c>, <c>conv1d_1</c>, … when null.</param>
     /// <exception cref="ArgumentOutOfRangeException">The size, stride, dilation or filter count is not positive.</exception>
     /// <exception cref="ArgumentException">The padding is not "valid", "same" or "causal".</exception>
     public Conv1D(int filters, int kernelSize, int strides = 1, string padding = "valid", int dilationRate = 1,
         ActivationFunction? activation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
-        Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, string? name = null)
-        : base(activation, useBias, kernelInitializer, biasInitializer, kernelRegularizer, biasRegularizer, name)
+        Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null,
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null, string? name = null)
+        : base(activation, useBias, kernelInitializer, biasInitializer, kernelRegularizer, biasRegularizer, kernelConstraint, biasConstraint, name)
     {
         Filters = SequenceLayers.Positive("Conv1D", nameof(filters), filters);
         KernelSize = SequenceLayers.Positive("Conv1D", nameof(kernelSize), kernelSize);

@@ -2,6 +2,7 @@ using Cortex.Optimizers;
 using Cortex.Kernels;
 using System.Runtime.CompilerServices;
 using Cortex.Activations;
+using Cortex.Constraints;
 using Cortex.Initializers;
 using Cortex.Regularizers;
 
@@ -29,12 +30,15 @@ public sealed class Dense : KernelLayer
     /// <param name="biasInitializer">How b starts (default zeros).</param>
     /// <param name="kernelRegularizer">Penalty on W added to the loss (e.g. <c>new L2(0.01f)</c>).</param>
     /// <param name="biasRegularizer">Penalty on b.</param>
+    /// <param name="kernelConstraint">Projection of the kernel after each update (e.g. <c>new MaxNorm(3f)</c>).</param>
+    /// <param name="biasConstraint">Projection of the bias after each update.</param>
     /// <param name="name">Layer name; <c>dense</c>, <c>dense_1</c>, … when null.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="units"/> is not positive.</exception>
     public Dense(int units, ActivationFunction? activation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
-        Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null, string? name = null)
-        : base(activation, useBias, kernelInitializer, biasInitializer, kernelRegularizer, biasRegularizer, name)
+        Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null,
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null, string? name = null)
+        : base(activation, useBias, kernelInitializer, biasInitializer, kernelRegularizer, biasRegularizer, kernelConstraint, biasConstraint, name)
     {
         if (units <= 0) throw new ArgumentOutOfRangeException(nameof(units), $"Dense: units must be a positive integer. Received: units={units}");
         Units = units;

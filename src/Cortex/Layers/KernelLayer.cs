@@ -1,4 +1,5 @@
 using Cortex.Activations;
+using Cortex.Constraints;
 using Cortex.Initializers;
 using Cortex.Regularizers;
 
@@ -14,9 +15,11 @@ public abstract class KernelLayer : Layer
 {
     /// <summary>Stores the configuration the kernel layers share (Keras's defaults: linear, a bias, glorot_uniform, zeros).</summary>
     private protected KernelLayer(ActivationFunction? activation, bool useBias, Initializer? kernelInitializer, Initializer? biasInitializer,
-        Regularizer? kernelRegularizer, Regularizer? biasRegularizer, string? name)
+        Regularizer? kernelRegularizer, Regularizer? biasRegularizer, Constraint? kernelConstraint, Constraint? biasConstraint, string? name)
         : base(name)
     {
+        KernelConstraint = kernelConstraint;
+        BiasConstraint = biasConstraint;
         Activation = activation ?? ActivationFunction.Linear;
         UseBias = useBias;
         KernelInitializer = kernelInitializer ?? new GlorotUniform();
@@ -37,6 +40,10 @@ public abstract class KernelLayer : Layer
     public Regularizer? KernelRegularizer { get; }
     /// <summary>Penalty on the bias, if any.</summary>
     public Regularizer? BiasRegularizer { get; }
+    /// <summary>Projection of the kernel after each update (e.g. <see cref="MaxNorm"/>), if any.</summary>
+    public Constraint? KernelConstraint { get; }
+    /// <summary>Projection of the bias after each update, if any.</summary>
+    public Constraint? BiasConstraint { get; }
     /// <summary>The kernel — (inputs, units) for Dense, (KH, KW, input channels, filters) for Conv2D, (kernel size, input
     /// channels, filters) for Conv1D; null before the layer is built.</summary>
     public Variable? Kernel { get; private set; }
@@ -46,8 +53,8 @@ public abstract class KernelLayer : Layer
     /// <summary>Creates the kernel of <paramref name="kernelShape"/> and, with <see cref="UseBias"/>, a bias as long as its last axis.</summary>
     private protected void AddKernelAndBias(int[] kernelShape)
     {
-        Kernel = AddWeight("kernel", kernelShape, KernelInitializer, regularizer: KernelRegularizer);
-        if (UseBias) Bias = AddWeight("bias", [kernelShape[^1]], BiasInitializer, regularizer: BiasRegularizer);
+        Kernel = AddWeight("kernel", kernelShape, KernelInitializer, regularizer: KernelRegularizer, constraint: KernelConstraint);
+        if (UseBias) Bias = AddWeight("bias", [kernelShape[^1]], BiasInitializer, regularizer: BiasRegularizer, constraint: BiasConstraint);
     }
 
     /// <inheritdoc/>

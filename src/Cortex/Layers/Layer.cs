@@ -259,10 +259,11 @@ public abstract class Layer
     }
 
     /// <summary>Creates a weight variable named <c>layer/name</c>.</summary>
-    protected Variable AddWeight(string name, int[] shape, Initializer initializer, bool trainable = true, Regularizer? regularizer = null)
+    protected Variable AddWeight(string name, int[] shape, Initializer initializer, bool trainable = true, Regularizer? regularizer = null,
+        Constraints.Constraint? constraint = null)
     {
         if (weightsLeft is long left) weightsLeft = left - Reserve(name, shape, left);
-        var v = new Variable(initializer.Call(shape), $"{Name}/{name}", trainable);
+        var v = new Variable(initializer.Call(shape), $"{Name}/{name}", trainable) { Constraint = constraint };
         weights.Add(v);
         if (regularizer != null) regularized.Add((v, regularizer));
         return v;

@@ -281,6 +281,9 @@ public abstract class Optimizer
         }
         if (UseEma) UpdateMovingAverages();
         Iterations++;
+        // Keras applies each updated variable's constraint last, after the update and the moving averages.
+        for (int i = 0; i < gradients.Count; i++)
+            if (gradients[i] != null && variables[i].Constraint is { } constraint) constraint.Apply(variables[i].Span, variables[i].ShapeRef);
     }
 
     /// <summary>
@@ -437,14 +440,14 @@ public abstract class Optimizer
     /// still in cache: this step's update of <paramref name="variable"/> with its slots set (the caller pins the
     /// variable and sets <see cref="PieceStep.W"/>), the same rule and constants <see cref="UpdateStep"/> would use, so
     /// the pieces get exactly its bits; the caller then leaves the variable out of the step's ApplyGradients. False
-    /// when the variable is not built yet, when clipping needs its whole gradient (<see cref="ClipNorm"/>) or all of
+    /// when the variable is not built yet, has a constraint (which projects the whole updated variable), when clipping needs its whole gradient (<see cref="ClipNorm"/>) or all of
     /// them (<see cref="GlobalClipNorm"/>) first, or when a subclass overrides <see cref="UpdateStep"/>.
     /// <see cref="ClipValue"/> is element-wise, so the pieces clip themselves.
     /// </summary>
     internal bool TryBeginPieces(Variable variable, out PieceStep step)
     {
         step = default;
-        if (ClipNorm is not null || GlobalClipNorm is not null || !UpdatesByRule || !indexOf.TryGetValue(variable, out int index)
+        if (ClipNorm is not null || GlobalClipNorm is not null || !UpdatesByRule || variable.Constraint != null || !indexOf.TryGetValue(variable, out int index)
             || Rule(LearningRate) is not { } rule)
             return false;
         step = rule;

@@ -2,6 +2,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Text.Json;
 using Cortex.Activations;
+using Cortex.Constraints;
 using Cortex.Initializers;
 using Cortex.Layers;
 using Cortex.Losses;
@@ -50,7 +51,7 @@ internal sealed class ConfigAttribute : Attribute
 }
 
 /// <summary>
-/// Every class a configuration may name, by family (layers, initializers, regularizers, learning-rate schedules,
+/// Every class a configuration may name, by family (layers, initializers, regularizers, constraints, learning-rate schedules,
 /// losses, optimizers, metrics), and the one mechanism that writes and reads their configurations: Keras's
 /// <c>get_config</c>/<c>from_config</c>, where the configuration is the constructor's named arguments. A class declares
 /// it once, by its constructor and the properties of the same names; <see cref="GetConfig"/> reads those properties
@@ -73,6 +74,8 @@ internal static class ConfigRegistry
     public static readonly ConfigFamily<Initializer> Initializers = new("initializer", i => i.GetConfig());
     /// <summary>Weight penalties.</summary>
     public static readonly ConfigFamily<Regularizer> Regularizers = new("regularizer", r => r.GetConfig());
+    /// <summary>Weight constraints.</summary>
+    public static readonly ConfigFamily<Constraint> Constraints = new("constraint", c => c.GetConfig());
     /// <summary>Learning-rate schedules.</summary>
     public static readonly ConfigFamily<LearningRateSchedule> Schedules = new("learning rate schedule", s => s.GetConfig());
     /// <summary>Losses.</summary>
@@ -82,7 +85,7 @@ internal static class ConfigRegistry
     /// <summary>Metrics.</summary>
     public static readonly ConfigFamily<Metric> Metrics = new("metric", m => m.GetConfig());
 
-    private static readonly ConfigFamily[] Families = [Layers, Initializers, Regularizers, Schedules, Losses, Optimizers, Metrics];
+    private static readonly ConfigFamily[] Families = [Layers, Initializers, Regularizers, Constraints, Schedules, Losses, Optimizers, Metrics];
 
     // Every declaration by its type, the families' roots included (they describe subclasses registered nowhere).
     private static readonly Dictionary<Type, ConfigClass> ByType = [];
@@ -98,7 +101,7 @@ internal static class ConfigRegistry
         foreach (var registered in typeof(ConfigRegistry).Assembly.GetCustomAttributes<RegisteredAttribute>())
         {
             var family = FamilyOf(registered.Type)
-                ?? throw new InvalidOperationException($"[Registered({registered.Type.Name})]: expected a layer, initializer, regularizer, schedule, loss, optimizer or metric.");
+                ?? throw new InvalidOperationException($"[Registered({registered.Type.Name})]: expected a layer, initializer, regularizer, constraint, schedule, loss, optimizer or metric.");
             var declaration = new ConfigClass(registered.Type, root: false);
             family.Add(declaration);
             ByType.Add(registered.Type, declaration);
@@ -120,7 +123,7 @@ internal static class ConfigRegistry
     {
         for (Type? t = instance.GetType(); t != null; t = t.BaseType)
             if (ByType.TryGetValue(t, out var declaration)) return declaration.GetConfig(instance);
-        throw new ArgumentException($"{instance.GetType().Name} is not a layer, initializer, regularizer, schedule, loss, optimizer or metric.", nameof(instance));
+        throw new ArgumentException($"{instance.GetType().Name} is not a layer, initializer, regularizer, constraint, schedule, loss, optimizer or metric.", nameof(instance));
     }
 }
 

@@ -117,7 +117,7 @@ public class SaveLoadPropertyTests
             x = Tensor.RandomNormal([c.Rows, c.Features], seed: c.Seed);
             if (c.Family == 1)
             {
-                var norm = new Normalization("norm");
+                var norm = new Normalization(name: "norm");
                 norm.Adapt(x);
                 layers.Add(norm);
             }

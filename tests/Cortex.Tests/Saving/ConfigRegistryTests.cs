@@ -1,3 +1,4 @@
+using Cortex.Constraints;
 using System.Text.Json;
 using Cortex.Activations;
 using Cortex.Initializers;
@@ -39,12 +40,14 @@ public class ConfigRegistryTests
     private static readonly Dictionary<string, (Func<object> Make, int[]? Input, string[] Same)> Cases = new()
     {
         ["Dense"] = (() => Frozen(new Dense(4, ActivationFunction.LeakyRelu(0.3f), useBias: false, kernelInitializer: new HeNormal(seed: 3),
-            biasInitializer: new Constant(0.5f), kernelRegularizer: new L2(0.02f), biasRegularizer: new L1(0.03f), name: "d")), [2, 3], []),
+            biasInitializer: new Constant(0.5f), kernelRegularizer: new L2(0.02f), biasRegularizer: new L1(0.03f),
+            kernelConstraint: new MaxNorm(3f), biasConstraint: new NonNeg(), name: "d")), [2, 3], []),
         ["Conv2D"] = (() => Frozen(new Conv2D(3, (2, 3), strides: (2, 1), padding: "same", activation: ActivationFunction.Elu(0.7f), useBias: false, dilationRate: (1, 2),
             kernelInitializer: new RandomNormal(0.1f, 0.2f, seed: 4), biasInitializer: new Ones(), kernelRegularizer: new L1L2(0.01f, 0.02f),
-            biasRegularizer: new L2(0.5f), name: "c")), [2, 6, 7, 2], []),
+            biasRegularizer: new L2(0.5f), kernelConstraint: new MaxNorm(2f, [0, 1, 2]), biasConstraint: new UnitNorm(), name: "c")), [2, 6, 7, 2], []),
         ["Activation"] = (() => Frozen(new Activation(ActivationFunction.Elu(0.5f), "a")), [2, 3], []),
         ["ReLU"] = (() => Frozen(new ReLU(6f, 0.1f, 0.5f, "r")), [2, 3], []),
+        ["Softmax"] = (() => Frozen(new Softmax([1, 2], "sm")), [2, 3, 4], []),
         ["Flatten"] = (() => Frozen(new Flatten("f")), [2, 2, 3], []),
         ["Dropout"] = (() => Frozen(new Dropout(0.25f, noiseShape: [1, -1], seed: 5, name: "dr")), [2, 3], []),
         ["Input"] = (() => Frozen(new Input([3], "i")), [2, 3], []),
@@ -55,7 +58,7 @@ public class ConfigRegistryTests
         ["BatchNormalization"] = (() => Frozen(new BatchNormalization(axis: 1, momentum: 0.9f, epsilon: 1e-2f, center: false, scale: false,
             betaInitializer: new Constant(0.1f), gammaInitializer: new Constant(2f), movingMeanInitializer: new Constant(0.3f),
             movingVarianceInitializer: new Constant(3f), name: "bn")), [2, 3], []),
-        ["Normalization"] = (() => Frozen(new Normalization("n")), [2, 3], []),
+        ["Normalization"] = (() => Frozen(new Normalization([1], [1f, 2f, 3f], [4f, 9f, 1f], invert: true, name: "n")), [2, 3], []),
         ["Permute"] = (() => Frozen(new Permute([2, 1], "pm")), [2, 3, 4], []),
         ["ZeroPadding2D"] = (() => Frozen(new ZeroPadding2D(((0, 1), (2, 3)), "zp")), [2, 3, 3, 2], []),
         ["Cropping2D"] = (() => Frozen(new Cropping2D(((1, 0), (0, 2)), "cr")), [2, 4, 5, 2], []),
@@ -69,7 +72,7 @@ public class ConfigRegistryTests
         ["TimeDistributed"] = (() => Frozen(new TimeDistributed(new Dense(3, "relu", name: "inner"), "td")), [2, 4, 5], []),
         ["Conv1D"] = (() => Frozen(new Conv1D(3, 2, strides: 2, padding: "causal", dilationRate: 2, activation: ActivationFunction.Elu(0.7f), useBias: false,
             kernelInitializer: new RandomNormal(0.1f, 0.2f, seed: 4), biasInitializer: new Ones(), kernelRegularizer: new L1L2(0.01f, 0.02f),
-            biasRegularizer: new L2(0.5f), name: "c1")), [2, 7, 2], []),
+            biasRegularizer: new L2(0.5f), kernelConstraint: new UnitNorm([0, 1]), biasConstraint: new MinMaxNorm(0.5f, 2f), name: "c1")), [2, 7, 2], []),
         ["MaxPooling1D"] = (() => Frozen(new MaxPooling1D(3, 1, "same", "mp1")), [2, 5, 2], []),
         ["AveragePooling1D"] = (() => Frozen(new AveragePooling1D(4, 3, "same", "ap1")), [2, 7, 2], []),
         ["GlobalMaxPooling1D"] = (() => Frozen(new GlobalMaxPooling1D(keepDims: true, "gm1")), [2, 4, 3], []),
@@ -110,12 +113,18 @@ public class ConfigRegistryTests
         ["TruncatedNormal"] = (() => new TruncatedNormal(1f, 0.2f, 10), null, []),
         ["Zeros"] = (() => new Zeros(), null, []),
         ["Ones"] = (() => new Ones(), null, []),
-        ["Constant"] = (() => new Constant(0.7f), null, []),
+        ["Constant"] = (() => new Constant(0.7f, [1f, 2f]), null, []),
+        ["Identity"] = (() => new Identity(0.5f), null, []),
         ["Orthogonal"] = (() => new Orthogonal(0.5f, 11), null, []),
 
         ["L1"] = (() => new L1(0.5f), null, []),
         ["L2"] = (() => new L2(0.25f), null, []),
         ["L1L2"] = (() => new L1L2(0.1f, 0.2f), null, []),
+
+        ["MaxNorm"] = (() => new MaxNorm(3f, [0, 1]), null, []),
+        ["NonNeg"] = (() => new NonNeg(), null, []),
+        ["UnitNorm"] = (() => new UnitNorm([1]), null, []),
+        ["MinMaxNorm"] = (() => new MinMaxNorm(0.5f, 2f, 0.5f, [-1]), null, []),
 
         ["ExponentialDecay"] = (() => new ExponentialDecay(0.5f, 100, 0.9f, staircase: true), null, []),
         ["CosineDecay"] = (() => new CosineDecay(0.5f, 100, 0.1f, warmupTarget: 1f, warmupSteps: 10), null, []),
@@ -183,7 +192,7 @@ public class ConfigRegistryTests
     public void EveryRegisteredClassHasACaseAndEveryPublicClassOfAFamilyIsRegistered()
     {
         Assert.Equal(Cases.Keys.Order(), ConfigRegistry.Classes.Select(CaseName).Order());
-        var roots = new[] { typeof(Layer), typeof(Initializer), typeof(Regularizer), typeof(LearningRateSchedule), typeof(Loss), typeof(Optimizer), typeof(Metric) };
+        var roots = new[] { typeof(Layer), typeof(Initializer), typeof(Regularizer), typeof(Cortex.Constraints.Constraint), typeof(LearningRateSchedule), typeof(Loss), typeof(Optimizer), typeof(Metric) };
         var concrete = typeof(Layer).Assembly.GetExportedTypes().Where(t => !t.IsAbstract && roots.Any(r => r.IsAssignableFrom(t)));
         Assert.Equal(concrete.Select(t => t.FullName).Order(), ConfigRegistry.Classes.Select(c => c.Type.FullName).Order());
     }

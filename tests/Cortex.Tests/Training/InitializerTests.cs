@@ -167,4 +167,28 @@ public class InitializerTests
         Assert.IsType<Orthogonal>(Initializer.Get("orthogonal"));
         Assert.Contains("at least two-dimensional. Received: shape (5,)", Assert.Throws<ArgumentException>(() => new Orthogonal().Call([5])).Message);
     }
+
+    [Fact]
+    public void IdentityIsGainOnTheDiagonalOfA2DWeight()
+    {
+        Assert.Equal(new float[] { 2, 0, 0, 0, 0, 2, 0, 0, 0, 0, 2, 0 }, new Identity(2f).Call([3, 4]).ToArray());
+        Assert.Equal(new float[] { 1, 0, 0, 1, 0, 0 }, new Identity().Call([3, 2]).ToArray());
+        Assert.IsType<Identity>(Initializer.Get("identity"));
+        Assert.Equal("Identity initializer can only be used for 2D matrices. Received: shape=(2, 2, 2) of rank 3.",
+            Assert.Throws<ArgumentException>(() => new Identity().Call([2, 2, 2])).Message);
+        var x = Tensor.RandomNormal([5, 4], seed: 1);
+        var dense = new Cortex.Layers.Dense(4, kernelInitializer: new Identity());
+        Assert.Equal(x.ToArray(), dense.Call(x).ToArray());   // starts as a pass-through, as Keras's
+    }
+
+    [Fact]
+    public void ConstantBroadcastsAnArrayOverTheWholeTensorOrItsLastAxis()
+    {
+        Assert.Equal(new float[] { 1, 2, 3, 1, 2, 3 }, new Constant(values: [1f, 2f, 3f]).Call([2, 3]).ToArray());
+        Assert.Equal(new float[] { 1, 2, 3, 4 }, new Constant(values: [1f, 2f, 3f, 4f]).Call([2, 2]).ToArray());
+        Assert.Equal(new float[] { 0.5f, 0.5f }, new Constant(0.5f).Call([2]).ToArray());
+        Assert.Equal("Constant: 3 values do not broadcast to shape (2, 2): give as many as the tensor holds (4) or as its last axis is long (2).",
+            Assert.Throws<ArgumentException>(() => new Constant(values: [1f, 2f, 3f]).Call([2, 2])).Message);
+        Assert.Contains("values must hold at least one number", Assert.Throws<ArgumentException>(() => new Constant(values: [])).Message);
+    }
 }
