@@ -88,32 +88,47 @@ public sealed class UpSampling2D : Layer
     }
 
     /// <summary>Each output pixel the weighted sum of four input pixels (nearest: one, weight 1); backward scatters the
-    /// gradient back with the same weights.</summary>
-    private sealed class UpSamplingStage(Axis rows, Axis cols, int c, bool nearest) : Stage
+    /// gradient back with the same weights. The four pixels and two weights of every output pixel are found once.</summary>
+    private sealed class UpSamplingStage : Stage
     {
+        private readonly int c, inImage;
+        private readonly bool nearest;
+        private readonly int[] corners;     // per output pixel: the input offsets of (low row, low col), (low, high), (high, low), (high, high)
+        private readonly float[] weights;   // per output pixel: the weight of the high column, then of the high row
+
+        public UpSamplingStage(Axis rows, Axis cols, int c, bool nearest)
+        {
+            (this.c, this.nearest, inImage) = (c, nearest, rows.In * cols.In * c);
+            int outH = rows.Low.Length, outW = cols.Low.Length;
+            corners = new int[4 * outH * outW];
+            weights = new float[2 * outH * outW];
+            for (int i = 0, p = 0; i < outH; i++)
+                for (int j = 0; j < outW; j++, p++)
+                {
+                    int low = rows.Low[i] * cols.In, high = rows.High[i] * cols.In;
+                    (corners[4 * p], corners[4 * p + 1]) = ((low + cols.Low[j]) * c, (low + cols.High[j]) * c);
+                    (corners[4 * p + 2], corners[4 * p + 3]) = ((high + cols.Low[j]) * c, (high + cols.High[j]) * c);
+                    (weights[2 * p], weights[2 * p + 1]) = (cols.Weight[j], rows.Weight[i]);
+                }
+        }
+
         public override void Forward(float[] input, int n)
         {
-            int inImage = rows.In * cols.In * c, outH = rows.Low.Length, outW = cols.Low.Length;
-            Span<float> y = Output.AsSpan(0, n * Width);
+            int pixels = weights.Length / 2;
             for (int r = 0; r < n; r++)
             {
                 ReadOnlySpan<float> x = input.AsSpan(r * inImage, inImage);
-                for (int i = 0; i < outH; i++)
+                for (int p = 0; p < pixels; p++)
                 {
-                    int i0 = rows.Low[i] * cols.In, i1 = rows.High[i] * cols.In;
-                    float wy = rows.Weight[i];
-                    for (int j = 0; j < outW; j++)
+                    Span<float> o = Output.AsSpan(r * Width + p * c, c);
+                    int a = corners[4 * p], b = corners[4 * p + 1], d = corners[4 * p + 2], e = corners[4 * p + 3];
+                    if (nearest) { x.Slice(a, c).CopyTo(o); continue; }   // exact, and no 0·∞ for infinite inputs
+                    float wx = weights[2 * p], wy = weights[2 * p + 1];
+                    for (int k = 0; k < c; k++)
                     {
-                        int a = (i0 + cols.Low[j]) * c, b = (i0 + cols.High[j]) * c, d = (i1 + cols.Low[j]) * c, e = (i1 + cols.High[j]) * c;
-                        float wx = cols.Weight[j];
-                        Span<float> o = y.Slice(r * Width + (i * outW + j) * c, c);
-                        if (nearest) { x.Slice(a, c).CopyTo(o); continue; }   // exact, and no 0·∞ for infinite inputs
-                        for (int k = 0; k < c; k++)
-                        {
-                            float top = x[a + k] + wx * (x[b + k] - x[a + k]);
-                            float bottom = x[d + k] + wx * (x[e + k] - x[d + k]);
-                            o[k] = top + wy * (bottom - top);
-                        }
+                        float top = x[a + k] + wx * (x[b + k] - x[a + k]);
+                        float bottom = x[d + k] + wx * (x[e + k] - x[d + k]);
+                        o[k] = top + wy * (bottom - top);
                     }
                 }
             }
@@ -122,29 +137,24 @@ public sealed class UpSampling2D : Layer
         public override void Backward(float[] input, float[]? inputGrad, int n)
         {
             if (inputGrad == null) return;
-            int inImage = rows.In * cols.In * c, outH = rows.Low.Length, outW = cols.Low.Length;
+            int pixels = weights.Length / 2;
             inputGrad.AsSpan(0, n * inImage).Clear();
             for (int r = 0; r < n; r++)
             {
                 Span<float> dx = inputGrad.AsSpan(r * inImage, inImage);
-                for (int i = 0; i < outH; i++)
+                for (int p = 0; p < pixels; p++)
                 {
-                    int i0 = rows.Low[i] * cols.In, i1 = rows.High[i] * cols.In;
-                    float wy = rows.Weight[i];
-                    for (int j = 0; j < outW; j++)
+                    ReadOnlySpan<float> g = OutputGrad.AsSpan(r * Width + p * c, c);
+                    int a = corners[4 * p], b = corners[4 * p + 1], d = corners[4 * p + 2], e = corners[4 * p + 3];
+                    if (nearest) { System.Numerics.Tensors.TensorPrimitives.Add(dx.Slice(a, c), g, dx.Slice(a, c)); continue; }
+                    float wx = weights[2 * p], wy = weights[2 * p + 1];
+                    for (int k = 0; k < c; k++)
                     {
-                        int a = (i0 + cols.Low[j]) * c, b = (i0 + cols.High[j]) * c, d = (i1 + cols.Low[j]) * c, e = (i1 + cols.High[j]) * c;
-                        float wx = cols.Weight[j];
-                        ReadOnlySpan<float> g = OutputGrad.AsSpan(r * Width + (i * outW + j) * c, c);
-                        if (nearest) { System.Numerics.Tensors.TensorPrimitives.Add(dx.Slice(a, c), g, dx.Slice(a, c)); continue; }
-                        for (int k = 0; k < c; k++)
-                        {
-                            float top = (1f - wy) * g[k], bottom = wy * g[k];
-                            dx[a + k] += (1f - wx) * top;
-                            dx[b + k] += wx * top;
-                            dx[d + k] += (1f - wx) * bottom;
-                            dx[e + k] += wx * bottom;
-                        }
+                        float top = (1f - wy) * g[k], bottom = wy * g[k];
+                        dx[a + k] += (1f - wx) * top;
+                        dx[b + k] += wx * top;
+                        dx[d + k] += (1f - wx) * bottom;
+                        dx[e + k] += wx * bottom;
                     }
                 }
             }
