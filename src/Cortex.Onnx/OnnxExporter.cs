@@ -496,20 +496,22 @@ internal static class LayerWriter
         return g.Node("Add", [g.Node("Mul", [value, g.Constant($"{bn.Name}/scale", scale, dims)]), g.Constant($"{bn.Name}/shift", shift, dims)]);
     }
 
-    /// <summary>ONNX's LayerNormalization (opset 17) over the last axis; otherwise (an earlier opset, another axis) its
-    /// decomposition, γ and β broadcast from the axis.</summary>
+    /// <summary>ONNX's LayerNormalization (opset 17) when the axes run to the last (it normalises from an axis to the
+    /// end); otherwise (an earlier opset, other axes) its decomposition, γ and β broadcast from the first axis.</summary>
     private static string LayerNorm(GraphBuilder g, LayerNormalization ln, string value, int[] shape, ref bool nchw)
     {
         if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
-        int axis = ln.Axis < 0 ? ln.Axis + shape.Length : ln.Axis, c = shape[axis];
-        if (axis == shape.Length - 1 && g.Opset >= 17)
+        int[] axes = [.. ln.Axis.Select(a => a < 0 ? a + shape.Length : a).Order()];
+        int first = axes[0];
+        long[] dims = [.. Enumerable.Range(first, shape.Length - first).Select(d => axes.Contains(d) ? (long)shape[d] : 1L)];
+        if (axes.Length == shape.Length - first && g.Opset >= 17)
         {
-            string gamma = g.Constant($"{ln.Name}/gamma", ln.Gamma == null ? Enumerable.Repeat(1f, c).ToArray() : ln.Gamma.AsSpan(), c);
-            string[] inputs = ln.Beta == null ? [value, gamma] : [value, gamma, g.Constant($"{ln.Name}/beta", ln.Beta.AsSpan(), c)];
-            return g.Node("LayerNormalization", inputs, null, GraphBuilder.Int("axis", -1), GraphBuilder.Float("epsilon", ln.Epsilon));
+            int n = (int)dims.Aggregate(1L, (x, y) => x * y);
+            string gamma = g.Constant($"{ln.Name}/gamma", ln.Gamma == null ? Enumerable.Repeat(1f, n).ToArray() : ln.Gamma.AsSpan(), dims);
+            string[] inputs = ln.Beta == null ? [value, gamma] : [value, gamma, g.Constant($"{ln.Name}/beta", ln.Beta.AsSpan(), dims)];
+            return g.Node("LayerNormalization", inputs, null, GraphBuilder.Int("axis", first), GraphBuilder.Float("epsilon", ln.Epsilon));
         }
-        long[] dims = [c, .. Enumerable.Repeat(1L, shape.Length - 1 - axis)];
-        return ScaleShift(g, ln.Name, Standardize(g, value, [axis], ln.Epsilon), ln.Gamma, ln.Beta, dims);
+        return ScaleShift(g, ln.Name, Standardize(g, value, [.. axes.Select(a => (long)a)], ln.Epsilon), ln.Gamma, ln.Beta, dims);
     }
 
     /// <summary>Channels last: reshaped to (N, positions, groups, channels per group), standardised over axes 1 and 3,

@@ -839,20 +839,22 @@ internal sealed partial class ChainReader
         Add(new UpSampling2D(((int)scales[h], (int)scales[w]), interpolation), []);
     }
 
-    /// <summary>LayerNormalization over the last axis of a value in Cortex's order.</summary>
+    /// <summary>LayerNormalization from an axis to the last of a value in Cortex's order.</summary>
     private void LayerNorm(NodeProto node)
     {
-        long axis = Int(node, "axis", -1);
-        if (axis < 0) axis += shape.Length;
-        if (nchw || axis != shape.Length - 1) throw Unsupported(node, $"normalises from axis {Int(node, "axis", -1)} of a rank-{shape.Length} value; Cortex imports LayerNormalization over the last axis");
+        long axis = Int(node, "axis", -1), rank = shape.Length;
+        if (axis < 0) axis += rank;
+        if (nchw || axis <= 0 || axis >= rank) throw Unsupported(node, $"normalises from axis {Int(node, "axis", -1)} of a rank-{rank} value held {(nchw ? "channels first" : "as Cortex holds it")}; Cortex imports LayerNormalization from an axis after the batch axis to the last, in Cortex's order");
         if (node.Output.Count > 1 && node.Output.Skip(1).Any(o => o != "")) throw Unsupported(node, "outputs its mean and inverse standard deviation");
-        int c = shape[^1];
+        int[] dims = shape[(int)axis..];
+        int n = dims.Aggregate(1, (x, y) => x * y);
         float[] gamma = Constant(node, 1).Data;
         float[]? beta = node.Input.Count > 2 && node.Input[2] != "" ? Constant(node, 2).Data : null;
-        if (gamma.Length != c || (beta != null && beta.Length != c)) throw Bad($"node '{node.Name}' (LayerNormalization) has scale or bias that are not {c} long");
+        if (gamma.Length != n || (beta != null && beta.Length != n)) throw Bad($"node '{node.Name}' (LayerNormalization) has scale or bias that are not {n} long");
         Flush();
-        Add(new LayerNormalization(epsilon: Float(node, "epsilon", 1e-5f), center: beta != null),
-            beta == null ? [Tensor.FromArray(gamma)] : [Tensor.FromArray(gamma), Tensor.FromArray(beta)]);
+        int[] axes = [.. Enumerable.Range((int)(axis - rank), (int)(rank - axis))];   // from the end: [-1] for the last axis
+        Add(new LayerNormalization(axes, epsilon: Float(node, "epsilon", 1e-5f), center: beta != null),
+            beta == null ? [Tensor.FromArray(gamma, dims)] : [Tensor.FromArray(gamma, dims), Tensor.FromArray(beta, dims)]);
     }
 
     /// <summary>

@@ -58,7 +58,7 @@ public class ExportTests
         "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences",
         "gru_backwards_no_bias", "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",
         "conv1d_pools", "conv1d_causal_gap", "conv1d_same_global_max_keepdims", "time_distributed_permute", "masking",
-        "image_shapes", "image_shapes_channels_last", "layer_norm", "layer_norm_axis1", "group_norm", "noise_layers",
+        "image_shapes", "image_shapes_channels_last", "layer_norm", "layer_norm_axis1", "layer_norm_image", "layer_norm_image_axes", "group_norm", "noise_layers",
     ];
 
     internal static (Model Model, int[] Sample) Build(string name)
@@ -117,7 +117,10 @@ public class ExportTests
                 new UpSampling2D((2, 3), "bilinear"), new Flatten(), new Dense(2)), [4, 5, 2]),
             "layer_norm" => (new Sequential(new Input([5, 6]), new Dense(4), new LayerNormalization(), new LayerNormalization(epsilon: 1e-5f, center: false),
                 new Flatten(), new Dense(2)), [5, 6]),
-            "layer_norm_axis1" => (new Sequential(new Input([5, 6]), new LayerNormalization(axis: 1), new Conv1D(2, 2), new LayerNormalization(scale: false), new Flatten(), new Dense(2)), [5, 6]),
+            "layer_norm_axis1" => (new Sequential(new Input([5, 6]), new LayerNormalization(axis: [1]), new Conv1D(2, 2), new LayerNormalization(scale: false), new Flatten(), new Dense(2)), [5, 6]),
+            "layer_norm_image" => (new Sequential(new Input([4, 4, 2]), new Conv2D(3, 2), new LayerNormalization(axis: [1, 2, 3]), new Flatten(), new Dense(2)), [4, 4, 2]),
+            "layer_norm_image_axes" => (new Sequential(new Input([4, 4, 2]), new Conv2D(3, 2), new LayerNormalization(axis: [2, 1]), new LayerNormalization(axis: [1, 3]),
+                new Flatten(), new Dense(2)), [4, 4, 2]),
             "group_norm" => (new Sequential(new Input([5, 5, 2]), new Conv2D(4, 2), new GroupNormalization(groups: 2), new Activation("relu"), new Flatten(),
                 new Dense(6), new GroupNormalization(groups: 3, center: false), new Dense(3)), [5, 5, 2]),
             "noise_layers" => (new Sequential(new Input([4, 4, 2]), new GaussianNoise(0.1f), new Conv2D(3, 2), new SpatialDropout2D(0.2f),
@@ -147,6 +150,8 @@ public class ExportTests
     [Theory]
     [InlineData("layer_norm", 13)]
     [InlineData("layer_norm_axis1", 18)]
+    [InlineData("layer_norm_image", 13)]
+    [InlineData("layer_norm_image_axes", 18)]
     [InlineData("group_norm", 13)]
     [InlineData("group_norm", 18)]
     public void NormalizationsRunAtOpsetsBeforeAndAfterLayerNormalizationAndReduceMeansAxesInput(string name, int opset)

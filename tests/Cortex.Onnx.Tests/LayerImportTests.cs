@@ -50,7 +50,7 @@ public class LayerImportTests
         var model = OnnxImporter.Load(PathOf("layer_norm"));
         var norms = model.Layers.OfType<LayerNormalization>().ToList();
         Assert.Equal([1e-3f, 1e-5f], norms.Select(n => n.Epsilon));
-        Assert.All(norms, n => Assert.True(n.Center && n.Scale && n.Axis == -1));
+        Assert.All(norms, n => Assert.True(n.Center && n.Scale && n.Axis is [-1]));
         Assert.Equal([8, 5], norms.Select(n => n.Gamma!.Size));
     }
 

@@ -63,16 +63,21 @@ def up_sampling(name, shape, size, interpolation):
     finish(name, "up_sampling2d", {"size": [sh, sw], "interpolation": interpolation}, [x], y)
 
 
-def layer_norm(name, shape, axis=-1, epsilon=1e-3, center=True, scale=True):
+def layer_norm(name, shape, axis=(-1,), epsilon=1e-3, center=True, scale=True):
+    """Keras's LayerNormalization over the listed axes together: γ and β have the axes' sizes in the order listed,
+    and Keras reshapes (not transposes) them onto the axes in ascending order."""
     x = leaf(*shape, scale=2.0)
-    a = axis % len(shape)
-    c = shape[a]
-    gamma = leaf(c) if scale else None
-    beta = leaf(c) if center else None
-    moved = x.movedim(a, -1)   # LayerNorm normalises the last axis; move the layer's axis there and back
-    y = F.layer_norm(moved, (c,), gamma, beta, eps=epsilon).movedim(-1, a)
+    axes = sorted(a % len(shape) for a in axis)
+    keras_shape = [shape[a % len(shape)] for a in axis]
+    dims = [shape[a] for a in axes]
+    gamma = leaf(*keras_shape) if scale else None
+    beta = leaf(*keras_shape) if center else None
+    last = list(range(len(shape) - len(axes), len(shape)))
+    moved = x.movedim(axes, last)   # F.layer_norm normalises the trailing axes
+    y = F.layer_norm(moved, dims, None if gamma is None else gamma.reshape(dims), None if beta is None else beta.reshape(dims),
+                     eps=epsilon).movedim(last, axes)
     leaves = [x] + [w for w in (gamma, beta) if w is not None]
-    finish(name, "layer_normalization", {"axis": axis, "epsilon": epsilon, "center": center, "scale": scale}, leaves, y)
+    finish(name, "layer_normalization", {"axis": list(axis), "epsilon": epsilon, "center": center, "scale": scale}, leaves, y)
 
 
 def group_norm(name, shape, groups, epsilon=1e-3, center=True, scale=True):
@@ -98,7 +103,10 @@ up_sampling("up_sampling_bilinear_2", (2, 3, 4, 2), 2, "bilinear")
 up_sampling("up_sampling_bilinear_3x2", (1, 4, 3, 2), [3, 2], "bilinear")
 layer_norm("layer_norm_rows", (4, 6))
 layer_norm("layer_norm_sequence", (2, 3, 5))
-layer_norm("layer_norm_axis1", (2, 4, 3), axis=1)
+layer_norm("layer_norm_axis1", (2, 4, 3), axis=[1])
+layer_norm("layer_norm_axes_12", (2, 3, 2, 4), axis=[1, 2])
+layer_norm("layer_norm_image_all", (2, 3, 2, 4), axis=[1, 2, 3])
+layer_norm("layer_norm_axes_unsorted", (2, 3, 2, 4), axis=[3, 1])
 layer_norm("layer_norm_image_eps", (2, 3, 2, 4), epsilon=1e-5)
 layer_norm("layer_norm_no_center", (3, 5), center=False)
 layer_norm("layer_norm_no_scale", (3, 5), scale=False)

@@ -31,30 +31,49 @@ public sealed class GroupNormalization : GroupedNormalization
     public GroupNormalization(int groups = 32, int axis = -1, float epsilon = 1e-3f, bool center = true, bool scale = true,
         Initializer? betaInitializer = null, Initializer? gammaInitializer = null,
         Regularizer? betaRegularizer = null, Regularizer? gammaRegularizer = null, string? name = null)
-        : base("GroupNormalization", axis, epsilon, center, scale, betaInitializer, gammaInitializer, betaRegularizer, gammaRegularizer, name)
+        : base("GroupNormalization", epsilon, center, scale, betaInitializer, gammaInitializer, betaRegularizer, gammaRegularizer, name)
     {
         if (groups <= 0)
             throw new ArgumentOutOfRangeException(nameof(groups), $"GroupNormalization: groups must be a positive integer. Received: groups={groups}");
+        if (axis == 0)
+            throw new ArgumentOutOfRangeException(nameof(axis), $"GroupNormalization: axis cannot be the batch axis 0. Received: axis={axis}");
         Groups = groups;
+        Axis = axis;
     }
 
     /// <summary>How many groups the channels are split into.</summary>
     public int Groups { get; }
 
-    /// <inheritdoc/>
-    private protected override string AxisEntries => "channels";
+    /// <summary>The channel axis, as given (negative counts from the end).</summary>
+    public int Axis { get; }
 
-    /// <inheritdoc/>
-    private protected override void CheckAxis(int[] shape, int axis)
+    /// <summary>The channel axis in <paramref name="shape"/>, checked against the rank and the groups.</summary>
+    private int Resolved(int[] shape)
     {
-        if (shape[axis] % Groups != 0)
-            throw new ArgumentException($"GroupNormalization '{Name}': groups={Groups} must divide the number of channels on axis {Axis}. Received: shape {ImageLayers.Format(shape)} ({shape[axis]} channels)");
+        int a = Axis < 0 ? Axis + shape.Length : Axis;
+        if (shape.Length < 2 || a <= 0 || a >= shape.Length)
+            throw new ArgumentException($"GroupNormalization '{Name}' expects input of rank at least 2 with axis {Axis} other than the batch axis. Received: shape {ImageLayers.Format(shape)}");
+        if (shape[a] % Groups != 0)
+            throw new ArgumentException($"GroupNormalization '{Name}': groups={Groups} must divide the number of channels on axis {Axis}. Received: shape {ImageLayers.Format(shape)} ({shape[a]} channels)");
+        return a;
     }
 
-    /// <summary>One set per group of consecutive channels, over every position: k / (c / groups).</summary>
-    private protected override int SetOf(int o, int k, int i, int outer, int c, int inner, out int set)
+    /// <inheritdoc/>
+    private protected override int[] ParameterAxes(int[] shape) => [Resolved(shape)];
+
+    /// <inheritdoc/>
+    private protected override int[] ParameterShape(int[] shape) => [shape[Resolved(shape)]];
+
+    /// <inheritdoc/>
+    private protected override string Expected(int[] builtShape) => $"{builtShape[Resolved(builtShape)]} channels on axis {Axis}";
+
+    /// <summary>One set per group of consecutive channels, over every position.</summary>
+    private protected override (int[] Sets, int Count) SetsOf(int[] sample)
     {
-        set = k / (c / Groups);
-        return Groups;
+        int a = Resolved([-1, .. sample]) - 1, c = sample[a], perGroup = c / Groups;
+        int inner = sample[(a + 1)..].Aggregate(1, (x, y) => x * y);
+        var sets = new int[sample.Aggregate(1, (x, y) => x * y)];
+        for (int e = 0; e < sets.Length; e++) sets[e] = e / inner % c / perGroup;
+        return (sets, Groups);
     }
 }

@@ -5,22 +5,20 @@ namespace Cortex.Layers;
 
 /// <summary>
 /// What LayerNormalization and GroupNormalization share: each sample's floats are standardised in sets
-/// (<c>x̂ = (x − μ)/√(σ² + ε)</c>, μ and the biased σ² of the set) and scaled and shifted per position on the axis
-/// (<c>y = γ·x̂ + β</c>); the same in training and inference. The subclass says which axis and which sets.
+/// (<c>x̂ = (x − μ)/√(σ² + ε)</c>, μ and the biased σ² of the set) and scaled and shifted by γ and β, which run along
+/// some of the sample's axes (<c>y = γ·x̂ + β</c>); the same in training and inference. The subclass says which axes
+/// γ and β run along and which floats form a set.
 /// </summary>
 public abstract class GroupedNormalization : Layer
 {
     private int[]? builtShape;
 
     /// <summary>Stores and checks the shared arguments (see the subclasses).</summary>
-    private protected GroupedNormalization(string layer, int axis, float epsilon, bool center, bool scale, Initializer? betaInitializer,
+    private protected GroupedNormalization(string layer, float epsilon, bool center, bool scale, Initializer? betaInitializer,
         Initializer? gammaInitializer, Regularizer? betaRegularizer, Regularizer? gammaRegularizer, string? name) : base(name)
     {
-        if (axis == 0)
-            throw new ArgumentOutOfRangeException(nameof(axis), $"{layer}: axis cannot be the batch axis 0. Received: axis={axis}");
         if (!(epsilon > 0f))
             throw new ArgumentOutOfRangeException(nameof(epsilon), $"{layer}: epsilon must be positive. Received: epsilon={epsilon}");
-        Axis = axis;
         Epsilon = epsilon;
         Center = center;
         Scale = scale;
@@ -30,8 +28,6 @@ public abstract class GroupedNormalization : Layer
         GammaRegularizer = gammaRegularizer;
     }
 
-    /// <summary>The axis γ and β run along, as given (negative counts from the end).</summary>
-    public int Axis { get; }
     /// <summary>Added to the variance.</summary>
     public float Epsilon { get; }
     /// <summary>Whether β is learned.</summary>
@@ -46,47 +42,39 @@ public abstract class GroupedNormalization : Layer
     public Regularizer? BetaRegularizer { get; }
     /// <summary>Penalty on γ, if any.</summary>
     public Regularizer? GammaRegularizer { get; }
-    /// <summary>γ, one per position on the axis (null without scale or before building).</summary>
+    /// <summary>γ, one per position on the normalised axes (null without scale or before building).</summary>
     public Variable? Gamma { get; private set; }
-    /// <summary>β, one per position on the axis (null without center or before building).</summary>
+    /// <summary>β, one per position on the normalised axes (null without center or before building).</summary>
     public Variable? Beta { get; private set; }
 
-    /// <summary>The axis in the full shape (batch axis 0); throws naming the layer when the rank or the axis does not fit.</summary>
-    private protected int ResolvedAxis(int[] shape)
-    {
-        int a = Axis < 0 ? Axis + shape.Length : Axis;
-        if (shape.Length < 2 || a <= 0 || a >= shape.Length)
-            throw new ArgumentException($"{GetType().Name} '{Name}' expects input of rank at least 2 with axis {Axis} other than the batch axis. Received: shape {ImageLayers.Format(shape)}");
-        CheckAxis(shape, a);
-        return a;
-    }
+    /// <summary>The axes of <paramref name="shape"/> (batch axis 0) that γ and β run along, ascending; throws naming the
+    /// layer when the rank or the axes do not fit.</summary>
+    private protected abstract int[] ParameterAxes(int[] shape);
 
-    /// <summary>Further checks of the axis's size (GroupNormalization: the groups divide it).</summary>
-    private protected virtual void CheckAxis(int[] shape, int axis) { }
+    /// <summary>γ's and β's shape for inputs of <paramref name="shape"/> (Keras's: the axes' sizes in the order given).</summary>
+    private protected abstract int[] ParameterShape(int[] shape);
 
-    /// <summary>What the axis holds, for messages (<c>entries</c>, <c>channels</c>).</summary>
-    private protected abstract string AxisEntries { get; }
+    /// <summary>The set of each float of a sample of shape <paramref name="sample"/>, and the number of sets.</summary>
+    private protected abstract (int[] Sets, int Count) SetsOf(int[] sample);
 
-    /// <summary>For a sample viewed as (outer, c, inner) around the axis of size <paramref name="c"/>, the set of element
-    /// (o, k, i); returns the number of sets.</summary>
-    private protected abstract int SetOf(int o, int k, int i, int outer, int c, int inner, out int set);
+    /// <summary>What the built layer expects, for the message when an input does not fit.</summary>
+    private protected abstract string Expected(int[] builtShape);
 
     /// <inheritdoc/>
     protected override void Build(int[] inputShape)
     {
-        int c = inputShape[ResolvedAxis(inputShape)];
+        int[] shape = ParameterShape(inputShape);
         builtShape = (int[])inputShape.Clone();
-        if (Scale) Gamma = AddWeight("gamma", [c], GammaInitializer, regularizer: GammaRegularizer);
-        if (Center) Beta = AddWeight("beta", [c], BetaInitializer, regularizer: BetaRegularizer);
+        if (Scale) Gamma = AddWeight("gamma", shape, GammaInitializer, regularizer: GammaRegularizer);
+        if (Center) Beta = AddWeight("beta", shape, BetaInitializer, regularizer: BetaRegularizer);
     }
 
     /// <inheritdoc/>
     protected override void CheckInput(Tensor inputs)
     {
-        int[] s = inputs.ShapeRef;
-        int c = builtShape![ResolvedAxis(builtShape)];
-        if (s.Length != builtShape.Length || s[ResolvedAxis(s)] != c)
-            throw new ArgumentException($"{GetType().Name} '{Name}' expects input of rank {builtShape.Length} with {c} {AxisEntries} on axis {Axis}. Received: shape {ImageLayers.Format(s)}");
+        int[] s = inputs.ShapeRef, axes = ParameterAxes(builtShape!);
+        if (s.Length != builtShape!.Length || !ParameterAxes(s).SequenceEqual(axes) || axes.Any(a => s[a] != builtShape[a]))
+            throw new ArgumentException($"{GetType().Name} '{Name}' expects input of rank {builtShape.Length} with {Expected(builtShape)}. Received: shape {ImageLayers.Format(s)}");
     }
 
     /// <inheritdoc/>
@@ -97,18 +85,20 @@ public abstract class GroupedNormalization : Layer
     {
         reason = "";
         int[] sample = context.Sample;
-        int a = ResolvedAxis([-1, .. sample]) - 1, c = sample[a], setCount = 0;
-        int inner = sample[(a + 1)..].Aggregate(1, (x, y) => x * y), outer = sample[..a].Aggregate(1, (x, y) => x * y);
-        var sets = new int[context.InputWidth];
+        int[] axes = [.. ParameterAxes([-1, .. sample]).Select(a => a - 1)];
+        var (sets, count) = SetsOf(sample);
+        // Each float's γ/β index: its position on the parameter axes, the first slowest (Keras reshapes γ so).
         var parameters = new int[context.InputWidth];
-        for (int o = 0, e = 0; o < outer; o++)
-            for (int k = 0; k < c; k++)
-                for (int i = 0; i < inner; i++, e++)
-                {
-                    setCount = SetOf(o, k, i, outer, c, inner, out sets[e]);
-                    parameters[e] = k;
-                }
-        var s = new GroupedNormStage(sets, parameters, setCount, c, Epsilon, Gamma, Beta, context.Batch) { Width = context.InputWidth };
+        var at = new int[sample.Length];
+        for (int e = 0; e < parameters.Length; e++)
+        {
+            int p = 0;
+            foreach (int a in axes) p = p * sample[a] + at[a];
+            parameters[e] = p;
+            for (int d = sample.Length - 1; d >= 0 && ++at[d] == sample[d]; d--) at[d] = 0;
+        }
+        int parameterCount = axes.Aggregate(1, (n, a) => n * sample[a]);
+        var s = new GroupedNormStage(sets, parameters, count, parameterCount, Epsilon, Gamma, Beta, context.Batch) { Width = context.InputWidth };
         if (Trainable) (s.GammaGrad, s.BetaGrad) = (context.AddWeight(Gamma), context.AddWeight(Beta));
         stage = s;
         return true;

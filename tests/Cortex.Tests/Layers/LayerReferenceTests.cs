@@ -36,7 +36,7 @@ public class LayerReferenceTests
             "cropping2d" => new Cropping2D(Margins(a.GetProperty("cropping"))),
             "up_sampling2d" => new UpSampling2D((a.GetProperty("size")[0].GetInt32(), a.GetProperty("size")[1].GetInt32()),
                 a.GetProperty("interpolation").GetString()!),
-            "layer_normalization" => new LayerNormalization(a.GetProperty("axis").GetInt32(), Float("epsilon"), Bool("center"), Bool("scale")),
+            "layer_normalization" => new LayerNormalization([.. a.GetProperty("axis").EnumerateArray().Select(e => e.GetInt32())], Float("epsilon"), Bool("center"), Bool("scale")),
             "group_normalization" => new GroupNormalization(a.GetProperty("groups").GetInt32(), epsilon: Float("epsilon"),
                 center: Bool("center"), scale: Bool("scale")),
             var other => throw new InvalidDataException($"{name}: unknown layer {other}"),

@@ -13,7 +13,8 @@ public class NormalizationLayerTests
     public void DefaultsAndWeightsAreKeras()
     {
         var ln = new LayerNormalization();
-        Assert.Equal((-1, 1e-3f, true, true), (ln.Axis, ln.Epsilon, ln.Center, ln.Scale));
+        Assert.Equal([-1], ln.Axis);
+        Assert.Equal((1e-3f, true, true), (ln.Epsilon, ln.Center, ln.Scale));
         ln.EnsureBuilt([-1, 3, 5]);
         Assert.Equal(["gamma", "beta"], ln.Weights.Select(w => w.Name.Split('/')[^1]));
         Assert.Equal([5], ln.Gamma!.Shape);
@@ -44,9 +45,11 @@ public class NormalizationLayerTests
     [Fact]
     public void BadArgumentsAreRefusedByName()
     {
-        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new LayerNormalization(axis: 0));
-        Assert.Contains("LayerNormalization: axis cannot be the batch axis 0. Received: axis=0", e.Message);
-        e = Assert.Throws<ArgumentOutOfRangeException>(() => new LayerNormalization(epsilon: 0f));
+        var a = Assert.Throws<ArgumentException>(() => new LayerNormalization(axis: [0]));
+        Assert.Contains("LayerNormalization: axis must name distinct axes other than the batch axis 0. Received: axis=(0,)", a.Message);
+        a = Assert.Throws<ArgumentException>(() => new LayerNormalization(axis: [1, -1, 1]));
+        Assert.Equal("axis", a.ParamName);
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new LayerNormalization(epsilon: 0f));
         Assert.Equal("epsilon", e.ParamName);
         e = Assert.Throws<ArgumentOutOfRangeException>(() => new GroupNormalization(groups: 0));
         Assert.Contains("GroupNormalization: groups must be a positive integer. Received: groups=0", e.Message);
@@ -57,12 +60,12 @@ public class NormalizationLayerTests
     [Fact]
     public void WrongInputsNameTheLayerAndTheShapes()
     {
-        var e = Assert.Throws<ArgumentException>(() => new LayerNormalization(axis: 2, name: "ln").Call(Tensor.Zeros(2, 3)));
-        Assert.Contains("LayerNormalization 'ln' expects input of rank at least 2 with axis 2 other than the batch axis. Received: shape (None, 3)", e.Message);
+        var e = Assert.Throws<ArgumentException>(() => new LayerNormalization(axis: [2], name: "ln").Call(Tensor.Zeros(2, 3)));
+        Assert.Contains("LayerNormalization 'ln' expects input of rank at least 2 with axis (2,) other than the batch axis. Received: shape (None, 3)", e.Message);
         var ln = new LayerNormalization(name: "ln2");
         ln.Call(Tensor.Zeros(2, 3));
         e = Assert.Throws<ArgumentException>(() => ln.Call(Tensor.Zeros(2, 4)));
-        Assert.Contains("LayerNormalization 'ln2' expects input of rank 2 with 3 entries on axis -1. Received: shape (2, 4)", e.Message);
+        Assert.Contains("LayerNormalization 'ln2' expects input of rank 2 with sizes (3,) on axis (-1,). Received: shape (2, 4)", e.Message);
         e = Assert.Throws<ArgumentException>(() => new GroupNormalization(groups: 4, name: "gn").Call(Tensor.Zeros(2, 3, 3, 6)));
         Assert.Contains("GroupNormalization 'gn': groups=4 must divide the number of channels on axis -1. Received: shape (None, 3, 3, 6) (6 channels)", e.Message);
         var gn = new GroupNormalization(groups: 2, name: "gn2");
@@ -74,6 +77,7 @@ public class NormalizationLayerTests
     [Theory]
     [InlineData("layer")]
     [InlineData("layer_axis1")]
+    [InlineData("layer_image")]
     [InlineData("group")]
     [InlineData("group_frozen")]
     public void TrainsOnTheFusedPathWithTheTapesBits(string which)
@@ -83,7 +87,8 @@ public class NormalizationLayerTests
         Layer Make() => which switch
         {
             "layer" => new LayerNormalization(gammaInitializer: new RandomNormal(1f, 0.1f, seed: 2)),
-            "layer_axis1" => new LayerNormalization(axis: 1),
+            "layer_axis1" => new LayerNormalization(axis: [1]),
+            "layer_image" => new LayerNormalization(axis: [3, 1, 2]),
             "group" => new GroupNormalization(groups: 2, betaInitializer: new RandomNormal(0f, 0.1f, seed: 3)),
             _ => new GroupNormalization(groups: 3) { Trainable = false },
         };
@@ -96,10 +101,11 @@ public class NormalizationLayerTests
     {
         var x = Tensor.RandomNormal([40, 3, 4], seed: 5);
         var y = x.Sum(2).Sum(1) > 0f;
-        var loaded = BothPaths.FitSaveLoad(new Sequential(new Input([3, 4]), new LayerNormalization(axis: 1, epsilon: 1e-5f, center: false, name: "ln"),
+        var loaded = BothPaths.FitSaveLoad(new Sequential(new Input([3, 4]), new LayerNormalization(axis: [1], epsilon: 1e-5f, center: false, name: "ln"),
             new GroupNormalization(groups: 2, scale: false, name: "gn"), new Flatten(), new Dense(2)), x, y);
         var ln = Assert.IsType<LayerNormalization>(loaded.Layers[1]);
-        Assert.Equal((1, 1e-5f, false, true), (ln.Axis, ln.Epsilon, ln.Center, ln.Scale));
+        Assert.Equal([1], ln.Axis);
+        Assert.Equal((1e-5f, false, true), (ln.Epsilon, ln.Center, ln.Scale));
         var gn = Assert.IsType<GroupNormalization>(loaded.Layers[2]);
         Assert.Equal((2, false, true), (gn.Groups, gn.Scale, gn.Center));
     }
@@ -107,7 +113,7 @@ public class NormalizationLayerTests
     [Fact]
     public void SummaryCountsGammaAndBeta()
     {
-        var model = new Sequential(new Input([8, 8, 6]), new GroupNormalization(groups: 3), new LayerNormalization(axis: 1, center: false));
+        var model = new Sequential(new Input([8, 8, 6]), new GroupNormalization(groups: 3), new LayerNormalization(axis: [1], center: false));
         string text = model.SummaryString();
         Assert.Contains("(None, 8, 8, 6)", text);
         Assert.Contains("Total params: 20 (80.00 B)", text);   // 6 + 6 for the groups, 8 γ over axis 1

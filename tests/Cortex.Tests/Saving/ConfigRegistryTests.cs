@@ -63,7 +63,7 @@ public class ConfigRegistryTests
         ["ZeroPadding2D"] = (() => Frozen(new ZeroPadding2D(((0, 1), (2, 3)), "zp")), [2, 3, 3, 2], []),
         ["Cropping2D"] = (() => Frozen(new Cropping2D(((1, 0), (0, 2)), "cr")), [2, 4, 5, 2], []),
         ["UpSampling2D"] = (() => Frozen(new UpSampling2D((2, 3), "bilinear", "up")), [2, 3, 3, 2], []),
-        ["LayerNormalization"] = (() => Frozen(new LayerNormalization(axis: 1, epsilon: 1e-2f, center: false, scale: false,
+        ["LayerNormalization"] = (() => Frozen(new LayerNormalization(axis: [1, 2], epsilon: 1e-2f, center: false, scale: false,
             betaInitializer: new Constant(0.1f), gammaInitializer: new Constant(2f), betaRegularizer: new L2(0.1f), gammaRegularizer: new L1(0.2f), name: "ln")), [2, 3, 4], []),
         ["GroupNormalization"] = (() => Frozen(new GroupNormalization(groups: 2, axis: 1, epsilon: 1e-2f, center: false, scale: false,
             betaInitializer: new Constant(0.1f), gammaInitializer: new Constant(2f), betaRegularizer: new L2(0.1f), gammaRegularizer: new L1(0.2f), name: "gn")), [2, 4, 3], []),
