@@ -59,7 +59,7 @@ public class DistributionStrategyTests
     private static Model NewModel(bool dropout = false)
     {
         CortexRandom.SetGlobalSeed(1);
-        var model = dropout ? new Sequential(new Input([784]), new Dense(64, "relu"), new Dropout(0.3f), new Dense(10)) : Zoo.DigitsMlp();
+        var model = dropout ? new Sequential(new Input([784]), new Dense(64, "relu"), new Dropout(0.3f), new GaussianNoise(0.1f), new Dense(10)) : Zoo.DigitsMlp();
         model.Build([-1, 784]);
         model.Compile(new Adam(1e-3f), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
         return model;
@@ -241,7 +241,7 @@ public class DistributionStrategyTests
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
-    public void DropoutMasksDoNotDependOnTheNumberOfRanks(bool tape)
+    public void DropoutAndNoiseDoNotDependOnTheNumberOfRanks(bool tape)
     {
         var (x, y) = Digits(517);
         Trainer.ForceTapePath = tape;
