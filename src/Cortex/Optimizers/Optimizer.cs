@@ -199,12 +199,17 @@ public abstract class Optimizer
     /// <summary>Whether <see cref="WeightDecay"/> leaves <paramref name="variable"/> alone (<see cref="ExcludeFromWeightDecay"/>).</summary>
     private bool Excluded(Variable variable)
     {
-        // A loop, not LINQ: this runs for every variable at every step, and a lambda capturing the variable is garbage.
-        if (excludedVariables.Contains(variable)) return true;
-        foreach (string name in excludedNames)
-            if (variable.Name.Contains(name, StringComparison.Ordinal)) return true;
-        return false;
+        if (excludedVariables.Count == 0 && excludedNames.Length == 0) return false;
+        if (excludedByVariable.TryGetValue(variable, out bool excluded)) return excluded;   // decided once: no allocation per step
+        excluded = excludedVariables.Contains(variable) || NamedForExclusion(variable.Name);
+        excludedByVariable[variable] = excluded;
+        return excluded;
     }
+
+    // Apart from Excluded: a lambda there would allocate its closure on every call, before any early return.
+    private bool NamedForExclusion(string name) => excludedNames.Any(n => name.Contains(n, StringComparison.Ordinal));
+
+    private readonly Dictionary<Variable, bool> excludedByVariable = [];
 
     /// <summary>The value slot <paramref name="slot"/> starts at (Keras's initializer for it): 0 unless an optimizer
     /// says otherwise (Adagrad's accumulator).</summary>

@@ -36,6 +36,22 @@ public class SteadyStateAllocationTests
         Assert.Equal(0, probe.End - probe.Start);
     }
 
+    [Fact]
+    public void ConstrainedWeightsAndExcludedDecayAllocateNothing()
+    {
+        CortexRandom.SetGlobalSeed(1);
+        var x = Tensor.RandomNormal([4000, 20], seed: 1);
+        var y = (x.Sum(1) > 0f);
+        var model = new Sequential(new Dense(16, "relu", kernelConstraint: new Cortex.Constraints.MaxNorm(1f), biasConstraint: new Cortex.Constraints.NonNeg()), new Dense(2));
+        var opt = new AdamW(weightDecay: 0.01f);
+        opt.ExcludeFromWeightDecay(names: ["bias"]);
+        model.Compile(opt, new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        var probe = new Probe(20, 120);
+        model.Fit(x, y, epochs: 1, batchSize: 32, verbose: 0, callbacks: [probe]);
+        Assert.True(Trainer.LastFitFused);
+        Assert.Equal(0, probe.End - probe.Start);
+    }
+
     [Theory]
     [InlineData("adagrad")]
     [InlineData("adadelta")]
