@@ -19,6 +19,11 @@ public abstract class Callback
     /// <summary>The model being trained (set when Fit starts).</summary>
     public Model? Model { get; private set; }
 
+    /// <summary>Whether, in distributed training (<see cref="DistributionStrategy"/>), only rank 0 runs this callback:
+    /// true for callbacks that write files (<see cref="ModelCheckpoint"/>, <see cref="CsvLogger"/>), false for those that
+    /// steer training (<see cref="EarlyStopping"/>, schedules), which every rank must run alike on the global logs.</summary>
+    public virtual bool ChiefOnly => false;
+
     internal void SetModel(Model model) => Model = model;
 
     /// <summary>Called once before the first epoch.</summary>
@@ -108,6 +113,9 @@ public sealed class EarlyStopping(string monitor = "val_loss", int patience = 0,
 /// <example><code>new ModelCheckpoint("best.cortex", saveBestOnly: true)</code></example>
 public sealed class ModelCheckpoint(string path, string monitor = "val_loss", bool saveBestOnly = false, string mode = "auto") : Callback
 {
+    /// <inheritdoc/>
+    public override bool ChiefOnly => true;
+
     private readonly bool minimize = Minimizes(monitor, mode);
     private float best;
 
@@ -226,6 +234,9 @@ public sealed class TerminateOnNaN : Callback
 /// <example><code>new CsvLogger("history.csv")</code></example>
 public sealed class CsvLogger(string path, char separator = ',', bool append = false) : Callback
 {
+    /// <inheritdoc/>
+    public override bool ChiefOnly => true;
+
     private List<string>? keys;
     private readonly System.Text.StringBuilder text = new();
 

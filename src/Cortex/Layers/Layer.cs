@@ -345,6 +345,14 @@ public abstract class Layer
     internal virtual CortexRandom? Generator => null;
 
     /// <summary>
+    /// In data-parallel training, the part of the step's global batch this thread trains on (its first row and the
+    /// global batch's row count), set by the trainer around each step; null otherwise. A layer that draws random
+    /// numbers per row (Dropout, SpatialDropout2D, GaussianNoise) draws them for the whole global batch, as one process would, and keeps its rows' part,
+    /// so that training does not depend on the number of ranks.
+    /// </summary>
+    [ThreadStatic] internal static (int First, int GlobalRows)? TrainingShard;
+
+    /// <summary>
     /// Returns a layer to its unbuilt state (no weights, no build shape), so that a Fit whose input checks fail leaves a
     /// model that was unbuilt unbuilt. Typed weight properties (<c>Dense.Kernel</c>) are replaced at the next build.
     /// </summary>

@@ -63,6 +63,15 @@ public sealed class AutoAccuracy : Metric
 
     /// <inheritdoc/>
     public override void ResetState() => resolved?.ResetState();
+
+    // Every accuracy it resolves to is a Mean (total, count); before the first batch the state is zeros.
+    internal override int ReducibleStateLength => 2;
+
+    internal override void ExchangeState(Span<double> state, bool write)
+    {
+        if (resolved != null) resolved.ExchangeState(state, write);
+        else if (!write) state.Clear();
+    }
 }
 
 /// <summary>

@@ -42,6 +42,14 @@ public abstract class Metric
     /// <summary>Forgets all batches.</summary>
     public abstract void ResetState();
 
+    /// <summary>The length of the additive state that distributed training sums over the ranks at the end of an epoch
+    /// (a mean's total and count), so that the metric is global; 0 for a metric whose state does not add up that way
+    /// (it then reports each rank's own value).</summary>
+    internal virtual int ReducibleStateLength => 0;
+
+    /// <summary>Reads (<paramref name="write"/> false: state into <paramref name="state"/>) or writes the additive state.</summary>
+    internal virtual void ExchangeState(Span<double> state, bool write) { }
+
     /// <summary>The constructor arguments, Keras-named (<c>name</c>, …), for saving (see <see cref="ConfigRegistry"/>).</summary>
     public virtual Dictionary<string, object?> GetConfig() => ConfigRegistry.GetConfig(this);
 
@@ -199,6 +207,14 @@ public class Mean : Metric
 
     /// <inheritdoc/>
     public override float Result() => (float)(total / count);
+
+    internal override int ReducibleStateLength => 2;
+
+    internal override void ExchangeState(Span<double> state, bool write)
+    {
+        if (write) (total, count) = (state[0], state[1]);
+        else (state[0], state[1]) = (total, count);
+    }
 
     /// <inheritdoc/>
     public override void ResetState() => total = count = 0;

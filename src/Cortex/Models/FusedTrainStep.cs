@@ -163,7 +163,8 @@ internal sealed class FusedTrainStep
     /// (or, when null, the contiguous rows from <paramref name="start"/>). Returns the batch loss; with
     /// <paramref name="skipUpdateIfNotFinite"/> a NaN or infinite loss is returned before anything is updated.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public float Step(Tensor x, Tensor y, ReadOnlySpan<int> rows, int start, int count, bool skipUpdateIfNotFinite = false)
+    public float Step(Tensor x, Tensor y, ReadOnlySpan<int> rows, int start, int count, bool skipUpdateIfNotFinite = false,
+        DistributionStrategy? distribution = null, float share = 1f)
     {
         // Gather the batch into the input and label buffers.
         ReadOnlySpan<float> xs = x.AsSpan(), ys = y.AsSpan();
@@ -195,10 +196,12 @@ internal sealed class FusedTrainStep
         {
             float[] stageInput = i == 0 ? xBuffer : stages[i - 1].Output;
             float[]? inputGrad = i > firstTrainable ? stages[i - 1].OutputGrad : null;
-            if (i == firstTrainable && variables.Count > 1 && stages[i].TryBackwardAndUpdate(stageInput, count, model.Optimizer!))
+            // Distributed, every gradient must be summed over the ranks before any update: no piecewise update.
+            if (distribution == null && i == firstTrainable && variables.Count > 1 && stages[i].TryBackwardAndUpdate(stageInput, count, model.Optimizer!))
                 piecewise = true;
             else stages[i].Backward(stageInput, inputGrad, count);
         }
+        distribution?.AllReduceGradients(gradients, share);
         model.Optimizer!.ApplyGradients(piecewise ? gradientsButFirst : gradients, variables);
 
         if (metrics.Count > 0)

@@ -423,8 +423,75 @@ public abstract partial class Model
         return EvaluateCore(x, y, sampleWeight, batchSize, verbose, prefix: "");
     }
 
-    private Dictionary<string, float> EvaluateCore(Tensor[] x, Tensor[] y, Tensor? weights, int batchSize, int verbose, string prefix)
+    /// <summary>
+    /// Evaluate in data-parallel training: each rank evaluates its slice of the rows (see
+    /// <see cref="DistributionStrategy.Shard"/>) and the loss's and metrics' totals and counts are summed over the
+    /// ranks, so every rank returns the logs of the whole data set, as one process would compute them.
+    /// </summary>
+    /// <param name="x">Inputs (every rank passes all of them).</param>
+    /// <param name="y">Targets with as many rows as <paramref name="x"/>.</param>
+    /// <param name="distribution">The processes evaluating together.</param>
+    /// <param name="batchSize">Samples per batch on each rank.</param>
+    /// <example><code>var logs = model.Evaluate(xTest, yTest, dist);   // the same on every rank</code></example>
+    /// <exception cref="InvalidOperationException">The model is not compiled, or another thread is training or changing it.</exception>
+    /// <exception cref="ArgumentException">The rows or shapes do not fit the model.</exception>
+    public Dictionary<string, float> Evaluate(Tensor x, Tensor y, DistributionStrategy distribution, int batchSize = 32)
     {
+        ArgumentNullException.ThrowIfNull(distribution);
+        using var use = UseToRead("Evaluate");
+        RequireCompiled("Evaluate");
+        CheckXY("Evaluate", [x], [y]);
+        CheckBatchSize(batchSize);
+        RollBackBuildOnFailure(() =>
+        {
+            EnsureBuiltFor([x]);
+            CheckLabels("Evaluate", [y]);
+            return true;
+        });
+        return EvaluateCore([x], [y], null, batchSize, 0, "", distribution);
+    }
+
+    /// <summary>
+    /// Predict in data-parallel training: each rank predicts its slice of the rows and the slices are gathered, so
+    /// every rank returns the predictions for all of <paramref name="x"/>, in order.
+    /// </summary>
+    /// <param name="x">Inputs (every rank passes all of them).</param>
+    /// <param name="distribution">The processes predicting together.</param>
+    /// <param name="batchSize">Samples per batch on each rank.</param>
+    /// <example><code>Tensor logits = model.Predict(xTest, dist);</code></example>
+    /// <exception cref="ArgumentException">The input's shape does not fit the model.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is training or changing the model.</exception>
+    public Tensor Predict(Tensor x, DistributionStrategy distribution, int batchSize = 32)
+    {
+        ArgumentNullException.ThrowIfNull(x);
+        ArgumentNullException.ThrowIfNull(distribution);
+        CheckBatchSize(batchSize);
+        if (x.Rank == 0 || x.ShapeRef[0] == 0) throw new ArgumentException($"Predict: x needs at least one row. Received: shape {ShapeUtil.Format(x.ShapeRef)}", nameof(x));
+        using var use = UseToRead("Predict");
+        int n = x.ShapeRef[0];
+        var (start, count) = distribution.Shard(0, n);
+        Tensor one = Forward(x.Slice(0, 1)); // the output's shape; a rank with no rows still adds its zeros
+        int width = one.Size;
+        var all = Tensor.Zeros([n, .. one.ShapeRef.AsSpan(1)]);
+        if (count > 0)
+        {
+            var mine = count <= batchSize ? Forward(x.Slice(start, count)) : PredictBatches([x.Slice(start, count)], batchSize, 0)[0];
+            mine.AsSpan().CopyTo(all.Span.Slice(start * width));
+        }
+        distribution.AllReduceSum(all.Span); // a gather: every row is non-zero on one rank only, and x + 0 is exact
+        return all;
+    }
+
+    /// <summary>The loss and metrics of <paramref name="x"/>: with a <paramref name="distribution"/>, this rank's slice
+    /// of the rows, the totals then summed over the ranks.</summary>
+    private Dictionary<string, float> EvaluateCore(Tensor[] x, Tensor[] y, Tensor? weights, int batchSize, int verbose, string prefix,
+        DistributionStrategy? distribution = null)
+    {
+        if (distribution != null)
+        {
+            var (first, count) = distribution.Shard(0, x[0].ShapeRef[0]);
+            (x, y, weights) = (Rows(x, first, count), Rows(y, first, count), weights?.Slice(first, count));
+        }
         var lossMean = new RunningMean();
         var heads = MakeHeads();
         int n = x[0].ShapeRef[0];
@@ -448,6 +515,7 @@ public abstract partial class Model
             lossMean.UpdateState(loss + reg, len);
             progress.Update(step + 1, () => Logs(lossMean, heads, ""));
         }
+        distribution?.SumOverRanks(lossMean, heads);
         var logs = Logs(lossMean, heads, prefix);
         progress.Finish(logs);
         return logs;
@@ -536,20 +604,81 @@ public abstract partial class Model
         IReadOnlyDictionary<int, float>? classWeight = null)
     {
         using var use = Use("Fit", exclusive: true);
+        return FitCore(x, y, epochs, batchSize, shuffle, validationSplit, validationData, callbacks, verbose, cancellationToken, sampleWeight, classWeight, null, 0);
+    }
+
+    /// <summary>
+    /// Data-parallel training: this process trains one replica of the model under <paramref name="distribution"/>
+    /// (e.g. <c>Cortex.Distributed</c>'s <c>MpiDataParallel</c>, one process per rank). Every rank starts from rank 0's
+    /// weights, shuffles the rows alike, trains on its fixed slice of each global batch of <paramref name="batchSize"/>
+    /// rows, and sums the gradients with the other ranks before each update, weighting each rank's mean gradient by
+    /// its share of the batch — so the update is the one a single process makes on the whole batch, and every rank
+    /// makes it. Loss and metrics in the logs and the history are global (summed totals and counts, not averaged
+    /// averages); rank 0 alone prints progress and runs <see cref="Callback.ChiefOnly"/> callbacks (checkpoints).
+    /// </summary>
+    /// <remarks>
+    /// <para>Results do not depend on the number of ranks, up to float rounding: the gradient sums are taken in a
+    /// different order (about 1e-7 relative per step). One rank gives the bits of the plain
+    /// <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>.
+    /// Dropout draws the global batch's mask on every rank and keeps the rank's rows, so it does not depend on the
+    /// number of ranks either (unless a batch has fewer rows than there are ranks: a rank without rows draws nothing).
+    /// BatchNormalization's moving statistics are each rank's own (from its slice of the batch).</para>
+    /// <para>To resume from a checkpoint saved at the end of epoch <c>k</c> (it holds the optimizer's state), load it,
+    /// seed as before, and pass <paramref name="initialEpoch"/> = k: the shuffles of the first k epochs are replayed,
+    /// so the run continues to the weights an uninterrupted one reaches.</para>
+    /// </remarks>
+    /// <param name="x">Inputs, samples along the first axis (every rank passes all of them).</param>
+    /// <param name="y">Targets with as many rows as <paramref name="x"/>.</param>
+    /// <param name="distribution">The processes training together.</param>
+    /// <param name="epochs">The epoch to stop after (as Keras, counted from 0, not from <paramref name="initialEpoch"/>).</param>
+    /// <param name="batchSize">Rows per global batch, split across the ranks.</param>
+    /// <param name="shuffle">Reshuffle the training rows before each epoch (alike on every rank).</param>
+    /// <param name="initialEpoch">The epoch to start at (Keras's <c>initial_epoch</c>), to resume a run.</param>
+    /// <param name="validationData">Validation inputs and targets, evaluated by every rank at the end of each epoch.</param>
+    /// <param name="callbacks">Hooks run at epoch and batch boundaries.</param>
+    /// <param name="verbose">0 silent, 1 progress bar, 2 one line per epoch (rank 0 only).</param>
+    /// <param name="cancellationToken">Stops training between batches; cancel it on every rank alike.</param>
+    /// <returns>The global per-epoch loss and metrics.</returns>
+    /// <example><code>using var dist = MpiDataParallel.Initialize();
+    /// CortexRandom.SetGlobalSeed(7);
+    /// var model = Zoo.DigitsMlp();   // same seed, same weights, on every rank
+    /// model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+    /// model.Fit(x, y, dist, epochs: 5, batchSize: 64);</code></example>
+    /// <exception cref="InvalidOperationException">The model is not compiled or is used by another thread, or the
+    /// replicas' weights differ (checked every <see cref="DistributionStrategy.CheckReplicasEvery"/> steps).</exception>
+    /// <exception cref="ArgumentException">Bad data, as for the plain Fit.</exception>
+    public History Fit(Tensor x, Tensor y, DistributionStrategy distribution, int epochs = 1, int batchSize = 32, bool shuffle = true,
+        int initialEpoch = 0, (Tensor X, Tensor Y)? validationData = null, IEnumerable<Callback>? callbacks = null, int verbose = 1,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(distribution);
+        if (initialEpoch < 0 || initialEpoch > epochs)
+            throw new ArgumentOutOfRangeException(nameof(initialEpoch), $"Fit: initialEpoch must be in [0, epochs = {epochs}]. Received: {initialEpoch}");
+        using var use = Use("Fit", exclusive: true);
+        return FitCore([x], [y], epochs, batchSize, shuffle, 0f, validationData is { } v ? ([v.X], [v.Y]) : null, callbacks,
+            distribution.IsChief ? verbose : 0, cancellationToken, null, null, distribution, initialEpoch);
+    }
+
+    private History FitCore(Tensor[] x, Tensor[] y, int epochs, int batchSize, bool shuffle, float validationSplit,
+        (Tensor[] X, Tensor[] Y)? validationData, IEnumerable<Callback>? callbacks, int verbose, CancellationToken cancellationToken,
+        Tensor? sampleWeight, IReadOnlyDictionary<int, float>? classWeight, DistributionStrategy? distribution, int initialEpoch)
+    {
         var (xTrain, yTrain, wTrain, xVal, yVal, wVal) = RollBackBuildOnFailure(() => PrepareFit(x, y, epochs, batchSize, validationSplit, validationData, sampleWeight, classWeight));
 
         var history = new History();
-        var cbs = new List<Callback>(callbacks ?? []) { history };
+        var cbs = new List<Callback>((callbacks ?? []).Where(cb => distribution == null || distribution.IsChief || !cb.ChiefOnly)) { history };
         foreach (var cb in cbs) cb.SetModel(this);
         StopTraining = false;
-        var trainer = new Trainer(this, xTrain, yTrain, wTrain, batchSize, shuffle);
+        distribution?.BroadcastVariables(Variables);
+        var trainer = new Trainer(this, xTrain, yTrain, wTrain, batchSize, shuffle, distribution);
+        trainer.SkipEpochs(initialEpoch);
         foreach (var cb in cbs) cb.OnTrainBegin();
-        for (int epoch = 0; epoch < epochs && !StopTraining && !cancellationToken.IsCancellationRequested; epoch++)
+        for (int epoch = initialEpoch; epoch < epochs && !StopTraining && !cancellationToken.IsCancellationRequested; epoch++)
         {
             foreach (var cb in cbs) cb.OnEpochBegin(epoch);
             if (verbose == 1) Console.WriteLine($"Epoch {epoch + 1}/{epochs}");
             var logs = trainer.RunEpoch(verbose, cbs, cancellationToken);
-            if (xVal != null) foreach (var kv in EvaluateCore(xVal, yVal!, wVal, batchSize, 0, "val_")) logs[kv.Key] = kv.Value;
+            if (xVal != null) foreach (var kv in EvaluateCore(xVal, yVal!, wVal, batchSize, 0, "val_", distribution)) logs[kv.Key] = kv.Value;
             trainer.Progress?.Finish(logs);
             foreach (var cb in cbs) cb.OnEpochEnd(epoch, logs);
         }

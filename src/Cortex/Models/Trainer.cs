@@ -14,6 +14,13 @@ internal sealed class RunningMean
     public float Result() => weight == 0 ? 0f : (float)(sum / weight);
 
     public void Reset() { sum = 0; weight = 0; }
+
+    /// <summary>Reads (<paramref name="write"/> false) or writes the running sum and weight (distributed training sums them over ranks).</summary>
+    public void ExchangeState(Span<double> state, bool write)
+    {
+        if (write) (sum, weight) = (state[0], state[1]);
+        else (state[0], state[1]) = (sum, weight);
+    }
 }
 
 /// <summary>Runs the epochs of <see cref="Model.Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>: shuffling, mini-batches, the tape, the optimizer step, the running metrics.</summary>
@@ -33,9 +40,13 @@ internal sealed class Trainer
     private readonly Func<Dictionary<string, float>> logs;
     private readonly Dictionary<string, float> batchLogs = []; // refilled after every step: no garbage per step
     private int epochsRun;
+    private readonly DistributionStrategy? distribution; // null: this process trains alone
+    private readonly Tensor?[]? zeroGradients; // a rank with no rows in a short last batch adds zeros to the sum
+    private int stepsRun;
 
-    public Trainer(Model model, Tensor[] x, Tensor[] y, Tensor? sampleWeight, int batchSize, bool shuffle)
+    public Trainer(Model model, Tensor[] x, Tensor[] y, Tensor? sampleWeight, int batchSize, bool shuffle, DistributionStrategy? distribution = null)
     {
+        this.distribution = distribution;
         this.model = model;
         this.x = x;
         this.y = y;
@@ -61,6 +72,18 @@ internal sealed class Trainer
         model.TrainingPath = fused != null ? "fused" : $"tape: {reason}";
         LastFitFused = fused != null;
         logs = () => batchLogs; // made once: a lambda per step would be garbage per step
+        if (distribution != null) zeroGradients = [.. (fused?.Variables ?? variables).Select(v => Tensor.Zeros(v.ShapeRef))];
+    }
+
+    /// <summary>Replays the shuffles of the first <paramref name="epochs"/> epochs without training, so that a run
+    /// resumed at an epoch sees the rows in the order an uninterrupted run would.</summary>
+    public void SkipEpochs(int epochs)
+    {
+        for (int e = 0; e < epochs; e++)
+        {
+            if (shuffle) rng.Shuffle(order);
+            epochsRun++;
+        }
     }
 
     /// <summary>Makes Fit on this thread use the GradientTape step even where the fused one applies (tests compare the two).</summary>
@@ -87,25 +110,58 @@ internal sealed class Trainer
         }
         Progress = new ProgressBar(verbose, steps);
         var optimizer = model.Optimizer!;
-        for (int step = 0; step < steps && !cancel.IsCancellationRequested; step++)
+        try
         {
-            int start = step * batchSize, len = Math.Min(batchSize, n - start);
-            bool first = epochsRun == 0 && step == 0;
-            foreach (var cb in callbacks) cb.OnTrainBatchBegin(step);
-            if (fused != null)
+            for (int step = 0; step < steps && !cancel.IsCancellationRequested; step++)
             {
-                float l = fused.Step(x[0], y[0], shuffle ? order.AsSpan(start, len) : default, start, len, skipUpdateIfNotFinite: first);
-                if (first && !float.IsFinite(l)) throw NotFiniteFirstLoss(l);
-                loss.UpdateState(l, len);
+                int start = step * batchSize, len = Math.Min(batchSize, n - start);
+                bool first = epochsRun == 0 && step == 0;
+                foreach (var cb in callbacks) cb.OnTrainBatchBegin(step);
+                // Distributed: this rank's slice of the global batch, its mean gradient weighted by its share of the rows.
+                int globalLen = len, globalStart = start;
+                if (distribution != null)
+                {
+                    (start, len) = distribution.Shard(start, len);
+                    Layers.Layer.TrainingShard = (start - globalStart, globalLen);
+                }
+                float share = (float)len / globalLen;
+                if (len == 0) RemoteOnlyStep(optimizer);
+                else if (fused != null)
+                {
+                    float l = fused.Step(x[0], y[0], shuffle ? order.AsSpan(start, len) : default, start, len, skipUpdateIfNotFinite: first, distribution, share);
+                    if (first && !float.IsFinite(l)) throw NotFiniteFirstLoss(l);
+                    loss.UpdateState(l, len);
+                }
+                else TapeStep(start, len, optimizer, first, share);
+                Layers.Layer.TrainingShard = null;
+                stepsRun++;
+                if (distribution is { CheckReplicasEvery: > 0 } d && stepsRun % d.CheckReplicasEvery == 0) d.CheckReplicasEqual(variables, epochsRun, step + 1);
+                RefillBatchLogs();
+                Progress.Update(step + 1, logs);
+                foreach (var cb in callbacks) cb.OnTrainBatchEnd(step, batchLogs);
+                if (model.StopTraining) break; // as Keras: a callback can end the epoch at any batch (TerminateOnNaN)
             }
-            else TapeStep(start, len, optimizer, first);
-            RefillBatchLogs();
-            Progress.Update(step + 1, logs);
-            foreach (var cb in callbacks) cb.OnTrainBatchEnd(step, batchLogs);
-            if (model.StopTraining) break; // as Keras: a callback can end the epoch at any batch (TerminateOnNaN)
+        }
+        finally
+        {
+            Layers.Layer.TrainingShard = null; // also when a step throws: a later Fit on this thread is not sharded
+        }
+        if (distribution != null)
+        {
+            distribution.CheckReplicasEqual(variables, epochsRun, steps);
+            distribution.SumOverRanks(loss, heads);
         }
         epochsRun++;
         return Model.Logs(loss, heads, "");
+    }
+
+    /// <summary>A step on a rank that has no rows of a short last batch (fewer rows than ranks): it adds zeros to the
+    /// gradient sum and makes the same update as the others.</summary>
+    private void RemoteOnlyStep(Optimizers.Optimizer optimizer)
+    {
+        foreach (var g in zeroGradients!) g!.Span.Clear();
+        distribution!.AllReduceGradients(zeroGradients, 1f);
+        optimizer.ApplyGradients(zeroGradients, fused?.Variables ?? variables);
     }
 
     /// <summary>The epoch's running loss and metrics after a step, written into the one dictionary batch callbacks get.</summary>
@@ -129,7 +185,7 @@ internal sealed class Trainer
 
     /// <summary>The general step: forward on a GradientTape, loss plus regularisation, gradients, optimizer update
     /// (not made when <paramref name="first"/> and the loss is not finite: see <see cref="NotFiniteFirstLoss"/>).</summary>
-    private void TapeStep(int start, int len, Optimizers.Optimizer optimizer, bool first)
+    private void TapeStep(int start, int len, Optimizers.Optimizer optimizer, bool first, float share)
     {
         Tensor[] xb = Batch(x, start, len), yb = Batch(y, start, len);
         Tensor? wb = sampleWeight == null ? null : Batch([sampleWeight], start, len)[0]; // the labels' rows
@@ -149,6 +205,7 @@ internal sealed class Trainer
         }
         float value = total.Item();
         if (first && !float.IsFinite(value)) throw NotFiniteFirstLoss(value);
+        distribution?.AllReduceGradients(grads, share);
         optimizer.ApplyGradients(grads, variables);
         loss.UpdateState(value, len);
         for (int k = 0; k < heads.Length; k++)
