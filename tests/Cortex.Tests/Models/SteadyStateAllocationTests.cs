@@ -132,4 +132,19 @@ public class SteadyStateAllocationTests
         Assert.True(Trainer.LastFitFused);
         Assert.Equal(0, probe.End - probe.Start);
     }
+
+    [Fact]
+    public void ConvolutionVariantStepsAllocateNothing()
+    {
+        var x = Tensor.RandomNormal([1600, 6, 6, 2], seed: 3);
+        var y = x.Slice(0, 1, axis: 3).Sum(2).Sum(1).Reshape(-1) > 0f;
+        var model = new Sequential(new Input([6, 6, 2]), new DepthwiseConv2D(3, padding: "same", depthMultiplier: 2, activation: "relu"),
+            new Conv2D(4, 3, strides: 2, groups: 2), new Conv2DTranspose(3, 3, strides: 2, padding: "same", activation: "relu"),
+            new SeparableConv2D(2, 3, depthMultiplier: 3), new DepthwiseConv2D(2), new Flatten(), new Dense(2));
+        model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true));
+        var probe = new Probe(10, 40);
+        model.Fit(x, y, epochs: 1, batchSize: 32, verbose: 0, callbacks: [probe]);
+        Assert.True(Trainer.LastFitFused);
+        Assert.Equal(0, probe.End - probe.Start);
+    }
 }
