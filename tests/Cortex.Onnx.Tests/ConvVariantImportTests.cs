@@ -1,0 +1,66 @@
+using System.Text.Json;
+using Cortex.Layers;
+
+namespace Cortex.Onnx.Tests;
+
+/// <summary>
+/// PyTorch's grouped, depthwise and transposed convolutions exported by torch.onnx
+/// (tests/reference/make_onnx_conv_variants_reference.py) import as Conv2D(groups), DepthwiseConv2D and Conv2DTranspose
+/// and predict what PyTorch computed; a transposed convolution no Keras padding reproduces is refused naming the node.
+/// </summary>
+public class ConvVariantImportTests
+{
+    private static readonly Dictionary<string, JsonElement> Cases = LoadCases();
+
+    private static Dictionary<string, JsonElement> LoadCases()
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "reference", "onnx_conv_variants_import.json")));
+        return doc.RootElement.GetProperty("cases").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!, c => c.Clone());
+    }
+
+    private static Tensor ToTensor(JsonElement e) =>
+        Tensor.FromArray([.. e.GetProperty("data").EnumerateArray().Select(v => v.GetSingle())], [.. e.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32())]);
+
+    private static string PathOf(string name) => Path.Combine(AppContext.BaseDirectory, "reference", "onnx", $"{name}.onnx");
+
+    public static TheoryData<string> PyTorchModels => [.. Cases.Where(c => c.Value.GetProperty("runs").GetBoolean()).Select(c => c.Key)];
+
+    [Theory]
+    [MemberData(nameof(PyTorchModels))]
+    public void PyTorchExportsPredictWhatPyTorchComputed(string name)
+    {
+        var model = OnnxImporter.Load(PathOf(name));
+        var c = Cases[name];
+        ExportTests.AssertClose(ToTensor(c.GetProperty("output")).ToArray(), model.Predict(ToTensor(c.GetProperty("input"))).ToArray(), name);
+    }
+
+    [Fact]
+    public void GroupsBecomeDepthwiseOrGroupedConvolutions()
+    {
+        var model = OnnxImporter.Load(PathOf("conv_groups"));
+        var depthwise = model.Layers.OfType<DepthwiseConv2D>().ToList();
+        Assert.Equal([(2, "relu", true), (1, "linear", false)], depthwise.Select(d => (d.DepthMultiplier, d.Activation.Name, d.UseBias)));
+        Assert.Equal([3, 3, 4, 2], depthwise[0].Kernel!.Shape);
+        var grouped = Assert.Single(model.Layers.OfType<Conv2D>());
+        Assert.Equal((2, 6, "same", "tanh"), (grouped.Groups, grouped.Filters, grouped.Padding, grouped.Activation.Name));
+        Assert.Equal([3, 3, 4, 6], grouped.Kernel!.Shape);
+    }
+
+    [Fact]
+    public void TransposedConvolutionsFindTheirKerasPadding()
+    {
+        var model = OnnxImporter.Load(PathOf("conv_transpose"));
+        var t = model.Layers.OfType<Conv2DTranspose>().ToList();
+        Assert.Equal([("same", 2, 4), ("valid", 2, 2), ("same", 1, 3)], t.Select(l => (l.Padding, l.Strides.Height, l.KernelSize.Width)));
+        Assert.All(t, l => Assert.Null(l.OutputPadding));
+        Assert.Equal([4, 4, 4, 3], t[0].Kernel!.Shape);   // (kh, kw, filters, input channels)
+    }
+
+    [Fact]
+    public void ATransposedConvolutionKerasCannotPadIsRefusedNamingTheNode()
+    {
+        var e = Assert.Throws<NotSupportedException>(() => OnnxImporter.Load(PathOf("conv_transpose_offset")));
+        Assert.Contains("(ConvTranspose, opset 17)", e.Message);
+        Assert.Contains("pads (1, 1, 1, 1) and output_padding (1, 1), which match no Keras padding for a 3×3 input", e.Message);
+    }
+}
