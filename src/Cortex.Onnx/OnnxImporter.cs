@@ -152,6 +152,7 @@ internal sealed partial class ChainReader
         public Tensor? Bias;
         public ActivationFunction Activation = ActivationFunction.Linear;
         public Func<ActivationFunction, bool, Layer>? Make; // (activation, useBias) → the layer
+        public Layer? After;                                 // a weightless layer that follows it (a transposed convolution's crop)
     }
 
     public ChainReader(ModelProto model, string source)
@@ -684,8 +685,10 @@ internal sealed partial class ChainReader
 
     /// <summary>
     /// ConvTranspose on images as Keras's Conv2DTranspose: the (C, F, kh, kw) kernel is Keras's (kh, kw, F, C), and the
-    /// node's output size and leading pads must be those of "valid" or "same", with or without an outputPadding (each
-    /// combination is tried, the plain ones first), or the node is refused.
+    /// padding is the Keras "valid" or "same", with or without an outputPadding, that gives the node's output size and
+    /// leading pads (each combination is tried, the plain ones first). Pads no Keras padding gives (PyTorch's k 3, s 2,
+    /// p 1, output_padding 1 starts one pixel further in than "same") become "valid" with the node's output_padding and a
+    /// Cropping2D of the pads after it (an activation folded into the layer commutes with the crop).
     /// </summary>
     private void ConvTranspose(NodeProto node)
     {
@@ -712,7 +715,15 @@ internal sealed partial class ChainReader
         {
             var win = t.Window([1, .. shape[1..]]);
             return wanted.SequenceEqual([win.H, win.W, win.PadTop, win.PadLeft]);
-        }) ?? throw Unsupported(node, $"pads ({string.Join(", ", pads)}) and output_padding ({string.Join(", ", extra)}), which match no Keras padding for a {shape[1]}×{shape[2]} input");
+        });
+        Layer? crop = null;
+        if (match == null)
+        {
+            if (pads.Any(p => p < 0) || extra[0] < 0 || extra[1] < 0 || extra[0] >= stride.Height || extra[1] >= stride.Width || wanted[0] < 1 || wanted[1] < 1)
+                throw Unsupported(node, $"pads ({string.Join(", ", pads)}) and output_padding ({string.Join(", ", extra)}), which match no Keras padding for a {shape[1]}×{shape[2]} input");
+            match = new Conv2DTranspose(f, size, stride, "valid", ((int)extra[0], (int)extra[1]), dilation);
+            crop = new Cropping2D(new Margins2D((int)pads[0], (int)pads[2], (int)pads[1], (int)pads[3]));
+        }
         var kernel = Tensor.FromArray(w, [c, f, kh, kw]).Transpose(2, 3, 1, 0); // (C, F, kh, kw) → (kh, kw, F, C)
         Tensor? bias = node.Input.Count > 2 && node.Input[2] != "" ? Tensor.FromArray(Constant(node, 2).Data) : null;
         Flush();
@@ -720,6 +731,7 @@ internal sealed partial class ChainReader
         {
             Bias = bias,
             Make = (act, useBias) => new Conv2DTranspose(f, size, stride, match.Padding, match.OutputPadding, dilation, act, useBias),
+            After = crop,
         };
     }
 
@@ -1003,6 +1015,7 @@ internal sealed partial class ChainReader
         pending = null;
         var layer = p.Make!(p.Activation, p.Bias != null);
         Add(layer, p.Bias == null ? [p.Kernel] : [p.Kernel, p.Bias]);
+        if (p.After != null) Add(p.After, []);
     }
 
     private void Add(Layer layer, Tensor[] values)
