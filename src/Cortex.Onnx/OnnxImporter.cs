@@ -14,7 +14,8 @@ namespace Cortex.Onnx;
 /// <para>Imports graphs that are a chain of the ops <c>torch.onnx.export</c> writes for PyTorch's usual modules, and
 /// those <see cref="OnnxExporter"/> writes: Gemm and MatMul (+ Add) as Dense; Conv as Conv2D (pads that are Keras's
 /// "valid" or "same"; <c>group</c> as Conv2D's groups, or DepthwiseConv2D with one input channel per group);
-/// ConvTranspose as Conv2DTranspose (sizes that are Keras's "valid" or "same", with or without outputPadding); MaxPool and AveragePool; GlobalAveragePool; BatchNormalization (inference form); Flatten;
+/// ConvTranspose as Conv2DTranspose (Keras's "valid" or "same", with or without outputPadding; other pads as "valid"
+/// and a Cropping2D); MaxPool and AveragePool; GlobalAveragePool; BatchNormalization (inference form); Flatten;
 /// Reshape with a constant shape; Transpose; Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softplus, Softmax on the
 /// last (channel) axis, Pad with zeros as ZeroPadding2D, Slice as Cropping2D, Resize by whole factors as UpSampling2D,
 /// LayerNormalization over the last axis, Clip(0, 6) as relu6, Clip(0, max) and Cortex's Where form as the ReLU layer, x·Sigmoid(x) as silu, Softsign or x/(1 + |x|) as softsign, HardSigmoid (α 1/6, β ½) as hard_sigmoid,
