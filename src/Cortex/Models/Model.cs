@@ -7,7 +7,7 @@ using Cortex.Optimizers;
 namespace Cortex.Models;
 
 /// <summary>
-/// A trainable stack of layers with Keras's workflow: <see cref="Compile(Optimizer, Loss, IEnumerable{string}, IEnumerable{string})"/>, <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>,
+/// A trainable stack of layers with Keras's workflow: <see cref="Compile(Optimizer, Loss, IEnumerable{string}, IEnumerable{string})"/>, <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/>,
 /// <see cref="Evaluate(Tensor, Tensor, int, int, Tensor)"/>, <see cref="Predict(Tensor, int, int)"/>, <see cref="Summary"/>, <see cref="Save"/> and <see cref="Load"/>.
 /// </summary>
 /// <example>
@@ -21,7 +21,7 @@ namespace Cortex.Models;
 /// <remarks>
 /// <para><b>Threads.</b> Separate models train and predict on separate threads at the same time. One model may be read
 /// by several threads at once — <see cref="Call(Tensor, bool)"/>, <see cref="Predict(Tensor, int, int)"/>, <see cref="Evaluate(Tensor, Tensor, int, int, Tensor)"/>,
-/// <see cref="GetWeights"/>, <see cref="Save"/> — but while a thread changes it (<see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>,
+/// <see cref="GetWeights"/>, <see cref="Save"/> — but while a thread changes it (<see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/>,
 /// <see cref="SetWeights"/>, <see cref="Compile(Optimizer, Loss, IEnumerable{string}, IEnumerable{string})"/>, <see cref="Sequential.Add"/>,
 /// <see cref="Sequential.Pop"/>, <see cref="Build"/>, or a first call that builds it), any use from another thread throws
 /// an <see cref="InvalidOperationException"/> naming the model and the operation, rather than computing with
@@ -64,7 +64,7 @@ public abstract partial class Model
     public Optimizer? Optimizer { get; private set; }
 
     /// <summary>
-    /// How the last <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/> trained: <c>"fused"</c> (every layer ran its allocation-free stage) or
+    /// How the last <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/> trained: <c>"fused"</c> (every layer ran its allocation-free stage) or
     /// <c>"tape: …"</c> with the reason, e.g. <c>"tape: Dense 'dense_2' has a regularizer"</c>; null before any Fit.
     /// Both paths give the same results; the fused one is faster and allocates nothing per step.
     /// </summary>
@@ -112,7 +112,7 @@ public abstract partial class Model
     /// <summary>The metric names given to Compile.</summary>
     public IReadOnlyList<string> MetricNames { get; private set; } = [];
 
-    /// <summary>Set by a callback to end <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>: after the current batch when set at a batch (as TerminateOnNaN
+    /// <summary>Set by a callback to end <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/>: after the current batch when set at a batch (as TerminateOnNaN
     /// does), after the current epoch when set at its end (as EarlyStopping does).</summary>
     public bool StopTraining { get; set; }
 
@@ -396,7 +396,7 @@ public abstract partial class Model
     /// <param name="batchSize">Samples per batch.</param>
     /// <param name="verbose">0 silent, 1 progress bar.</param>
     /// <param name="sampleWeight">Null, or a finite, non-negative weight per row that weighs the loss, as in
-    /// <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>; metrics stay unweighted.</param>
+    /// <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/>; metrics stay unweighted.</param>
     /// <example><code>float loss = model.Evaluate(xTest, yTest, sampleWeight: weights)["loss"];</code></example>
     public Dictionary<string, float> Evaluate(Tensor x, Tensor y, int batchSize = 32, int verbose = 0, Tensor? sampleWeight = null) =>
         Evaluate([x], [y], batchSize, verbose, sampleWeight);
@@ -567,6 +567,8 @@ public abstract partial class Model
     /// for sequence outputs), as Keras's <c>sample_weight</c>: each row's loss is multiplied by its weight, and the
     /// default reduction divides the weighted sum by the number of losses. With <paramref name="validationSplit"/> the
     /// held-out rows' weights weigh the validation loss. Metrics stay unweighted, as Keras's <c>metrics</c>.</param>
+    /// <param name="validationSampleWeight">Null, or a weight per row of <paramref name="validationData"/>, as the third
+    /// element of Keras's <c>validation_data=(x, y, sample_weight)</c>: it weighs the validation loss (and weighted metrics).</param>
     /// <param name="classWeight">Null, or a weight per class index, as Keras's <c>class_weight</c> (models with one
     /// output, one label per sample; sequence labels take a (N, steps) <paramref name="sampleWeight"/>): a row weighs <c>classWeight[label]</c> — the label itself for sparse labels, its arg-max for one-hot
     /// rows, its rounded value for (N, 1) binary labels — and 1 for a class the dictionary leaves out. Applies to the
@@ -581,8 +583,9 @@ public abstract partial class Model
     public History Fit(Tensor x, Tensor y, int epochs = 1, int batchSize = 32, bool shuffle = true,
         float validationSplit = 0f, (Tensor X, Tensor Y)? validationData = null, IEnumerable<Callback>? callbacks = null,
         int verbose = 1, CancellationToken cancellationToken = default, Tensor? sampleWeight = null,
-        IReadOnlyDictionary<int, float>? classWeight = null) =>
-        Fit([x], [y], epochs, batchSize, shuffle, validationSplit, validationData is { } v ? ([v.X], [v.Y]) : null, callbacks, verbose, cancellationToken, sampleWeight, classWeight);
+        IReadOnlyDictionary<int, float>? classWeight = null, Tensor? validationSampleWeight = null) =>
+        Fit([x], [y], epochs, batchSize, shuffle, validationSplit, validationData is { } v ? ([v.X], [v.Y]) : null, callbacks, verbose, cancellationToken, sampleWeight, classWeight,
+            validationSampleWeight);
 
     /// <summary>
     /// Fit for a model with several inputs or outputs: one tensor per input (<paramref name="x"/>) and one label tensor
@@ -601,10 +604,10 @@ public abstract partial class Model
     public History Fit(Tensor[] x, Tensor[] y, int epochs = 1, int batchSize = 32, bool shuffle = true,
         float validationSplit = 0f, (Tensor[] X, Tensor[] Y)? validationData = null, IEnumerable<Callback>? callbacks = null,
         int verbose = 1, CancellationToken cancellationToken = default, Tensor? sampleWeight = null,
-        IReadOnlyDictionary<int, float>? classWeight = null)
+        IReadOnlyDictionary<int, float>? classWeight = null, Tensor? validationSampleWeight = null)
     {
         using var use = Use("Fit", exclusive: true);
-        return FitCore(x, y, epochs, batchSize, shuffle, validationSplit, validationData, callbacks, verbose, cancellationToken, sampleWeight, classWeight, null, 0);
+        return FitCore(x, y, epochs, batchSize, shuffle, validationSplit, validationData, callbacks, verbose, cancellationToken, sampleWeight, classWeight, null, 0, validationSampleWeight);
     }
 
     /// <summary>
@@ -619,7 +622,7 @@ public abstract partial class Model
     /// <remarks>
     /// <para>Results do not depend on the number of ranks, up to float rounding: the gradient sums are taken in a
     /// different order (about 1e-7 relative per step). One rank gives the bits of the plain
-    /// <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>.
+    /// <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/>.
     /// Dropout draws the global batch's mask on every rank and keeps the rank's rows, so it does not depend on the
     /// number of ranks either (unless a batch has fewer rows than there are ranks: a rank without rows draws nothing).
     /// BatchNormalization's moving statistics are each rank's own (from its slice of the batch).</para>
@@ -661,9 +664,10 @@ public abstract partial class Model
 
     private History FitCore(Tensor[] x, Tensor[] y, int epochs, int batchSize, bool shuffle, float validationSplit,
         (Tensor[] X, Tensor[] Y)? validationData, IEnumerable<Callback>? callbacks, int verbose, CancellationToken cancellationToken,
-        Tensor? sampleWeight, IReadOnlyDictionary<int, float>? classWeight, DistributionStrategy? distribution, int initialEpoch)
+        Tensor? sampleWeight, IReadOnlyDictionary<int, float>? classWeight, DistributionStrategy? distribution, int initialEpoch,
+        Tensor? validationSampleWeight = null)
     {
-        var (xTrain, yTrain, wTrain, xVal, yVal, wVal) = RollBackBuildOnFailure(() => PrepareFit(x, y, epochs, batchSize, validationSplit, validationData, sampleWeight, classWeight));
+        var (xTrain, yTrain, wTrain, xVal, yVal, wVal) = RollBackBuildOnFailure(() => PrepareFit(x, y, epochs, batchSize, validationSplit, validationData, sampleWeight, classWeight, validationSampleWeight));
 
         var history = new History();
         var cbs = new List<Callback>((callbacks ?? []).Where(cb => distribution == null || distribution.IsChief || !cb.ChiefOnly)) { history };
@@ -691,7 +695,8 @@ public abstract partial class Model
     /// <summary>Fit's checks, all before the first update: arguments, data, the build for the data, labels and the
     /// loss on one row. Returns the training and validation data, with the per-row weights (null: unweighted).</summary>
     private (Tensor[] X, Tensor[] Y, Tensor? W, Tensor[]? XVal, Tensor[]? YVal, Tensor? WVal) PrepareFit(Tensor[] x, Tensor[] y, int epochs, int batchSize,
-        float validationSplit, (Tensor[] X, Tensor[] Y)? validationData, Tensor? sampleWeight, IReadOnlyDictionary<int, float>? classWeight)
+        float validationSplit, (Tensor[] X, Tensor[] Y)? validationData, Tensor? sampleWeight, IReadOnlyDictionary<int, float>? classWeight,
+        Tensor? validationSampleWeight = null)
     {
         RequireCompiled("Fit");
         CheckXY("Fit", x, y);
@@ -715,7 +720,11 @@ public abstract partial class Model
         {
             CheckXY("Fit (validationData)", vd.X, vd.Y);
             (xVal, yVal) = vd;
+            if (validationSampleWeight != null) CheckSampleWeight("Fit (validationData)", validationSampleWeight, vd.X[0].ShapeRef[0]);
+            wVal = validationSampleWeight;
         }
+        else if (validationSampleWeight != null)
+            throw new ArgumentException("Fit: validationSampleWeight weighs the rows of validationData, which was not given.", nameof(validationSampleWeight));
         else if (validationSplit > 0)
         {
             int n = x[0].ShapeRef[0];

@@ -23,7 +23,7 @@ internal sealed class RunningMean
     }
 }
 
-/// <summary>Runs the epochs of <see cref="Model.Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>: shuffling, mini-batches, the tape, the optimizer step, the running metrics.</summary>
+/// <summary>Runs the epochs of <see cref="Model.Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/>: shuffling, mini-batches, the tape, the optimizer step, the running metrics.</summary>
 internal sealed class Trainer
 {
     private readonly Model model;
