@@ -74,6 +74,22 @@ internal sealed class PenalisedMlp : Model
     }
 }
 
+/// <summary>The README's example, verbatim: it must compile and train.</summary>
+internal sealed class Penalised : Model
+{
+    private readonly Dense hidden, head;
+    public Penalised() { hidden = Track(new Dense(64, "relu")); head = Track(new Dense(10)); }
+    protected override Tensor CallCore(Tensor x, bool training) => head.Call(hidden.Call(x, training), training);
+    protected override IReadOnlyDictionary<string, float> TrainStep(Tensor[] x, Tensor[] y, Tensor? sampleWeight)
+    {
+        using var tape = new GradientTape();
+        var pred = Call(x[0], training: true);
+        var loss = ComputeLoss(y, [pred], sampleWeight) + pred.Square().Mean() * 0.01f;  // compiled loss + a penalty
+        Optimizer!.ApplyGradients(tape.Gradient(loss, [.. TrainableVariables]), TrainableVariables);
+        return new Dictionary<string, float> { ["loss"] = loss.Item() };
+    }
+}
+
 /// <summary>A GAN-like model: two tracked sub-models and two optimizers, updated in turn in one TrainStep.</summary>
 internal sealed class TinyGan : Model
 {
@@ -269,6 +285,18 @@ public class SubclassedModelTests
         float epoch2 = (expectedBatchLosses[4] * 32 + expectedBatchLosses[5] * 32 + expectedBatchLosses[6] * 32 + expectedBatchLosses[7] * 4) / 100f;
         Assert.Equal(epoch2, history["loss"][1], 5);
         Assert.Equal(expectedBatchLosses[7], history["last_batch_loss"][1]);
+    }
+
+    [Fact]
+    public void TheReadmeExampleTrains()
+    {
+        CortexRandom.SetGlobalSeed(2);
+        var x = Tensor.RandomNormal([128, 5], seed: 1);
+        var y = x.ArgMax(1);                                       // the largest feature's index: 5 of 10 classes
+        var model = new Penalised();
+        model.Compile(new Adam(0.01f), new SparseCategoricalCrossentropy(fromLogits: true));
+        var history = model.Fit(x, y, epochs: 10, verbose: 0);
+        Assert.True(history["loss"][^1] < history["loss"][0] / 2, $"{history["loss"][0]} → {history["loss"][^1]}");
     }
 
     [Fact]
