@@ -289,6 +289,10 @@ internal static partial class ModelFile
         var manifest = ConfigJson.Items(root, "weights", Top).ToList();
         if (manifest.Count != variables.Count)
             throw new InvalidDataException($"the architecture has {variables.Count} weights but the file lists {manifest.Count}.");
+        if (into != null) // LoadWeights into a live model: check every shape before changing any weight
+            for (int i = 0; i < variables.Count; i++)
+                if (!ShapeUtil.SameShape(ConfigJson.Ints(manifest[i], "shape", $"weights[{i}]"), variables[i].ShapeRef))
+                    throw new InvalidDataException($"weight '{variables[i].Name}' has shape {ShapeUtil.Format(variables[i].ShapeRef)} in model '{into.Name}' but {ShapeUtil.Format(ConfigJson.Ints(manifest[i], "shape", $"weights[{i}]"))} in the file.");
         for (int i = 0; i < variables.Count; i++)
         {
             int[] shape = ConfigJson.Ints(manifest[i], "shape", $"weights[{i}]");

@@ -391,6 +391,13 @@ public class SubclassedModelTests
             b.LoadWeights(path);
             var x = Tensor.RandomNormal([5, 4], seed: 1);
             Assert.Equal(a.Predict(x).ToArray(), b.Predict(x).ToArray());
+            var c = new Sequential(new Dense(3, "relu"), new Dense(5));
+            c.Build([-1, 4]);
+            var before = c.GetWeights();
+            var e = Assert.Throws<InvalidDataException>(() => c.LoadWeights(path));
+            Assert.Contains("has shape (3, 5) in model", e.Message);
+            var after = c.GetWeights();
+            for (int i = 0; i < before.Length; i++) Assert.Equal(before[i].ToArray(), after[i].ToArray()); // nothing changed
         }
         finally { File.Delete(path); }
     }
