@@ -142,13 +142,6 @@ public class SubclassedModelTests
         public override void OnTrainBatchEnd(int batch, IReadOnlyDictionary<string, float> logs) => into.Add(new(logs));
     }
 
-    private static (Tensor X, Tensor Y) Circles(int n, int seed)
-    {
-        var x = Tensor.RandomNormal([n, 2], seed: seed);
-        var y = (x.Square().Sum(1) > 1.4f).Reshape(n);
-        return (x, y);
-    }
-
     [Fact]
     public void ASubclassedModelTracksItsLayersAndLearnsCircles()
     {
@@ -157,24 +150,16 @@ public class SubclassedModelTests
         Assert.StartsWith("residual_mlp", model.Name);
         Assert.Equal(4, model.Layers.Count);
         Assert.False(model.Built);
-        var (x, y) = Circles(600, seed: 1);
-        model.Compile(new Adam(0.01f), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
-        var history = model.Fit(x, y, epochs: 40, verbose: 0);
-        Assert.Equal("tape: the model is subclassed (its own CallCore)", model.TrainingPath);
+        FunctionalTests.AssertLearnsCircles(model, "tape: the model is subclassed (its own CallCore)");
         Assert.Equal(6, model.TrainableVariables.Count); // three Dense layers' kernels and biases
         Assert.Equal([-1, 2], model.InputShape!);
         Assert.Equal([-1, 2], model.OutputShape());
-        var (xt, yt) = Circles(400, seed: 2);
-        float accuracy = model.Evaluate(xt, yt)["accuracy"];
-        Assert.True(accuracy > 0.95f, $"test accuracy {accuracy}");
-        Assert.True(history["loss"][^1] < history["loss"][0] / 4);
-        Assert.Equal([400, 2], model.Predict(xt, batchSize: 64).Shape);
     }
 
     [Fact]
     public void ASubclassedModelTrainsAsTheFunctionalOfTheSameLayersBitForBit()
     {
-        var (x, y) = Circles(203, seed: 4);
+        var (x, y) = FunctionalTests.Circles(203, seed: 4);
         var subclass = new ResidualMlp(8);
         subclass.Build([-1, 2]);
         var inputs = new Input([2]);
@@ -242,7 +227,7 @@ public class SubclassedModelTests
     [Fact]
     public void ACustomTrainStepGetsTheBatchesAndItsLogsReachHistoryAndCallbacks()
     {
-        var (x, y) = Circles(100, seed: 5);
+        var (x, y) = FunctionalTests.Circles(100, seed: 5);
         CortexRandom.SetGlobalSeed(11);
         var model = new PenalisedMlp();
         model.Build([-1, 2]);
@@ -302,7 +287,7 @@ public class SubclassedModelTests
     [Fact]
     public void ATrainStepThatCallsTheBaseOneTrainsAsTheStandardStep()
     {
-        var (x, y) = Circles(90, seed: 6);
+        var (x, y) = FunctionalTests.Circles(90, seed: 6);
         var custom = new PenalisedMlp(callBase: true);
         var plain = new PenalisedMlp(callBase: true) { Penalty = 0 };
         custom.Build([-1, 2]);
@@ -350,7 +335,7 @@ public class SubclassedModelTests
     [Fact]
     public void LoadRefusesASubclassedModelsFileAndLoadWeightsFillsAFreshInstance()
     {
-        var (x, y) = Circles(64, seed: 8);
+        var (x, y) = FunctionalTests.Circles(64, seed: 8);
         var model = new ResidualMlp(8);
         model.Compile(new Adam(0.01f), new SparseCategoricalCrossentropy(fromLogits: true));
         model.Fit(x, y, epochs: 1, verbose: 0);
