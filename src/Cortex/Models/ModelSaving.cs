@@ -25,7 +25,9 @@ public abstract partial class Model
     /// from the same optimizer state. Reads format versions 1 and 2; a format-1 file whose optimizer state does not
     /// match the model's trainable weights loads with a fresh optimizer and a warning on standard error.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">The file is not a Cortex model, is truncated or corrupted, or is from a newer format version.</exception>
+    /// <exception cref="InvalidDataException">The file is not a Cortex model, is truncated or corrupted, or is from a newer
+    /// format version; or it holds a subclassed model, whose class Load never creates (construct it and call
+    /// <see cref="LoadWeights"/>).</exception>
     public static Model Load(string path) => ModelFile.Load(path);
 
     /// <summary>

@@ -441,7 +441,8 @@ internal static partial class ModelFile
             // A subclassed model: its forward pass is code in the user's class, which a loader must never instantiate.
             var saved = ConfigJson.Config(described, "model");
             string subclass = ConfigJson.TryGet(saved, "subclass", out var c) && c.ValueKind == JsonValueKind.String ? Excerpt.Of(c.GetString()!) : "?";
-            throw new NotSupportedException($"Cannot load model '{source}' with Model.Load: it was saved from the subclassed model class '{subclass}', whose forward pass is that class's code, and Cortex never creates a class a file names. Construct the class (new {subclass.Split('.')[^1]}(…)) and call model.LoadWeights(\"{source}\").");
+            // InvalidDataException, as for every file Load cannot rebuild (the loaders' one exception type).
+            throw new InvalidDataException($"it was saved from the subclassed model class '{subclass}', whose forward pass is that class's code, and Model.Load never creates a class a file names. Construct the class (new {subclass.Split('.')[^1]}(…)) and call model.LoadWeights(\"{source}\").");
         }
         if (cls != nameof(Sequential) && cls != nameof(Functional))
             throw new InvalidDataException($"unknown model class '{Excerpt.Of(cls)}'; expected 'Sequential' or 'Functional'.");

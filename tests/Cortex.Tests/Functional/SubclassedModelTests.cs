@@ -343,7 +343,8 @@ public class SubclassedModelTests
         try
         {
             model.Save(path);
-            var e = Assert.Throws<NotSupportedException>(() => Model.Load(path));
+            var e = Assert.Throws<InvalidDataException>(() => Model.Load(path));
+            Assert.StartsWith($"Cannot load model '{path}': it was saved from the subclassed model class", e.Message);
             Assert.Contains("subclassed model class 'Cortex.Tests.FunctionalApi.ResidualMlp'", e.Message);
             Assert.Contains("new ResidualMlp(…)", e.Message);
             Assert.Contains("LoadWeights", e.Message);
