@@ -9,7 +9,14 @@ namespace Cortex.Cli;
 /// <param name="Classes">The number of classes the output layer produces.</param>
 /// <param name="ClassNames">Names of the classes by index, when the data set has them.</param>
 /// <param name="IsCsv">Whether the data came from a CSV file, whose features need standardising.</param>
-internal sealed record TrainingData(string Name, string Description, Dataset Data, int Classes, IReadOnlyList<string>? ClassNames, bool IsCsv);
+/// <param name="Target">For a CSV file, what its label columns hold (saved with the model); null for the built-in data.</param>
+/// <param name="TaskLine">For a CSV file, the line that says which task was chosen and why.</param>
+internal sealed record TrainingData(string Name, string Description, Dataset Data, int Classes, IReadOnlyList<string>? ClassNames, bool IsCsv,
+    Target? Target = null, string? TaskLine = null)
+{
+    /// <summary>The task: a CSV file's, or classification for the built-in images.</summary>
+    public TaskKind Task => Target?.Task ?? TaskKind.Classification;
+}
 
 /// <summary>
 /// Resolves <c>--data</c>: <c>digits</c> (shipped inside Cortex), <c>fashion-mnist</c> (Debian's
@@ -19,13 +26,18 @@ internal static class DataSources
 {
     public const string Digits = "digits";
     public const string FashionMnist = "fashion-mnist";
-    public const string Help = "digits, fashion-mnist, or the path of a CSV file with a header (then --label names its class column)";
+    public const string Help = "digits, fashion-mnist, or the path of a CSV file with a header (then --label names its label column or columns)";
 
     private const int ImageClasses = 10;
 
-    /// <summary>Loads data for training: the built-in splits, or a CSV file split 80/20 with <paramref name="seed"/>.</summary>
-    public static TrainingData LoadForTraining(string data, string? label, int seed)
+    /// <summary>
+    /// Loads data for training: the built-in splits, or a CSV file split 80/20 with <paramref name="seed"/>, its
+    /// <paramref name="label"/> columns (comma-separated) read for <paramref name="task"/> (null: inferred from them).
+    /// </summary>
+    public static TrainingData LoadForTraining(string data, string? label, int seed, TaskKind? task = null)
     {
+        if (task != null && Resolve(data, label) is Digits or FashionMnist)
+            throw new UsageException($"--task applies to CSV data only; --data {data} is a classification of images.");
         switch (Resolve(data, label))
         {
             case Digits:
@@ -33,18 +45,48 @@ internal static class DataSources
             case FashionMnist:
                 return Images(FashionMnist, Datasets.FashionMnist.Load(), Datasets.FashionMnist.ClassNames);
             default:
-                var csv = Csv.Load(data, label!);
-                int classes = CheckClassLabels(csv.Labels, data, label!);
-                int rows = csv.Features.Shape[0];
+                var table = CsvTable.Read(data, "--data");
+                int[] labels = table.Columns(Target.SplitLabels(label!), "--label");
+                int[] features = [.. Enumerable.Range(0, table.Header.Length).Where(j => !labels.Contains(j))];
+                if (features.Length == 0) throw new UsageException($"--data '{data}' has no feature columns besides --label {label}.");
+                Tensor x = table.Numbers(features);
+                int rows = table.Rows.Count;
                 if (rows < 2)
                     throw new UsageException($"--data '{data}' has {rows} data row; expected at least 2 to split into training and test rows.");
-                var split = DataUtils.TrainTestSplit(csv.Features, csv.Labels, testSize: 0.2, seed: seed);
+                var (target, y, reason) = Target.Infer(table, labels, task);
+                var split = DataUtils.TrainTestSplit(x, y, testSize: 0.2, seed: seed);
                 string name = Path.GetFileNameWithoutExtension(data);
+                string what = target.Task switch
+                {
+                    TaskKind.Classification => $"label '{label}' with {target.Classes} classes",
+                    TaskKind.Regression => $"{(labels.Length == 1 ? "label" : "labels")} {Quoted(target.Labels)} to predict",
+                    _ => $"labels {Quoted(target.Labels)} of 0 or 1",
+                };
                 return new TrainingData(name,
-                    $"{data}: {rows} rows, {csv.FeatureNames.Count} features, label '{label}' with {classes} classes; " +
+                    $"{data}: {rows} rows, {features.Length} features, {what}; " +
                     $"split {split.TrainX.Shape[0]} for training and {split.TestX.Shape[0]} for testing (seed {seed})",
-                    split, classes, null, IsCsv: true);
+                    split, target.Outputs, target.ClassNames, IsCsv: true, target, reason);
         }
+    }
+
+    private static string Quoted(IEnumerable<string> names) => string.Join(", ", names.Select(n => $"'{n}'"));
+
+    /// <summary>
+    /// Loads a CSV file to evaluate a model trained by <c>cortex train</c> on a table: the features are every column
+    /// but the label columns (<paramref name="label"/>, by default those the model was trained on), and the labels
+    /// are read as the model's <paramref name="target"/> reads them (its words, its classes, numbers or 0/1).
+    /// </summary>
+    public static (Tensor X, Tensor Y, string Description) LoadForEvaluation(string data, string? label, Target target)
+    {
+        if (data.Trim().ToLowerInvariant() is Digits or FashionMnist && !File.Exists(data))
+            throw new UsageException($"--data {data}: the model was trained on a table (label {Quoted(target.Labels)}); expected a CSV file.");
+        label ??= target.LabelOption;
+        Resolve(data, label);
+        var table = CsvTable.Read(data, "--data");
+        int[] labels = table.Columns(Target.SplitLabels(label), "--label");
+        int[] features = [.. Enumerable.Range(0, table.Header.Length).Where(j => !labels.Contains(j))];
+        Tensor x = table.Numbers(features);
+        return (x, target.Encode(table, labels), $"{data}: {table.Rows.Count} rows, {(labels.Length == 1 ? "label" : "labels")} {Quoted(labels.Select(j => table.Header[j]))}");
     }
 
     /// <summary>Loads data to evaluate a model on: the test split of a built-in data set, or every row of a CSV file.</summary>
@@ -94,7 +136,7 @@ internal static class DataSources
                 ? new UsageException($"--data: there is no file '{data}'.")
                 : new UsageException($"--data: unknown data set '{data}'; expected {Help}.");
         if (label == null)
-            throw new UsageException($"--data '{data}' is a CSV file: pass --label COLUMN to name its class column.");
+            throw new UsageException($"--data '{data}' is a CSV file: pass --label COLUMN to name its label column (or --label A,B,C for several 0/1 or numeric columns).");
         return data;
     }
 

@@ -60,12 +60,13 @@ internal static class PlotCommand
 
     /// <summary>
     /// After <c>cortex train</c> saved the model: its training curves and test confusion matrix beside it, as
-    /// <c>NAME-training.EXT</c> and <c>NAME-confusion.EXT</c>. A machine where SkiaSharp's native library cannot load
+    /// <c>NAME-training.EXT</c> and <c>NAME-confusion.EXT</c> (the curves only for a regression or multilabel model,
+    /// whose <paramref name="actual"/> and <paramref name="predicted"/> classes are null). A machine where SkiaSharp's native library cannot load
     /// gets a warning (in the command's output, the only writer it has), not a failed run: the model and its history
     /// are saved by then.
     /// </summary>
-    public static void WriteTrainingPlots(string format, string modelPath, History history, IReadOnlyList<int> actual,
-        IReadOnlyList<int> predicted, int classes, IReadOnlyList<string>? classNames, TextWriter stdout)
+    public static void WriteTrainingPlots(string format, string modelPath, History history, IReadOnlyList<int>? actual,
+        IReadOnlyList<int>? predicted, int classes, IReadOnlyList<string>? classNames, TextWriter stdout)
     {
         if (format == "none") return;
         string stem = Path.Combine(Path.GetDirectoryName(modelPath) ?? "", Path.GetFileNameWithoutExtension(modelPath));
@@ -73,14 +74,14 @@ internal static class PlotCommand
         try
         {
             history.Plot(curves);
-            ConfusionMatrixPlot.Save(confusion, actual, predicted, classNames, classes);
+            if (actual != null && predicted != null) ConfusionMatrixPlot.Save(confusion, actual, predicted, classNames, classes);
         }
         catch (Exception e) when (e is DllNotFoundException or TypeInitializationException or BadImageFormatException)
         {
             stdout.WriteLine($"Warning: the plots were not drawn: SkiaSharp's native library did not load ({e.GetType().Name}); the model and its history are saved. Use --plots none to skip them.");
             return;
         }
-        stdout.WriteLine($"Plotted the training curves in {curves} and the confusion matrix in {confusion}.");
+        stdout.WriteLine(actual != null ? $"Plotted the training curves in {curves} and the confusion matrix in {confusion}." : $"Plotted the training curves in {curves}.");
     }
 
     private static void CheckImagePath(string what, string path)

@@ -12,13 +12,16 @@ namespace Cortex.Cli;
 
 /// <summary>
 /// <c>cortex train</c>: builds a dense classifier (or, with <c>--model cnn</c>, a small convolutional one; with <c>--model lstm</c> or <c>gru</c>, a recurrent one), trains it with Keras's progress output, reports test accuracy, loss
-/// and the confusion matrix, and saves the model and its history. With no options it is the course notes' digit model:
+/// and the confusion matrix, and saves the model and its history. On a CSV table it may instead be a regression or a
+/// multilabel model (<c>--task</c>, or inferred from the label columns: see <see cref="Target.Infer"/>), saved with
+/// its task, label columns and class words in the model's metadata. With no options it is the course notes' digit model:
 /// Dense 25 relu → Dense 15 relu → Dense 10 linear, Adam 1e-3, sparse cross-entropy from logits, 20 epochs.
 /// </summary>
 internal static class TrainCommand
 {
     internal sealed record Settings(string Data, string? Label, int[] Hidden, ActivationFunction Activation, int Epochs,
-        int BatchSize, string Optimizer, float? LearningRate, int Seed, float ValidationSplit, string Out, string Model = "mlp", string Plots = "png");
+        int BatchSize, string Optimizer, float? LearningRate, int Seed, float ValidationSplit, string Out, string Model = "mlp",
+        TaskKind? Task = null, bool? Normalize = null, string Plots = "png");
 
     private static readonly string[] Optimizers = ["adam", "sgd", "rmsprop", "adamw", "adagrad", "adadelta", "adamax", "nadam", "lion"];
     private static readonly string[] Models = ["mlp", "cnn", "lstm", "gru"];
@@ -26,7 +29,9 @@ internal static class TrainCommand
     public static Command Create(TextWriter stdout)
     {
         var data = new Option<string>("--data") { Description = $"The data to train on: {DataSources.Help}.", HelpName = "digits|fashion-mnist|PATH.csv", DefaultValueFactory = _ => DataSources.Digits };
-        var label = new Option<string?>("--label") { Description = "For CSV data: the column holding the class index (0, 1, 2, …).", HelpName = "COLUMN" };
+        var label = new Option<string?>("--label") { Description = "For CSV data: the label column (class indices 0, 1, 2, …, class names such as setosa, or numbers to predict), or several comma-separated columns of 0/1 (multilabel) or numbers (regression).", HelpName = "COLUMN[,COLUMN…]" };
+        var task = new Option<string>("--task") { Description = "For CSV data: classification (one class per row: softmax, cross-entropy, accuracy), regression (numbers: linear output, mean squared error, MAE and RMSE) or multilabel (several 0/1 columns: sigmoid outputs, binary cross-entropy, binary accuracy); auto infers it from the label column(s) and says why.", HelpName = "auto|classification|regression|multilabel", DefaultValueFactory = _ => "auto" };
+        var normalize = new Option<bool?>("--normalize") { Description = "Standardise the features with a Normalization layer adapted on the training rows, the model's first layer (saved with it, so evaluate and predict take raw values). Default: on for CSV data, off for the images; --normalize false turns it off.", HelpName = "true|false", Arity = ArgumentArity.ZeroOrOne };
         var layers = new Option<string>("--layers") { Description = "Hidden layer sizes, comma-separated.", HelpName = "N,N,…", DefaultValueFactory = _ => "25,15" };
         var activation = new Option<string>("--activation") { Description = $"Activation of the hidden layers: {string.Join(", ", ActivationFunction.Names)}.", HelpName = "NAME", DefaultValueFactory = _ => "relu" };
         var epochs = new Option<int>("--epochs") { Description = "Passes over the training data.", HelpName = "N", DefaultValueFactory = _ => 20 };
@@ -39,9 +44,9 @@ internal static class TrainCommand
         var plots = PlotCommand.TrainOption();
         var output = new Option<string>("--out") { Description = "Where to save: a directory for NAME.cortex and NAME-history.csv, or a FILE.cortex with FILE-history.csv beside it (folders are created if missing).", HelpName = "DIR|FILE.cortex", DefaultValueFactory = _ => "." };
 
-        var command = new Command("train", "Train a dense classifier (by default the course notes' digit model) and save it.")
+        var command = new Command("train", "Train a dense classifier, or on a CSV table a regression or multilabel model (by default the course notes' digit model), and save it.")
         {
-            data, label, layers, activation, epochs, batchSize, optimizer, lr, seed, validationSplit, output, modelKind,
+            data, label, task, normalize, layers, activation, epochs, batchSize, optimizer, lr, seed, validationSplit, output, modelKind,
             plots,
         };
         command.SetAction(p => Run(new Settings(
@@ -49,7 +54,8 @@ internal static class TrainCommand
             Positive("--epochs", p.GetValue(epochs)), Positive("--batch-size", p.GetValue(batchSize)),
             CheckOptimizer(p.GetValue(optimizer)!), CheckLearningRate(p.GetValue(lr)), p.GetValue(seed),
             CheckValidationSplit(p.GetValue(validationSplit)), p.GetValue(output)!, CheckModel(p.GetValue(modelKind)!),
-            Plots: PlotCommand.CheckFormat(p.GetValue(plots)!)), stdout));
+            ParseTask(p.GetValue(task)!), p.GetResult(normalize) is null ? null : p.GetValue(normalize) ?? true,
+            PlotCommand.CheckFormat(p.GetValue(plots)!)), stdout));
         return command;
     }
 
@@ -57,13 +63,15 @@ internal static class TrainCommand
     {
         var clock = Stopwatch.StartNew();
         CortexRandom.SetGlobalSeed(s.Seed);
-        TrainingData data = DataSources.LoadForTraining(s.Data, s.Label, s.Seed);
+        TrainingData data = DataSources.LoadForTraining(s.Data, s.Label, s.Seed, s.Task);
         var (trainX, trainY, testX, testY) = data.Data;
         var (modelPath, historyPath) = OutputPaths(s.Out, data.Name);
 
         var model = BuildModel(s, data);
-        model.Compile(CreateOptimizer(s.Optimizer, s.LearningRate), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        var (loss, metrics) = LossAndMetrics(data.Task);
+        model.Compile(CreateOptimizer(s.Optimizer, s.LearningRate), loss, metrics);
         stdout.WriteLine(data.Description);
+        if (data.TaskLine != null) stdout.WriteLine(data.TaskLine);
         model.Summary(stdout.WriteLine);
 
         var trainClock = Stopwatch.StartNew();
@@ -73,6 +81,11 @@ internal static class TrainCommand
         CheckConverged(model, history, s, modelPath, historyPath);
 
         var results = model.Evaluate(testX, testY, batchSize: Math.Max(s.BatchSize, 256));
+        if (data.Task != TaskKind.Classification)
+        {
+            TableReport.Write(stdout, data.Target!, results, model.Predict(testX, batchSize: Math.Max(s.BatchSize, 256)), testY);
+            return Saved(model, data, s, modelPath, historyPath, history, null, null, clock, trainClock, stdout);
+        }
         int[] predicted = Classes(model.Predict(testX, batchSize: Math.Max(s.BatchSize, 256)));
         int[] actual = [.. testY.ToArray().Select(v => (int)v)];
         int correct = actual.Where((c, i) => c == predicted[i]).Count();
@@ -81,7 +94,15 @@ internal static class TrainCommand
         stdout.WriteLine($"Test accuracy: {Format(results["accuracy"])} ({correct}/{actual.Length} correct)");
         stdout.WriteLine();
         ConfusionMatrix.Write(stdout, actual, predicted, data.Classes, data.ClassNames);
+        return Saved(model, data, s, modelPath, historyPath, history, actual, predicted, clock, trainClock, stdout);
+    }
 
+    /// <summary>Saves the model (with a table's target in its metadata), then the plots: the confusion matrix only for
+    /// a classifier (<paramref name="actual"/> and <paramref name="predicted"/> null otherwise).</summary>
+    private static int Saved(Sequential model, TrainingData data, Settings s, string modelPath, string historyPath, History history,
+        int[]? actual, int[]? predicted, Stopwatch clock, Stopwatch trainClock, TextWriter stdout)
+    {
+        data.Target?.SaveTo(model); // the task, label columns and class names, for evaluate and predict
         model.Save(modelPath);
         stdout.WriteLine($"Saved the model to {modelPath} and its history to {historyPath}.");
         PlotCommand.WriteTrainingPlots(s.Plots, modelPath, history, actual, predicted, data.Classes, data.ClassNames, stdout);
@@ -152,6 +173,7 @@ internal static class TrainCommand
         int features = data.Data.TrainX.Shape[1];
         if (s.Model != "mlp")
         {
+            if (s.Normalize == true) throw new UsageException($"--normalize applies to --model mlp; --model {s.Model} takes the images as they are.");
             int side = (int)Math.Round(Math.Sqrt(features));
             if (data.IsCsv || side * side != features)
                 throw new UsageException($"--model {s.Model}: needs square grayscale images (digits or fashion-mnist); '{s.Data}' has {features} features per row.");
@@ -163,16 +185,43 @@ internal static class TrainCommand
                 : Zoo.FashionRnn(s.Model, inputShape: [side, side], flatInput: true, classes: data.Classes, name: data.Name);
         }
         Normalization? norm = null;
-        if (data.IsCsv)
+        if (s.Normalize ?? data.IsCsv)
         {
             // CSV columns come in any units (°C, minutes); the layer standardises them with the training rows'
             // statistics and travels inside the saved model, so evaluate and predict take raw values too.
             norm = new Normalization();
             norm.Adapt(data.Data.TrainX);
         }
-        // Logits out, for SparseCategoricalCrossentropy(fromLogits: true).
-        return Zoo.Mlp(features, s.Hidden, data.Classes, s.Activation, preprocessing: norm, name: data.Name);
+        // Logits out, for SparseCategoricalCrossentropy(fromLogits: true); numbers out for a regression; a sigmoid
+        // per label for multilabel, as Keras writes Dense(n, activation="sigmoid") with binary cross-entropy.
+        var model = data.Task == TaskKind.Multilabel
+            ? new Sequential([new Input([features]), .. norm is null ? Array.Empty<Layer>() : [norm],
+                .. s.Hidden.Select(units => new Dense(units, s.Activation)), new Dense(data.Classes, ActivationFunction.Sigmoid)], data.Name)
+            : Zoo.Mlp(features, s.Hidden, data.Classes, s.Activation, preprocessing: norm, name: data.Name);
+        if (data.Task == TaskKind.Regression)
+        {
+            // The Dense layer learns the labels standardised, and a last Normalization(invert: true), adapted on the
+            // training labels, maps them back to their units (as Keras's invert=True does): a price near 200,000
+            // would otherwise take thousands of small Adam steps to reach. It is saved with the model, so evaluate
+            // and predict work in the labels' units.
+            var unscale = new Normalization(invert: true, name: "unscale");
+            unscale.Adapt(data.Data.TrainY);
+            model.Add(unscale);
+        }
+        return model;
     }
+
+    /// <summary>The loss and metrics of a task: Keras's choices for each.</summary>
+    private static (Loss Loss, string[] Metrics) LossAndMetrics(TaskKind task) => task switch
+    {
+        TaskKind.Regression => (new MeanSquaredError(), ["mae", "root_mean_squared_error"]),
+        TaskKind.Multilabel => (new BinaryCrossentropy(), ["binary_accuracy"]),
+        _ => (new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]),
+    };
+
+    private static TaskKind? ParseTask(string name) => name == "auto" ? null
+        : Array.IndexOf(Target.TaskNames, name) is int k and >= 0 ? (TaskKind)k
+        : throw new UsageException($"--task: unknown task '{name}'; expected one of auto, {string.Join(", ", Target.TaskNames)}.");
 
     internal static Optimizer CreateOptimizer(string name, float? learningRate)
     {

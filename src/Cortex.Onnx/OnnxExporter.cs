@@ -26,7 +26,10 @@ namespace Cortex.Onnx;
 /// <para>Exported layers: Input, Dense (Gemm, or MatMul + Add on higher ranks), Activation and every layer's activation
 /// (Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softmax, Softplus, relu6 as Clip, silu as x·Sigmoid(x), softsign, hard_sigmoid, hard_silu (HardSwish), mish (Mish from opset 18, else x·Tanh(Softplus(x))), gelu (Gelu from opset 20, else ½x(1 + Erf(x/√2)); the tanh approximation from opset 20)), Conv2D (Conv),
 /// MaxPooling2D (MaxPool), AveragePooling2D (AveragePool without the padding in the count), GlobalAveragePooling2D
-/// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), ReLU (Relu, LeakyRelu, Clip or Where), Softmax (Softmax on one axis, Exp(x − ReduceLogSumExp) on several), Dropout (left out: inference),
+/// (GlobalAveragePool), BatchNormalization in its inference form, Flatten, Reshape, Permute (Transpose), ReLU (Relu, LeakyRelu, Clip or Where), Softmax (Softmax on one axis, Exp(x − ReduceLogSumExp) on several), Dropout, SpatialDropout2D and GaussianNoise (left out: inference),
+/// ZeroPadding2D (Pad), Cropping2D (Slice), UpSampling2D (Resize, nearest or half-pixel linear), LayerNormalization
+/// (LayerNormalization from opset 17 on the last axis, else ReduceMean, Sub, Mul, Div, Sqrt), GroupNormalization (its
+/// decomposition over (N, positions, groups, channels per group); channels last),
 /// Normalization (Sub, Div; inverted Mul, Add), Embedding (Cast, Gather), SimpleRNN/LSTM/GRU (RNN/LSTM/GRU, time-major) and Bidirectional
 /// (one bidirectional op and its merge), Conv1D (Conv on (N, C, W)), MaxPooling1D/AveragePooling1D,
 /// GlobalAveragePooling1D/GlobalMaxPooling1D, TimeDistributed(Dense) and Masking (its zeroing of padded steps). A
@@ -293,7 +296,35 @@ internal static class LayerWriter
         {
             case Input:
             case Dropout:
-                return value;
+            case SpatialDropout2D:
+            case GaussianNoise:
+                return value;                                               // training only: nothing at inference
+            case ZeroPadding2D pad:
+            {
+                var p = pad.Padding;                                        // ONNX's pads: every axis's start, then every end
+                long[] pads = nchw ? [0, 0, p.Top, p.Left, 0, 0, p.Bottom, p.Right] : [0, p.Top, p.Left, 0, 0, p.Bottom, p.Right, 0];
+                return g.Node("Pad", [value, g.Int64s($"{pad.Name}/pads", pads)]);   // mode "constant", value 0: the defaults
+            }
+            case Cropping2D crop:
+            {
+                var m = crop.Cropping;
+                long[] axes = nchw ? [2, 3] : [1, 2];
+                return g.Node("Slice", [value, g.Int64s($"{crop.Name}/starts", m.Top, m.Left),
+                    g.Int64s($"{crop.Name}/ends", shape[1] - m.Bottom, shape[2] - m.Right), g.Int64s($"{crop.Name}/axes", axes)]);
+            }
+            case UpSampling2D up:
+            {
+                if (!nchw) (value, nchw) = (g.ToChannelsFirst(value), true);
+                // nearest: input index ⌊o/s⌋ (asymmetric, floor); bilinear: half-pixel centres, as Keras and PyTorch.
+                bool nearest = up.Interpolation == "nearest";
+                string scales = g.Constant($"{up.Name}/scales", [1f, 1f, up.Size.Height, up.Size.Width], 4);
+                return g.Node("Resize", [value, "", scales], null, GraphBuilder.String("mode", nearest ? "nearest" : "linear"),
+                    GraphBuilder.String("coordinate_transformation_mode", nearest ? "asymmetric" : "half_pixel"), GraphBuilder.String("nearest_mode", "floor"));
+            }
+            case LayerNormalization ln:
+                return LayerNorm(g, ln, value, shape, ref nchw);
+            case GroupNormalization gn:
+                return GroupNorm(g, gn, value, shape, ref nchw);
             case Dense dense:
             {
                 if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
@@ -465,6 +496,58 @@ internal static class LayerWriter
         }
         long[] dims = [c, .. Enumerable.Repeat(1L, shape.Length - 1 - axis)];
         return g.Node("Add", [g.Node("Mul", [value, g.Constant($"{bn.Name}/scale", scale, dims)]), g.Constant($"{bn.Name}/shift", shift, dims)]);
+    }
+
+    /// <summary>ONNX's LayerNormalization (opset 17) when the axes run to the last (it normalises from an axis to the
+    /// end); otherwise (an earlier opset, other axes) its decomposition, γ and β broadcast from the first axis.</summary>
+    private static string LayerNorm(GraphBuilder g, LayerNormalization ln, string value, int[] shape, ref bool nchw)
+    {
+        if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
+        int[] axes = [.. ln.Axis.Select(a => a < 0 ? a + shape.Length : a).Order()];
+        int first = axes[0];
+        long[] dims = [.. Enumerable.Range(first, shape.Length - first).Select(d => axes.Contains(d) ? (long)shape[d] : 1L)];
+        if (axes.Length == shape.Length - first && g.Opset >= 17)
+        {
+            int n = (int)dims.Aggregate(1L, (x, y) => x * y);
+            string gamma = g.Constant($"{ln.Name}/gamma", ln.Gamma == null ? Enumerable.Repeat(1f, n).ToArray() : ln.Gamma.AsSpan(), dims);
+            string[] inputs = ln.Beta == null ? [value, gamma] : [value, gamma, g.Constant($"{ln.Name}/beta", ln.Beta.AsSpan(), dims)];
+            return g.Node("LayerNormalization", inputs, null, GraphBuilder.Int("axis", first), GraphBuilder.Float("epsilon", ln.Epsilon));
+        }
+        return ScaleShift(g, ln.Name, Standardize(g, value, [.. axes.Select(a => (long)a)], ln.Epsilon), ln.Gamma, ln.Beta, dims);
+    }
+
+    /// <summary>Channels last: reshaped to (N, positions, groups, channels per group), standardised over axes 1 and 3,
+    /// reshaped back, then γ and β per channel (ONNX's own GroupNormalization changed meaning between opsets 18 and 21).</summary>
+    private static string GroupNorm(GraphBuilder g, GroupNormalization gn, string value, int[] shape, ref bool nchw)
+    {
+        int axis = gn.Axis < 0 ? gn.Axis + shape.Length : gn.Axis, c = shape[axis];
+        if (axis != shape.Length - 1)
+            throw new NotSupportedException($"ONNX export: GroupNormalization '{gn.Name}' groups axis {gn.Axis} of a rank-{shape.Length} input; its ONNX form groups the last (channel) axis.");
+        if (nchw) (value, nchw) = (g.ToChannelsLast(value, shape.Length), false);
+        long positions = shape[1..^1].Aggregate(1L, (a, b) => a * b);
+        string grouped = g.Node("Reshape", [value, g.Int64s($"{gn.Name}/groups", 0, positions, gn.Groups, c / gn.Groups)]);
+        string normalized = Standardize(g, grouped, [1, 3], gn.Epsilon);
+        string back = g.Node("Reshape", [normalized, g.Int64s($"{gn.Name}/shape", [0, .. shape[1..].Select(d => (long)d)])]);
+        return ScaleShift(g, gn.Name, back, gn.Gamma, gn.Beta, c);
+    }
+
+    /// <summary>(x − mean)/√(var + ε) over <paramref name="axes"/> (biased variance), each reduction keeping its axes.</summary>
+    private static string Standardize(GraphBuilder g, string value, long[] axes, float epsilon)
+    {
+        string Mean(string x) => g.Opset >= 18
+            ? g.Node("ReduceMean", [x, g.Int64s("axes", axes)], null, GraphBuilder.Int("keepdims", 1))
+            : g.Node("ReduceMean", [x], null, GraphBuilder.Ints("axes", axes), GraphBuilder.Int("keepdims", 1));
+        string centred = g.Node("Sub", [value, Mean(value)]);
+        string variance = Mean(g.Node("Mul", [centred, centred]));
+        return g.Node("Div", [centred, g.Node("Sqrt", [g.Node("Add", [variance, g.Constant("epsilon", [epsilon])])])]);
+    }
+
+    /// <summary>x·γ + β with constants of <paramref name="dims"/> (each left out when the layer has none).</summary>
+    private static string ScaleShift(GraphBuilder g, string name, string value, Variable? gamma, Variable? beta, params long[] dims)
+    {
+        if (gamma != null) value = g.Node("Mul", [value, g.Constant($"{name}/gamma", gamma.AsSpan(), dims)]);
+        if (beta != null) value = g.Node("Add", [value, g.Constant($"{name}/beta", beta.AsSpan(), dims)]);
+        return value;
     }
 
     /// <summary>An activation's nodes; <paramref name="channelsAxis"/> is where softmax normalises (the last axis in

@@ -15,7 +15,8 @@ namespace Cortex.Onnx;
 /// those <see cref="OnnxExporter"/> writes: Gemm and MatMul (+ Add) as Dense; Conv as Conv2D (pads that are Keras's
 /// "valid" or "same"); MaxPool and AveragePool; GlobalAveragePool; BatchNormalization (inference form); Flatten;
 /// Reshape with a constant shape; Transpose; Relu, Sigmoid, Tanh, LeakyRelu, Elu, Selu, Softplus, Softmax on the
-/// last (channel) axis, Clip(0, 6) as relu6, Clip(0, max) and Cortex's Where form as the ReLU layer, x·Sigmoid(x) as silu, Softsign or x/(1 + |x|) as softsign, HardSigmoid (α 1/6, β ½) as hard_sigmoid,
+/// last (channel) axis, Pad with zeros as ZeroPadding2D, Slice as Cropping2D, Resize by whole factors as UpSampling2D,
+/// LayerNormalization over the last axis, Clip(0, 6) as relu6, Clip(0, max) and Cortex's Where form as the ReLU layer, x·Sigmoid(x) as silu, Softsign or x/(1 + |x|) as softsign, HardSigmoid (α 1/6, β ½) as hard_sigmoid,
 /// HardSwish or x·HardSigmoid(x) as hard_silu, Mish or x·Tanh(Softplus(x)) as mish, Gelu or ½x(1 + Erf(x/√2)) as gelu; Sub and Div by constants after the input as
 /// Normalization; Cast + Gather as Embedding; Dropout and Identity (left out); RNN, LSTM and GRU (forward, reverse or
 /// bidirectional, zero initial states, as Cortex and torch.onnx write them) as SimpleRNN, LSTM, GRU and Bidirectional,
@@ -550,8 +551,11 @@ internal sealed partial class ChainReader
             case "Transpose": Transpose(node); break;
             case "Pad":
                 // torch.onnx writes AvgPool2d as Pad + AveragePool, the Pad adding nothing when the pool has no padding.
-                if (Constant(node, 1).Data.Any(v => v != 0)) throw Unsupported(node, "pads its input (ZeroPadding2D has no import yet)");
+                if (Constant(node, 1).Data.Any(v => v != 0)) ZeroPad(node);
                 break;
+            case "Slice": Crop(node); break;
+            case "Resize": UpSample(node); break;
+            case "LayerNormalization": LayerNorm(node); break;
             case "Cast":
                 break; // indices for a Gather (Embedding) arrive as floats in Cortex
             case "Gather":
@@ -774,6 +778,83 @@ internal sealed partial class ChainReader
         float momentum = Float(node, "momentum", 0.9f);
         Add(new BatchNormalization(momentum: momentum, epsilon: Float(node, "epsilon", 1e-5f)),
             [Tensor.FromArray(gamma), Tensor.FromArray(beta), Tensor.FromArray(mean), Tensor.FromArray(variance)]);
+    }
+
+    /// <summary>The (height, width) axes of the live rank-4 value in ONNX's order: 2, 3 when held channels first.</summary>
+    private (int H, int W) ImageAxes(NodeProto node) =>
+        shape.Length == 4 ? nchw ? (2, 3) : (1, 2) : throw Unsupported(node, $"works on a rank-{shape.Length} value; Cortex imports it on images");
+
+    /// <summary>Pad with zeros on the height and width of an image: ZeroPadding2D.</summary>
+    private void ZeroPad(NodeProto node)
+    {
+        var (h, w) = ImageAxes(node);
+        string mode = Attr(node, "mode") is { } a ? a.S.ToStringUtf8() : "constant";
+        float fill = node.Input.Count > 2 && node.Input[2] != "" ? Constant(node, 2).Data.Single() : 0f;
+        float[] pads = Constant(node, 1).Data;
+        if (pads.Any(v => v is < -65535 or > 65535)) throw Bad($"node '{node.Name}' (Pad) has pads ({string.Join(", ", pads)}): expected sizes up to 65,535");
+        if (mode != "constant" || fill != 0 || pads.Length != 8 || pads.Where((v, i) => i % 4 != h && i % 4 != w).Any(v => v != 0) || pads.Any(v => v < 0))
+            throw Unsupported(node, $"pads with mode \"{mode}\", value {fill} and pads ({string.Join(", ", pads)}); Cortex imports zeros added to the height and width of an image (ZeroPadding2D)");
+        Flush();
+        Add(new ZeroPadding2D(new Margins2D((int)pads[h], (int)pads[h + 4], (int)pads[w], (int)pads[w + 4])), []);
+    }
+
+    /// <summary>Slice of the height and width of an image, step 1: Cropping2D.</summary>
+    private void Crop(NodeProto node)
+    {
+        var (h, w) = ImageAxes(node);
+        float[] starts = Constant(node, 1).Data, ends = Constant(node, 2).Data;
+        float[] axes = node.Input.Count > 3 && node.Input[3] != "" ? Constant(node, 3).Data : [.. Enumerable.Range(0, starts.Length).Select(i => (float)i)];
+        float[] steps = node.Input.Count > 4 && node.Input[4] != "" ? Constant(node, 4).Data : [.. starts.Select(_ => 1f)];
+        int[] size = [shape[1], shape[2]];
+        var cut = new int[4];   // top, bottom, left, right
+        if (axes.Length != starts.Length || ends.Length != starts.Length || steps.Any(v => v != 1))
+            throw Unsupported(node, "slices with steps other than 1 (Cortex imports Cropping2D)");
+        for (int i = 0; i < axes.Length; i++)
+        {
+            int axis = (int)(axes[i] < 0 ? axes[i] + 4 : axes[i]), k = axis == h ? 0 : axis == w ? 1 : -1;
+            if (k < 0) throw Unsupported(node, $"slices axis {axes[i]}; Cortex imports a crop of the height and width of an image (Cropping2D)");
+            double n = size[k], start = starts[i] < 0 ? starts[i] + n : starts[i], end = ends[i] < 0 ? ends[i] + n : Math.Min(ends[i], n);
+            (cut[2 * k], cut[2 * k + 1]) = ((int)Math.Clamp(start, 0, n), (int)(n - Math.Clamp(end, 0, n)));
+        }
+        if (cut[0] + cut[1] >= shape[1] || cut[2] + cut[3] >= shape[2])
+            throw Unsupported(node, $"slices an image of {shape[1]}×{shape[2]} pixels to nothing");
+        Flush();
+        Add(new Cropping2D(new Margins2D(cut[0], cut[1], cut[2], cut[3])), []);
+    }
+
+    /// <summary>Resize of an image by whole factors, nearest (⌊o/s⌋) or linear with half-pixel centres: UpSampling2D.</summary>
+    private void UpSample(NodeProto node)
+    {
+        var (h, w) = ImageAxes(node);
+        string Text(string name, string fallback) => Attr(node, name) is { } a ? a.S.ToStringUtf8() : fallback;
+        string mode = Text("mode", "nearest"), transform = Text("coordinate_transformation_mode", "half_pixel"), rounding = Text("nearest_mode", "round_prefer_floor");
+        float[] scales = node.Input.Count > 2 && node.Input[2] != "" ? Constant(node, 2).Data : [];
+        bool whole = scales.Length == 4 && scales.Where((v, i) => i != h && i != w).All(v => v == 1) && scales.All(v => v is >= 1 and <= 65535 && v == MathF.Floor(v));
+        string? interpolation = mode == "nearest" && transform == "asymmetric" && rounding == "floor" ? "nearest"
+            : mode == "linear" && transform is "half_pixel" or "pytorch_half_pixel" ? "bilinear" : null;
+        if (!whole || interpolation == null || (node.Input.Count > 3 && node.Input[3] != ""))
+            throw Unsupported(node, $"resizes with mode \"{mode}\", coordinate_transformation_mode \"{transform}\", nearest_mode \"{rounding}\" and scales ({string.Join(", ", scales)}); " +
+                "Cortex imports whole scales on the height and width, nearest (asymmetric, floor) or linear (half_pixel): UpSampling2D");
+        Flush();
+        Add(new UpSampling2D(((int)scales[h], (int)scales[w]), interpolation), []);
+    }
+
+    /// <summary>LayerNormalization from an axis to the last of a value in Cortex's order.</summary>
+    private void LayerNorm(NodeProto node)
+    {
+        long axis = Int(node, "axis", -1), rank = shape.Length;
+        if (axis < 0) axis += rank;
+        if (nchw || axis <= 0 || axis >= rank) throw Unsupported(node, $"normalises from axis {Int(node, "axis", -1)} of a rank-{rank} value held {(nchw ? "channels first" : "as Cortex holds it")}; Cortex imports LayerNormalization from an axis after the batch axis to the last, in Cortex's order");
+        if (node.Output.Count > 1 && node.Output.Skip(1).Any(o => o != "")) throw Unsupported(node, "outputs its mean and inverse standard deviation");
+        int[] dims = shape[(int)axis..];
+        int n = dims.Aggregate(1, (x, y) => x * y);
+        float[] gamma = Constant(node, 1).Data;
+        float[]? beta = node.Input.Count > 2 && node.Input[2] != "" ? Constant(node, 2).Data : null;
+        if (gamma.Length != n || (beta != null && beta.Length != n)) throw Bad($"node '{node.Name}' (LayerNormalization) has scale or bias that are not {n} long");
+        Flush();
+        int[] axes = [.. Enumerable.Range((int)(axis - rank), (int)(rank - axis))];   // from the end: [-1] for the last axis
+        Add(new LayerNormalization(axes, epsilon: Float(node, "epsilon", 1e-5f), center: beta != null),
+            beta == null ? [Tensor.FromArray(gamma, dims)] : [Tensor.FromArray(gamma, dims), Tensor.FromArray(beta, dims)]);
     }
 
     /// <summary>

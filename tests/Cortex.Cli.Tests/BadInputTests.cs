@@ -32,7 +32,6 @@ public class BadInputTests
     [InlineData("temp,minutes,kind\n1,2,0\n3,,1\n", "kind", "line 3", "empty cell")]
     [InlineData("temp,minutes,kind\n1,2,0\n3,4\n", "kind", "line 3", "2 field(s)")]
     [InlineData("temp,minutes,kind\n1,2,0\n3,4,1\n", "label", "no column 'label'", "'kind'")]
-    [InlineData("temp,minutes,kind\n1,2,0\n3,4,1.5\n", "kind", "class indices", "1.5")]
     [InlineData("temp,minutes,kind\n1,2,0\n3,4,-1\n", "kind", "class indices", "-1")]
     [InlineData("temp,minutes,kind\n1,2,0\n3,4,0\n", "kind", "only class 0")]
     [InlineData("temp,minutes,kind\n1,2,1\n", "kind", "at least 2")]

@@ -58,6 +58,7 @@ public class ExportTests
         "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences",
         "gru_backwards_no_bias", "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",
         "conv1d_pools", "conv1d_causal_gap", "conv1d_same_global_max_keepdims", "time_distributed_permute", "masking",
+        "image_shapes", "image_shapes_channels_last", "layer_norm", "layer_norm_axis1", "layer_norm_image", "layer_norm_image_axes", "group_norm", "noise_layers",
     ];
 
     internal static (Model Model, int[] Sample) Build(string name)
@@ -110,6 +111,20 @@ public class ExportTests
                 new GlobalMaxPooling1D(keepDims: true), new Dense(2)), [8, 3]),
             "time_distributed_permute" => (new Sequential(new Input([5, 4]), new TimeDistributed(new Dense(3, "tanh")), new Permute([2, 1]), new Conv1D(2, 2), new LSTM(3)), [5, 4]),
             "masking" => (new Sequential(new Input([6, 3]), new Masking(0.25f), new Conv1D(2, 1), new Flatten()), [6, 3]),
+            "image_shapes" => (new Sequential(new Input([6, 5, 2]), new Conv2D(3, 2), new ZeroPadding2D(((1, 0), (2, 1))), new Cropping2D(((0, 1), (1, 0))),
+                new UpSampling2D(2), new Conv2D(2, 3), new UpSampling2D((1, 2), "bilinear"), new Flatten(), new Dense(2)), [6, 5, 2]),
+            "image_shapes_channels_last" => (new Sequential(new Input([4, 5, 2]), new ZeroPadding2D(1), new Cropping2D(((1, 2), (0, 1))),
+                new UpSampling2D((2, 3), "bilinear"), new Flatten(), new Dense(2)), [4, 5, 2]),
+            "layer_norm" => (new Sequential(new Input([5, 6]), new Dense(4), new LayerNormalization(), new LayerNormalization(epsilon: 1e-5f, center: false),
+                new Flatten(), new Dense(2)), [5, 6]),
+            "layer_norm_axis1" => (new Sequential(new Input([5, 6]), new LayerNormalization(axis: [1]), new Conv1D(2, 2), new LayerNormalization(scale: false), new Flatten(), new Dense(2)), [5, 6]),
+            "layer_norm_image" => (new Sequential(new Input([4, 4, 2]), new Conv2D(3, 2), new LayerNormalization(axis: [1, 2, 3]), new Flatten(), new Dense(2)), [4, 4, 2]),
+            "layer_norm_image_axes" => (new Sequential(new Input([4, 4, 2]), new Conv2D(3, 2), new LayerNormalization(axis: [2, 1]), new LayerNormalization(axis: [1, 3]),
+                new Flatten(), new Dense(2)), [4, 4, 2]),
+            "group_norm" => (new Sequential(new Input([5, 5, 2]), new Conv2D(4, 2), new GroupNormalization(groups: 2), new Activation("relu"), new Flatten(),
+                new Dense(6), new GroupNormalization(groups: 3, center: false), new Dense(3)), [5, 5, 2]),
+            "noise_layers" => (new Sequential(new Input([4, 4, 2]), new GaussianNoise(0.1f), new Conv2D(3, 2), new SpatialDropout2D(0.2f),
+                new Dropout(0.3f, [-1, 1, 1, -1]), new Flatten(), new Dense(2)), [4, 4, 2]),
             _ => throw new ArgumentException(name),
         };
     }
@@ -130,6 +145,30 @@ public class ExportTests
                 : Tensor.RandomUniform([batch, .. sample], seed: batch);   // pixels in [0, 1), as the data sets give them
             AssertClose(model.Predict(x).ToArray(), RunOnnx(onnx, x), $"{name} batch {batch}");
         }
+    }
+
+    [Theory]
+    [InlineData("layer_norm", 13)]
+    [InlineData("layer_norm_axis1", 18)]
+    [InlineData("layer_norm_image", 13)]
+    [InlineData("layer_norm_image_axes", 18)]
+    [InlineData("group_norm", 13)]
+    [InlineData("group_norm", 18)]
+    public void NormalizationsRunAtOpsetsBeforeAndAfterLayerNormalizationAndReduceMeansAxesInput(string name, int opset)
+    {
+        var (model, sample) = Build(name);
+        Randomize(model, 11);
+        byte[] onnx = OnnxExporter.ToBytes(model, opset);
+        var x = Tensor.RandomUniform([5, .. sample], seed: 3);
+        AssertClose(model.Predict(x).ToArray(), RunOnnx(onnx, x), $"{name} opset {opset}");
+    }
+
+    [Fact]
+    public void GroupNormalizationOverAnotherAxisIsRefusedNamingIt()
+    {
+        var model = new Sequential(new Input([4, 6]), new GroupNormalization(groups: 2, axis: 1, name: "gn_axis1"));
+        var e = Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(model));
+        Assert.Equal("ONNX export: GroupNormalization 'gn_axis1' groups axis 1 of a rank-3 input; its ONNX form groups the last (channel) axis.", e.Message);
     }
 
     [Theory]

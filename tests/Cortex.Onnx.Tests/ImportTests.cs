@@ -71,7 +71,8 @@ public class ImportTests
         "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "reshape_conv", "embedding", "no_bias", "permute",
         "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences", "gru_backwards_no_bias",
         "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",
-        "conv1d_pools", "conv1d_causal_gap", "conv1d_same_global_max_keepdims", "time_distributed_permute", "masking"];
+        "conv1d_pools", "conv1d_causal_gap", "conv1d_same_global_max_keepdims", "time_distributed_permute", "masking",
+        "image_shapes", "image_shapes_channels_last", "layer_norm", "layer_norm_image", "noise_layers"];
 
     [Theory]
     [MemberData(nameof(CortexModels))]

@@ -83,40 +83,58 @@ public abstract class NormConstraint : Constraint
 
     internal override void Apply(Span<float> weights, int[] shape)
     {
-        // Each element's slice is its index with the normed axes left out.
-        var normed = new bool[shape.Length];
-        foreach (int a in Axis)
+        lock (plans)   // the buffers are the constraint's: one projection at a time
         {
-            int axis = a < 0 ? a + shape.Length : a;
-            if (axis < 0 || axis >= shape.Length)
-                throw new ArgumentException($"{GetType().Name}: axis {a} is out of range for a weight of shape {ShapeUtil.Format(shape)}.");
-            normed[axis] = true;
-        }
-        int slices = 1;
-        for (int d = 0; d < shape.Length; d++) if (!normed[d]) slices *= shape[d];
-        var slice = new int[weights.Length];
-        var sums = new double[slices];
-        for (int i = 0; i < weights.Length; i++)
-        {
-            int rest = i, index = 0, scale = 1;
-            for (int d = shape.Length - 1; d >= 0; d--)
+            var plan = PlanFor(shape);
+            Array.Clear(plan.Sums);
+            for (int i = 0; i < weights.Length; i++) plan.Sums[plan.Slice[i]] += (double)weights[i] * weights[i];
+            for (int s = 0; s < plan.Factor.Length; s++)
             {
-                int c = rest % shape[d];
-                rest /= shape[d];
-                if (normed[d]) continue;
-                index += c * scale;
-                scale *= shape[d];
+                float norm = (float)Math.Sqrt(plan.Sums[s]);
+                plan.Factor[s] = Desired(norm) / (Epsilon + norm);
             }
-            slice[i] = index;
-            sums[index] += (double)weights[i] * weights[i];
+            for (int i = 0; i < weights.Length; i++) weights[i] *= plan.Factor[plan.Slice[i]];
         }
-        var factor = new float[slices];
-        for (int s = 0; s < slices; s++)
+    }
+
+    /// <summary>Each element's slice (its index with the normed axes left out) and the buffers for the norms, made once
+    /// per weight shape (a variable keeps its shape array), so the projection after every update allocates nothing.</summary>
+    private sealed record Plan(int[] Slice, double[] Sums, float[] Factor);
+
+    private readonly Dictionary<int[], Plan> plans = new(ReferenceEqualityComparer.Instance);
+
+    private Plan PlanFor(int[] shape)
+    {
         {
-            float norm = (float)Math.Sqrt(sums[s]);
-            factor[s] = Desired(norm) / (Epsilon + norm);
+            if (plans.TryGetValue(shape, out var cached)) return cached;
+            var normed = new bool[shape.Length];
+            foreach (int a in Axis)
+            {
+                int axis = a < 0 ? a + shape.Length : a;
+                if (axis < 0 || axis >= shape.Length)
+                    throw new ArgumentException($"{GetType().Name}: axis {a} is out of range for a weight of shape {ShapeUtil.Format(shape)}.");
+                normed[axis] = true;
+            }
+            int slices = 1, size = 1;
+            for (int d = 0; d < shape.Length; d++) { size *= shape[d]; if (!normed[d]) slices *= shape[d]; }
+            var slice = new int[size];
+            for (int i = 0; i < size; i++)
+            {
+                int rest = i, index = 0, scale = 1;
+                for (int d = shape.Length - 1; d >= 0; d--)
+                {
+                    int c = rest % shape[d];
+                    rest /= shape[d];
+                    if (normed[d]) continue;
+                    index += c * scale;
+                    scale *= shape[d];
+                }
+                slice[i] = index;
+            }
+            var plan = new Plan(slice, new double[slices], new float[slices]);
+            if (plans.Count < 64) plans[shape] = plan;   // a constraint serves a few weights; Call's copies are not kept
+            return plan;
         }
-        for (int i = 0; i < weights.Length; i++) weights[i] *= factor[slice[i]];
     }
 
     private protected static float Check(string owner, string argument, float value) =>

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using Cortex.Activations;
 using Cortex.Saving;
 
@@ -61,20 +60,32 @@ public sealed class Flatten(string? name = null) : Layer(name)
 
 /// <summary>
 /// Randomly sets a fraction <c>rate</c> of inputs to 0 during training and scales the rest by 1/(1 − rate), so
-/// inference (where it does nothing) sees the same expected values.
+/// inference (where it does nothing) sees the same expected values. With <c>noiseShape</c>, as Keras's
+/// <c>noise_shape</c>, one keep/drop draw covers every axis where the noise shape is 1: <c>noiseShape: [-1, 1, 1, -1]</c>
+/// drops whole channels of NHWC images (SpatialDropout2D), <c>[-1, 1, -1]</c> the same features at every time step.
 /// </summary>
-/// <example><code>var drop = new Dropout(rate: 0.5f, seed: 42);</code></example>
+/// <example><code>var drop = new Dropout(rate: 0.5f, seed: 42);
+/// var sameMaskEachStep = new Dropout(0.3f, noiseShape: [-1, 1, -1]);   // (N, T, F): one mask per sample, every step</code></example>
 public sealed class Dropout : Layer
 {
     private readonly CortexRandom rng;
 
     /// <summary>Creates the layer.</summary>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rate"/> is outside [0, 1).</exception>
-    public Dropout(float rate, int? seed = null, string? name = null) : base(name)
+    /// <param name="rate">The fraction of inputs dropped, in [0, 1).</param>
+    /// <param name="noiseShape">The shape of the keep/drop draws, batch axis first (rank of the input): each entry −1
+    /// (Keras's None: the input's size), 1 (one draw shared along that axis) or the input's size; null: one draw per input.</param>
+    /// <param name="seed">Seed of the masks; the global seed's next when null.</param>
+    /// <param name="name">Layer name.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="rate"/> is outside [0, 1), or an entry of
+    /// <paramref name="noiseShape"/> is 0 or below −1.</exception>
+    public Dropout(float rate, int[]? noiseShape = null, int? seed = null, string? name = null) : base(name)
     {
         if (!(rate >= 0f && rate < 1f))
             throw new ArgumentOutOfRangeException(nameof(rate), $"Dropout: rate must be in [0, 1). Received: rate={rate}");
+        if (noiseShape != null && (noiseShape.Length == 0 || noiseShape.Any(d => d == 0 || d < -1)))
+            throw new ArgumentOutOfRangeException(nameof(noiseShape), $"Dropout: noiseShape must list, for each axis of the input, -1 (the input's size), 1 or a positive size. Received: noiseShape={ShapeUtil.Format(noiseShape)}");
         Rate = rate;
+        NoiseShape = noiseShape == null ? null : (int[])noiseShape.Clone();
         Seed = seed;
         rng = CortexRandom.FromSeedOrGlobal(seed);
     }
@@ -82,17 +93,32 @@ public sealed class Dropout : Layer
     /// <summary>The fraction of inputs dropped.</summary>
     public float Rate { get; }
 
+    /// <summary>The shape of the draws (−1: the input's size), or null for one draw per input.</summary>
+    public int[]? NoiseShape { get; }
+
     /// <summary>The seed, if one was given.</summary>
     public int? Seed { get; }
 
-    /// <inheritdoc/>
-    protected override Tensor CallCore(Tensor inputs, bool training)
+    /// <summary>The noise shape for inputs of <paramref name="shape"/>, −1 entries resolved; throws when it does not fit.</summary>
+    private int[] ResolvedNoise(int[] shape)
     {
-        if (!training || Rate == 0f) return inputs;
-        var mask = Tensor.Uninitialized(inputs.ShapeRef);
-        FillMask(mask.Span);
-        return inputs * mask;
+        if (NoiseShape == null) return shape;
+        bool fits = NoiseShape.Length == shape.Length;
+        for (int i = 0; fits && i < shape.Length; i++) fits = NoiseShape[i] is -1 or 1 || NoiseShape[i] == shape[i] || shape[i] < 0;
+        if (!fits)
+            throw new ArgumentException($"Dropout '{Name}' expects input of rank {NoiseShape.Length} whose sizes match noiseShape={ShapeUtil.Format(NoiseShape)} where it is neither -1 nor 1. Received: shape {Models.Model.FormatShape(shape)}");
+        return [.. NoiseShape.Select((d, i) => d == -1 ? shape[i] : d)];
     }
+
+    /// <inheritdoc/>
+    protected override void Build(int[] inputShape) => ResolvedNoise(inputShape);
+
+    /// <inheritdoc/>
+    protected override void CheckInput(Tensor inputs) => ResolvedNoise(inputs.ShapeRef);
+
+    /// <inheritdoc/>
+    protected override Tensor CallCore(Tensor inputs, bool training) =>
+        training && Rate > 0f ? StageOp.Run(this, inputs, training) : inputs;
 
     /// <inheritdoc/>
     internal override CortexRandom? Generator => rng;
@@ -104,15 +130,11 @@ public sealed class Dropout : Layer
     internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
     {
         reason = "";
-        int width = context.InputWidth;
-        stage = new DropoutStage(this) { Width = width, Mask = new float[context.Batch * width] };
+        int[] noise = ResolvedNoise([context.Batch, .. context.Sample]);
+        int[]? index = KeepMask.DrawIndex(context.Sample, noise[1..]);
+        stage = new KeepMaskStage(rng, Rate, index, noise[1..].Aggregate(1, (a, b) => a * b), noise[0] == 1 && context.Batch != 1,
+            context.Training, context.Batch) { Width = context.InputWidth };
         return true;
-    }
-
-    /// <summary>Draws the next mask: 1/(1 − rate) where a unit is kept, 0 where it is dropped.</summary>
-    internal void FillMask(Span<float> mask)
-    {
-        rng.FillKeepMask(mask, Rate, 1f / (1f - Rate));
     }
 }
 
@@ -231,23 +253,5 @@ internal sealed class ActivationStage(ActivationFunction function, int rowLength
         Span<float> g = OutputGrad.AsSpan(0, rows * Width);
         function.BackwardInPlace(g, Output.AsSpan(0, rows * Width), rowLength);
         if (inputGrad != null && inputGrad != OutputGrad) g.CopyTo(inputGrad);
-    }
-}
-
-internal sealed class DropoutStage(Dropout layer) : Stage
-{
-    public float[] Mask = [];
-
-    public override void Forward(float[] input, int rows)
-    {
-        int n = rows * Width;
-        layer.FillMask(Mask.AsSpan(0, n));
-        TensorPrimitives.Multiply(input.AsSpan(0, n), Mask.AsSpan(0, n), Output.AsSpan(0, n));
-    }
-
-    public override void Backward(float[] input, float[]? inputGrad, int rows)
-    {
-        int n = rows * Width;
-        if (inputGrad != null) TensorPrimitives.Multiply(OutputGrad.AsSpan(0, n), Mask.AsSpan(0, n), inputGrad.AsSpan(0, n));
     }
 }

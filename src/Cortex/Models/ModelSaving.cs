@@ -5,6 +5,19 @@ namespace Cortex.Models;
 public abstract partial class Model
 {
     /// <summary>
+    /// Text saved with the model in its <c>.cortex</c> file and loaded back by <see cref="Load"/>: a string-to-string
+    /// dictionary for what the weights do not say, such as the names of the classes or the columns a model was
+    /// trained on. Keys are compared ordinally and saved sorted. Values are only ever read back as text: nothing in
+    /// them is executed or instantiated.
+    /// </summary>
+    /// <example><code>
+    /// model.Metadata["class_names"] = "setosa,versicolor,virginica";
+    /// model.Save("iris.cortex");
+    /// string names = Model.Load("iris.cortex").Metadata["class_names"];
+    /// </code></example>
+    public IDictionary<string, string> Metadata { get; } = new SortedDictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>
     /// Saves the architecture, weights, training configuration and optimizer state to one <c>.cortex</c> file
     /// (written to a temporary file, then renamed over <paramref name="path"/>).
     /// </summary>
@@ -22,7 +35,7 @@ public abstract partial class Model
     }
 
     /// <summary>Loads a model saved by <see cref="Save"/>: same predictions, bit for bit, and ready to keep training
-    /// from the same optimizer state. Reads format versions 1 and 2; a format-1 file whose optimizer state does not
+    /// from the same optimizer state, with its <see cref="Metadata"/>. Reads format versions 1 and 2; a format-1 file whose optimizer state does not
     /// match the model's trainable weights loads with a fresh optimizer and a warning on standard error.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is not a Cortex model, is truncated or corrupted, or is from a newer

@@ -171,7 +171,45 @@ public abstract class Optimizer
     /// <summary><paramref name="rule"/> as this step's <see cref="PieceStep"/>, behind Keras's decoupled weight decay
     /// (<see cref="DecayedRule{R}"/>) when <see cref="WeightDecay"/> is set and not 0.</summary>
     private protected PieceStep Step<R>(R rule, float learningRate) where R : unmanaged, IUpdateRule =>
-        WeightDecay is float wd && wd != 0 ? PieceStep.Of(new DecayedRule<R>(rule, -wd * learningRate)) : PieceStep.Of(rule);
+        WeightDecay is float wd && wd != 0 && !skipDecay ? PieceStep.Of(new DecayedRule<R>(rule, -wd * learningRate)) : PieceStep.Of(rule);
+
+    private bool skipDecay;   // the variable being updated is excluded from weight decay (set around Rule's calls)
+    private readonly HashSet<Variable> excludedVariables = [];
+    private string[] excludedNames = [];
+
+    /// <summary>
+    /// Keras's <c>exclude_from_weight_decay</c>: leaves <paramref name="variables"/>, and every variable whose name
+    /// contains one of <paramref name="names"/>, out of <see cref="WeightDecay"/> (biases and normalisation scales, as
+    /// AdamW's users usually do). Call it before the optimizer's first update.
+    /// </summary>
+    /// <example><code>var opt = new AdamW(weightDecay: 0.01f);
+    /// opt.ExcludeFromWeightDecay(names: ["bias", "gamma", "beta"]);</code></example>
+    /// <exception cref="InvalidOperationException">The optimizer has already built (updated) variables.</exception>
+    /// <exception cref="ArgumentException">Neither argument is given.</exception>
+    public void ExcludeFromWeightDecay(IEnumerable<Variable>? variables = null, IEnumerable<string>? names = null)
+    {
+        if (variables is null && names is null)
+            throw new ArgumentException($"{GetType().Name}.ExcludeFromWeightDecay: give the variables, or names they contain, to exclude.");
+        if (this.variables.Count > 0)
+            throw new InvalidOperationException($"{GetType().Name}.ExcludeFromWeightDecay can only be configured before the optimizer is built (before its first update).");
+        foreach (var v in variables ?? []) excludedVariables.Add(v ?? throw new ArgumentNullException(nameof(variables)));
+        excludedNames = [.. excludedNames, .. (names ?? []).Select(n => n ?? throw new ArgumentNullException(nameof(names)))];
+    }
+
+    /// <summary>Whether <see cref="WeightDecay"/> leaves <paramref name="variable"/> alone (<see cref="ExcludeFromWeightDecay"/>).</summary>
+    private bool Excluded(Variable variable)
+    {
+        if (excludedVariables.Count == 0 && excludedNames.Length == 0) return false;
+        if (excludedByVariable.TryGetValue(variable, out bool excluded)) return excluded;   // decided once: no allocation per step
+        excluded = excludedVariables.Contains(variable) || NamedForExclusion(variable.Name);
+        excludedByVariable[variable] = excluded;
+        return excluded;
+    }
+
+    // Apart from Excluded: a lambda there would allocate its closure on every call, before any early return.
+    private bool NamedForExclusion(string name) => excludedNames.Any(n => name.Contains(n, StringComparison.Ordinal));
+
+    private readonly Dictionary<Variable, bool> excludedByVariable = [];
 
     /// <summary>The value slot <paramref name="slot"/> starts at (Keras's initializer for it): 0 unless an optimizer
     /// says otherwise (Adagrad's accumulator).</summary>
@@ -274,10 +312,12 @@ public abstract class Optimizer
             if (gradients[i] is not Tensor g) continue;
             var v = variables[i];
             int index = indexOf[v];
+            skipDecay = Excluded(v);
             // A subclass's own UpdateStep gets Keras's decay here; Cortex's rules fold it in (Step).
-            if (WeightDecay is float wd && wd != 0 && !UpdatesByRule)
+            if (WeightDecay is float wd && wd != 0 && !UpdatesByRule && !skipDecay)
                 TensorPrimitives.MultiplyAdd(v.Span, -wd * lr, v.Span, v.Span);
             UpdateStep(Clip(g.AsSpan(), index, globalScale), v.Span, index, lr);
+            skipDecay = false;
         }
         if (UseEma) UpdateMovingAverages();
         Iterations++;
@@ -447,9 +487,12 @@ public abstract class Optimizer
     internal bool TryBeginPieces(Variable variable, out PieceStep step)
     {
         step = default;
-        if (ClipNorm is not null || GlobalClipNorm is not null || !UpdatesByRule || variable.Constraint != null || !indexOf.TryGetValue(variable, out int index)
-            || Rule(LearningRate) is not { } rule)
+        if (ClipNorm is not null || GlobalClipNorm is not null || !UpdatesByRule || variable.Constraint != null || !indexOf.TryGetValue(variable, out int index))
             return false;
+        skipDecay = Excluded(variable);
+        var made = Rule(LearningRate);
+        skipDecay = false;
+        if (made is not { } rule) return false;
         step = rule;
         step.ClipValue = ClipValue ?? 0f;
         SetSlots(ref step, index);

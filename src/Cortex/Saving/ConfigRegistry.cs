@@ -345,6 +345,8 @@ internal sealed class Converter
         if (t == typeof(long[])) return Plain("an array of integers", (c, k) => ConfigJson.Numbers(c, k, "an integer", e => e.GetInt64()), JsonValueKind.Array);
         if (t == typeof(float[])) return Plain("an array of numbers", (c, k) => ConfigJson.Numbers(c, k, "a number", e => e.GetSingle()), JsonValueKind.Array);
         if (t == typeof(Size2D)) return new("2 sizes (height, width)", ReadSize, (c, k, v) => c[k] = ((Size2D)v).ToArray(), JsonValueKind.Array);
+        if (t == typeof(Margins2D)) return new("an integer, [height, width] or [[top, bottom], [left, right]]", (c, k) => Margins2D.FromJson(c.GetProperty(k), $"key '{k}'"),
+            (c, k, v) => c[k] = ((Margins2D)v).ToArray(), JsonValueKind.Number, JsonValueKind.Array);
         if (t == typeof(ActivationFunction)) return new("an activation's name", ReadActivation, WriteActivation, JsonValueKind.String);
         if (ConfigRegistry.FamilyOf(t) is { } family)
             return new($"a {family.Kind} as {{\"class_name\": …, \"config\": {{…}}}}", (c, k) => ReadDescribed(family, c, k),

@@ -20,7 +20,9 @@ namespace Cortex.Saving;
 /// the variables, rather than assuming the trainable ones at load time, is what makes every state loadable: compiled but
 /// not trained (no slots yet), a layer frozen or added after training, a recompiled model (format 1 assumed them and
 /// refused such files). A layer that draws random numbers while training (Dropout) saves its generator's position
-/// (<c>random_state</c>), so a reloaded model continues training exactly as the saved one would have.
+/// (<c>random_state</c>), so a reloaded model continues training exactly as the saved one would have. An optional
+/// <c>metadata</c> object of strings holds <see cref="Model.Metadata"/>; it is written only when there is some, and
+/// readers that predate it skip it, so it needed no new format version.
 /// Saving goes through <see cref="AtomicFile"/>: a temporary file beside the target, renamed over it and the directory
 /// flushed, so a crash mid-save never leaves a half-written model where the old one was.
 /// </summary>
@@ -73,6 +75,10 @@ internal static partial class ModelFile
                 ["variables"] = slots.Select(s => s.Position).ToList(),
             },
         };
+        // Only when there is some, so that a model without metadata writes the same bytes as before the key existed.
+        // A sorted dictionary of strings, not of objects: RequireLoadable has nothing to check in it (a value that
+        // reads "class_name" is text, never a class to instantiate).
+        if (model.Metadata.Count > 0) json["metadata"] = new SortedDictionary<string, string>(model.Metadata, StringComparer.Ordinal);
         RequireLoadable(model, json, "");
         byte[] jsonBytes = JsonSerializer.SerializeToUtf8Bytes(json);
         long floats = variables.Sum(v => (long)v.Size) + slots.Sum(s => s.Slots.Sum(a => (long)a.Length));
@@ -329,7 +335,24 @@ internal static partial class ModelFile
             else RestoreOptimizerState(ConfigJson.Required(root, "optimizer_state", Top), variables, optimizer, floats, ref offset, Bad);
         }
         if (offset != floats.Length) throw new InvalidDataException($"the file holds {floats.Length:N0} floats but the model and optimizer use {offset:N0}.");
+        ReadMetadata(root, model);
         return model;
+    }
+
+    /// <summary>
+    /// Reads the optional <c>metadata</c> object (absent from files saved without metadata, and from every file
+    /// written before it existed) into <see cref="Model.Metadata"/>: string values only, kept as text.
+    /// </summary>
+    private static void ReadMetadata(JsonElement root, Model model)
+    {
+        if (!ConfigJson.TryGet(root, "metadata", out var metadata) || metadata.ValueKind == JsonValueKind.Null) return;
+        if (metadata.ValueKind != JsonValueKind.Object)
+            throw new InvalidDataException($"key 'metadata': expected an object of strings. Received: {ConfigJson.Quote(metadata)}");
+        foreach (var entry in metadata.EnumerateObject())
+        {
+            string key = In("key 'metadata'", () => entry.Name);
+            model.Metadata[key] = ConfigJson.Text(entry.Value, $"key 'metadata', entry '{Excerpt.Of(key)}'");
+        }
     }
 
     /// <summary>Rebuilds the optimizer's slots for the variables the file names, in the order they were built.</summary>

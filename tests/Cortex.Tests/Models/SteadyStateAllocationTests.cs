@@ -36,6 +36,22 @@ public class SteadyStateAllocationTests
         Assert.Equal(0, probe.End - probe.Start);
     }
 
+    [Fact]
+    public void ConstrainedWeightsAndExcludedDecayAllocateNothing()
+    {
+        CortexRandom.SetGlobalSeed(1);
+        var x = Tensor.RandomNormal([4000, 20], seed: 1);
+        var y = (x.Sum(1) > 0f);
+        var model = new Sequential(new Dense(16, "relu", kernelConstraint: new Cortex.Constraints.MaxNorm(1f), biasConstraint: new Cortex.Constraints.NonNeg()), new Dense(2));
+        var opt = new AdamW(weightDecay: 0.01f);
+        opt.ExcludeFromWeightDecay(names: ["bias"]);
+        model.Compile(opt, new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        var probe = new Probe(20, 120);
+        model.Fit(x, y, epochs: 1, batchSize: 32, verbose: 0, callbacks: [probe]);
+        Assert.True(Trainer.LastFitFused);
+        Assert.Equal(0, probe.End - probe.Start);
+    }
+
     [Theory]
     [InlineData("adagrad")]
     [InlineData("adadelta")]
@@ -95,6 +111,21 @@ public class SteadyStateAllocationTests
         var y = x.Slice(0, 1, axis: 1).Reshape(-1) > 5f;
         var model = new Sequential(new Input([6]), new Embedding(11, 4), new Permute([2, 1]), new TimeDistributed(new Dense(3, "tanh")),
             new Flatten(), new Dense(2));
+        model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true));
+        var probe = new Probe(10, 40);
+        model.Fit(x, y, epochs: 1, batchSize: 32, verbose: 0, callbacks: [probe]);
+        Assert.True(Trainer.LastFitFused);
+        Assert.Equal(0, probe.End - probe.Start);
+    }
+
+    [Fact]
+    public void PaddingCroppingUpSamplingNormalizationAndNoiseStepsAllocateNothing()
+    {
+        var x = Tensor.RandomNormal([1600, 6, 6, 2], seed: 2);
+        var y = x.Slice(0, 1, axis: 3).Sum(2).Sum(1).Reshape(-1) > 0f;
+        var model = new Sequential(new Input([6, 6, 2]), new GaussianNoise(0.1f), new ZeroPadding2D(1), new Conv2D(4, 3), new GroupNormalization(2),
+            new SpatialDropout2D(0.2f), new Cropping2D(((1, 0), (0, 1))), new UpSampling2D(2, "bilinear"), new Dropout(0.2f, [-1, 1, 1, -1]),
+            new LayerNormalization(), new Flatten(), new Dense(2));
         model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true));
         var probe = new Probe(10, 40);
         model.Fit(x, y, epochs: 1, batchSize: 32, verbose: 0, callbacks: [probe]);

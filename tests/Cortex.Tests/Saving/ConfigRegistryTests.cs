@@ -49,7 +49,7 @@ public class ConfigRegistryTests
         ["ReLU"] = (() => Frozen(new ReLU(6f, 0.1f, 0.5f, "r")), [2, 3], []),
         ["Softmax"] = (() => Frozen(new Softmax([1, 2], "sm")), [2, 3, 4], []),
         ["Flatten"] = (() => Frozen(new Flatten("f")), [2, 2, 3], []),
-        ["Dropout"] = (() => Frozen(new Dropout(0.25f, seed: 5, name: "dr")), [2, 3], []),
+        ["Dropout"] = (() => Frozen(new Dropout(0.25f, noiseShape: [1, -1], seed: 5, name: "dr")), [2, 3], []),
         ["Input"] = (() => Frozen(new Input([3], "i")), [2, 3], []),
         ["Reshape"] = (() => Frozen(new Reshape([3, 1], "r")), [2, 3], []),
         ["MaxPooling2D"] = (() => Frozen(new MaxPooling2D((3, 2), (1, 2), "same", "mp")), [2, 5, 5, 2], []),
@@ -60,6 +60,15 @@ public class ConfigRegistryTests
             movingVarianceInitializer: new Constant(3f), name: "bn")), [2, 3], []),
         ["Normalization"] = (() => Frozen(new Normalization([1], [1f, 2f, 3f], [4f, 9f, 1f], invert: true, name: "n")), [2, 3], []),
         ["Permute"] = (() => Frozen(new Permute([2, 1], "pm")), [2, 3, 4], []),
+        ["ZeroPadding2D"] = (() => Frozen(new ZeroPadding2D(((0, 1), (2, 3)), "zp")), [2, 3, 3, 2], []),
+        ["Cropping2D"] = (() => Frozen(new Cropping2D(((1, 0), (0, 2)), "cr")), [2, 4, 5, 2], []),
+        ["UpSampling2D"] = (() => Frozen(new UpSampling2D((2, 3), "bilinear", "up")), [2, 3, 3, 2], []),
+        ["LayerNormalization"] = (() => Frozen(new LayerNormalization(axis: [1, 2], epsilon: 1e-2f, center: false, scale: false,
+            betaInitializer: new Constant(0.1f), gammaInitializer: new Constant(2f), betaRegularizer: new L2(0.1f), gammaRegularizer: new L1(0.2f), name: "ln")), [2, 3, 4], []),
+        ["GroupNormalization"] = (() => Frozen(new GroupNormalization(groups: 2, axis: 1, epsilon: 1e-2f, center: false, scale: false,
+            betaInitializer: new Constant(0.1f), gammaInitializer: new Constant(2f), betaRegularizer: new L2(0.1f), gammaRegularizer: new L1(0.2f), name: "gn")), [2, 4, 3], []),
+        ["GaussianNoise"] = (() => Frozen(new GaussianNoise(0.2f, seed: 3, name: "gs")), [2, 3], []),
+        ["SpatialDropout2D"] = (() => Frozen(new SpatialDropout2D(0.3f, seed: 4, name: "sd")), [2, 3, 3, 2], []),
         ["TimeDistributed"] = (() => Frozen(new TimeDistributed(new Dense(3, "relu", name: "inner"), "td")), [2, 4, 5], []),
         ["Conv1D"] = (() => Frozen(new Conv1D(3, 2, strides: 2, padding: "causal", dilationRate: 2, activation: ActivationFunction.Elu(0.7f), useBias: false,
             kernelInitializer: new RandomNormal(0.1f, 0.2f, seed: 4), biasInitializer: new Ones(), kernelRegularizer: new L1L2(0.01f, 0.02f),
@@ -249,7 +258,7 @@ public class ConfigRegistryTests
     {
         var e = Assert.Throws<ArgumentException>(() => ConfigRegistry.Layers.Create(className, Json([])));
         Assert.StartsWith($"unknown layer class '{className}'; expected one of ", e.Message);
-        Assert.Contains("Conv2D, Dense, Dot, Dropout", e.Message);
+        Assert.Contains("Conv2D, Cropping2D, Dense, Dot, Dropout", e.Message);
         Assert.DoesNotContain("Intruder", e.Message[e.Message.IndexOf("expected one of")..]);
     }
 

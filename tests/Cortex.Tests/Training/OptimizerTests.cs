@@ -369,4 +369,48 @@ public class EmaFitTests
         Assert.Equal(2, averages.Length);
         Assert.Equal(averages, model.TrainableVariables.Select(v => v.ToArray()).ToArray());
     }
+
+    [Fact]
+    public void ExcludedVariablesTakeTheUpdateWithoutWeightDecay()
+    {
+        Variable Make(string name) => new(Tensor.FromArray(new float[] { 0.5f, -1f, 2f }), name);
+        var g = Tensor.FromArray(new float[] { 0.1f, -0.2f, 0.3f });
+        Variable kernel = Make("dense/kernel"), bias = Make("dense/bias"), decayed = Make("k"), plain = Make("b");
+        var excluding = new AdamW(0.01f, weightDecay: 0.1f);
+        excluding.ExcludeFromWeightDecay(names: ["bias"]);
+        var decaying = new AdamW(0.01f, weightDecay: 0.1f);
+        var adam = new Adam(0.01f);
+        for (int step = 0; step < 3; step++)
+        {
+            excluding.ApplyGradients([g, g], [kernel, bias]);
+            decaying.ApplyGradients([g], [decayed]);
+            adam.ApplyGradients([g], [plain]);
+        }
+        Assert.Equal(decayed.ToArray(), kernel.ToArray());   // still decayed
+        Assert.Equal(plain.ToArray(), bias.ToArray());       // Adam's update alone
+        Assert.NotEqual(kernel.ToArray(), bias.ToArray());
+        Assert.Contains("can only be configured before the optimizer is built", Assert.Throws<InvalidOperationException>(() => excluding.ExcludeFromWeightDecay([kernel])).Message);
+        Assert.Contains("give the variables, or names they contain", Assert.Throws<ArgumentException>(() => new AdamW().ExcludeFromWeightDecay()).Message);
+    }
+
+    [Fact]
+    public void ExclusionGivesTheSameBitsOnTheFusedStepAndTheTape()
+    {
+        var x = Tensor.RandomNormal([64, 6], seed: 1);
+        var y = Tensor.FromArray([.. Enumerable.Range(0, 64).Select(i => (float)(i % 3))], [64]);
+        float[] Train(bool tape)
+        {
+            CortexRandom.SetGlobalSeed(4);
+            var model = new Cortex.Models.Sequential(new Cortex.Layers.Input([6]), new Cortex.Layers.Dense(16, "relu"), new Cortex.Layers.Dense(3));
+            var opt = new AdamW(0.01f, weightDecay: 0.05f);
+            opt.ExcludeFromWeightDecay(names: ["bias"]);
+            model.Compile(opt, new SparseCategoricalCrossentropy(fromLogits: true));
+            Cortex.Models.Trainer.ForceTapePath = tape;
+            try { model.Fit(x, y, epochs: 2, batchSize: 16, verbose: 0); }
+            finally { Cortex.Models.Trainer.ForceTapePath = false; }
+            Assert.Equal(tape ? "tape: ForceTapePath is set" : "fused", model.TrainingPath);
+            return [.. model.GetWeights().SelectMany(w => w.ToArray())];
+        }
+        Assert.Equal(Train(tape: true), Train(tape: false));
+    }
 }
