@@ -132,10 +132,10 @@ public abstract partial class Model
     /// Why the model is not a chain of layers each feeding the next (null when it is): the fused training step, which
     /// runs layers as a list of stages, applies only to chains, and <see cref="TrainingPath"/> gives this reason otherwise.
     /// </summary>
-    internal virtual string? NotAChain => null;
+    internal virtual string? NotAChain => Subclassed ? "the model is subclassed (its own CallCore)" : null;
 
     /// <summary>The shape the model was built for (batch axis as -1), or null.</summary>
-    public int[]? InputShape => layers.Count > 0 ? layers[0].BuildInputShape : null;
+    public int[]? InputShape => Subclassed ? SubclassInputShape : layers.Count > 0 ? layers[0].BuildInputShape : null;
 
     /// <summary>All weights an optimizer updates, layer by layer.</summary>
     public IReadOnlyList<Variable> TrainableVariables => [.. layers.SelectMany(l => l.TrainableWeights)];
@@ -301,10 +301,6 @@ public abstract partial class Model
 
     /// <summary>The forward pass behind <see cref="Call(Tensor, bool)"/>, which has checked that the thread may use the model.</summary>
     protected abstract Tensor CallCore(Tensor x, bool training);
-
-    /// <summary>Builds every layer for inputs of <paramref name="inputShape"/> (batch axis included; its size is ignored).</summary>
-    /// <exception cref="InvalidOperationException">Another thread is using the model.</exception>
-    public abstract void Build(int[] inputShape);
 
     /// <summary>The regularisation penalties of all layers (added to the loss in training and evaluation).</summary>
     public IEnumerable<Tensor> RegularizationLosses() => layers.SelectMany(l => l.RegularizationLosses());
@@ -699,6 +695,7 @@ public abstract partial class Model
         Tensor? validationSampleWeight = null)
     {
         RequireCompiled("Fit");
+        RequireTrackedLayers();
         CheckXY("Fit", x, y);
         CheckBatchSize(batchSize);
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), $"Fit: epochs must be non-negative. Received: {epochs}");
@@ -844,6 +841,7 @@ public abstract partial class Model
     /// that a bad row deep in the data fails Fit before the first update rather than in the middle of an epoch.</summary>
     private protected virtual void CheckAllRows(Tensor[] x)
     {
+        if (Subclassed) return; // its own CallCore: which layer reads the inputs is not known
         foreach (var layer in layers)
         {
             layer.CheckData(x[0]);
@@ -852,7 +850,11 @@ public abstract partial class Model
     }
 
     /// <summary>Builds the model from the data's shape (or checks the data fits the built model) with one sample.</summary>
-    private void EnsureBuiltFor(Tensor[] x) => ForwardAll(Rows(x, 0, Math.Min(1, x[0].ShapeRef[0])));
+    private void EnsureBuiltFor(Tensor[] x)
+    {
+        ForwardAll(Rows(x, 0, Math.Min(1, x[0].ShapeRef[0])));
+        if (Subclassed) subclassInputShape = [-1, .. x[0].ShapeRef.AsSpan(1)];
+    }
 
     /// <summary>For sparse cross-entropy, every label must be a class index the output layer can produce (or its
     /// <see cref="SparseCategoricalCrossentropy.IgnoreClass"/>, e.g. −1 or 255 for padding); for binary and categorical
@@ -887,6 +889,7 @@ public abstract partial class Model
     public virtual int[] OutputShape()
     {
         if (!Built) throw new InvalidOperationException($"Model '{Name}' is not built yet: call it on data, Fit it, or Build(inputShape).");
+        if (Subclassed) return SubclassOutputShape();
         int[] shape = InputShape!;
         foreach (var l in layers) shape = l.ComputeOutputShape(shape);
         return shape;
