@@ -77,6 +77,8 @@ public static class OnnxExporter
         ArgumentNullException.ThrowIfNull(model);
         if (opset < 13)
             throw new ArgumentOutOfRangeException(nameof(opset), $"ONNX export: opset must be 13 or later. Received: opset={opset}");
+        if (model is not (Sequential or Functional))
+            throw new NotSupportedException($"ONNX export: model '{model.Name}' is a subclassed model ({model.GetType().Name}), whose forward pass is C# code that export cannot read. Build the same layers as a Sequential or a Functional to export them.");
         var graph = new GraphBuilder(model.Name, opset);
         if (model is Functional functional) FunctionalWriter.Write(graph, functional);
         else Chain(graph, model);

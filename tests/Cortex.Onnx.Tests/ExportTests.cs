@@ -312,4 +312,20 @@ public class ExportTests
         Assert.Equal([-1, 28, 28, 1], input.Dimensions);
         Assert.Equal([-1, 10], session.OutputMetadata["output"].Dimensions);
     }
+
+    private sealed class Subclassed : Model
+    {
+        private readonly Dense dense;
+        public Subclassed() => dense = Track(new Dense(2));
+        protected override Tensor CallCore(Tensor x, bool training) => dense.Call(x, training) * 2f;
+    }
+
+    [Fact]
+    public void ASubclassedModelIsRefusedRatherThanExportedAsAChainOfItsLayers()
+    {
+        var model = new Subclassed();
+        model.Build([-1, 3]);
+        var e = Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(model));
+        Assert.Contains("is a subclassed model (Subclassed)", e.Message);
+    }
 }

@@ -4,7 +4,7 @@ using Cortex.Saving;
 namespace Cortex.Callbacks;
 
 /// <summary>
-/// Hooks into <see cref="Model.Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>. Override the moments you need; <see cref="Model"/> is the model being trained.
+/// Hooks into <see cref="Model.Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/>. Override the moments you need; <see cref="Model"/> is the model being trained.
 /// </summary>
 /// <example>
 /// <code>

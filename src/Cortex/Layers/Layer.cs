@@ -186,6 +186,13 @@ public abstract class Layer
                 outShape = ComputeOutputShape(shapes);
             }
         }
+        catch (ArgumentException e) when (e.GetType() == typeof(ArgumentException))
+        {
+            if (!wasBuilt) Unbuild();
+            // The layer's own message, and where its inputs came from: in a graph, the layers that made them.
+            throw new ArgumentException($"{e.Message.TrimEnd('.')}. {GetType().Name} '{Name}' was called on: " +
+                string.Join(", ", inputs.Select(t => $"{Models.Model.FormatShape(t.ShapeRef)} from {t.Layer.GetType().Name} '{t.Layer.Name}'")) + ".", e);
+        }
         catch
         {
             if (!wasBuilt) Unbuild();

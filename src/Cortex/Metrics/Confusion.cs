@@ -121,6 +121,20 @@ public abstract class ConfusionMetric : Metric
     private protected static double Ratio(double a, double b) => b == 0 ? 0 : a / b;
 
     /// <inheritdoc/>
+    internal override int ReducibleStateLength => 4 * Tp.Length;
+
+    /// <summary>The four counts per threshold: they add up over the ranks of distributed training, so precision,
+    /// recall and AUC are the global ones.</summary>
+    internal override void ExchangeState(Span<double> state, bool write)
+    {
+        int n = Tp.Length;
+        double[][] counts = [Tp, Fp, Tn, Fn];
+        for (int k = 0; k < 4; k++)
+            if (write) state.Slice(k * n, n).CopyTo(counts[k]);
+            else counts[k].CopyTo(state.Slice(k * n, n));
+    }
+
+    /// <inheritdoc/>
     public override void ResetState()
     {
         Array.Clear(Tp);

@@ -42,7 +42,8 @@ public sealed class Functional : Model
     /// <summary>Makes a model from its inputs and outputs (each an <see cref="Input"/>'s tensor and a tensor computed
     /// from them); the layers are those on the paths between them.</summary>
     /// <exception cref="ArgumentException">No inputs or outputs; an output needs an input that is not listed (graph
-    /// disconnected); an input is unused, listed twice or not an <see cref="Input"/>'s tensor; two layers share a name.</exception>
+    /// disconnected); an input is unused, listed twice or not an <see cref="Input"/>'s tensor; two layers share a name;
+    /// the graph has a cycle.</exception>
     public Functional(IReadOnlyList<SymbolicTensor> inputs, IReadOnlyList<SymbolicTensor> outputs, string? name = null)
         : base(name, "functional")
     {
@@ -106,6 +107,7 @@ public sealed class Functional : Model
             order.Add(t.Node);
         }
         var used = new HashSet<Node>();
+        var visiting = new HashSet<Node>(); // the nodes on the current path from an output: meeting one again is a cycle
         var stack = new Stack<(Node Node, int Next, SymbolicTensor Output)>();
         foreach (var output in outs)
         {
@@ -118,6 +120,8 @@ public sealed class Functional : Model
                     used.Add(node);
                     continue;
                 }
+                if (next == 0 && !visiting.Add(node))
+                    throw new ArgumentException($"Functional '{Name}': the graph has a cycle: {node.Output} ({node.Layer.GetType().Name} '{node.Layer.Name}') depends on itself. A graph of layers must be acyclic.");
                 if (node.Layer is Input)
                     throw new ArgumentException($"Functional '{Name}': graph disconnected: output {from} depends on {node.Output} (Input '{node.Layer.Name}'), which is not among the model's inputs [{string.Join(", ", ins.Select(t => t.Name))}]. Pass it as an input, or compute the output from the given inputs.");
                 if (next < node.Inputs.Count)
@@ -127,6 +131,7 @@ public sealed class Functional : Model
                     continue;
                 }
                 done.Add(node);
+                visiting.Remove(node);
                 order.Add(node);
             }
         }

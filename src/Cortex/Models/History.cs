@@ -3,7 +3,7 @@ using Cortex.Callbacks;
 namespace Cortex.Models;
 
 /// <summary>
-/// What <see cref="Model.Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/> returns: the loss and metrics after each epoch, keyed like Keras's
+/// What <see cref="Model.Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/> returns: the loss and metrics after each epoch, keyed like Keras's
 /// <c>history.history</c> (<c>loss</c>, <c>accuracy</c>, <c>val_loss</c>, …).
 /// </summary>
 /// <example>

@@ -7,7 +7,7 @@ using Cortex.Optimizers;
 namespace Cortex.Models;
 
 /// <summary>
-/// A trainable stack of layers with Keras's workflow: <see cref="Compile(Optimizer, Loss, IEnumerable{string}, IEnumerable{string})"/>, <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>,
+/// A trainable stack of layers with Keras's workflow: <see cref="Compile(Optimizer, Loss, IEnumerable{string}, IEnumerable{string})"/>, <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/>,
 /// <see cref="Evaluate(Tensor, Tensor, int, int, Tensor)"/>, <see cref="Predict(Tensor, int, int)"/>, <see cref="Summary"/>, <see cref="Save"/> and <see cref="Load"/>.
 /// </summary>
 /// <example>
@@ -21,7 +21,7 @@ namespace Cortex.Models;
 /// <remarks>
 /// <para><b>Threads.</b> Separate models train and predict on separate threads at the same time. One model may be read
 /// by several threads at once — <see cref="Call(Tensor, bool)"/>, <see cref="Predict(Tensor, int, int)"/>, <see cref="Evaluate(Tensor, Tensor, int, int, Tensor)"/>,
-/// <see cref="GetWeights"/>, <see cref="Save"/> — but while a thread changes it (<see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>,
+/// <see cref="GetWeights"/>, <see cref="Save"/> — but while a thread changes it (<see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/>,
 /// <see cref="SetWeights"/>, <see cref="Compile(Optimizer, Loss, IEnumerable{string}, IEnumerable{string})"/>, <see cref="Sequential.Add"/>,
 /// <see cref="Sequential.Pop"/>, <see cref="Build"/>, or a first call that builds it), any use from another thread throws
 /// an <see cref="InvalidOperationException"/> naming the model and the operation, rather than computing with
@@ -64,7 +64,7 @@ public abstract partial class Model
     public Optimizer? Optimizer { get; private set; }
 
     /// <summary>
-    /// How the last <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/> trained: <c>"fused"</c> (every layer ran its allocation-free stage) or
+    /// How the last <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/> trained: <c>"fused"</c> (every layer ran its allocation-free stage) or
     /// <c>"tape: …"</c> with the reason, e.g. <c>"tape: Dense 'dense_2' has a regularizer"</c>; null before any Fit.
     /// Both paths give the same results; the fused one is faster and allocates nothing per step.
     /// </summary>
@@ -112,7 +112,7 @@ public abstract partial class Model
     /// <summary>The metric names given to Compile.</summary>
     public IReadOnlyList<string> MetricNames { get; private set; } = [];
 
-    /// <summary>Set by a callback to end <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>: after the current batch when set at a batch (as TerminateOnNaN
+    /// <summary>Set by a callback to end <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/>: after the current batch when set at a batch (as TerminateOnNaN
     /// does), after the current epoch when set at its end (as EarlyStopping does).</summary>
     public bool StopTraining { get; set; }
 
@@ -132,10 +132,10 @@ public abstract partial class Model
     /// Why the model is not a chain of layers each feeding the next (null when it is): the fused training step, which
     /// runs layers as a list of stages, applies only to chains, and <see cref="TrainingPath"/> gives this reason otherwise.
     /// </summary>
-    internal virtual string? NotAChain => null;
+    internal virtual string? NotAChain => Subclassed ? "the model is subclassed (its own CallCore)" : null;
 
     /// <summary>The shape the model was built for (batch axis as -1), or null.</summary>
-    public int[]? InputShape => layers.Count > 0 ? layers[0].BuildInputShape : null;
+    public int[]? InputShape => Subclassed ? SubclassInputShape : layers.Count > 0 ? layers[0].BuildInputShape : null;
 
     /// <summary>All weights an optimizer updates, layer by layer.</summary>
     public IReadOnlyList<Variable> TrainableVariables => [.. layers.SelectMany(l => l.TrainableWeights)];
@@ -302,10 +302,6 @@ public abstract partial class Model
     /// <summary>The forward pass behind <see cref="Call(Tensor, bool)"/>, which has checked that the thread may use the model.</summary>
     protected abstract Tensor CallCore(Tensor x, bool training);
 
-    /// <summary>Builds every layer for inputs of <paramref name="inputShape"/> (batch axis included; its size is ignored).</summary>
-    /// <exception cref="InvalidOperationException">Another thread is using the model.</exception>
-    public abstract void Build(int[] inputShape);
-
     /// <summary>The regularisation penalties of all layers (added to the loss in training and evaluation).</summary>
     public IEnumerable<Tensor> RegularizationLosses() => layers.SelectMany(l => l.RegularizationLosses());
 
@@ -396,7 +392,7 @@ public abstract partial class Model
     /// <param name="batchSize">Samples per batch.</param>
     /// <param name="verbose">0 silent, 1 progress bar.</param>
     /// <param name="sampleWeight">Null, or a finite, non-negative weight per row that weighs the loss, as in
-    /// <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>; metrics stay unweighted.</param>
+    /// <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/>; metrics stay unweighted.</param>
     /// <example><code>float loss = model.Evaluate(xTest, yTest, sampleWeight: weights)["loss"];</code></example>
     public Dictionary<string, float> Evaluate(Tensor x, Tensor y, int batchSize = 32, int verbose = 0, Tensor? sampleWeight = null) =>
         Evaluate([x], [y], batchSize, verbose, sampleWeight);
@@ -567,6 +563,8 @@ public abstract partial class Model
     /// for sequence outputs), as Keras's <c>sample_weight</c>: each row's loss is multiplied by its weight, and the
     /// default reduction divides the weighted sum by the number of losses. With <paramref name="validationSplit"/> the
     /// held-out rows' weights weigh the validation loss. Metrics stay unweighted, as Keras's <c>metrics</c>.</param>
+    /// <param name="validationSampleWeight">Null, or a weight per row of <paramref name="validationData"/>, as the third
+    /// element of Keras's <c>validation_data=(x, y, sample_weight)</c>: it weighs the validation loss (and weighted metrics).</param>
     /// <param name="classWeight">Null, or a weight per class index, as Keras's <c>class_weight</c> (models with one
     /// output, one label per sample; sequence labels take a (N, steps) <paramref name="sampleWeight"/>): a row weighs <c>classWeight[label]</c> — the label itself for sparse labels, its arg-max for one-hot
     /// rows, its rounded value for (N, 1) binary labels — and 1 for a class the dictionary leaves out. Applies to the
@@ -581,8 +579,9 @@ public abstract partial class Model
     public History Fit(Tensor x, Tensor y, int epochs = 1, int batchSize = 32, bool shuffle = true,
         float validationSplit = 0f, (Tensor X, Tensor Y)? validationData = null, IEnumerable<Callback>? callbacks = null,
         int verbose = 1, CancellationToken cancellationToken = default, Tensor? sampleWeight = null,
-        IReadOnlyDictionary<int, float>? classWeight = null) =>
-        Fit([x], [y], epochs, batchSize, shuffle, validationSplit, validationData is { } v ? ([v.X], [v.Y]) : null, callbacks, verbose, cancellationToken, sampleWeight, classWeight);
+        IReadOnlyDictionary<int, float>? classWeight = null, Tensor? validationSampleWeight = null) =>
+        Fit([x], [y], epochs, batchSize, shuffle, validationSplit, validationData is { } v ? ([v.X], [v.Y]) : null, callbacks, verbose, cancellationToken, sampleWeight, classWeight,
+            validationSampleWeight);
 
     /// <summary>
     /// Fit for a model with several inputs or outputs: one tensor per input (<paramref name="x"/>) and one label tensor
@@ -601,10 +600,10 @@ public abstract partial class Model
     public History Fit(Tensor[] x, Tensor[] y, int epochs = 1, int batchSize = 32, bool shuffle = true,
         float validationSplit = 0f, (Tensor[] X, Tensor[] Y)? validationData = null, IEnumerable<Callback>? callbacks = null,
         int verbose = 1, CancellationToken cancellationToken = default, Tensor? sampleWeight = null,
-        IReadOnlyDictionary<int, float>? classWeight = null)
+        IReadOnlyDictionary<int, float>? classWeight = null, Tensor? validationSampleWeight = null)
     {
         using var use = Use("Fit", exclusive: true);
-        return FitCore(x, y, epochs, batchSize, shuffle, validationSplit, validationData, callbacks, verbose, cancellationToken, sampleWeight, classWeight, null, 0);
+        return FitCore(x, y, epochs, batchSize, shuffle, validationSplit, validationData, callbacks, verbose, cancellationToken, sampleWeight, classWeight, null, 0, validationSampleWeight);
     }
 
     /// <summary>
@@ -619,7 +618,7 @@ public abstract partial class Model
     /// <remarks>
     /// <para>Results do not depend on the number of ranks, up to float rounding: the gradient sums are taken in a
     /// different order (about 1e-7 relative per step). One rank gives the bits of the plain
-    /// <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>.
+    /// <see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/>.
     /// Dropout draws the global batch's mask on every rank and keeps the rank's rows, so it does not depend on the
     /// number of ranks either (unless a batch has fewer rows than there are ranks: a rank without rows draws nothing).
     /// BatchNormalization's moving statistics are each rank's own (from its slice of the batch).</para>
@@ -661,9 +660,10 @@ public abstract partial class Model
 
     private History FitCore(Tensor[] x, Tensor[] y, int epochs, int batchSize, bool shuffle, float validationSplit,
         (Tensor[] X, Tensor[] Y)? validationData, IEnumerable<Callback>? callbacks, int verbose, CancellationToken cancellationToken,
-        Tensor? sampleWeight, IReadOnlyDictionary<int, float>? classWeight, DistributionStrategy? distribution, int initialEpoch)
+        Tensor? sampleWeight, IReadOnlyDictionary<int, float>? classWeight, DistributionStrategy? distribution, int initialEpoch,
+        Tensor? validationSampleWeight = null)
     {
-        var (xTrain, yTrain, wTrain, xVal, yVal, wVal) = RollBackBuildOnFailure(() => PrepareFit(x, y, epochs, batchSize, validationSplit, validationData, sampleWeight, classWeight));
+        var (xTrain, yTrain, wTrain, xVal, yVal, wVal) = RollBackBuildOnFailure(() => PrepareFit(x, y, epochs, batchSize, validationSplit, validationData, sampleWeight, classWeight, validationSampleWeight));
 
         var history = new History();
         var cbs = new List<Callback>((callbacks ?? []).Where(cb => distribution == null || distribution.IsChief || !cb.ChiefOnly)) { history };
@@ -691,9 +691,11 @@ public abstract partial class Model
     /// <summary>Fit's checks, all before the first update: arguments, data, the build for the data, labels and the
     /// loss on one row. Returns the training and validation data, with the per-row weights (null: unweighted).</summary>
     private (Tensor[] X, Tensor[] Y, Tensor? W, Tensor[]? XVal, Tensor[]? YVal, Tensor? WVal) PrepareFit(Tensor[] x, Tensor[] y, int epochs, int batchSize,
-        float validationSplit, (Tensor[] X, Tensor[] Y)? validationData, Tensor? sampleWeight, IReadOnlyDictionary<int, float>? classWeight)
+        float validationSplit, (Tensor[] X, Tensor[] Y)? validationData, Tensor? sampleWeight, IReadOnlyDictionary<int, float>? classWeight,
+        Tensor? validationSampleWeight = null)
     {
         RequireCompiled("Fit");
+        RequireTrackedLayers();
         CheckXY("Fit", x, y);
         CheckBatchSize(batchSize);
         if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), $"Fit: epochs must be non-negative. Received: {epochs}");
@@ -715,7 +717,11 @@ public abstract partial class Model
         {
             CheckXY("Fit (validationData)", vd.X, vd.Y);
             (xVal, yVal) = vd;
+            if (validationSampleWeight != null) CheckSampleWeight("Fit (validationData)", validationSampleWeight, vd.X[0].ShapeRef[0]);
+            wVal = validationSampleWeight;
         }
+        else if (validationSampleWeight != null)
+            throw new ArgumentException("Fit: validationSampleWeight weighs the rows of validationData, which was not given.", nameof(validationSampleWeight));
         else if (validationSplit > 0)
         {
             int n = x[0].ShapeRef[0];
@@ -835,6 +841,7 @@ public abstract partial class Model
     /// that a bad row deep in the data fails Fit before the first update rather than in the middle of an epoch.</summary>
     private protected virtual void CheckAllRows(Tensor[] x)
     {
+        if (Subclassed) return; // its own CallCore: which layer reads the inputs is not known
         foreach (var layer in layers)
         {
             layer.CheckData(x[0]);
@@ -843,7 +850,11 @@ public abstract partial class Model
     }
 
     /// <summary>Builds the model from the data's shape (or checks the data fits the built model) with one sample.</summary>
-    private void EnsureBuiltFor(Tensor[] x) => ForwardAll(Rows(x, 0, Math.Min(1, x[0].ShapeRef[0])));
+    private void EnsureBuiltFor(Tensor[] x)
+    {
+        ForwardAll(Rows(x, 0, Math.Min(1, x[0].ShapeRef[0])));
+        if (Subclassed) subclassInputShape = [-1, .. x[0].ShapeRef.AsSpan(1)];
+    }
 
     /// <summary>For sparse cross-entropy, every label must be a class index the output layer can produce (or its
     /// <see cref="SparseCategoricalCrossentropy.IgnoreClass"/>, e.g. −1 or 255 for padding); for binary and categorical
@@ -878,6 +889,7 @@ public abstract partial class Model
     public virtual int[] OutputShape()
     {
         if (!Built) throw new InvalidOperationException($"Model '{Name}' is not built yet: call it on data, Fit it, or Build(inputShape).");
+        if (Subclassed) return SubclassOutputShape();
         int[] shape = InputShape!;
         foreach (var l in layers) shape = l.ComputeOutputShape(shape);
         return shape;

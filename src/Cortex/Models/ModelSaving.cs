@@ -38,6 +38,35 @@ public abstract partial class Model
     /// from the same optimizer state, with its <see cref="Metadata"/>. Reads format versions 1 and 2; a format-1 file whose optimizer state does not
     /// match the model's trainable weights loads with a fresh optimizer and a warning on standard error.</summary>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
-    /// <exception cref="InvalidDataException">The file is not a Cortex model, is truncated or corrupted, or is from a newer format version.</exception>
+    /// <exception cref="InvalidDataException">The file is not a Cortex model, is truncated or corrupted, or is from a newer
+    /// format version; or it holds a subclassed model, whose class Load never creates (construct it and call
+    /// <see cref="LoadWeights"/>).</exception>
     public static Model Load(string path) => ModelFile.Load(path);
+
+    /// <summary>
+    /// Loads the weights of a model file written by <see cref="Save"/> into this model, as Keras's
+    /// <c>load_weights</c>: the file's weights, in order, must match this model's <see cref="Variables"/> in number and
+    /// shape. The way to reload a subclassed model, which <see cref="Load"/> refuses (it never creates a class a file
+    /// names): construct the class, then load its weights. An unbuilt model's layers are built for the input shapes the
+    /// file records. The optimizer and its state are left as they are.
+    /// </summary>
+    /// <example><code>model.Save("gan.cortex");
+    /// var copy = new MyGan();
+    /// copy.LoadWeights("gan.cortex");   // same predictions, bit for bit</code></example>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="InvalidDataException">The file is damaged, or its weights do not match the model's (count or shape).</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the model.</exception>
+    public void LoadWeights(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var use = Use("LoadWeights", exclusive: true);
+        if (!File.Exists(path)) throw new FileNotFoundException($"Model file not found: '{path}'.", path);
+        var unbuilt = layers.Where(l => !l.Built).ToArray();
+        try { ModelFile.Load(File.ReadAllBytes(path), path, into: this); }
+        catch
+        {
+            foreach (var l in unbuilt) l.Unbuild(); // a file that does not fit leaves the model as it was
+            throw;
+        }
+    }
 }

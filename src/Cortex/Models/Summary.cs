@@ -42,7 +42,7 @@ public abstract partial class Model
     private List<string> SummaryLines()
     {
         const int c1 = 33, c2 = 24, c3 = 15, c4 = 24;
-        var rows = SummaryRows().ToList();
+        var rows = (Subclassed ? SubclassSummaryRows() : SummaryRows()).ToList();
         bool graph = rows.Any(r => r.ConnectedTo != null);
         int[] widths = graph ? [c1, c2, c3, c4] : [c1, c2, c3];
         string Rule(char left, char line, char cross, char right) =>

@@ -23,7 +23,7 @@ internal sealed class RunningMean
     }
 }
 
-/// <summary>Runs the epochs of <see cref="Model.Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float})"/>: shuffling, mini-batches, the tape, the optimizer step, the running metrics.</summary>
+/// <summary>Runs the epochs of <see cref="Model.Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/>: shuffling, mini-batches, the tape, the optimizer step, the running metrics.</summary>
 internal sealed class Trainer
 {
     private readonly Model model;
@@ -43,6 +43,8 @@ internal sealed class Trainer
     private readonly DistributionStrategy? distribution; // null: this process trains alone
     private readonly Tensor?[]? zeroGradients; // a rank with no rows in a short last batch adds zeros to the sum
     private int stepsRun;
+    private readonly bool customStep; // the model overrides TrainStep: Fit calls it for every batch
+    private bool firstStep;           // the step running is the Fit's first (a non-finite loss there is refused)
 
     public Trainer(Model model, Tensor[] x, Tensor[] y, Tensor? sampleWeight, int batchSize, bool shuffle, DistributionStrategy? distribution = null)
     {
@@ -63,12 +65,14 @@ internal sealed class Trainer
         // The fused step's loss kernels compute the unweighted batch mean only: sample weights and a masked output
         // (its mask weighs the loss) take the tape.
         bool masked = !ForceTapePath && model.OutputsMasked(x);
-        if (!ForceTapePath && x.Length == 1 && y.Length == 1 && heads[0].Weight == null && sampleWeight == null && !masked)
+        customStep = model.OverridesTrainStep;
+        if (!ForceTapePath && !customStep && x.Length == 1 && y.Length == 1 && heads[0].Weight == null && sampleWeight == null && !masked)
             fused = FusedTrainStep.TryCreate(model, x[0], y[0], batchSize, heads[0].Metrics, out reason);
         else if (!ForceTapePath)
             reason = model.NotAChain ?? (heads.Length > 1 || x.Length > 1 ? "the model has several inputs or outputs"
                 : sampleWeight != null ? "Fit has sample weights (sampleWeight or classWeight)"
                 : masked ? "the output carries a mask, which weighs the loss" : "the loss is weighted (lossWeights)");
+        if (customStep) reason = "the model overrides TrainStep";
         model.TrainingPath = fused != null ? "fused" : $"tape: {reason}";
         LastFitFused = fused != null;
         logs = () => batchLogs; // made once: a lambda per step would be garbage per step
@@ -108,6 +112,7 @@ internal sealed class Trainer
             head.LossMean.Reset();
             foreach (var m in head.Metrics) m.ResetState();
         }
+        if (customStep) foreach (var m in model.StepMetrics) m.ResetState();
         Progress = new ProgressBar(verbose, steps);
         var optimizer = model.Optimizer!;
         try
@@ -132,11 +137,12 @@ internal sealed class Trainer
                     if (first && !float.IsFinite(l)) throw NotFiniteFirstLoss(l);
                     loss.UpdateState(l, len);
                 }
+                else if (customStep) CustomStep(start, len, first);
                 else TapeStep(start, len, optimizer, first, share);
                 Layers.Layer.TrainingShard = null;
                 stepsRun++;
                 if (distribution is { CheckReplicasEvery: > 0 } d && stepsRun % d.CheckReplicasEvery == 0) d.CheckReplicasEqual(variables, epochsRun, step + 1);
-                RefillBatchLogs();
+                if (!customStep) RefillBatchLogs();
                 Progress.Update(step + 1, logs);
                 foreach (var cb in callbacks) cb.OnTrainBatchEnd(step, batchLogs);
                 if (model.StopTraining) break; // as Keras: a callback can end the epoch at any batch (TerminateOnNaN)
@@ -152,7 +158,7 @@ internal sealed class Trainer
             distribution.SumOverRanks(loss, heads);
         }
         epochsRun++;
-        return Model.Logs(loss, heads, "");
+        return customStep ? new(batchLogs) : Model.Logs(loss, heads, "");
     }
 
     /// <summary>A step on a rank that has no rows of a short last batch (fewer rows than ranks): it adds zeros to the
@@ -189,6 +195,32 @@ internal sealed class Trainer
     {
         Tensor[] xb = Batch(x, start, len), yb = Batch(y, start, len);
         Tensor? wb = sampleWeight == null ? null : Batch([sampleWeight], start, len)[0]; // the labels' rows
+        TapeStep(xb, yb, wb, optimizer, first, share);
+    }
+
+    /// <summary>A model's own <see cref="Model.TrainStep"/> on the batch; its logs become the batch's logs (and the
+    /// last batch's, the epoch's, as in Keras).</summary>
+    private void CustomStep(int start, int len, bool first)
+    {
+        Tensor[] xb = Batch(x, start, len), yb = Batch(y, start, len);
+        Tensor? wb = sampleWeight == null ? null : Batch([sampleWeight], start, len)[0];
+        firstStep = first;
+        var stepLogs = model.RunTrainStep(this, xb, yb, wb);
+        batchLogs.Clear();
+        foreach (var (key, value) in stepLogs ?? throw new InvalidOperationException($"Model '{model.Name}': TrainStep returned null; return the logs to show (an empty dictionary for none).")) batchLogs[key] = value;
+    }
+
+    /// <summary>The standard step on a batch, for a custom TrainStep that calls the base one: the running loss and
+    /// compiled metrics as Fit keeps them, returned as logs.</summary>
+    public Dictionary<string, float> StandardStep(Tensor[] xb, Tensor[] yb, Tensor? wb)
+    {
+        TapeStep(xb, yb, wb, model.Optimizer!, firstStep);
+        return Model.Logs(loss, heads, "");
+    }
+
+    private void TapeStep(Tensor[] xb, Tensor[] yb, Tensor? wb, Optimizers.Optimizer optimizer, bool first, float share = 1f)
+    {
+        int len = xb[0].ShapeRef[0];
         Tensor[] pred;
         Tensor?[] masks;
         Tensor total;

@@ -56,7 +56,7 @@ internal static partial class ModelFile
         {
             ["format"] = "cortex-model",
             ["version"] = FormatVersion,
-            ["model"] = ConfigJson.Describe(model.GetType().Name, ModelConfig(model)),
+            ["model"] = ConfigJson.Describe(model.Subclassed ? nameof(Model) : model.GetType().Name, ModelConfig(model)), // a subclass: "Model", which Load refuses
             ["compile"] = optimizer == null ? null : new Dictionary<string, object?>
             {
                 ["optimizer"] = ConfigJson.Describe(optimizer.GetType().Name, optimizer.GetConfig()),
@@ -127,6 +127,11 @@ internal static partial class ModelFile
                 return d;
             }).ToList(),
         };
+        if (model.Subclassed)
+        {
+            config["subclass"] = model.GetType().FullName; // for Load's message only: never instantiated
+            config["build_input_shape"] = model.InputShape; // LoadWeights builds a fresh instance for it
+        }
         if (graph != null)
         {
             config["input_layers"] = graph.Inputs.Select(Ref).ToList();
@@ -138,7 +143,7 @@ internal static partial class ModelFile
     /// <summary>The classes <see cref="Load(string)"/> can name: the model's, and those registered with
     /// <see cref="ConfigRegistry"/> (it rebuilds layers, optimizers, schedules, losses, initializers and regularizers
     /// from their class names, and only those).</summary>
-    private static readonly HashSet<string> CortexClasses = [nameof(Sequential), nameof(Functional), .. ConfigRegistry.Classes.Select(c => c.Name)];
+    private static readonly HashSet<string> CortexClasses = [nameof(Sequential), nameof(Functional), nameof(Model), .. ConfigRegistry.Classes.Select(c => c.Name)];
 
     /// <summary>
     /// Refuses, before anything is written, a model that <see cref="Load(string)"/> could not rebuild: a layer, optimizer,
@@ -204,7 +209,11 @@ internal static partial class ModelFile
     /// Reads a model from the bytes of a file; <paramref name="path"/> is the name errors give. Every length, count and
     /// shape the file states is checked against the bytes actually present before anything is allocated for it.
     /// </summary>
-    internal static Model Load(byte[] bytes, string path)
+    /// <param name="bytes">The file's bytes.</param>
+    /// <param name="path">The name errors give.</param>
+    /// <param name="into">Null to build the model the file describes; a model to load only the weights into
+    /// (<see cref="Model.LoadWeights"/>), which is returned.</param>
+    internal static Model Load(byte[] bytes, string path, Model? into = null)
     {
         InvalidDataException Bad(string what, Exception? inner = null) => new($"Cannot load model '{path}': {what}", inner);
         if (bytes.Length < 4 || !bytes.AsSpan(0, 4).SequenceEqual(Magic))
@@ -237,7 +246,7 @@ internal static partial class ModelFile
         catch (JsonException e) { throw Bad($"its configuration is not valid JSON ({Excerpt.Message(e.Message)}).", e); }
         using (doc)
         {
-            try { return Read(doc.RootElement, bytes.AsSpan(floatsAt + CountBytes, (int)floatBytes), version, path); }
+            try { return Read(doc.RootElement, bytes.AsSpan(floatsAt + CountBytes, (int)floatBytes), version, path, into); }
             catch (Exception e) when (IsDataError(e)) { throw Bad(Excerpt.Message(Describe(e)), e); }
         }
     }
@@ -259,14 +268,15 @@ internal static partial class ModelFile
 
     private const string Top = "the file's top level";
 
-    private static Model Read(JsonElement root, ReadOnlySpan<byte> floatBytes, uint version, string source)
+    private static Model Read(JsonElement root, ReadOnlySpan<byte> floatBytes, uint version, string source, Model? into = null)
     {
         int floatCount = floatBytes.Length / 4;
         Model model;
         // The architecture's weights are allocated as layers are built: cap them by what the file holds, so that a
         // small file cannot claim gigabytes.
         using (Layer.LimitWeights(floatCount))
-            model = BuildModel(ConfigJson.Required(root, "model", Top), floatCount);
+            model = into != null ? BuildForWeights(into, ConfigJson.Required(root, "model", Top), floatCount)
+                : BuildModel(ConfigJson.Required(root, "model", Top), floatCount, source);
 
         var floats = new float[floatCount];
         for (int i = 0; i < floats.Length; i++) floats[i] = BinaryPrimitives.ReadSingleLittleEndian(floatBytes[(i * 4)..]);
@@ -285,6 +295,10 @@ internal static partial class ModelFile
         var manifest = ConfigJson.Items(root, "weights", Top).ToList();
         if (manifest.Count != variables.Count)
             throw new InvalidDataException($"the architecture has {variables.Count} weights but the file lists {manifest.Count}.");
+        if (into != null) // LoadWeights into a live model: check every shape before changing any weight
+            for (int i = 0; i < variables.Count; i++)
+                if (!ShapeUtil.SameShape(ConfigJson.Ints(manifest[i], "shape", $"weights[{i}]"), variables[i].ShapeRef))
+                    throw new InvalidDataException($"weight '{variables[i].Name}' has shape {ShapeUtil.Format(variables[i].ShapeRef)} in model '{into.Name}' but {ShapeUtil.Format(ConfigJson.Ints(manifest[i], "shape", $"weights[{i}]"))} in the file.");
         for (int i = 0; i < variables.Count; i++)
         {
             int[] shape = ConfigJson.Ints(manifest[i], "shape", $"weights[{i}]");
@@ -292,6 +306,7 @@ internal static partial class ModelFile
                 throw new InvalidDataException($"weight '{variables[i].Name}' has shape {ShapeUtil.Format(variables[i].ShapeRef)} in the architecture but {ShapeUtil.Format(shape)} in the file.");
             variables[i].Assign(Tensor.FromArray(Take(shape, $"weight '{variables[i].Name}'"), shape));
         }
+        if (into != null) return model; // weights only: the optimizer's state and configuration are the model's own
         if (root.TryGetProperty("compile", out var compile) && compile.ValueKind == JsonValueKind.Object)
         {
             var optimizerJson = ConfigJson.Required(compile, "optimizer", "compile");
@@ -408,9 +423,50 @@ internal static partial class ModelFile
         optimizer.Restore(iterations, state);
     }
 
-    private static Model BuildModel(JsonElement described, long floatCount)
+    /// <summary>
+    /// Readies <paramref name="model"/> to receive the file's weights: a built model is taken as it is; an unbuilt one
+    /// (a fresh instance of a subclassed model) has each layer built for the input shape the file says it was built for,
+    /// which needs the file to list as many layers as the model has.
+    /// </summary>
+    private static Model BuildForWeights(Model model, JsonElement described, long floatCount)
+    {
+        if (model.Built) return model;
+        var config = ConfigJson.Config(described, "model");
+        if (ConfigJson.TryGet(config, "build_input_shape", out var saved) && saved.ValueKind == JsonValueKind.Array)
+        {
+            // A subclassed model's file: its forward pass on that shape builds every layer as Fit would.
+            int[] input = ConfigJson.Ints(config, "build_input_shape", "model.config");
+            In($"model '{model.Name}' built for input shape {ShapeUtil.Format(input)}", () => { model.Build(input); return model; });
+            if (model.Built) return model;
+        }
+        var items = ConfigJson.Items(config, "layers", "model.config").ToList();
+        var layers = model.Layers;
+        if (items.Count != layers.Count)
+            throw new InvalidDataException($"model '{model.Name}' is not built and has {layers.Count} layers, but the file lists {items.Count}; build it first (call it on data, or Build(inputShape)) so its weights can be matched.");
+        for (int i = 0; i < layers.Count; i++)
+        {
+            if (layers[i].Built) continue;
+            if (!ConfigJson.TryGet(items[i], "build_input_shape", out _))
+                throw new InvalidDataException($"model '{model.Name}' is not built and the file does not say the input shape of layer {i} ('{layers[i].Name}'); build it first (call it on data, or Build(inputShape)).");
+            int[] shape = ConfigJson.Ints(items[i], "build_input_shape", $"layer {i}");
+            var layer = layers[i];
+            In($"layer {i} ('{Excerpt.Of(layer.Name)}') built for input shape {ShapeUtil.Format(shape)} with the {floatCount:N0} floats the file holds",
+                () => { layer.EnsureBuilt(shape); return layer; });
+        }
+        return model;
+    }
+
+    private static Model BuildModel(JsonElement described, long floatCount, string source)
     {
         string cls = ConfigJson.ClassName(described, "model");
+        if (cls == nameof(Model))
+        {
+            // A subclassed model: its forward pass is code in the user's class, which a loader must never instantiate.
+            var saved = ConfigJson.Config(described, "model");
+            string subclass = ConfigJson.TryGet(saved, "subclass", out var c) && c.ValueKind == JsonValueKind.String ? Excerpt.Of(c.GetString()!) : "?";
+            // InvalidDataException, as for every file Load cannot rebuild (the loaders' one exception type).
+            throw new InvalidDataException($"it was saved from the subclassed model class '{subclass}', whose forward pass is that class's code, and Model.Load never creates a class a file names. Construct the class (new {subclass.Split('.')[^1]}(…)) and call model.LoadWeights(\"{source}\").");
+        }
         if (cls != nameof(Sequential) && cls != nameof(Functional))
             throw new InvalidDataException($"unknown model class '{Excerpt.Of(cls)}'; expected 'Sequential' or 'Functional'.");
         var config = ConfigJson.Config(described, "model");

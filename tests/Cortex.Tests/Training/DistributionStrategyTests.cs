@@ -150,6 +150,25 @@ public class DistributionStrategyTests
     }
 
     [Fact]
+    public void PrecisionRecallAndAucAreTheWholeBatchsNotRankZeros()
+    {
+        var (x, digits) = Digits(517);
+        var y = Tensor.FromArray([.. digits.ToArray().Select(d => d == 3 ? 1f : 0f)], [517, 1]);   // "is it a 3?"
+        History Train(DistributionStrategy? dist)
+        {
+            CortexRandom.SetGlobalSeed(1);
+            var model = new Sequential(new Input([784]), new Dense(16, "relu"), new Dense(1, "sigmoid"));
+            model.Compile(new Adam(1e-2f), new BinaryCrossentropy(), ["precision", "recall", "auc"]);
+            CortexRandom.SetGlobalSeed(2);
+            return dist == null ? model.Fit(x, y, epochs: 2, batchSize: 64, verbose: 0) : model.Fit(x, y, dist, epochs: 2, batchSize: 64, verbose: 0);
+        }
+        var plain = Train(null);
+        foreach (var history in RunRanks(3, dist => Train(dist)))
+            foreach (string key in new[] { "precision", "recall", "auc" })
+                Assert.Equal(plain[key][^1], history[key][^1], 5);
+    }
+
+    [Fact]
     public void ResumingAtAnEpochReachesTheUninterruptedWeights()
     {
         var (x, y) = Digits(600);

@@ -67,6 +67,22 @@ public class SampleWeightTests
     }
 
     [Fact]
+    public void ValidationDataTakesItsOwnSampleWeights()
+    {
+        // Keras's validation_data=(x, y, sample_weight): the weights weigh val_loss; without them every row weighs 1.
+        var (x, y, w) = Regression();
+        var model = Linear(2, new SGD(0f));
+        var weighted = model.Fit(x, y, verbose: 0, validationData: (x, y), validationSampleWeight: w);
+        Assert.Equal(model.Evaluate(x, y, sampleWeight: w)["loss"], weighted["val_loss"][0], 6);
+        var plain = model.Fit(x, y, verbose: 0, validationData: (x, y));
+        Assert.Equal(model.Evaluate(x, y)["loss"], plain["val_loss"][0], 6);
+        Assert.NotEqual(plain["val_loss"][0], weighted["val_loss"][0]);
+        Assert.Contains("validationSampleWeight weighs the rows of validationData, which was not given",
+            Assert.Throws<ArgumentException>(() => model.Fit(x, y, verbose: 0, validationSampleWeight: w)).Message);
+        Assert.Contains("Fit (validationData)", Assert.Throws<ArgumentException>(() => model.Fit(x, y, verbose: 0, validationData: (x, y), validationSampleWeight: w.Slice(0, 3))).Message);
+    }
+
+    [Fact]
     public void ZeroWeightsLeaveTheModelUnchanged()
     {
         var (x, y, _) = Regression();
