@@ -340,8 +340,11 @@ internal static class LayerWriter
                 return Activation(g, act.Function, value, nchw ? 1 : -1, layer);
             case Conv2D conv:
             {
-                if (!nchw) (value, nchw) = (g.ToChannelsFirst(value), true);
-                var win = conv.Window(shape);
+                // channels_first: Cortex's tensor is ONNX's NCHW already; the result stays in Cortex's layout.
+                bool first = conv.DataFormat == "channels_first";
+                if (first) (value, nchw) = (nchw ? g.ToChannelsLast(value) : value, false);
+                else if (!nchw) (value, nchw) = (g.ToChannelsFirst(value), true);
+                var win = conv.Window(first ? [shape[0], shape[2], shape[3], shape[1]] : shape);
                 var k = conv.Kernel!;
                 string w = g.Constant($"{conv.Name}/kernel", Permute(k.AsSpan(), k.ShapeRef, [3, 2, 0, 1]), k.ShapeRef[3], k.ShapeRef[2], k.ShapeRef[0], k.ShapeRef[1]);
                 var inputs = conv.Bias == null ? new[] { value, w } : [value, w, g.Constant($"{conv.Name}/bias", conv.Bias.AsSpan(), conv.Bias.ShapeRef[0])];
@@ -356,17 +359,22 @@ internal static class LayerWriter
             }
             case MaxPooling2D or AveragePooling2D:
             {
-                if (!nchw) (value, nchw) = (g.ToChannelsFirst(value), true);
-                var win = ((Pooling2D)layer).Window(shape);
+                bool first = ((Pooling2D)layer).DataFormat == "channels_first";
+                if (first) (value, nchw) = (nchw ? g.ToChannelsLast(value) : value, false);
+                else if (!nchw) (value, nchw) = (g.ToChannelsFirst(value), true);
+                var win = ((Pooling2D)layer).Window(first ? [shape[0], shape[2], shape[3], shape[1]] : shape);
                 var attrs = new List<AttributeProto> { GraphBuilder.Ints("kernel_shape", win.KH, win.KW), GraphBuilder.Ints("strides", win.SH, win.SW), Pads(win) };
                 if (layer is AveragePooling2D) attrs.Add(GraphBuilder.Int("count_include_pad", 0));
                 return g.Node(layer is MaxPooling2D ? "MaxPool" : "AveragePool", [value], null, [.. attrs]);
             }
             case GlobalAveragePooling2D gap:
             {
-                if (!nchw) value = g.ToChannelsFirst(value);
+                bool first = gap.DataFormat == "channels_first";
+                if (first) value = nchw ? g.ToChannelsLast(value) : value;
+                else if (!nchw) value = g.ToChannelsFirst(value);
                 nchw = false;
                 string pooled = g.Node("GlobalAveragePool", [value]);               // (N, C, 1, 1)
+                if (first && gap.KeepDims) return pooled;                            // Cortex's channels-first (N, C, 1, 1)
                 return gap.KeepDims ? g.ToChannelsLast(pooled) : g.Node("Flatten", [pooled], null, GraphBuilder.Int("axis", 1));
             }
             case BatchNormalization bn:

@@ -53,7 +53,7 @@ public class ExportTests
 
     public static TheoryData<string> Models =>
     [
-        "digits_mlp", "mlp_784_128_10", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "activations_keras", "relu_layers", "softmax_axes", "normalization_axes", "normalization_inverted_all", "conv_same_strided_dilated",
+        "digits_mlp", "mlp_784_128_10", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "activations_keras", "relu_layers", "channels_first", "softmax_axes", "normalization_axes", "normalization_inverted_all", "conv_same_strided_dilated",
         "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "bn_dense", "reshape_conv", "embedding", "no_bias", "permute",
         "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences",
         "gru_backwards_no_bias", "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",
@@ -77,6 +77,9 @@ public class ExportTests
                 [.. Enumerable.Range(0, 12).Select(i => 0.2f + 0.3f * i)]), new Flatten(), new Dense(2)), [3, 4, 2]),
             "normalization_inverted_all" => (new Sequential(new Input([5]), new Normalization([], [1.5f], [4f], invert: true), new Dense(2)), [5]),
             "softmax_axes" => (new Sequential(new Input([3, 4, 2]), new Conv2D(2, 2, padding: "same"), new Softmax([1, 2]), new Softmax([1]), new Flatten(), new Dense(3)), [3, 4, 2]),
+            "channels_first" => (new Sequential(new Input([2, 9, 8]), new Conv2D(3, 3, padding: "same", activation: "relu", dataFormat: "channels_first"),
+                new MaxPooling2D(2, dataFormat: "channels_first"), new Conv2D(4, 2, dataFormat: "channels_first"), new AveragePooling2D(2, strides: 1, dataFormat: "channels_first"),
+                new GlobalAveragePooling2D(keepDims: true, dataFormat: "channels_first"), new Flatten(), new Dense(2)), [2, 9, 8]),
             "relu_layers" => (new Sequential(new Input([4, 4, 2]), new Conv2D(3, 2), new ReLU(negativeSlope: 0.3f, threshold: 0.1f), new Flatten(),
                 new Dense(8), new ReLU(), new Dense(8), new ReLU(negativeSlope: 0.2f), new Dense(8), new ReLU(maxValue: 0.5f), new Dense(8), new ReLU(6f),
                 new Dense(8), new ReLU(maxValue: 0.4f, negativeSlope: 0.1f, threshold: 0.05f), new Dense(3)), [4, 4, 2]),

@@ -100,16 +100,20 @@ public sealed class Conv2D : KernelLayer
     /// <param name="kernelConstraint">Projection of the kernel after each update (e.g. <c>new MaxNorm(3f)</c>).</param>
     /// <param name="biasConstraint">Projection of the bias after each update.</param>
     /// <param name="name">Layer name; <c>conv2d</c>, <c>conv2d_1</c>, … when null.</param>
+    /// <param name="dataFormat"><c>"channels_last"</c> (N, H, W, C; the default) or <c>"channels_first"</c> (N, C, H, W, as
+    /// PyTorch); the kernel's layout is the same either way.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size, stride, dilation, the filter count or groups is not positive.</exception>
-    /// <exception cref="ArgumentException">The padding is neither "valid" nor "same", or the filters do not divide by groups.</exception>
+    /// <exception cref="ArgumentException">The padding is neither "valid" nor "same", the filters do not divide by groups,
+    /// or the data format is neither "channels_last" nor "channels_first".</exception>
     public Conv2D(int filters, Size2D kernelSize, Size2D? strides = null, string padding = "valid",
         ActivationFunction? activation = null, bool useBias = true, Size2D? dilationRate = null, int groups = 1,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
         Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null,
-        Constraint? kernelConstraint = null, Constraint? biasConstraint = null, string? name = null)
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null, string? name = null, string dataFormat = "channels_last")
         : base(activation, useBias, kernelInitializer, biasInitializer, kernelRegularizer, biasRegularizer, kernelConstraint, biasConstraint, name)
     {
         if (filters <= 0) throw new ArgumentOutOfRangeException(nameof(filters), $"Conv2D: filters must be a positive integer. Received: filters={filters}");
+        DataFormat = ChannelsFirst.Check("Conv2D", dataFormat);
         Filters = filters;
         KernelSize = ImageLayers.Positive("Conv2D", "kernelSize", kernelSize);
         Strides = ImageLayers.Positive("Conv2D", "strides", strides ?? 1);
@@ -133,6 +137,10 @@ public sealed class Conv2D : KernelLayer
     public Size2D DilationRate { get; }
     /// <summary>Channel groups: input channel group i feeds only filter group i.</summary>
     public int Groups { get; }
+    /// <summary><c>"channels_last"</c> or <c>"channels_first"</c>.</summary>
+    public string DataFormat { get; }
+
+    private bool First => DataFormat == "channels_first";
 
     private string Label => $"Conv2D '{Name}'";
 
@@ -141,6 +149,7 @@ public sealed class Conv2D : KernelLayer
     /// <inheritdoc/>
     protected override void Build(int[] inputShape)
     {
+        if (First) inputShape = ChannelsFirst.Last(inputShape);
         Window(inputShape);
         if (inputShape[3] % Groups != 0)
             throw new ArgumentException($"{Label}: the number of input channels must be evenly divisible by the number of groups. " +
@@ -154,20 +163,30 @@ public sealed class Conv2D : KernelLayer
         int[] s = inputs.ShapeRef;
         ImageLayers.RequireRank4(Label, s);
         int expected = Kernel!.ShapeRef[2] * Groups;
-        if (s[3] != expected)
-            throw new ArgumentException($"{Label} expects input with {expected} channels (the last axis). Received: shape {ShapeUtil.Format(s)}");
+        if (s[First ? 1 : 3] != expected)
+            throw new ArgumentException($"{Label} expects input with {expected} channels (the {(First ? "second" : "last")} axis). Received: shape {ShapeUtil.Format(s)}");
     }
 
     /// <inheritdoc/>
-    protected override Tensor CallCore(Tensor inputs, bool training) =>
-        ConvOp.Conv2D(inputs, Kernel!, Bias, Window(inputs.ShapeRef), Activation, Groups);
+    protected override Tensor CallCore(Tensor inputs, bool training) => First
+        ? ChannelsFirst.ToFirst(ConvOp.Conv2D(ChannelsFirst.ToLast(inputs), Kernel!, Bias, Window(ChannelsFirst.Last(inputs.ShapeRef)), Activation, Groups))
+        : ConvOp.Conv2D(inputs, Kernel!, Bias, Window(inputs.ShapeRef), Activation, Groups);
 
     /// <inheritdoc/>
-    public override int[] ComputeOutputShape(int[] inputShape)
+    public override int[] ComputeOutputShape(int[] inputShape) =>
+        First ? ChannelsFirst.First(ChannelsLastOutputShape(ChannelsFirst.Last(inputShape))) : ChannelsLastOutputShape(inputShape);
+
+    internal override int[] ChannelsLastOutputShape(int[] inputShape)
     {
         var w = Window(inputShape);
         return [inputShape[0], w.OH, w.OW, Filters];
     }
+
+    /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason) =>
+        First && !context.ChannelsLastView
+            ? ChannelsFirst.TryCreateStage(this, context, inner => (base.TryCreateStage(inner, out var s, out var r) ? s : null, r), out stage, out reason)
+            : base.TryCreateStage(context, out stage, out reason);
 
     /// <inheritdoc/>
     private protected override string SampleRefusal(int[] sample) =>

@@ -75,6 +75,10 @@ public abstract class Layer
     /// <summary>The output shape for inputs of <paramref name="inputShape"/> (batch axis included, -1 when unknown).</summary>
     public virtual int[] ComputeOutputShape(int[] inputShape) => inputShape;
 
+    /// <summary>An image layer's output shape for a channels-last input, whatever its <c>dataFormat</c> (the shape its
+    /// channels-last stage works in); other layers' <see cref="ComputeOutputShape(int[])"/>.</summary>
+    internal virtual int[] ChannelsLastOutputShape(int[] inputShape) => ComputeOutputShape(inputShape);
+
     /// <summary>Checks an input before computing; throws with the layer's name, the expected and the received shape.</summary>
     protected virtual void CheckInput(Tensor inputs) { }
 

@@ -11,13 +11,27 @@ namespace Cortex.Layers;
 public abstract class Pooling2D : Layer
 {
     /// <summary>Validates and stores the window; strides default to the pool size, as Keras.</summary>
-    private protected Pooling2D(Size2D? poolSize, Size2D? strides, string padding, string? name) : base(name)
+    private protected Pooling2D(Size2D? poolSize, Size2D? strides, string padding, string? name, string dataFormat) : base(name)
     {
         string type = GetType().Name;
         PoolSize = ImageLayers.Positive(type, "poolSize", poolSize ?? 2);
         Strides = ImageLayers.Positive(type, "strides", strides ?? PoolSize);
         Padding = ImageLayers.Padding(type, padding);
+        DataFormat = ChannelsFirst.Check(type, dataFormat);
     }
+
+    /// <summary><c>"channels_last"</c> (N, H, W, C) or <c>"channels_first"</c> (N, C, H, W).</summary>
+    public string DataFormat { get; }
+
+    private bool First => DataFormat == "channels_first";
+
+    /// <summary>The pool on the tape: the channels-last op, between transposes for channels-first images.</summary>
+    private protected Tensor Pool(Tensor inputs, Func<Tensor, Window2D, Tensor> op) => First
+        ? ChannelsFirst.ToFirst(op(ChannelsFirst.ToLast(inputs), Window(ChannelsFirst.Last(inputs.ShapeRef))))
+        : op(inputs, Window(inputs.ShapeRef));
+
+    /// <inheritdoc/>
+    protected override void CheckInput(Tensor inputs) => Window(First ? ChannelsFirst.Last(inputs.ShapeRef) : inputs.ShapeRef);
 
     /// <summary>Window height and width.</summary>
     public Size2D PoolSize { get; }
@@ -32,6 +46,8 @@ public abstract class Pooling2D : Layer
     /// <inheritdoc/>
     internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
     {
+        if (First && !context.ChannelsLastView)
+            return ChannelsFirst.TryCreateStage(this, context, inner => (TryCreateStage(inner, out var s, out var r) ? s : null, r), out stage, out reason);
         stage = null;
         reason = context.Sample.Length != 3 ? $"gets samples of shape {ShapeUtil.Format(context.Sample)}, not images" : "";
         if (reason.Length > 0) return false;
@@ -40,10 +56,13 @@ public abstract class Pooling2D : Layer
     }
 
     /// <inheritdoc/>
-    protected override void Build(int[] inputShape) => Window(inputShape);
+    protected override void Build(int[] inputShape) => Window(First ? ChannelsFirst.Last(inputShape) : inputShape);
 
     /// <inheritdoc/>
-    public override int[] ComputeOutputShape(int[] inputShape)
+    public override int[] ComputeOutputShape(int[] inputShape) =>
+        First ? ChannelsFirst.First(ChannelsLastOutputShape(ChannelsFirst.Last(inputShape))) : ChannelsLastOutputShape(inputShape);
+
+    internal override int[] ChannelsLastOutputShape(int[] inputShape)
     {
         var w = Window(inputShape);
         return [inputShape[0], w.OH, w.OW, inputShape[3]];
@@ -63,18 +82,16 @@ public sealed class MaxPooling2D : Pooling2D
     /// <param name="padding"><c>"valid"</c> or <c>"same"</c>.</param>
     /// <param name="name">Layer name.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size or stride is not positive.</exception>
-    /// <exception cref="ArgumentException">The padding is neither "valid" nor "same".</exception>
-    public MaxPooling2D(Size2D? poolSize = null, Size2D? strides = null, string padding = "valid", string? name = null)
-        : base(poolSize, strides, padding, name) { }
+    /// <exception cref="ArgumentException">The padding is neither "valid" nor "same", or the data format is unknown.</exception>
+    /// <param name="dataFormat"><c>"channels_last"</c> (default) or <c>"channels_first"</c>.</param>
+    public MaxPooling2D(Size2D? poolSize = null, Size2D? strides = null, string padding = "valid", string? name = null, string dataFormat = "channels_last")
+        : base(poolSize, strides, padding, name, dataFormat) { }
 
     /// <inheritdoc/>
     protected override string DefaultName => "max_pooling2d";
 
     /// <inheritdoc/>
-    protected override void CheckInput(Tensor inputs) => Window(inputs.ShapeRef);
-
-    /// <inheritdoc/>
-    protected override Tensor CallCore(Tensor inputs, bool training) => PoolOp.MaxPool2D(inputs, Window(inputs.ShapeRef));
+    protected override Tensor CallCore(Tensor inputs, bool training) => Pool(inputs, (x, w) => PoolOp.MaxPool2D(x, w));
 }
 
 /// <summary>
@@ -90,18 +107,16 @@ public sealed class AveragePooling2D : Pooling2D
     /// <param name="padding"><c>"valid"</c> or <c>"same"</c>.</param>
     /// <param name="name">Layer name.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size or stride is not positive.</exception>
-    /// <exception cref="ArgumentException">The padding is neither "valid" nor "same".</exception>
-    public AveragePooling2D(Size2D? poolSize = null, Size2D? strides = null, string padding = "valid", string? name = null)
-        : base(poolSize, strides, padding, name) { }
+    /// <exception cref="ArgumentException">The padding is neither "valid" nor "same", or the data format is unknown.</exception>
+    /// <param name="dataFormat"><c>"channels_last"</c> (default) or <c>"channels_first"</c>.</param>
+    public AveragePooling2D(Size2D? poolSize = null, Size2D? strides = null, string padding = "valid", string? name = null, string dataFormat = "channels_last")
+        : base(poolSize, strides, padding, name, dataFormat) { }
 
     /// <inheritdoc/>
     protected override string DefaultName => "average_pooling2d";
 
     /// <inheritdoc/>
-    protected override void CheckInput(Tensor inputs) => Window(inputs.ShapeRef);
-
-    /// <inheritdoc/>
-    protected override Tensor CallCore(Tensor inputs, bool training) => PoolOp.AveragePool2D(inputs, Window(inputs.ShapeRef));
+    protected override Tensor CallCore(Tensor inputs, bool training) => Pool(inputs, (x, w) => PoolOp.AveragePool2D(x, w));
 }
 
 /// <summary>
@@ -109,8 +124,16 @@ public sealed class AveragePooling2D : Pooling2D
 /// (with <c>keepDims</c>, (N, 1, 1, C)).
 /// </summary>
 /// <example><code>var gap = new GlobalAveragePooling2D(); Tensor v = gap.Call(features);   // (N, 7, 7, 64) → (N, 64)</code></example>
-public sealed class GlobalAveragePooling2D(bool keepDims = false, string? name = null) : Layer(name)
+/// <param name="keepDims">Whether the output keeps the two spatial axes as size 1.</param>
+/// <param name="name">Layer name.</param>
+/// <param name="dataFormat"><c>"channels_last"</c> (default) or <c>"channels_first"</c>.</param>
+public sealed class GlobalAveragePooling2D(bool keepDims = false, string? name = null, string dataFormat = "channels_last") : Layer(name)
 {
+    /// <summary><c>"channels_last"</c> (N, H, W, C) or <c>"channels_first"</c> (N, C, H, W).</summary>
+    public string DataFormat { get; } = ChannelsFirst.Check("GlobalAveragePooling2D", dataFormat);
+
+    private bool First => DataFormat == "channels_first";
+
     /// <summary>Whether the output keeps the two spatial axes as size 1.</summary>
     [Config(Key = "keepdims")]
     public bool KeepDims { get; } = keepDims;
@@ -130,6 +153,8 @@ public sealed class GlobalAveragePooling2D(bool keepDims = false, string? name =
     /// <inheritdoc/>
     internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
     {
+        if (First && !context.ChannelsLastView)
+            return ChannelsFirst.TryCreateStage(this, context, inner => (TryCreateStage(inner, out var st, out var r) ? st : null, r), out stage, out reason);
         // An average pool whose one window covers the whole image: AveragePooling2D's kernels.
         int[] s = [context.Batch, .. context.Sample];
         ImageLayers.RequireRank4($"GlobalAveragePooling2D '{Name}'", s);
@@ -141,6 +166,13 @@ public sealed class GlobalAveragePooling2D(bool keepDims = false, string? name =
 
     /// <inheritdoc/>
     public override int[] ComputeOutputShape(int[] inputShape)
+    {
+        if (!First) return ChannelsLastOutputShape(inputShape);
+        ImageLayers.RequireRank4($"GlobalAveragePooling2D '{Name}'", inputShape);
+        return KeepDims ? [inputShape[0], inputShape[1], 1, 1] : [inputShape[0], inputShape[1]];
+    }
+
+    internal override int[] ChannelsLastOutputShape(int[] inputShape)
     {
         ImageLayers.RequireRank4($"GlobalAveragePooling2D '{Name}'", inputShape);
         return KeepDims ? [inputShape[0], 1, 1, inputShape[3]] : [inputShape[0], inputShape[3]];

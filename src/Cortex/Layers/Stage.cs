@@ -78,8 +78,13 @@ internal sealed class StageContext(int batch, bool inputIsRows, Func<Variable?, 
     public StageContext Nested(int batch, int[] sample) =>
         new(batch, sample.Length == 1, addWeight) { Sample = sample, TrainableSeen = TrainableSeen, Training = Training };
 
+    /// <summary>Whether this context is a channels-first image layer's view of its samples as channels last (see
+    /// <see cref="ChannelsFirst"/>): shapes here are the layer's channels-last ones.</summary>
+    public bool ChannelsLastView { get; set; }
+
     /// <summary>The output shape of <paramref name="layer"/> for this sample (no batch axis).</summary>
-    public int[] OutputSample(Layer layer) => [.. layer.ComputeOutputShape([-1, .. Sample])[1..]];
+    public int[] OutputSample(Layer layer) =>
+        [.. (ChannelsLastView ? layer.ChannelsLastOutputShape([-1, .. Sample]) : layer.ComputeOutputShape([-1, .. Sample]))[1..]];
 
     /// <summary>Floats per sample leaving <paramref name="layer"/>.</summary>
     public int OutputWidth(Layer layer) => OutputSample(layer).Aggregate(1, (a, b) => a * b);
