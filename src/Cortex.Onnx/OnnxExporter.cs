@@ -354,6 +354,13 @@ internal static class LayerWriter
             }
             case DepthwiseConv2D or SeparableConv2D or Conv2DTranspose:
             {
+                bool first = layer switch { DepthwiseConv2D d => d.DataFormat, SeparableConv2D s => s.DataFormat, _ => ((Conv2DTranspose)layer).DataFormat } == "channels_first";
+                if (first)
+                {
+                    // Cortex's tensor is ONNX's NCHW already, and the result stays in Cortex's (channels-first) layout.
+                    (value, nchw) = (nchw ? g.ToChannelsLast(value) : value, false);
+                    return ConvVariant(g, layer, value, [shape[0], shape[2], shape[3], shape[1]]);
+                }
                 if (!nchw) (value, nchw) = (g.ToChannelsFirst(value), true);
                 return ConvVariant(g, layer, value, shape);
             }

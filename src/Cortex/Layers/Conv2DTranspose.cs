@@ -45,6 +45,7 @@ public sealed class Conv2DTranspose : KernelLayer
     /// <param name="kernelConstraint">Projection of K after each update.</param>
     /// <param name="biasConstraint">Projection of b after each update.</param>
     /// <param name="name">Layer name; <c>conv2d_transpose</c>, … when null.</param>
+    /// <param name="dataFormat"><c>"channels_last"</c> (N, H, W, C; the default) or <c>"channels_first"</c> (N, C, H, W); the weights' layout is the same either way.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size, stride, dilation or the filter count is not positive, or an
     /// output padding is negative or not smaller than its stride.</exception>
     /// <exception cref="ArgumentException">The padding is neither "valid" nor "same".</exception>
@@ -52,9 +53,10 @@ public sealed class Conv2DTranspose : KernelLayer
         Size2D? outputPadding = null, Size2D? dilationRate = null, ActivationFunction? activation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
         Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null,
-        Constraint? kernelConstraint = null, Constraint? biasConstraint = null, string? name = null)
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null, string? name = null, string dataFormat = "channels_last")
         : base(activation, useBias, kernelInitializer, biasInitializer, kernelRegularizer, biasRegularizer, kernelConstraint, biasConstraint, name)
     {
+        DataFormat = ChannelsFirst.Check("Conv2DTranspose", dataFormat);
         if (filters <= 0) throw new ArgumentOutOfRangeException(nameof(filters), $"Conv2DTranspose: filters must be a positive integer. Received: filters={filters}");
         Filters = filters;
         KernelSize = ImageLayers.Positive("Conv2DTranspose", "kernelSize", kernelSize);
@@ -105,9 +107,15 @@ public sealed class Conv2DTranspose : KernelLayer
             DilationRate.Height, DilationRate.Width, top, left, shape[1], shape[2]);
     }
 
+    /// <summary><c>"channels_last"</c> or <c>"channels_first"</c>.</summary>
+    public string DataFormat { get; }
+
+    private bool First => DataFormat == "channels_first";
+
     /// <inheritdoc/>
     protected override void Build(int[] inputShape)
     {
+        if (First) inputShape = ChannelsFirst.Last(inputShape);
         Window(inputShape);
         AddKernelAndBias([KernelSize.Height, KernelSize.Width, Filters, inputShape[3]], Filters);
     }
@@ -115,7 +123,7 @@ public sealed class Conv2DTranspose : KernelLayer
     /// <inheritdoc/>
     protected override void CheckInput(Tensor inputs)
     {
-        int[] s = inputs.ShapeRef;
+        int[] s = First ? ChannelsFirst.Last(inputs.ShapeRef) : inputs.ShapeRef;   // the channels-last view
         ImageLayers.RequireRank4(Label, s);
         if (s[3] != Kernel!.ShapeRef[3])
             throw new ArgumentException($"{Label} expects input with {Kernel!.ShapeRef[3]} channels (the last axis). Received: shape {ShapeUtil.Format(s)}");
@@ -123,14 +131,26 @@ public sealed class Conv2DTranspose : KernelLayer
 
     /// <inheritdoc/>
     protected override Tensor CallCore(Tensor inputs, bool training) =>
+        First ? ChannelsFirst.ToFirst(CallLast(ChannelsFirst.ToLast(inputs), training)) : CallLast(inputs, training);
+
+    private Tensor CallLast(Tensor inputs, bool training) =>
         ConvTransposeOp.Conv2DTranspose(inputs, Kernel!, Bias, Window(inputs.ShapeRef), Activation);
 
     /// <inheritdoc/>
-    public override int[] ComputeOutputShape(int[] inputShape)
+    public override int[] ComputeOutputShape(int[] inputShape) =>
+        First ? ChannelsFirst.First(ChannelsLastOutputShape(ChannelsFirst.Last(inputShape))) : ChannelsLastOutputShape(inputShape);
+
+    internal override int[] ChannelsLastOutputShape(int[] inputShape)
     {
         var w = Window(inputShape);
         return [inputShape[0], w.H, w.W, Filters];
     }
+
+    /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason) =>
+        First && !context.ChannelsLastView
+            ? ChannelsFirst.TryCreateStage(this, context, inner => (base.TryCreateStage(inner, out var s, out var r) ? s : null, r), out stage, out reason)
+            : base.TryCreateStage(context, out stage, out reason);
 
     /// <inheritdoc/>
     private protected override string SampleRefusal(int[] sample) =>

@@ -39,15 +39,17 @@ public sealed class DepthwiseConv2D : KernelLayer
     /// <param name="depthwiseConstraint">Projection of K after each update.</param>
     /// <param name="biasConstraint">Projection of b after each update.</param>
     /// <param name="name">Layer name; <c>depthwise_conv2d</c>, <c>depthwise_conv2d_1</c>, … when null.</param>
+    /// <param name="dataFormat"><c>"channels_last"</c> (N, H, W, C; the default) or <c>"channels_first"</c> (N, C, H, W); the weights' layout is the same either way.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size, stride, dilation or the depth multiplier is not positive.</exception>
     /// <exception cref="ArgumentException">The padding is neither "valid" nor "same".</exception>
     public DepthwiseConv2D(Size2D kernelSize, Size2D? strides = null, string padding = "valid", int depthMultiplier = 1,
         ActivationFunction? activation = null, bool useBias = true, Size2D? dilationRate = null,
         Initializer? depthwiseInitializer = null, Initializer? biasInitializer = null,
         Regularizer? depthwiseRegularizer = null, Regularizer? biasRegularizer = null,
-        Constraint? depthwiseConstraint = null, Constraint? biasConstraint = null, string? name = null)
+        Constraint? depthwiseConstraint = null, Constraint? biasConstraint = null, string? name = null, string dataFormat = "channels_last")
         : base(activation, useBias, depthwiseInitializer, biasInitializer, depthwiseRegularizer, biasRegularizer, depthwiseConstraint, biasConstraint, name)
     {
+        DataFormat = ChannelsFirst.Check("DepthwiseConv2D", dataFormat);
         if (depthMultiplier <= 0)
             throw new ArgumentOutOfRangeException(nameof(depthMultiplier), $"DepthwiseConv2D: depthMultiplier must be a positive integer. Received: depthMultiplier={depthMultiplier}");
         DepthMultiplier = depthMultiplier;
@@ -78,9 +80,15 @@ public sealed class DepthwiseConv2D : KernelLayer
 
     internal Window2D Window(int[] shape) => ImageLayers.Window(Label, shape, KernelSize, Strides, DilationRate, Padding, "kernel");
 
+    /// <summary><c>"channels_last"</c> or <c>"channels_first"</c>.</summary>
+    public string DataFormat { get; }
+
+    private bool First => DataFormat == "channels_first";
+
     /// <inheritdoc/>
     protected override void Build(int[] inputShape)
     {
+        if (First) inputShape = ChannelsFirst.Last(inputShape);
         Window(inputShape);
         AddKernelAndBias([KernelSize.Height, KernelSize.Width, inputShape[3], DepthMultiplier], inputShape[3] * DepthMultiplier);
     }
@@ -88,7 +96,7 @@ public sealed class DepthwiseConv2D : KernelLayer
     /// <inheritdoc/>
     protected override void CheckInput(Tensor inputs)
     {
-        int[] s = inputs.ShapeRef;
+        int[] s = First ? ChannelsFirst.Last(inputs.ShapeRef) : inputs.ShapeRef;   // the channels-last view
         ImageLayers.RequireRank4(Label, s);
         if (s[3] != Kernel!.ShapeRef[2])
             throw new ArgumentException($"{Label} expects input with {Kernel!.ShapeRef[2]} channels (the last axis). Received: shape {ShapeUtil.Format(s)}");
@@ -96,14 +104,26 @@ public sealed class DepthwiseConv2D : KernelLayer
 
     /// <inheritdoc/>
     protected override Tensor CallCore(Tensor inputs, bool training) =>
+        First ? ChannelsFirst.ToFirst(CallLast(ChannelsFirst.ToLast(inputs), training)) : CallLast(inputs, training);
+
+    private Tensor CallLast(Tensor inputs, bool training) =>
         ConvOp.Conv2D(inputs, Kernel!, Bias, Window(inputs.ShapeRef), Activation, groups: inputs.ShapeRef[3]);
 
     /// <inheritdoc/>
-    public override int[] ComputeOutputShape(int[] inputShape)
+    public override int[] ComputeOutputShape(int[] inputShape) =>
+        First ? ChannelsFirst.First(ChannelsLastOutputShape(ChannelsFirst.Last(inputShape))) : ChannelsLastOutputShape(inputShape);
+
+    internal override int[] ChannelsLastOutputShape(int[] inputShape)
     {
         var w = Window(inputShape);
         return [inputShape[0], w.OH, w.OW, inputShape[3] * DepthMultiplier];
     }
+
+    /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason) =>
+        First && !context.ChannelsLastView
+            ? ChannelsFirst.TryCreateStage(this, context, inner => (base.TryCreateStage(inner, out var s, out var r) ? s : null, r), out stage, out reason)
+            : base.TryCreateStage(context, out stage, out reason);
 
     /// <inheritdoc/>
     private protected override string SampleRefusal(int[] sample) =>

@@ -42,6 +42,7 @@ public sealed class SeparableConv2D : Layer
     /// <param name="pointwiseConstraint">Projection of P after each update.</param>
     /// <param name="biasConstraint">Projection of b after each update.</param>
     /// <param name="name">Layer name; <c>separable_conv2d</c>, … when null.</param>
+    /// <param name="dataFormat"><c>"channels_last"</c> (N, H, W, C; the default) or <c>"channels_first"</c> (N, C, H, W); the weights' layout is the same either way.</param>
     /// <exception cref="ArgumentOutOfRangeException">A size, stride, dilation, the filter count or the depth multiplier is not positive.</exception>
     /// <exception cref="ArgumentException">The padding is neither "valid" nor "same".</exception>
     public SeparableConv2D(int filters, Size2D kernelSize, Size2D? strides = null, string padding = "valid",
@@ -49,8 +50,9 @@ public sealed class SeparableConv2D : Layer
         Initializer? depthwiseInitializer = null, Initializer? pointwiseInitializer = null, Initializer? biasInitializer = null,
         Regularizer? depthwiseRegularizer = null, Regularizer? pointwiseRegularizer = null, Regularizer? biasRegularizer = null,
         Constraint? depthwiseConstraint = null, Constraint? pointwiseConstraint = null, Constraint? biasConstraint = null,
-        string? name = null) : base(name)
+        string? name = null, string dataFormat = "channels_last") : base(name)
     {
+        DataFormat = ChannelsFirst.Check("SeparableConv2D", dataFormat);
         if (filters <= 0) throw new ArgumentOutOfRangeException(nameof(filters), $"SeparableConv2D: filters must be a positive integer. Received: filters={filters}");
         if (depthMultiplier <= 0)
             throw new ArgumentOutOfRangeException(nameof(depthMultiplier), $"SeparableConv2D: depthMultiplier must be a positive integer. Received: depthMultiplier={depthMultiplier}");
@@ -121,9 +123,15 @@ public sealed class SeparableConv2D : Layer
     /// <summary>The 1×1 window over the depthwise output.</summary>
     private static Window2D Pointwise(in Window2D w, int channels) => new(w.N, w.OH, w.OW, channels, 1, 1, 1, 1, 1, 1, 0, 0, w.OH, w.OW);
 
+    /// <summary><c>"channels_last"</c> or <c>"channels_first"</c>.</summary>
+    public string DataFormat { get; }
+
+    private bool First => DataFormat == "channels_first";
+
     /// <inheritdoc/>
     protected override void Build(int[] inputShape)
     {
+        if (First) inputShape = ChannelsFirst.Last(inputShape);
         Window(inputShape);
         int c = inputShape[3];
         DepthwiseKernel = AddWeight("depthwise_kernel", [KernelSize.Height, KernelSize.Width, c, DepthMultiplier], DepthwiseInitializer,
@@ -136,14 +144,17 @@ public sealed class SeparableConv2D : Layer
     /// <inheritdoc/>
     protected override void CheckInput(Tensor inputs)
     {
-        int[] s = inputs.ShapeRef;
+        int[] s = First ? ChannelsFirst.Last(inputs.ShapeRef) : inputs.ShapeRef;   // the channels-last view
         ImageLayers.RequireRank4(Label, s);
         if (s[3] != DepthwiseKernel!.ShapeRef[2])
             throw new ArgumentException($"{Label} expects input with {DepthwiseKernel!.ShapeRef[2]} channels (the last axis). Received: shape {ShapeUtil.Format(s)}");
     }
 
     /// <inheritdoc/>
-    protected override Tensor CallCore(Tensor inputs, bool training)
+    protected override Tensor CallCore(Tensor inputs, bool training) =>
+        First ? ChannelsFirst.ToFirst(CallLast(ChannelsFirst.ToLast(inputs), training)) : CallLast(inputs, training);
+
+    private Tensor CallLast(Tensor inputs, bool training)
     {
         var w = Window(inputs.ShapeRef);
         int c = inputs.ShapeRef[3];
@@ -152,14 +163,22 @@ public sealed class SeparableConv2D : Layer
     }
 
     /// <inheritdoc/>
-    public override int[] ComputeOutputShape(int[] inputShape)
+    public override int[] ComputeOutputShape(int[] inputShape) =>
+        First ? ChannelsFirst.First(ChannelsLastOutputShape(ChannelsFirst.Last(inputShape))) : ChannelsLastOutputShape(inputShape);
+
+    internal override int[] ChannelsLastOutputShape(int[] inputShape)
     {
         var w = Window(inputShape);
         return [inputShape[0], w.OH, w.OW, Filters];
     }
 
     /// <inheritdoc/>
-    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason) =>
+        First && !context.ChannelsLastView
+            ? ChannelsFirst.TryCreateStage(this, context, inner => (TryCreateLastStage(inner, out var s, out var r) ? s : null, r), out stage, out reason)
+            : TryCreateLastStage(context, out stage, out reason);
+
+    private bool TryCreateLastStage(StageContext context, out Stage? stage, out string reason)
     {
         stage = null;
         int[] sample = context.Sample;

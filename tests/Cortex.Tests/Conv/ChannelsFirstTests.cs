@@ -60,6 +60,32 @@ public class ChannelsFirstTests
         Assert.Equal([-1, 2, 1, 1], new GlobalAveragePooling2D(keepDims: true, dataFormat: "channels_first").ComputeOutputShape([-1, 2, 9, 8]));
     }
 
+    public static TheoryData<string> Variants => ["depthwise", "separable", "transpose"];
+
+    private static Layer Variant(string kind, string format) => kind switch
+    {
+        "depthwise" => new DepthwiseConv2D(3, strides: 2, padding: "same", depthMultiplier: 2, activation: "relu", dataFormat: format),
+        "separable" => new SeparableConv2D(4, 3, padding: "same", depthMultiplier: 2, activation: "tanh", dataFormat: format),
+        _ => new Conv2DTranspose(3, 3, strides: 2, padding: "same", activation: "relu", dataFormat: format),
+    };
+
+    [Theory]
+    [MemberData(nameof(Variants))]
+    public void ConvolutionVariantsTooAreTheirChannelsLastSelvesBetweenTransposes(string kind)
+    {
+        var x = Tensor.RandomNormal([2, 3, 7, 6], seed: 4);
+        var nhwc = x.Transpose(0, 2, 3, 1);
+        Layer last = Variant(kind, "channels_last"), first = Variant(kind, "channels_first");
+        Tensor expected = last.Call(nhwc).Transpose(0, 3, 1, 2);
+        first.EnsureBuilt([-1, 3, 7, 6]);
+        first.SetWeights(last.GetWeights());
+        Assert.Equal(expected.ToArray(), first.Call(x).ToArray());
+        Assert.Equal(expected.Shape[1..], first.ComputeOutputShape([-1, 3, 7, 6])[1..]);
+        var y = Tensor.FromArray([.. Enumerable.Range(0, 32).Select(i => (float)(i % 2))], [32]);
+        BothPaths.AssertFusedEqualsTape(() => new Sequential(new Input([3, 7, 6]), Variant(kind, "channels_first"), new Flatten(), new Dense(2)),
+            Tensor.RandomUniform([32, 3, 7, 6], seed: 5), y, epochs: 1, rate: 0.01f, seed: 6);
+    }
+
     private static Sequential Nchw() => new(new Input([1, 10, 10]),
         new Conv2D(4, 3, activation: "relu", name: "c1", dataFormat: "channels_first"),
         new MaxPooling2D(2, dataFormat: "channels_first"),
