@@ -152,7 +152,9 @@ internal sealed class GraphBuilder(string name, int opset)
     {
         var dims = new TensorShapeProto();
         for (int i = 0; i < shape.Length; i++)
-            dims.Dim.Add(i == 0 || shape[i] < 0 ? new TensorShapeProto.Types.Dimension { DimParam = "N" } : new TensorShapeProto.Types.Dimension { DimValue = shape[i] });
+            dims.Dim.Add(i == 0 ? new TensorShapeProto.Types.Dimension { DimParam = "N" }
+                : shape[i] < 0 ? new TensorShapeProto.Types.Dimension { DimParam = $"d{i}" }   // known only when called, its own name
+                : new TensorShapeProto.Types.Dimension { DimValue = shape[i] });
         return new ValueInfoProto
         {
             Name = valueName,
@@ -349,7 +351,7 @@ internal static class LayerWriter
                 string w = g.Constant($"{conv.Name}/kernel", Permute(k.AsSpan(), k.ShapeRef, [3, 2, 0, 1]), k.ShapeRef[3], k.ShapeRef[2], k.ShapeRef[0], k.ShapeRef[1]);
                 var inputs = conv.Bias == null ? new[] { value, w } : [value, w, g.Constant($"{conv.Name}/bias", conv.Bias.AsSpan(), conv.Bias.ShapeRef[0])];
                 string y = g.Node("Conv", inputs, null, GraphBuilder.Ints("kernel_shape", win.KH, win.KW), GraphBuilder.Ints("strides", win.SH, win.SW),
-                    GraphBuilder.Ints("dilations", win.DH, win.DW), Pads(win), GraphBuilder.Int("group", conv.Groups));
+                    GraphBuilder.Ints("dilations", win.DH, win.DW), Pads(win, conv.Padding), GraphBuilder.Int("group", conv.Groups));
                 return Activation(g, conv.Activation, y, channelsAxis: 1, layer);
             }
             case DepthwiseConv2D or SeparableConv2D or Conv2DTranspose:
@@ -370,7 +372,7 @@ internal static class LayerWriter
                 if (first) (value, nchw) = (nchw ? g.ToChannelsLast(value) : value, false);
                 else if (!nchw) (value, nchw) = (g.ToChannelsFirst(value), true);
                 var win = ((Pooling2D)layer).Window(first ? [shape[0], shape[2], shape[3], shape[1]] : shape);
-                var attrs = new List<AttributeProto> { GraphBuilder.Ints("kernel_shape", win.KH, win.KW), GraphBuilder.Ints("strides", win.SH, win.SW), Pads(win) };
+                var attrs = new List<AttributeProto> { GraphBuilder.Ints("kernel_shape", win.KH, win.KW), GraphBuilder.Ints("strides", win.SH, win.SW), Pads(win, ((Pooling2D)layer).Padding) };
                 if (layer is AveragePooling2D) attrs.Add(GraphBuilder.Int("count_include_pad", 0));
                 return g.Node(layer is MaxPooling2D ? "MaxPool" : "AveragePool", [value], null, [.. attrs]);
             }
@@ -436,14 +438,14 @@ internal static class LayerWriter
                 string w = g.Constant($"{conv.Name}/kernel", Permute(k.AsSpan(), k.ShapeRef, [2, 1, 0]), k.ShapeRef[2], k.ShapeRef[1], k.ShapeRef[0]);
                 var inputs = conv.Bias == null ? new[] { value, w } : [value, w, g.Constant($"{conv.Name}/bias", conv.Bias.AsSpan(), conv.Bias.ShapeRef[0])];
                 string y = g.Node("Conv", inputs, null, GraphBuilder.Ints("kernel_shape", win.KW), GraphBuilder.Ints("strides", win.SW),
-                    GraphBuilder.Ints("dilations", win.DW), Pads1D(win));
+                    GraphBuilder.Ints("dilations", win.DW), Pads1D(win, conv.Padding));
                 return Activation(g, conv.Activation, y, channelsAxis: 1, layer);
             }
             case Pooling1D pool:
             {
                 if (!nchw) (value, nchw) = (g.ToChannelsFirst(value, 3), true);
                 var win = SequenceLayers.Window(pool.Name, shape, pool.PoolSize, pool.Strides, 1, pool.Padding, "pool size");
-                var attrs = new List<AttributeProto> { GraphBuilder.Ints("kernel_shape", win.KW), GraphBuilder.Ints("strides", win.SW), Pads1D(win) };
+                var attrs = new List<AttributeProto> { GraphBuilder.Ints("kernel_shape", win.KW), GraphBuilder.Ints("strides", win.SW), Pads1D(win, pool.Padding) };
                 if (pool is AveragePooling1D) attrs.Add(GraphBuilder.Int("count_include_pad", 0));
                 return g.Node(pool is MaxPooling1D ? "MaxPool" : "AveragePool", [value], null, [.. attrs]);
             }
@@ -493,7 +495,7 @@ internal static class LayerWriter
                 Permute(k.AsSpan(), [win.KH, win.KW, 1, c * m], [3, 2, 0, 1]), c * m, 1, win.KH, win.KW);
             string[] inputs = bias == null ? [value, w] : [value, w, g.Constant($"{name}/bias", bias.AsSpan(), bias.ShapeRef[0])];
             return g.Node("Conv", inputs, null, GraphBuilder.Ints("kernel_shape", win.KH, win.KW), GraphBuilder.Ints("strides", win.SH, win.SW),
-                GraphBuilder.Ints("dilations", win.DH, win.DW), Pads(win), GraphBuilder.Int("group", c));
+                GraphBuilder.Ints("dilations", win.DH, win.DW), Pads(win, layer is SeparableConv2D sep ? sep.Padding : ((DepthwiseConv2D)layer).Padding), GraphBuilder.Int("group", c));
         }
         switch (layer)
         {
@@ -510,6 +512,8 @@ internal static class LayerWriter
             default:
             {
                 var tr = (Conv2DTranspose)layer;
+                if (shape[1] < 0 || shape[2] < 0)
+                    throw new NotSupportedException($"ONNX export: Conv2DTranspose '{tr.Name}' gets images whose size is known only when called; its exported pads need the size.");
                 var win = tr.Window(shape);   // H, W: the output; OH, OW: the input
                 var k = tr.Kernel!;           // (KH, KW, F, C) → ONNX's (C, F, KH, KW)
                 string w = g.Constant($"{tr.Name}/kernel", Permute(k.AsSpan(), k.ShapeRef, [3, 2, 0, 1]), k.ShapeRef[3], k.ShapeRef[2], k.ShapeRef[0], k.ShapeRef[1]);
@@ -526,16 +530,20 @@ internal static class LayerWriter
     }
 
     /// <summary>Explicit pads [top, left, bottom, right] for a window: Keras's "same" puts the odd pixel at the bottom/right.</summary>
-    private static AttributeProto Pads(Window2D w)
+    private static AttributeProto Pads(Window2D w, string padding)
     {
+        // A size known only when the model is called (−1): ONNX works Keras's "same" out per call (SAME_UPPER puts the
+        // odd pixel at the bottom and right, as Keras); "valid" has none.
+        if (w.H < 0 || w.W < 0) return padding == "same" ? GraphBuilder.String("auto_pad", "SAME_UPPER") : GraphBuilder.Ints("pads", 0, 0, 0, 0);
         int totalH = Math.Max((w.OH - 1) * w.SH + (w.KH - 1) * w.DH + 1 - w.H, 0), totalW = Math.Max((w.OW - 1) * w.SW + (w.KW - 1) * w.DW + 1 - w.W, 0);
         return GraphBuilder.Ints("pads", w.PadTop, w.PadLeft, Math.Max(totalH - w.PadTop, 0), Math.Max(totalW - w.PadLeft, 0));
     }
 
     /// <summary>Explicit pads [left, right] for a 1-D window (height 1): "same" puts the odd step on the right, "causal"
     /// all of the padding on the left.</summary>
-    private static AttributeProto Pads1D(Window2D w)
+    private static AttributeProto Pads1D(Window2D w, string padding)
     {
+        if (w.W < 0 && padding != "causal") return padding == "same" ? GraphBuilder.String("auto_pad", "SAME_UPPER") : GraphBuilder.Ints("pads", 0, 0);
         int total = Math.Max((w.OW - 1) * w.SW + (w.KW - 1) * w.DW + 1 - w.W, 0);
         return GraphBuilder.Ints("pads", w.PadLeft, Math.Max(total - w.PadLeft, 0));
     }

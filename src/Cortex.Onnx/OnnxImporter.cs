@@ -374,6 +374,7 @@ internal sealed partial class ChainReader
         for (int i = 1; i < dims.Count; i++)
             result[i] = dims[i].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue && dims[i].DimValue is > 0 and <= 1 << 24
                 ? (int)dims[i].DimValue
+                : dims[i].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam && dims[i].DimParam.Length > 0 ? -1   // a size known when called
                 : throw Bad($"the input '{input.Name}' dimension {i} is {(dims[i].ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimParam ? $"'{dims[i].DimParam}'" : dims[i].DimValue.ToString())}: expected a fixed size in 1…16,777,216");
         return result;
     }

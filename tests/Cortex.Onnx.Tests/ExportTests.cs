@@ -216,6 +216,35 @@ public class ExportTests
         Assert.Equal(model.Predict(x).ToArray(), OnnxImporter.Load(onnx, $"opset{opset}.onnx").Predict(x).ToArray());
     }
 
+    public static TheoryData<string> UnknownSizes => ["sequence", "fcn", "text"];
+
+    [Theory]
+    [MemberData(nameof(UnknownSizes))]
+    public void AxesKnownOnlyWhenCalledStayOpenInOnnx(string kind)
+    {
+        CortexRandom.SetGlobalSeed(5);
+        Model model = kind switch
+        {
+            "sequence" => new Sequential(new Input([-1, 3]), new Conv1D(3, 2, padding: "same"), new LSTM(4), new Dense(2)),
+            "fcn" => new Sequential(new Input([-1, -1, 1]), new Conv2D(4, 3, strides: 2, padding: "same", activation: "relu"), new MaxPooling2D(2, padding: "same"),
+                new Conv2D(4, 3, activation: "relu"), new GlobalAveragePooling2D(), new Dense(2)),
+            _ => new Sequential(new Input([-1]), new Embedding(20, 4), new Bidirectional(new GRU(3, returnSequences: true)), new TimeDistributed(new Dense(2)),
+                new GlobalMaxPooling1D(), new Dense(2)),
+        };
+        Randomize(model, 3);
+        byte[] onnx = OnnxExporter.ToBytes(model);
+        using (var session = new InferenceSession(onnx))
+            Assert.All(session.InputMetadata["input"].Dimensions.Skip(1).Take(kind == "sequence" ? 1 : kind == "fcn" ? 2 : 1), d => Assert.Equal(-1, d));
+        var back = OnnxImporter.Load(onnx, $"{kind}.onnx");
+        foreach (int size in new[] { 9, 14 })
+        {
+            int[] shape = kind switch { "sequence" => [3, size, 3], "fcn" => [3, size, size + 3, 1], _ => [3, size] };
+            var x = kind == "text" ? Tensor.FromArray([.. Enumerable.Range(0, 3 * size).Select(i => (float)(i * 7 % 20))], shape) : Tensor.RandomUniform(shape, seed: size);
+            AssertClose(model.Predict(x).ToArray(), RunOnnx(onnx, x), $"{kind} size {size}");
+            Assert.Equal(model.Predict(x).ToArray(), back.Predict(x).ToArray());
+        }
+    }
+
     [Fact]
     public void TheTanhApproximationOfGeluAsksForOpset20()
     {

@@ -61,6 +61,14 @@ internal static class ImageLayers
     public static Window2D Window(string layer, int[] shape, Size2D k, Size2D s, Size2D d, string padding, string what)
     {
         RequireRank4(layer, shape);
+        if (shape[1] < 0 || shape[2] < 0)
+        {
+            // A size known only when called (an Input with −1): the window of the smallest image it fits, with that
+            // output size unknown too; the call checks the real size.
+            int height = shape[1] < 0 ? (k.Height - 1) * d.Height + 1 : shape[1], width = shape[2] < 0 ? (k.Width - 1) * d.Width + 1 : shape[2];
+            var known = Window(layer, [shape[0], height, width, shape[3]], k, s, d, padding, what);
+            return known with { H = shape[1], W = shape[2], OH = shape[1] < 0 ? -1 : known.OH, OW = shape[2] < 0 ? -1 : known.OW };
+        }
         var w = Window2D.Create(Math.Max(shape[0], 0), shape[1], shape[2], shape[3], k.Height, k.Width, s.Height, s.Width,
             d.Height, d.Width, padding == "same");
         if (w is { } ok && shape[1] > 0 && shape[2] > 0) return ok;

@@ -45,6 +45,12 @@ internal static class SequenceLayers
     public static Window2D Window(string layer, int[] shape, int k, int s, int d, string padding, string what)
     {
         RequireRank3(layer, shape);
+        if (shape[1] < 0)
+        {
+            // Steps known only when called: the window of the shortest sequence it fits, its output length unknown too.
+            var known = Window(layer, [shape[0], (k - 1) * d + 1, shape[2]], k, s, d, padding, what);
+            return known with { W = -1, OW = -1 };
+        }
         int n = Math.Max(shape[0], 0), steps = shape[1], c = shape[2];
         Window2D? w = padding == "causal" ? Window2D.Causal(n, steps, c, k, s, d)
             : Window2D.Create(n, 1, steps, c, 1, k, 1, s, 1, d, padding == "same");

@@ -54,7 +54,7 @@ public sealed class Flatten(string? name = null) : Layer(name)
     {
         int f = 1;
         for (int i = 1; i < inputShape.Length; i++) f *= inputShape[i];
-        return [inputShape[0], f];
+        return [inputShape[0], inputShape.Skip(1).Any(d => d < 0) ? -1 : f];   // a size known only when called: unknown
     }
 }
 
@@ -148,12 +148,14 @@ public sealed class Input : Layer
     /// <inheritdoc/>
     internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason) => RowsUnchanged(out stage, out reason);
 
-    /// <summary>Creates the input declaration.</summary>
-    /// <exception cref="ArgumentException">A dimension is not positive.</exception>
+    /// <summary>Creates the input declaration; −1 marks a dimension known only when the model is called (Keras's
+    /// <c>None</c>): <c>new Input([-1, 8])</c> takes sequences of any length, <c>new Input([-1, -1, 3])</c> images of any size.</summary>
+    /// <exception cref="ArgumentException">A dimension is neither positive nor −1.</exception>
     public Input(int[] shape, string? name = null) : base(name)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        if (shape.Any(d => d <= 0)) throw new ArgumentException($"Input: every dimension must be positive. Received: shape {ShapeUtil.Format(shape)}");
+        if (shape.Any(d => d <= 0 && d != -1))
+            throw new ArgumentException($"Input: every dimension must be positive, or -1 (None) for one known only when called. Received: shape {ShapeUtil.Format(shape)}");
         SampleShape = (int[])shape.Clone();
         Output = new Node(this, [], [-1, .. SampleShape], Name).Output;
     }
@@ -173,7 +175,9 @@ public sealed class Input : Layer
     protected override void CheckInput(Tensor inputs)
     {
         int[] s = inputs.ShapeRef;
-        if (s.Length != SampleShape.Length + 1 || !s.AsSpan(1).SequenceEqual(SampleShape))
+        bool fits = s.Length == SampleShape.Length + 1;
+        for (int i = 0; fits && i < SampleShape.Length; i++) fits = SampleShape[i] == -1 || SampleShape[i] == s[i + 1];
+        if (!fits)
             throw new ArgumentException($"Input '{Name}' expects shape {ShapeUtil.Format([-1, .. SampleShape]).Replace("-1", "None")}. Received: shape {ShapeUtil.Format(s)}");
     }
 

@@ -52,6 +52,9 @@ public sealed class Dense : KernelLayer
     {
         if (inputShape.Length < 2)
             throw new ArgumentException($"Dense '{Name}' expects input of rank ≥ 2 (batch, features). Received: shape {ShapeUtil.Format(inputShape)}");
+        if (inputShape[^1] < 0)
+            throw new ArgumentException($"Dense '{Name}' needs its input's last dimension to make its kernel, but it is known only when called. Received: shape {Models.Model.FormatShape(inputShape)}. " +
+                "Pool the unknown axes first (e.g. GlobalAveragePooling2D, GlobalMaxPooling1D, an LSTM without returnSequences) rather than Flatten them.");
         AddKernelAndBias([inputShape[^1], Units]);
     }
 

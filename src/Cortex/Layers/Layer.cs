@@ -216,7 +216,8 @@ public abstract class Layer
     internal void CheckSymbolic(int[] shape)
     {
         if (shape.Length == 0) throw new ArgumentException($"{GetType().Name} '{Name}' expects input with a batch axis. Received: shape ()");
-        var probe = Tensor.Zeros([0, .. shape.AsSpan(1)]);
+        // A size known only when called (−1) is probed as 1: the checks read the known sizes (channels, features).
+        var probe = Tensor.Zeros([0, .. shape.AsSpan(1).ToArray().Select(d => d < 0 ? 1 : d)]);
         string rows = ShapeUtil.Format(probe.ShapeRef);
         try { CheckInput(probe); }
         catch (ArgumentException e) when (e.Message.Contains(rows))

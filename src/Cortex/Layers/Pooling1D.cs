@@ -126,7 +126,8 @@ public abstract class GlobalPooling1D : SequencePooling
     {
         SequenceLayers.RequireRank3(Label, shape);
         int steps = shape[1];
-        if (steps <= 0)
+        if (steps < 0) return Window2D.Create(Math.Max(shape[0], 0), 1, 1, shape[2], 1, 1, 1, 1, 1, 1, same: false)!.Value with { W = -1 };   // known when called
+        if (steps == 0)
             throw new ArgumentException($"{Label} expects at least one step to pool. Received: shape {ImageLayers.Format(shape)}");
         return Window2D.Create(Math.Max(shape[0], 0), 1, steps, shape[2], 1, steps, 1, steps, 1, 1, same: false)!.Value;
     }
