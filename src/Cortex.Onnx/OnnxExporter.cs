@@ -432,8 +432,10 @@ internal static class LayerWriter
                 return RecurrentWriter.Write(g, bi, [bi.Forward, bi.Backward], bi.MergeMode, value, shape, g.Opset);
             case Conv1D conv:
             {
-                if (!nchw) (value, nchw) = (g.ToChannelsFirst(value, 3), true);
-                var win = SequenceLayers.Window(conv.Name, shape, conv.KernelSize, conv.Strides, conv.DilationRate, conv.Padding, "kernel size");
+                bool first = conv.DataFormat == "channels_first";   // Cortex's (N, C, L) is ONNX's own layout
+                if (first) (value, nchw) = (nchw ? g.ToChannelsLast(value, 3) : value, false);
+                else if (!nchw) (value, nchw) = (g.ToChannelsFirst(value, 3), true);
+                var win = SequenceLayers.Window(conv.Name, first ? [shape[0], shape[2], shape[1]] : shape, conv.KernelSize, conv.Strides, conv.DilationRate, conv.Padding, "kernel size");
                 var k = conv.Kernel!;                                     // (k, in, out) → ONNX's (out, in, k)
                 string w = g.Constant($"{conv.Name}/kernel", Permute(k.AsSpan(), k.ShapeRef, [2, 1, 0]), k.ShapeRef[2], k.ShapeRef[1], k.ShapeRef[0]);
                 var inputs = conv.Bias == null ? new[] { value, w } : [value, w, g.Constant($"{conv.Name}/bias", conv.Bias.AsSpan(), conv.Bias.ShapeRef[0])];
@@ -443,17 +445,22 @@ internal static class LayerWriter
             }
             case Pooling1D pool:
             {
-                if (!nchw) (value, nchw) = (g.ToChannelsFirst(value, 3), true);
-                var win = SequenceLayers.Window(pool.Name, shape, pool.PoolSize, pool.Strides, 1, pool.Padding, "pool size");
+                bool first = pool.DataFormat == "channels_first";
+                if (first) (value, nchw) = (nchw ? g.ToChannelsLast(value, 3) : value, false);
+                else if (!nchw) (value, nchw) = (g.ToChannelsFirst(value, 3), true);
+                var win = SequenceLayers.Window(pool.Name, first ? [shape[0], shape[2], shape[1]] : shape, pool.PoolSize, pool.Strides, 1, pool.Padding, "pool size");
                 var attrs = new List<AttributeProto> { GraphBuilder.Ints("kernel_shape", win.KW), GraphBuilder.Ints("strides", win.SW), Pads1D(win, pool.Padding) };
                 if (pool is AveragePooling1D) attrs.Add(GraphBuilder.Int("count_include_pad", 0));
                 return g.Node(pool is MaxPooling1D ? "MaxPool" : "AveragePool", [value], null, [.. attrs]);
             }
             case GlobalPooling1D gp:
             {
-                if (!nchw) value = g.ToChannelsFirst(value, 3);
+                bool first = gp.DataFormat == "channels_first";
+                if (first) value = nchw ? g.ToChannelsLast(value, 3) : value;
+                else if (!nchw) value = g.ToChannelsFirst(value, 3);
                 nchw = false;
                 string pooled = g.Node(gp is GlobalMaxPooling1D ? "GlobalMaxPool" : "GlobalAveragePool", [value]);     // (N, C, 1)
+                if (first && gp.KeepDims) return pooled;                                                               // Cortex's channels-first (N, C, 1)
                 return gp.KeepDims ? g.ToChannelsLast(pooled, 3) : g.Node("Flatten", [pooled], null, GraphBuilder.Int("axis", 1));
             }
             case TimeDistributed { Layer: Dense inner }:

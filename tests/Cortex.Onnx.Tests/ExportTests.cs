@@ -53,7 +53,7 @@ public class ExportTests
 
     public static TheoryData<string> Models =>
     [
-        "digits_mlp", "mlp_784_128_10", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "activations_keras", "relu_layers", "channels_first", "channels_first_variants", "softmax_axes", "normalization_axes", "normalization_inverted_all", "conv_same_strided_dilated",
+        "digits_mlp", "mlp_784_128_10", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "activations_keras", "relu_layers", "channels_first", "channels_first_1d", "channels_first_variants", "softmax_axes", "normalization_axes", "normalization_inverted_all", "conv_same_strided_dilated",
         "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "bn_dense", "reshape_conv", "embedding", "no_bias", "permute",
         "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences",
         "gru_backwards_no_bias", "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",
@@ -80,6 +80,9 @@ public class ExportTests
             "channels_first" => (new Sequential(new Input([2, 9, 8]), new Conv2D(3, 3, padding: "same", activation: "relu", dataFormat: "channels_first"),
                 new MaxPooling2D(2, dataFormat: "channels_first"), new Conv2D(4, 2, dataFormat: "channels_first"), new AveragePooling2D(2, strides: 1, dataFormat: "channels_first"),
                 new GlobalAveragePooling2D(keepDims: true, dataFormat: "channels_first"), new Flatten(), new Dense(2)), [2, 9, 8]),
+            "channels_first_1d" => (new Sequential(new Input([3, 11]), new Conv1D(4, 3, padding: "same", activation: "relu", dataFormat: "channels_first"),
+                new MaxPooling1D(2, padding: "same", dataFormat: "channels_first"), new Conv1D(2, 2, strides: 2, dataFormat: "channels_first"),
+                new AveragePooling1D(2, 1, dataFormat: "channels_first"), new GlobalMaxPooling1D(keepDims: true, dataFormat: "channels_first"), new Flatten(), new Dense(2)), [3, 11]),
             "channels_first_variants" => (new Sequential(new Input([2, 8, 7]), new DepthwiseConv2D(3, padding: "same", depthMultiplier: 2, dataFormat: "channels_first"),
                 new SeparableConv2D(3, 2, strides: 2, dataFormat: "channels_first"), new Conv2DTranspose(2, 3, strides: 2, padding: "same", dataFormat: "channels_first"),
                 new Flatten(), new Dense(2)), [2, 8, 7]),

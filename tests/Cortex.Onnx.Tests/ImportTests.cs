@@ -67,7 +67,7 @@ public class ImportTests
         Assert.Contains("Total params: 34,826", model.SummaryString());
     }
 
-    public static TheoryData<string> CortexModels => ["digits_mlp", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "activations_keras", "relu_layers", "channels_first", "channels_first_variants", "softmax_axes", "normalization_axes", "normalization_inverted_all", "conv_same_strided_dilated",
+    public static TheoryData<string> CortexModels => ["digits_mlp", "fashion_cnn", "fashion_cnn_bn", "coffee", "activations", "activations_keras", "relu_layers", "channels_first", "channels_first_1d", "channels_first_variants", "softmax_axes", "normalization_axes", "normalization_inverted_all", "conv_same_strided_dilated",
         "conv_softmax_channels", "pool_same", "gap", "gap_keepdims", "reshape_conv", "embedding", "no_bias", "permute",
         "simple_rnn", "simple_rnn_relu_sequences_backwards", "lstm", "lstm_sequences_backwards", "lstm_hard_gates", "gru", "gru_reset_before_sequences", "gru_backwards_no_bias",
         "bidirectional_lstm", "bidirectional_gru_sum_sequences", "bidirectional_rnn_mul", "bidirectional_lstm_ave_sequences",

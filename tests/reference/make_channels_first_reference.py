@@ -55,6 +55,33 @@ pool("max_pool", "MaxPooling2D", (2, 3, 6, 5), (2, 2))
 pool("average_pool_strided", "AveragePooling2D", (2, 2, 5, 6), (2, 3), (1, 2))
 pool("global_average_pool", "GlobalAveragePooling2D", (3, 4, 3, 5), (1, 1))
 
+
+def conv1d(name, x_shape, filters, kernel, stride=1, padding="valid"):
+    x = randn(*x_shape).requires_grad_(True)
+    k = randn(kernel, x_shape[1], filters, scale=0.4).requires_grad_(True)   # Keras's (k, in, out)
+    b = randn(filters, scale=0.3).requires_grad_(True)
+    y = F.conv1d(x, k.permute(2, 1, 0), b, stride=stride, padding=kernel // 2 if padding == "same" else 0)
+    entry = {"name": name, "layer": "Conv1D", "filters": filters, "kernel_size": [kernel], "strides": [stride], "padding": padding,
+             "activation": "linear", "x": enc(x), "weights": [enc(k), enc(b)]}
+    finish(cases, entry, [x, k, b], y)
+
+
+def pool1d(name, layer, x_shape, size=1, stride=1):
+    x = randn(*x_shape).requires_grad_(True)
+    y = {"MaxPooling1D": lambda: F.max_pool1d(x, size, stride), "AveragePooling1D": lambda: F.avg_pool1d(x, size, stride),
+         "GlobalAveragePooling1D": lambda: x.mean(dim=2), "GlobalMaxPooling1D": lambda: x.amax(dim=2)}[layer]()
+    entry = {"name": name, "layer": layer, "pool_size": [size], "strides": [stride], "x": enc(x), "weights": []}
+    finish(cases, entry, [x], y)
+
+
+# (N, C, L) sequences: Conv1D and the 1-D poolings with data_format="channels_first".
+conv1d("conv1d_valid_strided", (2, 3, 9), 4, 3, stride=2)
+conv1d("conv1d_same", (2, 2, 7), 3, 3, padding="same")
+pool1d("max_pool1d", "MaxPooling1D", (2, 3, 8), 2, 2)
+pool1d("average_pool1d", "AveragePooling1D", (2, 3, 7), 3, 1)
+pool1d("global_average_pool1d", "GlobalAveragePooling1D", (3, 4, 5))
+pool1d("global_max_pool1d", "GlobalMaxPooling1D", (3, 4, 5))
+
 with open(OUT, "w") as f:
     json.dump({"generator": "tests/reference/make_channels_first_reference.py", "torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
 print(f"wrote {len(cases)} cases to {OUT}")

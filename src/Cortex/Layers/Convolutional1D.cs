@@ -95,15 +95,17 @@ public sealed class Conv1D : KernelLayer
     /// <param name="kernelConstraint">Projection of the kernel after each update (e.g. <c>new MaxNorm(3f)</c>).</param>
     /// <param name="biasConstraint">Projection of the bias after each update.</param>
     /// <param name="name">Layer name; <c>conv1d</c>, <c>conv1d_1</c>, … when null.</param>
+    /// <param name="dataFormat"><c>"channels_last"</c> (N, steps, channels; the default) or <c>"channels_first"</c> (N, channels, steps); the kernel's layout is the same either way.</param>
     /// <exception cref="ArgumentOutOfRangeException">The size, stride, dilation or filter count is not positive.</exception>
     /// <exception cref="ArgumentException">The padding is not "valid", "same" or "causal".</exception>
     public Conv1D(int filters, int kernelSize, int strides = 1, string padding = "valid", int dilationRate = 1,
         ActivationFunction? activation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? biasInitializer = null,
         Regularizer? kernelRegularizer = null, Regularizer? biasRegularizer = null,
-        Constraint? kernelConstraint = null, Constraint? biasConstraint = null, string? name = null)
+        Constraint? kernelConstraint = null, Constraint? biasConstraint = null, string? name = null, string dataFormat = "channels_last")
         : base(activation, useBias, kernelInitializer, biasInitializer, kernelRegularizer, biasRegularizer, kernelConstraint, biasConstraint, name)
     {
+        DataFormat = ChannelsFirst.Check("Conv1D", dataFormat);
         Filters = SequenceLayers.Positive("Conv1D", nameof(filters), filters);
         KernelSize = SequenceLayers.Positive("Conv1D", nameof(kernelSize), kernelSize);
         Strides = SequenceLayers.Positive("Conv1D", nameof(strides), strides);
@@ -122,6 +124,11 @@ public sealed class Conv1D : KernelLayer
     /// <summary>Spacing between taps.</summary>
     public int DilationRate { get; }
 
+    /// <summary><c>"channels_last"</c> or <c>"channels_first"</c>.</summary>
+    public string DataFormat { get; }
+
+    private bool First => DataFormat == "channels_first";
+
     private string Label => $"Conv1D '{Name}'";
 
     private Window2D Window(int[] shape) => SequenceLayers.Window(Label, shape, KernelSize, Strides, DilationRate, Padding, "kernel size");
@@ -129,6 +136,7 @@ public sealed class Conv1D : KernelLayer
     /// <inheritdoc/>
     protected override void Build(int[] inputShape)
     {
+        if (First) inputShape = ChannelsFirst.Last(inputShape);
         Window(inputShape);
         AddKernelAndBias([KernelSize, inputShape[2], Filters]);
     }
@@ -136,7 +144,7 @@ public sealed class Conv1D : KernelLayer
     /// <inheritdoc/>
     protected override void CheckInput(Tensor inputs)
     {
-        int[] s = inputs.ShapeRef;
+        int[] s = First ? ChannelsFirst.Last(inputs.ShapeRef) : inputs.ShapeRef;   // the channels-last view
         SequenceLayers.RequireRank3(Label, s);
         int expected = Kernel!.ShapeRef[1];
         if (s[2] != expected)
@@ -144,7 +152,10 @@ public sealed class Conv1D : KernelLayer
     }
 
     /// <inheritdoc/>
-    protected override Tensor CallCore(Tensor inputs, bool training)
+    protected override Tensor CallCore(Tensor inputs, bool training) =>
+        First ? ChannelsFirst.ToFirst(CallLast(ChannelsFirst.ToLast(inputs))) : CallLast(inputs);
+
+    private Tensor CallLast(Tensor inputs)
     {
         var w = Window(inputs.ShapeRef);
         // ConvOp reads x (N, L, C) as (N, 1, L, C) and the kernel (k, C, F) as (1, k, C, F); its output is (N, 1, L', F).
@@ -152,7 +163,16 @@ public sealed class Conv1D : KernelLayer
     }
 
     /// <inheritdoc/>
-    public override int[] ComputeOutputShape(int[] inputShape) => [inputShape[0], Window(inputShape).OW, Filters];
+    public override int[] ComputeOutputShape(int[] inputShape) =>
+        First ? ChannelsFirst.First(ChannelsLastOutputShape(ChannelsFirst.Last(inputShape))) : ChannelsLastOutputShape(inputShape);
+
+    internal override int[] ChannelsLastOutputShape(int[] inputShape) => [inputShape[0], Window(inputShape).OW, Filters];
+
+    /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason) =>
+        First && !context.ChannelsLastView
+            ? ChannelsFirst.TryCreateStage(this, context, inner => (base.TryCreateStage(inner, out var s, out var r) ? s : null, r), out stage, out reason)
+            : base.TryCreateStage(context, out stage, out reason);
 
     /// <inheritdoc/>
     private protected override string SampleRefusal(int[] sample) =>

@@ -17,8 +17,13 @@ namespace Cortex.Layers;
 /// <example><code>SequencePooling pool = new MaxPooling1D(2);   // or AveragePooling1D, GlobalMaxPooling1D, GlobalAveragePooling1D</code></example>
 public abstract class SequencePooling : Layer
 {
-    /// <summary>Stores the name.</summary>
-    private protected SequencePooling(string? name) : base(name) { }
+    /// <summary>Stores the name and the data format.</summary>
+    private protected SequencePooling(string? name, string dataFormat) : base(name) => DataFormat = ChannelsFirst.Check(GetType().Name, dataFormat);
+
+    /// <summary><c>"channels_last"</c> (N, steps, channels) or <c>"channels_first"</c> (N, channels, steps).</summary>
+    public string DataFormat { get; }
+
+    private protected bool First => DataFormat == "channels_first";
 
     private protected string Label => $"{GetType().Name} '{Name}'";
 
@@ -26,10 +31,14 @@ public abstract class SequencePooling : Layer
     private protected abstract Window2D Window(int[] shape);
 
     /// <inheritdoc/>
-    protected override void Build(int[] inputShape) => Window(inputShape);
+    protected override void Build(int[] inputShape) => Window(First ? ChannelsFirst.Last(inputShape) : inputShape);
 
     /// <inheritdoc/>
-    protected override void CheckInput(Tensor inputs) => Window(inputs.ShapeRef);
+    protected override void CheckInput(Tensor inputs) => Window(First ? ChannelsFirst.Last(inputs.ShapeRef) : inputs.ShapeRef);
+
+    /// <inheritdoc/>
+    public override int[] ComputeOutputShape(int[] inputShape) =>
+        First ? ChannelsFirst.First(ChannelsLastOutputShape(ChannelsFirst.Last(inputShape))) : ChannelsLastOutputShape(inputShape);
 
     /// <inheritdoc/>
     protected override Tensor CallCore(Tensor inputs, bool training) => StageOp.Run(this, inputs, training);
@@ -37,6 +46,8 @@ public abstract class SequencePooling : Layer
     /// <inheritdoc/>
     internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
     {
+        if (First && !context.ChannelsLastView)
+            return ChannelsFirst.TryCreateStage(this, context, inner => (TryCreateStage(inner, out var s, out var r) ? s : null, r), out stage, out reason);
         stage = null;
         reason = context.Sample.Length != 2 ? $"gets samples of shape {ShapeUtil.Format(context.Sample)}, not sequences" : "";
         if (reason.Length > 0) return false;
@@ -53,7 +64,7 @@ public abstract class SequencePooling : Layer
 public abstract class Pooling1D : SequencePooling
 {
     /// <summary>Validates and stores the window; strides default to the pool size, as Keras.</summary>
-    private protected Pooling1D(int poolSize, int? strides, string padding, string? name) : base(name)
+    private protected Pooling1D(int poolSize, int? strides, string padding, string? name, string dataFormat) : base(name, dataFormat)
     {
         string type = GetType().Name;
         PoolSize = SequenceLayers.Positive(type, nameof(poolSize), poolSize);
@@ -71,7 +82,7 @@ public abstract class Pooling1D : SequencePooling
     private protected override Window2D Window(int[] shape) => SequenceLayers.Window(Label, shape, PoolSize, Strides, 1, Padding, "pool size");
 
     /// <inheritdoc/>
-    public override int[] ComputeOutputShape(int[] inputShape) => [inputShape[0], Window(inputShape).OW, inputShape[2]];
+    internal override int[] ChannelsLastOutputShape(int[] inputShape) => [inputShape[0], Window(inputShape).OW, inputShape[2]];
 }
 
 /// <summary>
@@ -88,8 +99,9 @@ public sealed class MaxPooling1D : Pooling1D
     /// <param name="name">Layer name.</param>
     /// <exception cref="ArgumentOutOfRangeException">The size or stride is not positive.</exception>
     /// <exception cref="ArgumentException">The padding is neither "valid" nor "same".</exception>
-    public MaxPooling1D(int poolSize = 2, int? strides = null, string padding = "valid", string? name = null)
-        : base(poolSize, strides, padding, name) { }
+    /// <param name="dataFormat"><c>"channels_last"</c> (default) or <c>"channels_first"</c>.</param>
+    public MaxPooling1D(int poolSize = 2, int? strides = null, string padding = "valid", string? name = null, string dataFormat = "channels_last")
+        : base(poolSize, strides, padding, name, dataFormat) { }
 }
 
 /// <summary>
@@ -106,8 +118,9 @@ public sealed class AveragePooling1D : Pooling1D
     /// <param name="name">Layer name.</param>
     /// <exception cref="ArgumentOutOfRangeException">The size or stride is not positive.</exception>
     /// <exception cref="ArgumentException">The padding is neither "valid" nor "same".</exception>
-    public AveragePooling1D(int poolSize = 2, int? strides = null, string padding = "valid", string? name = null)
-        : base(poolSize, strides, padding, name) { }
+    /// <param name="dataFormat"><c>"channels_last"</c> (default) or <c>"channels_first"</c>.</param>
+    public AveragePooling1D(int poolSize = 2, int? strides = null, string padding = "valid", string? name = null, string dataFormat = "channels_last")
+        : base(poolSize, strides, padding, name, dataFormat) { }
 }
 
 /// <summary>The shared configuration of <see cref="GlobalMaxPooling1D"/> and <see cref="GlobalAveragePooling1D"/>: a
@@ -116,7 +129,7 @@ public sealed class AveragePooling1D : Pooling1D
 public abstract class GlobalPooling1D : SequencePooling
 {
     /// <summary>Stores the configuration.</summary>
-    private protected GlobalPooling1D(bool keepDims, string? name) : base(name) => KeepDims = keepDims;
+    private protected GlobalPooling1D(bool keepDims, string? name, string dataFormat) : base(name, dataFormat) => KeepDims = keepDims;
 
     /// <summary>Whether the output keeps the steps axis as size 1: (N, 1, C) rather than (N, C).</summary>
     [Config(Key = "keepdims")]
@@ -132,8 +145,7 @@ public abstract class GlobalPooling1D : SequencePooling
         return Window2D.Create(Math.Max(shape[0], 0), 1, steps, shape[2], 1, steps, 1, steps, 1, 1, same: false)!.Value;
     }
 
-    /// <inheritdoc/>
-    public override int[] ComputeOutputShape(int[] inputShape)
+    internal override int[] ChannelsLastOutputShape(int[] inputShape)
     {
         SequenceLayers.RequireRank3(Label, inputShape);
         return KeepDims ? [inputShape[0], 1, inputShape[2]] : [inputShape[0], inputShape[2]];
@@ -150,7 +162,8 @@ public sealed class GlobalMaxPooling1D : GlobalPooling1D
     /// <summary>Creates the layer.</summary>
     /// <param name="keepDims">Whether to keep the steps axis as size 1.</param>
     /// <param name="name">Layer name.</param>
-    public GlobalMaxPooling1D(bool keepDims = false, string? name = null) : base(keepDims, name) { }
+    /// <param name="dataFormat"><c>"channels_last"</c> (default) or <c>"channels_first"</c>.</param>
+    public GlobalMaxPooling1D(bool keepDims = false, string? name = null, string dataFormat = "channels_last") : base(keepDims, name, dataFormat) { }
 }
 
 /// <summary>
@@ -164,7 +177,8 @@ public sealed class GlobalAveragePooling1D : GlobalPooling1D
     /// <summary>Creates the layer.</summary>
     /// <param name="keepDims">Whether to keep the steps axis as size 1.</param>
     /// <param name="name">Layer name.</param>
-    public GlobalAveragePooling1D(bool keepDims = false, string? name = null) : base(keepDims, name) { }
+    /// <param name="dataFormat"><c>"channels_last"</c> (default) or <c>"channels_first"</c>.</param>
+    public GlobalAveragePooling1D(bool keepDims = false, string? name = null, string dataFormat = "channels_last") : base(keepDims, name, dataFormat) { }
 
     /// <inheritdoc/>
     private protected override Tensor CallCore(Tensor inputs, Tensor mask, bool training) => StageOp.Run(this, inputs, training, mask);
@@ -172,6 +186,12 @@ public sealed class GlobalAveragePooling1D : GlobalPooling1D
     /// <inheritdoc/>
     internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
     {
+        if (First && context.Mask != null && !context.ChannelsLastView)
+        {
+            stage = null;
+            reason = "gets a masked sequence with dataFormat \"channels_first\"; masks are supported channels last";
+            return false;
+        }
         if (context.Mask == null || context.Sample.Length != 2) return base.TryCreateStage(context, out stage, out reason);
         reason = "";
         stage = new MaskedMeanStage(context.Mask, context.Sample[0], context.Sample[1]) { Width = context.OutputWidth(this) };

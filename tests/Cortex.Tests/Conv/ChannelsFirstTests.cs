@@ -19,13 +19,19 @@ public class ChannelsFirstTests
     private static Layer Make(JsonElement c)
     {
         int[] Pair(string key) => [.. c.GetProperty(key).EnumerateArray().Select(v => v.GetInt32())];
-        Size2D Size(string key) => (Pair(key)[0], Pair(key)[1]);
+        Size2D Size(string key) => Pair(key).Length == 2 ? (Pair(key)[0], Pair(key)[1]) : Pair(key)[0];
         return c.GetProperty("layer").GetString() switch
         {
             "Conv2D" => new Conv2D(c.GetProperty("filters").GetInt32(), Size("kernel_size"), Size("strides"), c.GetProperty("padding").GetString()!,
                 c.GetProperty("activation").GetString()!, dataFormat: "channels_first"),
             "MaxPooling2D" => new MaxPooling2D(Size("pool_size"), Size("strides"), dataFormat: "channels_first"),
             "AveragePooling2D" => new AveragePooling2D(Size("pool_size"), Size("strides"), dataFormat: "channels_first"),
+            "Conv1D" => new Conv1D(c.GetProperty("filters").GetInt32(), Pair("kernel_size")[0], Pair("strides")[0], c.GetProperty("padding").GetString()!,
+                dataFormat: "channels_first"),
+            "MaxPooling1D" => new MaxPooling1D(Pair("pool_size")[0], Pair("strides")[0], dataFormat: "channels_first"),
+            "AveragePooling1D" => new AveragePooling1D(Pair("pool_size")[0], Pair("strides")[0], dataFormat: "channels_first"),
+            "GlobalAveragePooling1D" => new GlobalAveragePooling1D(dataFormat: "channels_first"),
+            "GlobalMaxPooling1D" => new GlobalMaxPooling1D(dataFormat: "channels_first"),
             _ => new GlobalAveragePooling2D(dataFormat: "channels_first"),
         };
     }
@@ -84,6 +90,18 @@ public class ChannelsFirstTests
         var y = Tensor.FromArray([.. Enumerable.Range(0, 32).Select(i => (float)(i % 2))], [32]);
         BothPaths.AssertFusedEqualsTape(() => new Sequential(new Input([3, 7, 6]), Variant(kind, "channels_first"), new Flatten(), new Dense(2)),
             Tensor.RandomUniform([32, 3, 7, 6], seed: 5), y, epochs: 1, rate: 0.01f, seed: 6);
+    }
+
+    [Fact]
+    public void SequencesChannelsFirstTrainTheSameOnBothPaths()
+    {
+        var x = Tensor.RandomNormal([32, 3, 12], seed: 7);
+        var y = Tensor.FromArray([.. Enumerable.Range(0, 32).Select(i => (float)(i % 2))], [32]);
+        BothPaths.AssertFusedEqualsTape(() => new Sequential(new Input([3, 12]), new Conv1D(4, 3, padding: "same", activation: "relu", dataFormat: "channels_first"),
+            new MaxPooling1D(2, dataFormat: "channels_first"), new AveragePooling1D(2, 1, dataFormat: "channels_first"),
+            new GlobalMaxPooling1D(dataFormat: "channels_first"), new Dense(2)), x, y, epochs: 2, rate: 0.01f, seed: 8);
+        var masked = new Sequential(new Input([3, 5]), new Masking(), new GlobalAveragePooling1D(name: "gap_cf", dataFormat: "channels_first"));
+        Assert.Contains("masks are supported channels last", Assert.ThrowsAny<Exception>(() => masked.Predict(Tensor.Ones(2, 3, 5))).Message);
     }
 
     private static Sequential Nchw() => new(new Input([1, 10, 10]),
