@@ -24,7 +24,7 @@ internal static class TrainCommand
         TaskKind? Task = null, bool? Normalize = null, string Plots = "png", bool Distributed = false, string? Resume = null);
 
     private static readonly string[] Optimizers = ["adam", "sgd", "rmsprop", "adamw", "adagrad", "adadelta", "adamax", "nadam", "lion"];
-    private static readonly string[] Models = ["mlp", "cnn", "lstm", "gru"];
+    private static readonly string[] Models = ["mlp", "cnn", "resnet", "lstm", "gru"];
 
     public static Command Create(TextWriter stdout)
     {
@@ -110,7 +110,7 @@ internal static class TrainCommand
 
     /// <summary>Saves the model (with a table's target in its metadata), then the plots: the confusion matrix only for
     /// a classifier (<paramref name="actual"/> and <paramref name="predicted"/> null otherwise).</summary>
-    private static int Saved(Sequential model, TrainingData data, Settings s, string modelPath, string historyPath, History history,
+    private static int Saved(Model model, TrainingData data, Settings s, string modelPath, string historyPath, History history,
         int[]? actual, int[]? predicted, Stopwatch clock, Stopwatch trainClock, TextWriter stdout)
     {
         data.Target?.SaveTo(model); // the task, label columns and class names, for evaluate and predict
@@ -128,7 +128,7 @@ internal static class TrainCommand
     /// its optimizer's update count. The shuffles are seeded here from <c>--seed</c>, so a resumed run replays the
     /// interrupted one's row order.
     /// </summary>
-    private static History FitDataParallel(Sequential model, Tensor x, Tensor y, Settings s, DistributionStrategy dist,
+    private static History FitDataParallel(Model model, Tensor x, Tensor y, Settings s, DistributionStrategy dist,
         string modelPath, string historyPath, TextWriter stdout)
     {
         (Tensor X, Tensor Y)? validation = null;
@@ -159,12 +159,12 @@ internal static class TrainCommand
             callbacks: [new CsvLogger(historyPath, append: s.Resume != null), new TerminateOnNaN(), new ModelCheckpoint(checkpoint)], verbose: 1);
     }
 
-    /// <summary>The model of <c>--resume</c>: a compiled Sequential saved by <c>cortex train</c>.</summary>
-    private static Sequential LoadCheckpoint(string path)
+    /// <summary>The model of <c>--resume</c>: a compiled model saved by <c>cortex train</c>.</summary>
+    private static Model LoadCheckpoint(string path)
     {
         if (!File.Exists(path)) throw new UsageException($"--resume: no such checkpoint: '{path}'.");
-        return Model.Load(path) is Sequential { Optimizer: not null } model ? model
-            : throw new UsageException($"--resume: '{path}' is not a compiled Sequential model saved by cortex train.");
+        return Model.Load(path) is { Optimizer: not null } model ? model
+            : throw new UsageException($"--resume: '{path}' is not a compiled model saved by cortex train.");
     }
 
     /// <summary>
@@ -209,7 +209,7 @@ internal static class TrainCommand
     /// command fails in one line that names the learning rate. The history, written as training ran, is kept: it
     /// shows the epoch where the loss broke.
     /// </summary>
-    private static void CheckConverged(Sequential model, History history, Settings s, string modelPath, string historyPath)
+    private static void CheckConverged(Model model, History history, Settings s, string modelPath, string historyPath)
     {
         var losses = history["loss"];
         int bad = losses.FindIndex(l => !float.IsFinite(l));
@@ -224,7 +224,7 @@ internal static class TrainCommand
     /// <summary>The first weight holding a NaN or an infinity, or null when all are finite.</summary>
     internal static Variable? NonFiniteWeight(Model model) => model.Variables.FirstOrDefault(v => !v.ToArray().All(float.IsFinite));
 
-    private static Sequential BuildModel(Settings s, TrainingData data)
+    private static Model BuildModel(Settings s, TrainingData data)
     {
         int features = data.Data.TrainX.Shape[1];
         if (s.Model != "mlp")
@@ -236,9 +236,12 @@ internal static class TrainCommand
             // The model takes the same flat rows as the MLP (so evaluate and predict need nothing new) and reshapes
             // each itself: to a (28, 28, 1) image for the CNN (Dropout(0.5) before the classifier, for longer runs), to
             // 28 steps of 28 pixels for the recurrent models.
-            return s.Model == "cnn"
-                ? Zoo.FashionCnn(inputShape: [side, side, 1], flatInput: true, classes: data.Classes, name: data.Name)
-                : Zoo.FashionRnn(s.Model, inputShape: [side, side], flatInput: true, classes: data.Classes, name: data.Name);
+            return s.Model switch
+            {
+                "cnn" => Zoo.FashionCnn(inputShape: [side, side, 1], flatInput: true, classes: data.Classes, name: data.Name),
+                "resnet" => Zoo.FashionResNet(inputShape: [side, side, 1], flatInput: true, classes: data.Classes, name: data.Name),
+                _ => Zoo.FashionRnn(s.Model, inputShape: [side, side], flatInput: true, classes: data.Classes, name: data.Name),
+            };
         }
         Normalization? norm = null;
         if (s.Normalize ?? data.IsCsv)
