@@ -145,7 +145,7 @@ internal static class GemmBench
                 $"{{\"case\": \"{name}\", \"m\": {m}, \"k\": {k}, \"n\": {n}, \"transA\": {(transA ? "true" : "false")}, \"transB\": {(transB ? "true" : "false")}, \"gflops\": {gflops:F2}, \"us\": {seconds * 1e6:F3}, \"threads\": {threads}}}"));
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{{\"kernel\": \"{(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "Vector512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "Vector256" : "scalar")}\", \"cores\": {Environment.ProcessorCount}, \"runtime\": \"{Environment.Version}\"}}"));
+            $"{{\"kernel\": \"{(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "Vector512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "Vector256" : System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated ? "Vector128" : "scalar")}\", \"cores\": {Environment.ProcessorCount}, \"runtime\": \"{Environment.Version}\"}}"));
     }
 
     private static float[] Uniform(int count, Random random)

@@ -11,7 +11,7 @@ namespace Cortex.Tests;
 /// </summary>
 public class GemmTests
 {
-    private static readonly GemmKernel[] Kernels = [GemmKernel.Auto, GemmKernel.Vector256, GemmKernel.Scalar];
+    private static readonly GemmKernel[] Kernels = [GemmKernel.Auto, GemmKernel.Vector256, GemmKernel.Vector128, GemmKernel.Scalar];
 
     public static TheoryData<int, int, int> OddSizes()
     {

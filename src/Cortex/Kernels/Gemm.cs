@@ -6,7 +6,7 @@ using System.Runtime.Intrinsics.X86;
 namespace Cortex.Kernels;
 
 /// <summary>Which micro-kernel family <see cref="Gemm"/> runs; <see cref="Auto"/> picks the widest the CPU accelerates.</summary>
-internal enum GemmKernel { Auto, Vector512, Vector256, Scalar }
+internal enum GemmKernel { Auto, Vector512, Vector256, Vector128, Scalar }
 
 /// <summary>
 /// Single-precision matrix multiply in pure managed code, organised the way BLIS and GotoBLAS organise it:
@@ -75,11 +75,13 @@ internal static unsafe class Gemm
             }
             if (kernel == GemmKernel.Auto) kernel = GemmKernel.Vector512;
             if (kernel == GemmKernel.Vector512 && !Avx512Kernel.IsSupported) kernel = GemmKernel.Vector256;
-            if (kernel == GemmKernel.Vector256 && !Avx2Kernel.IsSupported) kernel = GemmKernel.Scalar;
+            if (kernel == GemmKernel.Vector256 && !Avx2Kernel.IsSupported) kernel = GemmKernel.Vector128;
+            if (kernel == GemmKernel.Vector128 && !Vector128Kernel.IsSupported) kernel = GemmKernel.Scalar;
             switch (kernel)
             {
                 case GemmKernel.Vector512: Run<Avx512Kernel>(problem, maxThreads); break;
                 case GemmKernel.Vector256: Run<Avx2Kernel>(problem, maxThreads); break;
+                case GemmKernel.Vector128: Run<Vector128Kernel>(problem, maxThreads); break;
                 default: Run<ScalarKernel>(problem, maxThreads); break;
             }
         }

@@ -189,6 +189,85 @@ internal readonly unsafe struct Avx2Kernel : IGemmMicroKernel
 }
 
 /// <summary>
+/// 128-bit (SSE on x64 without AVX2, AdvSimd on ARM64): 6 rows × 8 columns (2 xmm/q registers) = 12 accumulators +
+/// 2 B vectors + 1 broadcast = 15 of x64's 16 registers (ARM64 has 32). Fused multiply-adds where the CPU has them
+/// (FMA3, AdvSimd) — then every element is the same FMA chain as in the wider kernels, bit for bit; on an x64 without
+/// FMA a multiply then an add (one rounding more per step: the path's own, still deterministic bits).
+/// </summary>
+internal readonly unsafe struct Vector128Kernel : IGemmMicroKernel
+{
+    public static bool IsSupported => Vector128.IsHardwareAccelerated;
+    public static int MR => 6;
+    public static int NR => 8;
+    public static int KC => 256;   // B micro-panel 8 KiB in L1
+    public static int MC => 192;
+    public static int NC => 4096;
+
+    /// <summary>x·b + c, fused where the hardware fuses (a JIT-time constant: no branch is left).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Madd(Vector128<float> x, Vector128<float> b, Vector128<float> c) =>
+        System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported ? Vector128.FusedMultiplyAdd(x, b, c) : x * b + c;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(float* c, Vector128<float> v, bool overwrite)
+    {
+        if (!overwrite) v += Vector128.Load(c);
+        v.Store(c);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Tile(int kc, float* a, nint aRow, nint aStep, float* b, nint bStep, float* c, nint ldc, bool overwrite)
+    {
+        Vector128<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector128<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        nint r3 = aRow * 3, r5 = aRow * 5;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector128<float> b0 = Vector128.Load(b), b1 = Vector128.Load(b + 4), x;
+            x = Vector128.Create(a[0]); c00 = Madd(x, b0, c00); c01 = Madd(x, b1, c01);
+            x = Vector128.Create(a[aRow]); c10 = Madd(x, b0, c10); c11 = Madd(x, b1, c11);
+            x = Vector128.Create(a[aRow * 2]); c20 = Madd(x, b0, c20); c21 = Madd(x, b1, c21);
+            x = Vector128.Create(a[r3]); c30 = Madd(x, b0, c30); c31 = Madd(x, b1, c31);
+            x = Vector128.Create(a[aRow * 4]); c40 = Madd(x, b0, c40); c41 = Madd(x, b1, c41);
+            x = Vector128.Create(a[r5]); c50 = Madd(x, b0, c50); c51 = Madd(x, b1, c51);
+            a += aStep;
+            b += bStep;
+        }
+        Put(c, c00, overwrite); Put(c + 4, c01, overwrite); c += ldc;
+        Put(c, c10, overwrite); Put(c + 4, c11, overwrite); c += ldc;
+        Put(c, c20, overwrite); Put(c + 4, c21, overwrite); c += ldc;
+        Put(c, c30, overwrite); Put(c + 4, c31, overwrite); c += ldc;
+        Put(c, c40, overwrite); Put(c + 4, c41, overwrite); c += ldc;
+        Put(c, c50, overwrite); Put(c + 4, c51, overwrite);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void NarrowTile(int kc, float* a, nint aRow, nint aStep, float* b, nint bStep, float* c, nint ldc, bool overwrite)
+    {
+        Vector128<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default;
+        nint r3 = aRow * 3, r5 = aRow * 5;
+        for (int p = 0; p < kc; p++)
+        {
+            Vector128<float> b0 = Vector128.Load(b);
+            c0 = Madd(Vector128.Create(a[0]), b0, c0);
+            c1 = Madd(Vector128.Create(a[aRow]), b0, c1);
+            c2 = Madd(Vector128.Create(a[aRow * 2]), b0, c2);
+            c3 = Madd(Vector128.Create(a[r3]), b0, c3);
+            c4 = Madd(Vector128.Create(a[aRow * 4]), b0, c4);
+            c5 = Madd(Vector128.Create(a[r5]), b0, c5);
+            a += aStep;
+            b += bStep;
+        }
+        Put(c, c0, overwrite); c += ldc;
+        Put(c, c1, overwrite); c += ldc;
+        Put(c, c2, overwrite); c += ldc;
+        Put(c, c3, overwrite); c += ldc;
+        Put(c, c4, overwrite); c += ldc;
+        Put(c, c5, overwrite);
+    }
+}
+
+/// <summary>
 /// Portable fallback: a 4×4 tile of scalar accumulators. It uses <see cref="MathF.FusedMultiplyAdd"/> so it rounds
 /// exactly like the SIMD kernels (one FMA chain per element), which lets the tests compare the paths bit for bit.
 /// </summary>
