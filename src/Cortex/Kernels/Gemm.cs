@@ -467,7 +467,8 @@ internal static unsafe class Gemm
                         // Ragged edge: only the lanes the kernel will read (NR/2 for the narrow kernel) are padded.
                         float* s = src + p * bStep;
                         int j = 0;
-                        for (; j <= nw - 8; j += 8) Vector256.Store(Vector256.Load(s + j), d + j);
+                        if (Vector256.IsHardwareAccelerated) for (; j <= nw - 8; j += 8) Vector256.Store(Vector256.Load(s + j), d + j);
+                        for (; j <= nw - 4; j += 4) Vector128.Store(Vector128.Load(s + j), d + j);
                         for (; j < nw; j++) d[j] = s[j];
                         for (; j < width; j++) d[j] = 0f;
                     }
@@ -534,13 +535,15 @@ internal static unsafe class Gemm
         if (overwrite)
         {
             if (wide) for (; j <= count - 16; j += 16) Vector512.Store(Vector512.Load(src + j), dst + j);
-            for (; j <= count - 8; j += 8) Vector256.Store(Vector256.Load(src + j), dst + j);
+            if (Vector256.IsHardwareAccelerated) for (; j <= count - 8; j += 8) Vector256.Store(Vector256.Load(src + j), dst + j);
+            for (; j <= count - 4; j += 4) Vector128.Store(Vector128.Load(src + j), dst + j);
             for (; j < count; j++) dst[j] = src[j];
         }
         else
         {
             if (wide) for (; j <= count - 16; j += 16) Vector512.Store(Vector512.Load(dst + j) + Vector512.Load(src + j), dst + j);
-            for (; j <= count - 8; j += 8) Vector256.Store(Vector256.Load(dst + j) + Vector256.Load(src + j), dst + j);
+            if (Vector256.IsHardwareAccelerated) for (; j <= count - 8; j += 8) Vector256.Store(Vector256.Load(dst + j) + Vector256.Load(src + j), dst + j);
+            for (; j <= count - 4; j += 4) Vector128.Store(Vector128.Load(dst + j) + Vector128.Load(src + j), dst + j);
             for (; j < count; j++) dst[j] += src[j];
         }
     }
@@ -551,7 +554,8 @@ internal static unsafe class Gemm
         int j = 0;
         if (Vector512.IsHardwareAccelerated)
             for (; j <= count - 16; j += 16) Vector512.Store(Vector512.Load(src + j), dst + j);
-        for (; j <= count - 8; j += 8) Vector256.Store(Vector256.Load(src + j), dst + j);
+        if (Vector256.IsHardwareAccelerated) for (; j <= count - 8; j += 8) Vector256.Store(Vector256.Load(src + j), dst + j);
+        for (; j <= count - 4; j += 4) Vector128.Store(Vector128.Load(src + j), dst + j);
         for (; j < count; j++) dst[j] = src[j];
     }
 
