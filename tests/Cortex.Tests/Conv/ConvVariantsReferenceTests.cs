@@ -9,17 +9,15 @@ namespace Cortex.Tests.Conv;
 /// (tests/reference/make_conv_variants_reference.py → conv_variants.json): forward values and output shape, gradients
 /// to the input and every weight in Keras's layouts, and a central finite-difference check of each gradient.
 /// </summary>
-public class ConvVariantsReferenceTests
+public class ConvVariantsReferenceTests : LayerReferenceSuite
 {
     private const string File = "conv_variants.json";
-    // 1e-5 relative; the 1e-6 absolute floor covers sums that cancel to near zero.
-    private const float Rtol = 1e-5f, Atol = 1e-6f;
 
     public static TheoryData<string> Cases => ReferenceData.Names(File);
 
     /// <summary>The case's layer with PyTorch's weights, its input, and the tensors to differentiate with respect to
     /// (the input, then the weights in the generator's order).</summary>
-    private static (Layer Layer, Tensor X, Tensor[] Sources, JsonElement Case) Setup(string name)
+    protected override (Layer Layer, Tensor X, Tensor[] Sources, JsonElement Case) Setup(string name)
     {
         var c = ReferenceData.Cases(File)[name];
         var a = c.GetProperty("args");
@@ -46,31 +44,5 @@ public class ConvVariantsReferenceTests
     {
         int[] s = [.. a.GetProperty(key).EnumerateArray().Select(e => e.GetInt32())];
         return (s[0], s[1]);
-    }
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void ForwardMatchesPyTorch(string name)
-    {
-        var (layer, x, _, c) = Setup(name);
-        ReferenceData.AssertLayerForward(name, layer, x, c, Rtol, Atol);
-    }
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void GradientsMatchPyTorch(string name)
-    {
-        var (layer, x, sources, c) = Setup(name);
-        ReferenceData.AssertLayerGradients(name, layer, x, sources, c, Rtol, Atol);
-    }
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void GradientsMatchFiniteDifferences(string name)
-    {
-        var (layer, x, sources, c) = Setup(name);
-        if (!c.GetProperty("fd").GetBoolean()) return; // ReLU's kink: checked against PyTorch only
-        Tensor upstream = ReferenceData.ToTensor(c.GetProperty("upstream"));
-        ReferenceData.AssertFiniteDifferences(name, layer, x, sources, ReferenceData.LayerGradients(layer, x, sources, upstream), upstream);
     }
 }

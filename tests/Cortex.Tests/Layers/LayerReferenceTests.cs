@@ -9,10 +9,11 @@ namespace Cortex.Tests.LayerTests;
 /// (tests/reference/make_layers_reference.py → layers.json): forward values, gradients to the input and to γ and β,
 /// and a central finite-difference check of each gradient.
 /// </summary>
-public class LayerReferenceTests
+public class LayerReferenceTests : LayerReferenceSuite
 {
     private const string File = "layers.json";
-    private const float Rtol = 1e-5f, Atol = 1e-5f;
+    /// <inheritdoc/>
+    protected override float Atol => 1e-5f;
 
     public static TheoryData<string> Cases => ReferenceData.Names(File);
 
@@ -22,7 +23,7 @@ public class LayerReferenceTests
         : ((v[0][0].GetInt32(), v[0][1].GetInt32()), (v[1][0].GetInt32(), v[1][1].GetInt32()));
 
     /// <summary>The case's layer with PyTorch's weights, its input, and the tensors to differentiate with respect to.</summary>
-    internal static (Layer Layer, Tensor X, Tensor[] Sources, JsonElement Case) Setup(string name)
+    protected override (Layer Layer, Tensor X, Tensor[] Sources, JsonElement Case) Setup(string name)
     {
         var c = ReferenceData.Cases(File)[name];
         var a = c.GetProperty("args");
@@ -44,31 +45,6 @@ public class LayerReferenceTests
         layer.EnsureBuilt(x.Shape);
         if (inputs.Length > 1) layer.SetWeights(inputs[1..]);
         return (layer, x, [x, .. layer.TrainableWeights], c);
-    }
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void ForwardMatchesPyTorch(string name)
-    {
-        var (layer, x, _, c) = Setup(name);
-        ReferenceData.AssertLayerForward(name, layer, x, c, Rtol, Atol);
-    }
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void GradientsMatchPyTorch(string name)
-    {
-        var (layer, x, sources, c) = Setup(name);
-        ReferenceData.AssertLayerGradients(name, layer, x, sources, c, Rtol, Atol);
-    }
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void GradientsMatchFiniteDifferences(string name)
-    {
-        var (layer, x, sources, c) = Setup(name);
-        Tensor upstream = ReferenceData.ToTensor(c.GetProperty("upstream"));
-        ReferenceData.AssertFiniteDifferences(name, layer, x, sources, ReferenceData.LayerGradients(layer, x, sources, upstream), upstream);
     }
 
     [Fact]

@@ -8,16 +8,19 @@ namespace Cortex.Tests.Sequence;
 /// Conv1D and the 1-D poolings against PyTorch (tests/reference/make_conv1d_reference.py → conv1d.json): forward values,
 /// gradients to the input and every weight, and a central finite-difference check of each gradient.
 /// </summary>
-public class Conv1DReferenceTests
+public class Conv1DReferenceTests : LayerReferenceSuite
 {
     private const string File = "conv1d.json";
-    private const float Rtol = 1e-4f, Atol = 1e-5f;
+    /// <inheritdoc/>
+    protected override float Rtol => 1e-4f;
+    /// <inheritdoc/>
+    protected override float Atol => 1e-5f;
 
     public static TheoryData<string> Cases => ReferenceData.Names(File);
 
     /// <summary>The case's layer with PyTorch's weights, its input, and the tensors to differentiate with respect to
     /// (the input, then the kernel and bias).</summary>
-    private static (Layer Layer, Tensor X, Tensor[] Sources, JsonElement Case) Setup(string name)
+    protected override (Layer Layer, Tensor X, Tensor[] Sources, JsonElement Case) Setup(string name)
     {
         var c = ReferenceData.Cases(File)[name];
         var a = c.GetProperty("args");
@@ -38,32 +41,5 @@ public class Conv1DReferenceTests
         layer.EnsureBuilt(x.Shape);
         if (inputs.Length > 1) layer.SetWeights(inputs[1..]);
         return (layer, x, [x, .. layer.TrainableWeights], c);
-    }
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void ForwardMatchesPyTorch(string name)
-    {
-        var (layer, x, _, c) = Setup(name);
-        ReferenceData.AssertLayerForward(name, layer, x, c, Rtol, Atol);
-    }
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void GradientsMatchPyTorch(string name)
-    {
-        var (layer, x, sources, c) = Setup(name);
-        ReferenceData.AssertLayerGradients(name, layer, x, sources, c, Rtol, Atol);
-    }
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void GradientsMatchFiniteDifferences(string name)
-    {
-        var (layer, x, sources, c) = Setup(name);
-        if (!c.GetProperty("fd").GetBoolean()) return; // ReLU's kink: checked against PyTorch only
-        Tensor upstream = ReferenceData.ToTensor(c.GetProperty("upstream"));
-        // Pooling's maxima are unique with random inputs, so the loss is smooth at x.
-        ReferenceData.AssertFiniteDifferences(name, layer, x, sources, ReferenceData.LayerGradients(layer, x, sources, upstream), upstream);
     }
 }

@@ -9,16 +9,19 @@ namespace Cortex.Tests.Sequence;
 /// gradients to the input (unless it is indices) and to every weight, and a central finite-difference check of each
 /// weight's gradient.
 /// </summary>
-public class SequenceReferenceTests
+public class SequenceReferenceTests : LayerReferenceSuite
 {
     private const string File = "sequence.json";
-    private const float Rtol = 1e-4f, Atol = 1e-5f;
+    /// <inheritdoc/>
+    protected override float Rtol => 1e-4f;
+    /// <inheritdoc/>
+    protected override float Atol => 1e-5f;
 
     public static TheoryData<string> Cases => ReferenceData.Names(File);
 
     /// <summary>The case's layer with PyTorch's weights, its input, and the tensors to differentiate with respect to
     /// (the input unless it is indices, then the layer's weights in the generator's order).</summary>
-    private static (Layer Layer, Tensor X, Tensor[] Sources, JsonElement Case) Setup(string name)
+    protected override (Layer Layer, Tensor X, Tensor[] Sources, JsonElement Case) Setup(string name)
     {
         var c = ReferenceData.Cases(File)[name];
         var a = c.GetProperty("args");
@@ -59,31 +62,5 @@ public class SequenceReferenceTests
         protected override Tensor CallCore(Tensor inputs, bool training) => inner.Call(inputs, training, mask);
 
         public override int[] ComputeOutputShape(int[] inputShape) => inner.ComputeOutputShape(inputShape);
-    }
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void ForwardMatchesPyTorch(string name)
-    {
-        var (layer, x, _, c) = Setup(name);
-        ReferenceData.AssertLayerForward(name, layer, x, c, Rtol, Atol);
-    }
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void GradientsMatchPyTorch(string name)
-    {
-        var (layer, x, sources, c) = Setup(name);
-        ReferenceData.AssertLayerGradients(name, layer, x, sources, c, Rtol, Atol);
-    }
-
-    [Theory]
-    [MemberData(nameof(Cases))]
-    public void GradientsMatchFiniteDifferences(string name)
-    {
-        var (layer, x, sources, c) = Setup(name);
-        if (!c.GetProperty("fd").GetBoolean()) return;
-        Tensor upstream = ReferenceData.ToTensor(c.GetProperty("upstream"));
-        ReferenceData.AssertFiniteDifferences(name, layer, x, sources, ReferenceData.LayerGradients(layer, x, sources, upstream), upstream);
     }
 }
