@@ -10,18 +10,11 @@ namespace Cortex.Onnx.Tests;
 /// </summary>
 public class LayerImportTests
 {
-    private static readonly Dictionary<string, JsonElement> Cases = LoadCases();
+    private static readonly Dictionary<string, JsonElement> Cases = TorchFixtures.Cases("onnx_layers_import.json");
 
-    private static Dictionary<string, JsonElement> LoadCases()
-    {
-        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "reference", "onnx_layers_import.json")));
-        return doc.RootElement.GetProperty("cases").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!, c => c.Clone());
-    }
+    private static Tensor ToTensor(JsonElement e) => TorchFixtures.ToTensor(e);
 
-    private static Tensor ToTensor(JsonElement e) =>
-        Tensor.FromArray([.. e.GetProperty("data").EnumerateArray().Select(v => v.GetSingle())], [.. e.GetProperty("shape").EnumerateArray().Select(v => v.GetInt32())]);
-
-    private static string PathOf(string name) => Path.Combine(AppContext.BaseDirectory, "reference", "onnx", $"{name}.onnx");
+    private static string PathOf(string name) => TorchFixtures.PathOf(name);
 
     public static TheoryData<string> PyTorchModels => [.. Cases.Keys];
 
