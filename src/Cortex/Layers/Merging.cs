@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using Cortex.Saving;
 
 [assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.Add))]
@@ -110,6 +111,58 @@ public abstract class ElementwiseMerge : Merge
 
     /// <summary>The last step on the combined inputs (Average divides by the count).</summary>
     private protected virtual Tensor Finish(Tensor result, int count) => result;
+
+    /// <summary>Whether the fused step may run this merge of <paramref name="inputs"/> inputs of one shape (the span
+    /// forms below then give the bits of the tensor forms and of their tape gradients).</summary>
+    private protected virtual bool Fuses(int inputs) => false;
+
+    /// <summary>The tensor Combine on spans: <paramref name="into"/> = result ∘ next.</summary>
+    private protected virtual void Combine(ReadOnlySpan<float> result, ReadOnlySpan<float> next, Span<float> into) { }
+
+    /// <summary>The tensor Finish on a span, in place.</summary>
+    private protected virtual void Finish(Span<float> result, int count) { }
+
+    /// <summary>The gradient reaching input <paramref name="index"/> from the output's gradient <paramref name="g"/>
+    /// (<paramref name="inputs"/>: every input's buffer, whose first g.Length values are the rows').</summary>
+    private protected virtual void Gradient(ReadOnlySpan<float> g, float[][] inputs, int index, Span<float> into) { }
+
+    /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
+    {
+        stage = null;
+        var samples = context.Samples;
+        reason = samples.Length < 2 || !Fuses(samples.Length) ? $"has no fused stage for {samples.Length} input(s)"
+            : samples.Any(s => !s.AsSpan().SequenceEqual(samples[0])) ? "broadcasts inputs of different shapes" : "";
+        if (reason.Length > 0) return false;
+        stage = new ElementwiseStage(this) { Width = context.InputWidth };
+        return true;
+    }
+
+    /// <summary>The merge on the fused step's rows: the inputs combined in order, as the tape's ops combine them.</summary>
+    private sealed class ElementwiseStage(ElementwiseMerge layer) : Stage
+    {
+        public override void Forward(float[] input, int rows) => throw new InvalidOperationException($"{layer.GetType().Name} '{layer.Name}' merges several inputs.");
+
+        public override void Backward(float[] input, float[]? inputGrad, int rows) => Forward(input, rows);
+
+        public override void Forward(float[][] inputs, int rows)
+        {
+            int n = rows * Width;
+            var result = Output.AsSpan(0, n);
+            layer.Combine(inputs[0].AsSpan(0, n), inputs[1].AsSpan(0, n), result);
+            for (int i = 2; i < inputs.Length; i++) layer.Combine(result, inputs[i].AsSpan(0, n), result);
+            layer.Finish(result, inputs.Length);
+        }
+
+        public override void Backward(float[][] inputs, float[]?[] inputGrads, int rows)
+        {
+            int n = rows * Width;
+            for (int i = 0; i < inputs.Length; i++)
+                if (inputGrads[i] is { } into) layer.Gradient(OutputGrad.AsSpan(0, n), inputs, i, into.AsSpan(0, n));
+        }
+
+        public override bool LendsBuffers => true; // backward reads the output's gradient only (and the inputs)
+    }
 }
 
 /// <summary>Adds its inputs element-wise, as <c>keras.layers.Add</c>: the residual connection <c>x + f(x)</c>.</summary>
@@ -117,6 +170,12 @@ public abstract class ElementwiseMerge : Merge
 public sealed class Add(string? name = null) : ElementwiseMerge(name)
 {
     private protected override Tensor Combine(Tensor result, Tensor next) => result + next;
+
+    private protected override bool Fuses(int inputs) => true;
+
+    private protected override void Combine(ReadOnlySpan<float> result, ReadOnlySpan<float> next, Span<float> into) => TensorPrimitives.Add(result, next, into);
+
+    private protected override void Gradient(ReadOnlySpan<float> g, float[][] inputs, int index, Span<float> into) => g.CopyTo(into);
 }
 
 /// <summary>Subtracts the second input from the first, as <c>keras.layers.Subtract</c> (exactly two inputs).</summary>
@@ -126,6 +185,16 @@ public sealed class Subtract(string? name = null) : ElementwiseMerge(name)
     private protected override int? Arity => 2;
 
     private protected override Tensor Combine(Tensor result, Tensor next) => result - next;
+
+    private protected override bool Fuses(int inputs) => true;
+
+    private protected override void Combine(ReadOnlySpan<float> result, ReadOnlySpan<float> next, Span<float> into) => TensorPrimitives.Subtract(result, next, into);
+
+    private protected override void Gradient(ReadOnlySpan<float> g, float[][] inputs, int index, Span<float> into)
+    {
+        if (index == 0) g.CopyTo(into);
+        else TensorPrimitives.Negate(g, into);
+    }
 }
 
 /// <summary>Multiplies its inputs element-wise, as <c>keras.layers.Multiply</c> (a gate: <c>x · σ(g)</c>).</summary>
@@ -133,6 +202,13 @@ public sealed class Subtract(string? name = null) : ElementwiseMerge(name)
 public sealed class Multiply(string? name = null) : ElementwiseMerge(name)
 {
     private protected override Tensor Combine(Tensor result, Tensor next) => result * next;
+
+    private protected override bool Fuses(int inputs) => inputs == 2; // more: the tape's product order of the gradients
+
+    private protected override void Combine(ReadOnlySpan<float> result, ReadOnlySpan<float> next, Span<float> into) => TensorPrimitives.Multiply(result, next, into);
+
+    private protected override void Gradient(ReadOnlySpan<float> g, float[][] inputs, int index, Span<float> into) =>
+        TensorPrimitives.Multiply(g, inputs[1 - index].AsSpan(0, g.Length), into);
 }
 
 /// <summary>The element-wise mean of its inputs, as <c>keras.layers.Average</c>.</summary>
@@ -142,6 +218,15 @@ public sealed class Average(string? name = null) : ElementwiseMerge(name)
     private protected override Tensor Combine(Tensor result, Tensor next) => result + next;
 
     private protected override Tensor Finish(Tensor result, int count) => count == 1 ? result : result / count;
+
+    private protected override bool Fuses(int inputs) => true;
+
+    private protected override void Combine(ReadOnlySpan<float> result, ReadOnlySpan<float> next, Span<float> into) => TensorPrimitives.Add(result, next, into);
+
+    private protected override void Finish(Span<float> result, int count) => TensorPrimitives.Divide(result, count, result);
+
+    private protected override void Gradient(ReadOnlySpan<float> g, float[][] inputs, int index, Span<float> into) =>
+        TensorPrimitives.Divide(g, inputs.Length, into);
 }
 
 /// <summary>The element-wise maximum of its inputs, as <c>keras.layers.Maximum</c> (at ties the gradient is split evenly).</summary>
@@ -196,6 +281,52 @@ public sealed class Concatenate : Merge
     }
 
     private protected override Tensor Merged(IReadOnlyList<Tensor> inputs) => Tensor.Concat(inputs, Axis);
+
+    /// <inheritdoc/>
+    internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
+    {
+        stage = null;
+        var samples = context.Samples;
+        int rank = samples[0].Length + 1, a = (Axis < 0 ? Axis + rank : Axis) - 1;
+        reason = samples.Length < 2 ? "has no fused stage for one input" : samples.Any(s => s.Contains(-1)) ? "has inputs of unknown size" : "";
+        if (reason.Length > 0) return false;
+        int outer = 1;
+        for (int d = 0; d < a; d++) outer *= samples[0][d];
+        // Each input's block at one outer position: its sizes from the axis on.
+        int[] blocks = [.. samples.Select(s => s.Skip(a).Aggregate(1, (p, d) => p * d))];
+        stage = new ConcatenateStage(outer, blocks) { Width = outer * blocks.Sum() };
+        return true;
+    }
+
+    /// <summary>The join on the fused step's rows: each input's block copied at every outer position, and back.</summary>
+    private sealed class ConcatenateStage(int outer, int[] blocks) : Stage
+    {
+        public override void Forward(float[] input, int rows) => throw new InvalidOperationException("Concatenate joins several inputs.");
+
+        public override void Backward(float[] input, float[]? inputGrad, int rows) => Forward(input, rows);
+
+        public override void Forward(float[][] inputs, int rows) => Copy(inputs, Output, rows, toJoined: true);
+
+        public override void Backward(float[][] inputs, float[]?[] inputGrads, int rows) => Copy(inputGrads, OutputGrad, rows, toJoined: false);
+
+        private void Copy(float[]?[] parts, float[] joined, int rows, bool toJoined)
+        {
+            int at = 0;
+            for (int o = 0; o < rows * outer; o++)
+                for (int i = 0; i < blocks.Length; i++)
+                {
+                    int b = blocks[i];
+                    if (parts[i] is { } part)
+                    {
+                        if (toJoined) part.AsSpan(o * b, b).CopyTo(joined.AsSpan(at, b));
+                        else joined.AsSpan(at, b).CopyTo(part.AsSpan(o * b, b));
+                    }
+                    at += b;
+                }
+        }
+
+        public override bool LendsBuffers => true;
+    }
 }
 
 /// <summary>

@@ -26,10 +26,20 @@ internal abstract class Stage
     /// registered, and writes the input gradient when <paramref name="inputGrad"/> is given.</summary>
     public abstract void Backward(float[] input, float[]? inputGrad, int rows);
 
+    /// <summary>Forward of a stage that reads several inputs (a merge layer's), each <paramref name="rows"/> rows of its
+    /// own width (<see cref="StageContext.Samples"/>).</summary>
+    public virtual void Forward(float[][] inputs, int rows) =>
+        throw new InvalidOperationException($"{GetType().Name} reads one input. Received: {inputs.Length}");
+
+    /// <summary>Backward of a stage that reads several inputs: writes each input's gradient where
+    /// <paramref name="inputGrads"/> has a buffer (null: not needed).</summary>
+    public virtual void Backward(float[][] inputs, float[]?[] inputGrads, int rows) =>
+        throw new InvalidOperationException($"{GetType().Name} reads one input. Received: {inputs.Length}");
+
     /// <summary>
     /// Backward for the first trained stage (no input gradient) with the optimizer's update of this stage's first
     /// registered weight folded in, a block at a time while each block's gradient is in cache; false when the stage or
-    /// the optimizer cannot (then <see cref="Backward"/> runs and the optimizer updates every weight as usual).
+    /// the optimizer cannot (then <see cref="Backward(float[], float[], int)"/> runs and the optimizer updates every weight as usual).
     /// </summary>
     public virtual bool TryBackwardAndUpdate(float[] input, int rows, Optimizers.Optimizer optimizer) => false;
 
@@ -52,6 +62,15 @@ internal sealed class StageContext(int batch, bool inputIsRows, Func<Variable?, 
 
     /// <summary>The shape of one sample reaching the layer (no batch axis).</summary>
     public int[] Sample { get; set; } = [];
+
+    /// <summary>The samples' shapes of every input, for a layer called on several (a merge); one input: [<see cref="Sample"/>].</summary>
+    public int[][] Samples
+    {
+        get => samples ?? [Sample];
+        set => samples = value;
+    }
+
+    private int[][]? samples;
 
     /// <summary>Floats per sample reaching the layer.</summary>
     public int InputWidth => Sample.Aggregate(1, (a, b) => a * b);

@@ -7,7 +7,7 @@ namespace Cortex.Models;
 /// tensors (<see cref="Layer.Call(SymbolicTensor[])"/>), and the model made from the inputs and the outputs. Layers may
 /// take several inputs (<see cref="Add"/>, <see cref="Concatenate"/>) and may be called more than once (shared
 /// weights). It trains, evaluates, predicts, prints its summary and saves like any <see cref="Model"/>; it trains on the
-/// GradientTape (the fused step runs chains only).
+/// GradientTape, or, with one input and one output and no shared layer, on the fused step when every layer has a stage.
 /// </summary>
 /// <example>
 /// <code>
@@ -88,8 +88,18 @@ public sealed class Functional : Model
     /// <summary>The layer calls in the order a forward pass runs them (the inputs first).</summary>
     public IReadOnlyList<Node> Nodes => nodes;
 
-    /// <inheritdoc/>
-    internal override string? NotAChain => "the model is a graph (Functional)";
+    /// <summary>The graph's calls for the fused step, which takes one input, one output and no shared layer.</summary>
+    internal override (Layer Layer, int[] From)[]? StageGraph(out string reason)
+    {
+        var shared = calls.Values.FirstOrDefault(c => c.Count > 1);
+        reason = inputs.Length != 1 || outputs.Length != 1 ? "the model has several inputs or outputs"
+            : shared != null ? $"layer '{shared[0].Layer.Name}' is shared (called {shared.Count} times)"
+            : "";
+        if (reason.Length > 0) return null;
+        var graph = new (Layer, int[])[nodes.Length];
+        for (int k = 0; k < nodes.Length; k++) graph[k] = (nodes[k].Layer, k == 0 ? [-1] : nodeInputs[k]);
+        return graph;
+    }
 
     /// <summary>
     /// The nodes between the inputs and the outputs, each after the nodes it reads: the inputs' nodes in the given order,

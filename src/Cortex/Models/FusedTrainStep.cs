@@ -12,19 +12,40 @@ namespace Cortex.Models;
 /// buffer (an NHWC image is one contiguous row), each stage runs forward and backward on its own buffers, the loss
 /// writes its gradient while computing its value, and the optimizer steps. After the first step it allocates nothing.
 /// The stages use the same kernels in the same order as the layers' tape ops, so both paths produce the same bits.
+/// A model runs as a graph of layer calls (<see cref="Model.StageGraph"/>): a Sequential is a chain; a Functional's
+/// branches and merges (a residual <see cref="Add"/>, a <see cref="Concatenate"/>) run as they are, a tensor read by
+/// several calls getting the sum of their gradients in the order the tape adds them.
 /// This class names no layer and no optimizer: a model that cannot run here (a layer without a stage, a regularizer…)
 /// trains on the tape, and <see cref="Model.TrainingPath"/> says why.
 /// </summary>
 internal sealed class FusedTrainStep
 {
+    /// <summary>One layer call that runs a stage: the buffers it reads and where its backward writes their gradients.</summary>
+    private sealed class Call(Stage stage, int[] from)
+    {
+        public readonly Stage Stage = stage;
+        /// <summary>The values (see <see cref="FusedTrainStep.values"/>) it reads, in input order.</summary>
+        public readonly int[] From = from;
+        public float[][] Inputs = [];
+        /// <summary>Where backward writes each input's gradient: the value's own gradient buffer for the first call to
+        /// reach it in backward order, a scratch buffer added to it afterwards for the others; null: not needed.</summary>
+        public float[]?[] InputGrads = [];
+        public (float[] Scratch, float[] Sum, int Width)[] Accumulate = [];
+        /// <summary>Whether backward runs: the call trains a weight, or a call before it does.</summary>
+        public bool Backward;
+    }
+
     private readonly Model model;
-    private readonly List<Stage> stages = [];
-    private int firstTrainable = -1; // the first stage that registered a weight: where backward stops
+    private readonly List<Call> calls = [];
+    /// <summary>Each value a call reads: the model's input (0), then one per call, with its gradient buffer.</summary>
+    private readonly List<(float[] Data, float[] Grad, int Width)> values = [];
+    private int piecewise = -1; // the call whose first weight's update folds into its backward (Stage.TryBackwardAndUpdate), or -1
+    private int output;         // the value the loss reads
     private readonly int inputWidth, labelWidth, batch;
     private readonly float[] xBuffer, yBuffer;
     private int gatherSplit; // where the first stage would have the batch's columns cut between two cores (0: no cut)
     private readonly List<Tensor?> gradients = [];
-    private readonly List<Tensor?> gradientsButFirst = []; // the first weight's entry null: updated piecewise (Stage.TryBackwardAndUpdate)
+    private readonly List<Tensor?> gradientsButFirst = []; // the piecewise weight's entry null: updated in its backward
     private readonly List<Variable> variables = [];
     private Tensor yFull = null!, predFull = null!; // set by Build
     private Tensor? yTail, predTail;
@@ -46,7 +67,6 @@ internal sealed class FusedTrainStep
     private Tensor? AddWeight(Variable? weight)
     {
         if (weight == null) return null;
-        if (firstTrainable < 0) firstTrainable = stages.Count;
         var grad = Tensor.Zeros(weight.ShapeRef);
         variables.Add(weight);
         gradients.Add(grad);
@@ -56,11 +76,7 @@ internal sealed class FusedTrainStep
     /// <summary>A fused step for this model and data, or null, with the reason, when the model needs the tape path.</summary>
     public static FusedTrainStep? TryCreate(Model model, Tensor x, Tensor y, int batchSize, List<Metric> metrics, out string reason)
     {
-        if (model.NotAChain is { } graph)
-        {
-            reason = graph;
-            return null;
-        }
+        if (model.StageGraph(out reason) is not { } graph) return null;
         if (x.Rank < 2 || y.Rank > 2)
         {
             reason = x.Rank < 2 ? "the inputs are not a batch of samples" : $"the labels have rank {y.Rank}";
@@ -68,16 +84,40 @@ internal sealed class FusedTrainStep
         }
         int rows = x.ShapeRef[0];
         var step = new FusedTrainStep(model, x.Size / rows, y.Size / rows, Math.Min(batchSize, rows), metrics);
-        return step.Build(x, y, out reason) ? step : null;
+        return step.Build(graph, x, y, out reason) ? step : null;
     }
 
-    /// <summary>Makes every layer's stage, following the sample's shape layer by layer; false with the reason at the
-    /// first layer that has none.</summary>
-    private bool Build(Tensor x, Tensor y, out string reason)
+    /// <summary>
+    /// Makes every layer call's stage, following the samples' shapes through the graph; false with the reason at the
+    /// first call that has none. A call without a stage (Input, Flatten, Reshape) passes its input's value on as its
+    /// own; an activation whose input no other call reads runs in place on that input's buffers.
+    /// </summary>
+    private bool Build((Layer Layer, int[] From)[] graph, Tensor x, Tensor y, out string reason)
     {
-        var context = new StageContext(batch, x.Rank == 2, AddWeight) { Sample = x.ShapeRef[1..] };
-        foreach (var layer in model.Layers)
+        bool chain = graph.Select((g, i) => g.From is [int f] && f == i - 1).All(b => b);
+        int n = graph.Length;
+        var valueOf = new int[n];              // the value each call's output is
+        var sampleOf = new int[n][];           // its sample shape
+        var maskOf = new float[]?[n];          // the mask of its output (a chain only: graphs run masks on the tape)
+        var callOf = new List<int>();          // for each value but the input, the graph position that made it
+        var trains = new List<bool> { false }; // for each value, whether a weight before it trains (so its gradient is needed)
+        int[] inputSample = x.ShapeRef[1..];
+        values.Add((xBuffer, [], inputWidth));
+        int weightsBefore = 0;
+        var readers = new int[n + 1]; // how many calls read each value (an in-place stage must be its input's only reader)
+        reason = "";
+        for (int k = 0; k < n; k++)
         {
+            var (layer, from) = graph[k];
+            var ins = from.Select(f => f < 0 ? 0 : valueOf[f]).ToArray();
+            var samples = from.Select(f => f < 0 ? inputSample : sampleOf[f]).ToArray();
+            var context = new StageContext(batch, x.Rank == 2, AddWeight)
+            {
+                Sample = samples[0],
+                Samples = samples,
+                Mask = from[0] < 0 ? null : maskOf[from[0]],
+                TrainableSeen = ins.Any(v => trains[v]),
+            };
             string why = "";
             if (layer.HasRegularizer) why = "has a regularizer";
             if (why.Length > 0 || !layer.TryCreateStage(context, out var stage, out why))
@@ -85,37 +125,86 @@ internal sealed class FusedTrainStep
                 reason = $"{layer.GetType().Name} '{layer.Name}' {why}";
                 return false;
             }
-            context.Mask = layer.StageMask(context, stage);
-            context.Sample = context.OutputSample(layer);
-            if (stage == null) continue;
-            if (stage.CanRunInPlace && stages.Count > 0 && stages[^1].LendsBuffers)
-                (stage.Output, stage.OutputGrad) = (stages[^1].Output, stages[^1].OutputGrad);
-            else
+            maskOf[k] = layer.StageMask(context, stage);
+            if (maskOf[k] != null && !chain)
             {
-                stage.Output = new float[batch * stage.Width];
-                stage.OutputGrad = new float[batch * stage.Width];
+                reason = $"a mask reaches {layer.GetType().Name} '{layer.Name}' in a graph (graphs run masks on the tape)";
+                return false;
             }
-            stages.Add(stage);
-            context.TrainableSeen = firstTrainable >= 0;
+            sampleOf[k] = from.Length == 1 ? context.OutputSample(layer)
+                : [.. layer.ComputeOutputShape([.. samples.Select(s => (int[])[-1, .. s])])[1..]];
+            if (stage == null)
+            {
+                if (from.Length != 1) { reason = $"{layer.GetType().Name} '{layer.Name}' has no stage for several inputs"; return false; }
+                valueOf[k] = ins[0];
+                continue;
+            }
+            bool weights = variables.Count > weightsBefore;
+            weightsBefore = variables.Count;
+            var call = new Call(stage, ins) { Backward = weights || context.TrainableSeen };
+            if (weights && piecewise < 0) piecewise = calls.Count; // the first call with weights: its backward runs last
+            calls.Add(call);
+            callOf.Add(k);
+            trains.Add(call.Backward);
+            valueOf[k] = values.Count;
+            values.Add(([], [], stage.Width));
+            foreach (int v in ins) readers[v]++;
         }
-        reason = firstTrainable < 0 ? "no layer trains a weight"
-            : variables.Count != model.TrainableVariables.Count ? "a layer's weights are trained outside its stage"
-            : context.Sample.Length != 1 ? $"the output has shape {ShapeUtil.Format(context.Sample)}, not rows"
-            : "";
-        if (reason.Length > 0) return false;
+        output = valueOf[n - 1];
+        if (calls.Count == 0 || !trains.Any(t => t)) { reason = "no layer trains a weight"; return false; }
+        if (variables.Count != model.TrainableVariables.Count) { reason = "a layer's weights are trained outside its stage"; return false; }
+        if (sampleOf[n - 1].Length != 1) { reason = $"the output has shape {ShapeUtil.Format(sampleOf[n - 1])}, not rows"; return false; }
+        if (output == 0 || readers[output] > 0) { reason = "the output is also read by a layer of the model"; return false; }
         // The loss must have a fused kernel for this label layout (probed on one row).
-        int width = context.Sample[0];
+        int width = sampleOf[n - 1][0];
         if (!model.Loss!.TryFused(y.AsSpan()[..labelWidth], new float[width], 1, width, new float[width], out _))
         {
             reason = $"the loss {model.Loss.GetType().Name} has no fused kernel (for labels of this shape)";
             return false;
         }
-        gatherSplit = stages[0].GatherSplit;
-        gradientsButFirst.AddRange([null, .. gradients.Skip(1)]);
+        // Buffers: an in-place stage shares those of its only input (when that stage lends them); others get their own.
+        for (int c = 0; c < calls.Count; c++)
+        {
+            var call = calls[c];
+            int v = c + 1;
+            if (call.Stage.CanRunInPlace && call.From is [int src] && src > 0 && readers[src] == 1 && calls[src - 1].Stage.LendsBuffers)
+                values[v] = (values[src].Data, values[src].Grad, values[v].Width);
+            else values[v] = (new float[batch * values[v].Width], new float[batch * values[v].Width], values[v].Width);
+            call.Stage.Output = values[v].Data;
+            call.Stage.OutputGrad = values[v].Grad;
+            call.Inputs = [.. call.From.Select(f => values[f].Data)];
+        }
+        // Gradient targets, in the tape's order: backward visits the calls last to first and each call's inputs in
+        // order; the first gradient to reach a value is written into its buffer, each later one added to it.
+        var reached = new bool[values.Count];
+        for (int c = calls.Count - 1; c >= 0; c--)
+        {
+            var call = calls[c];
+            call.InputGrads = new float[]?[call.From.Length];
+            var sums = new List<(float[], float[], int)>();
+            for (int i = 0; i < call.From.Length; i++)
+            {
+                int v = call.From[i];
+                if (!call.Backward || !trains[v]) continue;
+                if (!reached[v]) call.InputGrads[i] = values[v].Grad;
+                else
+                {
+                    var scratch = new float[batch * values[v].Width];
+                    call.InputGrads[i] = scratch;
+                    sums.Add((scratch, values[v].Grad, values[v].Width));
+                }
+                reached[v] = true;
+            }
+            call.Accumulate = [.. sums];
+        }
+        if (piecewise >= 0 && (variables.Count <= 1 || calls[piecewise].From.Length != 1)) piecewise = -1;
+        // The first stage to read the gathered batch, when it alone reads it, may cut its columns between the cores.
+        if (readers[0] == 1) gatherSplit = calls.First(c => c.From.Contains(0)).Stage.GatherSplit;
+        gradientsButFirst.AddRange([null, .. gradients.Skip(1)]); // the piecewise call registered the first weight
         // Slots made now rather than at the first ApplyGradients, so the first step can already update piecewise.
         model.Optimizer!.Build(variables);
         yFull = new Tensor(yBuffer, labelWidth == 1 ? [batch] : [batch, labelWidth]);
-        predFull = new Tensor(stages[^1].Output, [batch, stages[^1].Width]);
+        predFull = new Tensor(values[output].Data, [batch, values[output].Width]);
         return true;
     }
 
@@ -180,29 +269,31 @@ internal sealed class FusedTrainStep
             GatherRows(xs, rows, count);
         }
 
-        float[] input = xBuffer;
-        foreach (var stage in stages)
+        foreach (var call in calls)
         {
-            stage.Forward(input, count);
-            input = stage.Output;
+            if (call.Inputs.Length == 1) call.Stage.Forward(call.Inputs[0], count);
+            else call.Stage.Forward(call.Inputs, count);
         }
-        var last = stages[^1];
-        model.Loss!.TryFused(yBuffer.AsSpan(0, count * labelWidth), last.Output.AsSpan(0, count * last.Width), count, last.Width,
-            last.OutputGrad.AsSpan(0, count * last.Width), out float loss);
+        var (prediction, predictionGrad, width) = values[output];
+        model.Loss!.TryFused(yBuffer.AsSpan(0, count * labelWidth), prediction.AsSpan(0, count * width), count, width,
+            predictionGrad.AsSpan(0, count * width), out float loss);
         if (skipUpdateIfNotFinite && !float.IsFinite(loss)) return loss;
 
-        bool piecewise = false;
-        for (int i = stages.Count - 1; i >= firstTrainable; i--)
+        bool piecewiseDone = false;
+        for (int c = calls.Count - 1; c >= 0; c--)
         {
-            float[] stageInput = i == 0 ? xBuffer : stages[i - 1].Output;
-            float[]? inputGrad = i > firstTrainable ? stages[i - 1].OutputGrad : null;
+            var call = calls[c];
+            if (!call.Backward) continue;
             // Distributed, every gradient must be summed over the ranks before any update: no piecewise update.
-            if (distribution == null && i == firstTrainable && variables.Count > 1 && stages[i].TryBackwardAndUpdate(stageInput, count, model.Optimizer!))
-                piecewise = true;
-            else stages[i].Backward(stageInput, inputGrad, count);
+            if (c == piecewise && distribution == null && call.Stage.TryBackwardAndUpdate(call.Inputs[0], count, model.Optimizer!))
+                piecewiseDone = true;
+            else if (call.Inputs.Length == 1) call.Stage.Backward(call.Inputs[0], call.InputGrads[0], count);
+            else call.Stage.Backward(call.Inputs, call.InputGrads, count);
+            foreach (var (scratch, sum, w) in call.Accumulate) // the tape's order: the sum so far + this gradient
+                TensorPrimitives.Add(sum.AsSpan(0, count * w), scratch.AsSpan(0, count * w), sum.AsSpan(0, count * w));
         }
         distribution?.AllReduceGradients(gradients, share);
-        model.Optimizer!.ApplyGradients(piecewise ? gradientsButFirst : gradients, variables);
+        model.Optimizer!.ApplyGradients(piecewiseDone ? gradientsButFirst : gradients, variables);
 
         if (metrics.Count > 0)
         {
@@ -214,10 +305,10 @@ internal sealed class FusedTrainStep
                 if (yTail == null || yTail.ShapeRef[0] != count)
                 {
                     yTail = new Tensor(new float[count * labelWidth], labelWidth == 1 ? [count] : [count, labelWidth]);
-                    predTail = new Tensor(new float[count * last.Width], [count, last.Width]);
+                    predTail = new Tensor(new float[count * width], [count, width]);
                 }
                 yBuffer.AsSpan(0, count * labelWidth).CopyTo(yTail.Span);
-                last.Output.AsSpan(0, count * last.Width).CopyTo(predTail!.Span);
+                prediction.AsSpan(0, count * width).CopyTo(predTail!.Span);
                 (yt, pt) = (yTail, predTail);
             }
             foreach (var m in metrics) m.UpdateState(yt, pt);

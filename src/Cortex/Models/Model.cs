@@ -134,6 +134,21 @@ public abstract partial class Model
     /// </summary>
     internal virtual string? NotAChain => Subclassed ? "the model is subclassed (its own CallCore)" : null;
 
+    /// <summary>
+    /// The layer calls the fused training step runs, in forward order, each with the positions (in this list) of the
+    /// calls whose outputs it reads, -1 for the model's input; the last call makes the output. A model of layers is
+    /// their chain; null, with the reason, when the model cannot run as stages (subclassed, or a graph the step does
+    /// not take).
+    /// </summary>
+    internal virtual (Layer Layer, int[] From)[]? StageGraph(out string reason)
+    {
+        reason = NotAChain ?? "";
+        if (reason.Length > 0) return null;
+        var graph = new (Layer, int[])[layers.Count];
+        for (int i = 0; i < graph.Length; i++) graph[i] = (layers[i], [i - 1]);
+        return graph;
+    }
+
     /// <summary>The shape the model was built for (batch axis as -1), or null.</summary>
     public int[]? InputShape => Subclassed ? SubclassInputShape : layers.Count > 0 ? layers[0].BuildInputShape : null;
 

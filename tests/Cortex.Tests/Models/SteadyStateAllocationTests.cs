@@ -12,7 +12,7 @@ namespace Cortex.Tests.Models;
 public class SteadyStateAllocationTests
 {
     /// <summary>This thread's allocated bytes between the starts of two batches.</summary>
-    private sealed class Probe(int startBatch, int endBatch) : Callback
+    internal sealed class Probe(int startBatch, int endBatch) : Callback
     {
         public long Start, End;
         public override void OnTrainBatchBegin(int batch)

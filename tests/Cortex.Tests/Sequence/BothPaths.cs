@@ -9,7 +9,7 @@ namespace Cortex.Tests.Sequence;
 internal static class BothPaths
 {
     /// <summary>One Fit: the weights followed by the loss history, the training path, the last epoch's accuracy.</summary>
-    public static (float[] Weights, string Path, float Accuracy) Train(Func<Sequential> make, bool tape, Tensor x, Tensor y,
+    public static (float[] Weights, string Path, float Accuracy) Train(Func<Cortex.Models.Model> make, bool tape, Tensor x, Tensor y,
         int epochs, float rate, int seed)
     {
         CortexRandom.SetGlobalSeed(seed);
@@ -25,7 +25,11 @@ internal static class BothPaths
     }
 
     /// <summary>Asserts that the model trains fused and that the tape gives the same bits; returns the fused accuracy.</summary>
-    public static float AssertFusedEqualsTape(Func<Sequential> make, Tensor x, Tensor y, int epochs, float rate, int seed)
+    public static float AssertFusedEqualsTape(Func<Sequential> make, Tensor x, Tensor y, int epochs, float rate, int seed) =>
+        AssertModelFusedEqualsTape(make, x, y, epochs, rate, seed);
+
+    /// <summary>As <see cref="AssertFusedEqualsTape"/> for any model (a Functional graph).</summary>
+    public static float AssertModelFusedEqualsTape(Func<Cortex.Models.Model> make, Tensor x, Tensor y, int epochs, float rate, int seed)
     {
         var fused = Train(make, tape: false, x, y, epochs, rate, seed);
         var tape = Train(make, tape: true, x, y, epochs, rate, seed);
