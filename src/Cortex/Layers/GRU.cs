@@ -85,7 +85,7 @@ public sealed class GRU : RecurrentLayer
             after = layer.ResetAfter;
             int batch = context.Batch;
             rh = new float[batch * Steps * (after ? G : Units)];
-            scratch = new float[Units];
+            scratch = new float[batch * Units]; // a row's own slice: rows run on several cores
             drh = after ? [] : new float[batch * Units];
             if (after) DRecurrent = new float[batch * Steps * G];
             if (RecurrentKeep != null) droppedCandidate = new float[batch * Steps * Units];
@@ -101,15 +101,15 @@ public sealed class GRU : RecurrentLayer
             return dropped;
         }
 
-        protected override void ForwardStep(int t, int s, int rows)
+        protected override void ForwardStep(int t, int s, int lo, int hi)
         {
             int u = Units;
             ActivationFunction gate = Layer.GateActivation, act = Layer.Activation;
             if (after)
             {
                 ReadOnlySpan<float> bh = Layer.Bias == null ? default : Layer.Bias.AsSpan()[G..];
-                if (s > 0) Recur(HPrev, t, rows, 0, G, rh, accumulate: false);
-                for (int n = 0; n < rows; n++)
+                if (s > 0) Recur(HPrev, t, lo, hi, 0, G, rh, accumulate: false);
+                for (int n = lo; n < hi; n++)
                 {
                     Span<float> z = Z.AsSpan(At(n, t, Steps, G), G), rec = rh.AsSpan(At(n, t, Steps, G), G);
                     if (s == 0) rec.Clear();
@@ -122,15 +122,15 @@ public sealed class GRU : RecurrentLayer
                 }
                 return;
             }
-            if (s > 0) Recur(HPrev, t, rows, 0, 2 * u, Z, accumulate: true);
-            for (int n = 0; n < rows; n++)
+            if (s > 0) Recur(HPrev, t, lo, hi, 0, 2 * u, Z, accumulate: true);
+            for (int n = lo; n < hi; n++)
             {
                 Span<float> z = Z.AsSpan(At(n, t, Steps, G), G);
                 gate.ApplyInPlace(z[..(2 * u)], u);
                 TensorPrimitives.Multiply(z.Slice(u, u), HPrev.AsSpan(At(n, t, Steps, u), u), rh.AsSpan(At(n, t, Steps, u), u));
             }
-            if (s > 0) Recur(rh, t, rows, 2 * u, u, Z, accumulate: true);   // + (r ⊙ h)·U_h
-            for (int n = 0; n < rows; n++)
+            if (s > 0) Recur(rh, t, lo, hi, 2 * u, u, Z, accumulate: true);   // + (r ⊙ h)·U_h
+            for (int n = lo; n < hi; n++)
             {
                 Span<float> z = Z.AsSpan(At(n, t, Steps, G), G);
                 act.ApplyInPlace(z[(2 * u)..], u);
@@ -145,13 +145,13 @@ public sealed class GRU : RecurrentLayer
             TensorPrimitives.MultiplyAdd(z[..Units], hNew, hh, hNew);
         }
 
-        protected override void BackwardStep(int t, int s, int rows)
+        protected override void BackwardStep(int t, int s, int lo, int hi)
         {
             int u = Units;
             ActivationFunction gate = Layer.GateActivation, act = Layer.Activation;
-            Span<float> tmp = scratch;
-            for (int n = 0; n < rows; n++)
+            for (int n = lo; n < hi; n++)
             {
+                Span<float> tmp = scratch.AsSpan(n * u, u);
                 ReadOnlySpan<float> z = Z.AsSpan(At(n, t, Steps, G), G), hPrev = HPrev.AsSpan(At(n, t, Steps, u), u);
                 Span<float> dz = DZ.AsSpan(At(n, t, Steps, G), G), dh = DH.AsSpan(n * u, u);
                 ReadOnlySpan<float> hh = droppedCandidate == null ? z[(2 * u)..] : droppedCandidate.AsSpan(At(n, t, Steps, u), u);
@@ -172,12 +172,12 @@ public sealed class GRU : RecurrentLayer
             }
             if (after) return;
             // Without reset_after, the reset gate's gradient needs d(r ⊙ h) = dh̃_pre·U_hᵀ first.
-            Span<float> dRh = drh.AsSpan(0, rows * u);
-            if (s > 0) RecurBack(DZ, t, rows, 2 * u, u, dRh, accumulate: false);
+            Span<float> dRh = RowsOf(drh, lo, hi);
+            if (s > 0) RecurBack(DZ, t, lo, hi, 2 * u, u, dRh, accumulate: false);
             else dRh.Clear();
-            for (int n = 0; n < rows; n++)
+            for (int n = lo; n < hi; n++)
             {
-                ReadOnlySpan<float> z = Z.AsSpan(At(n, t, Steps, G), G), d = dRh.Slice(n * u, u);
+                ReadOnlySpan<float> z = Z.AsSpan(At(n, t, Steps, G), G), d = drh.AsSpan(n * u, u);
                 Span<float> dz = DZ.AsSpan(At(n, t, Steps, G), G);
                 TensorPrimitives.Multiply(d, HPrev.AsSpan(At(n, t, Steps, u), u), dz.Slice(u, u));
                 gate.BackwardInPlace(dz[..(2 * u)], z[..(2 * u)], u);
@@ -185,10 +185,10 @@ public sealed class GRU : RecurrentLayer
             }
         }
 
-        protected override void RecurrentBackward(int t, int rows)
+        protected override void RecurrentBackward(int t, int lo, int hi)
         {
-            if (after) base.RecurrentBackward(t, rows);
-            else RecurBack(DZ, t, rows, 0, 2 * Units, DH.AsSpan(0, rows * Units), accumulate: true);
+            if (after) base.RecurrentBackward(t, lo, hi);
+            else RecurBack(DZ, t, lo, hi, 0, 2 * Units, RowsOf(DH, lo, hi), accumulate: true);
         }
 
         protected override void RecurrentKernelGradient(int rows, Span<float> dU)

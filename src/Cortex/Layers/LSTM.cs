@@ -82,21 +82,21 @@ public sealed class LSTM : RecurrentLayer
             tc = new float[batch * Steps * Units];
             cLast = new float[batch * Units];
             dc = new float[batch * Units];
-            scratch = new float[Units];
+            scratch = new float[batch * Units]; // a row's own slice: rows run on several cores
             Carry(c, cLast, dc, batch);
         }
 
-        protected override void BeginForward(int rows)
+        protected override void BeginForward(int lo, int hi)
         {
-            for (int n = 0; n < rows; n++) ClearFirst(c, n, TimeAt(0));
+            for (int n = lo; n < hi; n++) ClearFirst(c, n, TimeAt(0));
         }
 
-        protected override void ForwardStep(int t, int s, int rows)
+        protected override void ForwardStep(int t, int s, int lo, int hi)
         {
-            if (s > 0) Recur(RecurrentState, t, rows, 0, G, Z, accumulate: true);
+            if (s > 0) Recur(RecurrentState, t, lo, hi, 0, G, Z, accumulate: true);
             int u = Units;
             ActivationFunction gate = Layer.GateActivation, act = Layer.Activation;
-            for (int n = 0; n < rows; n++)
+            for (int n = lo; n < hi; n++)
             {
                 Span<float> z = Z.AsSpan(At(n, t, Steps, G), G);
                 gate.ApplyInPlace(z[..(2 * u)], u);
@@ -110,15 +110,15 @@ public sealed class LSTM : RecurrentLayer
             }
         }
 
-        protected override void BeginBackward(int rows) => dc.AsSpan(0, rows * Units).Clear();
+        protected override void BeginBackward(int lo, int hi) => RowsOf(dc, lo, hi).Clear();
 
-        protected override void BackwardStep(int t, int s, int rows)
+        protected override void BackwardStep(int t, int s, int lo, int hi)
         {
             int u = Units;
             ActivationFunction gate = Layer.GateActivation, act = Layer.Activation;
-            Span<float> tmp = scratch;
-            for (int n = 0; n < rows; n++)
+            for (int n = lo; n < hi; n++)
             {
+                Span<float> tmp = scratch.AsSpan(n * u, u);
                 ReadOnlySpan<float> z = Z.AsSpan(At(n, t, Steps, G), G), tanhC = tc.AsSpan(At(n, t, Steps, u), u);
                 ReadOnlySpan<float> i = z[..u], f = z.Slice(u, u), g = z.Slice(2 * u, u), o = z[(3 * u)..];
                 Span<float> dz = DZ.AsSpan(At(n, t, Steps, G), G), dh = DH.AsSpan(n * u, u), dcn = dc.AsSpan(n * u, u);

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Cortex.Activations;
 using Cortex.Initializers;
 using Cortex.Kernels;
@@ -311,16 +312,70 @@ internal abstract class RecurrentStage : Stage
     protected Span<float> NextState(float[] perStep, float[] last, int n, int s) =>
         s == Steps - 1 ? last.AsSpan(n * Units, Units) : perStep.AsSpan(At(n, TimeAt(s + 1), Steps, Units), Units);
 
-    /// <summary>The recurrent kernel's columns [from, from + width) times rows' states of a (rows, steps, units)
-    /// buffer at time t, into Z's (or <paramref name="c"/>'s) step t columns [from, …).</summary>
-    protected void Recur(float[] states, int t, int rows, int from, int width, float[] c, bool accumulate) =>
-        Gemm.Sgemm(false, false, rows, width, Units, states.AsSpan(t * Units), Steps * Units,
-            Layer.RecurrentKernel!.AsSpan()[from..], G, c.AsSpan(t * G + from), Steps * G, accumulate);
+    /// <summary>The recurrent kernel's columns [from, from + width) times the states of rows [lo, hi) of a (rows,
+    /// steps, units) buffer at time t, into Z's (or <paramref name="c"/>'s) step t columns [from, …). A row's result
+    /// does not depend on the rows multiplied with it (Gemm), so any split of the rows gives the same bits.</summary>
+    protected void Recur(float[] states, int t, int lo, int hi, int from, int width, float[] c, bool accumulate) =>
+        Gemm.Sgemm(false, false, hi - lo, width, Units, states.AsSpan(At(lo, t, Steps, Units)), Steps * Units,
+            Layer.RecurrentKernel!.AsSpan()[from..], G, c.AsSpan(At(lo, t, Steps, G) + from), Steps * G, accumulate);
 
-    /// <summary>dH (+)= step t's columns [from, from + width) of <paramref name="d"/> · U[:, from…]ᵀ.</summary>
-    protected void RecurBack(float[] d, int t, int rows, int from, int width, Span<float> dh, bool accumulate) =>
-        Gemm.Sgemm(false, true, rows, Units, width, d.AsSpan(t * G + from), Steps * G,
+    /// <summary>dh (rows [lo, hi), from row lo) (+)= step t's columns [from, from + width) of <paramref name="d"/> · U[:, from…]ᵀ.</summary>
+    protected void RecurBack(float[] d, int t, int lo, int hi, int from, int width, Span<float> dh, bool accumulate) =>
+        Gemm.Sgemm(false, true, hi - lo, Units, width, d.AsSpan(At(lo, t, Steps, G) + from), Steps * G,
             Layer.RecurrentKernel!.AsSpan()[from..], G, dh, Units, accumulate);
+
+    /// <summary>Rows [lo, hi) of a (rows, units) buffer.</summary>
+    protected Span<float> RowsOf(float[] buffer, int lo, int hi) => buffer.AsSpan(lo * Units, (hi - lo) * Units);
+
+    /// <summary>The job a split of the sequence loop hands to the cores: this stage (by handle) and the direction.</summary>
+    private struct RowsJob
+    {
+        public GCHandle Stage;
+        public bool Backward;
+    }
+
+    /// <summary>Rows [lo, hi) of the sequence loop, forward or backward, on whichever core runs the part; the products
+    /// inside stay on that core.</summary>
+    private static unsafe void RowsPart(void* state, int lo, int hi)
+    {
+        var job = (RowsJob*)state;
+        var stage = (RecurrentStage)job->Stage.Target!;
+        bool serial = GemmThreads.SerialOnThisThread;
+        GemmThreads.SerialOnThisThread = true;
+        try
+        {
+            if (job->Backward) stage.BackwardRows(lo, hi);
+            else stage.ForwardRows(lo, hi);
+        }
+        finally { GemmThreads.SerialOnThisThread = serial; }
+    }
+
+    /// <summary>Fewest rows per core worth a split of the sequence loop.</summary>
+    private const int MinRowsPerPart = 8;
+
+    /// <summary>
+    /// Runs the sequence loop over all rows. Every row's recurrence is independent of the others' (its state, its gates,
+    /// its gradients), so the rows are split between the cores once for the whole sequence — each core runs its rows
+    /// through every step with its own small products — rather than synchronising the cores at every step; the
+    /// results are the same bits for any split (see <see cref="Recur"/>).
+    /// </summary>
+    private unsafe void RunRows(int rows, bool backward)
+    {
+        int parts = Math.Min(GemmThreads.MaxParts, rows / MinRowsPerPart);
+        if (parts >= 2 && !GemmThreads.SerialOnThisThread)
+        {
+            Span<int> bounds = stackalloc int[parts + 1];
+            for (int i = 0; i <= parts; i++) bounds[i] = (int)((long)rows * i / parts);
+            var job = new RowsJob { Stage = GCHandle.Alloc(this), Backward = backward }; // a handle, not a heap object
+            try
+            {
+                if (GemmThreads.TryRunRanges(&RowsPart, &job, bounds)) return;
+            }
+            finally { job.Stage.Free(); }
+        }
+        if (backward) BackwardRows(0, rows);
+        else ForwardRows(0, rows);
+    }
 
     public override void Forward(float[] input, int rows)
     {
@@ -338,27 +393,33 @@ internal abstract class RecurrentStage : Stage
         Gemm.Sgemm(false, false, n0, G, Features, input.AsSpan(0, n0 * Features), Features, Layer.Kernel!.AsSpan(), G, Z.AsSpan(0, n0 * G), G);
         if (!bias.IsEmpty)
             for (int i = 0; i < n0; i++) TensorPrimitives.Add(Z.AsSpan(i * G, G), bias, Z.AsSpan(i * G, G));
+        RunRows(rows, backward: false);
+    }
+
+    /// <summary>The sequence loop forward for rows [lo, hi): their states through every step, then their output.</summary>
+    private void ForwardRows(int lo, int hi)
+    {
         int first = TimeAt(0);
-        for (int n = 0; n < rows; n++) ClearFirst(HPrev, n, first);
-        BeginForward(rows);
+        for (int n = lo; n < hi; n++) ClearFirst(HPrev, n, first);
+        BeginForward(lo, hi);
         for (int s = 0; s < Steps; s++)
         {
             int t = TimeAt(s);
             if (RecurrentState != HPrev)
-                for (int n = 0; n < rows; n++)
+                for (int n = lo; n < hi; n++)
                     TensorPrimitives.Multiply(HPrev.AsSpan(At(n, t, Steps, Units), Units), RecurrentKeep.AsSpan(n * Units, Units),
                         RecurrentState.AsSpan(At(n, t, Steps, Units), Units));
-            ForwardStep(t, s, rows);
+            ForwardStep(t, s, lo, hi);
             // A masked step keeps the states it started from (as Keras's backend.rnn: where(mask, new, old)).
-            for (int n = 0; n < rows; n++)
+            for (int n = lo; n < hi; n++)
                 if (Masked(n, t))
                     foreach (var c in carried)
                         c.PerStep.AsSpan(At(n, t, Steps, Units), Units).CopyTo(NextState(c.PerStep, c.Last, n, s));
         }
         // The output: the last state, or every state in processing order.
-        if (!Layer.ReturnSequences) HLast.AsSpan(0, rows * Units).CopyTo(Output);
+        if (!Layer.ReturnSequences) RowsOf(HLast, lo, hi).CopyTo(RowsOf(Output, lo, hi));
         else
-            for (int n = 0; n < rows; n++)
+            for (int n = lo; n < hi; n++)
                 for (int s = 0; s < Steps; s++)
                     if (ZeroOutput(n, s)) Output.AsSpan(At(n, s, Steps, Units), Units).Clear();
                     else (s == Steps - 1 ? HLast.AsSpan(n * Units, Units) : HPrev.AsSpan(At(n, TimeAt(s + 1), Steps, Units), Units))
@@ -369,33 +430,33 @@ internal abstract class RecurrentStage : Stage
     protected void ClearFirst(float[] states, int n, int t) => states.AsSpan(At(n, t, Steps, Units), Units).Clear();
 
     /// <summary>Clears what the cell carries besides the state (LSTM's cell state) before the first step.</summary>
-    protected virtual void BeginForward(int rows) { }
+    protected virtual void BeginForward(int lo, int hi) { }
 
-    /// <summary>Step s (input time t): adds the recurrent part, activates the gates in place in Z and writes the new
-    /// state (<see cref="NextState"/>).</summary>
-    protected abstract void ForwardStep(int t, int s, int rows);
+    /// <summary>Step s (input time t) for rows [lo, hi): adds the recurrent part, activates the gates in place in Z and
+    /// writes the new state (<see cref="NextState"/>).</summary>
+    protected abstract void ForwardStep(int t, int s, int lo, int hi);
 
-    /// <summary>Step s backward: from DH (the gradient of the step's new state) writes DZ's (and
+    /// <summary>Step s backward for rows [lo, hi): from DH (the gradient of the step's new state) writes DZ's (and
     /// <see cref="DRecurrent"/>'s) step t and replaces DH by the part of dh_{t−1} that does not flow through U.</summary>
-    protected abstract void BackwardStep(int t, int s, int rows);
+    protected abstract void BackwardStep(int t, int s, int lo, int hi);
 
     /// <summary>dh_{t−1} += the recurrent part: DRecurrent's step t · Uᵀ (GRU without reset_after overrides it).</summary>
-    protected virtual void RecurrentBackward(int t, int rows)
+    protected virtual void RecurrentBackward(int t, int lo, int hi)
     {
         if (RecurrentState == HPrev)
         {
-            RecurBack(DRecurrent, t, rows, 0, G, DH.AsSpan(0, rows * Units), true);
+            RecurBack(DRecurrent, t, lo, hi, 0, G, RowsOf(DH, lo, hi), true);
             return;
         }
         // The recurrent product saw h_{t−1} ⊙ keep: its gradient reaches h_{t−1} times the same mask.
-        RecurBack(DRecurrent, t, rows, 0, G, recurrentScratch.AsSpan(0, rows * Units), false);
-        for (int n = 0; n < rows; n++)
+        RecurBack(DRecurrent, t, lo, hi, 0, G, RowsOf(recurrentScratch, lo, hi), false);
+        for (int n = lo; n < hi; n++)
             TensorPrimitives.MultiplyAdd(recurrentScratch.AsSpan(n * Units, Units), RecurrentKeep.AsSpan(n * Units, Units),
                 DH.AsSpan(n * Units, Units), DH.AsSpan(n * Units, Units));
     }
 
     /// <summary>Clears what the cell carries backward besides DH (LSTM's cell-state gradient).</summary>
-    protected virtual void BeginBackward(int rows) { }
+    protected virtual void BeginBackward(int lo, int hi) { }
 
     /// <summary>The recurrent kernel's gradient: Σ_t h_{t−1}ᵀ·DRecurrent_t, one GEMM over all rows and steps.</summary>
     protected virtual void RecurrentKernelGradient(int rows, Span<float> dU) =>
@@ -405,13 +466,13 @@ internal abstract class RecurrentStage : Stage
     /// <see cref="BackwardStep"/> where some rows' step is masked: their carried gradients pass through unchanged to the
     /// step before, and the step's gate gradients are zero (no gradient to the weights or to the step's input).
     /// </summary>
-    private void MaskedBackwardStep(int t, int s, int rows)
+    private void MaskedBackwardStep(int t, int s, int lo, int hi)
     {
-        for (int n = 0; n < rows; n++)
+        for (int n = lo; n < hi; n++)
             if (Masked(n, t))
                 foreach (var c in carried) c.Grad.AsSpan(n * Units, Units).CopyTo(c.Kept.AsSpan(n * Units, Units));
-        BackwardStep(t, s, rows);
-        for (int n = 0; n < rows; n++)
+        BackwardStep(t, s, lo, hi);
+        for (int n = lo; n < hi; n++)
         {
             if (!Masked(n, t)) continue;
             foreach (var c in carried) c.Kept.AsSpan(n * Units, Units).CopyTo(c.Grad.AsSpan(n * Units, Units));
@@ -429,28 +490,34 @@ internal abstract class RecurrentStage : Stage
                     to.AsSpan(At(n, t, Steps, Features), Features));
     }
 
-    public override void Backward(float[] input, float[]? inputGrad, int rows)
+    /// <summary>The sequence loop backward for rows [lo, hi): DZ (and DRecurrent) of their every step.</summary>
+    private void BackwardRows(int lo, int hi)
     {
-        int n0 = rows * Steps;
-        if (droppedInput != null) input = droppedInput; // what the kernel multiplied
-        Span<float> dh = DH.AsSpan(0, rows * Units);
+        Span<float> dh = RowsOf(DH, lo, hi);
         dh.Clear();
-        BeginBackward(rows);
+        BeginBackward(lo, hi);
         for (int s = Steps - 1; s >= 0; s--)
         {
             int t = TimeAt(s);
             // The loss's gradient of this step's output joins the gradient from the steps after it.
             if (Layer.ReturnSequences)
-                for (int n = 0; n < rows; n++)
+                for (int n = lo; n < hi; n++)
                 {
                     if (ZeroOutput(n, s)) continue; // a constant output takes no gradient
                     TensorPrimitives.Add(DH.AsSpan(n * Units, Units), OutputGrad.AsSpan(At(n, s, Steps, Units), Units), DH.AsSpan(n * Units, Units));
                 }
-            else if (s == Steps - 1) TensorPrimitives.Add(dh, OutputGrad.AsSpan(0, rows * Units), dh);
-            if (Mask == null) BackwardStep(t, s, rows);
-            else MaskedBackwardStep(t, s, rows);
-            if (s > 0) RecurrentBackward(t, rows);
+            else if (s == Steps - 1) TensorPrimitives.Add(dh, RowsOf(OutputGrad, lo, hi), dh);
+            if (Mask == null) BackwardStep(t, s, lo, hi);
+            else MaskedBackwardStep(t, s, lo, hi);
+            if (s > 0) RecurrentBackward(t, lo, hi);
         }
+    }
+
+    public override void Backward(float[] input, float[]? inputGrad, int rows)
+    {
+        int n0 = rows * Steps;
+        if (droppedInput != null) input = droppedInput; // what the kernel multiplied
+        RunRows(rows, backward: true);
         ReadOnlySpan<float> dz = DZ.AsSpan(0, n0 * G);
         if (KernelGrad != null)
             Gemm.Sgemm(true, false, Features, G, n0, input.AsSpan(0, n0 * Features), Features, dz, G, KernelGrad.Span, G);

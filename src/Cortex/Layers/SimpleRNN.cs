@@ -53,10 +53,10 @@ public sealed class SimpleRNN : RecurrentLayer
     /// <summary>h = g(z) with z = x·W + b + h_{t−1}·U: the gate buffer is the state.</summary>
     private sealed class SimpleRnnStage(SimpleRNN layer, StageContext context) : RecurrentStage(layer, context)
     {
-        protected override void ForwardStep(int t, int s, int rows)
+        protected override void ForwardStep(int t, int s, int lo, int hi)
         {
-            if (s > 0) Recur(RecurrentState, t, rows, 0, G, Z, accumulate: true);
-            for (int n = 0; n < rows; n++)
+            if (s > 0) Recur(RecurrentState, t, lo, hi, 0, G, Z, accumulate: true);
+            for (int n = lo; n < hi; n++)
             {
                 Span<float> z = Z.AsSpan(At(n, t, Steps, G), G);
                 Layer.Activation.ApplyInPlace(z, Units);
@@ -64,15 +64,15 @@ public sealed class SimpleRNN : RecurrentLayer
             }
         }
 
-        protected override void BackwardStep(int t, int s, int rows)
+        protected override void BackwardStep(int t, int s, int lo, int hi)
         {
-            for (int n = 0; n < rows; n++)
+            for (int n = lo; n < hi; n++)
             {
                 Span<float> dz = DZ.AsSpan(At(n, t, Steps, G), G);
                 DH.AsSpan(n * Units, Units).CopyTo(dz);
                 Layer.Activation.BackwardInPlace(dz, Z.AsSpan(At(n, t, Steps, G), G), Units);
             }
-            DH.AsSpan(0, rows * Units).Clear();   // h_{t−1} reaches h_t only through U
+            RowsOf(DH, lo, hi).Clear();   // h_{t−1} reaches h_t only through U
         }
     }
 }
