@@ -295,15 +295,16 @@ public abstract class Layer
         var states = States!;
         string b = batch < 0 ? "batch" : batch.ToString(System.Globalization.CultureInfo.InvariantCulture);
         string Expected((string Name, int Units) st) => $"{st.Name} ({b}, {st.Units})";
+        string Format(int[] shape) => batch < 0 ? Models.Model.FormatShape(shape) : ShapeUtil.Format(shape); // symbolic: (None, 5)
         if (shapes.Length != states.Count)
             throw new ArgumentException($"{GetType().Name} '{Name}' expects {states.Count} initial state(s): {string.Join(", ", states.Select(Expected))}. " +
-                $"Received: {shapes.Length} initial state(s){(shapes.Length > 0 ? " of shapes " + string.Join(", ", shapes.Select(s => ShapeUtil.Format(s))) : "")}");
+                $"Received: {shapes.Length} initial state(s){(shapes.Length > 0 ? " of shapes " + string.Join(", ", shapes.Select(Format)) : "")}");
         for (int k = 0; k < shapes.Length; k++)
         {
             int[] s = shapes[k];
             if (s.Length != 2 || s[1] != states[k].Units || (batch >= 0 && s[0] >= 0 && s[0] != batch))
                 throw new ArgumentException($"{GetType().Name} '{Name}': initial state {k} ({states[k].Name}) must have shape ({b}, {states[k].Units}) (batch, units). " +
-                    $"Received: shape {ShapeUtil.Format(s)}");
+                    $"Received: shape {Format(s)}");
         }
     }
 
