@@ -27,6 +27,12 @@ namespace Cortex.Layers;
 /// <example>
 /// <code>
 /// var model = new Sequential(new Input([28, 28]), new LSTM(64), new Dense(10));
+///
+/// // Keras's return_state and initial_state (a Functional model; a Sequential refuses a returnState layer):
+/// var lstm = new LSTM(64, returnState: true);
+/// SymbolicTensor[] outs = lstm.CallWithState(source);               // [output, h, c]
+/// SymbolicTensor y = lstm.Call(other);                              // Call: the output alone
+/// var decoded = new LSTM(64).CallWithState(target, outs[1..])[0];   // starts from the encoder's h and c
 /// </code>
 /// </example>
 public abstract class RecurrentLayer : Layer

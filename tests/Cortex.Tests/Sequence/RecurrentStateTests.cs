@@ -117,6 +117,8 @@ public class RecurrentStateTests
         var bi = new Bidirectional(new SimpleRNN(2, returnState: true));
         Assert.True(bi.Forward.ReturnState);
         Assert.True(bi.Backward.ReturnState);
+        var e = Assert.Throws<ArgumentException>(() => new Bidirectional(new GRU(2, returnState: true, name: "f"), backwardLayer: new GRU(2, goBackwards: true)));
+        Assert.StartsWith("Bidirectional: backwardLayer must have returnState=True as layer 'f'. Received: returnState=False", e.Message);
     }
 
     // Keras's sequence-to-sequence pattern: the encoder's final states start the decoder, whose outputs are the model's.
