@@ -253,6 +253,10 @@ internal static class FunctionalWriter
                 values[node.Output] = (Merged(g, merge, args, node.Inputs[0].ShapeRef), false);
                 continue;
             }
+            if (node.Layer is RecurrentLayer or Bidirectional && (node.Inputs.Count > 1 || node.Outputs.Count > 1))
+                throw new NotSupportedException($"ONNX export: {node.Layer.GetType().Name} '{node.Layer.Name}' " +
+                    (node.Inputs.Count > 1 ? $"starts from {node.Inputs.Count - 1} initial state(s)" : $"returns its final state(s) (returnState: {node.Outputs.Count} outputs)") +
+                    ", which export does not write yet (ONNX's recurrent ops' initial_h/initial_c inputs and Y_h/Y_c outputs are not mapped). Export a model whose recurrent layers start from zeros and return their output only.");
             if (node.Inputs.Count != 1) throw new NotSupportedException($"ONNX export: {node.Layer.GetType().Name} '{node.Layer.Name}' is called on {node.Inputs.Count} tensors; only merge layers take several.");
             var (value, nchw) = values[node.Inputs[0]];
             value = LayerWriter.Write(g, node.Layer, value, node.Inputs[0].ShapeRef, ref nchw);

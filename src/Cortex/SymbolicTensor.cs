@@ -18,11 +18,12 @@ public sealed class SymbolicTensor
 {
     private readonly int[] shape;
 
-    internal SymbolicTensor(int[] shape, string name, Node node)
+    internal SymbolicTensor(int[] shape, string name, Node node, int index)
     {
         this.shape = shape;
         Name = name;
         Node = node;
+        Index = index;
     }
 
     /// <summary>The shape, batch axis included as -1 (Keras's None).</summary>
@@ -38,6 +39,10 @@ public sealed class SymbolicTensor
 
     /// <summary>The layer call that made this tensor.</summary>
     public Node Node { get; }
+
+    /// <summary>Which of its node's <see cref="Node.Outputs"/> this tensor is: 0 for a layer's output, 1, 2, … for the
+    /// states a recurrent layer with <c>returnState</c> returns (Keras's <c>tensor_index</c>).</summary>
+    public int Index { get; }
 
     /// <summary>The layer that made this tensor (an <see cref="Input"/> for a model input).</summary>
     public Layer Layer => Node.Layer;
@@ -55,16 +60,22 @@ public sealed class SymbolicTensor
 
 /// <summary>
 /// One call of a layer on symbolic tensors (Keras's <c>Node</c>): the layer, the tensors it was called on, and the
-/// tensor it made. A layer called twice (shared) has two nodes and one set of weights.
+/// tensors it made — one, or for a recurrent layer with <c>returnState</c> its output then its final states. A layer
+/// called twice (shared) has two nodes and one set of weights.
 /// </summary>
-/// <example><code>var y = dense.Call(x); Node n = y.Node;   // n.Layer == dense, n.Inputs[0] == x</code></example>
+/// <example>
+/// <code>
+/// var y = dense.Call(x); Node n = y.Node;   // n.Layer == dense, n.Inputs[0] == x, n.Output == y
+/// SymbolicTensor[] outs = new LSTM(8, returnState: true).CallWithState(x);   // outs[2].Node.Outputs == outs, outs[2].Index == 2
+/// </code>
+/// </example>
 public sealed class Node
 {
-    internal Node(Layer layer, SymbolicTensor[] inputs, int[] outputShape, string name)
+    internal Node(Layer layer, SymbolicTensor[] inputs, int[][] outputShapes, string name)
     {
         Layer = layer;
         Inputs = inputs;
-        Output = new SymbolicTensor(outputShape, name, this);
+        Outputs = [.. outputShapes.Select((shape, k) => new SymbolicTensor(shape, k == 0 ? name : $"{name}:{k}", this, k))];
     }
 
     /// <summary>The layer called.</summary>
@@ -73,6 +84,10 @@ public sealed class Node
     /// <summary>The tensors it was called on (none for an <see cref="Layers.Input"/>).</summary>
     public IReadOnlyList<SymbolicTensor> Inputs { get; }
 
-    /// <summary>The tensor the call made.</summary>
-    public SymbolicTensor Output { get; }
+    /// <summary>The tensors the call made, in order (Keras's output tensors: <c>[output, h, c]</c> for an LSTM with
+    /// <c>returnState</c>).</summary>
+    public IReadOnlyList<SymbolicTensor> Outputs { get; }
+
+    /// <summary>The call's (first) output: <c>Outputs[0]</c>.</summary>
+    public SymbolicTensor Output => Outputs[0];
 }

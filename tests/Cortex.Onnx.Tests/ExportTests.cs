@@ -321,6 +321,20 @@ public class ExportTests
     }
 
     [Fact]
+    public void ARecurrentLayerWithInitialOrReturnedStatesIsRefusedNamingTheLayer()
+    {
+        var x = new Input([5, 3], "x");
+        var h0 = new Input([4], "h0");
+        var started = new Functional([x, h0], [new GRU(4, name: "gru_s").CallWithState(x, [h0])[0]]);
+        Assert.StartsWith("ONNX export: GRU 'gru_s' starts from 1 initial state(s), which export does not write yet",
+            Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(started)).Message);
+        var states = new LSTM(4, returnState: true, name: "lstm_s").CallWithState(x);
+        var returning = new Functional(x, new Add().Call(states[1], states[2]));
+        Assert.StartsWith("ONNX export: LSTM 'lstm_s' returns its final state(s) (returnState: 3 outputs), which export does not write yet",
+            Assert.Throws<NotSupportedException>(() => OnnxExporter.ToBytes(returning)).Message);
+    }
+
+    [Fact]
     public void AMaskedRecurrentLayerAndAnActivationOnnxLacksAreRefusedNamingTheLayer()
     {
         var masked = new Sequential(new Input([5]), new Embedding(10, 3, maskZero: true), new LSTM(4, name: "lstm_m"));

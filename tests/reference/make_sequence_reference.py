@@ -8,7 +8,8 @@ Cortex keeps Keras's layouts: sequences are (batch, steps, features) and an Embe
 output_dim), as PyTorch's nn.Embedding weight. Each case: a layer, its arguments, the inputs (the layer's input first,
 then its weights in Keras's order), the output, an upstream gradient U and the gradient of sum(output * U) with respect
 to each leaf that takes one (integer indices take none: "x_grad": false). Values are computed in float64 from float32
-inputs and stored as float32.
+inputs and stored as float32. The recurrent cases with "initial_state" start from those states (leaves after the
+weights); with "return_state" their output is the layer's output and final states side by side (see stateful()).
 """
 import json
 import os
@@ -62,14 +63,16 @@ def recurrent_weights(kind, features, units, use_bias=True, reset_after=True):
 
 
 def run_recurrence(kind, x, kernel, recurrent_kernel, bias, units, return_sequences=False, go_backwards=False,
-                   activation="tanh", recurrent_activation="sigmoid", reset_after=True, mask=None, zero_output=False):
+                   activation="tanh", recurrent_activation="sigmoid", reset_after=True, mask=None, zero_output=False,
+                   initial=None, states=False):
     """Keras's SimpleRNN/LSTM/GRU written out in float64. Gate orders are Keras's: LSTM i, f, c, o (PyTorch's i, f, g,
     o); GRU z, r, h (PyTorch's r, z, n, with reset_after PyTorch's GRU). A masked step keeps the states it started
-    from; its output is that state, or zeros with zero_output (Keras's zero_output_for_mask)."""
+    from; its output is that state, or zeros with zero_output (Keras's zero_output_for_mask). From the initial states
+    given (Keras's initial_state: [h] or LSTM's [h, c]), else zeros; with states, returns (output, final states)."""
     act, rec = ACTIVATIONS[activation], ACTIVATIONS[recurrent_activation]
     batch, steps = x.shape[0], x.shape[1]
-    h = torch.zeros(batch, units, dtype=torch.float64)
-    c = torch.zeros(batch, units, dtype=torch.float64)
+    h = initial[0] if initial else torch.zeros(batch, units, dtype=torch.float64)
+    c = initial[1] if initial and kind == "lstm" else torch.zeros(batch, units, dtype=torch.float64)
     outputs = []
     order = range(steps - 1, -1, -1) if go_backwards else range(steps)
     for t in order:
@@ -104,7 +107,8 @@ def run_recurrence(kind, x, kernel, recurrent_kernel, bias, units, return_sequen
             outputs.append(h * m if zero_output else h)
         else:
             outputs.append(h)
-    return torch.stack(outputs, 1) if return_sequences else h
+    out = torch.stack(outputs, 1) if return_sequences else h
+    return (out, [h, c] if kind == "lstm" else [h]) if states else out
 
 
 def recurrent(kind, name, batch, steps, features, units, return_sequences=False, go_backwards=False, use_bias=True,
@@ -287,6 +291,112 @@ masking("masking_zero", 0.0)
 masking("masking_value", 1.5)
 masked_mean("global_average_pooling1d_masked", HOLES)
 
+
+# Initial states and returned states (appended last, so the cases above keep their draws). A case with return_state
+# packs, per row, the output (flattened) then the final states — Keras's [output, h] or [output, h, c]; a
+# Bidirectional's forward states then its backward states — into one output; "initial_state" lists the states the
+# first step starts from (leaves after the weights: their gradients follow the weights').
+def check_states_against_torch(kind, x, weights, units, go_backwards, initial, out, final, return_sequences, backward=None):
+    """nn.RNN/nn.LSTM/nn.GRU started from the same states give the same output and final states (h_n, c_n)."""
+    rng = torch.get_rng_state()
+    if kind == "simple_rnn":
+        module = torch.nn.RNN(x.shape[2], units, batch_first=True, bidirectional=backward is not None).double()
+        p = dict(module.named_parameters())
+        with torch.no_grad():
+            for suffix, (k, r, b) in [("", weights)] + ([("_reverse", backward)] if backward is not None else []):
+                p["weight_ih_l0" + suffix].copy_(k.T)
+                p["weight_hh_l0" + suffix].copy_(r.T)
+                p["bias_ih_l0" + suffix].copy_(b)
+                p["bias_hh_l0" + suffix].zero_()
+    else:
+        module = torch_module(kind, x, *weights, units, backward=backward)
+    torch.set_rng_state(rng)
+    directions = 1 if backward is None else 2
+    per = 2 if kind == "lstm" else 1
+    h0 = torch.stack([initial[d * per] for d in range(directions)])
+    state0 = (h0, torch.stack([initial[d * per + 1] for d in range(directions)])) if kind == "lstm" else h0
+    with torch.no_grad():
+        seq, state = module(torch.flip(x, [1]) if go_backwards else x, state0)
+    h_n, c_n = (state[0], state[1]) if kind == "lstm" else (state, None)
+    expected_final = [s for d in range(directions) for s in ([h_n[d], c_n[d]] if kind == "lstm" else [h_n[d]])]
+    for got, want in zip(final, expected_final):
+        assert torch.allclose(got.detach(), want, atol=1e-12), f"{kind}: final states differ from torch.nn"
+    if backward is None:
+        expected = seq if return_sequences else seq[:, -1]
+        assert torch.allclose(out.detach(), expected, atol=1e-12), f"{kind}: output from initial states differs from torch.nn"
+    module_checks.append(kind + "_states")
+
+
+def stateful(kind, name, batch, steps, features, units, return_sequences=False, go_backwards=False, return_state=True,
+             initial=True, mask=None, reset_after=True):
+    """A SimpleRNN/LSTM/GRU case with initial states (random, as leaves) and/or return_state."""
+    x = randn(batch, steps, features).requires_grad_(True)
+    kernel, recurrent_kernel, bias = recurrent_weights(kind, features, units, True, reset_after)
+    states0 = [randn(batch, units, scale=0.5).requires_grad_(True) for _ in range(2 if kind == "lstm" else 1)] if initial else []
+    leaves = [x, kernel, recurrent_kernel, bias] + states0
+    out, final = run_recurrence(kind, x, kernel, recurrent_kernel, bias, units, return_sequences, go_backwards,
+                                reset_after=reset_after, mask=mask, initial=states0 or None, states=True)
+    if mask is None and reset_after:
+        zeros = [torch.zeros(batch, units, dtype=torch.float64)] * (2 if kind == "lstm" else 1)
+        check_states_against_torch(kind, x, (kernel, recurrent_kernel, bias), units, go_backwards, states0 or zeros, out, final, return_sequences)
+    if mask is not None:  # a fully masked row carries its initial states to the end
+        empty = mask.sum(1) == 0
+        for s0, s in zip(states0, final):
+            assert torch.equal(s.detach()[empty], s0.detach()[empty]), f"{name}: a fully masked row must keep its initial state"
+    packed = torch.cat([out.reshape(batch, -1)] + final, 1) if return_state else out
+    args = {"units": units, "return_sequences": return_sequences, "go_backwards": go_backwards, "use_bias": True,
+            "activation": "tanh", "recurrent_activation": "sigmoid", "reset_after": reset_after, "return_state": return_state}
+    entry = {"name": name, "layer": kind, "fd": True, "args": args, "inputs": [enc(leaf) for leaf in leaves[:4]],
+             "initial_state": [enc(s) for s in states0]}
+    if mask is not None:
+        entry["mask"] = enc(mask)
+    finish(entry, leaves, packed)
+
+
+def bidirectional_stateful(kind, name, batch, steps, features, units, merge_mode="concat", return_sequences=False,
+                           return_state=True, mask=None):
+    """Bidirectional from initial states (the forward layer's, then the backward layer's) returning
+    [output, forward states, backward states] packed as above."""
+    x = randn(batch, steps, features).requires_grad_(True)
+    fw = recurrent_weights(kind, features, units)
+    bw = recurrent_weights(kind, features, units)
+    per = 2 if kind == "lstm" else 1
+    states0 = [randn(batch, units, scale=0.5).requires_grad_(True) for _ in range(2 * per)]
+    leaves = [x, *fw, *bw] + states0
+    f, f_final = run_recurrence(kind, x, *fw, units, return_sequences, False, mask=mask, zero_output=return_sequences,
+                                initial=states0[:per], states=True)
+    b, b_final = run_recurrence(kind, x, *bw, units, return_sequences, True, mask=mask, zero_output=return_sequences,
+                                initial=states0[per:], states=True)
+    if return_sequences:
+        b = torch.flip(b, [1])
+    out = {"concat": lambda: torch.cat([f, b], -1), "sum": lambda: f + b, "mul": lambda: f * b, "ave": lambda: (f + b) / 2}[merge_mode]()
+    if mask is None:
+        check_states_against_torch(kind, x, fw, units, False, states0, None, f_final + b_final, return_sequences, backward=bw)
+    packed = torch.cat([out.reshape(batch, -1)] + f_final + b_final, 1) if return_state else out
+    args = {"inner": kind, "units": units, "merge_mode": merge_mode, "return_sequences": return_sequences,
+            "reset_after": True, "return_state": return_state}
+    entry = {"name": name, "layer": "bidirectional", "fd": True, "args": args, "inputs": [enc(leaf) for leaf in [x, *fw, *bw]],
+             "initial_state": [enc(s) for s in states0]}
+    if mask is not None:
+        entry["mask"] = enc(mask)
+    finish(entry, leaves, packed)
+
+
+for kind in ("simple_rnn", "lstm", "gru"):
+    stateful(kind, f"{kind}_initial_state", 2, 4, 3, 3, return_state=False)
+    stateful(kind, f"{kind}_return_state", 2, 4, 3, 3, initial=False)
+    stateful(kind, f"{kind}_initial_return_state", 3, 4, 2, 3)
+    stateful(kind, f"{kind}_initial_return_state_sequences", 2, 5, 3, 4, return_sequences=True)
+    stateful(kind, f"{kind}_initial_return_state_backwards", 2, 4, 3, 3, go_backwards=True)
+    stateful(kind, f"{kind}_initial_return_state_masked", 4, 5, 2, 3, return_sequences=True, mask=RIGHT)
+    stateful(kind, f"{kind}_initial_return_state_masked_backwards", 3, 5, 2, 3, go_backwards=True, mask=HOLES)
+stateful("gru", "gru_reset_before_initial_return_state", 2, 4, 3, 3, reset_after=False)
+stateful("gru", "gru_reset_before_initial_state_masked_sequences", 3, 5, 2, 3, return_sequences=True, reset_after=False, mask=HOLES)
+bidirectional_stateful("lstm", "bidirectional_lstm_initial_return_state", 2, 4, 3, 3)
+bidirectional_stateful("gru", "bidirectional_gru_initial_return_state_sequences", 2, 4, 2, 3, return_sequences=True)
+bidirectional_stateful("simple_rnn", "bidirectional_simple_rnn_initial_state_sum", 2, 4, 3, 3, merge_mode="sum", return_state=False)
+bidirectional_stateful("lstm", "bidirectional_lstm_initial_return_state_masked", 3, 5, 2, 3, return_sequences=True, mask=HOLES)
+
 with open(OUT, "w") as f:
     json.dump({"generator": "tests/reference/make_sequence_reference.py", "torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
-print(f"wrote {len(cases)} cases to {OUT} ({os.path.getsize(OUT)} bytes); {len(module_checks)} recurrent cases equal torch.nn.LSTM/GRU")
+print(f"wrote {len(cases)} cases to {OUT} ({os.path.getsize(OUT)} bytes); {len(module_checks)} recurrent cases equal torch.nn.RNN/LSTM/GRU")

@@ -17,7 +17,9 @@ namespace Cortex.Layers;
 /// The weights are the forward layer's then the backward layer's (Keras's order), listed, saved, trained and frozen
 /// with this layer; <c>Bidirectional(new LSTM(64))</c> has twice the LSTM's parameters. A mask reaches both layers; with
 /// <c>returnSequences</c> their masked steps' outputs are zeros (Keras forces <c>zero_output_for_mask</c> there). In
-/// the fused training step its stage runs both layers' stages on the same input and merges.
+/// the fused training step its stage runs both layers' stages on the same input and merges. With the wrapped layer's
+/// <c>returnState</c>, <see cref="Layer.CallWithState(Tensor, IReadOnlyList{Tensor}?, bool, Tensor?)"/> returns
+/// <c>[output, forward states…, backward states…]</c> and takes initial states in that order, as Keras.
 /// </remarks>
 /// <example>
 /// <code>
@@ -46,6 +48,8 @@ public sealed class Bidirectional : Layer
         if (backwardLayer != null && (backwardLayer.GoBackwards == layer.GoBackwards || backwardLayer.ReturnSequences != layer.ReturnSequences))
             throw new ArgumentException($"Bidirectional: backwardLayer must have goBackwards={!layer.GoBackwards} and returnSequences={layer.ReturnSequences} " +
                 $"(the other direction of layer '{layer.Name}'). Received: goBackwards={backwardLayer.GoBackwards}, returnSequences={backwardLayer.ReturnSequences}", nameof(backwardLayer));
+        if (backwardLayer != null && backwardLayer.ReturnState != layer.ReturnState)
+            throw new ArgumentException($"Bidirectional: backwardLayer must have returnState={layer.ReturnState} as layer '{layer.Name}'. Received: returnState={backwardLayer.ReturnState}", nameof(backwardLayer));
         BackwardLayer = backwardLayer;
         Forward = Copy(layer, "forward_" + layer.Name, flip: false);
         Backward = backwardLayer ?? Copy(layer, "backward_" + layer.Name, flip: true);
@@ -75,6 +79,15 @@ public sealed class Bidirectional : Layer
 
     /// <inheritdoc/>
     internal override CortexRandom? Generator => Forward.Generator ?? Backward.Generator;
+
+    /// <summary>Whether a call also returns the final states, <c>[output, forward states…, backward states…]</c> (the
+    /// wrapped layer's <c>returnState</c>, as Keras).</summary>
+    internal override bool ReturnsState => Forward.ReturnState;
+
+    /// <summary>The forward layer's states, then the backward layer's: the order of the initial states it takes and of
+    /// the final states it returns.</summary>
+    internal override IReadOnlyList<(string Name, int Units)>? States =>
+        [.. Forward.States!.Select(s => ("forward " + s.Name, s.Units)), .. Backward.States!.Select(s => ("backward " + s.Name, s.Units))];
 
     /// <summary>Whether the output is a sequence (the wrapped layer's <c>returnSequences</c>).</summary>
     private bool Sequences => Forward.ReturnSequences;
@@ -140,19 +153,34 @@ public sealed class Bidirectional : Layer
             else backward = made;
         }
         reason = "";
-        stage = new BidirectionalStage(this, forward!, backward!, context.Batch, context.InputWidth) { Width = context.OutputWidth(this) };
+        stage = new BidirectionalStage(this, (StatefulStage)forward!, (StatefulStage)backward!, context.Batch, context.InputWidth) { Width = context.OutputWidth(this) };
         return true;
     }
 
-    /// <summary>Both layers' stages on the same input, on buffers of their own; the merge and its gradient.</summary>
-    private sealed class BidirectionalStage : Stage
+    /// <summary>Both layers' stages on the same input, on buffers of their own; the merge and its gradient. The states
+    /// are the forward layer's then the backward layer's (Keras's order).</summary>
+    private sealed class BidirectionalStage : StatefulStage
     {
-        private readonly Stage forward, backward;
+        private readonly StatefulStage forward, backward;
         private readonly float[] backwardInputGrad;
         private readonly int positions, units, inputWidth;
         private readonly string mode;
 
-        public BidirectionalStage(Bidirectional layer, Stage forward, Stage backward, int batch, int inputWidth)
+        public override int StateCount => forward.StateCount + backward.StateCount;
+
+        public override int StateWidth(int k) => k < forward.StateCount ? forward.StateWidth(k) : backward.StateWidth(k - forward.StateCount);
+
+        public override float[] FinalState(int k) => k < forward.StateCount ? forward.FinalState(k) : backward.FinalState(k - forward.StateCount);
+
+        /// <summary>Hands each direction its part of <paramref name="states"/> (null stays null).</summary>
+        private void Split(float[][]? states, Action<StatefulStage, float[][]?> set)
+        {
+            int f = forward.StateCount;
+            set(forward, states?[..f]);
+            set(backward, states?[f..]);
+        }
+
+        public BidirectionalStage(Bidirectional layer, StatefulStage forward, StatefulStage backward, int batch, int inputWidth)
         {
             this.forward = forward;
             this.backward = backward;
@@ -173,6 +201,7 @@ public sealed class Bidirectional : Layer
 
         public override void Forward(float[] input, int rows)
         {
+            Split(InitialStates, (s, states) => s.InitialStates = states);
             forward.Forward(input, rows);
             backward.Forward(input, rows);
             int width = mode == "concat" ? 2 * units : units;
@@ -212,6 +241,8 @@ public sealed class Bidirectional : Layer
                         default: TensorPrimitives.Divide(g, 2f, df); df.CopyTo(db); break;
                     }
                 }
+            Split(FinalStateGrads, (s, grads) => s.FinalStateGrads = grads);
+            Split(InitialStateGrads, (s, grads) => s.InitialStateGrads = grads);
             forward.Backward(input, inputGrad, rows);
             backward.Backward(input, inputGrad == null ? null : backwardInputGrad, rows);
             if (inputGrad != null)

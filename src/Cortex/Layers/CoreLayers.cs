@@ -157,7 +157,7 @@ public sealed class Input : Layer
         if (shape.Any(d => d <= 0 && d != -1))
             throw new ArgumentException($"Input: every dimension must be positive, or -1 (None) for one known only when called. Received: shape {ShapeUtil.Format(shape)}");
         SampleShape = (int[])shape.Clone();
-        Output = new Node(this, [], [-1, .. SampleShape], Name).Output;
+        Output = new Node(this, [], [[-1, .. SampleShape]], Name).Output;
     }
 
     /// <summary>The symbolic tensor this input stands for in a <see cref="Models.Functional"/> model (an Input converts

@@ -39,6 +39,8 @@ public sealed class GRU : RecurrentLayer
     /// <param name="seed">Seed of the dropout masks (null: from the global seed).</param>
     /// <param name="returnSequences">Whether to return every step's state, not only the last.</param>
     /// <param name="goBackwards">Whether to process the sequence from its last step.</param>
+    /// <param name="returnState">Whether a call also returns the final state ([output, h]), as Keras's
+    /// <c>return_state</c> (see <see cref="Layer.CallWithState(SymbolicTensor, IReadOnlyList{SymbolicTensor}?)"/>).</param>
     /// <param name="resetAfter">Whether the reset gate applies after the recurrent product (Keras's default, and
     /// PyTorch's GRU) or before it.</param>
     /// <param name="name">Layer name; <c>gru</c>, <c>gru_1</c>, … when null.</param>
@@ -47,9 +49,9 @@ public sealed class GRU : RecurrentLayer
     public GRU(int units, ActivationFunction? activation = null, ActivationFunction? recurrentActivation = null, bool useBias = true,
         Initializer? kernelInitializer = null, Initializer? recurrentInitializer = null, Initializer? biasInitializer = null,
         Regularizer? kernelRegularizer = null, Regularizer? recurrentRegularizer = null, Regularizer? biasRegularizer = null,
-        float dropout = 0f, float recurrentDropout = 0f, int? seed = null, bool returnSequences = false, bool goBackwards = false, bool resetAfter = true, string? name = null)
+        float dropout = 0f, float recurrentDropout = 0f, int? seed = null, bool returnSequences = false, bool goBackwards = false, bool returnState = false, bool resetAfter = true, string? name = null)
         : base(units, 3, activation, recurrentActivation, useBias, kernelInitializer, recurrentInitializer, biasInitializer,
-            kernelRegularizer, recurrentRegularizer, biasRegularizer, dropout, recurrentDropout, seed, returnSequences, goBackwards, name)
+            kernelRegularizer, recurrentRegularizer, biasRegularizer, dropout, recurrentDropout, seed, returnSequences, returnState, goBackwards, name)
     {
         ResetAfter = resetAfter;
     }
@@ -108,11 +110,11 @@ public sealed class GRU : RecurrentLayer
             if (after)
             {
                 ReadOnlySpan<float> bh = Layer.Bias == null ? default : Layer.Bias.AsSpan()[G..];
-                if (s > 0) Recur(HPrev, t, lo, hi, 0, G, rh, accumulate: false);
+                if (Recurs(s)) Recur(HPrev, t, lo, hi, 0, G, rh, accumulate: false);
                 for (int n = lo; n < hi; n++)
                 {
                     Span<float> z = Z.AsSpan(At(n, t, Steps, G), G), rec = rh.AsSpan(At(n, t, Steps, G), G);
-                    if (s == 0) rec.Clear();
+                    if (!Recurs(s)) rec.Clear();
                     if (!bh.IsEmpty) TensorPrimitives.Add(rec, bh, rec);
                     TensorPrimitives.Add(z[..(2 * u)], rec[..(2 * u)], z[..(2 * u)]);
                     gate.ApplyInPlace(z[..(2 * u)], u);
@@ -122,14 +124,14 @@ public sealed class GRU : RecurrentLayer
                 }
                 return;
             }
-            if (s > 0) Recur(HPrev, t, lo, hi, 0, 2 * u, Z, accumulate: true);
+            if (Recurs(s)) Recur(HPrev, t, lo, hi, 0, 2 * u, Z, accumulate: true);
             for (int n = lo; n < hi; n++)
             {
                 Span<float> z = Z.AsSpan(At(n, t, Steps, G), G);
                 gate.ApplyInPlace(z[..(2 * u)], u);
                 TensorPrimitives.Multiply(z.Slice(u, u), HPrev.AsSpan(At(n, t, Steps, u), u), rh.AsSpan(At(n, t, Steps, u), u));
             }
-            if (s > 0) Recur(rh, t, lo, hi, 2 * u, u, Z, accumulate: true);   // + (r ⊙ h)·U_h
+            if (Recurs(s)) Recur(rh, t, lo, hi, 2 * u, u, Z, accumulate: true);   // + (r ⊙ h)·U_h
             for (int n = lo; n < hi; n++)
             {
                 Span<float> z = Z.AsSpan(At(n, t, Steps, G), G);
@@ -173,7 +175,7 @@ public sealed class GRU : RecurrentLayer
             if (after) return;
             // Without reset_after, the reset gate's gradient needs d(r ⊙ h) = dh̃_pre·U_hᵀ first.
             Span<float> dRh = RowsOf(drh, lo, hi);
-            if (s > 0) RecurBack(DZ, t, lo, hi, 2 * u, u, dRh, accumulate: false);
+            if (Recurs(s)) RecurBack(DZ, t, lo, hi, 2 * u, u, dRh, accumulate: false);
             else dRh.Clear();
             for (int n = lo; n < hi; n++)
             {

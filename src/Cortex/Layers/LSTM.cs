@@ -38,6 +38,8 @@ public sealed class LSTM : RecurrentLayer
     /// <param name="seed">Seed of the dropout masks (null: from the global seed).</param>
     /// <param name="returnSequences">Whether to return every step's state, not only the last.</param>
     /// <param name="goBackwards">Whether to process the sequence from its last step.</param>
+    /// <param name="returnState">Whether a call also returns the final state and cell state ([output, h, c]), as Keras's
+    /// <c>return_state</c> (see <see cref="Layer.CallWithState(SymbolicTensor, IReadOnlyList{SymbolicTensor}?)"/>).</param>
     /// <param name="name">Layer name; <c>lstm</c>, <c>lstm_1</c>, … when null.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="units"/> is not positive, or a dropout rate is outside [0, 1).</exception>
     /// <exception cref="ArgumentException">An activation's derivative needs its input (softplus, silu).</exception>
@@ -45,9 +47,9 @@ public sealed class LSTM : RecurrentLayer
         Initializer? kernelInitializer = null, Initializer? recurrentInitializer = null, Initializer? biasInitializer = null,
         bool unitForgetBias = true, Regularizer? kernelRegularizer = null, Regularizer? recurrentRegularizer = null,
         Regularizer? biasRegularizer = null,
-        float dropout = 0f, float recurrentDropout = 0f, int? seed = null, bool returnSequences = false, bool goBackwards = false, string? name = null)
+        float dropout = 0f, float recurrentDropout = 0f, int? seed = null, bool returnSequences = false, bool goBackwards = false, bool returnState = false, string? name = null)
         : base(units, 4, activation, recurrentActivation, useBias, kernelInitializer, recurrentInitializer, biasInitializer,
-            kernelRegularizer, recurrentRegularizer, biasRegularizer, dropout, recurrentDropout, seed, returnSequences, goBackwards, name)
+            kernelRegularizer, recurrentRegularizer, biasRegularizer, dropout, recurrentDropout, seed, returnSequences, returnState, goBackwards, name)
     {
         UnitForgetBias = unitForgetBias;
     }
@@ -93,7 +95,7 @@ public sealed class LSTM : RecurrentLayer
 
         protected override void ForwardStep(int t, int s, int lo, int hi)
         {
-            if (s > 0) Recur(RecurrentState, t, lo, hi, 0, G, Z, accumulate: true);
+            if (Recurs(s)) Recur(RecurrentState, t, lo, hi, 0, G, Z, accumulate: true);
             int u = Units;
             ActivationFunction gate = Layer.GateActivation, act = Layer.Activation;
             for (int n = lo; n < hi; n++)

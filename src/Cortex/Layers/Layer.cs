@@ -147,6 +147,7 @@ public abstract class Layer
         ArgumentNullException.ThrowIfNull(inputs);
         if (inputs.Count == 0) throw new ArgumentException($"{GetType().Name} '{Name}' needs at least one input.", nameof(inputs));
         if (inputs.Count == 1) return Call(inputs[0], training);
+        if (States != null) return CallWithState(inputs[0], [.. inputs.Skip(1)], training)[0]; // the rest are initial states
         int[][] shapes = new int[inputs.Count][];
         for (int i = 0; i < shapes.Length; i++) shapes[i] = (inputs[i] ?? throw new ArgumentNullException(nameof(inputs))).ShapeRef;
         EnsureBuilt(shapes);
@@ -178,10 +179,11 @@ public abstract class Layer
         int[] outShape;
         try
         {
-            if (shapes.Length == 1)
+            if (shapes.Length == 1 || States != null)
             {
                 EnsureBuilt(shapes[0]);
                 CheckSymbolic(shapes[0]);
+                if (shapes.Length > 1) CheckStates(shapes[0][0], shapes[1..]);
                 outShape = ComputeOutputShape(shapes[0]);
             }
             else
@@ -203,10 +205,108 @@ public abstract class Layer
             throw;
         }
         int call = Interlocked.Increment(ref symbolicCalls) - 1;
-        return new Node(this, [.. inputs], outShape, call == 0 ? Name : $"{Name}_{call}").Output;
+        int[][] outShapes = ReturnsState ? [outShape, .. States!.Select(st => new[] { -1, st.Units })] : [outShape];
+        return new Node(this, [.. inputs], outShapes, call == 0 ? Name : $"{Name}_{call}").Output;
     }
 
     private int symbolicCalls;
+
+    /// <summary>The states a recurrent layer carries from step to step, in Keras's order, with their widths
+    /// (<c>[h, c]</c> for an LSTM; a Bidirectional's forward states then its backward states); null for a layer without
+    /// states, which takes no initial states.</summary>
+    internal virtual IReadOnlyList<(string Name, int Units)>? States => null;
+
+    /// <summary>Whether a call returns its final states after its output (Keras's <c>return_state</c>).</summary>
+    internal virtual bool ReturnsState => false;
+
+    /// <summary>
+    /// Calls a recurrent layer (<see cref="SimpleRNN"/>, <see cref="LSTM"/>, <see cref="GRU"/>,
+    /// <see cref="Bidirectional"/>) starting from <paramref name="initialState"/> instead of zeros, as Keras's
+    /// <c>layer(x, initial_state=[h0, c0])</c>, and returns what Keras returns as an array: <c>[output, states…]</c>
+    /// when the layer has <c>returnState: true</c> (an LSTM's <c>[output, h, c]</c>; a Bidirectional's
+    /// <c>[output, forward states…, backward states…]</c>), otherwise <c>[output]</c>. Each initial state is
+    /// (batch, units), an LSTM's <c>[h, c]</c>, a Bidirectional's forward states then its backward states. Under a
+    /// <see cref="GradientTape"/> the gradients reach the initial states too. (<see cref="Call(Tensor, bool, Tensor?)"/>
+    /// on a layer with <c>returnState</c> returns the output alone.)
+    /// </summary>
+    /// <param name="inputs">The sequence (batch, timesteps, features).</param>
+    /// <param name="initialState">The states the first step starts from; null or empty: zeros.</param>
+    /// <param name="training">Training mode (dropout).</param>
+    /// <param name="mask">(batch, timesteps): 1 for a step with data, 0 for padding; a masked step carries the
+    /// states over, the initial states included.</param>
+    /// <example>
+    /// <code>
+    /// var lstm = new LSTM(8, returnState: true);
+    /// Tensor[] outs = lstm.CallWithState(x, [h0, c0]);   // x (2, 5, 3), h0 and c0 (2, 8)
+    /// Tensor y = outs[0], h = outs[1], c = outs[2];     // each (2, 8)
+    /// </code>
+    /// </example>
+    /// <exception cref="ArgumentException">The layer is not recurrent, the number of initial states or a state's shape
+    /// is not what the layer carries (the message names the layer and each expected shape), or the input or mask does
+    /// not fit.</exception>
+    public Tensor[] CallWithState(Tensor inputs, IReadOnlyList<Tensor>? initialState = null, bool training = false, Tensor? mask = null)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        var states = States ?? throw NotRecurrent(initialState?.Count ?? 0);
+        EnsureBuilt(inputs.ShapeRef);
+        CheckInput(inputs);
+        if (mask != null) CheckMask(inputs, mask);
+        if (initialState is { Count: 0 }) initialState = null;
+        if (initialState != null)
+            CheckStates(inputs.ShapeRef[0], [.. initialState.Select(t => (t ?? throw new ArgumentNullException(nameof(initialState))).ShapeRef)]);
+        return StageOp.Run(this, inputs, training, mask, initialState, ReturnsState);
+    }
+
+    /// <summary>
+    /// The symbolic form of <see cref="CallWithState(Tensor, IReadOnlyList{Tensor}?, bool, Tensor?)"/> for the
+    /// Functional API: one call (one <see cref="Node"/>) whose inputs are the sequence and the initial states, and
+    /// whose outputs are <c>[output, states…]</c> with <c>returnState: true</c>, else <c>[output]</c>. Keras's
+    /// sequence-to-sequence pattern:
+    /// </summary>
+    /// <example>
+    /// <code>
+    /// var source = new Input([10, 16]);
+    /// SymbolicTensor[] encoded = new LSTM(64, returnState: true).CallWithState(source);   // [output, h, c]
+    /// var target = new Input([12, 16]);
+    /// SymbolicTensor decoded = new LSTM(64, returnSequences: true).CallWithState(target, encoded[1..])[0];
+    /// var model = new Functional([source, target], [new Dense(16).Call(decoded)]);
+    /// </code>
+    /// </example>
+    /// <exception cref="ArgumentException">As the eager form; the message also names the layers that made the inputs.</exception>
+    public SymbolicTensor[] CallWithState(SymbolicTensor inputs, IReadOnlyList<SymbolicTensor>? initialState = null)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        if (States == null) throw NotRecurrent(initialState?.Count ?? 0);
+        return [.. Call([inputs, .. initialState ?? []]).Node.Outputs];
+    }
+
+    /// <summary>Runs this layer as a graph's node does: on its inputs (a recurrent layer's: the sequence, then its
+    /// initial states), returning all its outputs.</summary>
+    internal Tensor[] CallNode(Tensor[] args, bool training) =>
+        States != null && (args.Length > 1 || ReturnsState) ? CallWithState(args[0], args[1..], training) : [Call(args, training)];
+
+    private ArgumentException NotRecurrent(int given) =>
+        new($"{GetType().Name} '{Name}' takes no initial states: only the recurrent layers (SimpleRNN, LSTM, GRU) and Bidirectional carry states. Received: {given} initial state(s)");
+
+    /// <summary>Throws unless <paramref name="shapes"/> are this layer's states for a batch of <paramref name="batch"/>
+    /// rows (-1: any): their number and each one's shape (batch, units).</summary>
+    private void CheckStates(int batch, int[][] shapes)
+    {
+        var states = States!;
+        string b = batch < 0 ? "batch" : batch.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string Expected((string Name, int Units) st) => $"{st.Name} ({b}, {st.Units})";
+        string Format(int[] shape) => batch < 0 ? Models.Model.FormatShape(shape) : ShapeUtil.Format(shape); // symbolic: (None, 5)
+        if (shapes.Length != states.Count)
+            throw new ArgumentException($"{GetType().Name} '{Name}' expects {states.Count} initial state(s): {string.Join(", ", states.Select(Expected))}. " +
+                $"Received: {shapes.Length} initial state(s){(shapes.Length > 0 ? " of shapes " + string.Join(", ", shapes.Select(Format)) : "")}");
+        for (int k = 0; k < shapes.Length; k++)
+        {
+            int[] s = shapes[k];
+            if (s.Length != 2 || s[1] != states[k].Units || (batch >= 0 && s[0] >= 0 && s[0] != batch))
+                throw new ArgumentException($"{GetType().Name} '{Name}': initial state {k} ({states[k].Name}) must have shape ({b}, {states[k].Units}) (batch, units). " +
+                    $"Received: shape {Format(s)}");
+        }
+    }
 
     /// <summary>
     /// Runs <see cref="CheckInput"/> for a symbolic shape on a batch of no rows: the checks read shapes (an Embedding's

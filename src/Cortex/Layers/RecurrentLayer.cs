@@ -9,7 +9,7 @@ namespace Cortex.Layers;
 
 /// <summary>
 /// The base of Keras's recurrent layers — <see cref="SimpleRNN"/>, <see cref="LSTM"/>, <see cref="GRU"/>: a cell run
-/// over a sequence (batch, timesteps, features) from a zero state, returning the last state (batch, units) or, with
+/// over a sequence (batch, timesteps, features) from a zero (or given) state, returning the last state (batch, units) or, with
 /// <see cref="ReturnSequences"/>, every step's state (batch, timesteps, units). The weights have Keras's names and
 /// layouts: <c>kernel</c> (features, gates·units), <c>recurrent_kernel</c> (units, gates·units) and <c>bias</c>, the
 /// gates side by side in each row.
@@ -18,14 +18,22 @@ namespace Cortex.Layers;
 /// A mask (batch, timesteps) from <see cref="Masking"/> or <see cref="Embedding"/> with <c>maskZero</c>, or given to
 /// <see cref="Layer.Call(Tensor, bool, Tensor?)"/>, skips the masked steps as Keras does: the state (and LSTM's cell
 /// state) is carried over unchanged, so a masked step's output in a returned sequence is the state before it (Keras's
-/// default <c>zero_output_for_mask=False</c>), and with <see cref="ReturnSequences"/> the mask is passed on. Returned
-/// states and initial states are not implemented yet. Each layer's compute is one stage
+/// default <c>zero_output_for_mask=False</c>), and with <see cref="ReturnSequences"/> the mask is passed on. A layer
+/// may start from given states (Keras's <c>initial_state</c>) and, with <see cref="ReturnState"/>, return its final
+/// states: see <see cref="Layer.CallWithState(Tensor, IReadOnlyList{Tensor}?, bool, Tensor?)"/>; a masked first step
+/// carries the initial state over. Each layer's compute is one stage
 /// (forward over the whole sequence, backpropagation through time backward), run both by the tape and by the fused
 /// training step.
 /// </remarks>
 /// <example>
 /// <code>
 /// var model = new Sequential(new Input([28, 28]), new LSTM(64), new Dense(10));
+///
+/// // Keras's return_state and initial_state (a Functional model; a Sequential refuses a returnState layer):
+/// var lstm = new LSTM(64, returnState: true);
+/// SymbolicTensor[] outs = lstm.CallWithState(source);               // [output, h, c]
+/// SymbolicTensor y = lstm.Call(other);                              // Call: the output alone
+/// var decoded = new LSTM(64).CallWithState(target, outs[1..])[0];   // starts from the encoder's h and c
 /// </code>
 /// </example>
 public abstract class RecurrentLayer : Layer
@@ -35,7 +43,7 @@ public abstract class RecurrentLayer : Layer
     private protected RecurrentLayer(int units, int gates, ActivationFunction? activation, ActivationFunction? recurrentActivation, bool useBias,
         Initializer? kernelInitializer, Initializer? recurrentInitializer, Initializer? biasInitializer,
         Regularizer? kernelRegularizer, Regularizer? recurrentRegularizer, Regularizer? biasRegularizer,
-        float dropout, float recurrentDropout, int? seed, bool returnSequences, bool goBackwards, string? name)
+        float dropout, float recurrentDropout, int? seed, bool returnSequences, bool returnState, bool goBackwards, string? name)
         : base(name)
     {
         string layer = GetType().Name;
@@ -61,6 +69,7 @@ public abstract class RecurrentLayer : Layer
         RecurrentRegularizer = recurrentRegularizer;
         BiasRegularizer = biasRegularizer;
         ReturnSequences = returnSequences;
+        ReturnState = returnState;
         GoBackwards = goBackwards;
     }
 
@@ -99,6 +108,18 @@ public abstract class RecurrentLayer : Layer
     public Regularizer? BiasRegularizer { get; }
     /// <summary>Whether every step's state is returned (batch, timesteps, units), not only the last (batch, units).</summary>
     public bool ReturnSequences { get; }
+    /// <summary>Whether a call returns the final states after the output, as Keras's <c>return_state</c>:
+    /// <see cref="Layer.CallWithState(SymbolicTensor, IReadOnlyList{SymbolicTensor}?)"/> then gives
+    /// <c>[output, h]</c> (<c>[output, h, c]</c> for an LSTM). Such a layer belongs in a <see cref="Models.Functional"/>
+    /// model; a <see cref="Models.Sequential"/> refuses it.</summary>
+    public bool ReturnState { get; }
+
+    /// <inheritdoc/>
+    internal override bool ReturnsState => ReturnState;
+
+    /// <inheritdoc/>
+    internal override IReadOnlyList<(string Name, int Units)>? States => Gates == 4 ? [("h", Units), ("c", Units)] : [("h", Units)];
+
     /// <summary>Whether the sequence is processed from its last step to its first (the returned sequence then runs in
     /// that order too, as in Keras).</summary>
     public bool GoBackwards { get; }
@@ -214,11 +235,12 @@ public abstract class RecurrentLayer : Layer
 /// <remarks>
 /// Layout: every per-step buffer is (rows, timesteps, width) in the input's time order t, so the input projection of the
 /// whole sequence is one GEMM, and step t of all rows is a strided slice (leading dimension timesteps·width).
-/// <see cref="HPrev"/> holds the state each step starts from (zero at the first processed step) and the state after
+/// <see cref="HPrev"/> holds the state each step starts from (zero at the first processed step, or the given initial
+/// state: <see cref="StatefulStage.InitialStates"/>) and the state after
 /// the last processed step goes to <see cref="HLast"/>; so the recurrent kernel's gradient Σ h_{t−1}ᵀ·dgates_t is one
 /// GEMM over all steps, and so is the input's. Nothing is allocated after the constructor.
 /// </remarks>
-internal abstract class RecurrentStage : Stage
+internal abstract class RecurrentStage : StatefulStage
 {
     protected readonly RecurrentLayer Layer;
     protected readonly int Steps, Features, Units, Gates, G;   // G = gates·units: the width of a step's gates
@@ -287,6 +309,19 @@ internal abstract class RecurrentStage : Stage
             recurrentScratch = new float[batch * Units];
         }
     }
+
+    /// <inheritdoc/>
+    public override int StateCount => carried.Count;
+
+    /// <inheritdoc/>
+    public override int StateWidth(int k) => Units;
+
+    /// <inheritdoc/>
+    public override float[] FinalState(int k) => carried[k].Last;
+
+    /// <summary>Whether step s adds a recurrent part: every step but the first, and the first too when it starts
+    /// from given states (from zeros the product is zero, so it is skipped).</summary>
+    protected bool Recurs(int s) => s > 0 || InitialStates != null;
 
     /// <summary>Whether recurrent dropout applies to the state before the recurrent product (Keras 3's SimpleRNN and
     /// LSTM); GRU drops its candidate instead.</summary>
@@ -402,6 +437,10 @@ internal abstract class RecurrentStage : Stage
         int first = TimeAt(0);
         for (int n = lo; n < hi; n++) ClearFirst(HPrev, n, first);
         BeginForward(lo, hi);
+        if (InitialStates != null)
+            for (int k = 0; k < carried.Count; k++)
+                for (int n = lo; n < hi; n++)
+                    InitialStates[k].AsSpan(n * Units, Units).CopyTo(carried[k].PerStep.AsSpan(At(n, first, Steps, Units), Units));
         for (int s = 0; s < Steps; s++)
         {
             int t = TimeAt(s);
@@ -496,6 +535,13 @@ internal abstract class RecurrentStage : Stage
         Span<float> dh = RowsOf(DH, lo, hi);
         dh.Clear();
         BeginBackward(lo, hi);
+        // The returned final states' gradients join the last step's (a masked last step carries them on).
+        if (FinalStateGrads != null)
+            for (int k = 0; k < carried.Count; k++)
+            {
+                Span<float> grad = RowsOf(carried[k].Grad, lo, hi);
+                TensorPrimitives.Add(grad, RowsOf(FinalStateGrads[k], lo, hi), grad);
+            }
         for (int s = Steps - 1; s >= 0; s--)
         {
             int t = TimeAt(s);
@@ -509,8 +555,11 @@ internal abstract class RecurrentStage : Stage
             else if (s == Steps - 1) TensorPrimitives.Add(dh, RowsOf(OutputGrad, lo, hi), dh);
             if (Mask == null) BackwardStep(t, s, lo, hi);
             else MaskedBackwardStep(t, s, lo, hi);
-            if (s > 0) RecurrentBackward(t, lo, hi);
+            if (Recurs(s)) RecurrentBackward(t, lo, hi);
         }
+        // What is left after the first step is the gradient of the states it started from.
+        if (InitialStates != null && InitialStateGrads != null)
+            for (int k = 0; k < carried.Count; k++) RowsOf(carried[k].Grad, lo, hi).CopyTo(RowsOf(InitialStateGrads[k], lo, hi));
     }
 
     public override void Backward(float[] input, float[]? inputGrad, int rows)

@@ -54,6 +54,37 @@ internal abstract class Stage
     public virtual bool LendsBuffers => false;
 }
 
+/// <summary>
+/// The stage of a layer that carries states from step to step (the recurrent layers, <see cref="Bidirectional"/>): it
+/// can start from given states instead of zeros, hand out the states after its last step, and in backward take those
+/// states' gradients and give the gradients of the states it started from — what <c>initial_state</c> and
+/// <c>return_state</c> need. Unset, it runs from zeros and returns only its output.
+/// </summary>
+internal abstract class StatefulStage : Stage
+{
+    /// <summary>How many states: 1 (SimpleRNN, GRU), 2 (LSTM: h, c), both directions' for Bidirectional.</summary>
+    public abstract int StateCount { get; }
+
+    /// <summary>The width (units) of state <paramref name="k"/>.</summary>
+    public abstract int StateWidth(int k);
+
+    /// <summary>Rows × width each: the states the first processed step starts from; null starts from zeros. Read by
+    /// <see cref="Stage.Forward(float[], int)"/> and, since it changes which steps recur, by <see cref="Stage.Backward(float[], float[], int)"/>.</summary>
+    public float[][]? InitialStates;
+
+    /// <summary>Rows × width each: the gradients of the loss with respect to the final states (their part beside the
+    /// output's); null when they take none. Read by <see cref="Stage.Backward(float[], float[], int)"/>.</summary>
+    public float[][]? FinalStateGrads;
+
+    /// <summary>Rows × width each: where <see cref="Stage.Backward(float[], float[], int)"/> writes the gradients of
+    /// <see cref="InitialStates"/> (only when those are given).</summary>
+    public float[][]? InitialStateGrads;
+
+    /// <summary>State <paramref name="k"/> after the last processed step (its first rows × width floats), once
+    /// <see cref="Stage.Forward(float[], int)"/> has run.</summary>
+    public abstract float[] FinalState(int k);
+}
+
 /// <summary>What a layer needs to know to make its stage: the sample it receives and where its weights' gradients go.</summary>
 internal sealed class StageContext(int batch, bool inputIsRows, Func<Variable?, Tensor?> addWeight)
 {
@@ -120,16 +151,19 @@ internal static class StageOp
     // What a weight's gradient buffer is when nothing records (inference): a stage only writes it in Backward.
     private static readonly Tensor NoGradient = Tensor.Zeros(0);
 
-    private sealed class Recorded(Stage stage, List<Tensor> gradients, bool inputGradient)
-    {
-        public readonly Stage Stage = stage;
-        public readonly List<Tensor> Gradients = gradients;
-        public readonly bool InputGradient = inputGradient;
-    }
-
     /// <summary>Runs <paramref name="layer"/>'s stage on <paramref name="inputs"/> (checked by the layer already).</summary>
     /// <exception cref="InvalidOperationException">The layer has no stage for these inputs (the message says why).</exception>
-    public static Tensor Run(Layer layer, Tensor inputs, bool training, Tensor? mask = null)
+    public static Tensor Run(Layer layer, Tensor inputs, bool training, Tensor? mask = null) =>
+        Run(layer, inputs, training, mask, initialStates: null, returnStates: false)[0];
+
+    /// <summary>
+    /// Runs a stateful layer's stage (<see cref="StatefulStage"/>) from <paramref name="initialStates"/> (checked by
+    /// the layer; null: zeros) and returns its output, then with <paramref name="returnStates"/> its final states.
+    /// Recording, the gradients reach the input, the weights and the initial states: the stage's one tape node makes
+    /// all the outputs side by side in one tensor (rows, output + states) and each output is a slice of it, so the
+    /// node's backward sees every output's gradient at once.
+    /// </summary>
+    public static Tensor[] Run(Layer layer, Tensor inputs, bool training, Tensor? mask, IReadOnlyList<Tensor>? initialStates, bool returnStates)
     {
         int rows = inputs.ShapeRef[0];
         bool recording = GradientTape.IsRecording;
@@ -146,29 +180,99 @@ internal static class StageOp
         }) { Sample = inputs.ShapeRef[1..], TrainableSeen = true, Training = training, Mask = mask?.ToArray() };
         if (!layer.TryCreateStage(context, out var stage, out string reason) || stage == null)
             throw new InvalidOperationException($"{layer.GetType().Name} '{layer.Name}' {(reason.Length > 0 ? reason : "has no stage")}.");
+        var stateful = stage as StatefulStage;
+        if ((initialStates != null || returnStates) && stateful == null)
+            throw new InvalidOperationException($"{layer.GetType().Name} '{layer.Name}' has no states.");
+        if (initialStates != null) stateful!.InitialStates = [.. initialStates.Select(t => t.ToArray())];
         stage.Output = new float[rows * stage.Width];
         stage.Forward(inputs.data, rows);
         var y = new Tensor(stage.Output, [rows, .. context.OutputSample(layer)]);
-        if (recording)
+        Tensor[] outputs = returnStates
+            ? [y, .. Enumerable.Range(0, stateful!.StateCount).Select(k =>
+                new Tensor(stateful.FinalState(k).AsSpan(0, rows * stateful.StateWidth(k)).ToArray(), [rows, stateful.StateWidth(k)]))]
+            : [y];
+        if (!recording) return outputs;
+        Tensor[] sources = [inputs, .. weights, .. initialStates ?? []];
+        Tensor recorded = outputs.Length == 1 ? y : Pack(outputs);
+        var node = GradientTape.Record(layer.Name, recorded, Backward, sources);
+        if (node == null) return outputs;
+        node.State = new Recorded(stage, gradients, GradientTape.AnyTracks(inputs), outputs.Length > 1 ? [.. outputs.Select(o => o.Size / rows)] : null);
+        if (outputs.Length == 1) return outputs;
+        int from = 0;
+        for (int k = 0; k < outputs.Length; k++)
         {
-            var node = GradientTape.Record(layer.Name, y, Backward, [inputs, .. weights]);
-            if (node != null) node.State = new Recorded(stage, gradients, GradientTape.AnyTracks(inputs));
+            var slice = GradientTape.Record(layer.Name + "_output", outputs[k], SliceBackward, recorded);
+            if (slice != null) slice.Axis = from;
+            from += outputs[k].Size / rows;
         }
-        return y;
+        return outputs;
+    }
+
+    /// <summary>The outputs of a stateful call side by side: row n of the result is row n of each, flattened, in order.</summary>
+    private static Tensor Pack(Tensor[] outputs)
+    {
+        int rows = outputs[0].ShapeRef[0], width = outputs.Sum(o => o.Size / rows);
+        var packed = new float[rows * width];
+        int from = 0;
+        foreach (var o in outputs)
+        {
+            int w = o.Size / rows;
+            for (int n = 0; n < rows; n++) o.AsSpan().Slice(n * w, w).CopyTo(packed.AsSpan(n * width + from, w));
+            from += w;
+        }
+        return new Tensor(packed, [rows, width]);
+    }
+
+    // An output's gradient into its columns (from node.Axis) of the packed tensor, zeros elsewhere.
+    private static Tensor?[] SliceBackward(Tensor g, TapeNode node)
+    {
+        Tensor packed = node.Inputs[0];
+        int rows = packed.ShapeRef[0], width = packed.ShapeRef[1], w = g.Size / rows;
+        var d = new float[packed.Size];
+        for (int n = 0; n < rows; n++) g.AsSpan().Slice(n * w, w).CopyTo(d.AsSpan(n * width + node.Axis, w));
+        return [new Tensor(d, [rows, width])];
+    }
+
+    private sealed class Recorded(Stage stage, List<Tensor> gradients, bool inputGradient, int[]? packedWidths)
+    {
+        public readonly Stage Stage = stage;
+        public readonly List<Tensor> Gradients = gradients;
+        public readonly bool InputGradient = inputGradient;
+        /// <summary>Per row, the output's and each final state's width when the node's output packs them; else null.</summary>
+        public readonly int[]? PackedWidths = packedWidths;
     }
 
     private static Tensor?[] Backward(Tensor g, TapeNode node)
     {
         var r = (Recorded)node.State!;
         Tensor x = node.Inputs[0];
-        r.Stage.OutputGrad = g.ToArray(); // the stage may overwrite it
+        int rows = x.ShapeRef[0];
+        var stateful = r.Stage as StatefulStage;
+        if (r.PackedWidths is { } widths)
+        {
+            // Unpack: the output's gradient, then each final state's.
+            int width = widths.Sum(), from = widths[0];
+            r.Stage.OutputGrad = new float[rows * widths[0]];
+            stateful!.FinalStateGrads = [.. widths[1..].Select(w => new float[rows * w])];
+            for (int n = 0; n < rows; n++)
+            {
+                g.AsSpan().Slice(n * width, widths[0]).CopyTo(r.Stage.OutputGrad.AsSpan(n * widths[0], widths[0]));
+                for (int k = 1, at = from; k < widths.Length; at += widths[k], k++)
+                    g.AsSpan().Slice(n * width + at, widths[k]).CopyTo(stateful.FinalStateGrads[k - 1].AsSpan(n * widths[k], widths[k]));
+            }
+        }
+        else r.Stage.OutputGrad = g.ToArray(); // the stage may overwrite it
+        int states = stateful?.InitialStates?.Length ?? 0;
+        if (states > 0) stateful!.InitialStateGrads = [.. Enumerable.Range(0, states).Select(k => new float[rows * stateful.StateWidth(k)])];
         float[]? dx = r.InputGradient ? new float[x.Size] : null;
-        r.Stage.Backward(x.data, dx, x.ShapeRef[0]);
+        r.Stage.Backward(x.data, dx, rows);
         var result = new Tensor?[node.Inputs.Length];
         result[0] = dx == null ? null : new Tensor(dx, x.Shape);
         // Copies: the stage writes into the same buffers at every backward (a persistent tape may run it twice), and
         // the tape may sum into what it is given.
         for (int i = 0; i < r.Gradients.Count; i++) result[i + 1] = new Tensor(r.Gradients[i].ToArray(), r.Gradients[i].Shape);
+        for (int k = 0; k < states; k++)
+            result[1 + r.Gradients.Count + k] = new Tensor(stateful!.InitialStateGrads![k], [rows, stateful.StateWidth(k)]);
         return result;
     }
 }

@@ -29,8 +29,8 @@ public sealed class Functional : Model
 {
     private readonly SymbolicTensor[] inputs, outputs;
     private readonly Node[] nodes;        // topological order, the inputs' nodes first
-    private readonly int[][] nodeInputs;  // for each node, the positions in nodes of the nodes its inputs came from
-    private readonly int[] outputNodes;   // the positions of the outputs' nodes
+    private readonly (int Node, int Index)[][] nodeInputs;  // for each node, where its inputs came from: a node's position in nodes, and which of its outputs
+    private readonly (int Node, int Index)[] outputNodes;   // where the outputs come from
     private readonly Dictionary<Layer, List<Node>> calls = new(ReferenceEqualityComparer.Instance); // each layer's nodes, in order
 
     /// <summary>Makes a model from one input and one output.</summary>
@@ -57,8 +57,8 @@ public sealed class Functional : Model
         nodes = Order(this.inputs, this.outputs);
         var position = new Dictionary<Node, int>();
         for (int i = 0; i < nodes.Length; i++) position[nodes[i]] = i;
-        nodeInputs = [.. nodes.Select(n => n.Inputs.Select(t => position[t.Node]).ToArray())];
-        outputNodes = [.. this.outputs.Select(t => position[t.Node])];
+        nodeInputs = [.. nodes.Select(n => n.Inputs.Select(t => (position[t.Node], t.Index)).ToArray())];
+        outputNodes = [.. this.outputs.Select(t => (position[t.Node], t.Index))];
 
         foreach (var node in nodes)
         {
@@ -92,12 +92,14 @@ public sealed class Functional : Model
     internal override (Layer Layer, int[] From)[]? StageGraph(out string reason)
     {
         var shared = calls.Values.FirstOrDefault(c => c.Count > 1);
+        var states = nodes.FirstOrDefault(n => n.Outputs.Count > 1);
         reason = inputs.Length != 1 || outputs.Length != 1 ? "the model has several inputs or outputs"
             : shared != null ? $"layer '{shared[0].Layer.Name}' is shared (called {shared.Count} times)"
+            : states != null ? $"layer '{states.Layer.Name}' returns several tensors (its states)"
             : "";
         if (reason.Length > 0) return null;
         var graph = new (Layer, int[])[nodes.Length];
-        for (int k = 0; k < nodes.Length; k++) graph[k] = (nodes[k].Layer, k == 0 ? [-1] : nodeInputs[k]);
+        for (int k = 0; k < nodes.Length; k++) graph[k] = (nodes[k].Layer, k == 0 ? [-1] : [.. nodeInputs[k].Select(i => i.Node)]);
         return graph;
     }
 
@@ -156,21 +158,21 @@ public sealed class Functional : Model
     {
         if (xs.Count != inputs.Length)
             throw new ArgumentException($"Functional '{Name}' expects {inputs.Length} inputs ({string.Join(", ", inputs.Select(t => FormatShape(t.ShapeRef)))}). Received: {xs.Count}");
-        var values = new Tensor[nodes.Length];
-        for (int i = 0; i < inputs.Length; i++) values[i] = nodes[i].Layer.Call(xs[i], training); // the Input checks the shape
+        var values = new Tensor[nodes.Length][]; // each node's outputs
+        for (int i = 0; i < inputs.Length; i++) values[i] = [nodes[i].Layer.Call(xs[i], training)]; // the Input checks the shape
         for (int k = inputs.Length; k < nodes.Length; k++)
         {
-            int[] from = nodeInputs[k];
-            if (from.Length == 1) values[k] = nodes[k].Layer.Call(values[from[0]], training);
+            var from = nodeInputs[k];
+            if (from.Length == 1 && nodes[k].Outputs.Count == 1) values[k] = [nodes[k].Layer.Call(values[from[0].Node][from[0].Index], training)];
             else
             {
                 var args = new Tensor[from.Length];
-                for (int j = 0; j < from.Length; j++) args[j] = values[from[j]];
-                values[k] = nodes[k].Layer.Call(args, training);
+                for (int j = 0; j < from.Length; j++) args[j] = values[from[j].Node][from[j].Index];
+                values[k] = nodes[k].Layer.CallNode(args, training); // a recurrent layer's: the sequence, then initial states
             }
         }
         var result = new Tensor[outputNodes.Length];
-        for (int j = 0; j < result.Length; j++) result[j] = values[outputNodes[j]];
+        for (int j = 0; j < result.Length; j++) result[j] = values[outputNodes[j].Node][outputNodes[j].Index];
         return result;
     }
 
@@ -213,15 +215,15 @@ public sealed class Functional : Model
         if (x.Count != inputs.Length)
             throw new ArgumentException($"Functional '{Name}' takes {inputs.Length} input(s). Received: {x.Count} tensors", nameof(x));
         using var use = UseToRead("Call");
-        var values = new SymbolicTensor[nodes.Length];
+        var values = new IReadOnlyList<SymbolicTensor>[nodes.Length]; // each node's outputs
         for (int i = 0; i < inputs.Length; i++)
         {
-            values[i] = x[i] ?? throw new ArgumentNullException(nameof(x));
-            nodes[i].Layer.CheckSymbolic(values[i].ShapeRef); // the Input's message for a shape it does not take
+            values[i] = [x[i] ?? throw new ArgumentNullException(nameof(x))];
+            nodes[i].Layer.CheckSymbolic(values[i][0].ShapeRef); // the Input's message for a shape it does not take
         }
         for (int k = inputs.Length; k < nodes.Length; k++)
-            values[k] = nodes[k].Layer.Call([.. nodeInputs[k].Select(j => values[j])]);
-        return [.. outputNodes.Select(j => values[j])];
+            values[k] = nodes[k].Layer.Call([.. nodeInputs[k].Select(j => values[j.Node][j.Index])]).Node.Outputs;
+        return [.. outputNodes.Select(j => values[j.Node][j.Index])];
     }
 
     /// <summary>Checks that <paramref name="inputShape"/> fits the model's input (the layers were built when the model was made).</summary>
@@ -244,7 +246,9 @@ public sealed class Functional : Model
         for (int k = 0; k < nodes.Length; k++)
         {
             if (k < inputs.Length) nodes[k].Layer.CheckData(x[k]);
-            else if (nodeInputs[k] is [int i] && i < inputs.Length) nodes[k].Layer.CheckData(x[i]);
+            // One input, or a recurrent layer's sequence (its initial states follow).
+            else if ((nodeInputs[k].Length == 1 || nodes[k].Layer.States != null) && nodeInputs[k][0].Node is int i && i < inputs.Length)
+                nodes[k].Layer.CheckData(x[i]);
         }
     }
 
@@ -272,16 +276,20 @@ public sealed class Functional : Model
     internal IReadOnlyList<Node> NodesOf(Layer layer) => calls[layer];
 
     /// <summary>Where a tensor of this model comes from, as Keras saves it: the producing layer's name, the index of the
-    /// call among that layer's calls in this model, and the output's index (0: layers have one output).</summary>
-    internal (string Layer, int Node, int Tensor) History(SymbolicTensor t) => (t.Layer.Name, calls[t.Layer].IndexOf(t.Node), 0);
+    /// call among that layer's calls in this model, and the output's index among the call's outputs (0, or 1, 2, … for
+    /// the states of a recurrent layer with <c>returnState</c>).</summary>
+    internal (string Layer, int Node, int Tensor) History(SymbolicTensor t) => (t.Layer.Name, calls[t.Layer].IndexOf(t.Node), t.Index);
 
-    /// <summary>One row per layer; "Connected to" names, for each call, the tensors it read as <c>layer[node][0]</c>.</summary>
+    /// <summary>One row per layer; "Connected to" names, for each call, the tensors it read as
+    /// <c>layer[node][tensor]</c> (<c>lstm[0][1]</c>: the h state of lstm's first call); a call with several outputs
+    /// shows their shapes as a list, as Keras.</summary>
     private protected override IEnumerable<SummaryRow> SummaryRows()
     {
         foreach (var layer in layers)
         {
             var own = calls[layer];
-            var shapes = own.Select(n => FormatShape(n.Output.ShapeRef)).Distinct().ToList();
+            var shapes = own.Select(n => n.Outputs.Count == 1 ? FormatShape(n.Output.ShapeRef)
+                : $"[{string.Join(", ", n.Outputs.Select(t => FormatShape(t.ShapeRef)))}]").Distinct().ToList();
             var links = own.SelectMany(n => n.Inputs).Select(History).Select(h => $"{h.Layer}[{h.Node}][{h.Tensor}]").ToList();
             yield return new SummaryRow(layer, shapes.Count == 1 ? shapes[0] : "multiple", links);
         }

@@ -26,7 +26,8 @@ public sealed class Sequential : Model
     }
 
     /// <summary>Appends a layer. An <see cref="Input"/> may only come first, and then builds the model at once.</summary>
-    /// <exception cref="ArgumentException">The layer is already in the model, or an Input is not first.</exception>
+    /// <exception cref="ArgumentException">The layer is already in the model, an Input is not first, or the layer returns
+    /// several tensors (a recurrent layer with <c>returnState</c>).</exception>
     /// <exception cref="InvalidOperationException">Another thread is using the model.</exception>
     public void Add(Layer layer)
     {
@@ -34,6 +35,9 @@ public sealed class Sequential : Model
         using var use = Use("Add", exclusive: true);
         if (layers.Contains(layer)) throw new ArgumentException($"Sequential '{Name}': layer '{layer.Name}' is already in the model.");
         if (layer is Input && layers.Count > 0) throw new ArgumentException($"Sequential '{Name}': an Input layer must come first. Received it at position {layers.Count}.");
+        if (layer.ReturnsState)
+            throw new ArgumentException($"Sequential '{Name}': {layer.GetType().Name} '{layer.Name}' has returnState=true, so it returns its output and its final states; " +
+                "all layers in a Sequential model should have a single output tensor. Use the Functional API (Layer.CallWithState) for multi-output layers.");
         if (layers.Count > 0 && Built) layer.EnsureBuilt(OutputShape());
         layers.Add(layer);
         if (layers[0] is Input input) Build([-1, .. input.SampleShape]);

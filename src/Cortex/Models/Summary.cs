@@ -57,12 +57,13 @@ public abstract partial class Model
             var row = rows[i];
             string pars = row.Layer.Built ? row.Layer.CountParams().ToString("N0", CultureInfo.InvariantCulture) : "0 (unbuilt)";
             IReadOnlyList<string> links = row.ConnectedTo is { Count: > 0 } c ? c : ["-"];
-            for (int k = 0; k < (graph ? links.Count : 1); k++)
+            var shapes = Wrap(row.OutputShape, c2 - 2);
+            for (int k = 0; k < Math.Max(graph ? links.Count : 1, shapes.Count); k++)
             {
                 // Keras lists a merge layer's inputs one per line, the other cells blank below the first.
                 string name = k == 0 ? $"{row.Layer.Name} ({row.Layer.GetType().Name})" : "";
-                string line = "│ " + Cell(name, c1 - 1) + "│ " + Cell(k == 0 ? row.OutputShape : "", c2 - 1) + "│ " + (k == 0 ? pars : "").PadLeft(c3 - 2) + " │";
-                if (graph) line += " " + Cell(links[k] + (k < links.Count - 1 ? "," : ""), c4 - 1) + "│";
+                string line = "│ " + Cell(name, c1 - 1) + "│ " + Cell(k < shapes.Count ? shapes[k] : "", c2 - 1) + "│ " + (k == 0 ? pars : "").PadLeft(c3 - 2) + " │";
+                if (graph) line += " " + Cell(k < links.Count ? links[k] + (k < links.Count - 1 ? "," : "") : "", c4 - 1) + "│";
                 lines.Add(line);
             }
             lines.Add(i < rows.Count - 1 ? Rule('├', '─', '┼', '┤') : Rule('└', '─', '┴', '┘'));
@@ -73,6 +74,28 @@ public abstract partial class Model
         lines.Add($" Total params: {Count(trainable + nonTrainable)}");
         lines.Add($" Trainable params: {Count(trainable)}");
         lines.Add($" Non-trainable params: {Count(nonTrainable)}");
+        return lines;
+    }
+
+    /// <summary>A list of several outputs' shapes, <c>[(None, 5), (None, 5), (None, 5)]</c>, over as many lines as
+    /// the column needs, broken between shapes as Keras wraps it; anything else as it is.</summary>
+    private static List<string> Wrap(string shapes, int width)
+    {
+        if (!shapes.StartsWith('[') || shapes.Length <= width) return [shapes];
+        string[] parts = shapes[1..^1].Split("), (");
+        var lines = new List<string>();
+        string line = "[";
+        for (int i = 0; i < parts.Length; i++)
+        {
+            string piece = (i > 0 ? "(" : "") + parts[i] + (i < parts.Length - 1 ? ")," : "]");
+            if (line.Length > 1 && line.Length + 1 + piece.Length > width)
+            {
+                lines.Add(line);
+                line = "";
+            }
+            line += (line.Length > 1 ? " " : "") + piece;
+        }
+        lines.Add(line);
         return lines;
     }
 

@@ -21,9 +21,9 @@ internal static partial class ModelFile
         string Where(int i) => $"layer {i} ('{Excerpt.Of(layers[i].Name)}')";
 
         // Each layer's calls, as the (layer, node) pairs each reads; an Input has one call, reading nothing.
-        var inbound = new List<(int Layer, int Node)[]>[layers.Count];
+        var inbound = new List<(int Layer, int Node, int Tensor)[]>[layers.Count];
         var refs = new List<(int Layer, int Node, string What)>();
-        (int, int) Ref(JsonElement e, string what)
+        (int Layer, int Node, int Tensor) Ref(JsonElement e, string what)
         {
             if (e.ValueKind != JsonValueKind.Array || e.GetArrayLength() != 3)
                 throw new InvalidDataException($"{what}: expected [layer name, node index, tensor index]. Received: {ConfigJson.Quote(e)}");
@@ -31,9 +31,9 @@ internal static partial class ModelFile
             if (!byName.TryGetValue(name, out int layer))
                 throw new InvalidDataException($"{what}: names the unknown layer '{Excerpt.Of(name)}'; the file's layers are {Excerpt.Of(string.Join(", ", byName.Keys), 200)}.");
             int node = ConfigJson.Int(e[1], what), tensor = ConfigJson.Int(e[2], what);
-            if (tensor != 0) throw new InvalidDataException($"{what}: tensor index {tensor} is out of range; every layer has one output (index 0).");
+            if (tensor < 0) throw new InvalidDataException($"{what}: tensor index {tensor} is negative; it counts a call's outputs from 0.");
             refs.Add((layer, node, what));
-            return (layer, node);
+            return (layer, node, tensor);
         }
         for (int i = 0; i < layers.Count; i++)
         {
@@ -82,18 +82,25 @@ internal static partial class ModelFile
                     waits[id]++;
                 }
             }
-        var made = new SymbolicTensor?[total];
+        var made = new Node?[total];
+        SymbolicTensor Made((int Layer, int Node, int Tensor) r, string what)
+        {
+            var outs = made[first[r.Layer] + r.Node]!.Outputs;
+            return r.Tensor < outs.Count ? outs[r.Tensor]
+                : throw new InvalidDataException($"{what}: tensor index {r.Tensor} is out of range; call {r.Node} of layer '{Excerpt.Of(layers[r.Layer].Name)}' has {outs.Count} output(s) (0 to {outs.Count - 1}).");
+        }
         var ready = new Queue<int>(Enumerable.Range(0, total).Where(id => waits[id] == 0));
         int done = 0;
         while (ready.TryDequeue(out int id))
         {
             int i = layerOf[id], k = id - first[i];
-            if (layers[i] is Input input) made[id] = input.Output;
+            if (layers[i] is Input input) made[id] = input.Output.Node;
             else
             {
-                var args = inbound[i][k].Select(r => made[first[r.Layer] + r.Node]!).ToArray();
+                var args = inbound[i][k].Select((r, j) => Made(r, $"{Where(i)}: inbound_nodes[{k}][{j}]")).ToArray();
                 int layer = i;
-                made[id] = In($"{Where(i)} call {k}", () => layers[layer].Call(args));
+                // A recurrent layer's call reads its sequence, then its initial states.
+                made[id] = In($"{Where(i)} call {k}", () => layers[layer].Call(args)).Node;
             }
             done++;
             foreach (int next in dependents[id])
@@ -106,6 +113,7 @@ internal static partial class ModelFile
             throw new InvalidDataException($"the graph has a cycle: these calls each wait, directly or not, for another of them: {Excerpt.Of(string.Join(", ", stuck), 300)}.");
         }
         return In("model.config", () => new Functional(
-            [.. inputs.Select(r => made[first[r.Item1] + r.Item2]!)], [.. outputs.Select(r => made[first[r.Item1] + r.Item2]!)], ConfigJson.String(config, "name")));
+            [.. inputs.Select((r, k) => Made(r, $"model.config: input_layers[{k}]"))], [.. outputs.Select((r, k) => Made(r, $"model.config: output_layers[{k}]"))],
+            ConfigJson.String(config, "name")));
     }
 }

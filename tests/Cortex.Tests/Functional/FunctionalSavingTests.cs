@@ -112,7 +112,8 @@ public class FunctionalSavingTests
         { "cycle", "the graph has a cycle" },
         { "node-out-of-range", "node index 4 is out of range; layer 'h' has 1 call(s)" },
         { "negative-node", "node index -1 is out of range" },
-        { "tensor-index", "tensor index 1 is out of range" },
+        { "tensor-index", "tensor index 1 is out of range; call 0 of layer 'h' has 1 output(s) (0 to 0)" },
+        { "negative-tensor", "tensor index -1 is negative" },
         { "duplicate-name", "are both named 'h'" },
         { "input-with-inbound", "is an Input but has inbound nodes" },
         { "never-called", "expected at least one call of the layer" },
@@ -137,6 +138,7 @@ public class FunctionalSavingTests
             case "node-out-of-range": layers[2]!["inbound_nodes"] = new JsonArray(new JsonArray(Ref("h", 4))); break;
             case "negative-node": layers[2]!["inbound_nodes"] = new JsonArray(new JsonArray(Ref("h", -1))); break;
             case "tensor-index": layers[2]!["inbound_nodes"] = new JsonArray(new JsonArray(Ref("h", 0, 1))); break;
+            case "negative-tensor": layers[2]!["inbound_nodes"] = new JsonArray(new JsonArray(Ref("h", 0, -1))); break;
             case "duplicate-name": layers[2]!["config"]!["name"] = "h"; break;
             case "input-with-inbound": layers[0]!["inbound_nodes"] = new JsonArray(new JsonArray(Ref("h"))); break;
             case "never-called": layers[2]!["inbound_nodes"] = new JsonArray(); break;
