@@ -287,6 +287,7 @@ internal abstract class RecurrentStage : StatefulStage
         DZ = new float[batch * Steps * G];
         DRecurrent = DZ;
         HPrev = new float[batch * Steps * Units];
+        recurrentTransposed = new float[G * Units];
         HLast = new float[batch * Units];
         DH = new float[batch * Units];
         Width = layer.ReturnSequences ? Steps * Units : Units;
@@ -354,10 +355,15 @@ internal abstract class RecurrentStage : StatefulStage
         Gemm.Sgemm(false, false, hi - lo, width, Units, states.AsSpan(At(lo, t, Steps, Units)), Steps * Units,
             Layer.RecurrentKernel!.AsSpan()[from..], G, c.AsSpan(At(lo, t, Steps, G) + from), Steps * G, accumulate);
 
-    /// <summary>dh (rows [lo, hi), from row lo) (+)= step t's columns [from, from + width) of <paramref name="d"/> · U[:, from…]ᵀ.</summary>
+    /// <summary>dh (rows [lo, hi), from row lo) (+)= step t's columns [from, from + width) of <paramref name="d"/> · U[:, from…]ᵀ,
+    /// with Uᵀ (<see cref="recurrentTransposed"/>, made once per backward pass) read row-major in place: a transposed
+    /// U would be re-packed by every step's product.</summary>
     protected void RecurBack(float[] d, int t, int lo, int hi, int from, int width, Span<float> dh, bool accumulate) =>
-        Gemm.Sgemm(false, true, hi - lo, Units, width, d.AsSpan(At(lo, t, Steps, G) + from), Steps * G,
-            Layer.RecurrentKernel!.AsSpan()[from..], G, dh, Units, accumulate);
+        Gemm.Sgemm(false, false, hi - lo, Units, width, d.AsSpan(At(lo, t, Steps, G) + from), Steps * G,
+            recurrentTransposed.AsSpan(from * Units, width * Units), Units, dh, Units, accumulate);
+
+    /// <summary>(G, units): the recurrent kernel transposed, for the backward pass's products.</summary>
+    private readonly float[] recurrentTransposed;
 
     /// <summary>Rows [lo, hi) of a (rows, units) buffer.</summary>
     protected Span<float> RowsOf(float[] buffer, int lo, int hi) => buffer.AsSpan(lo * Units, (hi - lo) * Units);
@@ -566,6 +572,9 @@ internal abstract class RecurrentStage : StatefulStage
     {
         int n0 = rows * Steps;
         if (droppedInput != null) input = droppedInput; // what the kernel multiplied
+        ReadOnlySpan<float> u = Layer.RecurrentKernel!.AsSpan();
+        for (int i = 0; i < Units; i++)
+            for (int j = 0; j < G; j++) recurrentTransposed[j * Units + i] = u[i * G + j];
         RunRows(rows, backward: true);
         ReadOnlySpan<float> dz = DZ.AsSpan(0, n0 * G);
         if (KernelGrad != null)
