@@ -3,7 +3,7 @@
 # Usage: bench/run.sh [gemm|elementwise|train|infer|all] [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N]
 #   gemm         SGEMM GFLOP/s, Cortex vs OpenBLAS (through PyTorch/NumPy), ratio per case
 #   elementwise  tensor ops vs the raw TensorPrimitives span call they wrap (same process), ratio and overhead
-#   train        one Fashion-MNIST epoch per MLP and for the CNN, Predict latency, bytes allocated per step, peak RSS:
+#   train        one Fashion-MNIST epoch per MLP, for the CNNs, the LSTM and the residual CNN (a graph), Predict latency, bytes allocated per step, peak RSS:
 #                Cortex vs PyTorch at 1 and at 2 threads (the better PyTorch figure is the one compared); each MLP's
 #                test accuracy is the mean over --seeds (default 10) one-epoch runs on both sides
 #   infer        Predict latency and throughput (batch 1 and 1000) against ONNX Runtime running the model Cortex
