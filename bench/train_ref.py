@@ -19,6 +19,7 @@ parser.add_argument("--seeds", type=int, default=10, help="seeds 1..N whose one-
 parser.add_argument("--min-time", type=float, default=0.3)
 parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
 parser.add_argument("--start-dir", help="train each MLP from the initial weights and row orders Cortex.Bench wrote here")
+parser.add_argument("--rows", type=int, default=0, help="only the first N training and test rows (0: all): a quick check of a case")
 args = parser.parse_args()
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)
@@ -33,6 +34,8 @@ torch.set_num_threads(args.threads)
 
 
 images_train, labels_train, images_test, labels_test = fashion_mnist.load(args.data)
+if args.rows > 0:
+    images_train, labels_train, images_test, labels_test = (a[:args.rows] for a in (images_train, labels_train, images_test, labels_test))
 x_train = torch.from_numpy(images_train.reshape(-1, 784))
 y_train = torch.from_numpy(labels_train)
 x_test = torch.from_numpy(images_test.reshape(-1, 784))

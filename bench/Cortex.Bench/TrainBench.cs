@@ -41,6 +41,11 @@ internal static class TrainBench
         : name.StartsWith("rnn ", StringComparison.Ordinal) ? new Dataset(flat.TrainX.Reshape(-1, 28, 28), flat.TrainY, flat.TestX.Reshape(-1, 28, 28), flat.TestY)
         : flat;
 
+    /// <summary>The first <paramref name="rows"/> training and test rows (all when 0): --rows, a quick check of a case.</summary>
+    private static Dataset Rows(Dataset data, int rows) => rows <= 0 ? data
+        : new Dataset(data.TrainX.Slice(0, Math.Min(rows, data.TrainX.Shape[0])), data.TrainY.Slice(0, Math.Min(rows, data.TrainY.Shape[0])),
+            data.TestX.Slice(0, Math.Min(rows, data.TestX.Shape[0])), data.TestY.Slice(0, Math.Min(rows, data.TestY.Shape[0])));
+
     /// <summary>Whether a case reports one seed (the slow convolutional and recurrent ones) rather than the mean of --seeds.</summary>
     private static bool OneSeed(string name) => !name.StartsWith("mlp", StringComparison.Ordinal);
 
@@ -71,8 +76,9 @@ internal static class TrainBench
         {
             if (!name.Contains(options.Filter, StringComparison.Ordinal)) continue;
             bool cnn = OneSeed(name);
-            var (xTrain, yTrain, xTest, yTest) = Shaped(name, flat ??= Datasets.FashionMnist.Load());
-            Tensor xWarm = xTrain.Slice(0, 4096), yWarm = yTrain.Slice(0, 4096);
+            var (xTrain, yTrain, xTest, yTest) = Shaped(name, flat ??= Rows(Datasets.FashionMnist.Load(), options.Rows));
+            int warmRows = Math.Min(4096, xTrain.Shape[0]);
+            Tensor xWarm = xTrain.Slice(0, warmRows), yWarm = yTrain.Slice(0, warmRows);
             // Warm-up on a slice for at least 1.5 s, so tiered JIT has replaced the first-call code of the hot paths
             // (TensorPrimitives ships precompiled for a baseline CPU; tier 1 recompiles it for AVX-512 after ~100 ms of
             // use). PyTorch gets the same warm-up. The cold first epoch costs ~0.15 s more; docs/benchmarks.md says so.
@@ -140,7 +146,7 @@ internal static class TrainBench
         foreach (var (name, network, batch) in Cases())
         {
             if (!name.Contains(options.Filter, StringComparison.Ordinal) || Images(name)) continue;
-            Console.WriteLine($"{{\"case\": \"{name}\"{SameStart(name, network, batch, Shaped(name, flat ??= Datasets.FashionMnist.Load()), dir, OneSeed(name) ? 1 : options.Seeds)}}}");
+            Console.WriteLine($"{{\"case\": \"{name}\"{SameStart(name, network, batch, Shaped(name, flat ??= Rows(Datasets.FashionMnist.Load(), options.Rows)), dir, OneSeed(name) ? 1 : options.Seeds)}}}");
         }
     }
 
