@@ -23,7 +23,7 @@ namespace Cortex.Models;
 /// by several threads at once — <see cref="Call(Tensor, bool)"/>, <see cref="Predict(Tensor, int, int)"/>, <see cref="Evaluate(Tensor, Tensor, int, int, Tensor)"/>,
 /// <see cref="GetWeights"/>, <see cref="Save"/> — but while a thread changes it (<see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/>,
 /// <see cref="SetWeights"/>, <see cref="Compile(Optimizer, Loss, IEnumerable{string}, IEnumerable{string})"/>, <see cref="Sequential.Add"/>,
-/// <see cref="Sequential.Pop"/>, <see cref="Build"/>, or a first call that builds it), any use from another thread throws
+/// <see cref="Sequential.Pop"/>, <see cref="Build(int[])"/>, or a first call that builds it), any use from another thread throws
 /// an <see cref="InvalidOperationException"/> naming the model and the operation, rather than computing with
 /// half-updated weights. The changing thread itself may use the model freely: Fit's callbacks may call Predict,
 /// Evaluate, Save or SetWeights. A change waits for the reads already running on other threads to finish.</para>

@@ -206,6 +206,41 @@ public abstract partial class Model
         if (Subclassed) subclassInputShapes = [[-1, .. sample.ShapeRef.AsSpan(1)]];
     }
 
+    /// <summary>
+    /// Builds a model with several inputs for one shape per input (batch axis included; its size is ignored), as
+    /// Keras's <c>build</c> with a list of shapes: a subclassed model runs its forward pass once on one sample of zeros
+    /// per input, which builds every layer it calls (if that throws, the model stays unbuilt); a
+    /// <see cref="Functional"/>, built when it was made, checks that the shapes fit its inputs.
+    /// </summary>
+    /// <example><code>towers.Build([[-1, 4], [-1, 3]]);   // then Summary() shows every layer's shape</code></example>
+    /// <exception cref="ArgumentException">Not one shape per input, or a shape does not fit the model.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the model.</exception>
+    public void Build(IReadOnlyList<int[]> inputShapes)
+    {
+        ArgumentNullException.ThrowIfNull(inputShapes);
+        if (inputShapes.Count != InputCount || inputShapes.Contains(null!))
+            throw new ArgumentException($"Build: model '{Name}' takes {InputCount} input(s): expected one shape for each. Received: {inputShapes.Count} shapes", nameof(inputShapes));
+        if (this is Functional graph)
+        {
+            for (int k = 0; k < inputShapes.Count; k++)
+                if (!inputShapes[k].AsSpan(Math.Min(1, inputShapes[k].Length)).SequenceEqual(graph.Inputs[k].ShapeRef.AsSpan(1)) || inputShapes[k].Length != graph.Inputs[k].ShapeRef.Length)
+                    throw new ArgumentException($"Build: model '{Name}''s input {k} has shape {FormatShape(graph.Inputs[k].ShapeRef)}. Received: {ShapeUtil.Format(inputShapes[k])}", nameof(inputShapes));
+            return;
+        }
+        if (!Subclassed)
+        {
+            Build(inputShapes[0]);
+            return;
+        }
+        using var use = Use("Build", exclusive: true);
+        Tensor[] samples = [.. inputShapes.Select(shape => Tensor.Zeros([1, .. shape.Length > 0 ? shape.AsSpan(1) : []]))];
+        RollBackBuildOnFailure(() => CallSubclass(samples, false));
+        subclassInputShapes = [.. samples.Select(t => (int[])[-1, .. t.ShapeRef.AsSpan(1)])];
+    }
+
+    /// <summary>The input shapes a subclassed model with several inputs was built for (batch axis -1), or null.</summary>
+    internal IReadOnlyList<int[]>? SubclassInputShapes => InputCount > 1 ? subclassInputShapes : null;
+
     /// <summary>The input shapes (one per input, batch axis -1) a subclassed model last ran Fit, Evaluate or Build on.</summary>
     private int[][]? subclassInputShapes;
 

@@ -2,6 +2,7 @@ using Cortex.Layers;
 using Cortex.Losses;
 using Cortex.Models;
 using Cortex.Optimizers;
+using Cortex.Tests.Data;
 
 namespace Cortex.Tests.FunctionalApi;
 
@@ -136,6 +137,42 @@ public class SubclassedSeveralInputsOutputsTests
         var history = model.Fit(x, y, epochs: 1, verbose: 0, validationData: (x, y));
         Assert.Equal(["loss", "species_loss", "species_accuracy", "weight_loss", "weight_accuracy", "val_loss", "val_species_loss", "val_species_accuracy", "val_weight_loss", "val_weight_accuracy"],
             history.Values.Keys.ToArray());
+    }
+
+    [Fact]
+    public void BuildTakesOneShapePerInput()
+    {
+        var model = new TwoTowers();
+        var e = Assert.Throws<ArgumentException>(() => model.Build([[-1, 4]]));
+        Assert.Contains("takes 2 input(s): expected one shape for each. Received: 1 shapes", e.Message);
+        model.Build([[-1, 4], [-1, 3]]);
+        Assert.True(model.Built);
+        Assert.Equal([-1, 4], model.InputShape!);
+        Assert.Equal([-1, 3], model.OutputShape());
+        Assert.Equal(8 * 4 + 8 + 8 * 3 + 8 + 16 * 16 + 16 + 16 * 3 + 3 + 16 + 1, model.Variables.Sum(v => v.Size));
+        Assert.Contains("Total params: 412 ", model.SummaryString());
+        var graph = TwinGraph();
+        graph.Build([[-1, 4], [-1, 3]]); // built when made: the shapes are checked
+        Assert.Throws<ArgumentException>(() => graph.Build([[-1, 3], [-1, 4]]));
+    }
+
+    [Fact]
+    public void LoadWeightsFillsAFreshInstanceBitForBit()
+    {
+        CortexRandom.SetGlobalSeed(8);
+        var model = new TwoTowers();
+        Compile(model);
+        var (x, y) = Data(24, seed: 3);
+        model.Fit(x, y, epochs: 1, verbose: 0);
+        using var dir = new TempDir();
+        string path = dir.File("towers.cortex");
+        model.Save(path);
+        var fresh = new TwoTowers();
+        fresh.LoadWeights(path);
+        var expected = model.Predict(x);
+        var actual = fresh.Predict(x);
+        Assert.Equal(expected[0].ToArray(), actual[0].ToArray());
+        Assert.Equal(expected[1].ToArray(), actual[1].ToArray());
     }
 
     [Fact]
