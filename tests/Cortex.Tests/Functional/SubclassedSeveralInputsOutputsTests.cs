@@ -63,6 +63,12 @@ public class SubclassedSeveralInputsOutputsTests
         return new Functional([a, b], [new Dense(3).Call(trunk), new Dense(1).Call(trunk)]);
     }
 
+    /// <summary>Each step's running loss, as the progress bar shows it.</summary>
+    private sealed class StepLosses(List<float> into) : Callbacks.Callback
+    {
+        public override void OnTrainBatchEnd(int batch, IReadOnlyDictionary<string, float> logs) => into.Add(logs["loss"]);
+    }
+
     private static (Tensor[] X, Tensor[] Y) Data(int n, int seed)
     {
         var xa = Tensor.RandomNormal([n, 4], seed: seed);
@@ -88,10 +94,14 @@ public class SubclassedSeveralInputsOutputsTests
         Compile(sub);
         Compile(graph);
 
+        List<float> subSteps = [], graphSteps = [];
         CortexRandom.SetGlobalSeed(3); // the same shuffles
-        var hs = sub.Fit(x, y, epochs: 6, batchSize: 16, verbose: 0);
+        var hs = sub.Fit(x, y, epochs: 6, batchSize: 16, verbose: 0, callbacks: [new StepLosses(subSteps)]);
         CortexRandom.SetGlobalSeed(3);
-        var hg = graph.Fit(x, y, epochs: 6, batchSize: 16, verbose: 0);
+        var hg = graph.Fit(x, y, epochs: 6, batchSize: 16, verbose: 0, callbacks: [new StepLosses(graphSteps)]);
+
+        Assert.Equal(36, subSteps.Count);
+        Assert.Equal(graphSteps, subSteps); // every step's running loss, bit for bit
 
         Assert.Equal(["loss", "output_1_loss", "output_1_accuracy", "output_2_loss", "output_2_accuracy"], hs.Values.Keys.ToArray());
         string[] graphKeys = [.. hg.Values.Keys];
