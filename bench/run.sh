@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: Cortex (bench/Cortex.Bench) against OpenBLAS through PyTorch/NumPy (bench/<mode>_ref.py).
-# Usage: bench/run.sh [gemm|elementwise|train|infer|all] [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N]
+# Usage: bench/run.sh [gemm|elementwise|train|infer|all] [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N] [--rows N]
 #   gemm         SGEMM GFLOP/s, Cortex vs OpenBLAS (through PyTorch/NumPy), ratio per case
 #   elementwise  tensor ops vs the raw TensorPrimitives span call they wrap (same process), ratio and overhead
-#   train        one Fashion-MNIST epoch per MLP and for the CNN, Predict latency, bytes allocated per step, peak RSS:
+#   train        one Fashion-MNIST epoch per MLP, for the CNNs, the LSTM and the residual CNN (a graph), Predict
+#                latency, bytes allocated per step, peak RSS:
 #                Cortex vs PyTorch at 1 and at 2 threads (the better PyTorch figure is the one compared); each MLP's
 #                test accuracy is the mean over --seeds (default 10) one-epoch runs on both sides
+#                --rows N trains and tests on the first N rows only: a quick end-to-end check of a case (e.g.
+#                `bench/run.sh train --filter resnet --rows 512`), not a measurement
 #   infer        Predict latency and throughput (batch 1 and 1000) against ONNX Runtime running the model Cortex
 #                exported (Cortex.Onnx), in one process, same weights, outputs checked equal
 #   all          gemm, elementwise and train in turn (default)
@@ -19,11 +22,13 @@ if [[ $# -gt 0 && $1 != --* ]]; then mode=$1; shift; fi
 threads=$(nproc)
 extra=()
 train_extra=()
+rows=()
 while [[ $# -gt 0 ]]; do
     case $1 in
         --threads) threads=$2; shift 2 ;;
         --min-time|--filter) extra+=("$1" "$2"); shift 2 ;;
         --seeds) train_extra+=("$1" "$2"); shift 2 ;;
+        --rows) rows=("$1" "$2"); shift 2 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -78,16 +83,16 @@ torch_malloc=(env MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741
 
 run_train() {
     echo "Cortex (train, $threads threads)…" >&2
-    bench train --threads "$threads" "${extra[@]}" "${train_extra[@]}" | tee "$out/train.jsonl" >&2
+    bench train --threads "$threads" "${extra[@]}" "${train_extra[@]}" "${rows[@]}" | tee "$out/train.jsonl" >&2
     # The like-for-like accuracy check, in a process of its own: Cortex writes each MLP seed's initial weights and row
     # order to $out/start and trains from them; PyTorch's 1-thread run trains from the same files.
     echo "Cortex (same-start runs)…" >&2
-    bench samestart --start-dir "$out/start" "${extra[@]}" "${train_extra[@]}" | tee "$out/samestart.jsonl" >&2
+    bench samestart --start-dir "$out/start" "${extra[@]}" "${train_extra[@]}" "${rows[@]}" | tee "$out/samestart.jsonl" >&2
     echo "PyTorch (bench/train_ref.py, 1 thread)…" >&2
-    "${torch_malloc[@]}" "$python" bench/train_ref.py --threads 1 --start-dir "$out/start" "${extra[@]}" "${train_extra[@]}" | tee "$out/train_ref_1.jsonl" >&2
+    "${torch_malloc[@]}" "$python" bench/train_ref.py --threads 1 --start-dir "$out/start" "${extra[@]}" "${train_extra[@]}" "${rows[@]}" | tee "$out/train_ref_1.jsonl" >&2
     # The 2-thread run is for its times only: accuracy does not depend on the thread count, so it trains one seed.
     echo "PyTorch (bench/train_ref.py, 2 threads, one seed)…" >&2
-    "$python" bench/train_ref.py --threads 2 --seeds 1 "${extra[@]}" | tee "$out/train_ref_2.jsonl" >&2
+    "$python" bench/train_ref.py --threads 2 --seeds 1 "${extra[@]}" "${rows[@]}" | tee "$out/train_ref_2.jsonl" >&2
     "$python" bench/report.py train "$out/train.jsonl" "$out/samestart.jsonl" "$out/train_ref_1.jsonl" "$out/train_ref_2.jsonl"
 }
 

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""PyTorch side of `Cortex.Bench train`: the same Fashion-MNIST MLP and CNN cases, one process per thread count.
+"""PyTorch side of `Cortex.Bench train`: the same Fashion-MNIST MLP, CNN, LSTM and residual-CNN (graph) cases, one
+process per thread count.
 
 One epoch (60,000 samples, shuffled mini-batches of the case's size, Adam 1e-3, cross-entropy on logits), test
 accuracy after it (for the MLPs the mean over --seeds one-epoch runs), single-sample predict latency of the 784-128-10 model, and the process's peak RSS.
@@ -18,6 +19,7 @@ parser.add_argument("--seeds", type=int, default=10, help="seeds 1..N whose one-
 parser.add_argument("--min-time", type=float, default=0.3)
 parser.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
 parser.add_argument("--start-dir", help="train each MLP from the initial weights and row orders Cortex.Bench wrote here")
+parser.add_argument("--rows", type=int, default=0, help="only the first N training and test rows (0: all): a quick check of a case")
 args = parser.parse_args()
 for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[var] = str(args.threads)
@@ -32,6 +34,8 @@ torch.set_num_threads(args.threads)
 
 
 images_train, labels_train, images_test, labels_test = fashion_mnist.load(args.data)
+if args.rows > 0:
+    images_train, labels_train, images_test, labels_test = (a[:args.rows] for a in (images_train, labels_train, images_test, labels_test))
 x_train = torch.from_numpy(images_train.reshape(-1, 784))
 y_train = torch.from_numpy(labels_train)
 x_test = torch.from_numpy(images_test.reshape(-1, 784))
@@ -42,7 +46,8 @@ CASES = [("mlp 784-25-15-10 b32", "digits_mlp", 32), ("mlp 784-128-10 b32", "mlp
          ("mlp 784-512-512-10 b128", "mlp_784_512_512_10", 128),
          ("cnn conv32-pool-conv64-pool-dropout-10 b64", "fashion_cnn", 64),
          ("cnn-bn conv32-bn-relu-pool-conv64-bn-relu-pool-10 b64", "fashion_cnn_bn", 64),
-         ("rnn lstm128-10 rows b64", "fashion_lstm", 64)]
+         ("rnn lstm128-10 rows b64", "fashion_lstm", 64),
+         ("resnet conv32-pool-res(conv32-conv32)-add-conv64-pool-10 b32", "fashion_resnet", 32)]
 
 
 def epoch(model, opt, x, y, batch):
@@ -108,7 +113,7 @@ def accuracy_of(model, xs_test):
 for name, network, batch in CASES:
     if args.filter not in name:
         continue
-    # The CNN takes images (N, 1, 28, 28); the MLPs flat rows.
+    # The CNNs take images (N, 1, 28, 28); the LSTM 28 rows of 28 pixels; the MLPs flat rows.
     images, sequences = zoo.takes_images(network), zoo.takes_sequences(network)
     xs_train, xs_test = ((x_train.reshape(-1, 1, 28, 28), x_test.reshape(-1, 1, 28, 28)) if images
                          else (x_train.reshape(-1, 28, 28), x_test.reshape(-1, 28, 28)) if sequences else (x_train, x_test))

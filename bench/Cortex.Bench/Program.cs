@@ -61,6 +61,9 @@ internal sealed class Options
     /// <summary>Train mode: where each MLP case writes its seeds' initial weights and row orders and trains from them
     /// (bench/train_ref.py --start-dir trains PyTorch from the same files); null: no like-for-like run.</summary>
     public string? StartDir { get; private set; }
+    /// <summary>Train mode: only the first N training and test rows (0: all), for a quick end-to-end check of a case;
+    /// its times and accuracies are not the benchmark's.</summary>
+    public int Rows { get; private set; }
 
     public static Options? Parse(ReadOnlySpan<string> args)
     {
@@ -75,6 +78,7 @@ internal sealed class Options
                 case "--filter" when value != null: o.Filter = value; i++; break;
                 case "--seeds" when value != null: o.Seeds = int.Parse(value, CultureInfo.InvariantCulture); i++; break;
                 case "--start-dir" when value != null: o.StartDir = value; i++; break;
+                case "--rows" when value != null: o.Rows = int.Parse(value, CultureInfo.InvariantCulture); i++; break;
                 default: Console.Error.WriteLine($"Unknown or incomplete option '{args[i]}'."); return null;
             }
         }

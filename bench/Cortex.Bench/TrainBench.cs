@@ -11,7 +11,7 @@ namespace Cortex.Bench;
 
 /// <summary>
 /// One epoch of Fashion-MNIST (60,000 samples, shuffled mini-batches, Adam 1e-3, sparse cross-entropy from logits) for
-/// the MLPs of the performance issue and the CNN of the CNN issue, test accuracy after it (for the MLPs the mean over
+/// the MLPs of the performance issue, the CNN of the CNN issue and the residual CNN of the Functional API issue, test accuracy after it (for the MLPs the mean over
 /// --seeds one-epoch runs), single-sample Predict latency, managed bytes allocated
 /// per training step in the steady state, and peak RSS. bench/train_ref.py runs the same cases in PyTorch.
 /// </summary>
@@ -27,21 +27,29 @@ internal static class TrainBench
         yield return ("cnn conv32-pool-conv64-pool-dropout-10 b64", "fashion_cnn", 64);
         yield return ("cnn-bn conv32-bn-relu-pool-conv64-bn-relu-pool-10 b64", "fashion_cnn_bn", 64);
         yield return ("rnn lstm128-10 rows b64", "fashion_lstm", 64);
+        // examples/ResidualFashion's network and batch: a Functional graph with an identity shortcut.
+        yield return ("resnet conv32-pool-res(conv32-conv32)-add-conv64-pool-10 b32", "fashion_resnet", 32);
     }
+
+    /// <summary>Whether a case's network takes NHWC images (the convolutional ones).</summary>
+    private static bool Images(string name) => name.Split(' ')[0] is "cnn" or "cnn-bn" or "resnet";
 
     /// <summary>How a case's network takes the images: flat rows (the MLPs), NHWC images (the CNNs) or 28 steps of 28
     /// pixels (the recurrent models).</summary>
-    private static Dataset Shaped(string name, Dataset flat) => name.Split(' ')[0] switch
-    {
-        "cnn" or "cnn-bn" => new Dataset(flat.TrainX.Reshape(-1, 28, 28, 1), flat.TrainY, flat.TestX.Reshape(-1, 28, 28, 1), flat.TestY),
-        "rnn" => new Dataset(flat.TrainX.Reshape(-1, 28, 28), flat.TrainY, flat.TestX.Reshape(-1, 28, 28), flat.TestY),
-        _ => flat,
-    };
+    private static Dataset Shaped(string name, Dataset flat) =>
+        Images(name) ? new Dataset(flat.TrainX.Reshape(-1, 28, 28, 1), flat.TrainY, flat.TestX.Reshape(-1, 28, 28, 1), flat.TestY)
+        : name.StartsWith("rnn ", StringComparison.Ordinal) ? new Dataset(flat.TrainX.Reshape(-1, 28, 28), flat.TrainY, flat.TestX.Reshape(-1, 28, 28), flat.TestY)
+        : flat;
+
+    /// <summary>The first <paramref name="rows"/> training and test rows (all when 0): --rows, a quick check of a case.</summary>
+    private static Dataset Rows(Dataset data, int rows) => rows <= 0 ? data
+        : new Dataset(data.TrainX.Slice(0, Math.Min(rows, data.TrainX.Shape[0])), data.TrainY.Slice(0, Math.Min(rows, data.TrainY.Shape[0])),
+            data.TestX.Slice(0, Math.Min(rows, data.TestX.Shape[0])), data.TestY.Slice(0, Math.Min(rows, data.TestY.Shape[0])));
 
     /// <summary>Whether a case reports one seed (the slow convolutional and recurrent ones) rather than the mean of --seeds.</summary>
     private static bool OneSeed(string name) => !name.StartsWith("mlp", StringComparison.Ordinal);
 
-    private static Sequential Build(string model)
+    private static Model Build(string model)
     {
         var m = Zoo.Create(model);
         m.Compile(new Adam(1e-3f), new SparseCategoricalCrossentropy(fromLogits: true));
@@ -68,8 +76,9 @@ internal static class TrainBench
         {
             if (!name.Contains(options.Filter, StringComparison.Ordinal)) continue;
             bool cnn = OneSeed(name);
-            var (xTrain, yTrain, xTest, yTest) = Shaped(name, flat ??= Datasets.FashionMnist.Load());
-            Tensor xWarm = xTrain.Slice(0, 4096), yWarm = yTrain.Slice(0, 4096);
+            var (xTrain, yTrain, xTest, yTest) = Shaped(name, flat ??= Rows(Datasets.FashionMnist.Load(), options.Rows));
+            int warmRows = Math.Min(4096, xTrain.Shape[0]);
+            Tensor xWarm = xTrain.Slice(0, warmRows), yWarm = yTrain.Slice(0, warmRows);
             // Warm-up on a slice for at least 1.5 s, so tiered JIT has replaced the first-call code of the hot paths
             // (TensorPrimitives ships precompiled for a baseline CPU; tier 1 recompiles it for AVX-512 after ~100 ms of
             // use). PyTorch gets the same warm-up. The cold first epoch costs ~0.15 s more; docs/benchmarks.md says so.
@@ -136,8 +145,8 @@ internal static class TrainBench
         Dataset? flat = null;
         foreach (var (name, network, batch) in Cases())
         {
-            if (!name.Contains(options.Filter, StringComparison.Ordinal) || name.StartsWith("cnn", StringComparison.Ordinal)) continue;
-            Console.WriteLine($"{{\"case\": \"{name}\"{SameStart(name, network, batch, Shaped(name, flat ??= Datasets.FashionMnist.Load()), dir, OneSeed(name) ? 1 : options.Seeds)}}}");
+            if (!name.Contains(options.Filter, StringComparison.Ordinal) || Images(name)) continue;
+            Console.WriteLine($"{{\"case\": \"{name}\"{SameStart(name, network, batch, Shaped(name, flat ??= Rows(Datasets.FashionMnist.Load(), options.Rows)), dir, OneSeed(name) ? 1 : options.Seeds)}}}");
         }
     }
 

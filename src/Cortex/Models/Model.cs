@@ -23,7 +23,7 @@ namespace Cortex.Models;
 /// by several threads at once — <see cref="Call(Tensor, bool)"/>, <see cref="Predict(Tensor, int, int)"/>, <see cref="Evaluate(Tensor, Tensor, int, int, Tensor)"/>,
 /// <see cref="GetWeights"/>, <see cref="Save"/> — but while a thread changes it (<see cref="Fit(Tensor, Tensor, int, int, bool, float, Nullable{ValueTuple{Tensor, Tensor}}, IEnumerable{Callback}, int, CancellationToken, Tensor, IReadOnlyDictionary{int, float}, Tensor)"/>,
 /// <see cref="SetWeights"/>, <see cref="Compile(Optimizer, Loss, IEnumerable{string}, IEnumerable{string})"/>, <see cref="Sequential.Add"/>,
-/// <see cref="Sequential.Pop"/>, <see cref="Build"/>, or a first call that builds it), any use from another thread throws
+/// <see cref="Sequential.Pop"/>, <see cref="Build(int[])"/>, or a first call that builds it), any use from another thread throws
 /// an <see cref="InvalidOperationException"/> naming the model and the operation, rather than computing with
 /// half-updated weights. The changing thread itself may use the model freely: Fit's callbacks may call Predict,
 /// Evaluate, Save or SetWeights. A change waits for the reads already running on other threads to finish.</para>
@@ -80,15 +80,17 @@ public abstract partial class Model
     /// <summary>The weight of each output's loss in the total that training minimises, or null for all 1.</summary>
     public IReadOnlyList<float>? LossWeights { get; private set; }
 
-    /// <summary>The number of input tensors the model takes (1 but for a <see cref="Functional"/> with several).</summary>
-    internal virtual int InputCount => 1;
+    /// <summary>The number of input tensors the model takes (1 but for a <see cref="Functional"/> or a subclassed model
+    /// with several).</summary>
+    internal virtual int InputCount => subclassInputs;
 
     /// <summary>The names of the outputs, which prefix their losses and metrics in the logs when there are several
     /// (Keras's <c>dense_1_loss</c>); one output is unnamed.</summary>
-    internal virtual IReadOnlyList<string> OutputNames => [""];
+    internal virtual IReadOnlyList<string> OutputNames => subclassOutputNames;
 
     /// <summary>The forward pass on one tensor per input, giving one per output.</summary>
-    private protected virtual Tensor[] CallAll(IReadOnlyList<Tensor> x, bool training) => [CallCore(x[0], training)];
+    private protected virtual Tensor[] CallAll(IReadOnlyList<Tensor> x, bool training) =>
+        Subclassed ? CallSubclass(x, training) : [CallCore(x[0], training)];
 
     /// <summary><see cref="CallAll"/> that also gives each output's mask (Keras's <c>_keras_mask</c>), null where an
     /// output carries none (a <see cref="Functional"/> does not track masks to its outputs yet).</summary>
@@ -177,6 +179,25 @@ public abstract partial class Model
     }
 
     /// <summary>
+    /// Configures training with an optimizer alone, as Keras's <c>compile(optimizer=...)</c> without a loss: for a model
+    /// whose own <see cref="TrainStep"/> computes its loss (an autoencoder's reconstruction, a GAN's two losses), which
+    /// Fit then runs with or without labels. Evaluate, and Fit of a model without its own TrainStep, need a loss.
+    /// </summary>
+    /// <example><code>autoencoder.Compile(new Adam(1e-3f));
+    /// autoencoder.Fit(images, epochs: 10);   // no labels: its TrainStep reconstructs x</code></example>
+    /// <exception cref="InvalidOperationException">Another thread is training or changing the model.</exception>
+    public void Compile(Optimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        using var use = Use("Compile", exclusive: true);
+        Optimizer = optimizer;
+        Losses = [];
+        LossWeights = null;
+        MetricNames = [];
+        WeightedMetricNames = [];
+    }
+
+    /// <summary>
     /// Configures training of a model with several outputs: one loss for all outputs or one per output, each output's
     /// loss weighted by <paramref name="lossWeights"/> (all 1 when null) in the total, and metrics (by name) computed
     /// for every output. The logs then hold <c>loss</c> (the weighted total), and per output <c>{output}_loss</c> and
@@ -247,6 +268,7 @@ public abstract partial class Model
     internal Head[] MakeHeads()
     {
         var names = OutputNames;
+        if (Losses.Count == 0) return []; // compiled without a loss, for a custom TrainStep
         var heads = new Head[names.Count];
         for (int i = 0; i < heads.Length; i++)
         {
@@ -314,8 +336,18 @@ public abstract partial class Model
             throw new ArgumentException($"{op}: every input needs a sample axis and the same number of rows. Received: shapes {string.Join(", ", x.Select(t => ShapeUtil.Format(t.ShapeRef)))}", nameof(x));
     }
 
-    /// <summary>The forward pass behind <see cref="Call(Tensor, bool)"/>, which has checked that the thread may use the model.</summary>
-    protected abstract Tensor CallCore(Tensor x, bool training);
+    /// <summary>
+    /// The forward pass behind <see cref="Call(Tensor, bool)"/>, which has checked that the thread may use the model. A
+    /// subclassed model with one input and one output overrides this one; one with several overrides
+    /// <see cref="CallCore(Tensor[], bool)"/> instead (the default here runs that one on <c>[x]</c>).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The model takes several inputs or gives several outputs: pass an array.</exception>
+    protected virtual Tensor CallCore(Tensor x, bool training)
+    {
+        if (InputCount != 1 || OutputNames.Count != 1)
+            throw new InvalidOperationException($"Model '{Name}' has {InputCount} inputs and {OutputNames.Count} outputs: pass one tensor per input, as an array, to Call, Predict, Evaluate or Fit (which then return one per output).");
+        return CallSubclass([x], training)[0];
+    }
 
     /// <summary>The regularisation penalties of all layers (added to the loss in training and evaluation).</summary>
     public IEnumerable<Tensor> RegularizationLosses() => layers.SelectMany(l => l.RegularizationLosses());
@@ -622,6 +654,45 @@ public abstract partial class Model
     }
 
     /// <summary>
+    /// Fit without labels, as Keras's <c>fit(x)</c>, for a model that overrides <see cref="TrainStep"/> and does not read
+    /// <c>y</c> (an autoencoder, a GAN's step): every batch's rows of <paramref name="x"/> go to TrainStep with an
+    /// empty <c>y</c>. The epochs, shuffling, callbacks, progress bar and <see cref="History"/> are Fit's; the history
+    /// holds the logs TrainStep returns. A model without its own TrainStep needs labels: it is refused before any work.
+    /// </summary>
+    /// <param name="x">Inputs, samples along the first axis.</param>
+    /// <param name="epochs">Passes over the data.</param>
+    /// <param name="batchSize">Samples per step (Keras default 32).</param>
+    /// <param name="shuffle">Reshuffle the rows before each epoch.</param>
+    /// <param name="callbacks">Hooks run at epoch and batch boundaries.</param>
+    /// <param name="verbose">0 silent, 1 progress bar, 2 one line per epoch.</param>
+    /// <param name="cancellationToken">Stops training between batches.</param>
+    /// <returns>Per-epoch logs, as TrainStep returned them for each epoch's last batch.</returns>
+    /// <example><code>autoencoder.Compile(new Adam(1e-3f));
+    /// var history = autoencoder.Fit(images, epochs: 10);   // TrainStep ignores y</code></example>
+    /// <exception cref="InvalidOperationException">The model does not override TrainStep, is not compiled, or another
+    /// thread is training or changing it.</exception>
+    /// <exception cref="ArgumentException">Bad data: no rows, NaN in the inputs, a shape the model does not take.</exception>
+    public History Fit(Tensor x, int epochs = 1, int batchSize = 32, bool shuffle = true, IEnumerable<Callback>? callbacks = null,
+        int verbose = 1, CancellationToken cancellationToken = default) =>
+        Fit([x], epochs, batchSize, shuffle, callbacks, verbose, cancellationToken);
+
+    /// <summary>Fit without labels for a model with several inputs: one tensor per input; see
+    /// <see cref="Fit(Tensor, int, int, bool, IEnumerable{Callback}, int, CancellationToken)"/>.</summary>
+    /// <example><code>gan.Fit([noise, images], epochs: 5);</code></example>
+    /// <exception cref="InvalidOperationException">The model does not override TrainStep, is not compiled, or another
+    /// thread is training or changing it.</exception>
+    /// <exception cref="ArgumentException">Bad data: the number of tensors does not fit the model, rows differ, NaN in
+    /// the inputs, a shape the model does not take.</exception>
+    public History Fit(Tensor[] x, int epochs = 1, int batchSize = 32, bool shuffle = true, IEnumerable<Callback>? callbacks = null,
+        int verbose = 1, CancellationToken cancellationToken = default)
+    {
+        if (!OverridesTrainStep)
+            throw new InvalidOperationException($"Fit: model '{Name}' needs labels y unless TrainStep is overridden: the standard step computes the compiled loss from y. Pass Fit(x, y), or override TrainStep with a step that does not read y.");
+        using var use = Use("Fit", exclusive: true);
+        return FitCore(x, null, epochs, batchSize, shuffle, 0f, null, callbacks, verbose, cancellationToken, null, null, null, 0);
+    }
+
+    /// <summary>
     /// Data-parallel training: this process trains one replica of the model under <paramref name="distribution"/>
     /// (e.g. <c>Cortex.Distributed</c>'s <c>MpiDataParallel</c>, one process per rank). Every rank starts from rank 0's
     /// weights, shuffles the rows alike, trains on its fixed slice of each global batch of <paramref name="batchSize"/>
@@ -673,12 +744,13 @@ public abstract partial class Model
             distribution.IsChief ? verbose : 0, cancellationToken, null, null, distribution, initialEpoch);
     }
 
-    private History FitCore(Tensor[] x, Tensor[] y, int epochs, int batchSize, bool shuffle, float validationSplit,
+    /// <summary>Fit's loop; <paramref name="y"/> null is Fit without labels (a custom TrainStep then gets none).</summary>
+    private History FitCore(Tensor[] x, Tensor[]? y, int epochs, int batchSize, bool shuffle, float validationSplit,
         (Tensor[] X, Tensor[] Y)? validationData, IEnumerable<Callback>? callbacks, int verbose, CancellationToken cancellationToken,
         Tensor? sampleWeight, IReadOnlyDictionary<int, float>? classWeight, DistributionStrategy? distribution, int initialEpoch,
         Tensor? validationSampleWeight = null)
     {
-        var (xTrain, yTrain, wTrain, xVal, yVal, wVal) = RollBackBuildOnFailure(() => PrepareFit(x, y, epochs, batchSize, validationSplit, validationData, sampleWeight, classWeight, validationSampleWeight));
+        var (xTrain, yTrain, wTrain, xVal, yVal, wVal) = RollBackBuildOnFailure(() => y == null ? PrepareUnlabeledFit(x, epochs, batchSize) : PrepareFit(x, y, epochs, batchSize, validationSplit, validationData, sampleWeight, classWeight, validationSampleWeight));
 
         var history = new History();
         var cbs = new List<Callback>((callbacks ?? []).Where(cb => distribution == null || distribution.IsChief || !cb.ChiefOnly)) { history };
@@ -709,7 +781,7 @@ public abstract partial class Model
         float validationSplit, (Tensor[] X, Tensor[] Y)? validationData, Tensor? sampleWeight, IReadOnlyDictionary<int, float>? classWeight,
         Tensor? validationSampleWeight = null)
     {
-        RequireCompiled("Fit");
+        RequireCompiled("Fit", needsLoss: !OverridesTrainStep);
         RequireTrackedLayers();
         CheckXY("Fit", x, y);
         CheckBatchSize(batchSize);
@@ -764,6 +836,21 @@ public abstract partial class Model
         return (xTrain, yTrain, wTrain, xVal, yVal, wVal);
     }
 
+    /// <summary>Fit's checks without labels (a custom TrainStep's Fit(x)): arguments, the inputs, the build for them.</summary>
+    private (Tensor[] X, Tensor[] Y, Tensor? W, Tensor[]? XVal, Tensor[]? YVal, Tensor? WVal) PrepareUnlabeledFit(Tensor[] x, int epochs, int batchSize)
+    {
+        RequireCompiled("Fit", needsLoss: false);
+        RequireTrackedLayers();
+        CheckInputs("Fit", x);
+        if (x[0].ShapeRef[0] == 0) throw new ArgumentException("Fit: x has no rows.", nameof(x));
+        CheckBatchSize(batchSize);
+        if (epochs < 0) throw new ArgumentOutOfRangeException(nameof(epochs), $"Fit: epochs must be non-negative. Received: {epochs}");
+        foreach (var t in x) CheckFinite("Fit", "x", t);
+        EnsureBuiltFor(x);
+        CheckAllRows(x);
+        return (x, [], null, null, null, null);
+    }
+
     /// <summary>Sample weights must have one row per sample (a weight per sample, or per step of a sequence) and be
     /// finite and non-negative.</summary>
     private static void CheckSampleWeight(string op, Tensor w, int rows)
@@ -804,10 +891,15 @@ public abstract partial class Model
         return Tensor.FromArray(weights);
     }
 
-    private void RequireCompiled(string op)
+    /// <summary>Refuses <paramref name="op"/> on a model not compiled; a model compiled with an optimizer alone
+    /// (<see cref="Compile(Optimizer)"/>) passes where <paramref name="needsLoss"/> is false (Fit of a model with its own
+    /// <see cref="TrainStep"/>).</summary>
+    private void RequireCompiled(string op, bool needsLoss = true)
     {
-        if (Optimizer == null || Loss == null)
+        if (Optimizer == null)
             throw new InvalidOperationException($"Model '{Name}': you must call Compile(optimizer, loss) before {op}().");
+        if (Loss == null && needsLoss)
+            throw new InvalidOperationException($"Model '{Name}' was compiled without a loss, which {op}() needs{(op == "Fit" ? " unless the model overrides TrainStep" : "")}: call Compile(optimizer, loss).");
     }
 
     private static void CheckBatchSize(int batchSize)
@@ -868,7 +960,7 @@ public abstract partial class Model
     private void EnsureBuiltFor(Tensor[] x)
     {
         ForwardAll(Rows(x, 0, Math.Min(1, x[0].ShapeRef[0])));
-        if (Subclassed) subclassInputShape = [-1, .. x[0].ShapeRef.AsSpan(1)];
+        if (Subclassed) subclassInputShapes = [.. x.Select(t => (int[])[-1, .. t.ShapeRef.AsSpan(1)])];
     }
 
     /// <summary>For sparse cross-entropy, every label must be a class index the output layer can produce (or its
@@ -877,6 +969,7 @@ public abstract partial class Model
     private void CheckLabels(string op, Tensor[] y)
     {
         var names = OutputNames;
+        if (Losses.Count == 0) return; // compiled without a loss: the model's own TrainStep reads the labels
         for (int k = 0; k < y.Length; k++)
             CheckLabels(names.Count == 1 ? op : $"{op} (output '{names[k]}')", y[k], Losses.Count == 1 ? Losses[0] : Losses[k], OutputShapeOf(k));
     }
@@ -898,7 +991,7 @@ public abstract partial class Model
     }
 
     /// <summary>The shape of output <paramref name="k"/> (batch axis -1); a model with one output has only <see cref="OutputShape"/>.</summary>
-    internal virtual int[] OutputShapeOf(int k) => OutputShape();
+    internal virtual int[] OutputShapeOf(int k) => Subclassed && OutputNames.Count > 1 ? SubclassOutputShapes()[k] : OutputShape();
 
     /// <summary>The output shape for the built input shape (batch axis -1); for a model with several outputs, the first's.</summary>
     public virtual int[] OutputShape()

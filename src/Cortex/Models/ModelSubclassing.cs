@@ -7,7 +7,7 @@ namespace Cortex.Models;
 
 /// <summary>
 /// Subclassed models, as Keras's <c>class MyModel(keras.Model)</c>: a class deriving from <see cref="Model"/> that owns
-/// its layers and writes its own forward pass in <see cref="CallCore"/>, and may override <see cref="TrainStep"/>.
+/// its layers and writes its own forward pass in <see cref="CallCore(Tensor, bool)"/> (or <see cref="CallCore(Tensor[], bool)"/> for several inputs or outputs), and may override <see cref="TrainStep"/>.
 /// </summary>
 /// <remarks>
 /// <para><b>Which layers are the model's.</b> Keras tracks every layer assigned to an attribute. C# has no attribute
@@ -24,7 +24,7 @@ public abstract partial class Model
     /// Starts a subclassed model (your own class deriving from <see cref="Model"/>, as Keras's <c>keras.Model</c>
     /// subclass). Its name is <paramref name="name"/>, or the class name in snake case (<c>MyModel</c> →
     /// <c>my_model</c>, then <c>my_model_1</c>, …). Register the layers it owns with <see cref="Track{T}(T)"/> and write
-    /// the forward pass in <see cref="CallCore"/>.
+    /// the forward pass in <see cref="CallCore(Tensor, bool)"/>.
     /// </summary>
     /// <example>
     /// <code>
@@ -43,6 +43,86 @@ public abstract partial class Model
     protected Model(string? name = null) : this(name, "model")
     {
         if (name == null) Name = SnakeCase(GetType().Name) is { Length: > 0 } stem ? NextName(stem) : Name;
+        if (Subclassed && !Overrides(nameof(CallCore), typeof(Tensor)) && !Overrides(nameof(CallCore), typeof(Tensor[])))
+            throw new InvalidOperationException($"Model '{Name}' ({GetType().Name}) has no forward pass: override CallCore(Tensor x, bool training), or CallCore(Tensor[] inputs, bool training) for several inputs or outputs.");
+    }
+
+    /// <summary>
+    /// Starts a subclassed model with several inputs or outputs: it takes <paramref name="inputs"/> tensors and gives
+    /// <paramref name="outputs"/>, and writes its forward pass in <see cref="CallCore(Tensor[], bool)"/>. Call, Predict,
+    /// Evaluate and Fit then take one tensor per input and one label tensor per output, in order, and Compile takes
+    /// one loss per output (or one for all) and loss weights, as for a <see cref="Functional"/>. The outputs are named
+    /// <paramref name="outputNames"/>, or <c>output_1</c>, <c>output_2</c>, … — the names tf.keras gives the outputs of
+    /// a subclassed model, whose tensors carry no layer to be named after — and their logs are <c>output_1_loss</c>,
+    /// <c>output_1_accuracy</c>, ….
+    /// </summary>
+    /// <param name="inputs">The number of input tensors (at least 1).</param>
+    /// <param name="outputs">The number of output tensors (at least 1).</param>
+    /// <param name="name">The model's name (null: the class name in snake case).</param>
+    /// <param name="outputNames">A name per output (null: <c>output_1</c>, …), as a Keras model returning a dictionary
+    /// names them; the logs then say <c>{name}_loss</c>.</param>
+    /// <example>
+    /// <code>
+    /// sealed class TwoTowers : Model
+    /// {
+    ///     private readonly Dense a, b, cls, reg;
+    ///     public TwoTowers() : base(inputs: 2, outputs: 2)
+    ///     {
+    ///         a = Track(new Dense(16, "relu")); b = Track(new Dense(16, "relu"));
+    ///         cls = Track(new Dense(3)); reg = Track(new Dense(1));
+    ///     }
+    ///     protected override Tensor[] CallCore(Tensor[] x, bool training)
+    ///     {
+    ///         var h = a.Call(x[0], training) + b.Call(x[1], training);
+    ///         return [cls.Call(h, training), reg.Call(h, training)];
+    ///     }
+    /// }
+    /// // model.Fit([xA, xB], [yClass, yValue]) logs loss, output_1_loss, output_2_loss
+    /// </code>
+    /// </example>
+    /// <exception cref="ArgumentOutOfRangeException">A count is below 1.</exception>
+    /// <exception cref="ArgumentException"><paramref name="outputNames"/> does not name each output once.</exception>
+    /// <exception cref="InvalidOperationException">The class has several inputs or outputs but does not override
+    /// <see cref="CallCore(Tensor[], bool)"/>.</exception>
+    protected Model(int inputs, int outputs, string? name = null, IReadOnlyList<string>? outputNames = null) : this(name)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(inputs, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(outputs, 1);
+        if (outputNames != null && (outputNames.Count != outputs || outputNames.Any(string.IsNullOrEmpty) || outputNames.Distinct().Count() != outputs))
+            throw new ArgumentException($"Model '{Name}': expected {outputs} distinct, non-empty output names. Received: [{string.Join(", ", outputNames)}]", nameof(outputNames));
+        if ((inputs > 1 || outputs > 1) && !Overrides(nameof(CallCore), typeof(Tensor[])))
+            throw new InvalidOperationException($"Model '{Name}' ({GetType().Name}) takes {inputs} inputs and gives {outputs} outputs: override CallCore(Tensor[] inputs, bool training), which gets one tensor per input and returns one per output.");
+        subclassInputs = inputs;
+        subclassOutputNames = outputs == 1 ? [""] : outputNames?.ToArray() ?? [.. Enumerable.Range(1, outputs).Select(k => $"output_{k}")];
+    }
+
+    /// <summary>The number of inputs a subclassed model takes (1 for the others but Functional, which has its own).</summary>
+    private readonly int subclassInputs = 1;
+
+    /// <summary>A subclassed model's output names (one unnamed output for the others but Functional).</summary>
+    private readonly string[] subclassOutputNames = [""];
+
+    /// <summary>Whether the model's class overrides the protected method <paramref name="method"/>(<paramref name="first"/>, bool).</summary>
+    private bool Overrides(string method, Type first) =>
+        GetType().GetMethod(method, BindingFlags.Instance | BindingFlags.NonPublic, [first, typeof(bool)])!.DeclaringType != typeof(Model);
+
+    /// <summary>
+    /// The forward pass of a subclassed model with several inputs or outputs (<see cref="Model(int, int, string?, IReadOnlyList{string}?)"/>):
+    /// one tensor per input, in order, gives one per output. Call, Predict, Evaluate, Fit and the standard
+    /// <see cref="TrainStep"/> run it; the default runs <see cref="CallCore(Tensor, bool)"/> on the one input.
+    /// </summary>
+    /// <param name="inputs">One tensor per input, batch axis first.</param>
+    /// <param name="training">Whether training-only behaviour (dropout) is on.</param>
+    /// <returns>One tensor per output.</returns>
+    protected virtual Tensor[] CallCore(Tensor[] inputs, bool training) => [CallCore(inputs[0], training)];
+
+    /// <summary>A subclassed model's forward pass on one tensor per input, checked to give one tensor per output.</summary>
+    private Tensor[] CallSubclass(IReadOnlyList<Tensor> x, bool training)
+    {
+        var y = CallCore(x as Tensor[] ?? [.. x], training);
+        if (y == null || y.Length != OutputNames.Count || y.Contains(null))
+            throw new InvalidOperationException($"Model '{Name}': CallCore must return {OutputNames.Count} tensor(s), one per output. Received: {(y == null ? "null" : $"{y.Count(t => t != null)} tensors and {y.Count(t => t == null)} nulls")}");
+        return y;
     }
 
     private static readonly Dictionary<string, int> subclassNames = [];
@@ -123,19 +203,64 @@ public abstract partial class Model
         using var use = Use("Build", exclusive: true);
         var sample = Tensor.Zeros([1, .. inputShape.Length > 0 ? inputShape.AsSpan(1) : []]);
         RollBackBuildOnFailure(() => CallCore(sample, false));
-        if (Subclassed) subclassInputShape = [-1, .. sample.ShapeRef.AsSpan(1)];
+        if (Subclassed) subclassInputShapes = [[-1, .. sample.ShapeRef.AsSpan(1)]];
     }
 
-    /// <summary>The input shape a subclassed model last ran Fit, Evaluate or Build on (batch axis -1).</summary>
-    private int[]? subclassInputShape;
+    /// <summary>
+    /// Builds a model with several inputs for one shape per input (batch axis included; its size is ignored), as
+    /// Keras's <c>build</c> with a list of shapes: a subclassed model runs its forward pass once on one sample of zeros
+    /// per input, which builds every layer it calls (if that throws, the model stays unbuilt); a
+    /// <see cref="Functional"/>, built when it was made, checks that the shapes fit its inputs.
+    /// </summary>
+    /// <example><code>towers.Build([[-1, 4], [-1, 3]]);   // then Summary() shows every layer's shape</code></example>
+    /// <exception cref="ArgumentException">Not one shape per input, or a shape does not fit the model.</exception>
+    /// <exception cref="InvalidOperationException">Another thread is using the model.</exception>
+    public void Build(IReadOnlyList<int[]> inputShapes)
+    {
+        ArgumentNullException.ThrowIfNull(inputShapes);
+        if (inputShapes.Count != InputCount || inputShapes.Contains(null!))
+            throw new ArgumentException($"Build: model '{Name}' takes {InputCount} input(s): expected one shape for each. Received: {inputShapes.Count} shapes", nameof(inputShapes));
+        if (this is Functional graph)
+        {
+            for (int k = 0; k < inputShapes.Count; k++)
+                if (!inputShapes[k].AsSpan(Math.Min(1, inputShapes[k].Length)).SequenceEqual(graph.Inputs[k].ShapeRef.AsSpan(1)) || inputShapes[k].Length != graph.Inputs[k].ShapeRef.Length)
+                    throw new ArgumentException($"Build: model '{Name}''s input {k} has shape {FormatShape(graph.Inputs[k].ShapeRef)}. Received: {ShapeUtil.Format(inputShapes[k])}", nameof(inputShapes));
+            return;
+        }
+        if (!Subclassed)
+        {
+            Build(inputShapes[0]);
+            return;
+        }
+        using var use = Use("Build", exclusive: true);
+        Tensor[] samples = [.. inputShapes.Select(shape => Tensor.Zeros([1, .. shape.Length > 0 ? shape.AsSpan(1) : []]))];
+        RollBackBuildOnFailure(() => CallSubclass(samples, false));
+        subclassInputShapes = [.. samples.Select(t => (int[])[-1, .. t.ShapeRef.AsSpan(1)])];
+    }
 
-    /// <summary>A subclassed model's input shape: the one Fit, Evaluate or Build last saw, else the first tracked
-    /// layer's (Track the layers in the order the data meets them).</summary>
-    private int[]? SubclassInputShape => subclassInputShape ?? (layers.Count > 0 ? layers[0].BuildInputShape : null);
+    /// <summary>The input shapes a subclassed model with several inputs was built for (batch axis -1), or null.</summary>
+    internal IReadOnlyList<int[]>? SubclassInputShapes => InputCount > 1 ? subclassInputShapes : null;
+
+    /// <summary>The input shapes (one per input, batch axis -1) a subclassed model last ran Fit, Evaluate or Build on.</summary>
+    private int[][]? subclassInputShapes;
+
+    /// <summary>A subclassed model's (first) input shape: the one Fit, Evaluate or Build last saw, else the first
+    /// tracked layer's (Track the layers in the order the data meets them).</summary>
+    private int[]? SubclassInputShape => subclassInputShapes?[0] ?? (layers.Count > 0 ? layers[0].BuildInputShape : null);
+
+    /// <summary>The output shapes of a subclassed model with several inputs or outputs: its forward pass on one sample
+    /// of zeros per input shape Fit or Evaluate last saw.</summary>
+    private int[][] SubclassOutputShapes()
+    {
+        var shapes = subclassInputShapes ?? throw new InvalidOperationException($"Model '{Name}': its input shapes are not known yet: Fit or Evaluate it first.");
+        var y = CallSubclass([.. shapes.Select(s => Tensor.Zeros([1, .. s.AsSpan(1)]))], false);
+        return [.. y.Select(t => (int[])[-1, .. t.ShapeRef.AsSpan(1)])];
+    }
 
     /// <summary>The output shape of a subclassed model: its forward pass on one sample of zeros of the input shape.</summary>
     private int[] SubclassOutputShape()
     {
+        if (InputCount != 1 || OutputNames.Count != 1) return SubclassOutputShapes()[0];
         int[] shape = InputShape ?? throw new InvalidOperationException($"Model '{Name}': its input shape is not known yet: Build(inputShape) or Fit it first.");
         var y = CallCore(Tensor.Zeros([1, .. shape.AsSpan(1)]), false);
         return [-1, .. y.ShapeRef.AsSpan(1)];

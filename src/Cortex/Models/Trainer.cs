@@ -214,6 +214,10 @@ internal sealed class Trainer
     /// compiled metrics as Fit keeps them, returned as logs.</summary>
     public Dictionary<string, float> StandardStep(Tensor[] xb, Tensor[] yb, Tensor? wb)
     {
+        if (heads.Length == 0 || yb.Length != heads.Length)
+            throw new InvalidOperationException(heads.Length == 0
+                ? $"Model '{model.Name}': the base TrainStep computes the compiled loss, but the model was compiled without one: call Compile(optimizer, loss), or compute the loss in your TrainStep."
+                : $"Model '{model.Name}': the base TrainStep needs labels y (one tensor per output), but Fit was called without them. Pass Fit(x, y), or compute the loss in your TrainStep without the base one.");
         TapeStep(xb, yb, wb, model.Optimizer!, firstStep);
         return Model.Logs(loss, heads, "");
     }

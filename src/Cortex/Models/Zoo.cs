@@ -5,7 +5,8 @@ namespace Cortex.Models;
 
 /// <summary>
 /// The networks that Cortex's examples, command line, benchmarks and tests share, each defined once here, as
-/// <c>keras.applications</c> defines its models: every call returns a fresh, uncompiled <see cref="Sequential"/> with
+/// <c>keras.applications</c> defines its models: every call returns a fresh, uncompiled <see cref="Sequential"/> (or,
+/// for <see cref="FashionResNet"/>, a <see cref="Functional"/> graph) with
 /// Keras's default initializers (Glorot-uniform kernels, zero biases), built when it starts with an <see cref="Input"/>.
 /// </summary>
 /// <remarks>
@@ -23,7 +24,7 @@ namespace Cortex.Models;
 /// </example>
 public static class Zoo
 {
-    private static readonly Dictionary<string, Func<Sequential>> Named = new()
+    private static readonly Dictionary<string, Func<Model>> Named = new()
     {
         ["digits_mlp"] = () => DigitsMlp(),
         ["mlp_784_128_10"] = () => Mlp(784, [128], 10),
@@ -33,6 +34,7 @@ public static class Zoo
         ["fashion_cnn_bn"] = () => FashionCnn(dropout: 0f, batchNormalization: true),
         ["fashion_lstm"] = () => FashionRnn(),
         ["fashion_gru"] = () => FashionRnn(cell: "gru"),
+        ["fashion_resnet"] = () => FashionResNet(),
     };
 
     /// <summary>The names <see cref="Create"/> knows, in a fixed order.</summary>
@@ -42,10 +44,10 @@ public static class Zoo
     /// The model called <paramref name="name"/>: <c>digits_mlp</c>, <c>mlp_784_128_10</c>, <c>mlp_784_512_512_10</c>
     /// (<see cref="Mlp"/> with those widths), <c>fashion_cnn</c>, <c>fashion_cnn_no_dropout</c> (<see cref="FashionCnn"/>
     /// with <c>dropout: 0</c>), <c>fashion_cnn_bn</c> (with <c>dropout: 0, batchNormalization: true</c>), <c>fashion_lstm</c>
-    /// or <c>fashion_gru</c> (<see cref="FashionRnn"/>).
+    /// or <c>fashion_gru</c> (<see cref="FashionRnn"/>), <c>fashion_resnet</c> (<see cref="FashionResNet"/>, a graph).
     /// </summary>
     /// <exception cref="ArgumentException">No model has that name.</exception>
-    public static Sequential Create(string name)
+    public static Model Create(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
         return Named.TryGetValue(name, out var create) ? create()

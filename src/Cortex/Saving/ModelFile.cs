@@ -131,6 +131,7 @@ internal static partial class ModelFile
         {
             config["subclass"] = model.GetType().FullName; // for Load's message only: never instantiated
             config["build_input_shape"] = model.InputShape; // LoadWeights builds a fresh instance for it
+            if (model.SubclassInputShapes is { } shapes) config["build_input_shapes"] = shapes; // one per input, when several
         }
         if (graph != null)
         {
@@ -432,7 +433,14 @@ internal static partial class ModelFile
     {
         if (model.Built) return model;
         var config = ConfigJson.Config(described, "model");
-        if (ConfigJson.TryGet(config, "build_input_shape", out var saved) && saved.ValueKind == JsonValueKind.Array)
+        if (ConfigJson.TryGet(config, "build_input_shapes", out var several) && several.ValueKind == JsonValueKind.Array)
+        {
+            // A subclassed model with several inputs: its forward pass on one shape per input.
+            List<int[]> inputs = [.. several.EnumerateArray().Select((e, k) => ConfigJson.IntArray(e, $"model.config: build_input_shapes[{k}]"))];
+            In($"model '{model.Name}' built for input shapes {string.Join(", ", inputs.Select(s => ShapeUtil.Format(s)))}", () => { model.Build(inputs); return model; });
+            if (model.Built) return model;
+        }
+        else if (ConfigJson.TryGet(config, "build_input_shape", out var saved) && saved.ValueKind == JsonValueKind.Array)
         {
             // A subclassed model's file: its forward pass on that shape builds every layer as Fit would.
             int[] input = ConfigJson.Ints(config, "build_input_shape", "model.config");

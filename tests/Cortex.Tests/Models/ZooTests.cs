@@ -32,6 +32,7 @@ public class ZooTests
     [InlineData("fashion_cnn_bn", 35_210, 35_018)] // each BatchNormalization's moving mean and variance are not trainable
     [InlineData("fashion_lstm", 81_674, 81_674)]   // 4·128·(28 + 128 + 1) + 1290
     [InlineData("fashion_gru", 61_962, 61_962)]    // 3·128·(28 + 128 + 2) + 1290 (resetAfter: two biases)
+    [InlineData("fashion_resnet", 53_322, 53_322)]
     public void ParameterCountsMatchKeras(string name, int total, int trainable)
     {
         string summary = Zoo.Create(name).SummaryString();
@@ -58,6 +59,41 @@ public class ZooTests
             Assert.True(JsonNode.DeepEquals(expected[name], actual[name]),
                 $"models.json's '{name}' differs from Zoo's; rewrite it (see this test's summary).\nfile: {expected[name]!.ToJsonString()}\nZoo:  {actual[name]!.ToJsonString()}");
     }
+
+    /// <summary>
+    /// bench/zoo.py's PyTorch twin of a Zoo graph computes what Cortex does: tests/reference/make_zoo_twin_reference.py
+    /// builds the twin from models.json, sets formula weights in Cortex's layouts through its <c>load_keras</c>, and
+    /// writes its logits; here Cortex computes the same from the same formula (see the generator for it).
+    /// </summary>
+    [Fact]
+    public void TheTorchTwinOfTheResidualGraphComputesWhatCortexDoes()
+    {
+        var file = JsonNode.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "reference", "zoo_twin.json")))!;
+        foreach (var entry in file["cases"]!.AsArray())
+        {
+            var model = Zoo.Create((string)entry!["model"]!);
+            int images = (int)entry["images"]!;
+            int[] sample = [.. model.InputShape!.Skip(1)];
+            model.Build([-1, .. sample]);
+            model.SetWeights([.. model.Variables.Select((v, k) => Tensor.FromArray(Formula(v.Size, j => FormulaWeight(j, k)), v.Shape))]);
+            var x = Tensor.FromArray(Formula(images * sample.Aggregate(1, (a, b) => a * b), j => 0.5 + 0.5 * Math.Sin(0.11 * j + 0.2)), [images, .. sample]);
+            float[] expected = [.. entry["output"]!["data"]!.AsArray().Select(v => (float)v!)];
+            float[] actual = model.Predict(x).ToArray();
+            Assert.Equal(expected.Length, actual.Length);
+            float scale = expected.Max(MathF.Abs);
+            for (int i = 0; i < expected.Length; i++)
+                Assert.True(MathF.Abs(expected[i] - actual[i]) <= 1e-5f * scale + 1e-6f, $"{entry["model"]} logit {i}: torch {expected[i]}, Cortex {actual[i]}");
+        }
+    }
+
+    /// <summary>The generator's weights: 0.2·frac(1000·sin(0.731·j + 1.3·k)) − 0.1 for element j of variable k.</summary>
+    private static double FormulaWeight(int j, int k)
+    {
+        double s = 1000.0 * Math.Sin(0.731 * j + 1.3 * k);
+        return 0.2 * (s - Math.Floor(s)) - 0.1;
+    }
+
+    private static float[] Formula(int count, Func<int, double> value) => [.. Enumerable.Range(0, count).Select(j => (float)value(j))];
 
     [Fact]
     public void FlatInputCnnComputesWhatTheImageOneDoes()
@@ -88,7 +124,9 @@ public class ZooTests
         Assert.Contains("digits_mlp, mlp_784_128_10", e.Message);
     }
 
-    /// <summary>A model as models.json holds it: each layer's class and <see cref="DescribedKeys"/> from its config.</summary>
+    /// <summary>A model as models.json holds it: each layer's class and <see cref="DescribedKeys"/> from its config; for a
+    /// graph, as Keras's functional config, each layer's calls ("inbound_nodes": per call, the [layer, node, tensor] it
+    /// reads) and the model's "inputs" and "outputs", layers named by their position.</summary>
     private static JsonObject Describe(Model model)
     {
         var layers = new JsonArray();
@@ -104,14 +142,31 @@ public class ZooTests
                         float f => JsonValue.Create(double.Parse(f.ToString("R", CultureInfo.InvariantCulture), CultureInfo.InvariantCulture)),
                         _ => JsonSerializer.SerializeToNode(v),
                     };
+            if (model is Functional graph && layer is not Input)
+                described["inbound_nodes"] = new JsonArray([.. graph.NodesOf(layer).Select(node => new JsonArray([.. node.Inputs.Select(t => TensorRef(graph, t))]))]);
             layers.Add(described);
         }
-        return new JsonObject
+        var description = new JsonObject
         {
             ["params"] = model.Variables.Sum(v => v.Size),
             ["trainable_params"] = model.TrainableVariables.Sum(v => v.Size),
-            ["layers"] = layers,
         };
+        if (model is Functional g)
+        {
+            description["inputs"] = new JsonArray([.. g.Inputs.Select(t => TensorRef(g, t))]);
+            description["outputs"] = new JsonArray([.. g.Outputs.Select(t => TensorRef(g, t))]);
+        }
+        description["layers"] = layers;
+        return description;
+    }
+
+    /// <summary>A graph's tensor as Keras's functional config names it, [layer, node, tensor], with the layer given by
+    /// its position in "layers" rather than its name (auto-generated names depend on what was created before).</summary>
+    private static JsonNode TensorRef(Functional graph, SymbolicTensor t)
+    {
+        var (layer, node, tensor) = graph.History(t);
+        int index = graph.Layers.Select((l, i) => (l, i)).First(p => p.l.Name == layer).i;
+        return new JsonArray(index, node, tensor);
     }
 
     /// <summary>The file's text: one line per layer, so that a change shows as a one-line diff.</summary>
@@ -122,7 +177,9 @@ public class ZooTests
         string modelSeparator = "\n";
         foreach (var (name, model) in models)
         {
-            text.Append($"{modelSeparator}    \"{name}\": {{\"params\": {model!["params"]}, \"trainable_params\": {model["trainable_params"]}, \"layers\": [");
+            text.Append($"{modelSeparator}    \"{name}\": {{\"params\": {model!["params"]}, \"trainable_params\": {model["trainable_params"]}, ");
+            if (model["inputs"] is { } inputs) text.Append($"\"inputs\": {inputs.ToJsonString()}, \"outputs\": {model["outputs"]!.ToJsonString()}, ");
+            text.Append("\"layers\": [");
             text.AppendJoin(",", model["layers"]!.AsArray().Select(l => "\n      " + l!.ToJsonString()));
             text.Append("\n    ]}");
             modelSeparator = ",\n";
