@@ -29,6 +29,18 @@ internal abstract class ActivationKernel
     /// the output, allowed where <see cref="DerivativeFromOutput"/>) and the output <paramref name="y"/>;
     /// <paramref name="dx"/> may be <paramref name="g"/>.</summary>
     public abstract void Backward(ReadOnlySpan<float> g, ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> dx, int rowLength);
+
+    /// <summary>Hands this kernel's element-wise operator to <paramref name="visitor"/> (its <c>Visit&lt;TOp&gt;</c> runs
+    /// compiled for that operator), so a formula that mixes several activations, such as a recurrent cell, runs in one
+    /// pass; false for a kernel that is not element-wise (softmax).</summary>
+    public virtual bool Accept<TV>(ref TV visitor) where TV : struct, IOperatorVisitor => false;
+}
+
+/// <summary>Code compiled for one activation operator, reached through <see cref="ActivationKernel.Accept"/>.</summary>
+internal interface IOperatorVisitor
+{
+    /// <summary>Runs with the kernel's operator.</summary>
+    void Visit<TOp>(TOp op) where TOp : unmanaged, IActivationOperator;
 }
 
 /// <summary>
@@ -43,6 +55,12 @@ internal sealed unsafe class ActivationKernel<TOp>(TOp op) : ActivationKernel wh
     public override bool DerivativeFromOutput => op.DerivativeFromOutput;
 
     public override bool IsIdentity => typeof(TOp) == typeof(LinearOperator);
+
+    public override bool Accept<TV>(ref TV visitor)
+    {
+        visitor.Visit(op);
+        return true;
+    }
 
     public override void Forward(ReadOnlySpan<float> x, Span<float> y, int rowLength)
     {

@@ -10,8 +10,9 @@ namespace Cortex.Kernels;
 /// struct with every member inlined: the same instructions as the formula written with that width's vectors.
 /// </summary>
 /// <remarks>
-/// Only what the optimizers' updates need. Every member is one IEEE operation per lane, never fused (no FMA), so a
-/// formula gives the same bits at every width and in the scalar tail.
+/// What the optimizers' updates and the recurrent cells need. Every arithmetic member is one IEEE operation per lane,
+/// never fused (no FMA), so a formula gives the same bits at every width and in the scalar tail; an activation
+/// (<see cref="Activate"/>) is its operator's form for the width, as <see cref="Activations.ActivationEngine"/> runs it.
 /// </remarks>
 internal unsafe interface ILanes<TSelf> where TSelf : unmanaged, ILanes<TSelf>
 {
@@ -50,6 +51,12 @@ internal unsafe interface ILanes<TSelf> where TSelf : unmanaged, ILanes<TSelf>
 
     /// <summary>Lane-wise sign, as Keras's <c>ops.sign</c>: 1 above zero, −1 below, 0 at ±0, NaN for NaN (exact).</summary>
     static abstract TSelf Sign(TSelf x);
+
+    /// <summary>The activation g(x), lane by lane (the operator's vector form of this width, or its scalar form).</summary>
+    static abstract TSelf Activate<TOp>(TOp op, TSelf x) where TOp : struct, Activations.IActivationOperator;
+
+    /// <summary>The activation's gradient with respect to x from the output gradient g, lane by lane.</summary>
+    static abstract TSelf ActivationGradient<TOp>(TOp op, TSelf g, TSelf x, TSelf y) where TOp : struct, Activations.IActivationOperator;
 }
 
 /// <summary>16 floats: AVX-512. Use only where <see cref="Vector512.IsHardwareAccelerated"/> (emulated otherwise).</summary>
@@ -67,6 +74,9 @@ internal readonly unsafe struct Lanes512(Vector512<float> v) : ILanes<Lanes512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Sqrt(Lanes512 x) => new(Vector512.Sqrt(x.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Max(Lanes512 a, Lanes512 b) => new(Vector512.Max(a.v, b.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Abs(Lanes512 x) => new(Vector512.Abs(x.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Activate<TOp>(TOp op, Lanes512 x) where TOp : struct, Activations.IActivationOperator => new(op.Invoke(x.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes512 ActivationGradient<TOp>(TOp op, Lanes512 g, Lanes512 x, Lanes512 y) where TOp : struct, Activations.IActivationOperator => new(op.Gradient(g.v, x.v, y.v));
     // (x > 0) − (x < 0) as ±1 masks, then NaN lanes (x ≠ x) keep x: three compares and selects, no branch.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Lanes512 Sign(Lanes512 x) => new(Vector512.ConditionalSelect(Vector512.Equals(x.v, x.v),
@@ -89,6 +99,9 @@ internal readonly unsafe struct Lanes256(Vector256<float> v) : ILanes<Lanes256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Sqrt(Lanes256 x) => new(Vector256.Sqrt(x.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Max(Lanes256 a, Lanes256 b) => new(Vector256.Max(a.v, b.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Abs(Lanes256 x) => new(Vector256.Abs(x.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Activate<TOp>(TOp op, Lanes256 x) where TOp : struct, Activations.IActivationOperator => new(op.Invoke(x.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256 ActivationGradient<TOp>(TOp op, Lanes256 g, Lanes256 x, Lanes256 y) where TOp : struct, Activations.IActivationOperator => new(op.Gradient(g.v, x.v, y.v));
     // (x > 0) − (x < 0) as ±1 masks, then NaN lanes (x ≠ x) keep x: three compares and selects, no branch.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Lanes256 Sign(Lanes256 x) => new(Vector256.ConditionalSelect(Vector256.Equals(x.v, x.v),
@@ -111,6 +124,9 @@ internal readonly unsafe struct Lanes128(Vector128<float> v) : ILanes<Lanes128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Sqrt(Lanes128 x) => new(Vector128.Sqrt(x.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Max(Lanes128 a, Lanes128 b) => new(Vector128.Max(a.v, b.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Abs(Lanes128 x) => new(Vector128.Abs(x.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Activate<TOp>(TOp op, Lanes128 x) where TOp : struct, Activations.IActivationOperator => new(op.Invoke(x.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes128 ActivationGradient<TOp>(TOp op, Lanes128 g, Lanes128 x, Lanes128 y) where TOp : struct, Activations.IActivationOperator => new(op.Gradient(g.v, x.v, y.v));
     // (x > 0) − (x < 0) as ±1 masks, then NaN lanes (x ≠ x) keep x: three compares and selects, no branch.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Lanes128 Sign(Lanes128 x) => new(Vector128.ConditionalSelect(Vector128.Equals(x.v, x.v),
@@ -133,5 +149,8 @@ internal readonly unsafe struct ScalarLane(float v) : ILanes<ScalarLane>
     public static ScalarLane Sqrt(ScalarLane x) => new(MathF.Sqrt(x.v));
     public static ScalarLane Max(ScalarLane a, ScalarLane b) => new(MathF.Max(a.v, b.v));
     public static ScalarLane Abs(ScalarLane x) => new(MathF.Abs(x.v));
+    public static ScalarLane Activate<TOp>(TOp op, ScalarLane x) where TOp : struct, Activations.IActivationOperator => new(op.Invoke(x.v));
+    public static ScalarLane ActivationGradient<TOp>(TOp op, ScalarLane g, ScalarLane x, ScalarLane y) where TOp : struct, Activations.IActivationOperator =>
+        new(op.Gradient(g.v, x.v, y.v));
     public static ScalarLane Sign(ScalarLane x) => new(x.v > 0 ? 1f : x.v < 0 ? -1f : x.v == 0 ? 0f : x.v); // MathF.Sign throws on NaN
 }

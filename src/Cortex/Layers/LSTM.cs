@@ -1,6 +1,9 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using Cortex.Activations;
 using Cortex.Initializers;
+using Cortex.Kernels;
 using Cortex.Regularizers;
 
 [assembly: Cortex.Saving.Registered(typeof(Cortex.Layers.LSTM))]
@@ -71,9 +74,11 @@ public sealed class LSTM : RecurrentLayer
 
     /// <summary>
     /// Z holds the activated gates i, f, g, o of every step; C the cell state each step starts from (CLast after the
-    /// last), TC = tanh(c_t) of every step: all that backward needs.
+    /// last), TC = tanh(c_t) of every step: all that backward needs. A step's cell runs in one pass over each row,
+    /// compiled for the two activations (<see cref="Cells"/>); an activation that is not element-wise (softmax) runs
+    /// span by span instead.
     /// </summary>
-    private sealed class LstmStage : RecurrentStage
+    private sealed unsafe class LstmStage : RecurrentStage
     {
         private readonly float[] c, cLast, tc, dc, scratch;
 
@@ -93,9 +98,108 @@ public sealed class LSTM : RecurrentLayer
             for (int n = lo; n < hi; n++) ClearFirst(c, n, TimeAt(0));
         }
 
+        /// <summary>A step's cells for rows [lo, hi), reached with the gate's operator, then the activation's.</summary>
+        private struct Cells(LstmStage stage, int t, int s, int lo, int hi, bool backward) : IOperatorVisitor
+        {
+            public bool Ran;
+
+            public void Visit<TG>(TG gate) where TG : unmanaged, IActivationOperator
+            {
+                var inner = new Cells<TG>(stage, gate, t, s, lo, hi, backward);
+                Ran = stage.Layer.Activation.Kernel.Accept(ref inner);
+            }
+        }
+
+        private readonly struct Cells<TG>(LstmStage stage, TG gate, int t, int s, int lo, int hi, bool backward) : IOperatorVisitor
+            where TG : unmanaged, IActivationOperator
+        {
+            public void Visit<TA>(TA act) where TA : unmanaged, IActivationOperator
+            {
+                if (Vector512.IsHardwareAccelerated) stage.RunCells<Lanes512, TG, TA>(gate, act, t, s, lo, hi, backward);
+                else if (Vector256.IsHardwareAccelerated) stage.RunCells<Lanes256, TG, TA>(gate, act, t, s, lo, hi, backward);
+                else if (Vector128.IsHardwareAccelerated) stage.RunCells<Lanes128, TG, TA>(gate, act, t, s, lo, hi, backward);
+                else stage.RunCells<ScalarLane, TG, TA>(gate, act, t, s, lo, hi, backward);
+            }
+        }
+
+        /// <summary>Whether the step's cells ran in one pass per row (false: an activation is not element-wise).</summary>
+        private bool TryCells(int t, int s, int lo, int hi, bool backward)
+        {
+            var cells = new Cells(this, t, s, lo, hi, backward);
+            return Layer.GateActivation.Kernel.Accept(ref cells) && cells.Ran;
+        }
+
+        /// <summary>Rows [lo, hi) of step s (input time t), forward or backward, <typeparamref name="TL"/>'s lanes at a
+        /// time and the rest one float at a time.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        private void RunCells<TL, TG, TA>(TG gate, TA act, int t, int s, int lo, int hi, bool backward)
+            where TL : unmanaged, ILanes<TL> where TG : unmanaged, IActivationOperator where TA : unmanaged, IActivationOperator
+        {
+            int u = Units, vectorEnd = u - u % TL.Count;
+            bool last = s == Steps - 1;
+            int next = last ? 0 : TimeAt(s + 1);
+            fixed (float* z0 = Z, dz0 = DZ, c0 = c, cLast0 = cLast, tc0 = tc, h0 = HPrev, hLast0 = HLast, dh0 = DH, dc0 = dc)
+                for (int n = lo; n < hi; n++)
+                {
+                    float* z = z0 + At(n, t, Steps, G), cPrev = c0 + At(n, t, Steps, u), tanhC = tc0 + At(n, t, Steps, u);
+                    if (!backward)
+                    {
+                        float* cNew = last ? cLast0 + n * u : c0 + At(n, next, Steps, u);
+                        float* hNew = last ? hLast0 + n * u : h0 + At(n, next, Steps, u);
+                        int j = 0;
+                        for (; j < vectorEnd; j += TL.Count) CellForward<TL, TG, TA>(gate, act, z + j, u, cPrev + j, cNew + j, tanhC + j, hNew + j);
+                        for (; j < u; j++) CellForward<ScalarLane, TG, TA>(gate, act, z + j, u, cPrev + j, cNew + j, tanhC + j, hNew + j);
+                    }
+                    else
+                    {
+                        float* dz = dz0 + At(n, t, Steps, G), dh = dh0 + n * u, dcRow = dc0 + n * u;
+                        int j = 0;
+                        for (; j < vectorEnd; j += TL.Count) CellBackward<TL, TG, TA>(gate, act, z + j, dz + j, u, cPrev + j, tanhC + j, dh + j, dcRow + j);
+                        for (; j < u; j++) CellBackward<ScalarLane, TG, TA>(gate, act, z + j, dz + j, u, cPrev + j, tanhC + j, dh + j, dcRow + j);
+                    }
+                }
+        }
+
+        /// <summary>One lane group of a cell: the gates activated in place (z, z + u, …: i, f, g, o), c_t = f ⊙ c_{t−1} + i ⊙ g,
+        /// tanh(c_t) kept, h_t = o ⊙ tanh(c_t).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void CellForward<TL, TG, TA>(TG gate, TA act, float* z, int u, float* cPrev, float* cNew, float* tanhC, float* hNew)
+            where TL : unmanaged, ILanes<TL> where TG : unmanaged, IActivationOperator where TA : unmanaged, IActivationOperator
+        {
+            TL i = TL.Activate(gate, TL.Load(z)), f = TL.Activate(gate, TL.Load(z + u));
+            TL g = TL.Activate(act, TL.Load(z + 2 * u)), o = TL.Activate(gate, TL.Load(z + 3 * u));
+            i.Store(z);
+            f.Store(z + u);
+            g.Store(z + 2 * u);
+            o.Store(z + 3 * u);
+            TL cell = f * TL.Load(cPrev) + i * g;
+            cell.Store(cNew);
+            TL squashed = TL.Activate(act, cell);
+            squashed.Store(tanhC);
+            (o * squashed).Store(hNew);
+        }
+
+        /// <summary>One lane group of a cell backward: from dh_t (cleared: h_{t−1} reaches h_t only through U) and the
+        /// running dc, the four gates' pre-activation gradients and dc_{t−1}.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void CellBackward<TL, TG, TA>(TG gate, TA act, float* z, float* dz, int u, float* cPrev, float* tanhC, float* dh, float* dc)
+            where TL : unmanaged, ILanes<TL> where TG : unmanaged, IActivationOperator where TA : unmanaged, IActivationOperator
+        {
+            TL i = TL.Load(z), f = TL.Load(z + u), g = TL.Load(z + 2 * u), o = TL.Load(z + 3 * u);
+            TL squashed = TL.Load(tanhC), dhv = TL.Load(dh);
+            TL dcv = TL.Load(dc) + TL.ActivationGradient(act, dhv * o, squashed, squashed);   // dc_t, all of it
+            TL.ActivationGradient(gate, dcv * g, i, i).Store(dz);                              // di
+            TL.ActivationGradient(gate, dcv * TL.Load(cPrev), f, f).Store(dz + u);             // df
+            TL.ActivationGradient(act, dcv * i, g, g).Store(dz + 2 * u);                       // dg
+            TL.ActivationGradient(gate, dhv * squashed, o, o).Store(dz + 3 * u);               // do
+            (dcv * f).Store(dc);                                                               // dc_{t−1}
+            TL.Broadcast(0f).Store(dh);
+        }
+
         protected override void ForwardStep(int t, int s, int lo, int hi)
         {
             if (Recurs(s)) Recur(RecurrentState, t, lo, hi, 0, G, Z, accumulate: true);
+            if (TryCells(t, s, lo, hi, backward: false)) return;
             int u = Units;
             ActivationFunction gate = Layer.GateActivation, act = Layer.Activation;
             for (int n = lo; n < hi; n++)
@@ -116,6 +220,7 @@ public sealed class LSTM : RecurrentLayer
 
         protected override void BackwardStep(int t, int s, int lo, int hi)
         {
+            if (TryCells(t, s, lo, hi, backward: true)) return;
             int u = Units;
             ActivationFunction gate = Layer.GateActivation, act = Layer.Activation;
             for (int n = lo; n < hi; n++)
