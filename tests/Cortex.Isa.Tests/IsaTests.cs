@@ -21,7 +21,7 @@ public class IsaTests
     /// convergence (<c>Models</c>, <c>FunctionalApi</c>); convolutions and pooling (<c>Conv</c>); layers against PyTorch
     /// (<c>LayerTests</c>); recurrent, Conv1D and embedding stages (<c>Sequence</c>). Left out: the three multi-epoch
     /// Fashion-MNIST accuracy runs (minutes each at 128 bits; the reference and bit-identity tests cover the same
-    /// stages). About 35 s (256-bit) and 90 s (128-bit) on the 2-core development VM.
+    /// stages). About 40 s (256-bit) and 60–95 s (128-bit) on the shared 2-core development VM.
     /// </summary>
     private const string Filter =
         "(FullyQualifiedName~Cortex.Tests.GemmTests." +
