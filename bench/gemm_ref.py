@@ -5,7 +5,6 @@ Prints one JSON object per case, the same fields as the C# side plus which libra
 libraries' figures, then a last line describing the BLAS actually loaded. Usage: gemm_ref.py [--threads N] [--min-time S] [--filter TEXT]
 """
 import argparse
-import ctypes
 import json
 import os
 import sys
@@ -22,6 +21,7 @@ for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
+from isa_ref import openblas_info  # noqa: E402
 
 torch.set_num_threads(args.threads)
 
@@ -58,15 +58,7 @@ def blas_description():
     info = {"libblas.so.3": os.path.realpath("/usr/lib/x86_64-linux-gnu/libblas.so.3")}
     with open("/proc/self/maps") as maps:
         info["loaded"] = sorted({line.split()[-1] for line in maps if "blas" in line or "lapack" in line})
-    try:
-        lib = ctypes.CDLL("libopenblas.so.0", mode=os.RTLD_NOLOAD)
-        lib.openblas_get_config.restype = ctypes.c_char_p
-        lib.openblas_get_corename.restype = ctypes.c_char_p
-        info["openblas"] = lib.openblas_get_config().decode()
-        info["openblas_core"] = lib.openblas_get_corename().decode()
-        info["openblas_threads"] = lib.openblas_get_num_threads()
-    except OSError:
-        info["openblas"] = "not loaded"
+    info.update(openblas_info())
     info["torch"] = torch.__version__
     info["torch_threads"] = torch.get_num_threads()
     info["numpy"] = np.__version__

@@ -1,5 +1,9 @@
 #!/usr/bin/python3
-"""Joins the JSON lines of bench/run.sh's runs into markdown tables with ratios (Cortex / reference)."""
+"""Joins the JSON lines of bench/run.sh's runs into markdown tables with ratios (Cortex / reference).
+
+Usage: report.py [--isa ISA.jsonl] MODE FILES... — with --isa, each table gets a line naming the CPU, the ISA and
+the kernels each library ran (bench/run.sh writes that file per ISA: its own line, `Cortex.Bench isa`, isa_ref.py).
+"""
 import json
 import sys
 
@@ -102,5 +106,28 @@ def train(cortex_path, same_start_path, *ref_paths):
                   f"{100 * (c['same_start_accuracy'] - r['same_start_accuracy']):+.2f} | {100 * worst:.2f} |")
 
 
+def isa_line(path, mode):
+    """The heading over one table: CPU, ISA, and per library the setting given and the kernels it actually ran."""
+    _, m = load(path)
+    setting = lambda name: f"{name}={m[name]}" if m.get(name) else f"{name} unset"
+    # The .NET settings as Cortex's process saw them (DOTNET_EnableAVX512F is listed when set: .NET 10 ignores it).
+    dotnet = " ".join(f"{k}={v}" for k, v in m.get("settings", {}).items()) or "no DOTNET_Enable* setting"
+    blas = m.get("openblas", "").split()
+    blas_version = f"OpenBLAS {blas[1]}" if len(blas) > 1 else "OpenBLAS"
+    parts = [
+        f"Cortex (.NET {m.get('runtime', '?')}): {dotnet} → GEMM kernel {m.get('kernel', '?')}",
+        f"PyTorch {m.get('torch', '?')}: {setting('ATEN_CPU_CAPABILITY')} → {m.get('aten_capability', '?')}",
+        f"{blas_version}: {setting('OPENBLAS_CORETYPE')} → core {m.get('openblas_core', '?')}",
+    ]
+    if mode == "infer":
+        parts.append("ONNX Runtime: native (it picks its kernels from CPUID; no setting restricts it)")
+    print()
+    print(f"**ISA {m['isa']}** — {m.get('cpu', '?')}, {m.get('cores', '?')} cores. " + " · ".join(parts))
+
+
 if __name__ == "__main__":
-    {"gemm": gemm, "elementwise": elementwise, "train": train, "infer": infer}[sys.argv[1]](*sys.argv[2:])
+    args = sys.argv[1:]
+    if args[0] == "--isa":
+        isa_line(args[1], args[2])
+        args = args[2:]
+    {"gemm": gemm, "elementwise": elementwise, "train": train, "infer": infer}[args[0]](*args[1:])

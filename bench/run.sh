@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: Cortex (bench/Cortex.Bench) against OpenBLAS through PyTorch/NumPy (bench/<mode>_ref.py).
-# Usage: bench/run.sh [gemm|elementwise|train|infer|all] [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N] [--rows N]
+# Usage: bench/run.sh [gemm|elementwise|train|infer|all] [--isa LIST] [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N] [--rows N]
 #   gemm         SGEMM GFLOP/s, Cortex vs OpenBLAS (through PyTorch/NumPy), ratio per case
 #   elementwise  tensor ops vs the raw TensorPrimitives span call they wrap (same process), ratio and overhead
 #   train        one Fashion-MNIST epoch per MLP, for the CNNs, the LSTM and the residual CNN (a graph), Predict
@@ -12,7 +12,21 @@
 #   infer        Predict latency and throughput (batch 1 and 1000) against ONNX Runtime running the model Cortex
 #                exported (Cortex.Onnx), in one process, same weights, outputs checked equal
 #   all          gemm, elementwise and train in turn (default)
-# Prints one markdown table per mode.
+# --isa LIST     comma-separated instruction sets to run each mode under, in turn (default: every one this CPU can
+#                show — native, then avx2 where the CPU has AVX-512, then 128 where it has AVX2). Each sets Cortex's
+#                vectors through the .NET runtime, PyTorch's kernels through ATEN_CPU_CAPABILITY and OpenBLAS's
+#                through OPENBLAS_CORETYPE:
+#   native       nothing set (each library picks its own; what this script did before --isa): Cortex runs its widest
+#                vectors (512-bit where .NET accelerates AVX-512), PyTorch 1.13 picks AVX2 even on AVX-512 CPUs,
+#                OpenBLAS picks its core from CPUID
+#   avx512       Cortex as native; ATEN_CPU_CAPABILITY=avx512, OPENBLAS_CORETYPE=SkylakeX (not in the default list)
+#   avx2         DOTNET_EnableAVX512=0 (256-bit, AVX2 + FMA); ATEN_CPU_CAPABILITY=avx2, OPENBLAS_CORETYPE=Haswell
+#   128          DOTNET_EnableAVX2=0 (128-bit, SSE4.2; .NET then turns FMA off too); ATEN_CPU_CAPABILITY=default,
+#                OPENBLAS_CORETYPE=Nehalem
+#                (.NET 10 ignores DOTNET_EnableAVX512F=0, the older name: it leaves AVX-512 on.) ONNX Runtime cannot
+#                be restricted: its kernels follow CPUID whatever the ISA, and the infer tables say so.
+# Prints one markdown table per mode and ISA, each under a line naming the CPU, the ISA, the settings and the kernels
+# each library actually ran (Cortex's GEMM kernel, PyTorch's ATen capability, OpenBLAS's core).
 # Installs nothing: it checks the prerequisites and says what to install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +40,7 @@ rows=()
 while [[ $# -gt 0 ]]; do
     case $1 in
         --threads) threads=$2; shift 2 ;;
+        --isa) isas=$2; shift 2 ;;
         --min-time|--filter) extra+=("$1" "$2"); shift 2 ;;
         --seeds) train_extra+=("$1" "$2"); shift 2 ;;
         --rows) rows=("$1" "$2"); shift 2 ;;
@@ -33,6 +48,38 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 case $mode in gemm|elementwise|train|infer|all) ;; *) echo "unknown mode '$mode' (gemm, elementwise, train, infer, all)" >&2; exit 2 ;; esac
+
+# --- instruction sets ----------------------------------------------------------------------------------------------
+flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2) "
+has() { [[ $flags == *" $1 "* ]]; }
+if [[ -z ${isas:-} ]]; then
+    isas=native
+    has avx512f && isas+=,avx2
+    has avx2 && has fma && isas+=,128
+fi
+IFS=, read -r -a isa_list <<< "$isas"
+for isa in "${isa_list[@]}"; do
+    case $isa in
+        native) ;;
+        avx512) has avx512f || { echo "--isa avx512: this CPU has no AVX-512" >&2; exit 2; } ;;
+        avx2) has avx2 && has fma || { echo "--isa avx2: this CPU has no AVX2 and FMA" >&2; exit 2; } ;;
+        128) has sse4_2 || { echo "--isa 128: this is not an x64 CPU with SSE4.2" >&2; exit 2; } ;;
+        *) echo "unknown ISA '$isa' (native, avx512, avx2, 128)" >&2; exit 2 ;;
+    esac
+done
+
+# The environment each ISA's processes run with. A restricted ISA clears every setting first, so one left in the
+# caller's environment cannot mix in; native changes nothing.
+set_isa() {
+    isa_env=(env)
+    [[ $1 == native ]] && return
+    isa_env+=(-u DOTNET_EnableAVX512 -u DOTNET_EnableAVX512F -u DOTNET_EnableAVX2 -u ATEN_CPU_CAPABILITY -u OPENBLAS_CORETYPE)
+    case $1 in
+        avx512) isa_env+=(ATEN_CPU_CAPABILITY=avx512 OPENBLAS_CORETYPE=SkylakeX) ;;
+        avx2) isa_env+=(DOTNET_EnableAVX512=0 ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=Haswell) ;;
+        128) isa_env+=(DOTNET_EnableAVX2=0 ATEN_CPU_CAPABILITY=default OPENBLAS_CORETYPE=Nehalem) ;;
+    esac
+}
 
 # --- prerequisites -------------------------------------------------------------------------------------------------
 missing=0
@@ -56,21 +103,24 @@ fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 dotnet build bench/Cortex.Bench/Cortex.Bench.csproj -c Release -nologo -v q -clp:ErrorsOnly >&2
-bench() { dotnet bench/Cortex.Bench/bin/Release/net10.0/Cortex.Bench.dll "$@"; }
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%Y-%m-%d)"
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
+bench() { "${isa_env[@]}" dotnet bench/Cortex.Bench/bin/Release/net10.0/Cortex.Bench.dll "$@"; }
+py() { "${isa_env[@]}" "$python" "$@"; }
+report() { "$python" bench/report.py --isa "$out/isa.jsonl" "$@"; }
+echo "machine: $(nproc) cores, $cpu, $(date -u +%Y-%m-%d); ISA: ${isa_list[*]}"
 
 run_gemm() {
     echo "Cortex (gemm, $threads threads)…" >&2
     bench gemm --threads "$threads" "${extra[@]}" | tee "$out/cortex.jsonl" >&2
     echo "reference (bench/gemm_ref.py, $threads threads)…" >&2
-    "$python" bench/gemm_ref.py --threads "$threads" "${extra[@]}" | tee "$out/ref.jsonl" >&2
-    "$python" bench/report.py gemm "$out/cortex.jsonl" "$out/ref.jsonl"
+    py bench/gemm_ref.py --threads "$threads" "${extra[@]}" | tee "$out/ref.jsonl" >&2
+    report gemm "$out/cortex.jsonl" "$out/ref.jsonl"
 }
 
 run_elementwise() {
     echo "Cortex (elementwise)…" >&2
     bench elementwise "${extra[@]}" | tee "$out/elementwise.jsonl" >&2
-    "$python" bench/report.py elementwise "$out/elementwise.jsonl"
+    report elementwise "$out/elementwise.jsonl"
 }
 
 # PyTorch allocates each step's tensors afresh. With glibc's defaults a freed multi-megabyte buffer can go back to the
@@ -89,20 +139,26 @@ run_train() {
     echo "Cortex (same-start runs)…" >&2
     bench samestart --start-dir "$out/start" "${extra[@]}" "${train_extra[@]}" "${rows[@]}" | tee "$out/samestart.jsonl" >&2
     echo "PyTorch (bench/train_ref.py, 1 thread)…" >&2
-    "${torch_malloc[@]}" "$python" bench/train_ref.py --threads 1 --start-dir "$out/start" "${extra[@]}" "${train_extra[@]}" "${rows[@]}" | tee "$out/train_ref_1.jsonl" >&2
+    "${isa_env[@]}" "${torch_malloc[@]}" "$python" bench/train_ref.py --threads 1 --start-dir "$out/start" "${extra[@]}" "${train_extra[@]}" "${rows[@]}" | tee "$out/train_ref_1.jsonl" >&2
     # The 2-thread run is for its times only: accuracy does not depend on the thread count, so it trains one seed.
     echo "PyTorch (bench/train_ref.py, 2 threads, one seed)…" >&2
-    "$python" bench/train_ref.py --threads 2 --seeds 1 "${extra[@]}" "${rows[@]}" | tee "$out/train_ref_2.jsonl" >&2
-    "$python" bench/report.py train "$out/train.jsonl" "$out/samestart.jsonl" "$out/train_ref_1.jsonl" "$out/train_ref_2.jsonl"
+    py bench/train_ref.py --threads 2 --seeds 1 "${extra[@]}" "${rows[@]}" | tee "$out/train_ref_2.jsonl" >&2
+    report train "$out/train.jsonl" "$out/samestart.jsonl" "$out/train_ref_1.jsonl" "$out/train_ref_2.jsonl"
 }
 
 run_infer() {
     echo "Cortex and ONNX Runtime (infer, $threads threads)…" >&2
     bench infer --threads "$threads" "${extra[@]}" | tee "$out/infer.jsonl" >&2
-    "$python" bench/report.py infer "$out/infer.jsonl"
+    report infer "$out/infer.jsonl"
 }
 
-case $mode in
-    all) run_gemm; run_elementwise; run_train ;;
-    *) "run_$mode" ;;
-esac
+for isa in "${isa_list[@]}"; do
+    set_isa "$isa"
+    # What each side runs under this ISA, for report.py's heading over each table.
+    { echo "{\"isa\": \"$isa\", \"cpu\": \"$cpu\", \"cores\": $(nproc)}"; bench isa; py bench/isa_ref.py; } > "$out/isa.jsonl"
+    echo "ISA $isa: $(tr '\n' ' ' < "$out/isa.jsonl")" >&2
+    case $mode in
+        all) run_gemm; run_elementwise; run_train ;;
+        *) "run_$mode" ;;
+    esac
+done

@@ -33,6 +33,9 @@ internal static class Program
             case "infer":
                 InferBench.Run(options);
                 return 0;
+            case "isa":
+                IsaReport();
+                return 0;
             default:
                 Console.Error.WriteLine($"Unknown mode '{args[0]}'.");
                 return Usage();
@@ -42,8 +45,24 @@ internal static class Program
     private static int Usage()
     {
         Console.Error.WriteLine("Usage: Cortex.Bench <mode> [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N]");
-        Console.Error.WriteLine("Modes: gemm, elementwise, train, samestart (--start-dir DIR), infer");
+        Console.Error.WriteLine("Modes: gemm, elementwise, train, samestart (--start-dir DIR), infer, isa");
         return 2;
+    }
+
+    /// <summary>
+    /// One JSON line saying which vector width this process runs (bench/run.sh prints it over each ISA's tables): the
+    /// GEMM kernel, what the JIT accelerates, and the runtime settings that narrowed it.
+    /// </summary>
+    private static void IsaReport()
+    {
+        static string Flag(bool value) => value ? "true" : "false";
+        string settings = string.Join(", ", new[] { "DOTNET_EnableAVX512", "DOTNET_EnableAVX2", "DOTNET_EnableAVX512F" }
+            .Where(name => Environment.GetEnvironmentVariable(name) is not null)
+            .Select(name => $"\"{name}\": \"{Environment.GetEnvironmentVariable(name)}\""));
+        Console.WriteLine($"{{\"kernel\": \"{Gemm.ActiveKernel}\", \"vector512\": {Flag(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)}, " +
+            $"\"vector256\": {Flag(System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated)}, \"vector128\": {Flag(System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated)}, " +
+            $"\"fma\": {Flag(System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported)}, " +
+            $"\"runtime\": \"{Environment.Version}\", \"settings\": {{{settings}}}}}");
     }
 }
 
@@ -149,7 +168,7 @@ internal static class GemmBench
                 $"{{\"case\": \"{name}\", \"m\": {m}, \"k\": {k}, \"n\": {n}, \"transA\": {(transA ? "true" : "false")}, \"transB\": {(transB ? "true" : "false")}, \"gflops\": {gflops:F2}, \"us\": {seconds * 1e6:F3}, \"threads\": {threads}}}"));
         }
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{{\"kernel\": \"{(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "Vector512" : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "Vector256" : System.Runtime.Intrinsics.Vector128.IsHardwareAccelerated ? "Vector128" : "scalar")}\", \"cores\": {Environment.ProcessorCount}, \"runtime\": \"{Environment.Version}\"}}"));
+            $"{{\"kernel\": \"{Gemm.ActiveKernel}\", \"cores\": {Environment.ProcessorCount}, \"runtime\": \"{Environment.Version}\"}}"));
     }
 
     private static float[] Uniform(int count, Random random)

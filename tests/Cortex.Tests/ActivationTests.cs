@@ -8,8 +8,9 @@ namespace Cortex.Tests;
 /// Every registered activation through the one engine: on every span length (the scalar form, each vector width and
 /// the overlapping tails) each element agrees with the element computed alone, and the forms the layers and the fused
 /// step call (in place, with a bias, backward from the output) give the tape op's bits. Values against PyTorch are in
-/// <see cref="OpReferenceTests"/> (ops.json). Run with DOTNET_EnableAVX512=0 and with DOTNET_EnableAVX2=0 to cover the
-/// 256-bit and 128-bit paths (on .NET 10, DOTNET_EnableAVX512F=0 leaves Vector512 accelerated).
+/// <see cref="OpReferenceTests"/> (ops.json). tests/Cortex.Isa.Tests runs them again with DOTNET_EnableAVX512=0 and with
+/// DOTNET_EnableAVX2=0 to cover the 256-bit and 128-bit paths (on .NET 10, DOTNET_EnableAVX512F=0 leaves Vector512
+/// accelerated).
 /// </summary>
 public class ActivationTests
 {

@@ -73,11 +73,7 @@ internal static unsafe class Gemm
                 RowTimesMatrix(problem);
                 return;
             }
-            if (kernel == GemmKernel.Auto) kernel = GemmKernel.Vector512;
-            if (kernel == GemmKernel.Vector512 && !Avx512Kernel.IsSupported) kernel = GemmKernel.Vector256;
-            if (kernel == GemmKernel.Vector256 && !Avx2Kernel.IsSupported) kernel = GemmKernel.Vector128;
-            if (kernel == GemmKernel.Vector128 && !Vector128Kernel.IsSupported) kernel = GemmKernel.Scalar;
-            switch (kernel)
+            switch (Resolve(kernel))
             {
                 case GemmKernel.Vector512: Run<Avx512Kernel>(problem, maxThreads); break;
                 case GemmKernel.Vector256: Run<Avx2Kernel>(problem, maxThreads); break;
@@ -85,6 +81,23 @@ internal static unsafe class Gemm
                 default: Run<ScalarKernel>(problem, maxThreads); break;
             }
         }
+    }
+
+    /// <summary>
+    /// The micro-kernel family <see cref="GemmKernel.Auto"/> runs in this process: the widest the JIT accelerates, fixed
+    /// at start-up (<c>DOTNET_EnableAVX512=0</c> makes it <see cref="GemmKernel.Vector256"/> on an AVX-512 machine,
+    /// <c>DOTNET_EnableAVX2=0</c> makes it <see cref="GemmKernel.Vector128"/>). The benchmarks report it; the tests check it.
+    /// </summary>
+    internal static GemmKernel ActiveKernel => Resolve(GemmKernel.Auto);
+
+    /// <summary>The kernel asked for, or the next narrower one this process supports.</summary>
+    private static GemmKernel Resolve(GemmKernel kernel)
+    {
+        if (kernel == GemmKernel.Auto) kernel = GemmKernel.Vector512;
+        if (kernel == GemmKernel.Vector512 && !Avx512Kernel.IsSupported) kernel = GemmKernel.Vector256;
+        if (kernel == GemmKernel.Vector256 && !Avx2Kernel.IsSupported) kernel = GemmKernel.Vector128;
+        if (kernel == GemmKernel.Vector128 && !Vector128Kernel.IsSupported) kernel = GemmKernel.Scalar;
+        return kernel;
     }
 
     private static void CheckOperand(string name, int rows, int cols, int length, int ld)
