@@ -68,12 +68,15 @@ internal static unsafe class Gemm
                 B = pb, BCol = transB ? ldb : 1, BStep = transB ? 1 : ldb,
                 C = pc, Ldc = ldc, M = m, N = n, K = k, Accumulate = accumulate,
             };
-            if (m == 1 && problem.BCol == 1 && kernel is GemmKernel.Auto or GemmKernel.Vector512 && Avx512Kernel.IsSupported)
-            {
-                RowTimesMatrix(problem);
-                return;
-            }
-            switch (Resolve(kernel))
+            var family = Resolve(kernel);
+            if (m == 1 && problem.BCol == 1)
+                switch (family)
+                {
+                    case GemmKernel.Vector512: RowTimesMatrix<Row512>(problem); return;
+                    case GemmKernel.Vector256: RowTimesMatrix<Row256>(problem); return;
+                    case GemmKernel.Vector128: RowTimesMatrix<Row128>(problem); return;
+                }
+            switch (family)
             {
                 case GemmKernel.Vector512: Run<Avx512Kernel>(problem, maxThreads); break;
                 case GemmKernel.Vector256: Run<Avx2Kernel>(problem, maxThreads); break;
@@ -113,84 +116,135 @@ internal static unsafe class Gemm
     }
 
     /// <summary>
-    /// One row times a row-major matrix (single-sample inference, a 1×784 · 784×128 layer): the 8-row micro-kernel
-    /// would compute seven rows of padding, and packing B would copy all of it for one use. Instead B streams through
-    /// once, row by row, into up to 8 × 16 accumulators. Each element gets the blocked path's exact arithmetic — the
-    /// same k slices, each an FMA chain from zero added to C — so a row's result does not depend on its batch.
+    /// One row times a row-major matrix (single-sample inference, a 1×784 · 784×128 layer): the micro-kernel would
+    /// compute its MR − 1 rows of padding, and packing B would copy all of it for one use. Instead B streams through
+    /// once, row by row, into 8 vectors of accumulators, at the width of the kernel family this process runs
+    /// (<typeparamref name="TL"/>). Each element gets that family's exact arithmetic — the same k slices, each a chain
+    /// of its multiply-adds (fused where it fuses) from zero added to C — so a row's result does not depend on its batch.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowTimesMatrix(in GemmProblem p)
+    private static void RowTimesMatrix<TL>(in GemmProblem p) where TL : unmanaged, IRowLanes<TL>
     {
-        int kSlices = (p.K + Avx512Kernel.KC - 1) / Avx512Kernel.KC;
+        int kSlices = (p.K + TL.KC - 1) / TL.KC;
         if (!InHalves(p, kSlices))
         {
-            RowSlices(p, p.C, 0, kSlices, kSlices, p.Accumulate);
+            RowSlices<TL>(p, p.C, 0, kSlices, kSlices, p.Accumulate);
             return;
         }
         // The blocked path's two-halves order: the first half of the slices into C, the second into a scratch row,
         // then one add.
         int h = (kSlices + 1) / 2;
-        RowSlices(p, p.C, 0, h, kSlices, p.Accumulate);
+        RowSlices<TL>(p, p.C, 0, h, kSlices, p.Accumulate);
         float* t = SumBuffer.Get(p.N);
-        RowSlices(p, t, h, kSlices, kSlices, false);
+        RowSlices<TL>(p, t, h, kSlices, kSlices, false);
         AddRows(p.C, p.Ldc, t, p.N, 1, p.N);
     }
 
     /// <summary>Slices [s0, s1) of one row times B, added into <paramref name="cRow"/> (the first slice overwrites it unless
     /// <paramref name="accumulate"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowSlices(in GemmProblem p, float* cRow, int s0, int s1, int kSlices, bool accumulate)
+    private static void RowSlices<TL>(in GemmProblem p, float* cRow, int s0, int s1, int kSlices, bool accumulate) where TL : unmanaged, IRowLanes<TL>
     {
-        const int Lanes = 16, Block = 8 * Lanes;
+        int lanes = TL.Count, block = 8 * lanes;
         int n = p.N, k = p.K;
         for (int s = s0; s < s1; s++)
         {
             int p0 = (int)((long)k * s / kSlices), p1 = (int)((long)k * (s + 1) / kSlices);
             bool overwrite = s == s0 && !accumulate;
             int j = 0;
-            for (; j + Block <= n; j += Block)
+            for (; j + block <= n; j += block)
             {
-                Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+                TL c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
                 float* b = p.B + p0 * p.BStep + j;
                 for (int q = p0; q < p1; q++, b += p.BStep)
                 {
-                    var x = Vector512.Create(p.A[q * p.AStep]);
-                    c0 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b), c0);
-                    c1 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 16), c1);
-                    c2 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 32), c2);
-                    c3 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 48), c3);
-                    c4 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 64), c4);
-                    c5 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 80), c5);
-                    c6 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 96), c6);
-                    c7 = Vector512.FusedMultiplyAdd(x, Vector512.Load(b + 112), c7);
+                    var x = TL.Broadcast(p.A[q * p.AStep]);
+                    c0 = TL.Madd(x, TL.Load(b), c0);
+                    c1 = TL.Madd(x, TL.Load(b + lanes), c1);
+                    c2 = TL.Madd(x, TL.Load(b + 2 * lanes), c2);
+                    c3 = TL.Madd(x, TL.Load(b + 3 * lanes), c3);
+                    c4 = TL.Madd(x, TL.Load(b + 4 * lanes), c4);
+                    c5 = TL.Madd(x, TL.Load(b + 5 * lanes), c5);
+                    c6 = TL.Madd(x, TL.Load(b + 6 * lanes), c6);
+                    c7 = TL.Madd(x, TL.Load(b + 7 * lanes), c7);
                 }
                 float* c = cRow + j;
-                PutRow(c, c0, overwrite); PutRow(c + 16, c1, overwrite); PutRow(c + 32, c2, overwrite); PutRow(c + 48, c3, overwrite);
-                PutRow(c + 64, c4, overwrite); PutRow(c + 80, c5, overwrite); PutRow(c + 96, c6, overwrite); PutRow(c + 112, c7, overwrite);
+                c0.Put(c, overwrite); c1.Put(c + lanes, overwrite); c2.Put(c + 2 * lanes, overwrite); c3.Put(c + 3 * lanes, overwrite);
+                c4.Put(c + 4 * lanes, overwrite); c5.Put(c + 5 * lanes, overwrite); c6.Put(c + 6 * lanes, overwrite); c7.Put(c + 7 * lanes, overwrite);
             }
-            for (; j + Lanes <= n; j += Lanes)
+            for (; j + lanes <= n; j += lanes)
             {
-                Vector512<float> c0 = default;
+                TL c0 = default;
                 float* b = p.B + p0 * p.BStep + j;
                 for (int q = p0; q < p1; q++, b += p.BStep)
-                    c0 = Vector512.FusedMultiplyAdd(Vector512.Create(p.A[q * p.AStep]), Vector512.Load(b), c0);
-                PutRow(cRow + j, c0, overwrite);
+                    c0 = TL.Madd(TL.Broadcast(p.A[q * p.AStep]), TL.Load(b), c0);
+                c0.Put(cRow + j, overwrite);
             }
             for (; j < n; j++)
             {
-                // A fused multiply-add is correctly rounded, so the scalar one matches a vector lane bit for bit.
+                // A lane's arithmetic on one float: a fused multiply-add is correctly rounded, so it matches a vector
+                // lane bit for bit (and so does a multiply then an add where the family does not fuse).
                 float acc = 0f;
-                for (int q = p0; q < p1; q++) acc = MathF.FusedMultiplyAdd(p.A[q * p.AStep], p.B[q * p.BStep + j], acc);
+                for (int q = p0; q < p1; q++) acc = TL.Madd(p.A[q * p.AStep], p.B[q * p.BStep + j], acc);
                 cRow[j] = overwrite ? acc : acc + cRow[j];
             }
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PutRow(float* c, Vector512<float> v, bool overwrite)
+    /// <summary>One vector of a kernel family's width for <see cref="RowSlices{TL}"/>: its k-slice size and its multiply-add.</summary>
+    private interface IRowLanes<TSelf> where TSelf : unmanaged, IRowLanes<TSelf>
     {
-        if (!overwrite) v += Vector512.Load(c);
-        v.Store(c);
+        static abstract int Count { get; }
+        static abstract int KC { get; }
+        static abstract TSelf Broadcast(float x);
+        static abstract TSelf Load(float* source);
+        /// <summary>x·b + c as the family's micro-kernel computes it.</summary>
+        static abstract TSelf Madd(TSelf x, TSelf b, TSelf c);
+        /// <summary>The same on one float.</summary>
+        static abstract float Madd(float x, float b, float c);
+        /// <summary>Stores into C, adding what is there unless <paramref name="overwrite"/>.</summary>
+        void Put(float* c, bool overwrite);
+    }
+
+    private readonly struct Row512(Vector512<float> v) : IRowLanes<Row512>
+    {
+        private readonly Vector512<float> v = v;
+        public static int Count => Vector512<float>.Count;
+        public static int KC => Avx512Kernel.KC;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row512 Broadcast(float x) => new(Vector512.Create(x));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row512 Load(float* source) => new(Vector512.Load(source));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row512 Madd(Row512 x, Row512 b, Row512 c) => new(Vector512.FusedMultiplyAdd(x.v, b.v, c.v));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Madd(float x, float b, float c) => MathF.FusedMultiplyAdd(x, b, c);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Put(float* c, bool overwrite) => (overwrite ? v : v + Vector512.Load(c)).Store(c);
+    }
+
+    private readonly struct Row256(Vector256<float> v) : IRowLanes<Row256>
+    {
+        private readonly Vector256<float> v = v;
+        public static int Count => Vector256<float>.Count;
+        public static int KC => Avx2Kernel.KC;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row256 Broadcast(float x) => new(Vector256.Create(x));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row256 Load(float* source) => new(Vector256.Load(source));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row256 Madd(Row256 x, Row256 b, Row256 c) => new(Vector256.FusedMultiplyAdd(x.v, b.v, c.v));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Madd(float x, float b, float c) => MathF.FusedMultiplyAdd(x, b, c);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Put(float* c, bool overwrite) => (overwrite ? v : v + Vector256.Load(c)).Store(c);
+    }
+
+    private readonly struct Row128(Vector128<float> v) : IRowLanes<Row128>
+    {
+        private readonly Vector128<float> v = v;
+        private static bool Fused => Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported; // as Vector128Kernel
+        public static int Count => Vector128<float>.Count;
+        public static int KC => Vector128Kernel.KC;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row128 Broadcast(float x) => new(Vector128.Create(x));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row128 Load(float* source) => new(Vector128.Load(source));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static Row128 Madd(Row128 x, Row128 b, Row128 c) => new(Fused ? Vector128.FusedMultiplyAdd(x.v, b.v, c.v) : x.v * b.v + c.v);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Madd(float x, float b, float c) => Fused ? MathF.FusedMultiplyAdd(x, b, c) : x * b + c;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Put(float* c, bool overwrite) => (overwrite ? v : v + Vector128.Load(c)).Store(c);
     }
 
     /// <summary>
