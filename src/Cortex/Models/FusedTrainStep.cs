@@ -16,7 +16,9 @@ namespace Cortex.Models;
 /// branches and merges (a residual <see cref="Add"/>, a <see cref="Concatenate"/>) run as they are, a tensor read by
 /// several calls getting the sum of their gradients in the order the tape adds them.
 /// This class names no layer and no optimizer: a model that cannot run here (a layer without a stage, a regularizer…)
-/// trains on the tape, and <see cref="Model.TrainingPath"/> says why.
+/// trains on the tape, and <see cref="Model.TrainingPath"/> says why. Made for inference
+/// (<see cref="TryCreateInference"/>), it runs the stages forward only, in inference mode, on buffers kept by the
+/// model: <c>Predict</c> then allocates nothing but its result.
 /// </summary>
 internal sealed class FusedTrainStep
 {
@@ -50,9 +52,12 @@ internal sealed class FusedTrainStep
     private Tensor yFull = null!, predFull = null!; // set by Build
     private Tensor? yTail, predTail;
     private readonly List<Metric> metrics;
+    private readonly bool inference;     // forward only, stages in inference mode, no gradient registered
+    private int[] outputSample = [];     // the output's shape per sample (inference)
 
-    private FusedTrainStep(Model model, int inputWidth, int labelWidth, int batch, List<Metric> metrics)
+    private FusedTrainStep(Model model, int inputWidth, int labelWidth, int batch, List<Metric> metrics, bool inference = false)
     {
+        this.inference = inference;
         this.model = model;
         this.inputWidth = inputWidth;
         this.labelWidth = labelWidth;
@@ -68,6 +73,7 @@ internal sealed class FusedTrainStep
     {
         if (weight == null) return null;
         var grad = Tensor.Zeros(weight.ShapeRef);
+        if (inference) return grad; // a stage's backward buffer, never written
         variables.Add(weight);
         gradients.Add(grad);
         return grad;
@@ -84,7 +90,50 @@ internal sealed class FusedTrainStep
         }
         int rows = x.ShapeRef[0];
         var step = new FusedTrainStep(model, x.Size / rows, y.Size / rows, Math.Min(batchSize, rows), metrics);
-        return step.Build(graph, x, y, out reason) ? step : null;
+        return step.Build(graph, x.ShapeRef[1..], y, out reason) ? step : null;
+    }
+
+    /// <summary>A forward-only step for samples of <paramref name="sample"/>'s shape, up to <paramref name="batch"/> rows
+    /// at a time, or null with the reason (the model then predicts through its layers' calls).</summary>
+    public static FusedTrainStep? TryCreateInference(Model model, int[] sample, int batch, out string reason)
+    {
+        if (model.StageGraph(out reason) is not { } graph) return null;
+        if (sample.Length == 0 || sample.Any(d => d <= 0)) { reason = $"samples of shape {ShapeUtil.Format(sample)}"; return null; }
+        var step = new FusedTrainStep(model, sample.Aggregate(1, (a, b) => a * b), 0, batch, [], inference: true);
+        return step.Build(graph, sample, null, out reason) ? step : null;
+    }
+
+    /// <summary>The rows a forward-only step takes at once.</summary>
+    public int Batch => batch;
+
+    /// <summary>The sample shape a forward-only step was made for.</summary>
+    public int[] InputSample { get; private set; } = [];
+
+    /// <summary>The model's outputs for the <paramref name="rows"/> samples of <paramref name="x"/>, <see cref="Batch"/>
+    /// rows at a time (each row's result does not depend on the rows run with it).</summary>
+    public Tensor Predict(ReadOnlySpan<float> x, int rows)
+    {
+        int width = values[output].Width;
+        var result = Tensor.Uninitialized([rows, .. outputSample]);
+        var into = result.Span;
+        for (int start = 0; start < rows; start += batch)
+        {
+            int count = Math.Min(batch, rows - start);
+            x.Slice(start * inputWidth, count * inputWidth).CopyTo(xBuffer);
+            Forward(count);
+            values[output].Data.AsSpan(0, count * width).CopyTo(into.Slice(start * width));
+        }
+        return result;
+    }
+
+    /// <summary>Every call's stage forward on the first <paramref name="count"/> rows of the input buffer.</summary>
+    private void Forward(int count)
+    {
+        foreach (var call in calls)
+        {
+            if (call.Inputs.Length == 1) call.Stage.Forward(call.Inputs[0], count);
+            else call.Stage.Forward(call.Inputs, count);
+        }
     }
 
     /// <summary>
@@ -92,8 +141,9 @@ internal sealed class FusedTrainStep
     /// first call that has none. A call without a stage (Input, Flatten, Reshape) passes its input's value on as its
     /// own; an activation whose input no other call reads runs in place on that input's buffers.
     /// </summary>
-    private bool Build((Layer Layer, int[] From)[] graph, Tensor x, Tensor y, out string reason)
+    private bool Build((Layer Layer, int[] From)[] graph, int[] inputSample, Tensor? y, out string reason)
     {
+        InputSample = inputSample;
         bool chain = graph.Select((g, i) => g.From is [int f] && f == i - 1).All(b => b);
         int n = graph.Length;
         var valueOf = new int[n];              // the value each call's output is
@@ -101,7 +151,6 @@ internal sealed class FusedTrainStep
         var maskOf = new float[]?[n];          // the mask of its output (a chain only: graphs run masks on the tape)
         var callOf = new List<int>();          // for each value but the input, the graph position that made it
         var trains = new List<bool> { false }; // for each value, whether a weight before it trains (so its gradient is needed)
-        int[] inputSample = x.ShapeRef[1..];
         values.Add((xBuffer, [], inputWidth));
         int weightsBefore = 0;
         var readers = new int[n + 1]; // how many calls read each value (an in-place stage must be its input's only reader)
@@ -111,15 +160,16 @@ internal sealed class FusedTrainStep
             var (layer, from) = graph[k];
             var ins = from.Select(f => f < 0 ? 0 : valueOf[f]).ToArray();
             var samples = from.Select(f => f < 0 ? inputSample : sampleOf[f]).ToArray();
-            var context = new StageContext(batch, x.Rank == 2, AddWeight)
+            var context = new StageContext(batch, inputSample.Length == 1, AddWeight)
             {
+                Training = !inference,
                 Sample = samples[0],
                 Samples = samples,
                 Mask = from[0] < 0 ? null : maskOf[from[0]],
                 TrainableSeen = ins.Any(v => trains[v]),
             };
             string why = "";
-            if (layer.HasRegularizer) why = "has a regularizer";
+            if (layer.HasRegularizer && !inference) why = "has a regularizer";
             if (why.Length > 0 || !layer.TryCreateStage(context, out var stage, out why))
             {
                 reason = $"{layer.GetType().Name} '{layer.Name}' {why}";
@@ -151,13 +201,28 @@ internal sealed class FusedTrainStep
             foreach (int v in ins) readers[v]++;
         }
         output = valueOf[n - 1];
+        outputSample = sampleOf[n - 1];
+        if (inference)
+        {
+            if (output == 0) { reason = "no layer computes anything"; return false; }
+            for (int c = 0; c < calls.Count; c++)
+            {
+                var call = calls[c];
+                if (call.Stage.CanRunInPlace && call.From is [int src] && src > 0 && readers[src] == 1)
+                    values[c + 1] = (values[src].Data, [], values[c + 1].Width);
+                else values[c + 1] = (new float[batch * values[c + 1].Width], [], values[c + 1].Width);
+                call.Stage.Output = values[c + 1].Data;
+                call.Inputs = [.. call.From.Select(f => values[f].Data)];
+            }
+            return true;
+        }
         if (calls.Count == 0 || !trains.Any(t => t)) { reason = "no layer trains a weight"; return false; }
         if (variables.Count != model.TrainableVariables.Count) { reason = "a layer's weights are trained outside its stage"; return false; }
         if (sampleOf[n - 1].Length != 1) { reason = $"the output has shape {ShapeUtil.Format(sampleOf[n - 1])}, not rows"; return false; }
         if (output == 0 || readers[output] > 0) { reason = "the output is also read by a layer of the model"; return false; }
         // The loss must have a fused kernel for this label layout (probed on one row).
         int width = sampleOf[n - 1][0];
-        if (!model.Loss!.TryFused(y.AsSpan()[..labelWidth], new float[width], 1, width, new float[width], out _))
+        if (!model.Loss!.TryFused(y!.AsSpan()[..labelWidth], new float[width], 1, width, new float[width], out _))
         {
             reason = $"the loss {model.Loss.GetType().Name} has no fused kernel (for labels of this shape)";
             return false;
@@ -269,11 +334,7 @@ internal sealed class FusedTrainStep
             GatherRows(xs, rows, count);
         }
 
-        foreach (var call in calls)
-        {
-            if (call.Inputs.Length == 1) call.Stage.Forward(call.Inputs[0], count);
-            else call.Stage.Forward(call.Inputs, count);
-        }
+        Forward(count);
         var (prediction, predictionGrad, width) = values[output];
         model.Loss!.TryFused(yBuffer.AsSpan(0, count * labelWidth), prediction.AsSpan(0, count * width), count, width,
             predictionGrad.AsSpan(0, count * width), out float loss);

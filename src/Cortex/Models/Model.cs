@@ -387,7 +387,59 @@ public abstract partial class Model
         CheckBatchSize(batchSize);
         using var use = UseToRead("Predict");
         int n = x.Rank == 0 ? 0 : x.ShapeRef[0];
+        if (verbose == 0 && TryPredictOnStages(x, batchSize) is { } fast) return fast;
         return n <= batchSize ? Forward(x) : PredictBatches([x], batchSize, verbose)[0];
+    }
+
+    /// <summary>The most rows Predict's stages run at once (their buffers are kept by the model between calls).</summary>
+    private const int StageRowsMax = 256;
+
+    /// <summary>Predict's forward-only stages (see <see cref="TryPredictOnStages"/>): taken by a call while it runs, so
+    /// a concurrent Predict finds none and calls the layers instead.</summary>
+    private FusedTrainStep? inferenceStep;
+
+    /// <summary>The sample shape whose stages could not be made (the layers' calls serve it; not retried until a change).</summary>
+    private int[]? inferenceRefused;
+
+    /// <summary>Makes Predict on this thread call the layers even where its stages apply (tests compare the two).</summary>
+    [ThreadStatic] internal static bool ForceLayerPredict;
+
+    /// <summary>Whether the last Predict ran on stages (kept since; tests check which path they exercised).</summary>
+    internal bool PredictsOnStages => Volatile.Read(ref inferenceStep) != null;
+
+    /// <summary>Forgets Predict's stages: called when the model changes.</summary>
+    private void ForgetInference()
+    {
+        inferenceStep = null;
+        inferenceRefused = null;
+    }
+
+    /// <summary>
+    /// Predict on the fused step's stages run forward in inference mode, on buffers kept between calls: no tape, no
+    /// tensor per layer, nothing allocated but the result, the convolutions' bias and activation fused as in training.
+    /// For a built model with one input and one output whose layers all have stages (else null: the layers' calls
+    /// run). Each row's result does not depend on the rows run with it, so this gives the bits the layers' calls give.
+    /// </summary>
+    private Tensor? TryPredictOnStages(Tensor x, int batchSize)
+    {
+        if (ForceLayerPredict || Subclassed || InputCount != 1 || OutputNames.Count != 1 || x.Rank < 2 || !Built) return null;
+        int n = x.ShapeRef[0];
+        int[] sample = x.ShapeRef[1..];
+        if (n == 0 || InputShape is not { } expected || !expected.AsSpan(1).SequenceEqual(sample)) return null; // the layers' calls check
+        if (inferenceRefused != null && inferenceRefused.AsSpan().SequenceEqual(sample)) return null;
+        int rows = Math.Min(Math.Min(batchSize, n), StageRowsMax);
+        var step = Interlocked.Exchange(ref inferenceStep, null);
+        if (step == null || step.Batch < rows || !step.InputSample.AsSpan().SequenceEqual(sample))
+        {
+            step = FusedTrainStep.TryCreateInference(this, sample, Math.Max(rows, step?.Batch ?? 0), out _);
+            if (step == null)
+            {
+                inferenceRefused = sample;
+                return null;
+            }
+        }
+        try { return step.Predict(x.AsSpan(), n); }
+        finally { Volatile.Write(ref inferenceStep, step); }
     }
 
     /// <summary>Predict for a model with several inputs or outputs: one tensor per input gives one per output, each

@@ -56,9 +56,11 @@ public abstract partial class Model
         if (Volatile.Read(ref exclusiveThread) == me)
         {
             exclusiveDepth++;
+            ForgetInference();
             return new ModelUse(this, exclusive: true);
         }
         if (Interlocked.CompareExchange(ref exclusiveThread, me, 0) != 0) throw Busy(operation);
+        ForgetInference(); // a change (training, building, loading, a new layer) may change what Predict's stages compute
         exclusiveOperation = operation;
         exclusiveDepth = 1;
         var spin = new SpinWait();
