@@ -149,7 +149,6 @@ internal sealed class FusedTrainStep
         var valueOf = new int[n];              // the value each call's output is
         var sampleOf = new int[n][];           // its sample shape
         var maskOf = new float[]?[n];          // the mask of its output (a chain only: graphs run masks on the tape)
-        var callOf = new List<int>();          // for each value but the input, the graph position that made it
         var trains = new List<bool> { false }; // for each value, whether a weight before it trains (so its gradient is needed)
         values.Add((xBuffer, [], inputWidth));
         int weightsBefore = 0;
@@ -194,7 +193,6 @@ internal sealed class FusedTrainStep
             var call = new Call(stage, ins) { Backward = weights || context.TrainableSeen };
             if (weights && piecewise < 0) piecewise = calls.Count; // the first call with weights: its backward runs last
             calls.Add(call);
-            callOf.Add(k);
             trains.Add(call.Backward);
             valueOf[k] = values.Count;
             values.Add(([], [], stage.Width));
