@@ -162,6 +162,8 @@ public abstract class ElementwiseMerge : Merge
         }
 
         public override bool LendsBuffers => true; // backward reads the output's gradient only (and the inputs)
+
+        public override bool ReadsSeveral => true;
     }
 }
 
@@ -326,6 +328,8 @@ public sealed class Concatenate : Merge
         }
 
         public override bool LendsBuffers => true;
+
+        public override bool ReadsSeveral => true;
     }
 }
 

@@ -26,6 +26,10 @@ internal abstract class Stage
     /// registered, and writes the input gradient when <paramref name="inputGrad"/> is given.</summary>
     public abstract void Backward(float[] input, float[]? inputGrad, int rows);
 
+    /// <summary>Whether the stage reads several inputs (a merge's, through the overloads below); a stage that reads one
+    /// cannot serve a call on several tensors (a recurrent layer given initial states).</summary>
+    public virtual bool ReadsSeveral => false;
+
     /// <summary>Forward of a stage that reads several inputs (a merge layer's), each <paramref name="rows"/> rows of its
     /// own width (<see cref="StageContext.Samples"/>).</summary>
     public virtual void Forward(float[][] inputs, int rows) =>

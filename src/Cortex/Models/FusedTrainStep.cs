@@ -53,6 +53,7 @@ internal sealed class FusedTrainStep
     private Tensor? yTail, predTail;
     private readonly List<Metric> metrics;
     private readonly bool inference;     // forward only, stages in inference mode, no gradient registered
+    private static readonly Tensor NoGradient = Tensor.Zeros(0);
     private int[] outputSample = [];     // the output's shape per sample (inference)
 
     private FusedTrainStep(Model model, int inputWidth, int labelWidth, int batch, List<Metric> metrics, bool inference = false)
@@ -72,8 +73,8 @@ internal sealed class FusedTrainStep
     private Tensor? AddWeight(Variable? weight)
     {
         if (weight == null) return null;
+        if (inference) return NoGradient; // forward only: a stage writes its gradients in backward alone
         var grad = Tensor.Zeros(weight.ShapeRef);
-        if (inference) return grad; // a stage's backward buffer, never written
         variables.Add(weight);
         gradients.Add(grad);
         return grad;
@@ -172,6 +173,11 @@ internal sealed class FusedTrainStep
             if (why.Length > 0 || !layer.TryCreateStage(context, out var stage, out why))
             {
                 reason = $"{layer.GetType().Name} '{layer.Name}' {why}";
+                return false;
+            }
+            if (from.Length > 1 && stage is { ReadsSeveral: false })
+            {
+                reason = $"{layer.GetType().Name} '{layer.Name}' is called on {from.Length} tensors (initial states run on the tape)";
                 return false;
             }
             maskOf[k] = layer.StageMask(context, stage);

@@ -395,11 +395,14 @@ public abstract partial class Model
     private const int StageRowsMax = 256;
 
     /// <summary>Predict's forward-only stages (see <see cref="TryPredictOnStages"/>): taken by a call while it runs, so
-    /// a concurrent Predict finds none and calls the layers instead.</summary>
+    /// a concurrent Predict finds none and calls the layers instead (one set of buffers per model).</summary>
     private FusedTrainStep? inferenceStep;
 
     /// <summary>The sample shape whose stages could not be made (the layers' calls serve it; not retried until a change).</summary>
     private int[]? inferenceRefused;
+
+    /// <summary>The sample shape of the stages made last (so a Predict that finds them taken knows another call has them).</summary>
+    private int[]? inferenceSample;
 
     /// <summary>Makes Predict on this thread call the layers even where its stages apply (tests compare the two).</summary>
     [ThreadStatic] internal static bool ForceLayerPredict;
@@ -412,6 +415,7 @@ public abstract partial class Model
     {
         inferenceStep = null;
         inferenceRefused = null;
+        inferenceSample = null;
     }
 
     /// <summary>
@@ -429,14 +433,18 @@ public abstract partial class Model
         if (inferenceRefused != null && inferenceRefused.AsSpan().SequenceEqual(sample)) return null;
         int rows = Math.Min(Math.Min(batchSize, n), StageRowsMax);
         var step = Interlocked.Exchange(ref inferenceStep, null);
+        if (step == null && Volatile.Read(ref inferenceSample) is { } made && made.AsSpan().SequenceEqual(sample))
+            return null; // another thread's Predict has the stages: this one calls the layers rather than make a second set
         if (step == null || step.Batch < rows || !step.InputSample.AsSpan().SequenceEqual(sample))
         {
-            step = FusedTrainStep.TryCreateInference(this, sample, Math.Max(rows, step?.Batch ?? 0), out _);
+            try { step = FusedTrainStep.TryCreateInference(this, sample, Math.Max(rows, step?.Batch ?? 0), out _); }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException) { step = null; } // the layers' calls will say it
             if (step == null)
             {
                 inferenceRefused = sample;
                 return null;
             }
+            inferenceSample = sample;
         }
         try { return step.Predict(x.AsSpan(), n); }
         finally { Volatile.Write(ref inferenceStep, step); }

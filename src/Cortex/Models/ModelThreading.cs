@@ -60,11 +60,13 @@ public abstract partial class Model
             return new ModelUse(this, exclusive: true);
         }
         if (Interlocked.CompareExchange(ref exclusiveThread, me, 0) != 0) throw Busy(operation);
-        ForgetInference(); // a change (training, building, loading, a new layer) may change what Predict's stages compute
         exclusiveOperation = operation;
         exclusiveDepth = 1;
         var spin = new SpinWait();
         while (Volatile.Read(ref sharedUses) != 0) spin.SpinOnce();
+        // After the reads have drained (a Predict running puts its stages back when it returns), before the change:
+        // a change (training, building, loading, a new layer) may change what Predict's stages compute.
+        ForgetInference();
         return new ModelUse(this, exclusive: true);
     }
 

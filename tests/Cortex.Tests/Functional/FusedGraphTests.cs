@@ -136,4 +136,25 @@ public class FusedGraphTests
         Assert.Equal("tape: Add 'broadcast_add' broadcasts inputs of different shapes",
             PathOf(new Functional(input, new Dense(3).Call(new Add("broadcast_add").Call(h, input)))));
     }
+
+    [Fact]
+    public void ARecurrentLayerGivenInitialStatesInAGraphTrainsOnTheTapeAndPredictsThroughItsLayers()
+    {
+        CortexRandom.SetGlobalSeed(2);
+        var input = new Input([5, 3]);
+        SymbolicTensor pooled = new GlobalAveragePooling1D().Call(input);
+        SymbolicTensor h0 = new Dense(4).Call(pooled), c0 = new Dense(4).Call(pooled);
+        SymbolicTensor sequence = new LSTM(4, name: "stateful_lstm").CallWithState(input, [h0, c0])[0];
+        var model = new Functional(input, new Dense(3).Call(sequence));
+        var x = Tensor.RandomNormal([40, 5, 3], seed: 3);
+        var y = Tensor.FromArray([.. Enumerable.Range(0, 40).Select(i => (float)(i % 3))], [40]);
+        model.Compile(new Adam(), new SparseCategoricalCrossentropy(fromLogits: true));
+        model.Fit(x, y, epochs: 1, batchSize: 8, verbose: 0);
+        Assert.Equal("tape: LSTM 'stateful_lstm' is called on 3 tensors (initial states run on the tape)", model.TrainingPath);
+        var predicted = model.Predict(x);
+        Assert.False(model.PredictsOnStages);
+        Model.ForceLayerPredict = true;
+        try { Assert.Equal(model.Predict(x).ToArray(), predicted.ToArray()); }
+        finally { Model.ForceLayerPredict = false; }
+    }
 }
