@@ -11,6 +11,9 @@
 #                `bench/run.sh train --filter resnet --rows 512`), not a measurement
 #   infer        Predict latency and throughput (batch 1 and 1000) against ONNX Runtime running the model Cortex
 #                exported (Cortex.Onnx), in one process, same weights, outputs checked equal
+#   cold         a user's first run: a fresh process's first Fit epoch (JIT and tiering included), its second epoch and
+#                its first Predict, for the 784-25-15-10 and 784-128-10 MLPs, 5 processes each with the package's
+#                runtime settings and 5 with .NET's tiering defaults (medians; Cortex only)
 #   all          gemm, elementwise and train in turn (default)
 # --isa LIST     comma-separated instruction sets to run each mode under, in turn (default: every one this CPU can
 #                show — native, then avx2 where the CPU has AVX-512, then 128 where it has AVX2). Each sets Cortex's
@@ -47,7 +50,7 @@ while [[ $# -gt 0 ]]; do
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
-case $mode in gemm|elementwise|train|infer|all) ;; *) echo "unknown mode '$mode' (gemm, elementwise, train, infer, all)" >&2; exit 2 ;; esac
+case $mode in gemm|elementwise|train|infer|cold|all) ;; *) echo "unknown mode '$mode' (gemm, elementwise, train, infer, cold, all)" >&2; exit 2 ;; esac
 
 # --- instruction sets ----------------------------------------------------------------------------------------------
 flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2) "
@@ -94,7 +97,7 @@ if [[ $blas != *openblas* ]]; then
     echo "         unoptimised reference BLAS — sudo apt-get install -y libopenblas0-pthread" >&2
     missing=1
 fi
-if [[ $mode == train || $mode == all ]] && [[ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
+if [[ $mode == train || $mode == cold || $mode == all ]] && [[ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]]; then
     echo "missing: Fashion-MNIST — sudo apt-get install -y dataset-fashion-mnist" >&2; missing=1
 fi
 [[ $missing == 0 ]] || exit 1
@@ -144,6 +147,33 @@ run_train() {
     echo "PyTorch (bench/train_ref.py, 2 threads, one seed)…" >&2
     py bench/train_ref.py --threads 2 --seeds 1 "${extra[@]}" "${rows[@]}" | tee "$out/train_ref_2.jsonl" >&2
     report train "$out/train.jsonl" "$out/samestart.jsonl" "$out/train_ref_1.jsonl" "$out/train_ref_2.jsonl"
+}
+
+run_cold() {
+    echo "Cortex (cold start, fresh processes)…" >&2
+    : > "$out/cold.jsonl"
+    for network in digits_mlp mlp_784_128_10; do
+        for round in 1 2 3 4 5; do
+            for setting in package defaults; do
+                if [[ $setting == defaults ]]; then env_set=(env DOTNET_TieredPGO=1 DOTNET_TC_CallCountingDelayMs=100); else env_set=(env); fi
+                line=$("${isa_env[@]}" "${env_set[@]}" dotnet bench/Cortex.Bench/bin/Release/net10.0/Cortex.Bench.dll cold --filter "$network")
+                echo "{\"setting\": \"$setting\", ${line:1}" | tee -a "$out/cold.jsonl" >&2
+            done
+        done
+    done
+    "$python" - "$out/cold.jsonl" <<'PY'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print("| network | runtime settings | first epoch s | second epoch s | first / second | first Predict ms |")
+print("|---|---|---:|---:|---:|---:|")
+for net in dict.fromkeys(r["network"] for r in rows):
+    for setting in ("package", "defaults"):
+        sel = [r for r in rows if r["network"] == net and r["setting"] == setting]
+        f = statistics.median(r["first_epoch_s"] for r in sel); s = statistics.median(r["second_epoch_s"] for r in sel)
+        p = statistics.median(r["first_predict_ms"] for r in sel)
+        name = "package (PGO off, call counting at once)" if setting == "package" else ".NET defaults"
+        print(f"| {net} | {name} | {f:.3f} | {s:.3f} | {f / s:.2f} | {p:.2f} |")
+PY
 }
 
 run_infer() {

@@ -36,6 +36,9 @@ internal static class Program
             case "isa":
                 IsaReport();
                 return 0;
+            case "cold":
+                ColdBench.Run(options);
+                return 0;
             default:
                 Console.Error.WriteLine($"Unknown mode '{args[0]}'.");
                 return Usage();

@@ -46,6 +46,8 @@ public sealed class PackageConsumptionTests(PackageFeed feed, ITestOutputHelper 
         // buildTransitive/Cortex.props reached the app: its runtimeconfig carries the setting and the runtime sees it.
         var config = JsonNode.Parse(File.ReadAllText(Path.Combine(app, "bin", "Release", "net10.0", "DigitsApp.runtimeconfig.json")))!;
         Assert.Equal(8388608, (long)config["runtimeOptions"]!["configProperties"]!["System.GC.LOHThreshold"]!);
+        Assert.False((bool)config["runtimeOptions"]!["configProperties"]!["System.Runtime.TieredPGO"]!);
+        Assert.Equal(0, (long)config["runtimeOptions"]!["configProperties"]!["System.Runtime.TieredCompilation.CallCountingDelayMs"]!);
         Assert.Equal("8388608", Value(run, "lohthreshold"));
     }
 
@@ -72,6 +74,8 @@ public sealed class PackageConsumptionTests(PackageFeed feed, ITestOutputHelper 
         string runtimeConfig = Directory.GetFiles(Path.Combine(tools, ".store"), "Cortex.Cli.runtimeconfig.json", SearchOption.AllDirectories).Single();
         var config = JsonNode.Parse(File.ReadAllText(runtimeConfig))!;
         Assert.Equal(8388608, (long)config["runtimeOptions"]!["configProperties"]!["System.GC.LOHThreshold"]!);
+        Assert.False((bool)config["runtimeOptions"]!["configProperties"]!["System.Runtime.TieredPGO"]!);
+        Assert.Equal(0, (long)config["runtimeOptions"]!["configProperties"]!["System.Runtime.TieredCompilation.CallCountingDelayMs"]!);
     }
 
     private CommandResult Step(CommandResult result)
