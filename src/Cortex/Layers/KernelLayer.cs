@@ -63,8 +63,9 @@ public abstract class KernelLayer : Layer
     internal override bool TryCreateStage(StageContext context, out Stage? stage, out string reason)
     {
         stage = null;
-        reason = !Trainable ? "is frozen"
-            : !Activation.DerivativeFromOutput ? $"has the activation '{Activation.Name}'"
+        // Forward only (inference), a frozen kernel and an activation whose derivative needs its input do not matter.
+        reason = !Trainable && context.Training ? "is frozen"
+            : !Activation.DerivativeFromOutput && context.Training ? $"has the activation '{Activation.Name}'"
             : SampleRefusal(context.Sample);
         if (reason.Length > 0) return false;
         stage = CreateStage(context, context.AddWeight(Kernel)!, context.AddWeight(Bias));

@@ -90,10 +90,24 @@ public class StagePredictTests
     }
 
     [Fact]
-    public void ModelsWhoseLayersHaveNoStagesAndWrongShapesTakeTheLayersCalls()
+    public void FrozenLayersAndActivationsThatTrainOnTheTapePredictOnStages()
     {
         CortexRandom.SetGlobalSeed(1);
-        var model = new Sequential(new Input([6]), new Dense(4, "softplus"), new Dense(2)); // softplus: no stage
+        var frozen = new Conv2D(3, 3, activation: "softplus");
+        var model = new Sequential(new Input([6, 6, 1]), frozen, new Flatten(), new Dense(2, "gelu"));
+        frozen.Trainable = false;
+        var x = Tensor.RandomNormal([9, 6, 6, 1], seed: 2);
+        Assert.Equal(LayerPredict(model, x, 32).ToArray(), model.Predict(x).ToArray());
+        Assert.True(model.PredictsOnStages);
+    }
+
+    [Fact]
+    public void ModelsWithoutStagesAndWrongShapesTakeTheLayersCalls()
+    {
+        CortexRandom.SetGlobalSeed(1);
+        var input = new Input([6]);
+        var shared = new Dense(6, "relu");                      // a layer called twice: the graph's stages refuse it
+        var model = new Functional(input, new Dense(2).Call(shared.Call(shared.Call(input))));
         var x = Tensor.RandomNormal([9, 6], seed: 2);
         Assert.Equal(LayerPredict(model, x, 32).ToArray(), model.Predict(x).ToArray());
         Assert.False(model.PredictsOnStages);
