@@ -1,3 +1,4 @@
+using Cortex.Activations;
 using Cortex.Data;
 using Cortex.Initializers;
 using Cortex.Layers;
@@ -219,5 +220,47 @@ public class RecurrentTests
             return model;
         }
         BothPaths.AssertFusedEqualsTape(Make, x, y, epochs: 2, rate: 0.01f, seed: 7);
+    }
+
+    public static TheoryData<string, string> CellActivations => new()
+    {
+        { "softmax", "sigmoid" },      // not element-wise: the cells run span by span
+        { "relu", "hard_sigmoid" },    // element-wise: the one-pass cell, compiled for these two operators
+        { "softsign", "sigmoid" },
+    };
+
+    /// <summary>An LSTM with other activations than tanh and sigmoid — an element-wise pair runs the one-pass cell
+    /// compiled for them, softmax (not element-wise) runs span by span — computes Keras's recurrence, written out with
+    /// tensor ops step by step (units 20: a vector and a tail).</summary>
+    [Theory]
+    [MemberData(nameof(CellActivations))]
+    public void AnLstmWithOtherActivationsComputesKerasRecurrence(string activation, string recurrentActivation)
+    {
+        CortexRandom.SetGlobalSeed(4);
+        var act = ActivationFunction.Get(activation);
+        var gate = ActivationFunction.Get(recurrentActivation);
+        int u = 20;
+        var lstm = new LSTM(u, activation: act, recurrentActivation: gate);
+        var x = Tensor.RandomNormal([3, 5, 3], seed: 2);
+        var output = lstm.Call(x);
+        var w = lstm.Kernel!.Value();
+        var r = lstm.RecurrentKernel!.Value();
+        var b = lstm.Bias!.Value();
+        Tensor h = Tensor.Zeros([3, u]), c = Tensor.Zeros([3, u]);
+        for (int t = 0; t < 5; t++)
+        {
+            var z = x.Slice(t, 1, axis: 1).Reshape(3, 3).MatMul(w) + h.MatMul(r) + b;
+            Tensor Gate(int k) => z.Slice(k * u, u, axis: 1);
+            var i = gate.Apply(Gate(0));
+            var f = gate.Apply(Gate(1));
+            var g = act.Apply(Gate(2));
+            var o = gate.Apply(Gate(3));
+            c = f * c + i * g;
+            h = o * act.Apply(c);
+        }
+        var expected = h.ToArray();
+        var actual = output.ToArray();
+        for (int k = 0; k < expected.Length; k++)
+            Assert.True(MathF.Abs(expected[k] - actual[k]) <= 2e-6f, $"element {k}: {actual[k]} vs {expected[k]}");
     }
 }
