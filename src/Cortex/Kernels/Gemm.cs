@@ -235,14 +235,14 @@ internal static unsafe class Gemm
     private readonly struct Row128(Vector128<float> v) : IRowLanes<Row128>
     {
         private readonly Vector128<float> v = v;
-        private static bool Fused => Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported; // as Vector128Kernel
         public static int Count => Vector128<float>.Count;
         public static int KC => Vector128Kernel.KC;
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row128 Broadcast(float x) => new(Vector128.Create(x));
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row128 Load(float* source) => new(Vector128.Load(source));
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static Row128 Madd(Row128 x, Row128 b, Row128 c) => new(Fused ? Vector128.FusedMultiplyAdd(x.v, b.v, c.v) : x.v * b.v + c.v);
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Madd(float x, float b, float c) => Fused ? MathF.FusedMultiplyAdd(x, b, c) : x * b + c;
+        public static Row128 Madd(Row128 x, Row128 b, Row128 c) => new(Vector128Kernel.Madd(x.v, b.v, c.v));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public static float Madd(float x, float b, float c) => Vector128Kernel.Fuses ? MathF.FusedMultiplyAdd(x, b, c) : x * b + c;
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Put(float* c, bool overwrite) => (overwrite ? v : v + Vector128.Load(c)).Store(c);
     }

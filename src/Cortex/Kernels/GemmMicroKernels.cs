@@ -203,10 +203,13 @@ internal readonly unsafe struct Vector128Kernel : IGemmMicroKernel
     public static int MC => 192;
     public static int NC => 4096;
 
-    /// <summary>x·b + c, fused where the hardware fuses (a JIT-time constant: no branch is left).</summary>
+    /// <summary>Whether the hardware fuses a 128-bit multiply-add (FMA3, AdvSimd): a JIT-time constant.</summary>
+    internal static bool Fuses => System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported;
+
+    /// <summary>x·b + c, fused where the hardware fuses (no branch is left).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector128<float> Madd(Vector128<float> x, Vector128<float> b, Vector128<float> c) =>
-        System.Runtime.Intrinsics.X86.Fma.IsSupported || System.Runtime.Intrinsics.Arm.AdvSimd.IsSupported ? Vector128.FusedMultiplyAdd(x, b, c) : x * b + c;
+    internal static Vector128<float> Madd(Vector128<float> x, Vector128<float> b, Vector128<float> c) =>
+        Fuses ? Vector128.FusedMultiplyAdd(x, b, c) : x * b + c;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Put(float* c, Vector128<float> v, bool overwrite)

@@ -209,15 +209,7 @@ internal sealed class FusedTrainStep
         if (inference)
         {
             if (output == 0) { reason = "no layer computes anything"; return false; }
-            for (int c = 0; c < calls.Count; c++)
-            {
-                var call = calls[c];
-                if (call.Stage.CanRunInPlace && call.From is [int src] && src > 0 && readers[src] == 1)
-                    values[c + 1] = (values[src].Data, [], values[c + 1].Width);
-                else values[c + 1] = (new float[batch * values[c + 1].Width], [], values[c + 1].Width);
-                call.Stage.Output = values[c + 1].Data;
-                call.Inputs = [.. call.From.Select(f => values[f].Data)];
-            }
+            MakeBuffers(readers);
             return true;
         }
         if (calls.Count == 0 || !trains.Any(t => t)) { reason = "no layer trains a weight"; return false; }
@@ -231,18 +223,7 @@ internal sealed class FusedTrainStep
             reason = $"the loss {model.Loss.GetType().Name} has no fused kernel (for labels of this shape)";
             return false;
         }
-        // Buffers: an in-place stage shares those of its only input (when that stage lends them); others get their own.
-        for (int c = 0; c < calls.Count; c++)
-        {
-            var call = calls[c];
-            int v = c + 1;
-            if (call.Stage.CanRunInPlace && call.From is [int src] && src > 0 && readers[src] == 1 && calls[src - 1].Stage.LendsBuffers)
-                values[v] = (values[src].Data, values[src].Grad, values[v].Width);
-            else values[v] = (new float[batch * values[v].Width], new float[batch * values[v].Width], values[v].Width);
-            call.Stage.Output = values[v].Data;
-            call.Stage.OutputGrad = values[v].Grad;
-            call.Inputs = [.. call.From.Select(f => values[f].Data)];
-        }
+        MakeBuffers(readers);
         // Gradient targets, in the tape's order: backward visits the calls last to first and each call's inputs in
         // order; the first gradient to reach a value is written into its buffer, each later one added to it.
         var reached = new bool[values.Count];
@@ -275,6 +256,25 @@ internal sealed class FusedTrainStep
         yFull = new Tensor(yBuffer, labelWidth == 1 ? [batch] : [batch, labelWidth]);
         predFull = new Tensor(values[output].Data, [batch, values[output].Width]);
         return true;
+    }
+
+    /// <summary>
+    /// Each call's output buffer (and, training, its gradient's): an in-place stage shares those of its only input
+    /// when that input's stage lends them (forward only, any stage's), others get their own. Then each call's inputs.
+    /// </summary>
+    private void MakeBuffers(int[] readers)
+    {
+        for (int c = 0; c < calls.Count; c++)
+        {
+            var call = calls[c];
+            int v = c + 1, width = values[v].Width;
+            if (call.Stage.CanRunInPlace && call.From is [int src] && src > 0 && readers[src] == 1 && (inference || calls[src - 1].Stage.LendsBuffers))
+                values[v] = (values[src].Data, values[src].Grad, width);
+            else values[v] = (new float[batch * width], inference ? [] : new float[batch * width], width);
+            call.Stage.Output = values[v].Data;
+            call.Stage.OutputGrad = values[v].Grad;
+            call.Inputs = [.. call.From.Select(f => values[f].Data)];
+        }
     }
 
     /// <summary>The tape path's order of trainable variables, which the optimizer's slots follow.</summary>

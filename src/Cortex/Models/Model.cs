@@ -426,28 +426,45 @@ public abstract partial class Model
     /// </summary>
     private Tensor? TryPredictOnStages(Tensor x, int batchSize)
     {
-        if (ForceLayerPredict || Subclassed || InputCount != 1 || OutputNames.Count != 1 || x.Rank < 2 || !Built) return null;
+        if (ForceLayerPredict || x.Rank < 2 || x.ShapeRef[0] == 0) return null;
         int n = x.ShapeRef[0];
-        int[] sample = x.ShapeRef[1..];
-        if (n == 0 || InputShape is not { } expected || !expected.AsSpan(1).SequenceEqual(sample)) return null; // the layers' calls check
-        if (inferenceRefused != null && inferenceRefused.AsSpan().SequenceEqual(sample)) return null;
+        ReadOnlySpan<int> sample = x.ShapeRef.AsSpan(1);
         int rows = Math.Min(Math.Min(batchSize, n), StageRowsMax);
         var step = Interlocked.Exchange(ref inferenceStep, null);
-        if (step == null && Volatile.Read(ref inferenceSample) is { } made && made.AsSpan().SequenceEqual(sample))
-            return null; // another thread's Predict has the stages: this one calls the layers rather than make a second set
+        // Kept stages exist only for a built one-input, one-output model and are forgotten at any change, so a call they
+        // fit checks nothing else (and allocates nothing but its result).
         if (step == null || step.Batch < rows || !step.InputSample.AsSpan().SequenceEqual(sample))
         {
-            try { step = FusedTrainStep.TryCreateInference(this, sample, Math.Max(rows, step?.Batch ?? 0), out _); }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException) { step = null; } // the layers' calls will say it
-            if (step == null)
+            if (Subclassed || InputCount != 1 || OutputNames.Count != 1 || !Built
+                || InputShape is not { } expected || !expected.AsSpan(1).SequenceEqual(sample) // the layers' calls check
+                || inferenceRefused != null && inferenceRefused.AsSpan().SequenceEqual(sample))
             {
-                inferenceRefused = sample;
+                Keep(step); // stages for another shape or batch stay for the calls they fit
                 return null;
             }
-            inferenceSample = sample;
+            if (step == null && Volatile.Read(ref inferenceSample) is { } made && made.AsSpan().SequenceEqual(sample))
+                return null; // another thread's Predict has the stages: this one calls the layers rather than make a second set
+            int[] shape = sample.ToArray();
+            FusedTrainStep? fresh;
+            try { fresh = FusedTrainStep.TryCreateInference(this, shape, Math.Max(rows, step?.Batch ?? 0), out _); }
+            catch (Exception e) when (e is ArgumentException or InvalidOperationException) { fresh = null; } // the layers' calls will say it
+            if (fresh == null)
+            {
+                inferenceRefused = shape;
+                Keep(step);
+                return null;
+            }
+            step = fresh;
+            inferenceSample = shape;
         }
         try { return step.Predict(x.AsSpan(), n); }
-        finally { Volatile.Write(ref inferenceStep, step); }
+        finally { Keep(step); }
+    }
+
+    /// <summary>Puts stages a Predict took back for the next one (nothing when it took none).</summary>
+    private void Keep(FusedTrainStep? step)
+    {
+        if (step != null) Volatile.Write(ref inferenceStep, step);
     }
 
     /// <summary>Predict for a model with several inputs or outputs: one tensor per input gives one per output, each
