@@ -67,7 +67,12 @@ internal static unsafe class Im2ColKernel
     }
 
     internal static void Im2ColImages(float* x, float* cols, in Window2D g) =>
-        Im2ColSerial(new ReadOnlySpan<float>(x, g.N * g.H * g.W * g.C), g, new Span<float>(cols, g.Rows * g.Patch));
+        Im2ColSerial(new ReadOnlySpan<float>(x, g.N * g.H * g.W * g.C), g, new Span<float>(cols, g.Rows * g.Patch), 0, g.N * g.OH);
+
+    /// <summary>The rows of the im2col matrix for output rows [u0, u1) of the batch — output row u being row u mod OH of
+    /// image u / OH, OW matrix rows — into <paramref name="cols"/> ((u1 − u0)·OW × patch), on this thread.</summary>
+    internal static void Im2ColOutputRows(float* x, float* cols, in Window2D g, int u0, int u1) =>
+        Im2ColSerial(new ReadOnlySpan<float>(x, g.N * g.H * g.W * g.C), g, new Span<float>(cols, (u1 - u0) * g.OW * g.Patch), u0, u1);
 
     /// <summary>dx += the patches of <paramref name="cols"/> scattered back to where <c>Im2Col</c>
     /// read them (overlapping windows add up). <paramref name="dx"/> must start zeroed. Split over two cores by image.</summary>
@@ -84,41 +89,43 @@ internal static unsafe class Im2ColKernel
         Col2ImSerial(new ReadOnlySpan<float>(cols, g.Rows * g.Patch), g, new Span<float>(dx, g.N * g.H * g.W * g.C));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Im2ColSerial(ReadOnlySpan<float> x, in Window2D g, Span<float> cols)
+    private static void Im2ColSerial(ReadOnlySpan<float> x, in Window2D g, Span<float> cols, int u0, int u1)
     {
         int c = g.C, rowLen = g.KW * c, patch = g.Patch;
         int r = 0;
-        for (int n = 0; n < g.N; n++)
-            for (int oy = 0; oy < g.OH; oy++)
-                for (int ox = 0; ox < g.OW; ox++, r++)
+        for (int u = u0; u < u1; u++)
+        {
+            int n = u / g.OH, oy = u - n * g.OH;
+            for (int ox = 0; ox < g.OW; ox++, r++)
+            {
+                Span<float> dst = cols.Slice(r * patch, patch);
+                int ix0 = ox * g.SW - g.PadLeft;
+                bool rowInside = g.DW == 1 && ix0 >= 0 && ix0 + g.KW <= g.W;
+                for (int ky = 0; ky < g.KH; ky++)
                 {
-                    Span<float> dst = cols.Slice(r * patch, patch);
-                    int ix0 = ox * g.SW - g.PadLeft;
-                    bool rowInside = g.DW == 1 && ix0 >= 0 && ix0 + g.KW <= g.W;
-                    for (int ky = 0; ky < g.KH; ky++)
+                    Span<float> d = dst.Slice(ky * rowLen, rowLen);
+                    int iy = oy * g.SH - g.PadTop + ky * g.DH;
+                    if ((uint)iy >= (uint)g.H) { d.Clear(); continue; }
+                    int rowBase = (n * g.H + iy) * g.W;
+                    if (rowInside)
                     {
-                        Span<float> d = dst.Slice(ky * rowLen, rowLen);
-                        int iy = oy * g.SH - g.PadTop + ky * g.DH;
-                        if ((uint)iy >= (uint)g.H) { d.Clear(); continue; }
-                        int rowBase = (n * g.H + iy) * g.W;
-                        if (rowInside)
-                        {
-                            ReadOnlySpan<float> src = x.Slice((rowBase + ix0) * c, rowLen);
-                            // A first layer's rows are a few values (3 for a 3×3 kernel on one channel): a plain loop
-                            // beats a block copy's call there (im2col of 64×28×28×1: 0.50 → 0.3 ms).
-                            if (rowLen <= 8) for (int i = 0; i < src.Length; i++) d[i] = src[i];
-                            else src.CopyTo(d);
-                            continue;
-                        }
-                        for (int kx = 0; kx < g.KW; kx++)
-                        {
-                            int ix = ix0 + kx * g.DW;
-                            Span<float> dd = d.Slice(kx * c, c);
-                            if ((uint)ix >= (uint)g.W) dd.Clear();
-                            else x.Slice((rowBase + ix) * c, c).CopyTo(dd);
-                        }
+                        ReadOnlySpan<float> src = x.Slice((rowBase + ix0) * c, rowLen);
+                        // A first layer's rows are a few values (3 for a 3×3 kernel on one channel): a plain loop
+                        // beats a block copy's call there (im2col of 64×28×28×1: 0.50 → 0.3 ms).
+                        if (rowLen <= 8) for (int i = 0; i < src.Length; i++) d[i] = src[i];
+                        else src.CopyTo(d);
+                        continue;
+                    }
+                    for (int kx = 0; kx < g.KW; kx++)
+                    {
+                        int ix = ix0 + kx * g.DW;
+                        Span<float> dd = d.Slice(kx * c, c);
+                        if ((uint)ix >= (uint)g.W) dd.Clear();
+                        else x.Slice((rowBase + ix) * c, c).CopyTo(dd);
                     }
                 }
+            }
+        }
     }
 
     /// <summary>dx += the patches of <paramref name="cols"/> scattered back to where <see cref="Im2Col"/> read them

@@ -202,7 +202,7 @@ public sealed class Conv2D : KernelLayer
 
     /// <inheritdoc/>
     private protected override Stage CreateStage(StageContext context, Tensor kernelGrad, Tensor? biasGrad) =>
-        new ConvStage(this, Filters, Window([context.Batch, .. context.Sample]), context.InputWidth, Groups)
+        new ConvStage(this, Filters, Window([context.Batch, .. context.Sample]), context.InputWidth, Groups, context.Training)
         {
             Width = context.OutputWidth(this), KernelGrad = kernelGrad, BiasGrad = biasGrad!,
         };
@@ -211,12 +211,13 @@ public sealed class Conv2D : KernelLayer
 /// <summary>Conv2D on NHWC rows (each row one image, so rows are the batch) — or Conv1D on (steps, channels) rows, a
 /// one-pixel-high image, or a grouped or depthwise convolution (<paramref name="groups"/> &gt; 1) — with the same span
 /// kernels as <see cref="ConvOp"/>, in the same order, on buffers made once.</summary>
-internal sealed class ConvStage(KernelLayer layer, int filters, Window2D window, int inputs, int groups = 1) : Stage
+internal sealed class ConvStage(KernelLayer layer, int filters, Window2D window, int inputs, int groups = 1, bool training = true) : Stage
 {
     public Tensor KernelGrad = null!, BiasGrad = null!;
     // The im2col matrix, kept from forward to backward (the tape path rebuilds it to hold less memory; here the
-    // buffer is made once, and skipping the rebuild saves ~0.7 ms a step for the Fashion-MNIST CNN).
-    private readonly float[] cols = new float[window.Rows * window.Patch];
+    // buffer is made once, and skipping the rebuild saves ~0.7 ms a step for the Fashion-MNIST CNN). Inference keeps
+    // none: each core copies one block of patches at a time into its own scratch (see ConvOp.Forward).
+    private readonly float[] cols = training || groups > 1 ? new float[window.Rows * window.Patch] : [];
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Forward(float[] input, int rows)

@@ -180,7 +180,7 @@ public sealed class Conv1D : KernelLayer
 
     /// <inheritdoc/>
     private protected override Stage CreateStage(StageContext context, Tensor kernelGrad, Tensor? biasGrad) =>
-        new ConvStage(this, Filters, Window([context.Batch, .. context.Sample]), context.InputWidth)
+        new ConvStage(this, Filters, Window([context.Batch, .. context.Sample]), context.InputWidth, training: context.Training)
         {
             Width = context.OutputWidth(this), KernelGrad = kernelGrad, BiasGrad = biasGrad!,
         };
