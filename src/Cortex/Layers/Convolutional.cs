@@ -219,10 +219,26 @@ internal sealed class ConvStage(KernelLayer layer, int filters, Window2D window,
     // none: each core copies one block of patches at a time into its own scratch (see ConvOp.Forward).
     private readonly float[] cols = training || groups > 1 ? new float[window.Rows * window.Patch] : [];
 
+    private PoolStage? pool; // inference: the pooling folded into this stage's pass (TryAbsorb)
+
+    /// <inheritdoc/>
+    public override bool TryAbsorb(Stage next)
+    {
+        if (training || next is not PoolStage p || !ConvOp.CanFoldPool(window, groups)) return false;
+        pool = p;
+        return true;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public override void Forward(float[] input, int rows)
     {
         var w = window with { N = rows };
+        if (pool != null)
+        {
+            ConvOp.ForwardPooled(input.AsSpan(0, rows * inputs), layer.Kernel!.AsSpan(), layer.Bias == null ? default : layer.Bias.AsSpan(),
+                w, layer.Activation, filters, pool.Window with { N = rows }, pool.Max, pool.Output);
+            return;
+        }
         ConvOp.Forward(input.AsSpan(0, rows * inputs), layer.Kernel!.AsSpan(), layer.Bias == null ? default : layer.Bias.AsSpan(),
             w, layer.Activation, filters, Output.AsSpan(0, rows * Width), cols, groups);
     }

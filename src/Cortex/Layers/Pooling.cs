@@ -182,6 +182,12 @@ public sealed class GlobalAveragePooling2D(bool keepDims = false, string? name =
 /// <summary>MaxPooling2D or AveragePooling2D on NHWC rows, with <see cref="PoolOp"/>'s kernels.</summary>
 internal sealed class PoolStage(bool max, Window2D window, int inputs) : Stage
 {
+    /// <summary>Max (else average) pooling.</summary>
+    public bool Max => max;
+
+    /// <summary>The window over the whole batch (N is the batch the stage was made for).</summary>
+    public Window2D Window => window;
+
     public override void Forward(float[] input, int rows)
     {
         var w = window with { N = rows };

@@ -50,6 +50,13 @@ internal abstract class Stage
     /// <summary>Where this stage, run first, would like the gathered batch's columns cut between two cores (0: no cut).</summary>
     public virtual int GatherSplit => 0;
 
+    /// <summary>
+    /// Inference only: takes the next stage, the only reader of this one's output, into this stage's own forward pass
+    /// (a convolution its pooling), writing <paramref name="next"/>'s <see cref="Output"/> itself; this stage's output is
+    /// then never stored, and <paramref name="next"/>'s forward is not run. False (the default) leaves both as they are.
+    /// </summary>
+    public virtual bool TryAbsorb(Stage next) => false;
+
     /// <summary>Whether the stage can work in place on the previous stage's buffers (an activation).</summary>
     public virtual bool CanRunInPlace => false;
 

@@ -35,6 +35,8 @@ internal sealed class FusedTrainStep
         public (float[] Scratch, float[] Sum, int Width)[] Accumulate = [];
         /// <summary>Whether backward runs: the call trains a weight, or a call before it does.</summary>
         public bool Backward;
+        /// <summary>Inference: the call before it runs this call's stage within its own (<see cref="Stage.TryAbsorb"/>).</summary>
+        public bool Absorbed;
     }
 
     private readonly Model model;
@@ -132,6 +134,7 @@ internal sealed class FusedTrainStep
     {
         foreach (var call in calls)
         {
+            if (call.Absorbed) continue;
             if (call.Inputs.Length == 1) call.Stage.Forward(call.Inputs[0], count);
             else call.Stage.Forward(call.Inputs, count);
         }
@@ -209,6 +212,10 @@ internal sealed class FusedTrainStep
         if (inference)
         {
             if (output == 0) { reason = "no layer computes anything"; return false; }
+            // A stage may take the next call into its own pass (a convolution its pooling) when that call alone reads it.
+            for (int c = 0; c + 1 < calls.Count; c++)
+                if (calls[c + 1].From is [int v] && v == c + 1 && readers[v] == 1 && calls[c].Stage.TryAbsorb(calls[c + 1].Stage))
+                    calls[c + 1].Absorbed = true;
             MakeBuffers(readers);
             return true;
         }
@@ -270,6 +277,8 @@ internal sealed class FusedTrainStep
             int v = c + 1, width = values[v].Width;
             if (call.Stage.CanRunInPlace && call.From is [int src] && src > 0 && readers[src] == 1 && (inference || calls[src - 1].Stage.LendsBuffers))
                 values[v] = (values[src].Data, values[src].Grad, width);
+            else if (c + 1 < calls.Count && calls[c + 1].Absorbed)
+                values[v] = ([], [], width); // never stored: the next call's output is written instead
             else values[v] = (new float[batch * width], inference ? [] : new float[batch * width], width);
             call.Stage.Output = values[v].Data;
             call.Stage.OutputGrad = values[v].Grad;

@@ -82,10 +82,20 @@ internal static class ConvOp
     /// <summary>The job <see cref="ForwardInBlocks"/> hands to the cores.</summary>
     private unsafe struct BlockJob
     {
-        public float* X, Kernel, Bias, Y, Cols;
-        public int BiasLength, Filters, UnitsPerBlock;
-        public Window2D W;
+        public float* X, Kernel, Bias, Y, Cols, Pooled;
+        public int BiasLength, Filters, UnitsPerBlock, UnitsPerImage;
+        public Window2D W, Pool;
+        public bool Max;
         public GCHandle Activation;
+    }
+
+    /// <summary>A pooling layer folded into the convolution before it (inference): its window over the convolution's
+    /// output, max or average, and where its output goes.</summary>
+    internal readonly ref struct FoldedPool(in Window2D window, bool max, Span<float> output)
+    {
+        public readonly Window2D Window = window;
+        public readonly bool Max = max;
+        public readonly Span<float> Output = output;
     }
 
     /// <summary>
@@ -96,12 +106,17 @@ internal static class ConvOp
     /// product over the whole batch would give (the GEMM's k order depends on the shapes only), so the bits do not depend
     /// on the blocks or the cores. With <paramref name="cols"/> the patches are kept there (for backward); otherwise each
     /// core copies its block into its own scratch.
+    /// With a <paramref name="pool"/> (inference) the unit is one pooled output row: the block computes the convolution
+    /// rows its pooling windows read into the core's scratch and pools them from there, so the convolution's output never
+    /// goes through memory; the pooled values are the same bits as pooling the whole output.
     /// </summary>
     private static unsafe void ForwardInBlocks(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias,
-        in Window2D w, ActivationFunction activation, int filters, Span<float> y, Span<float> cols)
+        in Window2D w, ActivationFunction activation, int filters, Span<float> y, Span<float> cols, in FoldedPool pool = default)
     {
-        int units = w.N * w.OH;
-        int perUnit = w.OW * (w.Patch + filters);
+        bool pooled = !pool.Output.IsEmpty;
+        int unitsPerImage = pooled ? pool.Window.OH : w.OH, units = w.N * unitsPerImage;
+        int convRowsPerUnit = pooled ? Math.Min(pool.Window.KH, w.OH) : 1;
+        int perUnit = convRowsPerUnit * w.OW * (w.Patch + filters);
         int unitsPerBlock = Math.Clamp(BlockFloats / perUnit, 1, units);
         int blocks = (units + unitsPerBlock - 1) / unitsPerBlock;
         int parts = GemmThreads.SerialOnThisThread ? 1 : Math.Min(GemmThreads.MaxParts, units);
@@ -114,12 +129,13 @@ internal static class ConvOp
         parts = Math.Min(parts, blocks);
         // A second core pays when it gets at least ~2 µs of multiply-adds.
         if ((long)w.Rows * w.Patch * filters < 1L << 18) parts = 1;
-        fixed (float* px = x, pk = kernel, pb = bias, py = y, pc = cols)
+        fixed (float* px = x, pk = kernel, pb = bias, py = y, pc = cols, pp = pool.Output)
         {
             var job = new BlockJob
             {
-                X = px, Kernel = pk, Bias = pb, BiasLength = bias.Length, Y = py, Cols = pc, Filters = filters,
-                UnitsPerBlock = unitsPerBlock, W = w, Activation = GCHandle.Alloc(activation),
+                X = px, Kernel = pk, Bias = pb, BiasLength = bias.Length, Y = py, Cols = pc, Pooled = pp, Filters = filters,
+                UnitsPerBlock = unitsPerBlock, UnitsPerImage = unitsPerImage, W = w, Pool = pool.Window, Max = pool.Max,
+                Activation = GCHandle.Alloc(activation),
             };
             try
             {
@@ -135,31 +151,75 @@ internal static class ConvOp
         }
     }
 
+    [ThreadStatic] private static float[]? outputScratch;
+
     /// <summary>Blocks [b0, b1) of a <see cref="BlockJob"/>, on whichever core runs the part; the work inside stays on it.</summary>
     private static unsafe void Blocks(void* state, int b0, int b1)
     {
         var j = (BlockJob*)state;
         var activation = (ActivationFunction)j->Activation.Target!;
         Window2D w = j->W;
-        int units = w.N * w.OH, patch = w.Patch, filters = j->Filters;
+        int units = w.N * j->UnitsPerImage;
         bool serial = GemmThreads.SerialOnThisThread;
         GemmThreads.SerialOnThisThread = true;
         try
         {
             for (int b = b0; b < b1; b++)
             {
-                int u0 = b * j->UnitsPerBlock, u1 = Math.Min(units, u0 + j->UnitsPerBlock), rows = (u1 - u0) * w.OW;
-                Span<float> patches = j->Cols != null ? new Span<float>(j->Cols + (long)u0 * w.OW * patch, rows * patch)
-                    : Scratch(rows * patch).AsSpan(0, rows * patch);
-                fixed (float* c = patches) Im2ColKernel.Im2ColOutputRows(j->X, c, w, u0, u1);
-                var yBlock = new Span<float>(j->Y + (long)u0 * w.OW * filters, rows * filters);
-                Gemm.Sgemm(false, false, rows, filters, patch, patches, patch,
-                    new ReadOnlySpan<float>(j->Kernel, patch * filters), filters, yBlock, filters);
-                activation.AddBiasApplyInPlace(yBlock, new ReadOnlySpan<float>(j->Bias, j->BiasLength), filters);
+                int u0 = b * j->UnitsPerBlock, u1 = Math.Min(units, u0 + j->UnitsPerBlock);
+                if (j->Pooled == null)
+                {
+                    ConvRows(j, activation, u0, u1, j->Y + (long)u0 * w.OW * j->Filters);
+                    continue;
+                }
+                // Pooled rows [p0, p1) of image n at a time: the convolution rows their windows read, then the pooling.
+                var pw = j->Pool;
+                for (int u = u0; u < u1;)
+                {
+                    int n = u / j->UnitsPerImage, p0 = u - n * j->UnitsPerImage, p1 = Math.Min(j->UnitsPerImage, p0 + u1 - u);
+                    int r0 = Math.Max(0, p0 * pw.SH - pw.PadTop), r1 = Math.Min(w.OH, (p1 - 1) * pw.SH - pw.PadTop + pw.KH);
+                    int length = (r1 - r0) * w.OW * j->Filters;
+                    var y = outputScratch;
+                    if (y == null || y.Length < length) outputScratch = y = GC.AllocateUninitializedArray<float>(length);
+                    fixed (float* py = y)
+                    {
+                        ConvRows(j, activation, n * w.OH + r0, n * w.OH + r1, py);
+                        // The rows as an image of their own, its padding shifted so that each window reads what it would.
+                        var band = pw with { N = 1, H = r1 - r0, PadTop = pw.PadTop - p0 * pw.SH + r0, OH = p1 - p0 };
+                        PoolKernel.Serial(j->Max ? PerImage.Kernel.MaxForward : PerImage.Kernel.AverageForward, py, null, null,
+                            j->Pooled + ((long)n * pw.OH + p0) * pw.OW * pw.C, band);
+                    }
+                    u += p1 - p0;
+                }
             }
         }
         finally { GemmThreads.SerialOnThisThread = serial; }
     }
+
+    /// <summary>Convolution output rows [u0, u1) of the batch (row u: row u mod OH of image u / OH) into
+    /// <paramref name="y"/>: their patches, the product, the bias and the activation, on this thread.</summary>
+    private static unsafe void ConvRows(BlockJob* j, ActivationFunction activation, int u0, int u1, float* y)
+    {
+        Window2D w = j->W;
+        int patch = w.Patch, filters = j->Filters, rows = (u1 - u0) * w.OW;
+        Span<float> patches = j->Cols != null ? new Span<float>(j->Cols + (long)u0 * w.OW * patch, rows * patch)
+            : Scratch(rows * patch).AsSpan(0, rows * patch);
+        fixed (float* c = patches) Im2ColKernel.Im2ColOutputRows(j->X, c, w, u0, u1);
+        var yBlock = new Span<float>(y, rows * filters);
+        Gemm.Sgemm(false, false, rows, filters, patch, patches, patch, new ReadOnlySpan<float>(j->Kernel, patch * filters), filters, yBlock, filters);
+        activation.AddBiasApplyInPlace(yBlock, new ReadOnlySpan<float>(j->Bias, j->BiasLength), filters);
+    }
+
+    /// <summary>
+    /// Inference's convolution followed by pooling, as one pass (see <see cref="ForwardInBlocks"/>): the pooled output
+    /// only, the convolution's never stored. Bits as <see cref="Forward"/> then the pooling kernel.
+    /// </summary>
+    internal static void ForwardPooled(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, in Window2D w,
+        ActivationFunction activation, int filters, in Window2D pool, bool max, Span<float> pooled) =>
+        ForwardInBlocks(x, kernel, bias, w, activation, filters, default, default, new FoldedPool(pool, max, pooled[..(pool.N * pool.OH * pool.OW * pool.C)]));
+
+    /// <summary>Whether <see cref="ForwardPooled"/> serves this convolution (a plain one: not grouped, not 1×1).</summary>
+    internal static bool CanFoldPool(in Window2D w, int groups) => groups == 1 && !IsPointwise(w);
 
     /// <summary>The im2col matrix of x — or x itself for a 1×1, stride-1 window, where they are the same.</summary>
     private static ReadOnlySpan<float> Patches(ReadOnlySpan<float> x, Window2D w, int rows, int patch, Span<float> into)

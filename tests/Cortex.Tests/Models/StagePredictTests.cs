@@ -17,7 +17,7 @@ public class StagePredictTests
         finally { Model.ForceLayerPredict = false; }
     }
 
-    public static TheoryData<string> Models => ["mlp", "cnn-bn-dropout", "lstm", "bidirectional-gru", "residual"];
+    public static TheoryData<string> Models => ["mlp", "cnn-bn-dropout", "cnn-pools", "conv1d-pools", "lstm", "bidirectional-gru", "residual"];
 
     private static (Model Model, int[] Sample) Make(string name)
     {
@@ -29,6 +29,15 @@ public class StagePredictTests
             case "cnn-bn-dropout":
                 return (new Sequential(new Input([10, 10, 2]), new Conv2D(6, 3, activation: "relu"), new BatchNormalization(),
                     new MaxPooling2D(2), new Dropout(0.2f), new Flatten(), new Dense(4)), [10, 10, 2]);
+            case "cnn-pools":
+                // Each convolution is followed by a pooling that inference folds into it: max 2×2, an overlapping
+                // average with "same" padding, and a global average (whole images per block).
+                return (new Sequential(new Input([40, 40, 3]), new Conv2D(16, 3, activation: "relu"), new MaxPooling2D(2),
+                    new Conv2D(8, 3, padding: "same", activation: "tanh"), new AveragePooling2D(3, strides: 2, padding: "same"),
+                    new Conv2D(6, 3, activation: "relu"), new GlobalAveragePooling2D(), new Dense(4)), [40, 40, 3]);
+            case "conv1d-pools":
+                return (new Sequential(new Input([50, 4]), new Conv1D(8, 5, activation: "relu"), new MaxPooling1D(3),
+                    new Conv1D(6, 3, padding: "same"), new GlobalMaxPooling1D(), new Dense(3)), [50, 4]);
             case "lstm":
                 return (new Sequential(new Input([7, 5]), new LSTM(12, returnSequences: true), new LSTM(6), new Dense(3)), [7, 5]);
             case "bidirectional-gru":
