@@ -86,7 +86,12 @@ internal static unsafe class Im2ColKernel
     }
 
     internal static void Col2ImImages(float* cols, float* dx, in Window2D g) =>
-        Col2ImSerial(new ReadOnlySpan<float>(cols, g.Rows * g.Patch), g, new Span<float>(dx, g.N * g.H * g.W * g.C));
+        Col2ImSerial(new ReadOnlySpan<float>(cols, g.Rows * g.Patch), g, new Span<float>(dx, g.N * g.H * g.W * g.C), 0, g.N * g.OH);
+
+    /// <summary>Col2Im of the im2col rows for output rows [u0, u1) of the batch (see <see cref="Im2ColOutputRows"/>),
+    /// added into the whole batch's <paramref name="dx"/>, on this thread.</summary>
+    internal static void Col2ImOutputRows(float* cols, float* dx, in Window2D g, int u0, int u1) =>
+        Col2ImSerial(new ReadOnlySpan<float>(cols, (u1 - u0) * g.OW * g.Patch), g, new Span<float>(dx, g.N * g.H * g.W * g.C), u0, u1);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Im2ColSerial(ReadOnlySpan<float> x, in Window2D g, Span<float> cols, int u0, int u1)
@@ -131,38 +136,40 @@ internal static unsafe class Im2ColKernel
     /// <summary>dx += the patches of <paramref name="cols"/> scattered back to where <see cref="Im2Col"/> read them
     /// (overlapping windows add up). <paramref name="dx"/> must start zeroed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Col2ImSerial(ReadOnlySpan<float> cols, in Window2D g, Span<float> dx)
+    private static void Col2ImSerial(ReadOnlySpan<float> cols, in Window2D g, Span<float> dx, int u0, int u1)
     {
         int c = g.C, rowLen = g.KW * c, patch = g.Patch;
         int r = 0;
-        for (int n = 0; n < g.N; n++)
-            for (int oy = 0; oy < g.OH; oy++)
-                for (int ox = 0; ox < g.OW; ox++, r++)
+        for (int u = u0; u < u1; u++)
+        {
+            int n = u / g.OH, oy = u - n * g.OH;
+            for (int ox = 0; ox < g.OW; ox++, r++)
+            {
+                ReadOnlySpan<float> src = cols.Slice(r * patch, patch);
+                int ix0 = ox * g.SW - g.PadLeft;
+                bool rowInside = g.DW == 1 && ix0 >= 0 && ix0 + g.KW <= g.W;
+                for (int ky = 0; ky < g.KH; ky++)
                 {
-                    ReadOnlySpan<float> src = cols.Slice(r * patch, patch);
-                    int ix0 = ox * g.SW - g.PadLeft;
-                    bool rowInside = g.DW == 1 && ix0 >= 0 && ix0 + g.KW <= g.W;
-                    for (int ky = 0; ky < g.KH; ky++)
+                    int iy = oy * g.SH - g.PadTop + ky * g.DH;
+                    if ((uint)iy >= (uint)g.H) continue;
+                    ReadOnlySpan<float> s = src.Slice(ky * rowLen, rowLen);
+                    int rowBase = (n * g.H + iy) * g.W;
+                    if (rowInside)
                     {
-                        int iy = oy * g.SH - g.PadTop + ky * g.DH;
-                        if ((uint)iy >= (uint)g.H) continue;
-                        ReadOnlySpan<float> s = src.Slice(ky * rowLen, rowLen);
-                        int rowBase = (n * g.H + iy) * g.W;
-                        if (rowInside)
-                        {
-                            Span<float> d = dx.Slice((rowBase + ix0) * c, rowLen);
-                            TensorPrimitives.Add(d, s, d);
-                            continue;
-                        }
-                        for (int kx = 0; kx < g.KW; kx++)
-                        {
-                            int ix = ix0 + kx * g.DW;
-                            if ((uint)ix >= (uint)g.W) continue;
-                            Span<float> d = dx.Slice((rowBase + ix) * c, c);
-                            TensorPrimitives.Add(d, s.Slice(kx * c, c), d);
-                        }
+                        Span<float> d = dx.Slice((rowBase + ix0) * c, rowLen);
+                        TensorPrimitives.Add(d, s, d);
+                        continue;
+                    }
+                    for (int kx = 0; kx < g.KW; kx++)
+                    {
+                        int ix = ix0 + kx * g.DW;
+                        if ((uint)ix >= (uint)g.W) continue;
+                        Span<float> d = dx.Slice((rowBase + ix) * c, c);
+                        TensorPrimitives.Add(d, s.Slice(kx * c, c), d);
                     }
                 }
+            }
+        }
     }
 }
 

@@ -273,9 +273,63 @@ internal static class ConvOp
             Gemm.Sgemm(false, true, rows, patch, filters, dz, filters, kernel, filters, dx, patch);    // dz·Kᵀ is dx
             return;
         }
-        var dcols = Scratch(rows * patch).AsSpan(0, rows * patch); // the scratch's patches are no longer needed
-        Gemm.Sgemm(false, true, rows, patch, filters, dz, filters, kernel, filters, dcols, patch);      // dz·Kᵀ
-        Im2ColKernel.Col2Im(dcols, w, dx);
+        InputGradientInBlocks(kernel, dz, w, filters, dx);
+    }
+
+    /// <summary>The job <see cref="InputGradientInBlocks"/> hands to the cores.</summary>
+    private unsafe struct GradientJob
+    {
+        public float* Kernel, Dz, Dx;
+        public int Filters, UnitsPerBlock;
+        public Window2D W;
+    }
+
+    /// <summary>
+    /// dx += col2im(dz·Kᵀ) in blocks of output rows, each block's rows of dz·Kᵀ scattered back while they are in the
+    /// core's cache (the whole batch's matrix is several megabytes). The cores take whole images, so no two write the
+    /// same pixel, and each image's rows are added in order: the same bits as one product and one col2im.
+    /// </summary>
+    private static unsafe void InputGradientInBlocks(ReadOnlySpan<float> kernel, ReadOnlySpan<float> dz, in Window2D w, int filters, Span<float> dx)
+    {
+        int units = w.N * w.OH;
+        int parts = GemmThreads.SerialOnThisThread || (long)w.Rows * w.Patch * filters < 1L << 18 ? 1 : Math.Min(GemmThreads.MaxParts, w.N);
+        fixed (float* pk = kernel, pz = dz, pd = dx)
+        {
+            var job = new GradientJob
+            {
+                Kernel = pk, Dz = pz, Dx = pd, Filters = filters, W = w,
+                UnitsPerBlock = Math.Clamp(BlockFloats / (w.OW * (w.Patch + filters)), 1, units),
+            };
+            if (parts > 1)
+            {
+                Span<int> bounds = stackalloc int[parts + 1];
+                for (int t = 0; t <= parts; t++) bounds[t] = (int)((long)w.N * t / parts) * w.OH;
+                if (GemmThreads.TryRunRanges(&GradientRows, &job, bounds)) return;
+            }
+            GradientRows(&job, 0, units);
+        }
+    }
+
+    /// <summary>Output rows [lo, hi) of a <see cref="GradientJob"/>, a block at a time, on this core.</summary>
+    private static unsafe void GradientRows(void* state, int lo, int hi)
+    {
+        var j = (GradientJob*)state;
+        Window2D w = j->W;
+        int patch = w.Patch, filters = j->Filters;
+        bool serial = GemmThreads.SerialOnThisThread;
+        GemmThreads.SerialOnThisThread = true;
+        try
+        {
+            for (int u0 = lo; u0 < hi; u0 += j->UnitsPerBlock)
+            {
+                int u1 = Math.Min(hi, u0 + j->UnitsPerBlock), rows = (u1 - u0) * w.OW;
+                var dcols = Scratch(rows * patch).AsSpan(0, rows * patch); // the scratch's patches are no longer needed
+                Gemm.Sgemm(false, true, rows, patch, filters, new ReadOnlySpan<float>(j->Dz + (long)u0 * w.OW * filters, rows * filters), filters,
+                    new ReadOnlySpan<float>(j->Kernel, patch * filters), filters, dcols, patch);   // dz·Kᵀ
+                fixed (float* c = dcols) Im2ColKernel.Col2ImOutputRows(c, j->Dx, w, u0, u1);
+            }
+        }
+        finally { GemmThreads.SerialOnThisThread = serial; }
     }
 }
 
