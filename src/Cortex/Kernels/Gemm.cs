@@ -146,13 +146,12 @@ internal static unsafe class Gemm
     private static void RowSlices<TL>(in GemmProblem p, float* cRow, int s0, int s1, int kSlices, bool accumulate) where TL : unmanaged, IRowLanes<TL>
     {
         int lanes = TL.Count, block = 8 * lanes;
-        int n = p.N, k = p.K;
+        int n = p.N, k = p.K, wide = n / block * block;
         for (int s = s0; s < s1; s++)
         {
             int p0 = (int)((long)k * s / kSlices), p1 = (int)((long)k * (s + 1) / kSlices);
             bool overwrite = s == s0 && !accumulate;
-            int j = 0;
-            for (; j + block <= n; j += block)
+            for (int j = 0; j < wide; j += block)
             {
                 TL c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
                 float* b = p.B + p0 * p.BStep + j;
@@ -172,22 +171,120 @@ internal static unsafe class Gemm
                 c0.Put(c, overwrite); c1.Put(c + lanes, overwrite); c2.Put(c + 2 * lanes, overwrite); c3.Put(c + 3 * lanes, overwrite);
                 c4.Put(c + 4 * lanes, overwrite); c5.Put(c + 5 * lanes, overwrite); c6.Put(c + 6 * lanes, overwrite); c7.Put(c + 7 * lanes, overwrite);
             }
-            for (; j + lanes <= n; j += lanes)
+        }
+        for (int j = wide; j < n; j += lanes) RowNarrow<TL>(p, cRow + j, j, Math.Min(lanes, n - j), s0, s1, kSlices, accumulate);
+    }
+
+    /// <summary>
+    /// Columns [j, j + width) of slices [s0, s1), width ≤ one vector (the columns left over by the 8-vector blocks: a
+    /// 1600 → 10 output layer has only these). A single column group has one multiply-add chain per slice, too few to
+    /// hide the multiply-add's latency, so up to four slices' chains run side by side — each from zero, as the blocked
+    /// kernel's — and are then added to C in slice order: the same bits. A partial vector reads B's next row past the
+    /// last column (dropped), except where that would leave B, and is stored through a small buffer. <paramref name="cRow"/>
+    /// points at column j of C's row.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RowNarrow<TL>(in GemmProblem p, float* cRow, int j, int width, int s0, int s1, int kSlices, bool accumulate)
+        where TL : unmanaged, IRowLanes<TL>
+    {
+        int lanes = TL.Count, k = p.K;
+        float* part = stackalloc float[lanes];
+        long extent = (long)(k - 1) * p.BStep + p.N; // B's floats from its start
+        long safe = extent - j - lanes;              // a row whose offset is at most this can be read a whole vector wide
+        var r = new NarrowRows { A = p.A, B = p.B + j, AStep = p.AStep, BStep = p.BStep, Width = width, Part = part,
+            Safe = safe < 0 ? 0 : (int)Math.Min(k, safe / p.BStep + 1) };
+        TL c = default;
+        if (accumulate) c = r.Load<TL>(cRow);
+        for (int sg = s0; sg < s1; sg += 4)
+        {
+            int count = Math.Min(4, s1 - sg);
+            int q0 = Start(k, sg, kSlices), q1 = Start(k, sg + 1, kSlices), q2 = Start(k, Math.Min(sg + 2, s1), kSlices),
+                q3 = Start(k, Math.Min(sg + 3, s1), kSlices), q4 = Start(k, Math.Min(sg + 4, s1), kSlices);
+            int l0 = q1 - q0, l1 = q2 - q1, l2 = q3 - q2, l3 = q4 - q3;
+            int common = count switch { 1 => l0, 2 => Math.Min(l0, l1), 3 => Math.Min(l0, Math.Min(l1, l2)), _ => Math.Min(Math.Min(l0, l1), Math.Min(l2, l3)) };
+            TL a0 = default, a1 = default, a2 = default, a3 = default;
+            int i = 0;
+            // The steps every slice has whose rows can all be read a whole vector wide (the last slice's rows are
+            // the highest), in registers; the rest below.
+            int inside = Math.Min(common, r.Safe - count switch { 1 => q0, 2 => q1, 3 => q2, _ => q3 });
+            float* a = p.A, bq = r.B;
+            nint aStep = p.AStep, bStep = p.BStep;
+            nint d1 = (q1 - q0) * bStep, d2 = (q2 - q0) * bStep, d3 = (q3 - q0) * bStep;
+            nint e1 = (q1 - q0) * aStep, e2 = (q2 - q0) * aStep, e3 = (q3 - q0) * aStep;
+            float* ap = a + q0 * aStep, bp = bq + q0 * bStep;
+            if (count == 4)
+                for (; i < inside; i++, ap += aStep, bp += bStep)
+                {
+                    a0 = TL.Madd(TL.Broadcast(ap[0]), TL.Load(bp), a0);
+                    a1 = TL.Madd(TL.Broadcast(ap[e1]), TL.Load(bp + d1), a1);
+                    a2 = TL.Madd(TL.Broadcast(ap[e2]), TL.Load(bp + d2), a2);
+                    a3 = TL.Madd(TL.Broadcast(ap[e3]), TL.Load(bp + d3), a3);
+                }
+            else if (count == 3)
+                for (; i < inside; i++, ap += aStep, bp += bStep)
+                {
+                    a0 = TL.Madd(TL.Broadcast(ap[0]), TL.Load(bp), a0);
+                    a1 = TL.Madd(TL.Broadcast(ap[e1]), TL.Load(bp + d1), a1);
+                    a2 = TL.Madd(TL.Broadcast(ap[e2]), TL.Load(bp + d2), a2);
+                }
+            else if (count == 2)
+                for (; i < inside; i++, ap += aStep, bp += bStep)
+                {
+                    a0 = TL.Madd(TL.Broadcast(ap[0]), TL.Load(bp), a0);
+                    a1 = TL.Madd(TL.Broadcast(ap[e1]), TL.Load(bp + d1), a1);
+                }
+            else
+                for (; i < inside; i++, ap += aStep, bp += bStep)
+                    a0 = TL.Madd(TL.Broadcast(ap[0]), TL.Load(bp), a0);
+            for (; i < common; i++)
             {
-                TL c0 = default;
-                float* b = p.B + p0 * p.BStep + j;
-                for (int q = p0; q < p1; q++, b += p.BStep)
-                    c0 = TL.Madd(TL.Broadcast(p.A[q * p.AStep]), TL.Load(b), c0);
-                c0.Put(cRow + j, overwrite);
+                a0 = r.Step(q0 + i, a0);
+                if (count > 1) a1 = r.Step(q1 + i, a1);
+                if (count > 2) a2 = r.Step(q2 + i, a2);
+                if (count > 3) a3 = r.Step(q3 + i, a3);
             }
-            for (; j < n; j++)
-            {
-                // A lane's arithmetic on one float: a fused multiply-add is correctly rounded, so it matches a vector
-                // lane bit for bit (and so does a multiply then an add where the family does not fuse).
-                float acc = 0f;
-                for (int q = p0; q < p1; q++) acc = TL.Madd(p.A[q * p.AStep], p.B[q * p.BStep + j], acc);
-                cRow[j] = overwrite ? acc : acc + cRow[j];
-            }
+            // Each slice's remaining steps (slices differ in length by at most one), still in k order.
+            for (int q = q0 + i; q < q1; q++) a0 = r.Step(q, a0);
+            if (count > 1) for (int q = q1 + i; q < q2; q++) a1 = r.Step(q, a1);
+            if (count > 2) for (int q = q2 + i; q < q3; q++) a2 = r.Step(q, a2);
+            if (count > 3) for (int q = q3 + i; q < q4; q++) a3 = r.Step(q, a3);
+            c = sg == s0 && !accumulate ? a0 : TL.Add(a0, c);
+            if (count > 1) c = TL.Add(a1, c);
+            if (count > 2) c = TL.Add(a2, c);
+            if (count > 3) c = TL.Add(a3, c);
+        }
+        if (width == lanes) c.Put(cRow, true);
+        else
+        {
+            c.Put(part, true);
+            for (int t = 0; t < width; t++) cRow[t] = part[t];
+        }
+    }
+
+    private static int Start(int k, int s, int kSlices) => (int)((long)k * s / kSlices);
+
+    /// <summary>Where <see cref="RowNarrow"/> reads: A's row, B from the group's first column, and a vector-sized buffer
+    /// for the rows a whole vector would read past B's end.</summary>
+    private struct NarrowRows
+    {
+        public float* A, B, Part;
+        public nint AStep, BStep;
+        public int Width, Safe;
+
+        /// <summary>acc + A[q]·B[q, group], as the family multiplies and adds.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly TL Step<TL>(int q, TL acc) where TL : unmanaged, IRowLanes<TL>
+        {
+            TL v = q < Safe ? TL.Load(B + q * BStep) : Load<TL>(B + q * BStep);
+            return TL.Madd(TL.Broadcast(A[q * AStep]), v, acc);
+        }
+
+        /// <summary>Width floats as a vector, zeros after them.</summary>
+        public readonly TL Load<TL>(float* from) where TL : unmanaged, IRowLanes<TL>
+        {
+            if (Width == TL.Count) return TL.Load(from);
+            for (int t = 0; t < TL.Count; t++) Part[t] = t < Width ? from[t] : 0f;
+            return TL.Load(Part);
         }
     }
 
@@ -200,10 +297,10 @@ internal static unsafe class Gemm
         static abstract TSelf Load(float* source);
         /// <summary>x·b + c as the family's micro-kernel computes it.</summary>
         static abstract TSelf Madd(TSelf x, TSelf b, TSelf c);
-        /// <summary>The same on one float.</summary>
-        static abstract float Madd(float x, float b, float c);
         /// <summary>Stores into C, adding what is there unless <paramref name="overwrite"/>.</summary>
         void Put(float* c, bool overwrite);
+        /// <summary>a + b, lane by lane (what <see cref="Put"/> does when it adds).</summary>
+        static abstract TSelf Add(TSelf a, TSelf b);
     }
 
     private readonly struct Row512(Vector512<float> v) : IRowLanes<Row512>
@@ -214,9 +311,9 @@ internal static unsafe class Gemm
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row512 Broadcast(float x) => new(Vector512.Create(x));
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row512 Load(float* source) => new(Vector512.Load(source));
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row512 Madd(Row512 x, Row512 b, Row512 c) => new(Vector512.FusedMultiplyAdd(x.v, b.v, c.v));
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Madd(float x, float b, float c) => MathF.FusedMultiplyAdd(x, b, c);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Put(float* c, bool overwrite) => (overwrite ? v : v + Vector512.Load(c)).Store(c);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row512 Add(Row512 a, Row512 b) => new(a.v + b.v);
     }
 
     private readonly struct Row256(Vector256<float> v) : IRowLanes<Row256>
@@ -227,9 +324,9 @@ internal static unsafe class Gemm
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row256 Broadcast(float x) => new(Vector256.Create(x));
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row256 Load(float* source) => new(Vector256.Load(source));
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row256 Madd(Row256 x, Row256 b, Row256 c) => new(Vector256.FusedMultiplyAdd(x.v, b.v, c.v));
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Madd(float x, float b, float c) => MathF.FusedMultiplyAdd(x, b, c);
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Put(float* c, bool overwrite) => (overwrite ? v : v + Vector256.Load(c)).Store(c);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row256 Add(Row256 a, Row256 b) => new(a.v + b.v);
     }
 
     private readonly struct Row128(Vector128<float> v) : IRowLanes<Row128>
@@ -242,9 +339,8 @@ internal static unsafe class Gemm
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Row128 Madd(Row128 x, Row128 b, Row128 c) => new(Vector128Kernel.Madd(x.v, b.v, c.v));
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public static float Madd(float x, float b, float c) => Vector128Kernel.Fuses ? MathF.FusedMultiplyAdd(x, b, c) : x * b + c;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void Put(float* c, bool overwrite) => (overwrite ? v : v + Vector128.Load(c)).Store(c);
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row128 Add(Row128 a, Row128 b) => new(a.v + b.v);
     }
 
     /// <summary>

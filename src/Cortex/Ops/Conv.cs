@@ -177,6 +177,22 @@ internal static class ConvOp
                 for (int u = u0; u < u1;)
                 {
                     int n = u / j->UnitsPerImage, p0 = u - n * j->UnitsPerImage, p1 = Math.Min(j->UnitsPerImage, p0 + u1 - u);
+                    int images = p0 == 0 ? (u1 - u) / j->UnitsPerImage : 0;
+                    if (images >= 2)
+                    {
+                        // Whole images: all their rows in one product, then each image pooled.
+                        int count = images * w.OH * w.OW * j->Filters;
+                        var all = outputScratch;
+                        if (all == null || all.Length < count) outputScratch = all = GC.AllocateUninitializedArray<float>(count);
+                        fixed (float* py = all)
+                        {
+                            ConvRows(j, activation, n * w.OH, (n + images) * w.OH, py);
+                            PoolKernel.Serial(j->Max ? PerImage.Kernel.MaxForward : PerImage.Kernel.AverageForward, py, null, null,
+                                j->Pooled + (long)n * pw.OH * pw.OW * pw.C, pw with { N = images });
+                        }
+                        u += images * j->UnitsPerImage;
+                        continue;
+                    }
                     int r0 = Math.Max(0, p0 * pw.SH - pw.PadTop), r1 = Math.Min(w.OH, (p1 - 1) * pw.SH - pw.PadTop + pw.KH);
                     int length = (r1 - r0) * w.OW * j->Filters;
                     var y = outputScratch;
