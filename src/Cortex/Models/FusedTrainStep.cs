@@ -109,24 +109,45 @@ internal sealed class FusedTrainStep
     /// <summary>The rows a forward-only step takes at once.</summary>
     public int Batch => batch;
 
+    /// <summary>The most rows a forward-only step for this sample shape may be made for (its buffers' budget).</summary>
+    public int RowsMax { get; set; } = int.MaxValue;
+
     /// <summary>The sample shape a forward-only step was made for.</summary>
     public int[] InputSample { get; private set; } = [];
 
     /// <summary>The model's outputs for the <paramref name="rows"/> samples of <paramref name="x"/>, <see cref="Batch"/>
-    /// rows at a time (each row's result does not depend on the rows run with it).</summary>
-    public Tensor Predict(ReadOnlySpan<float> x, int rows)
+    /// rows at a time (each row's result does not depend on the rows run with it). When all rows fit in one run, the
+    /// stages read <paramref name="x"/> itself rather than a copy (no stage writes its input).</summary>
+    public Tensor Predict(Tensor x, int rows)
     {
         int width = values[output].Width;
         var result = Tensor.Uninitialized([rows, .. outputSample]);
         var into = result.Span;
+        if (rows <= batch && output != 0)
+        {
+            ReadFrom(x.data);
+            try { Forward(rows); }
+            finally { ReadFrom(xBuffer); }
+            values[output].Data.AsSpan(0, rows * width).CopyTo(into);
+            return result;
+        }
+        var xs = x.AsSpan();
         for (int start = 0; start < rows; start += batch)
         {
             int count = Math.Min(batch, rows - start);
-            x.Slice(start * inputWidth, count * inputWidth).CopyTo(xBuffer);
+            xs.Slice(start * inputWidth, count * inputWidth).CopyTo(xBuffer);
             Forward(count);
             values[output].Data.AsSpan(0, count * width).CopyTo(into.Slice(start * width));
         }
         return result;
+    }
+
+    /// <summary>Points the calls that read the model's input at <paramref name="input"/>.</summary>
+    private void ReadFrom(float[] input)
+    {
+        foreach (var call in calls)
+            for (int i = 0; i < call.From.Length; i++)
+                if (call.From[i] == 0) call.Inputs[i] = input;
     }
 
     /// <summary>Every call's stage forward on the first <paramref name="count"/> rows of the input buffer.</summary>

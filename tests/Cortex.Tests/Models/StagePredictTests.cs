@@ -72,6 +72,19 @@ public class StagePredictTests
         Assert.True(model.PredictsOnStages);
     }
 
+    [Theory]
+    [MemberData(nameof(Models))]
+    public void StagesThatReadTheInputInPlaceLeaveItAsItWas(string name)
+    {
+        var (model, sample) = Make(name);
+        var x = Tensor.RandomNormal([64, .. sample], seed: 6);
+        var before = x.ToArray();
+        var expected = LayerPredict(model, x, 64).ToArray();
+        Assert.Equal(expected, model.Predict(x, batchSize: 64).ToArray()); // one run: the stages read x itself
+        Assert.Equal(before, x.ToArray());
+        Assert.Equal(expected, model.Predict(x, batchSize: 64).ToArray());
+    }
+
     [Fact]
     public void AWarmPredictAllocatesOnlyItsResult()
     {
