@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
+using System.Runtime.InteropServices;
 using Cortex.Activations;
 using Cortex.Autodiff;
-using System.Runtime.InteropServices;
 using Cortex.Kernels;
 
 namespace Cortex;
