@@ -5,6 +5,7 @@ Usage: report.py [--isa ISA.jsonl] MODE FILES... — with --isa, each table gets
 the kernels each library ran (bench/run.sh writes that file per ISA: its own line, `Cortex.Bench isa`, isa_ref.py).
 """
 import json
+import statistics
 import sys
 
 
@@ -106,6 +107,49 @@ def train(cortex_path, same_start_path, *ref_paths):
                   f"{100 * (c['same_start_accuracy'] - r['same_start_accuracy']):+.2f} | {100 * worst:.2f} |")
 
 
+def cold(cortex_path, ref_path):
+    """Per network: medians over the fresh processes of each side; PyTorch's figure per measure is the better of its
+    1- and 2-thread medians."""
+    cortex = [json.loads(l) for l in open(cortex_path) if l.startswith("{")]
+    ref = [json.loads(l) for l in open(ref_path) if l.startswith("{")]
+    measures = ("first_epoch_s", "second_epoch_s", "first_predict_ms")
+    median = lambda rows, key: statistics.median(r[key] for r in rows)
+    print()
+    print("| network (batch) | runtime settings | first epoch s: Cortex / PyTorch | ratio | second epoch s: Cortex / PyTorch | ratio "
+          "| first Predict ms: Cortex / PyTorch | ratio |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    counts, rows = set(), set()
+    for net in dict.fromkeys(r["network"] for r in cortex):
+        theirs = [r for r in ref if r["network"] == net]
+        by_threads = {t: [r for r in theirs if r["threads"] == t] for t in sorted({r["threads"] for r in theirs})}
+        # The better thread count, measure by measure, and the thread count it came from.
+        best = {key: min((median(rs, key), t) for t, rs in by_threads.items()) for key in measures} if theirs else {}
+        counts.update(f"PyTorch {t} thread{'s' if t > 1 else ''} ×{len(rs)}" for t, rs in by_threads.items())
+        for setting in dict.fromkeys(r["setting"] for r in cortex):
+            ours = [r for r in cortex if r["network"] == net and r["setting"] == setting]
+            if not ours:
+                continue
+            batches = {r["batch"] for r in ours + theirs}
+            if len(batches) > 1:
+                raise SystemExit(f"report.py cold: {net} ran at different batch sizes {sorted(batches)} (Cortex.Bench's case and run.sh's table disagree)")
+            rows.update(r["rows"] for r in ours + theirs)
+            counts.add(f"Cortex ×{len(ours)}")
+            cells = []
+            for key in measures:
+                c = median(ours, key)
+                if key in best:
+                    p, t = best[key]
+                    cells.append(f"{c:.3f} / {p:.3f} ({t}t) | {c / p:.2f}×" if key != "first_predict_ms" else f"{c:.2f} / {p:.2f} ({t}t) | {c / p:.2f}×")
+                else:
+                    cells.append(f"{c:.3f} / – | –")
+            name = "package (PGO off, call counting at once)" if setting == "package" else ".NET defaults"
+            print(f"| {net} (b{ours[0]['batch']}) | {name} | " + " | ".join(cells) + " |")
+    print()
+    print(f"Medians of fresh processes ({', '.join(sorted(counts))} per network); PyTorch's figure is its better thread count"
+          f" per measure; ratios Cortex / PyTorch. Training rows: {', '.join(str(r) for r in sorted(rows))}"
+          + ("" if rows == {60000} else " — fewer than the 60,000 of the benchmark: a smoke check, not a measurement") + ".")
+
+
 def isa_line(path, mode):
     """The heading over one table: CPU, ISA, and per library the setting given and the kernels it actually ran."""
     _, m = load(path)
@@ -130,4 +174,4 @@ if __name__ == "__main__":
     if args[0] == "--isa":
         isa_line(args[1], args[2])
         args = args[2:]
-    {"gemm": gemm, "elementwise": elementwise, "train": train, "infer": infer}[args[0]](*args[1:])
+    {"gemm": gemm, "elementwise": elementwise, "train": train, "infer": infer, "cold": cold}[args[0]](*args[1:])

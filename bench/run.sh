@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark: Cortex (bench/Cortex.Bench) against OpenBLAS through PyTorch/NumPy (bench/<mode>_ref.py).
-# Usage: bench/run.sh [gemm|elementwise|train|infer|all] [--isa LIST] [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N] [--rows N]
+# Usage: bench/run.sh [gemm|elementwise|train|infer|cold|all] [--isa LIST] [--threads N] [--min-time SECONDS] [--filter TEXT]
+#                     [--seeds N] [--rows N] [--runs N] [--ref-runs N] [--dotnet-defaults]
 #   gemm         SGEMM GFLOP/s, Cortex vs OpenBLAS (through PyTorch/NumPy), ratio per case
 #   elementwise  tensor ops vs the raw TensorPrimitives span call they wrap (same process), ratio and overhead
 #   train        one Fashion-MNIST epoch per MLP, for the CNNs, the LSTM and the residual CNN (a graph), Predict
@@ -11,9 +12,17 @@
 #                `bench/run.sh train --filter resnet --rows 512`), not a measurement
 #   infer        Predict latency and throughput (batch 1 and 1000) against ONNX Runtime running the model Cortex
 #                exported (Cortex.Onnx), in one process, same weights, outputs checked equal
-#   cold         a user's first run: a fresh process's first Fit epoch (JIT and tiering included), its second epoch and
-#                its first Predict, for the 784-25-15-10 and 784-128-10 MLPs, 5 processes each with the package's
-#                runtime settings and 5 with .NET's tiering defaults (medians; Cortex only)
+#   cold         a user's first run, Cortex vs PyTorch: a fresh process's first training epoch (Cortex: one Fit call,
+#                JIT and tiering included; PyTorch: bench/cold_ref.py, the same loop as train_ref.py), its second epoch
+#                and its first single-sample Predict (PyTorch: forward under no_grad), data load and model build not
+#                timed, for digits_mlp (784-25-15-10 b32), mlp_784_128_10 (b32), mlp_784_512_512_10 (b128) and
+#                fashion_cnn (conv32-pool-conv64-pool-10 b64). Medians of --runs (default 5) Cortex processes and of
+#                --ref-runs (default 3) PyTorch processes at 1 and at 2 threads each (the better thread count per
+#                measure is the one compared), interleaved round by round; ratios Cortex / PyTorch.
+#                --filter TEXT runs only the networks whose name contains TEXT (e.g. --filter fashion_cnn);
+#                --rows N trains on the first N rows (a smoke check, e.g. `bench/run.sh cold --filter digits --rows 2000`);
+#                --dotnet-defaults adds a row per network for Cortex under .NET's tiering defaults (DOTNET_TieredPGO=1
+#                DOTNET_TC_CallCountingDelayMs=100 undo the package's settings; another --runs processes each)
 #   all          gemm, elementwise and train in turn (default)
 # --isa LIST     comma-separated instruction sets to run each mode under, in turn (default: every one this CPU can
 #                show — native, then avx2 where the CPU has AVX-512, then 128 where it has AVX2). Each sets Cortex's
@@ -40,13 +49,21 @@ threads=$(nproc)
 extra=()
 train_extra=()
 rows=()
+filter=""
+runs=5
+ref_runs=3
+dotnet_defaults=0
 while [[ $# -gt 0 ]]; do
     case $1 in
         --threads) threads=$2; shift 2 ;;
         --isa) isas=$2; shift 2 ;;
-        --min-time|--filter) extra+=("$1" "$2"); shift 2 ;;
+        --min-time) extra+=("$1" "$2"); shift 2 ;;
+        --filter) extra+=("$1" "$2"); filter=$2; shift 2 ;;
         --seeds) train_extra+=("$1" "$2"); shift 2 ;;
         --rows) rows=("$1" "$2"); shift 2 ;;
+        --runs) runs=$2; shift 2 ;;
+        --ref-runs) ref_runs=$2; shift 2 ;;
+        --dotnet-defaults) dotnet_defaults=1; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -149,31 +166,41 @@ run_train() {
     report train "$out/train.jsonl" "$out/samestart.jsonl" "$out/train_ref_1.jsonl" "$out/train_ref_2.jsonl"
 }
 
+# Cold start: each network's (Zoo name, batch) — the train cases' networks and batches (TrainBench.Cases).
+cold_networks=(digits_mlp:32 mlp_784_128_10:32 mlp_784_512_512_10:128 fashion_cnn:64)
+
 run_cold() {
-    echo "Cortex (cold start, fresh processes)…" >&2
+    local selected=() entry network batch round setting torch_threads
+    for entry in "${cold_networks[@]}"; do [[ ${entry%%:*} == *"$filter"* ]] && selected+=("$entry"); done
+    if [[ ${#selected[@]} == 0 ]]; then
+        echo "--filter '$filter' matches none of the cold networks (${cold_networks[*]%%:*})" >&2; exit 2
+    fi
+    local settings=(package)
+    [[ $dotnet_defaults == 1 ]] && settings+=(defaults)
     : > "$out/cold.jsonl"
-    for network in digits_mlp mlp_784_128_10; do
-        for round in 1 2 3 4 5; do
-            for setting in package defaults; do
-                if [[ $setting == defaults ]]; then env_set=(env DOTNET_TieredPGO=1 DOTNET_TC_CallCountingDelayMs=100); else env_set=(env); fi
-                line=$("${isa_env[@]}" "${env_set[@]}" dotnet bench/Cortex.Bench/bin/Release/net10.0/Cortex.Bench.dll cold --filter "$network")
-                echo "{\"setting\": \"$setting\", ${line:1}" | tee -a "$out/cold.jsonl" >&2
-            done
+    : > "$out/cold_ref.jsonl"
+    for entry in "${selected[@]}"; do
+        network=${entry%%:*} batch=${entry#*:}
+        echo "cold start, $network (batch $batch): $runs Cortex processes per setting, $ref_runs PyTorch processes per thread count, interleaved…" >&2
+        # Round by round, so that a slow spell on a shared machine hits both sides alike.
+        for ((round = 1; round <= (runs > ref_runs ? runs : ref_runs); round++)); do
+            if ((round <= runs)); then
+                for setting in "${settings[@]}"; do
+                    if [[ $setting == defaults ]]; then env_set=(env DOTNET_TieredPGO=1 DOTNET_TC_CallCountingDelayMs=100); else env_set=(env); fi
+                    line=$("${isa_env[@]}" "${env_set[@]}" dotnet bench/Cortex.Bench/bin/Release/net10.0/Cortex.Bench.dll cold --filter "$network" "${rows[@]}")
+                    echo "{\"setting\": \"$setting\", ${line:1}" | tee -a "$out/cold.jsonl" >&2
+                done
+            fi
+            if ((round <= ref_runs)); then
+                # Both thread counts keep freed memory in the heap (torch_malloc, see above): PyTorch's fast figure.
+                for torch_threads in 1 2; do
+                    "${isa_env[@]}" "${torch_malloc[@]}" "$python" bench/cold_ref.py --network "$network" --batch "$batch" \
+                        --threads "$torch_threads" "${rows[@]}" | tee -a "$out/cold_ref.jsonl" >&2
+                done
+            fi
         done
     done
-    "$python" - "$out/cold.jsonl" <<'PY'
-import json, statistics, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-print("| network | runtime settings | first epoch s | second epoch s | first / second | first Predict ms |")
-print("|---|---|---:|---:|---:|---:|")
-for net in dict.fromkeys(r["network"] for r in rows):
-    for setting in ("package", "defaults"):
-        sel = [r for r in rows if r["network"] == net and r["setting"] == setting]
-        f = statistics.median(r["first_epoch_s"] for r in sel); s = statistics.median(r["second_epoch_s"] for r in sel)
-        p = statistics.median(r["first_predict_ms"] for r in sel)
-        name = "package (PGO off, call counting at once)" if setting == "package" else ".NET defaults"
-        print(f"| {net} | {name} | {f:.3f} | {s:.3f} | {f / s:.2f} | {p:.2f} |")
-PY
+    report cold "$out/cold.jsonl" "$out/cold_ref.jsonl"
 }
 
 run_infer() {

@@ -50,18 +50,6 @@ CASES = [("mlp 784-25-15-10 b32", "digits_mlp", 32), ("mlp 784-128-10 b32", "mlp
          ("resnet conv32-pool-res(conv32-conv32)-add-conv64-pool-10 b32", "fashion_resnet", 32)]
 
 
-def epoch(model, opt, x, y, batch):
-    loss_fn = torch.nn.CrossEntropyLoss()
-    perm = torch.randperm(x.shape[0])
-    for start in range(0, x.shape[0], batch):
-        idx_b = perm[start:start + batch]
-        xb, yb = x[idx_b], y[idx_b]
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb), yb)
-        loss.backward()
-        opt.step()
-
-
 def same_start(name, network, batch, xs_train, xs_test):
     """Cortex.Bench's like-for-like runs: for each seed it wrote, the same initial weights (Keras layouts, layer by layer:
     a Dense's kernel (in, out) then bias; an LSTM's kernel, recurrent kernel and bias) and the same row order, one
@@ -122,14 +110,14 @@ for name, network, batch in CASES:
     warm_opt = torch.optim.Adam(warm.parameters(), lr=1e-3)
     t0 = time.perf_counter()
     while time.perf_counter() - t0 < 1.5:  # the same warm-up as the C# side
-        epoch(warm, warm_opt, xs_train[:4096], y_train[:4096], batch)
+        zoo.epoch(warm, warm_opt, xs_train[:4096], y_train[:4096], batch)
 
     torch.manual_seed(1)
     model = zoo.build(network)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
     t0 = time.perf_counter()
     model.train()
-    epoch(model, opt, xs_train, y_train, batch)
+    zoo.epoch(model, opt, xs_train, y_train, batch)
     seconds = time.perf_counter() - t0
     accuracies, epochs = [accuracy_of(model, xs_test)], [seconds]
     # As the C# side: the MLP cases report the mean one-epoch accuracy over seeds 1..N and the median epoch time.
@@ -138,7 +126,7 @@ for name, network, batch in CASES:
         other = zoo.build(network)
         other.train()
         t0 = time.perf_counter()
-        epoch(other, torch.optim.Adam(other.parameters(), lr=1e-3, eps=1e-7), xs_train, y_train, batch)
+        zoo.epoch(other, torch.optim.Adam(other.parameters(), lr=1e-3, eps=1e-7), xs_train, y_train, batch)
         epochs.append(time.perf_counter() - t0)
         accuracies.append(accuracy_of(other, xs_test))
     epochs.sort()

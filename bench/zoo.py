@@ -273,3 +273,16 @@ def build(name):
         raise ValueError(f"zoo.py: '{name}' has {trainable} trainable and {moving} moving parameters in PyTorch, "
                          f"Cortex {description['trainable_params']} of {description['params']}")
     return model
+
+
+def epoch(model, opt, x, y, batch):
+    """One training epoch as Keras's fit runs it: the rows shuffled, mini-batches of `batch`, cross-entropy on logits."""
+    loss_fn = torch.nn.CrossEntropyLoss()
+    perm = torch.randperm(x.shape[0])
+    for start in range(0, x.shape[0], batch):
+        idx_b = perm[start:start + batch]
+        xb, yb = x[idx_b], y[idx_b]
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(xb), yb)
+        loss.backward()
+        opt.step()

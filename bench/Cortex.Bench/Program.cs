@@ -6,7 +6,7 @@ namespace Cortex.Bench;
 
 /// <summary>
 /// Side-by-side benchmarks; bench/run.sh runs a mode here and its Python counterpart and joins the two.
-/// Usage: Cortex.Bench &lt;mode&gt; [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N]
+/// Usage: Cortex.Bench &lt;mode&gt; [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N] [--rows N]
 /// Each mode prints one JSON object per case, so the scripts can join on "case".
 /// </summary>
 internal static class Program
@@ -37,8 +37,7 @@ internal static class Program
                 IsaReport();
                 return 0;
             case "cold":
-                ColdBench.Run(options);
-                return 0;
+                return ColdBench.Run(options);
             default:
                 Console.Error.WriteLine($"Unknown mode '{args[0]}'.");
                 return Usage();
@@ -47,8 +46,8 @@ internal static class Program
 
     private static int Usage()
     {
-        Console.Error.WriteLine("Usage: Cortex.Bench <mode> [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N]");
-        Console.Error.WriteLine("Modes: gemm, elementwise, train, samestart (--start-dir DIR), infer, isa");
+        Console.Error.WriteLine("Usage: Cortex.Bench <mode> [--threads N] [--min-time SECONDS] [--filter TEXT] [--seeds N] [--rows N]");
+        Console.Error.WriteLine("Modes: gemm, elementwise, train, samestart (--start-dir DIR), infer, isa, cold (--filter NETWORK)");
         return 2;
     }
 
@@ -83,8 +82,8 @@ internal sealed class Options
     /// <summary>Train mode: where each MLP case writes its seeds' initial weights and row orders and trains from them
     /// (bench/train_ref.py --start-dir trains PyTorch from the same files); null: no like-for-like run.</summary>
     public string? StartDir { get; private set; }
-    /// <summary>Train mode: only the first N training and test rows (0: all), for a quick end-to-end check of a case;
-    /// its times and accuracies are not the benchmark's.</summary>
+    /// <summary>Train and cold modes: only the first N training and test rows (0: all), for a quick end-to-end check of
+    /// a case; its times and accuracies are not the benchmark's.</summary>
     public int Rows { get; private set; }
 
     public static Options? Parse(ReadOnlySpan<string> args)

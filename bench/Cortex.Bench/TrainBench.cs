@@ -36,13 +36,13 @@ internal static class TrainBench
 
     /// <summary>How a case's network takes the images: flat rows (the MLPs), NHWC images (the CNNs) or 28 steps of 28
     /// pixels (the recurrent models).</summary>
-    private static Dataset Shaped(string name, Dataset flat) =>
+    internal static Dataset Shaped(string name, Dataset flat) =>
         Images(name) ? new Dataset(flat.TrainX.Reshape(-1, 28, 28, 1), flat.TrainY, flat.TestX.Reshape(-1, 28, 28, 1), flat.TestY)
         : name.StartsWith("rnn ", StringComparison.Ordinal) ? new Dataset(flat.TrainX.Reshape(-1, 28, 28), flat.TrainY, flat.TestX.Reshape(-1, 28, 28), flat.TestY)
         : flat;
 
     /// <summary>The first <paramref name="rows"/> training and test rows (all when 0): --rows, a quick check of a case.</summary>
-    private static Dataset Rows(Dataset data, int rows) => rows <= 0 ? data
+    internal static Dataset Rows(Dataset data, int rows) => rows <= 0 ? data
         : new Dataset(data.TrainX.Slice(0, Math.Min(rows, data.TrainX.Shape[0])), data.TrainY.Slice(0, Math.Min(rows, data.TrainY.Shape[0])),
             data.TestX.Slice(0, Math.Min(rows, data.TestX.Shape[0])), data.TestY.Slice(0, Math.Min(rows, data.TestY.Shape[0])));
 
