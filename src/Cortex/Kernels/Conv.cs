@@ -393,12 +393,17 @@ internal static unsafe class PerImage
     /// by one core and read there next, so splitting it would only move it.</summary>
     private const long MinRowFloats = 1 << 18;
 
+    /// <summary>The same for the output of a product of more than <see cref="Gemm.SplitKMaxRows"/> rows (inference on
+    /// a large batch): the product split its rows between the cores, so each half is already in the cache of the core
+    /// that computed it, and a smaller pass pays.</summary>
+    private const long MinSplitRowFloats = 1 << 14;
+
     /// <summary>Runs <paramref name="body"/> over elements [0, rows·rowLength) in two row-aligned halves (see
     /// <see cref="RowSplit"/>) when the pass is big enough (a convolution's output), else on this thread.</summary>
     public static void RunRows(delegate*<void*, int, int, void> body, void* state, int rows, int rowLength)
     {
         long n = (long)rows * rowLength;
-        if (rows >= 16 && GemmThreads.MaxParts > 1 && n >= MinRowFloats)
+        if (rows >= 16 && GemmThreads.MaxParts > 1 && (n >= MinRowFloats || rows > Gemm.SplitKMaxRows && n >= MinSplitRowFloats))
         {
             Span<int> bounds = [0, RowSplit(rows) * rowLength, (int)n];
             if (GemmThreads.TryRunRanges(body, state, bounds)) return;

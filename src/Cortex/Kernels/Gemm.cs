@@ -28,7 +28,7 @@ internal static unsafe class Gemm
     private const long ParallelThreshold = 1L << 18;
 
     /// <summary>Products with at most this many rows (training batches) that sum k in halves split k across two threads.</summary>
-    private const int SplitKMaxRows = 256;
+    internal const int SplitKMaxRows = 256;
 
     /// <summary>
     /// C = op(A)·op(B) (+ C when accumulate). op(A) is m×k, op(B) is k×n, C is m×n, all row-major with leading dimensions.
