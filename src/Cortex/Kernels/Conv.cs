@@ -133,6 +133,43 @@ internal static unsafe class Im2ColKernel
         }
     }
 
+    /// <summary>
+    /// The im2col rows for output rows [u0, u1) written transposed: patch value v of matrix row r at
+    /// <c>colsT[v·ld + r]</c> (ld ≥ (u1 − u0)·OW), for <c>Sgemm</c> with A transposed. For a first layer's few channels
+    /// (a 3×3 window on one channel: 9 values a row) this is one strided copy of an input row per (patch value, output
+    /// row) instead of nine one-float copies per pixel; the product's bits are the same either way.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void Im2ColTransposed(float* x, float* colsT, nint ld, in Window2D g, int u0, int u1)
+    {
+        int c = g.C, ow = g.OW;
+        for (int ky = 0; ky < g.KH; ky++)
+            for (int kx = 0; kx < g.KW; kx++)
+                for (int ch = 0; ch < c; ch++)
+                {
+                    float* dst = colsT + ((ky * g.KW + kx) * c + ch) * ld;
+                    // Output columns whose input column lies inside the image: [oxLo, oxHi).
+                    int shift = kx * g.DW - g.PadLeft;
+                    int oxLo = Math.Max(0, (-shift + g.SW - 1) / g.SW), oxHi = Math.Min(ow, (g.W - 1 - shift) / g.SW + 1);
+                    if (g.W - 1 - shift < 0) oxHi = 0;
+                    for (int u = u0; u < u1; u++, dst += ow)
+                    {
+                        int n = u / g.OH, oy = u - n * g.OH;
+                        int iy = oy * g.SH - g.PadTop + ky * g.DH;
+                        if ((uint)iy >= (uint)g.H || oxHi <= oxLo)
+                        {
+                            new Span<float>(dst, ow).Clear();
+                            continue;
+                        }
+                        float* src = x + ((long)(n * g.H + iy) * g.W + shift) * c + ch;
+                        for (int ox = 0; ox < oxLo; ox++) dst[ox] = 0f;
+                        if (c == 1 && g.SW == 1) new ReadOnlySpan<float>(src + oxLo, oxHi - oxLo).CopyTo(new Span<float>(dst + oxLo, oxHi - oxLo));
+                        else for (int ox = oxLo; ox < oxHi; ox++) dst[ox] = src[(long)ox * g.SW * c];
+                        for (int ox = oxHi; ox < ow; ox++) dst[ox] = 0f;
+                    }
+                }
+    }
+
     /// <summary>dx += the patches of <paramref name="cols"/> scattered back to where <see cref="Im2Col"/> read them
     /// (overlapping windows add up). <paramref name="dx"/> must start zeroed.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -220,9 +220,19 @@ internal static class ConvOp
         int patch = w.Patch, filters = j->Filters, rows = (u1 - u0) * w.OW;
         Span<float> patches = j->Cols != null ? new Span<float>(j->Cols + (long)u0 * w.OW * patch, rows * patch)
             : Scratch(rows * patch).AsSpan(0, rows * patch);
-        fixed (float* c = patches) Im2ColKernel.Im2ColOutputRows(j->X, c, w, u0, u1);
         var yBlock = new Span<float>(y, rows * filters);
-        Gemm.Sgemm(false, false, rows, filters, patch, patches, patch, new ReadOnlySpan<float>(j->Kernel, patch * filters), filters, yBlock, filters);
+        var k = new ReadOnlySpan<float>(j->Kernel, patch * filters);
+        if (j->Cols == null && w.C * w.KW <= 8)
+        {
+            // A first layer's short patch rows: the patches transposed (see Im2ColTransposed), same product.
+            fixed (float* c = patches) Im2ColKernel.Im2ColTransposed(j->X, c, rows, w, u0, u1);
+            Gemm.Sgemm(true, false, rows, filters, patch, patches, rows, k, filters, yBlock, filters);
+        }
+        else
+        {
+            fixed (float* c = patches) Im2ColKernel.Im2ColOutputRows(j->X, c, w, u0, u1);
+            Gemm.Sgemm(false, false, rows, filters, patch, patches, patch, k, filters, yBlock, filters);
+        }
         activation.AddBiasApplyInPlace(yBlock, new ReadOnlySpan<float>(j->Bias, j->BiasLength), filters);
     }
 

@@ -17,7 +17,7 @@ public class StagePredictTests
         finally { Model.ForceLayerPredict = false; }
     }
 
-    public static TheoryData<string> Models => ["mlp", "cnn-bn-dropout", "cnn-pools", "conv1d-pools", "lstm", "bidirectional-gru", "residual"];
+    public static TheoryData<string> Models => ["mlp", "cnn-bn-dropout", "cnn-pools", "conv1d-pools", "strided-one-channel", "dilated-two-channels", "lstm", "bidirectional-gru", "residual"];
 
     private static (Model Model, int[] Sample) Make(string name)
     {
@@ -35,6 +35,13 @@ public class StagePredictTests
                 return (new Sequential(new Input([40, 40, 3]), new Conv2D(16, 3, activation: "relu"), new MaxPooling2D(2),
                     new Conv2D(8, 3, padding: "same", activation: "tanh"), new AveragePooling2D(3, strides: 2, padding: "same"),
                     new Conv2D(6, 3, activation: "relu"), new GlobalAveragePooling2D(), new Dense(4)), [40, 40, 3]);
+            case "strided-one-channel":
+                // Few channels: inference copies the patches transposed (a strided, padded window here).
+                return (new Sequential(new Input([28, 28, 1]), new Conv2D(8, 3, strides: 2, padding: "same", activation: "relu"),
+                    new MaxPooling2D(2), new Flatten(), new Dense(3)), [28, 28, 1]);
+            case "dilated-two-channels":
+                return (new Sequential(new Input([20, 20, 2]), new Conv2D(6, 3, dilationRate: 2, padding: "same", activation: "tanh"),
+                    new AveragePooling2D(2), new Conv2D(5, (2, 4), activation: "relu"), new Flatten(), new Dense(3)), [20, 20, 2]);
             case "conv1d-pools":
                 return (new Sequential(new Input([50, 4]), new Conv1D(8, 5, activation: "relu"), new MaxPooling1D(3),
                     new Conv1D(6, 3, padding: "same"), new GlobalMaxPooling1D(), new Dense(3)), [50, 4]);
