@@ -269,22 +269,27 @@ internal static unsafe class PoolKernel
         int c = g.C, r = 0;
         if (Vector256.IsHardwareAccelerated && c % 8 == 0)
         {
-            ref float xr = ref MemoryMarshal.GetReference(x);
-            ref float yr = ref MemoryMarshal.GetReference(y);
-            for (int n = 0; n < g.N; n++)
-                for (int oy = 0; oy < g.OH; oy++)
-                    for (int ox = 0; ox < g.OW; ox++, r++)
-                    {
-                        var (y0, y1, x0, x1) = Range(g, oy, ox);
-                        for (int ch = 0; ch < c; ch += 8)
+            // The geometry in locals: read through `in g` the JIT reloads it after every store (y might alias it).
+            var w = g;
+            int images = w.N, oh = w.OH, ow = w.OW, h = w.H, width = w.W;
+            fixed (float* px = x, py = y)
+                for (int n = 0; n < images; n++)
+                    for (int oy = 0; oy < oh; oy++)
+                        for (int ox = 0; ox < ow; ox++, r++)
                         {
-                            var m = Vector256.Create(float.NegativeInfinity);
-                            for (int iy = y0; iy < y1; iy++)
-                                for (int ix = x0; ix < x1; ix++)
-                                    m = Vector256.Max(m, Vector256.LoadUnsafe(ref xr, (nuint)(((n * g.H + iy) * g.W + ix) * c + ch)));
-                            m.StoreUnsafe(ref yr, (nuint)(r * c + ch));
+                            var (y0, y1, x0, x1) = Range(w, oy, ox);
+                            float* o = py + (long)r * c;
+                            for (int ch = 0; ch < c; ch += 8)
+                            {
+                                var m = Vector256.Create(float.NegativeInfinity);
+                                for (int iy = y0; iy < y1; iy++)
+                                {
+                                    float* row = px + ((long)(n * h + iy) * width) * c + ch;
+                                    for (int ix = x0; ix < x1; ix++) m = Vector256.Max(m, Vector256.Load(row + (long)ix * c));
+                                }
+                                m.Store(o + ch);
+                            }
                         }
-                    }
             return;
         }
         for (int n = 0; n < g.N; n++)
