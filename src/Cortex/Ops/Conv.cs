@@ -218,18 +218,21 @@ internal static class ConvOp
     {
         Window2D w = j->W;
         int patch = w.Patch, filters = j->Filters, rows = (u1 - u0) * w.OW;
-        Span<float> patches = j->Cols != null ? new Span<float>(j->Cols + (long)u0 * w.OW * patch, rows * patch)
-            : Scratch(rows * patch).AsSpan(0, rows * patch);
         var yBlock = new Span<float>(y, rows * filters);
         var k = new ReadOnlySpan<float>(j->Kernel, patch * filters);
-        if (j->Cols == null && w.C * w.KW <= 8)
+        if (TransposedPatches(w))
         {
-            // A first layer's short patch rows: the patches transposed (see Im2ColTransposed), same product.
-            fixed (float* c = patches) Im2ColKernel.Im2ColTransposed(j->X, c, rows, w, u0, u1);
-            Gemm.Sgemm(true, false, rows, filters, patch, patches, rows, k, filters, yBlock, filters);
+            // The patches transposed (patch × rows; kept ones have the whole batch's rows as their row length).
+            int ld = j->Cols != null ? w.Rows : rows;
+            var patchesT = j->Cols != null ? new Span<float>(j->Cols + (long)u0 * w.OW, (patch - 1) * ld + rows)
+                : Scratch(rows * patch).AsSpan(0, rows * patch);
+            fixed (float* c = patchesT) Im2ColKernel.Im2ColTransposed(j->X, c, ld, w, u0, u1);
+            Gemm.Sgemm(true, false, rows, filters, patch, patchesT, ld, k, filters, yBlock, filters);
         }
         else
         {
+            Span<float> patches = j->Cols != null ? new Span<float>(j->Cols + (long)u0 * w.OW * patch, rows * patch)
+                : Scratch(rows * patch).AsSpan(0, rows * patch);
             fixed (float* c = patches) Im2ColKernel.Im2ColOutputRows(j->X, c, w, u0, u1);
             Gemm.Sgemm(false, false, rows, filters, patch, patches, patch, k, filters, yBlock, filters);
         }
@@ -247,12 +250,22 @@ internal static class ConvOp
     /// <summary>Whether <see cref="ForwardPooled"/> serves this convolution (a plain one: not grouped, not 1×1).</summary>
     internal static bool CanFoldPool(in Window2D w, int groups) => groups == 1 && !IsPointwise(w);
 
-    /// <summary>The im2col matrix of x — or x itself for a 1×1, stride-1 window, where they are the same.</summary>
-    private static ReadOnlySpan<float> Patches(ReadOnlySpan<float> x, Window2D w, int rows, int patch, Span<float> into)
+    /// <summary>
+    /// Whether a plain convolution's patches are laid out transposed (patch × rows, see
+    /// <see cref="Im2ColKernel.Im2ColTransposed"/>): a first layer's short patch rows (a 3×3 window on one channel is 9
+    /// values), which the usual layout copies a few floats at a time. The products give the same bits in either layout.
+    /// </summary>
+    private static bool TransposedPatches(in Window2D w) => w.C * w.KW <= 8 && !IsPointwise(w);
+
+    /// <summary>The im2col matrix of x (transposed where <see cref="TransposedPatches"/>) — or x itself for a 1×1,
+    /// stride-1 window, where they are the same.</summary>
+    private static unsafe ReadOnlySpan<float> Patches(ReadOnlySpan<float> x, Window2D w, int rows, int patch, Span<float> into)
     {
         if (IsPointwise(w)) return x[..(rows * patch)];
         var cols = into.IsEmpty ? Scratch(rows * patch).AsSpan(0, rows * patch) : into[..(rows * patch)];
-        Im2ColKernel.Im2Col(x, w, cols);
+        if (TransposedPatches(w))
+            fixed (float* px = x, pc = cols) Im2ColKernel.Im2ColTransposed(px, pc, rows, w, 0, w.N * w.OH);
+        else Im2ColKernel.Im2Col(x, w, cols);
         return cols;
     }
 
@@ -292,7 +305,8 @@ internal static class ConvOp
         }
         if (IsPointwise(w)) cols = x[..(rows * patch)];
         else if (cols.IsEmpty) cols = Patches(x, w, rows, patch, default);
-        Gemm.Sgemm(true, false, patch, filters, rows, cols, patch, dz, filters, dk, filters);          // colsᵀ·dz
+        if (TransposedPatches(w)) Gemm.Sgemm(false, false, patch, filters, rows, cols, rows, dz, filters, dk, filters);
+        else Gemm.Sgemm(true, false, patch, filters, rows, cols, patch, dz, filters, dk, filters);          // colsᵀ·dz
         if (dx.IsEmpty) return;
         if (IsPointwise(w))
         {
