@@ -72,9 +72,9 @@ internal static unsafe class Gemm
             if (m == 1 && problem.BCol == 1)
                 switch (family)
                 {
-                    case GemmKernel.Vector512: RowTimesMatrix<Row512>(problem, maxThreads); return;
-                    case GemmKernel.Vector256: RowTimesMatrix<Row256>(problem, maxThreads); return;
-                    case GemmKernel.Vector128: RowTimesMatrix<Row128>(problem, maxThreads); return;
+                    case GemmKernel.Vector512: RowTimesMatrix<Row512>(problem); return;
+                    case GemmKernel.Vector256: RowTimesMatrix<Row256>(problem); return;
+                    case GemmKernel.Vector128: RowTimesMatrix<Row128>(problem); return;
                 }
             switch (family)
             {
@@ -122,47 +122,25 @@ internal static unsafe class Gemm
     /// (<typeparamref name="TL"/>). Each element gets that family's exact arithmetic — the same k slices, each a chain
     /// of its multiply-adds (fused where it fuses) from zero added to C — so a row's result does not depend on its batch.
     /// </summary>
+    /// <remarks>One core computes it: splitting the columns between two (each streaming half of B) measured 2–3× slower
+    /// for the 784 → 128 layer on a host whose cores share no cache — handing the work over and getting the columns
+    /// back costs more than the ~2 µs product.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowTimesMatrix<TL>(in GemmProblem p, int maxThreads) where TL : unmanaged, IRowLanes<TL>
-    {
-        // A large layer (784 → 128) splits its columns between two cores, each streaming its half of B from its own
-        // cache, in whole groups of four vectors; each column's arithmetic is the same wherever it runs.
-        int unit = 4 * TL.Count, units = (p.N + unit - 1) / unit;
-        if (maxThreads > 1 && GemmThreads.MaxParts > 1 && units >= 2 && (long)p.N * p.K > RowParallelThreshold)
-        {
-            Span<int> bounds = [0, Math.Min(p.N, (units + 1) / 2 * unit), p.N];
-            if (GemmThreads.TryRun(p, &RowColumns<TL>, true, bounds)) return;
-        }
-        RowColumns<TL>(p, 0, 1, 0, p.N);
-    }
-
-    /// <summary>Below this many multiply-adds one row's product stays on one core (a second one saves less than the
-    /// ~1 µs it takes to hand it work and get its columns back on a host whose cores share no cache).</summary>
-    private const long RowParallelThreshold = 1L << 16;
-
-    /// <summary>Columns [j0, j1) of one row times B (<see cref="RowTimesMatrix"/>), in the order the whole product's
-    /// shape chooses (<see cref="InHalves"/>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowColumns<TL>(in GemmProblem p, int unused0, int unused1, int j0, int j1) where TL : unmanaged, IRowLanes<TL>
+    private static void RowTimesMatrix<TL>(in GemmProblem p) where TL : unmanaged, IRowLanes<TL>
     {
         int kSlices = (p.K + TL.KC - 1) / TL.KC;
-        bool halves = InHalves(p, kSlices); // decided on the whole product, so a part gets the whole product's bits
-        var q = p;
-        q.B += j0;
-        q.C += j0;
-        q.N = j1 - j0;
-        if (!halves)
+        if (!InHalves(p, kSlices))
         {
-            RowSlices<TL>(q, q.C, 0, kSlices, kSlices, q.Accumulate);
+            RowSlices<TL>(p, p.C, 0, kSlices, kSlices, p.Accumulate);
             return;
         }
         // The blocked path's two-halves order: the first half of the slices into C, the second into a scratch row,
         // then one add.
         int h = (kSlices + 1) / 2;
-        RowSlices<TL>(q, q.C, 0, h, kSlices, q.Accumulate);
-        float* t = SumBuffer.Get(q.N);
-        RowSlices<TL>(q, t, h, kSlices, kSlices, false);
-        AddRows(q.C, q.Ldc, t, q.N, 1, q.N);
+        RowSlices<TL>(p, p.C, 0, h, kSlices, p.Accumulate);
+        float* t = SumBuffer.Get(p.N);
+        RowSlices<TL>(p, t, h, kSlices, kSlices, false);
+        AddRows(p.C, p.Ldc, t, p.N, 1, p.N);
     }
 
     /// <summary>Slices [s0, s1) of one row times B, added into <paramref name="cRow"/> (the first slice overwrites it unless
