@@ -299,11 +299,7 @@ internal static unsafe class Gemm
             // Each part re-packs the operand it shares with the others, so split the dimension whose partner is
             // smaller: splitting columns duplicates A's packing (m×k), splitting rows duplicates B's (k×n).
             int nUnits = (n + TK.NR - 1) / TK.NR, mUnits = (m + TK.MR - 1) / TK.MR;
-            // A tie (a square) goes to rows on the 6-row kernels: their A packing transposes while B's is a copy, and
-            // row bands share no cache line of C (measured on squares 128–512 at 256 bits: +5–20%). The AVX-512 path
-            // keeps its measured columns.
-            bool rowsOnTie = typeof(TK) != typeof(Avx512Kernel);
-            splitN = (rowsOnTie ? m < n : m <= n) && nUnits >= 2 || mUnits < 2;
+            splitN = (m <= n && nUnits >= 2) || mUnits < 2;
             unit = splitN ? TK.NR : TK.MR;
             units = splitN ? nUnits : mUnits;
             parts = Math.Min(Math.Min(maxThreads, units), GemmThreads.MaxParts);
@@ -318,15 +314,6 @@ internal static unsafe class Gemm
         int extent = splitN ? n : m;
         for (int t = 0; t <= parts; t++)
             bounds[t] = Math.Min(extent, (int)((long)units * t / parts) * unit);
-        if (splitN && p.Ldc % 16 == 0 && units >= 32 * parts && typeof(TK) != typeof(Avx512Kernel))
-        {
-            // Wide column parts start where C's rows start a cache line (every row alike: a row is whole lines).
-            // Otherwise the line at each boundary is written by both cores, once per row and k slice, and where the
-            // cores share no cache each such write waits for the line to cross. The price is a ragged tile column at
-            // each boundary, small once a part is 32 tiles wide.
-            int shift = (int)((64 - ((nint)p.C & 63)) & 63) / sizeof(float);
-            for (int t = 1; t < parts; t++) bounds[t] = Math.Min(extent, bounds[t] + shift);
-        }
         if (!GemmThreads.TryRun(p, &Blocked<TK>, splitN, bounds))
             Blocked<TK>(p, 0, m, 0, n);   // another GEMM holds the workers: run on this thread
     }
