@@ -391,10 +391,14 @@ public abstract partial class Model
         return n <= batchSize ? Forward(x) : PredictBatches([x], batchSize, verbose)[0];
     }
 
-    /// <summary>The most bytes of buffers Predict's stages keep (the model holds them between calls): 16 MiB. They run
-    /// as many rows at once as fit (the MLP's 1,000 rows in one run, reading the input in place; the CNN's in ~500-row
-    /// runs), up to the batch size asked for.</summary>
+    /// <summary>The bytes of buffers Predict's stages may keep beyond <see cref="StageRowsMin"/> rows (the model holds
+    /// them between calls): 16 MiB. They run as many rows at once as fit (the MLP's 1,000 rows in one run, reading the
+    /// input in place; the CNN's in ~500-row runs), up to the batch size asked for.</summary>
     private const long StageBytesMax = 16L << 20;
+
+    /// <summary>The rows Predict's stages take at once whatever their buffers cost, up to the batch size asked for (a
+    /// recurrent layer keeps every step's gates: 256 rows of the LSTM's are ~22 MiB, and fewer rows ran slower).</summary>
+    private const int StageRowsMin = 256;
 
     /// <summary>Predict's forward-only stages (see <see cref="TryPredictOnStages"/>): taken by a call while it runs, so
     /// a concurrent Predict finds none and calls the layers instead (one set of buffers per model).</summary>
@@ -459,7 +463,7 @@ public abstract partial class Model
                 if (two != null)
                 {
                     long perRow = GC.GetAllocatedBytesForCurrentThread() - before - 2 * one;
-                    int fit = (int)Math.Clamp(StageBytesMax / Math.Max(perRow, 1), 2, int.MaxValue);
+                    int fit = (int)Math.Clamp(StageBytesMax / Math.Max(perRow, 1), StageRowsMin, int.MaxValue);
                     int batch = Math.Min(Math.Max(rows, step?.Batch ?? 0), fit);
                     fresh = batch == 2 ? two : FusedTrainStep.TryCreateInference(this, shape, batch, out _);
                     if (fresh != null) fresh.RowsMax = fit;
