@@ -182,35 +182,35 @@ internal static class ConvOp
                     if (images >= 2)
                     {
                         // Whole images: all their rows in one product, then each image pooled.
-                        int count = images * w.OH * w.OW * j->Filters;
-                        var all = outputScratch;
-                        if (all == null || all.Length < count) outputScratch = all = GC.AllocateUninitializedArray<float>(count);
-                        fixed (float* py = all)
-                        {
-                            ConvRows(j, activation, n * w.OH, (n + images) * w.OH, py);
-                            PoolKernel.Serial(j->Max ? PerImage.Kernel.MaxForward : PerImage.Kernel.AverageForward, py, null, null,
-                                j->Pooled + (long)n * pw.OH * pw.OW * pw.C, pw with { N = images });
-                        }
+                        ConvRowsPooled(j, activation, n * w.OH, (n + images) * w.OH, pw with { N = images },
+                            j->Pooled + (long)n * pw.OH * pw.OW * pw.C);
                         u += images * j->UnitsPerImage;
                         continue;
                     }
                     int r0 = Math.Max(0, p0 * pw.SH - pw.PadTop), r1 = Math.Min(w.OH, (p1 - 1) * pw.SH - pw.PadTop + pw.KH);
-                    int length = (r1 - r0) * w.OW * j->Filters;
-                    var y = outputScratch;
-                    if (y == null || y.Length < length) outputScratch = y = GC.AllocateUninitializedArray<float>(length);
-                    fixed (float* py = y)
-                    {
-                        ConvRows(j, activation, n * w.OH + r0, n * w.OH + r1, py);
-                        // The rows as an image of their own, its padding shifted so that each window reads what it would.
-                        var band = pw with { N = 1, H = r1 - r0, PadTop = pw.PadTop - p0 * pw.SH + r0, OH = p1 - p0 };
-                        PoolKernel.Serial(j->Max ? PerImage.Kernel.MaxForward : PerImage.Kernel.AverageForward, py, null, null,
-                            j->Pooled + ((long)n * pw.OH + p0) * pw.OW * pw.C, band);
-                    }
+                    // The rows as an image of their own, its padding shifted so that each window reads what it would.
+                    ConvRowsPooled(j, activation, n * w.OH + r0, n * w.OH + r1,
+                        pw with { N = 1, H = r1 - r0, PadTop = pw.PadTop - p0 * pw.SH + r0, OH = p1 - p0 },
+                        j->Pooled + ((long)n * pw.OH + p0) * pw.OW * pw.C);
                     u += p1 - p0;
                 }
             }
         }
         finally { GemmThreads.SerialOnThisThread = serial; }
+    }
+
+    /// <summary>Convolution output rows [u0, u1) into this thread's scratch, then pooled by <paramref name="pool"/> (a
+    /// window over exactly those rows) into <paramref name="pooled"/>.</summary>
+    private static unsafe void ConvRowsPooled(BlockJob* j, ActivationFunction activation, int u0, int u1, in Window2D pool, float* pooled)
+    {
+        int length = (u1 - u0) * j->W.OW * j->Filters;
+        var y = outputScratch;
+        if (y == null || y.Length < length) outputScratch = y = GC.AllocateUninitializedArray<float>(length);
+        fixed (float* py = y)
+        {
+            ConvRows(j, activation, u0, u1, py);
+            PoolKernel.Serial(j->Max ? PerImage.Kernel.MaxForward : PerImage.Kernel.AverageForward, py, null, null, pooled, pool);
+        }
     }
 
     /// <summary>Convolution output rows [u0, u1) of the batch (row u: row u mod OH of image u / OH) into
@@ -258,12 +258,12 @@ internal static class ConvOp
     /// </summary>
     private static bool TransposedPatches(in Window2D w) => w.C * w.KW <= 8 && !IsPointwise(w);
 
-    /// <summary>The im2col matrix of x (transposed where <see cref="TransposedPatches"/>) — or x itself for a 1×1,
-    /// stride-1 window, where they are the same.</summary>
-    private static unsafe ReadOnlySpan<float> Patches(ReadOnlySpan<float> x, Window2D w, int rows, int patch, Span<float> into)
+    /// <summary>The im2col matrix of x rebuilt in this thread's scratch (transposed where <see cref="TransposedPatches"/>),
+    /// for a backward whose forward kept none.</summary>
+    private static unsafe ReadOnlySpan<float> Patches(ReadOnlySpan<float> x, Window2D w)
     {
-        if (IsPointwise(w)) return x[..(rows * patch)];
-        var cols = into.IsEmpty ? Scratch(rows * patch).AsSpan(0, rows * patch) : into[..(rows * patch)];
+        int rows = w.Rows, patch = w.Patch;
+        var cols = Scratch(rows * patch).AsSpan(0, rows * patch);
         if (TransposedPatches(w))
             fixed (float* px = x, pc = cols) Im2ColKernel.Im2ColTransposed(px, pc, rows, w, 0, w.N * w.OH);
         else Im2ColKernel.Im2Col(x, w, cols);
@@ -305,7 +305,7 @@ internal static class ConvOp
             return;
         }
         if (IsPointwise(w)) cols = x[..(rows * patch)];
-        else if (cols.IsEmpty) cols = Patches(x, w, rows, patch, default);
+        else if (cols.IsEmpty) cols = Patches(x, w);
         if (TransposedPatches(w)) Gemm.Sgemm(false, false, patch, filters, rows, cols, rows, dz, filters, dk, filters);
         else Gemm.Sgemm(true, false, patch, filters, rows, cols, patch, dz, filters, dk, filters);          // colsᵀ·dz
         if (dx.IsEmpty) return;
