@@ -34,6 +34,11 @@ def cases():
         yield (f"fwd {m}x{k}x{n}", False, False, m, k, n)
         yield (f"dX {m}x{n}x{k} tB", False, True, m, n, k)
         yield (f"dW {k}x{m}x{n} tA", True, False, k, m, n)
+    # The Fashion CNN's second convolution at batch 64 (patches x 3*3*32 -> 64): one block of rows, and the batch.
+    for m, k, n in ((480, 288, 64), (7744, 288, 64)):
+        yield (f"conv fwd {m}x{k}x{n}", False, False, m, k, n)
+        yield (f"conv dX {m}x{n}x{k} tB", False, True, m, n, k)
+        yield (f"conv dW {k}x{m}x{n} tA", True, False, k, m, n)
 
 
 def time_best(fn, min_time):

@@ -34,9 +34,15 @@ internal static class ColdBench
         CortexRandom.SetGlobalSeed(1);
         var model = Zoo.Create(network);
         model.Compile(new Adam(1e-3f), new SparseCategoricalCrossentropy(fromLogits: true), ["accuracy"]);
+        var jit0 = System.Runtime.JitInfo.GetCompilationTime();
+        long methods0 = System.Runtime.JitInfo.GetCompiledMethodCount();
+        long gc0 = GC.CollectionCount(0);
         clock.Restart();
         model.Fit(x, y, epochs: 1, batchSize: batch, verbose: 0);
         double first = clock.Elapsed.TotalSeconds;
+        double firstJit = (System.Runtime.JitInfo.GetCompilationTime() - jit0).TotalSeconds;
+        long firstMethods = System.Runtime.JitInfo.GetCompiledMethodCount() - methods0;
+        long firstGcs = GC.CollectionCount(0) - gc0;
         clock.Restart();
         model.Fit(x, y, epochs: 1, batchSize: batch, verbose: 0);
         double second = clock.Elapsed.TotalSeconds;
@@ -45,7 +51,7 @@ internal static class ColdBench
         model.Predict(one);
         double predict = clock.Elapsed.TotalMilliseconds;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{{\"network\": \"{network}\", \"batch\": {batch}, \"rows\": {x.Shape[0]}, \"load_s\": {load:F3}, \"first_epoch_s\": {first:F3}, \"second_epoch_s\": {second:F3}, \"first_predict_ms\": {predict:F2}}}"));
+            $"{{\"network\": \"{network}\", \"batch\": {batch}, \"rows\": {x.Shape[0]}, \"load_s\": {load:F3}, \"first_epoch_s\": {first:F3}, \"second_epoch_s\": {second:F3}, \"first_predict_ms\": {predict:F2}, \"first_epoch_jit_s\": {firstJit:F3}, \"first_epoch_methods\": {firstMethods}, \"first_epoch_gcs\": {firstGcs}}}"));
         return 0;
     }
 }

@@ -142,6 +142,13 @@ internal static class GemmBench
             yield return ($"dX {m}x{n}x{k} tB", false, true, m, n, k);
             yield return ($"dW {k}x{m}x{n} tA", true, false, k, m, n);
         }
+        // The Fashion CNN's second convolution at batch 64 (patches × 3·3·32 → 64): one block of rows, and the batch.
+        foreach (var (m, k, n) in new[] { (480, 288, 64), (7744, 288, 64) })
+        {
+            yield return ($"conv fwd {m}x{k}x{n}", false, false, m, k, n);
+            yield return ($"conv dX {m}x{n}x{k} tB", false, true, m, n, k);
+            yield return ($"conv dW {k}x{m}x{n} tA", true, false, k, m, n);
+        }
     }
 
     public static void Run(Options options)
