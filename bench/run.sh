@@ -35,6 +35,9 @@
 #   avx2         DOTNET_EnableAVX512=0 (256-bit, AVX2 + FMA); ATEN_CPU_CAPABILITY=avx2, OPENBLAS_CORETYPE=Haswell
 #   128          DOTNET_EnableAVX2=0 (128-bit, SSE4.2; .NET then turns FMA off too); ATEN_CPU_CAPABILITY=default,
 #                OPENBLAS_CORETYPE=Nehalem
+#   128fma       DOTNET_PreferredVectorBitWidth=128 (128-bit vectors with FMA: the 128-bit path as ARM64's AdvSimd and any
+#                x64 with FMA run it; not in the default list); PyTorch and OpenBLAS as for 128 (neither has a 128-bit
+#                FMA setting, so compare Cortex's 128fma times with its own avx2 times rather than with them)
 #                (.NET 10 ignores DOTNET_EnableAVX512F=0, the older name: it leaves AVX-512 on.) ONNX Runtime cannot
 #                be restricted: its kernels follow CPUID whatever the ISA, and the infer tables say so.
 # Prints one markdown table per mode and ISA, each under a line naming the CPU, the ISA, the settings and the kernels
@@ -84,7 +87,8 @@ for isa in "${isa_list[@]}"; do
         avx512) has avx512f || { echo "--isa avx512: this CPU has no AVX-512" >&2; exit 2; } ;;
         avx2) has avx2 && has fma || { echo "--isa avx2: this CPU has no AVX2 and FMA" >&2; exit 2; } ;;
         128) has sse4_2 || { echo "--isa 128: this is not an x64 CPU with SSE4.2" >&2; exit 2; } ;;
-        *) echo "unknown ISA '$isa' (native, avx512, avx2, 128)" >&2; exit 2 ;;
+        128fma) has fma || { echo "--isa 128fma: this CPU has no FMA" >&2; exit 2; } ;;
+        *) echo "unknown ISA '$isa' (native, avx512, avx2, 128, 128fma)" >&2; exit 2 ;;
     esac
 done
 
@@ -93,11 +97,13 @@ done
 set_isa() {
     isa_env=(env)
     [[ $1 == native ]] && return
-    isa_env+=(-u DOTNET_EnableAVX512 -u DOTNET_EnableAVX512F -u DOTNET_EnableAVX2 -u ATEN_CPU_CAPABILITY -u OPENBLAS_CORETYPE)
+    isa_env+=(-u DOTNET_EnableAVX512 -u DOTNET_EnableAVX512F -u DOTNET_EnableAVX2 -u DOTNET_PreferredVectorBitWidth
+              -u ATEN_CPU_CAPABILITY -u OPENBLAS_CORETYPE)
     case $1 in
         avx512) isa_env+=(ATEN_CPU_CAPABILITY=avx512 OPENBLAS_CORETYPE=SkylakeX) ;;
         avx2) isa_env+=(DOTNET_EnableAVX512=0 ATEN_CPU_CAPABILITY=avx2 OPENBLAS_CORETYPE=Haswell) ;;
         128) isa_env+=(DOTNET_EnableAVX2=0 ATEN_CPU_CAPABILITY=default OPENBLAS_CORETYPE=Nehalem) ;;
+        128fma) isa_env+=(DOTNET_PreferredVectorBitWidth=128 ATEN_CPU_CAPABILITY=default OPENBLAS_CORETYPE=Nehalem) ;;
     esac
 }
 

@@ -58,7 +58,7 @@ internal static class Program
     private static void IsaReport()
     {
         static string Flag(bool value) => value ? "true" : "false";
-        string settings = string.Join(", ", new[] { "DOTNET_EnableAVX512", "DOTNET_EnableAVX2", "DOTNET_EnableAVX512F" }
+        string settings = string.Join(", ", new[] { "DOTNET_EnableAVX512", "DOTNET_EnableAVX2", "DOTNET_EnableAVX512F", "DOTNET_PreferredVectorBitWidth" }
             .Where(name => Environment.GetEnvironmentVariable(name) is not null)
             .Select(name => $"\"{name}\": \"{Environment.GetEnvironmentVariable(name)}\""));
         Console.WriteLine($"{{\"kernel\": \"{Gemm.ActiveKernel}\", \"vector512\": {Flag(System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)}, " +

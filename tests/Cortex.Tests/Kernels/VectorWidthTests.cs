@@ -7,9 +7,9 @@ namespace Cortex.Tests.Kernels;
 
 /// <summary>
 /// Which vector width this process runs, given the JIT's ISA setting. tests/Cortex.Isa.Tests runs the kernel and model
-/// tests again under <c>DOTNET_EnableAVX512=0</c> and <c>DOTNET_EnableAVX2=0</c>, this class among them, so a setting
-/// that did not take effect (<c>DOTNET_EnableAVX512F=0</c>, for one, does nothing on .NET 10) fails there instead of
-/// silently testing the native path twice.
+/// tests again under <c>DOTNET_EnableAVX512=0</c>, <c>DOTNET_EnableAVX2=0</c> and <c>DOTNET_PreferredVectorBitWidth=128</c>,
+/// this class among them, so a setting that did not take effect (<c>DOTNET_EnableAVX512F=0</c>, for one, does nothing on
+/// .NET 10) fails there instead of silently testing the native path twice.
 /// </summary>
 public class VectorWidthTests
 {
@@ -17,6 +17,7 @@ public class VectorWidthTests
     public void GemmRunsTheWidestKernelTheIsaSettingAllows()
     {
         bool no512 = Disabled("DOTNET_EnableAVX512"), no256 = Disabled("DOTNET_EnableAVX2");
+        bool prefer128 = Environment.GetEnvironmentVariable("DOTNET_PreferredVectorBitWidth")?.Trim() == "128";
         GemmKernel kernel = Gemm.ActiveKernel;
         if (!X86Base.IsSupported)
         {
@@ -30,6 +31,13 @@ public class VectorWidthTests
             Assert.False(Vector256.IsHardwareAccelerated, "DOTNET_EnableAVX2=0 is set, yet Vector256 is accelerated");
             Assert.False(Vector512.IsHardwareAccelerated, "DOTNET_EnableAVX2=0 is set, yet Vector512 is accelerated");
             Assert.Equal(GemmKernel.Vector128, kernel);
+        }
+        else if (prefer128)
+        {
+            // 128-bit vectors with FMA still on: the 128-bit path as ARM64 runs it, fused multiply-adds and all.
+            Assert.False(Vector256.IsHardwareAccelerated, "DOTNET_PreferredVectorBitWidth=128 is set, yet Vector256 is accelerated");
+            Assert.Equal(GemmKernel.Vector128, kernel);
+            Assert.Equal(avx2Fma, Vector128Kernel.Fuses);
         }
         else if (no512)
         {
