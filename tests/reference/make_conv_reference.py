@@ -76,8 +76,9 @@ def conv(name, n, h, w, cin, cout, k, strides=(1, 1), padding="valid", dilation=
     finish(entry, leaves, out)
 
 
-def pool(name, kind, n, h, w, c, p, strides, padding, fd=True):
-    x = randn(n, h, w, c).requires_grad_(True)
+def pool(name, kind, n, h, w, c, p, strides, padding, fd=True, ties=False):
+    # ties: whole numbers 0-2, so most windows hold their maximum more than once (the gradient goes to the first).
+    x = (torch.randint(0, 3, (n, h, w, c)).float() if ties else randn(n, h, w, c)).requires_grad_(True)
     xi = nchw(x)
     if kind == "max":
         if padding == "same":
@@ -171,6 +172,12 @@ batch_norm("bn_train_axis1", (4, 3, 5), axis=1, momentum=0.9, epsilon=1e-2)
 batch_norm("bn_train_no_center_no_scale", (6, 4), center=False, scale=False)
 batch_norm("bn_train_no_scale", (2, 3, 3, 2), scale=False)
 batch_norm("bn_infer_no_center", (6, 4), training=False, center=False)
+
+# Max pooling with tied maxima over 13 channels: Cortex routes eight channels at a time, then four, then one by one
+# (four at a time, then one by one, on the 128-bit path), and each lane must pick the first tied position as PyTorch
+# does. (After the other cases, so their random inputs stay as they were.)
+pool("max_ties_13_channels", "max", 2, 6, 6, 13, (2, 2), (2, 2), "valid", fd=False, ties=True)
+pool("max_ties_overlap_13_channels", "max", 1, 5, 6, 13, (3, 3), (1, 1), "valid", fd=False, ties=True)
 
 with open(OUT, "w") as f:
     json.dump({"generator": "tests/reference/make_conv_reference.py", "torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
