@@ -160,7 +160,7 @@ internal static unsafe class Gemm
                 float* b = p.B + p0 * p.BStep + j;
                 for (int q = p0; q < p1; q++, b += p.BStep)
                 {
-                    var x = TL.Broadcast(p.A[q * p.AStep]);
+                    var x = TL.Broadcast(p.A + q * p.AStep);
                     c0 = TL.Madd(x, TL.Load(b), c0);
                     c1 = TL.Madd(x, TL.Load(b + lanes), c1);
                     c2 = TL.Madd(x, TL.Load(b + 2 * lanes), c2);
@@ -180,7 +180,7 @@ internal static unsafe class Gemm
                 float* b = p.B + p0 * p.BStep + j;
                 for (int q = p0; q < p1; q++, b += p.BStep)
                 {
-                    var x = TL.Broadcast(p.A[q * p.AStep]);
+                    var x = TL.Broadcast(p.A + q * p.AStep);
                     c0 = TL.Madd(x, TL.Load(b), c0);
                     c1 = TL.Madd(x, TL.Load(b + lanes), c1);
                     c2 = TL.Madd(x, TL.Load(b + 2 * lanes), c2);
@@ -234,27 +234,27 @@ internal static unsafe class Gemm
             if (count == 4)
                 for (; i < inside; i++, ap += aStep, bp += bStep)
                 {
-                    a0 = TL.Madd(TL.Broadcast(ap[0]), TL.Load(bp), a0);
-                    a1 = TL.Madd(TL.Broadcast(ap[e1]), TL.Load(bp + d1), a1);
-                    a2 = TL.Madd(TL.Broadcast(ap[e2]), TL.Load(bp + d2), a2);
-                    a3 = TL.Madd(TL.Broadcast(ap[e3]), TL.Load(bp + d3), a3);
+                    a0 = TL.Madd(TL.Broadcast(ap), TL.Load(bp), a0);
+                    a1 = TL.Madd(TL.Broadcast(ap + e1), TL.Load(bp + d1), a1);
+                    a2 = TL.Madd(TL.Broadcast(ap + e2), TL.Load(bp + d2), a2);
+                    a3 = TL.Madd(TL.Broadcast(ap + e3), TL.Load(bp + d3), a3);
                 }
             else if (count == 3)
                 for (; i < inside; i++, ap += aStep, bp += bStep)
                 {
-                    a0 = TL.Madd(TL.Broadcast(ap[0]), TL.Load(bp), a0);
-                    a1 = TL.Madd(TL.Broadcast(ap[e1]), TL.Load(bp + d1), a1);
-                    a2 = TL.Madd(TL.Broadcast(ap[e2]), TL.Load(bp + d2), a2);
+                    a0 = TL.Madd(TL.Broadcast(ap), TL.Load(bp), a0);
+                    a1 = TL.Madd(TL.Broadcast(ap + e1), TL.Load(bp + d1), a1);
+                    a2 = TL.Madd(TL.Broadcast(ap + e2), TL.Load(bp + d2), a2);
                 }
             else if (count == 2)
                 for (; i < inside; i++, ap += aStep, bp += bStep)
                 {
-                    a0 = TL.Madd(TL.Broadcast(ap[0]), TL.Load(bp), a0);
-                    a1 = TL.Madd(TL.Broadcast(ap[e1]), TL.Load(bp + d1), a1);
+                    a0 = TL.Madd(TL.Broadcast(ap), TL.Load(bp), a0);
+                    a1 = TL.Madd(TL.Broadcast(ap + e1), TL.Load(bp + d1), a1);
                 }
             else
                 for (; i < inside; i++, ap += aStep, bp += bStep)
-                    a0 = TL.Madd(TL.Broadcast(ap[0]), TL.Load(bp), a0);
+                    a0 = TL.Madd(TL.Broadcast(ap), TL.Load(bp), a0);
             for (; i < common; i++)
             {
                 a0 = r.Step(q0 + i, a0);
@@ -295,7 +295,7 @@ internal static unsafe class Gemm
         public readonly TL Step<TL>(int q, TL acc) where TL : unmanaged, IRowLanes<TL>
         {
             TL v = q < Safe ? TL.Load(B + q * BStep) : Load<TL>(B + q * BStep);
-            return TL.Madd(TL.Broadcast(A[q * AStep]), v, acc);
+            return TL.Madd(TL.Broadcast(A + q * AStep), v, acc);
         }
 
         /// <summary>Width floats as a vector, zeros after them.</summary>
@@ -312,7 +312,8 @@ internal static unsafe class Gemm
     {
         static abstract int Count { get; }
         static abstract int KC { get; }
-        static abstract TSelf Broadcast(float x);
+        /// <summary>*x in every lane (read through the pointer, so each width can load it as a broadcast).</summary>
+        static abstract TSelf Broadcast(float* x);
         static abstract TSelf Load(float* source);
         /// <summary>x·b + c as the family's micro-kernel computes it.</summary>
         static abstract TSelf Madd(TSelf x, TSelf b, TSelf c);
@@ -327,7 +328,7 @@ internal static unsafe class Gemm
         private readonly Vector512<float> v = v;
         public static int Count => Vector512<float>.Count;
         public static int KC => Avx512Kernel.KC;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row512 Broadcast(float x) => new(Vector512.Create(x));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row512 Broadcast(float* x) => new(Vector512.Create(*x));
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row512 Load(float* source) => new(Vector512.Load(source));
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row512 Madd(Row512 x, Row512 b, Row512 c) => new(Vector512.FusedMultiplyAdd(x.v, b.v, c.v));
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -340,7 +341,7 @@ internal static unsafe class Gemm
         private readonly Vector256<float> v = v;
         public static int Count => Vector256<float>.Count;
         public static int KC => Avx2Kernel.KC;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row256 Broadcast(float x) => new(Vector256.Create(x));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row256 Broadcast(float* x) => new(Vector256.Create(*x));
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row256 Load(float* source) => new(Vector256.Load(source));
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row256 Madd(Row256 x, Row256 b, Row256 c) => new(Vector256.FusedMultiplyAdd(x.v, b.v, c.v));
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -353,7 +354,7 @@ internal static unsafe class Gemm
         private readonly Vector128<float> v = v;
         public static int Count => Vector128<float>.Count;
         public static int KC => Vector128Kernel.KC;
-        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row128 Broadcast(float x) => new(Vector128.Create(x));
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row128 Broadcast(float* x) => new(Vector128Kernel.Splat(x));
         [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Row128 Load(float* source) => new(Vector128.Load(source));
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public static Row128 Madd(Row128 x, Row128 b, Row128 c) => new(Vector128Kernel.Madd(x.v, b.v, c.v));
