@@ -14,7 +14,8 @@ namespace Cortex.Bench;
 /// trains on the first N rows only (a smoke check). bench/run.sh cold runs it in new processes, beside
 /// bench/cold_ref.py (PyTorch, the same measures), and optionally under .NET's tiering defaults (the environment
 /// variables DOTNET_TieredPGO=1 and DOTNET_TC_CallCountingDelayMs=100 restore those) to show what the package's
-/// runtime settings buy.
+/// runtime settings buy. It also prints what the first Fit cost the JIT (<see cref="System.Runtime.JitInfo"/>: seconds
+/// across all threads and methods compiled) and how many gen-0 collections it ran.
 /// </summary>
 internal static class ColdBench
 {
