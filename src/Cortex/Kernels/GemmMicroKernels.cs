@@ -228,12 +228,13 @@ internal readonly unsafe struct Vector128Kernel : IGemmMicroKernel
     internal static Vector128<float> Madd(Vector128<float> x, Vector128<float> b, Vector128<float> c) =>
         Fuses ? Vector128.FusedMultiplyAdd(x, b, c) : x * b + c;
 
-    /// <summary>*p in every lane. Where AVX is on without AVX2 (x64 with <c>DOTNET_EnableAVX2=0</c>), .NET 10 builds
-    /// <c>Vector128.Create(*p)</c> as a load and a shuffle, and the shuffle takes a slot on the vector pipes the
-    /// multiplies and adds need; <c>vbroadcastss xmm, [p]</c> is a plain load.</summary>
+    /// <summary>*p in every lane, for every loop of this kernel and the one-row product. Where AVX is on without AVX2
+    /// (x64 with <c>DOTNET_EnableAVX2=0</c>), .NET 10 builds <c>Vector128.Create(*p)</c> as a load and a shuffle, and the
+    /// shuffle takes a slot on the vector pipes the multiplies and adds need; <c>vbroadcastss xmm, [p]</c> is a plain
+    /// load (the JIT emits it for <c>Create</c> itself once AVX2 is on; ARM64 loads and replicates).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector128<float> Splat(float* p) =>
-        System.Runtime.Intrinsics.X86.Avx.IsSupported ? System.Runtime.Intrinsics.X86.Avx.BroadcastScalarToVector128(p) : Vector128.Create(*p);
+        Avx.IsSupported ? Avx.BroadcastScalarToVector128(p) : Vector128.Create(*p);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Put(float* c, Vector128<float> v, bool overwrite)
@@ -256,12 +257,12 @@ internal readonly unsafe struct Vector128Kernel : IGemmMicroKernel
             for (int p = 0; p < kc; p++)
             {
                 Vector128<float> b0 = Vector128.Load(b), b1 = Vector128.Load(b + 4), x;
-                x = Vector128.Create(a[0]); c00 = Vector128.FusedMultiplyAdd(x, b0, c00); c01 = Vector128.FusedMultiplyAdd(x, b1, c01);
-                x = Vector128.Create(a[aRow]); c10 = Vector128.FusedMultiplyAdd(x, b0, c10); c11 = Vector128.FusedMultiplyAdd(x, b1, c11);
-                x = Vector128.Create(a[aRow * 2]); c20 = Vector128.FusedMultiplyAdd(x, b0, c20); c21 = Vector128.FusedMultiplyAdd(x, b1, c21);
-                x = Vector128.Create(a[r3]); c30 = Vector128.FusedMultiplyAdd(x, b0, c30); c31 = Vector128.FusedMultiplyAdd(x, b1, c31);
-                x = Vector128.Create(a[aRow * 4]); c40 = Vector128.FusedMultiplyAdd(x, b0, c40); c41 = Vector128.FusedMultiplyAdd(x, b1, c41);
-                x = Vector128.Create(a[r5]); c50 = Vector128.FusedMultiplyAdd(x, b0, c50); c51 = Vector128.FusedMultiplyAdd(x, b1, c51);
+                x = Splat(a); c00 = Vector128.FusedMultiplyAdd(x, b0, c00); c01 = Vector128.FusedMultiplyAdd(x, b1, c01);
+                x = Splat(a + aRow); c10 = Vector128.FusedMultiplyAdd(x, b0, c10); c11 = Vector128.FusedMultiplyAdd(x, b1, c11);
+                x = Splat(a + aRow * 2); c20 = Vector128.FusedMultiplyAdd(x, b0, c20); c21 = Vector128.FusedMultiplyAdd(x, b1, c21);
+                x = Splat(a + r3); c30 = Vector128.FusedMultiplyAdd(x, b0, c30); c31 = Vector128.FusedMultiplyAdd(x, b1, c31);
+                x = Splat(a + aRow * 4); c40 = Vector128.FusedMultiplyAdd(x, b0, c40); c41 = Vector128.FusedMultiplyAdd(x, b1, c41);
+                x = Splat(a + r5); c50 = Vector128.FusedMultiplyAdd(x, b0, c50); c51 = Vector128.FusedMultiplyAdd(x, b1, c51);
                 a += aStep;
                 b += bStep;
             }
@@ -299,12 +300,12 @@ internal readonly unsafe struct Vector128Kernel : IGemmMicroKernel
             for (int p = 0; p < kc; p++)
             {
                 Vector128<float> b0 = Vector128.Load(b);
-                c0 = Vector128.FusedMultiplyAdd(Vector128.Create(a[0]), b0, c0);
-                c1 = Vector128.FusedMultiplyAdd(Vector128.Create(a[aRow]), b0, c1);
-                c2 = Vector128.FusedMultiplyAdd(Vector128.Create(a[aRow * 2]), b0, c2);
-                c3 = Vector128.FusedMultiplyAdd(Vector128.Create(a[r3]), b0, c3);
-                c4 = Vector128.FusedMultiplyAdd(Vector128.Create(a[aRow * 4]), b0, c4);
-                c5 = Vector128.FusedMultiplyAdd(Vector128.Create(a[r5]), b0, c5);
+                c0 = Vector128.FusedMultiplyAdd(Splat(a), b0, c0);
+                c1 = Vector128.FusedMultiplyAdd(Splat(a + aRow), b0, c1);
+                c2 = Vector128.FusedMultiplyAdd(Splat(a + aRow * 2), b0, c2);
+                c3 = Vector128.FusedMultiplyAdd(Splat(a + r3), b0, c3);
+                c4 = Vector128.FusedMultiplyAdd(Splat(a + aRow * 4), b0, c4);
+                c5 = Vector128.FusedMultiplyAdd(Splat(a + r5), b0, c5);
                 a += aStep;
                 b += bStep;
             }
