@@ -2,6 +2,7 @@
 # Side-by-side benchmark: Cortex (bench/Cortex.Bench) against OpenBLAS through PyTorch/NumPy (bench/<mode>_ref.py).
 # Usage: bench/run.sh [gemm|elementwise|train|infer|cold|all] [--isa LIST] [--threads N] [--min-time SECONDS] [--filter TEXT]
 #                     [--seeds N] [--rows N] [--runs N] [--ref-runs N] [--dotnet-defaults]
+#                     [--no-warm-up]
 #   gemm         SGEMM GFLOP/s, Cortex vs OpenBLAS (through PyTorch/NumPy), ratio per case
 #   elementwise  tensor ops vs the raw TensorPrimitives span call they wrap (same process), ratio and overhead
 #   train        one Fashion-MNIST epoch per MLP, for the CNNs, the LSTM and the residual CNN (a graph), Predict
@@ -22,7 +23,12 @@
 #                --filter TEXT runs only the networks whose name contains TEXT (e.g. --filter fashion_cnn);
 #                --rows N trains on the first N rows (a smoke check, e.g. `bench/run.sh cold --filter digits --rows 2000`);
 #                --dotnet-defaults adds a row per network for Cortex under .NET's tiering defaults (DOTNET_TieredPGO=1
-#                DOTNET_TC_CallCountingDelayMs=100 undo the package's settings; another --runs processes each)
+#                DOTNET_TC_CallCountingDelayMs=100 undo the package's settings; another --runs processes each);
+#                --no-warm-up adds a row per network with Cortex's background warm-up off (CORTEX_WARMUP=0: the JIT
+#                then happens inside the first epoch instead of beside the data load; another --runs processes each).
+#                Each row also gives the data load and load + first epoch, the time a user waits for the first epoch.
+#                The other modes run Cortex with the warm-up off: they measure steady state, and a warm-up running
+#                beside a first measurement would only add noise to it.
 #   all          gemm, elementwise and train in turn (default)
 # --isa LIST     comma-separated instruction sets to run each mode under, in turn (default: every one this CPU can
 #                show — native, then avx2 where the CPU has AVX-512, then 128 where it has AVX2). Each sets Cortex's
@@ -56,6 +62,7 @@ filter=""
 runs=5
 ref_runs=3
 dotnet_defaults=0
+no_warm_up=0
 while [[ $# -gt 0 ]]; do
     case $1 in
         --threads) threads=$2; shift 2 ;;
@@ -67,10 +74,13 @@ while [[ $# -gt 0 ]]; do
         --runs) runs=$2; shift 2 ;;
         --ref-runs) ref_runs=$2; shift 2 ;;
         --dotnet-defaults) dotnet_defaults=1; shift ;;
+        --no-warm-up) no_warm_up=1; shift ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
 case $mode in gemm|elementwise|train|infer|cold|all) ;; *) echo "unknown mode '$mode' (gemm, elementwise, train, infer, cold, all)" >&2; exit 2 ;; esac
+# Steady-state modes run without the background warm-up (see cold above); cold sets it per row itself.
+if [[ $mode == cold ]]; then unset CORTEX_WARMUP; else export CORTEX_WARMUP=0; fi
 
 # --- instruction sets ----------------------------------------------------------------------------------------------
 flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2) "
@@ -183,6 +193,7 @@ run_cold() {
     fi
     local settings=(package)
     [[ $dotnet_defaults == 1 ]] && settings+=(defaults)
+    [[ $no_warm_up == 1 ]] && settings+=(no_warm_up)
     : > "$out/cold.jsonl"
     : > "$out/cold_ref.jsonl"
     for entry in "${selected[@]}"; do
@@ -192,7 +203,11 @@ run_cold() {
         for ((round = 1; round <= (runs > ref_runs ? runs : ref_runs); round++)); do
             if ((round <= runs)); then
                 for setting in "${settings[@]}"; do
-                    if [[ $setting == defaults ]]; then env_set=(env DOTNET_TieredPGO=1 DOTNET_TC_CallCountingDelayMs=100); else env_set=(env); fi
+                    case $setting in
+                        defaults) env_set=(env DOTNET_TieredPGO=1 DOTNET_TC_CallCountingDelayMs=100) ;;
+                        no_warm_up) env_set=(env CORTEX_WARMUP=0) ;;
+                        *) env_set=(env) ;;
+                    esac
                     line=$("${isa_env[@]}" "${env_set[@]}" dotnet bench/Cortex.Bench/bin/Release/net10.0/Cortex.Bench.dll cold --filter "$network" "${rows[@]}")
                     echo "{\"setting\": \"$setting\", ${line:1}" | tee -a "$out/cold.jsonl" >&2
                 done

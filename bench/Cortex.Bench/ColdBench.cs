@@ -8,7 +8,8 @@ using Cortex.Optimizers;
 namespace Cortex.Bench;
 
 /// <summary>
-/// A user's first run: in this fresh process, the first Fit epoch (no warm-up: JIT and tiering included) of one of
+/// A user's first run: in this fresh process, the first Fit epoch (JIT and tiering included; no warm-up here beyond
+/// the library's own, which compiles in the background while the data loads — see <see cref="WarmUp"/>) of one of
 /// <see cref="TrainBench.Cases"/>' networks on Fashion-MNIST at that case's batch size, then a second epoch, then the
 /// first single-sample Predict. --filter names the network (a <see cref="Zoo"/> name, default digits_mlp); --rows
 /// trains on the first N rows only (a smoke check). bench/run.sh cold runs it in new processes, beside
@@ -44,6 +45,9 @@ internal static class ColdBench
         double firstJit = (System.Runtime.JitInfo.GetCompilationTime() - jit0).TotalSeconds;
         long firstMethods = System.Runtime.JitInfo.GetCompiledMethodCount() - methods0;
         long firstGcs = GC.CollectionCount(0) - gc0;
+        // What the background warm-up (Cortex.WarmUp, off under CORTEX_WARMUP=0) finished before the first Fit stopped it.
+        int warmUpPhases = WarmUp.Finished.Count;
+        double warmUpSeconds = WarmUp.Elapsed.TotalSeconds;
         clock.Restart();
         model.Fit(x, y, epochs: 1, batchSize: batch, verbose: 0);
         double second = clock.Elapsed.TotalSeconds;
@@ -52,7 +56,7 @@ internal static class ColdBench
         model.Predict(one);
         double predict = clock.Elapsed.TotalMilliseconds;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{{\"network\": \"{network}\", \"batch\": {batch}, \"rows\": {x.Shape[0]}, \"load_s\": {load:F3}, \"first_epoch_s\": {first:F3}, \"second_epoch_s\": {second:F3}, \"first_predict_ms\": {predict:F2}, \"first_epoch_jit_s\": {firstJit:F3}, \"first_epoch_methods\": {firstMethods}, \"first_epoch_gcs\": {firstGcs}}}"));
+            $"{{\"network\": \"{network}\", \"batch\": {batch}, \"rows\": {x.Shape[0]}, \"load_s\": {load:F3}, \"first_epoch_s\": {first:F3}, \"second_epoch_s\": {second:F3}, \"first_predict_ms\": {predict:F2}, \"first_epoch_jit_s\": {firstJit:F3}, \"first_epoch_methods\": {firstMethods}, \"first_epoch_gcs\": {firstGcs}, \"warm_up_phases\": {warmUpPhases}, \"warm_up_s\": {warmUpSeconds:F3}}}"));
         return 0;
     }
 }

@@ -39,6 +39,7 @@ public abstract partial class Model
     /// is entering it too).</exception>
     private protected ModelUse Use(string operation, bool exclusive)
     {
+        WarmUp.UserWorkStarting(operation);
         int me = Environment.CurrentManagedThreadId;
         if (!exclusive)
         {
