@@ -46,7 +46,7 @@ internal static class WarmUp
     private static readonly CancellationTokenSource Stop = new();
     private static int started;
 
-    /// <summary>True while a warm-up runs (a cheap check for <see cref="UserWorkStarting"/>).</summary>
+    /// <summary>True while the background warm-up runs (a cheap check for <see cref="UserWorkStarting"/>).</summary>
     private static volatile bool running;
 
     /// <summary>Marks the warm-up's own thread, whose models must not stop it.</summary>
@@ -87,7 +87,11 @@ internal static class WarmUp
         // numbers that the caller's own program would otherwise have drawn.
         using (ExecutionContext.SuppressFlow())
         {
-            var thread = new Thread(() => Run(Stop.Token)) { IsBackground = true, Name = "Cortex warm-up", Priority = ThreadPriority.BelowNormal };
+            var thread = new Thread(() =>
+            {
+                try { Run(Stop.Token); }
+                finally { running = false; }
+            }) { IsBackground = true, Name = "Cortex warm-up", Priority = ThreadPriority.BelowNormal };
             thread.Start();
         }
     }
@@ -124,7 +128,7 @@ internal static class WarmUp
         CortexRandom.SetGlobalSeed(0);
         var finished = new List<string>();
         var clock = Stopwatch.StartNew();
-        bool serial = GemmThreads.SerialOnThisThread;
+        bool serial = GemmThreads.SerialOnThisThread, nested = onThisThread;
         onThisThread = true;
         GemmThreads.SerialOnThisThread = true;
         try
@@ -145,8 +149,7 @@ internal static class WarmUp
         finally
         {
             GemmThreads.SerialOnThisThread = serial;
-            onThisThread = false;
-            running = false;
+            onThisThread = nested;
             Finished = finished;
             Elapsed = clock.Elapsed;
         }
