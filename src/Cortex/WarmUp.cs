@@ -28,7 +28,8 @@ namespace Cortex;
 /// It changes no result: its models use their own seeds and names (the global seed, the generator behind it and the
 /// layer-name counters are untouched), run their products on their own thread (the GEMM workers stay free), and stop
 /// between two steps as soon as any other model starts to train, evaluate or predict. It runs once per process, only
-/// where there are at least two cores, and any error inside it is swallowed: it can only make things faster.
+/// where there are at least two cores and code is compiled at run time (not under Native AOT), and any error
+/// inside it is swallowed: it can change how long things take, never what they compute or whether they succeed.
 /// </para>
 /// <para>
 /// Switch it off with the environment variable <c>CORTEX_WARMUP=0</c>, or in the project file with
@@ -64,15 +65,17 @@ internal static class WarmUp
     internal static void OnLoad()
     {
         if (!Enabled(Environment.GetEnvironmentVariable(Variable), AppContext.TryGetSwitch(Switch, out bool on) ? on : null,
-                Environment.ProcessorCount))
+                Environment.ProcessorCount, RuntimeFeature.IsDynamicCodeCompiled))
             return;
         Begin();
     }
 
-    /// <summary>Whether the warm-up should run: not when the variable says "0"/"false", the switch is false, or the
-    /// process has one core (the warm-up would take it from the program it is meant to overlap).</summary>
-    internal static bool Enabled(string? variable, bool? appSwitch, int processors)
+    /// <summary>Whether the warm-up should run: not when the variable says "0"/"false", the switch is false, the
+    /// process has one core (the warm-up would take it from the program it is meant to overlap), or nothing is compiled
+    /// at run time (Native AOT: the code is compiled already).</summary>
+    internal static bool Enabled(string? variable, bool? appSwitch, int processors, bool jit)
     {
+        if (!jit) return false;
         if (variable is { } v && (v.Trim() == "0" || v.Trim().Equals("false", StringComparison.OrdinalIgnoreCase))) return false;
         if (appSwitch == false) return false;
         return processors >= 2;

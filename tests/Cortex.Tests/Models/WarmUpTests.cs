@@ -94,13 +94,14 @@ public sealed class WarmUpTests
     }
 
     [Theory]
-    [InlineData(null, null, 2, true)]
-    [InlineData(null, null, 1, false)]      // one core: it would take the core from the program it should overlap
-    [InlineData("0", null, 8, false)]
-    [InlineData(" false ", null, 8, false)]
-    [InlineData("FALSE", true, 8, false)]
-    [InlineData(null, false, 8, false)]     // <RuntimeHostConfigurationOption Include="Cortex.WarmUp" Value="false" />
-    [InlineData("1", true, 8, true)]
-    public void IsSwitchedOffByTheVariableTheSwitchOrASingleCore(string? variable, bool? appSwitch, int processors, bool expected) =>
-        Assert.Equal(expected, WarmUp.Enabled(variable, appSwitch, processors));
+    [InlineData(null, null, 2, true, true)]
+    [InlineData(null, null, 1, true, false)]      // one core: it would take the core from the program it should overlap
+    [InlineData(null, null, 8, false, false)]     // Native AOT: nothing left to compile
+    [InlineData("0", null, 8, true, false)]
+    [InlineData(" false ", null, 8, true, false)]
+    [InlineData("FALSE", true, 8, true, false)]
+    [InlineData(null, false, 8, true, false)]     // <RuntimeHostConfigurationOption Include="Cortex.WarmUp" Value="false" />
+    [InlineData("1", true, 8, true, true)]
+    public void IsSwitchedOffByTheVariableTheSwitchOneCoreOrNativeAot(string? variable, bool? appSwitch, int processors, bool jit, bool expected) =>
+        Assert.Equal(expected, WarmUp.Enabled(variable, appSwitch, processors, jit));
 }
