@@ -165,7 +165,8 @@ internal static class WarmUp
 
     /// <summary>The phases, most useful first: the step and Predict of a Dense network as the course's first models
     /// build them (4 epochs of 8 steps: enough calls for the runtime to optimise what they run), then the other usual
-    /// heads and optimizers, then a small convolutional network.</summary>
+    /// heads and optimizers, then the course's convolutional network (Keras's MNIST convnet, whose channel counts
+    /// choose the convolution kernels' vector paths) for one step.</summary>
     internal static readonly Phase[] Phases =
     [
         new("dense logits, adam", () => Mlp(784, 64, 10, null), () => Classes(256, 784, 10), () => new Adam(1e-3f),
@@ -174,7 +175,7 @@ internal static class WarmUp
             () => new SparseCategoricalCrossentropy(), Epochs: 1, Predict: false),
         new("dense sigmoid, sgd", () => Mlp(20, 16, 1, "sigmoid"), () => Classes(64, 20, 2), () => new SGD(0.01f),
             () => new BinaryCrossentropy(), Epochs: 1, Predict: false),
-        new("conv2d, adam", Cnn, () => Classes(64, 28 * 28, 10, [28, 28, 1]), () => new Adam(1e-3f),
+        new("conv2d, adam", Cnn, () => Classes(32, 28 * 28, 10, [28, 28, 1]), () => new Adam(1e-3f),
             () => new SparseCategoricalCrossentropy(fromLogits: true), Epochs: 1, Predict: true),
     ];
 
@@ -191,11 +192,12 @@ internal static class WarmUp
     private static Sequential Cnn() =>
         new([
             new Input([28, 28, 1], name: $"{Prefix}_input"),
-            new Conv2D(8, 3, activation: "relu", kernelInitializer: new GlorotUniform(seed: 1), name: $"{Prefix}_conv2d"),
+            new Conv2D(32, 3, activation: "relu", kernelInitializer: new GlorotUniform(seed: 1), name: $"{Prefix}_conv2d"),
             new MaxPooling2D(2, name: $"{Prefix}_max_pooling2d"),
-            new Conv2D(8, 3, activation: "relu", kernelInitializer: new GlorotUniform(seed: 2), name: $"{Prefix}_conv2d_1"),
+            new Conv2D(64, 3, activation: "relu", kernelInitializer: new GlorotUniform(seed: 2), name: $"{Prefix}_conv2d_1"),
             new MaxPooling2D(2, name: $"{Prefix}_max_pooling2d_1"),
             new Flatten(name: $"{Prefix}_flatten"),
+            new Dropout(0.5f, seed: 4, name: $"{Prefix}_dropout"),
             new Dense(10, kernelInitializer: new GlorotUniform(seed: 3), name: $"{Prefix}_dense")],
             Prefix);
 
