@@ -509,10 +509,12 @@ internal static unsafe class Gemm
         // Packing costs a pass over the operand; it pays off when the packed block is reused many times. When the
         // other dimension spans only a few tiles, the kernel reads the operand in place instead (it takes strides), and
         // only a ragged last micro-panel is packed (zero-padded) so the kernel never reads past the matrix.
-        // Measured on the training shapes: packing A pays once a block meets two or more B micro-panels; packing
-        // row-major B pays once more than four A micro-panels pass over it (transposed B is always packed, the kernel
-        // needs NR contiguous floats per k step).
-        bool packA = (j1 - j0) > nr;
+        // Packing row-major B pays once more than four A micro-panels pass over it (transposed B is always packed, the
+        // kernel needs NR contiguous floats per k step). Packing A pays once a block meets more than four B
+        // micro-panels: at two to four (n = 64 or 128 natively — a conv layer's channels, an MLP's hidden width) the
+        // in-place reads were as fast or faster (2026-12-01, docs/benchmarks.md: conv shapes +15–25% at 256 bits, the
+        // MLP's batch-1000 Predict ~3.5% faster, training epochs unchanged); until then A was packed from two panels.
+        bool packA = (j1 - j0) > 4 * nr;
         bool packB = p.BCol != 1 || (i1 - i0) > 4 * mr;
 
         for (int jc = j0; jc < j1; jc += TK.NC)
