@@ -161,12 +161,13 @@ internal static class WarmUp
 
     /// <summary>One phase: a model, its made-up data, how it is compiled and how long it trains.</summary>
     internal sealed record Phase(string Name, Func<Sequential> Model, Func<(Tensor X, Tensor Y)> Data, Func<Optimizer> Optimizer,
-        Func<Loss> Loss, int Epochs, bool Predict);
+        Func<Loss> Loss, int Epochs, bool Predict, int Batch = 32);
 
     /// <summary>The phases, most useful first: the step and Predict of a Dense network as the course's first models
     /// build them (4 epochs of 8 steps: enough calls for the runtime to optimise what they run), then the other usual
     /// heads and optimizers, then the course's convolutional network (Keras's MNIST convnet, whose channel counts
-    /// choose the convolution kernels' vector paths) for one step.</summary>
+    /// choose the convolution kernels' vector paths) for one step of 8 images (its buffers grow with the batch, and
+    /// they are the warm-up's largest).</summary>
     internal static readonly Phase[] Phases =
     [
         new("dense logits, adam", () => Mlp(784, 64, 10, null), () => Classes(256, 784, 10), () => new Adam(1e-3f),
@@ -175,8 +176,8 @@ internal static class WarmUp
             () => new SparseCategoricalCrossentropy(), Epochs: 1, Predict: false),
         new("dense sigmoid, sgd", () => Mlp(20, 16, 1, "sigmoid"), () => Classes(64, 20, 2), () => new SGD(0.01f),
             () => new BinaryCrossentropy(), Epochs: 1, Predict: false),
-        new("conv2d, adam", Cnn, () => Classes(32, 28 * 28, 10, [28, 28, 1]), () => new Adam(1e-3f),
-            () => new SparseCategoricalCrossentropy(fromLogits: true), Epochs: 1, Predict: true),
+        new("conv2d, adam", Cnn, () => Classes(8, 28 * 28, 10, [28, 28, 1]), () => new Adam(1e-3f),
+            () => new SparseCategoricalCrossentropy(fromLogits: true), Epochs: 1, Predict: true, Batch: 8),
     ];
 
     /// <summary>The start of every name the warm-up gives (so that it never takes a default name's number).</summary>
@@ -217,7 +218,7 @@ internal static class WarmUp
         var model = phase.Model();
         var (x, y) = phase.Data();
         model.Compile(phase.Optimizer(), phase.Loss(), ["accuracy"]);
-        model.Fit(x, y, epochs: phase.Epochs, batchSize: 32, shuffle: false, verbose: 0, cancellationToken: stop);
+        model.Fit(x, y, epochs: phase.Epochs, batchSize: phase.Batch, shuffle: false, verbose: 0, cancellationToken: stop);
         if (!phase.Predict || stop.IsCancellationRequested) return;
         // Single rows take Predict's one-row path; enough calls for the runtime to optimise it, then one batch.
         var one = x.Slice(0, 1);
