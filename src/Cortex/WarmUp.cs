@@ -59,6 +59,9 @@ internal static class WarmUp
     /// <summary>How long the last warm-up ran.</summary>
     internal static TimeSpan Elapsed { get; private set; }
 
+    /// <summary>What stopped the last warm-up early, if anything threw (tests read it; users never see it).</summary>
+    internal static Exception? LastError { get; private set; }
+
 #pragma warning disable CA2255 // A library's module initializer: the earliest moment a program touches Cortex, which is the point.
     [ModuleInitializer]
 #pragma warning restore CA2255
@@ -144,8 +147,9 @@ internal static class WarmUp
                 finished.Add(phase.Name);
             }
         }
-        catch (Exception)
+        catch (Exception e)
         {
+            LastError = e;
             // Whatever went wrong here will go wrong, with a proper message, in the program's own call; the warm-up
             // must never be the one to report it, nor take the process down from a background thread.
         }

@@ -83,7 +83,7 @@ internal static class ConvOp
     private unsafe struct BlockJob
     {
         public float* X, Kernel, Bias, Y, Cols, Pooled;
-        public int BiasLength, Filters, UnitsPerBlock, UnitsPerImage;
+        public int BiasLength, Filters, UnitsPerBlock, UnitsPerImage, SplitRow;
         public Window2D W, Pool;
         public bool Max;
         public GCHandle Activation;
@@ -140,7 +140,16 @@ internal static class ConvOp
             };
             try
             {
-                if (parts > 1)
+                if (parts == 2 && pooled && units == unitsPerImage && units % 2 == 1 && filters % 2 == 0 && !TransposedPatches(w))
+                {
+                    // One image whose pooled rows cannot split evenly between two cores (the CNN's second convolution
+                    // has 5: 3 : 2 put 60% on one core): each core takes its whole rows and half the filters of the
+                    // middle row. Every output element is the same multiply-add chain (the product's k order depends
+                    // on the shapes only), so the bits are those of the rows computed whole.
+                    job.SplitRow = units / 2;
+                    if (GemmThreads.TryRunRanges(&SplitMiddleRow, &job, [0, 1, 2])) return;
+                }
+                else if (parts > 1)
                 {
                     Span<int> bounds = stackalloc int[parts + 1];
                     for (int t = 0; t <= parts; t++) bounds[t] = (int)((long)blocks * t / parts);
@@ -187,16 +196,85 @@ internal static class ConvOp
                         u += images * j->UnitsPerImage;
                         continue;
                     }
-                    int r0 = Math.Max(0, p0 * pw.SH - pw.PadTop), r1 = Math.Min(w.OH, (p1 - 1) * pw.SH - pw.PadTop + pw.KH);
-                    // The rows as an image of their own, its padding shifted so that each window reads what it would.
-                    ConvRowsPooled(j, activation, n * w.OH + r0, n * w.OH + r1,
-                        pw with { N = 1, H = r1 - r0, PadTop = pw.PadTop - p0 * pw.SH + r0, OH = p1 - p0 },
-                        j->Pooled + ((long)n * pw.OH + p0) * pw.OW * pw.C);
+                    PooledRows(j, activation, n, p0, p1);
                     u += p1 - p0;
                 }
             }
         }
         finally { GemmThreads.SerialOnThisThread = serial; }
+    }
+
+    /// <summary>Pooled rows [p0, p1) of image <paramref name="n"/>: the convolution rows their windows read, pooled.</summary>
+    private static unsafe void PooledRows(BlockJob* j, ActivationFunction activation, int n, int p0, int p1)
+    {
+        Window2D w = j->W, pw = j->Pool;
+        var (r0, r1) = ConvRowsOf(pw, w, p0, p1);
+        // The rows as an image of their own, its padding shifted so that each window reads what it would.
+        ConvRowsPooled(j, activation, n * w.OH + r0, n * w.OH + r1,
+            pw with { N = 1, H = r1 - r0, PadTop = pw.PadTop - p0 * pw.SH + r0, OH = p1 - p0 },
+            j->Pooled + ((long)n * pw.OH + p0) * pw.OW * pw.C);
+    }
+
+    /// <summary>The convolution output rows [r0, r1) that pooled rows [p0, p1) read.</summary>
+    private static (int R0, int R1) ConvRowsOf(in Window2D pool, in Window2D conv, int p0, int p1) =>
+        (Math.Max(0, p0 * pool.SH - pool.PadTop), Math.Min(conv.OH, (p1 - 1) * pool.SH - pool.PadTop + pool.KH));
+
+    /// <summary>Part <paramref name="t0"/> of a single image's pooled convolution split at its middle row
+    /// (<see cref="BlockJob.SplitRow"/>): part 0 takes the rows above it and the first half of its filters, part 1 the
+    /// second half and the rows below.</summary>
+    private static unsafe void SplitMiddleRow(void* state, int t0, int t1)
+    {
+        var j = (BlockJob*)state;
+        var activation = (ActivationFunction)j->Activation.Target!;
+        int m = j->SplitRow, half = j->Filters / 2;
+        bool serial = GemmThreads.SerialOnThisThread;
+        GemmThreads.SerialOnThisThread = true;
+        try
+        {
+            for (int t = t0; t < t1; t++)
+            {
+                if (t == 0)
+                {
+                    if (m > 0) PooledRows(j, activation, 0, 0, m);
+                    PooledRowFilters(j, activation, m, 0, half);
+                }
+                else
+                {
+                    PooledRowFilters(j, activation, m, half, j->Filters);
+                    if (m + 1 < j->UnitsPerImage) PooledRows(j, activation, 0, m + 1, j->UnitsPerImage);
+                }
+            }
+        }
+        finally { GemmThreads.SerialOnThisThread = serial; }
+    }
+
+    /// <summary>Filters [f0, f1) of pooled row <paramref name="p"/> of the first image: the convolution rows it reads,
+    /// multiplied by those filters' columns of the kernel, biased, activated and pooled, into those channels of the
+    /// pooled output.</summary>
+    private static unsafe void PooledRowFilters(BlockJob* j, ActivationFunction activation, int p, int f0, int f1)
+    {
+        Window2D w = j->W, pw = j->Pool;
+        var (r0, r1) = ConvRowsOf(pw, w, p, p + 1);
+        int patch = w.Patch, filters = j->Filters, count = f1 - f0, rows = (r1 - r0) * w.OW;
+        var patches = Scratch(rows * patch).AsSpan(0, rows * patch);
+        fixed (float* c = patches) Im2ColKernel.Im2ColOutputRows(j->X, c, w, r0, r1);
+        int length = rows * count + pw.OW * count;
+        var y = outputScratch;
+        if (y == null || y.Length < length) outputScratch = y = GC.AllocateUninitializedArray<float>(length);
+        var yBlock = y.AsSpan(0, rows * count);
+        // Columns [f0, f1) of the kernel (patch × filters, row-major): the same rows, a shorter stride-filters slice.
+        var k = new ReadOnlySpan<float>(j->Kernel + f0, (patch - 1) * filters + count);
+        Gemm.Sgemm(false, false, rows, count, patch, patches, patch, k, filters, yBlock, count);
+        activation.AddBiasApplyInPlace(yBlock, j->BiasLength == 0 ? default : new ReadOnlySpan<float>(j->Bias + f0, count), count);
+        fixed (float* py = y)
+        {
+            float* pooled = py + rows * count;
+            PoolKernel.Serial(j->Max ? PerImage.Kernel.MaxForward : PerImage.Kernel.AverageForward, py, null, null, pooled,
+                pw with { N = 1, H = r1 - r0, PadTop = pw.PadTop - p * pw.SH + r0, OH = 1, C = count });
+            float* row = j->Pooled + (long)p * pw.OW * filters + f0;
+            for (int x = 0; x < pw.OW; x++)
+                new ReadOnlySpan<float>(pooled + x * count, count).CopyTo(new Span<float>(row + x * filters, count));
+        }
     }
 
     /// <summary>Convolution output rows [u0, u1) into this thread's scratch, then pooled by <paramref name="pool"/> (a
