@@ -22,7 +22,7 @@ namespace Cortex;
 /// runtime has recompiled the hot ones. For a small network that is as long as the epoch itself. The warm-up trains
 /// tiny models the way a user's first models train (Dense and Conv2D stages, Adam and SGD, the usual losses, Predict
 /// on one row and on a batch) on made-up data, so that by the time the user's <c>Fit</c> starts, the code it runs is
-/// compiled and optimised. docs/benchmarks.md ("Cold start") has the measurements.
+/// compiled and optimised. docs/benchmarks.md ("Cold start with the background warm-up") has the measurements.
 /// </para>
 /// <para>
 /// It changes no result: its models use their own seeds and names (the global seed, the generator behind it and the
@@ -132,6 +132,7 @@ internal static class WarmUp
     private static IReadOnlyList<string> RunIsolated(CancellationToken stop)
     {
         CortexRandom.SetGlobalSeed(0);
+        LastError = null;
         var finished = new List<string>();
         var clock = Stopwatch.StartNew();
         bool serial = GemmThreads.SerialOnThisThread, nested = onThisThread;
