@@ -271,7 +271,7 @@ public static class Program
             s.Update(s.Settings.Merge(await ReadJson(ctx.Request)));
             return Results.Json(Describe(s));
         });
-        MapSession("POST", "play", (s, _) => { s.Play(); return Task.FromResult(Results.Json(new { playing = s.Playing })); });
+        MapSession("POST", "play", (s, _) => Task.FromResult(Results.Json(new { playing = s.Play() })));
         MapSession("POST", "pause", (s, _) => { s.Pause(); return Task.FromResult(Results.Json(new { playing = false })); });
         MapSession("POST", "step", (s, _) => { s.Step(); return Task.FromResult(Results.Json(new { epoch = s.Epoch })); });
         MapSession("POST", "reset", (s, _) => { s.Reset(); return Task.FromResult(Results.Json(new { epoch = 0 })); });

@@ -109,15 +109,20 @@ public sealed class Session
     }
 
     /// <summary>Starts training in the background; does nothing while the network has <see cref="Diverged"/>.</summary>
-    public void Play()
+    /// <returns>Whether training was running when the call returned: false only for a network that has diverged. A
+    /// network that diverges in its first slice may have stopped again by the time the caller reads
+    /// <see cref="Playing"/>, so the answer to "play" is this value, not a later read.</returns>
+    public bool Play()
     {
         lock (gate)
         {
-            if (loop != null || diverged) return;
+            if (diverged) return false;
+            if (loop != null) return true;
             loop = new CancellationTokenSource();
             var token = loop.Token;
             _ = Task.Run(() => RunAsync(token));
             PublishLocked();
+            return true;
         }
     }
 
