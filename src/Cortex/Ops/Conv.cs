@@ -145,7 +145,9 @@ internal static class ConvOp
                     // One image whose pooled rows cannot split evenly between two cores (the CNN's second convolution
                     // has 5: 3 : 2 put 60% on one core): each core takes its whole rows and half the filters of the
                     // middle row. Every output element is the same multiply-add chain (the product's k order depends
-                    // on the shapes only), so the bits are those of the rows computed whole.
+                    // on the shapes only), so the bits are those of the rows computed whole. Not for a first layer's
+                    // transposed patches: its 13 pooled rows already split 7 : 6, and splitting a row's filters there
+                    // too measured slower (CNN b1 39.8–40.5 µs against 36.5–39.4, 3 interleaved rounds).
                     job.SplitRow = units / 2;
                     if (GemmThreads.TryRunRanges(&SplitMiddleRow, &job, [0, 1, 2])) return;
                 }
@@ -179,7 +181,7 @@ internal static class ConvOp
                 int u0 = b * j->UnitsPerBlock, u1 = Math.Min(units, u0 + j->UnitsPerBlock);
                 if (j->Pooled == null)
                 {
-                    ConvRows(j, activation, u0, u1, j->Y + (long)u0 * w.OW * j->Filters);
+                    ConvRows(j, activation, u0, u1, j->Y + (long)u0 * w.OW * j->Filters, 0, j->Filters);
                     continue;
                 }
                 // Pooled rows [p0, p1) of image n at a time: the convolution rows their windows read, then the pooling.
@@ -192,11 +194,11 @@ internal static class ConvOp
                     {
                         // Whole images: all their rows in one product, then each image pooled.
                         ConvRowsPooled(j, activation, n * w.OH, (n + images) * w.OH, pw with { N = images },
-                            j->Pooled + (long)n * pw.OH * pw.OW * pw.C);
+                            j->Pooled + (long)n * pw.OH * pw.OW * pw.C, 0, j->Filters);
                         u += images * j->UnitsPerImage;
                         continue;
                     }
-                    PooledRows(j, activation, n, p0, p1);
+                    PooledRows(j, activation, n, p0, p1, 0, j->Filters);
                     u += p1 - p0;
                 }
             }
@@ -204,20 +206,17 @@ internal static class ConvOp
         finally { GemmThreads.SerialOnThisThread = serial; }
     }
 
-    /// <summary>Pooled rows [p0, p1) of image <paramref name="n"/>: the convolution rows their windows read, pooled.</summary>
-    private static unsafe void PooledRows(BlockJob* j, ActivationFunction activation, int n, int p0, int p1)
+    /// <summary>Filters [f0, f1) of pooled rows [p0, p1) of image <paramref name="n"/>: the convolution rows their
+    /// windows read, pooled.</summary>
+    private static unsafe void PooledRows(BlockJob* j, ActivationFunction activation, int n, int p0, int p1, int f0, int f1)
     {
         Window2D w = j->W, pw = j->Pool;
-        var (r0, r1) = ConvRowsOf(pw, w, p0, p1);
+        int r0 = Math.Max(0, p0 * pw.SH - pw.PadTop), r1 = Math.Min(w.OH, (p1 - 1) * pw.SH - pw.PadTop + pw.KH);
         // The rows as an image of their own, its padding shifted so that each window reads what it would.
         ConvRowsPooled(j, activation, n * w.OH + r0, n * w.OH + r1,
             pw with { N = 1, H = r1 - r0, PadTop = pw.PadTop - p0 * pw.SH + r0, OH = p1 - p0 },
-            j->Pooled + ((long)n * pw.OH + p0) * pw.OW * pw.C);
+            j->Pooled + ((long)n * pw.OH + p0) * pw.OW * pw.C, f0, f1);
     }
-
-    /// <summary>The convolution output rows [r0, r1) that pooled rows [p0, p1) read.</summary>
-    private static (int R0, int R1) ConvRowsOf(in Window2D pool, in Window2D conv, int p0, int p1) =>
-        (Math.Max(0, p0 * pool.SH - pool.PadTop), Math.Min(conv.OH, (p1 - 1) * pool.SH - pool.PadTop + pool.KH));
 
     /// <summary>Part <paramref name="t0"/> of a single image's pooled convolution split at its middle row
     /// (<see cref="BlockJob.SplitRow"/>): part 0 takes the rows above it and the first half of its filters, part 1 the
@@ -235,70 +234,56 @@ internal static class ConvOp
             {
                 if (t == 0)
                 {
-                    if (m > 0) PooledRows(j, activation, 0, 0, m);
-                    PooledRowFilters(j, activation, m, 0, half);
+                    if (m > 0) PooledRows(j, activation, 0, 0, m, 0, j->Filters);
+                    PooledRows(j, activation, 0, m, m + 1, 0, half);
                 }
                 else
                 {
-                    PooledRowFilters(j, activation, m, half, j->Filters);
-                    if (m + 1 < j->UnitsPerImage) PooledRows(j, activation, 0, m + 1, j->UnitsPerImage);
+                    PooledRows(j, activation, 0, m, m + 1, half, j->Filters);
+                    if (m + 1 < j->UnitsPerImage) PooledRows(j, activation, 0, m + 1, j->UnitsPerImage, 0, j->Filters);
                 }
             }
         }
         finally { GemmThreads.SerialOnThisThread = serial; }
     }
 
-    /// <summary>Filters [f0, f1) of pooled row <paramref name="p"/> of the first image: the convolution rows it reads,
-    /// multiplied by those filters' columns of the kernel, biased, activated and pooled, into those channels of the
-    /// pooled output.</summary>
-    private static unsafe void PooledRowFilters(BlockJob* j, ActivationFunction activation, int p, int f0, int f1)
+    /// <summary>Filters [f0, f1) of convolution output rows [u0, u1) into this thread's scratch, then pooled by
+    /// <paramref name="pool"/> (a window over exactly those rows) into those channels of <paramref name="pooled"/>.</summary>
+    private static unsafe void ConvRowsPooled(BlockJob* j, ActivationFunction activation, int u0, int u1, in Window2D pool,
+        float* pooled, int f0, int f1)
     {
-        Window2D w = j->W, pw = j->Pool;
-        var (r0, r1) = ConvRowsOf(pw, w, p, p + 1);
-        int patch = w.Patch, filters = j->Filters, count = f1 - f0, rows = (r1 - r0) * w.OW;
-        var patches = Scratch(rows * patch).AsSpan(0, rows * patch);
-        fixed (float* c = patches) Im2ColKernel.Im2ColOutputRows(j->X, c, w, r0, r1);
-        int length = rows * count + pw.OW * count;
-        var y = outputScratch;
-        if (y == null || y.Length < length) outputScratch = y = GC.AllocateUninitializedArray<float>(length);
-        var yBlock = y.AsSpan(0, rows * count);
-        // Columns [f0, f1) of the kernel (patch × filters, row-major): the same rows, a shorter stride-filters slice.
-        var k = new ReadOnlySpan<float>(j->Kernel + f0, (patch - 1) * filters + count);
-        Gemm.Sgemm(false, false, rows, count, patch, patches, patch, k, filters, yBlock, count);
-        activation.AddBiasApplyInPlace(yBlock, j->BiasLength == 0 ? default : new ReadOnlySpan<float>(j->Bias + f0, count), count);
-        fixed (float* py = y)
-        {
-            float* pooled = py + rows * count;
-            PoolKernel.Serial(j->Max ? PerImage.Kernel.MaxForward : PerImage.Kernel.AverageForward, py, null, null, pooled,
-                pw with { N = 1, H = r1 - r0, PadTop = pw.PadTop - p * pw.SH + r0, OH = 1, C = count });
-            float* row = j->Pooled + (long)p * pw.OW * filters + f0;
-            for (int x = 0; x < pw.OW; x++)
-                new ReadOnlySpan<float>(pooled + x * count, count).CopyTo(new Span<float>(row + x * filters, count));
-        }
-    }
-
-    /// <summary>Convolution output rows [u0, u1) into this thread's scratch, then pooled by <paramref name="pool"/> (a
-    /// window over exactly those rows) into <paramref name="pooled"/>.</summary>
-    private static unsafe void ConvRowsPooled(BlockJob* j, ActivationFunction activation, int u0, int u1, in Window2D pool, float* pooled)
-    {
-        int length = (u1 - u0) * j->W.OW * j->Filters;
+        int filters = j->Filters, count = f1 - f0, convLength = (u1 - u0) * j->W.OW * count;
+        int positions = pool.N * pool.OH * pool.OW;
+        // Some of the filters: pooled into the scratch as well, then each position's channels put in place.
+        int length = convLength + (count < filters ? positions * count : 0);
         var y = outputScratch;
         if (y == null || y.Length < length) outputScratch = y = GC.AllocateUninitializedArray<float>(length);
         fixed (float* py = y)
         {
-            ConvRows(j, activation, u0, u1, py);
-            PoolKernel.Serial(j->Max ? PerImage.Kernel.MaxForward : PerImage.Kernel.AverageForward, py, null, null, pooled, pool);
+            ConvRows(j, activation, u0, u1, py, f0, f1);
+            var kernel = j->Max ? PerImage.Kernel.MaxForward : PerImage.Kernel.AverageForward;
+            if (count == filters)
+            {
+                PoolKernel.Serial(kernel, py, null, null, pooled, pool);
+                return;
+            }
+            float* some = py + convLength;
+            PoolKernel.Serial(kernel, py, null, null, some, pool with { C = count });
+            for (int q = 0; q < positions; q++)
+                new ReadOnlySpan<float>(some + q * count, count).CopyTo(new Span<float>(pooled + (long)q * filters + f0, count));
         }
     }
 
-    /// <summary>Convolution output rows [u0, u1) of the batch (row u: row u mod OH of image u / OH) into
-    /// <paramref name="y"/>: their patches, the product, the bias and the activation, on this thread.</summary>
-    private static unsafe void ConvRows(BlockJob* j, ActivationFunction activation, int u0, int u1, float* y)
+    /// <summary>Filters [f0, f1) of convolution output rows [u0, u1) of the batch (row u: row u mod OH of image u / OH)
+    /// into <paramref name="y"/> (f1 − f0 values per position): their patches, the product with those columns of the
+    /// kernel, the bias and the activation, on this thread.</summary>
+    private static unsafe void ConvRows(BlockJob* j, ActivationFunction activation, int u0, int u1, float* y, int f0, int f1)
     {
         Window2D w = j->W;
-        int patch = w.Patch, filters = j->Filters, rows = (u1 - u0) * w.OW;
-        var yBlock = new Span<float>(y, rows * filters);
-        var k = new ReadOnlySpan<float>(j->Kernel, patch * filters);
+        int patch = w.Patch, filters = j->Filters, count = f1 - f0, rows = (u1 - u0) * w.OW;
+        var yBlock = new Span<float>(y, rows * count);
+        // Columns [f0, f1) of the kernel (patch × filters, row-major): the same rows, stride filters.
+        var k = new ReadOnlySpan<float>(j->Kernel + f0, (patch - 1) * filters + count);
         if (TransposedPatches(w))
         {
             // The patches transposed (patch × rows; kept ones have the whole batch's rows as their row length).
@@ -306,16 +291,16 @@ internal static class ConvOp
             var patchesT = j->Cols != null ? new Span<float>(j->Cols + (long)u0 * w.OW, (patch - 1) * ld + rows)
                 : Scratch(rows * patch).AsSpan(0, rows * patch);
             fixed (float* c = patchesT) Im2ColKernel.Im2ColTransposed(j->X, c, ld, w, u0, u1);
-            Gemm.Sgemm(true, false, rows, filters, patch, patchesT, ld, k, filters, yBlock, filters);
+            Gemm.Sgemm(true, false, rows, count, patch, patchesT, ld, k, filters, yBlock, count);
         }
         else
         {
             Span<float> patches = j->Cols != null ? new Span<float>(j->Cols + (long)u0 * w.OW * patch, rows * patch)
                 : Scratch(rows * patch).AsSpan(0, rows * patch);
             fixed (float* c = patches) Im2ColKernel.Im2ColOutputRows(j->X, c, w, u0, u1);
-            Gemm.Sgemm(false, false, rows, filters, patch, patches, patch, k, filters, yBlock, filters);
+            Gemm.Sgemm(false, false, rows, count, patch, patches, patch, k, filters, yBlock, count);
         }
-        activation.AddBiasApplyInPlace(yBlock, new ReadOnlySpan<float>(j->Bias, j->BiasLength), filters);
+        activation.AddBiasApplyInPlace(yBlock, j->BiasLength == 0 ? default : new ReadOnlySpan<float>(j->Bias + f0, count), count);
     }
 
     /// <summary>
