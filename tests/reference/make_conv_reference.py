@@ -179,6 +179,15 @@ batch_norm("bn_infer_no_center", (6, 4), training=False, center=False)
 pool("max_ties_13_channels", "max", 2, 6, 6, 13, (2, 2), (2, 2), "valid", fd=False, ties=True)
 pool("max_ties_overlap_13_channels", "max", 1, 5, 6, 13, (3, 3), (1, 1), "valid", fd=False, ties=True)
 
+# 3×3 stride-1 convolutions with 8 or more channels and filters and 128 or more 2×2 output tiles over the batch run
+# Winograd's F(2×2, 3×3) (src/Cortex/Kernels/Winograd.cs): odd and even output sides (tiles overhanging the output),
+# one output row, channel counts that are not a multiple of any vector width, "same" and "valid". (After the other
+# cases, so their random inputs stay as they were.)
+conv("conv_winograd_same", 2, 15, 17, 12, 10, (3, 3), padding="same")
+conv("conv_winograd_valid_odd", 8, 10, 9, 9, 8, (3, 3))
+conv("conv_winograd_one_row", 40, 3, 16, 8, 9, (3, 3), bias=False)
+conv("conv_winograd_resnet_block", 3, 13, 13, 16, 17, (3, 3), padding="same", activation="relu", fd=False)
+
 with open(OUT, "w") as f:
     json.dump({"generator": "tests/reference/make_conv_reference.py", "torch": torch.__version__, "cases": cases}, f, separators=(",", ":"))
 print(f"wrote {len(cases)} cases to {OUT} ({os.path.getsize(OUT)} bytes)")

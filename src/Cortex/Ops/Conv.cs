@@ -65,6 +65,11 @@ internal static class ConvOp
         ActivationFunction activation, int filters, Span<float> y, Span<float> cols = default, int groups = 1)
     {
         int rows = w.Rows, patch = w.Patch;
+        if (Winograd.Applies(w, groups, filters))
+        {
+            Winograd.Forward(x, kernel, bias, w, activation, filters, y);
+            return;
+        }
         if (groups == 1 && !IsPointwise(w))
         {
             ForwardInBlocks(x, kernel, bias, w, activation, filters, y, cols);
@@ -311,8 +316,9 @@ internal static class ConvOp
         ActivationFunction activation, int filters, in Window2D pool, bool max, Span<float> pooled) =>
         ForwardInBlocks(x, kernel, bias, w, activation, filters, default, default, new FoldedPool(pool, max, pooled[..(pool.N * pool.OH * pool.OW * pool.C)]));
 
-    /// <summary>Whether <see cref="ForwardPooled"/> serves this convolution (a plain one: not grouped, not 1×1).</summary>
-    internal static bool CanFoldPool(in Window2D w, int groups) => groups == 1 && !IsPointwise(w);
+    /// <summary>Whether <see cref="ForwardPooled"/> serves this convolution (a plain one: not grouped, not 1×1, and not
+    /// one <see cref="Winograd"/> computes, whose output the pooling then reads as training's does).</summary>
+    internal static bool CanFoldPool(in Window2D w, int groups, int filters) => groups == 1 && !IsPointwise(w) && !Winograd.Applies(w, groups, filters);
 
     /// <summary>
     /// Whether a plain convolution's patches are laid out transposed (patch × rows, see
@@ -362,6 +368,11 @@ internal static class ConvOp
     {
         int rows = w.Rows, patch = w.Patch;
         if (!db.IsEmpty) Reduce.Sum(dz, 1, rows, filters, db);
+        if (Winograd.Applies(w, groups, filters))
+        {
+            Winograd.Backward(x, kernel, dz, w, filters, dk, dx);
+            return;
+        }
         if (groups > 1)
         {
             GroupedConv.Backward(x, kernel, dz, w, groups, filters, dk, dx, cols);
