@@ -54,10 +54,14 @@ internal static unsafe class Winograd
         Enabled && groups == 1 && w.KH == 3 && w.KW == 3 && w.SH == 1 && w.SW == 1 && w.DH == 1 && w.DW == 1
         && w.C >= MinChannels && filters >= MinChannels && (long)w.N * ((w.OH + 1) / 2) * ((w.OW + 1) / 2) >= MinTiles;
 
+    /// <summary>Floats <see cref="Forward"/> keeps for <see cref="Backward"/> when given a buffer this long: the whole
+    /// batch's transformed input, 16 · tiles · C (for a 3×3 window about half of im2col's 9 · pixels · C).</summary>
+    internal static long KeptFloats(in Window2D w) => 16L * w.N * ((w.OH + 1) / 2) * ((w.OW + 1) / 2) * w.C;
+
     private struct Job
     {
-        public float* X, U, Bias, Y, Dz, Dx, Slots;
-        public int Filters, BiasLength, TilesH, TilesW, UnitsPerBlock, Chunks;
+        public float* X, U, Bias, Y, Dz, Dx, Slots, Kept;
+        public int Filters, BiasLength, TilesH, TilesW, UnitsPerBlock, Chunks, SlotLength;
         public Window2D W;
         public GCHandle Activation;
     }
@@ -72,116 +76,135 @@ internal static unsafe class Winograd
         return (float*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
     }
 
-    /// <summary>y = g(conv(x, kernel) + bias) for NHWC x and kernel (3, 3, C, F); y is (N, OH, OW, F).</summary>
-    internal static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, in Window2D w,
-        ActivationFunction activation, int filters, Span<float> y)
+    /// <summary>
+    /// The partition both passes share (so a kept block of V is found where backward looks for it): the batch in
+    /// <see cref="Job.Chunks"/> runs of whole images — the kernel gradient's slots, and what the cores take — and each
+    /// chunk in blocks of up to <see cref="Job.UnitsPerBlock"/> tile rows. Shapes alone decide it.
+    /// </summary>
+    private static Job Partition(in Window2D w, int filters)
     {
-        int th = (w.OH + 1) / 2, tw = (w.OW + 1) / 2, units = w.N * th;
-        float* u = Pin(ref kernelBuf, 16L * w.C * filters);
-        fixed (float* pk = kernel) TransformKernel(pk, w.C, filters, u);
-        int unitsPerBlock = Math.Clamp(BlockFloats / (16 * tw * (w.C + filters)), 1, units);
-        int blocks = (units + unitsPerBlock - 1) / unitsPerBlock;
-        int parts = GemmThreads.SerialOnThisThread ? 1 : Math.Min(GemmThreads.MaxParts, units);
-        if (parts > 1 && blocks < parts)
+        int th = (w.OH + 1) / 2, tw = (w.OW + 1) / 2;
+        int slot = 16 * w.C * filters;
+        return new Job
         {
-            unitsPerBlock = (units + parts - 1) / parts;
-            blocks = (units + unitsPerBlock - 1) / unitsPerBlock;
+            W = w, Filters = filters, TilesH = th, TilesW = tw, SlotLength = slot,
+            Chunks = Math.Clamp(SlotFloats / slot, 1, Math.Min(w.N, 16)),
+            UnitsPerBlock = Math.Max(1, BlockFloats / (16 * tw * (w.C + filters))),
+        };
+    }
+
+    /// <summary>Runs <paramref name="body"/> over the job's chunks on the cores (each takes a run of whole chunks).</summary>
+    private static void RunChunks(Job* job, delegate*<void*, int, int, void> body)
+    {
+        int parts = GemmThreads.SerialOnThisThread ? 1 : Math.Min(GemmThreads.MaxParts, job->Chunks);
+        if (parts > 1)
+        {
+            Span<int> bounds = stackalloc int[parts + 1];
+            for (int t = 0; t <= parts; t++) bounds[t] = job->Chunks * t / parts;
+            if (GemmThreads.TryRunRanges(body, job, bounds)) return;
         }
-        parts = Math.Min(parts, blocks);
-        fixed (float* px = x, pb = bias, py = y)
+        body(job, 0, job->Chunks);
+    }
+
+    /// <summary>y = g(conv(x, kernel) + bias) for NHWC x and kernel (3, 3, C, F); y is (N, OH, OW, F). With a
+    /// <paramref name="kept"/> buffer of <see cref="KeptFloats"/> the transformed input stays there for backward.</summary>
+    internal static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, in Window2D w,
+        ActivationFunction activation, int filters, Span<float> y, Span<float> kept = default)
+    {
+        var job = Partition(w, filters);
+        float* u = Pin(ref kernelBuf, job.SlotLength);
+        fixed (float* pk = kernel) TransformKernel(pk, w.C, filters, u);
+        fixed (float* px = x, pb = bias, py = y, pv = kept)
         {
-            var job = new Job
-            {
-                X = px, U = u, Bias = pb, BiasLength = bias.Length, Y = py, Filters = filters, TilesH = th, TilesW = tw,
-                UnitsPerBlock = unitsPerBlock, W = w, Activation = GCHandle.Alloc(activation),
-            };
-            try
-            {
-                if (parts > 1)
-                {
-                    Span<int> bounds = stackalloc int[parts + 1];
-                    for (int t = 0; t <= parts; t++) bounds[t] = (int)((long)blocks * t / parts);
-                    if (GemmThreads.TryRunRanges(&ForwardBlocks, &job, bounds)) return;
-                }
-                ForwardBlocks(&job, 0, blocks);
-            }
+            job.X = px; job.U = u; job.Bias = pb; job.BiasLength = bias.Length; job.Y = py;
+            job.Kept = kept.Length >= KeptFloats(w) ? pv : null;
+            job.Activation = GCHandle.Alloc(activation);
+            try { RunChunks(&job, &ForwardChunks); }
             finally { job.Activation.Free(); }
         }
     }
 
     /// <summary>dK (overwritten) and, when <paramref name="dx"/> is not empty, dx += the input gradient, from dz, the
-    /// gradient before the activation.</summary>
+    /// gradient before the activation. <paramref name="kept"/> is the buffer <see cref="Forward"/> was given (its
+    /// transformed input; rebuilt when none was kept).</summary>
     internal static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> dz, in Window2D w,
-        int filters, Span<float> dk, Span<float> dx)
+        int filters, Span<float> dk, Span<float> dx, ReadOnlySpan<float> kept = default)
     {
-        int th = (w.OH + 1) / 2, tw = (w.OW + 1) / 2;
-        long transformed = 16L * w.C * filters;
-        int chunks = (int)Math.Clamp(SlotFloats / transformed, 1, Math.Min(w.N, 16));
-        float* u = Pin(ref kernelBuf, transformed * (chunks + 1)), slots = u + transformed;
+        var job = Partition(w, filters);
+        float* u = Pin(ref kernelBuf, (long)job.SlotLength * (job.Chunks + 1));
         if (!dx.IsEmpty)
             fixed (float* pk = kernel) TransformKernel(pk, w.C, filters, u);
-        int parts = GemmThreads.SerialOnThisThread ? 1 : Math.Min(GemmThreads.MaxParts, chunks);
-        fixed (float* px = x, pz = dz, pd = dx)
+        fixed (float* px = x, pz = dz, pd = dx, pv = kept)
         {
-            var job = new Job
-            {
-                X = px, U = u, Dz = pz, Dx = pd, Slots = slots, Filters = filters, TilesH = th, TilesW = tw, Chunks = chunks,
-                UnitsPerBlock = Math.Max(1, BlockFloats / (16 * tw * (w.C + filters))), W = w,
-            };
-            bool done = false;
+            job.X = px; job.U = u; job.Dz = pz; job.Dx = pd; job.Slots = u + job.SlotLength;
+            job.Kept = kept.Length >= KeptFloats(w) ? pv : null;   // read only
+            RunChunks(&job, &BackwardChunks);
+            // The slots added in order, each core a run of elements: the same sum whatever ran each chunk.
+            int parts = GemmThreads.SerialOnThisThread || job.Chunks == 1 ? 1 : GemmThreads.MaxParts;
+            bool summed = false;
             if (parts > 1)
             {
                 Span<int> bounds = stackalloc int[parts + 1];
-                for (int t = 0; t <= parts; t++) bounds[t] = chunks * t / parts;
-                done = GemmThreads.TryRunRanges(&BackwardChunks, &job, bounds);
+                for (int t = 0; t <= parts; t++) bounds[t] = (int)((long)job.SlotLength * t / parts);
+                summed = GemmThreads.TryRunRanges(&SumSlots, &job, bounds);
             }
-            if (!done) BackwardChunks(&job, 0, chunks);
+            if (!summed) SumSlots(&job, 0, job.SlotLength);
         }
-        // The slots in order: the same sum whatever ran each chunk.
-        var sum = new Span<float>(slots, (int)transformed);
-        for (int c = 1; c < chunks; c++) TensorPrimitives.Add(sum, new ReadOnlySpan<float>(slots + c * transformed, (int)transformed), sum);
-        fixed (float* pk = dk) TransformKernelGradient(slots, w.C, filters, pk);
+        fixed (float* pk = dk) TransformKernelGradient(job.Slots, w.C, filters, pk);
     }
 
-    private static void ForwardBlocks(void* state, int b0, int b1)
+    private static void SumSlots(void* state, int e0, int e1)
+    {
+        var j = (Job*)state;
+        var sum = new Span<float>(j->Slots + e0, e1 - e0);
+        for (int k = 1; k < j->Chunks; k++)
+            TensorPrimitives.Add(sum, new ReadOnlySpan<float>(j->Slots + (long)k * j->SlotLength + e0, e1 - e0), sum);
+    }
+
+    /// <summary>Units (tile rows) [first, end) of chunk <paramref name="k"/>.</summary>
+    private static (int First, int End) ChunkUnits(Job* j, int k) =>
+        ((int)((long)j->W.N * k / j->Chunks) * j->TilesH, (int)((long)j->W.N * (k + 1) / j->Chunks) * j->TilesH);
+
+    /// <summary>A core's block buffers: V (or, in backward, dV), the products, a row of zeros and a trash row.</summary>
+    private static float* Work(Job* j, out float* products, out float* zeros, out float* trash)
+    {
+        int c = j->W.C, f = j->Filters, most = Math.Min(j->W.N * j->TilesH, j->UnitsPerBlock) * j->TilesW, edge = Math.Max(c, f);
+        long v = 16L * most * c;
+        float* p = Pin(ref work, v + 16L * most * f + 2 * edge);
+        products = p + v;
+        zeros = products + 16L * most * f;
+        trash = zeros + edge;
+        new Span<float>(zeros, edge).Clear();
+        return p;
+    }
+
+    private static void ForwardChunks(void* state, int k0, int k1)
     {
         var j = (Job*)state;
         var activation = (ActivationFunction)j->Activation.Target!;
         Window2D w = j->W;
-        int units = w.N * j->TilesH, f = j->Filters, c = w.C, tw = j->TilesW;
+        int f = j->Filters, c = w.C, tw = j->TilesW;
         bool serial = GemmThreads.SerialOnThisThread;
         GemmThreads.SerialOnThisThread = true;
         try
         {
-            int most = Math.Min(units, j->UnitsPerBlock) * tw;
-            float* v = Pin(ref work, 16L * most * (c + f) + 2 * Math.Max(c, f)), m = v + 16L * most * c;
-            float* zeros = m + 16L * most * f, trash = zeros + Math.Max(c, f);
-            new Span<float>(zeros, Math.Max(c, f)).Clear();
-            for (int b = b0; b < b1; b++)
+            float* scratch = Work(j, out float* m, out float* zeros, out float* trash);
+            for (int k = k0; k < k1; k++)
             {
-                int u0 = b * j->UnitsPerBlock, u1 = Math.Min(units, u0 + j->UnitsPerBlock), tiles = (u1 - u0) * tw;
-                InputTiles(j, u0, u1, v, tiles, zeros);
-                for (int xi = 0; xi < 16; xi++)
-                    Gemm.Sgemm(false, false, tiles, f, c, new ReadOnlySpan<float>(v + (long)xi * tiles * c, tiles * c), c,
-                        new ReadOnlySpan<float>(j->U + (long)xi * c * f, c * f), f, new Span<float>(m + (long)xi * tiles * f, tiles * f), f);
-                long r0 = RowOf(u0, j->TilesH, w.OH), r1 = RowOf(u1, j->TilesH, w.OH);
-                for (int unit = u0, t = 0; unit < u1; unit++)
+                var (first, end) = ChunkUnits(j, k);
+                for (int u0 = first; u0 < end; u0 += j->UnitsPerBlock)
                 {
-                    int n = unit / j->TilesH, ty = unit - n * j->TilesH;
-                    for (int tx = 0; tx < tw; tx++, t++)
-                    {
-                        var op = new OutputTile { M = m + (long)t * f, Stride = (long)tiles * f };
-                        for (int i = 0; i < 2; i++)
-                            for (int jj = 0; jj < 2; jj++)
-                            {
-                                int oy = 2 * ty + i, ox = 2 * tx + jj;
-                                op.Y[i * 2 + jj] = oy < w.OH && ox < w.OW ? (nint)(j->Y + (((long)n * w.OH + oy) * w.OW + ox) * f) : (nint)trash;
-                            }
-                        ForChannels(ref op, f);
-                    }
+                    int u1 = Math.Min(end, u0 + j->UnitsPerBlock), tiles = (u1 - u0) * tw;
+                    float* v = j->Kept != null ? j->Kept + 16L * u0 * tw * c : scratch;
+                    InputTiles(j, u0, u1, v, tiles, zeros);
+                    for (int xi = 0; xi < 16; xi++)
+                        Gemm.Sgemm(false, false, tiles, f, c, new ReadOnlySpan<float>(v + (long)xi * tiles * c, tiles * c), c,
+                            new ReadOnlySpan<float>(j->U + (long)xi * c * f, c * f), f, new Span<float>(m + (long)xi * tiles * f, tiles * f), f);
+                    OutputTiles(j, u0, u1, m, tiles, trash);
+                    long r0 = RowOf(u0, j->TilesH, w.OH), r1 = RowOf(u1, j->TilesH, w.OH);
+                    activation.AddBiasApplyInPlace(new Span<float>(j->Y + r0 * w.OW * f, (int)((r1 - r0) * w.OW * f)),
+                        new ReadOnlySpan<float>(j->Bias, j->BiasLength), f);
                 }
-                activation.AddBiasApplyInPlace(new Span<float>(j->Y + r0 * w.OW * f, (int)((r1 - r0) * w.OW * f)),
-                    new ReadOnlySpan<float>(j->Bias, j->BiasLength), f);
             }
         }
         finally { GemmThreads.SerialOnThisThread = serial; }
@@ -192,37 +215,60 @@ internal static unsafe class Winograd
         var j = (Job*)state;
         Window2D w = j->W;
         int f = j->Filters, c = w.C, tw = j->TilesW;
-        long transformed = 16L * c * f;
         bool serial = GemmThreads.SerialOnThisThread;
         GemmThreads.SerialOnThisThread = true;
         try
         {
-            int most = Math.Min(w.N * j->TilesH, j->UnitsPerBlock) * tw;
-            float* v = Pin(ref work, 16L * most * (c + f) + 2 * Math.Max(c, f)), wz = v + 16L * most * c;
-            float* zeros = wz + 16L * most * f, trash = zeros + Math.Max(c, f);
-            new Span<float>(zeros, Math.Max(c, f)).Clear();
+            float* scratch = Work(j, out float* wz, out float* zeros, out float* trash);
             for (int k = k0; k < k1; k++)
             {
-                float* slot = j->Slots + k * transformed;
-                int first = (int)((long)w.N * k / j->Chunks) * j->TilesH, end = (int)((long)w.N * (k + 1) / j->Chunks) * j->TilesH;
+                float* slot = j->Slots + (long)k * j->SlotLength;
+                var (first, end) = ChunkUnits(j, k);
                 for (int u0 = first; u0 < end; u0 += j->UnitsPerBlock)
                 {
                     int u1 = Math.Min(end, u0 + j->UnitsPerBlock), tiles = (u1 - u0) * tw;
-                    InputTiles(j, u0, u1, v, tiles, zeros);
+                    float* v = scratch;
+                    if (j->Kept != null) v = j->Kept + 16L * u0 * tw * c;
+                    else InputTiles(j, u0, u1, v, tiles, zeros);
+                    float* dv = scratch;   // over V when V was rebuilt here (no longer needed by then)
                     GradientTiles(j, u0, u1, wz, tiles, zeros);
                     for (int xi = 0; xi < 16; xi++)
                         Gemm.Sgemm(true, false, c, f, tiles, new ReadOnlySpan<float>(v + (long)xi * tiles * c, tiles * c), c,
                             new ReadOnlySpan<float>(wz + (long)xi * tiles * f, tiles * f), f, new Span<float>(slot + xi * c * f, c * f), f,
                             accumulate: u0 != first);
                     if (j->Dx == null) continue;
-                    for (int xi = 0; xi < 16; xi++)   // dV[ξ] = Wz[ξ]·U[ξ]ᵀ, over V (no longer needed)
+                    for (int xi = 0; xi < 16; xi++)   // dV[ξ] = Wz[ξ]·U[ξ]ᵀ
                         Gemm.Sgemm(false, true, tiles, c, f, new ReadOnlySpan<float>(wz + (long)xi * tiles * f, tiles * f), f,
-                            new ReadOnlySpan<float>(j->U + (long)xi * c * f, c * f), f, new Span<float>(v + (long)xi * tiles * c, tiles * c), c);
-                    ScatterTiles(j, u0, u1, v, tiles, trash);
+                            new ReadOnlySpan<float>(j->U + (long)xi * c * f, c * f), f, new Span<float>(dv + (long)xi * tiles * c, tiles * c), c);
+                    ScatterTiles(j, u0, u1, dv, tiles, trash);
                 }
             }
         }
         finally { GemmThreads.SerialOnThisThread = serial; }
+    }
+
+    /// <summary>y = Aᵀ·M·A for tiles of units [u0, u1): each tile's 2×2 outputs (those past the output's edge go to
+    /// the trash row).</summary>
+    private static void OutputTiles(Job* j, int u0, int u1, float* m, int tiles, float* trash)
+    {
+        Window2D w = j->W;
+        int f = j->Filters;
+        var op = new OutputTile { Stride = (long)tiles * f };
+        for (int unit = u0, t = 0; unit < u1; unit++)
+        {
+            int n = unit / j->TilesH, ty = unit - n * j->TilesH;
+            for (int tx = 0; tx < j->TilesW; tx++, t++)
+            {
+                for (int i = 0; i < 2; i++)
+                    for (int jj = 0; jj < 2; jj++)
+                    {
+                        int oy = 2 * ty + i, ox = 2 * tx + jj;
+                        op.Y[i * 2 + jj] = oy < w.OH && ox < w.OW ? (nint)(j->Y + (((long)n * w.OH + oy) * w.OW + ox) * f) : (nint)trash;
+                    }
+                op.M = m + (long)t * f;
+                ForChannels(ref op, f);
+            }
+        }
     }
 
     /// <summary>The first output row of unit (tile row) <paramref name="unit"/> over the whole batch.</summary>
@@ -252,6 +298,21 @@ internal static unsafe class Winograd
     /// <summary>The 4×4 input pixels of tile (ty, tx) of image n: their channel vectors, or a row of zeros (padding).</summary>
     private static void PatchPointers(float* x, in Window2D w, int n, int ty, int tx, float* outside, ref Pointers16 d)
     {
+        int iy0 = 2 * ty - w.PadTop, ix0 = 2 * tx - w.PadLeft;
+        if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= w.H && ix0 + 4 <= w.W)
+        {
+            // Inside the image (most tiles): one base pointer, fixed steps.
+            float* p = x + (((long)n * w.H + iy0) * w.W + ix0) * w.C;
+            long row = (long)w.W * w.C;
+            for (int r = 0; r < 4; r++, p += row)
+            {
+                d[r * 4] = (nint)p;
+                d[r * 4 + 1] = (nint)(p + w.C);
+                d[r * 4 + 2] = (nint)(p + 2 * w.C);
+                d[r * 4 + 3] = (nint)(p + 3 * w.C);
+            }
+            return;
+        }
         for (int r = 0; r < 4; r++)
         {
             int iy = 2 * ty + r - w.PadTop;

@@ -67,12 +67,13 @@ internal static class ConvOp
         int rows = w.Rows, patch = w.Patch;
         if (Winograd.Applies(w, groups, filters))
         {
-            Winograd.Forward(x, kernel, bias, w, activation, filters, y);
+            Winograd.Forward(x, kernel, bias, w, activation, filters, y, cols);
             return;
         }
         if (groups == 1 && !IsPointwise(w))
         {
-            ForwardInBlocks(x, kernel, bias, w, activation, filters, y, cols);
+            // A buffer kept for a larger batch's Winograd pass may be too short for this batch's patches: then none is kept.
+            ForwardInBlocks(x, kernel, bias, w, activation, filters, y, cols.Length >= (long)rows * patch ? cols : default);
             return;
         }
         if (groups > 1) GroupedConv.Forward(x, kernel, w, groups, filters, y, cols);
@@ -370,7 +371,7 @@ internal static class ConvOp
         if (!db.IsEmpty) Reduce.Sum(dz, 1, rows, filters, db);
         if (Winograd.Applies(w, groups, filters))
         {
-            Winograd.Backward(x, kernel, dz, w, filters, dk, dx);
+            Winograd.Backward(x, kernel, dz, w, filters, dk, dx, cols);
             return;
         }
         if (groups > 1)
@@ -379,7 +380,7 @@ internal static class ConvOp
             return;
         }
         if (IsPointwise(w)) cols = x[..(rows * patch)];
-        else if (cols.IsEmpty) cols = Patches(x, w);
+        else if (cols.Length < (long)rows * patch) cols = Patches(x, w);
         if (TransposedPatches(w)) Gemm.Sgemm(false, false, patch, filters, rows, cols, rows, dz, filters, dk, filters);
         else Gemm.Sgemm(true, false, patch, filters, rows, cols, patch, dz, filters, dk, filters);          // colsᵀ·dz
         if (dx.IsEmpty) return;

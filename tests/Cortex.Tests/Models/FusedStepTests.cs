@@ -29,7 +29,7 @@ public class FusedStepTests
 
     public static TheoryData<string> Models => ["relu-sparse", "sigmoid-tanh-categorical", "dropout-normalization-activation", "softmax-sparse-logits-odd-batch",
         "batchnorm-odd-batch", "batchnorm-first", "batchnorm-frozen", "relu6-elu-slope", "binary-logits-odd-batch", "multi-label-logits", "batchnorm-axis1", "conv-global-average",
-        "relu-layer-hard-sigmoid-softsign"];
+        "relu-layer-hard-sigmoid-softsign", "winograd-odd-batch"];
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -93,6 +93,14 @@ public class FusedStepTests
                 break;
             case "conv-global-average": // GlobalAveragePooling2D: one average window over the whole image
                 build = () => new Sequential(new Input([6]), new Reshape([2, 3, 1]), new Conv2D(4, (1, 2), activation: "relu"), new GlobalAveragePooling2D(), new Dense(3));
+                loss = new SparseCategoricalCrossentropy(fromLogits: true);
+                batch = 50;
+                break;
+            case "winograd-odd-batch":
+                // 3×3 convolutions on 8 channels: Winograd for the batches of 50 (800 and 450 tiles), im2col for the last
+                // batch of 3 (48 and 27 tiles) with the buffer the stage made for Winograd's transformed input.
+                build = () => new Sequential(new Input([6]), new Dense(512), new Reshape([8, 8, 8]), new Conv2D(8, 3, padding: "same", activation: "relu"),
+                    new Conv2D(8, 3, activation: "tanh"), new GlobalAveragePooling2D(), new Dense(3));
                 loss = new SparseCategoricalCrossentropy(fromLogits: true);
                 batch = 50;
                 break;
