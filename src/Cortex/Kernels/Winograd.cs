@@ -259,16 +259,23 @@ internal static unsafe class Winograd
             int n = unit / j->TilesH, ty = unit - n * j->TilesH;
             for (int tx = 0; tx < j->TilesW; tx++, t++)
             {
-                for (int i = 0; i < 2; i++)
-                    for (int jj = 0; jj < 2; jj++)
-                    {
-                        int oy = 2 * ty + i, ox = 2 * tx + jj;
-                        op.Y[i * 2 + jj] = oy < w.OH && ox < w.OW ? (nint)(j->Y + (((long)n * w.OH + oy) * w.OW + ox) * f) : (nint)trash;
-                    }
+                OutputPixels(j->Y, w, f, n, ty, tx, trash, ref op.Y);
                 op.M = m + (long)t * f;
                 ForChannels(ref op, f);
             }
         }
+    }
+
+    /// <summary>The 2×2 output pixels of tile (ty, tx) of image n in an (N, OH, OW, F) tensor: their filter vectors, or
+    /// <paramref name="outside"/> past the output's edge.</summary>
+    private static void OutputPixels(float* y, in Window2D w, int f, int n, int ty, int tx, float* outside, ref Pointers4 p)
+    {
+        for (int i = 0; i < 2; i++)
+            for (int jj = 0; jj < 2; jj++)
+            {
+                int oy = 2 * ty + i, ox = 2 * tx + jj;
+                p[i * 2 + jj] = oy < w.OH && ox < w.OW ? (nint)(y + (((long)n * w.OH + oy) * w.OW + ox) * f) : (nint)outside;
+            }
     }
 
     /// <summary>The first output row of unit (tile row) <paramref name="unit"/> over the whole batch.</summary>
@@ -335,12 +342,7 @@ internal static unsafe class Winograd
             int n = unit / j->TilesH, ty = unit - n * j->TilesH;
             for (int tx = 0; tx < j->TilesW; tx++, t++)
             {
-                for (int i = 0; i < 2; i++)
-                    for (int jj = 0; jj < 2; jj++)
-                    {
-                        int oy = 2 * ty + i, ox = 2 * tx + jj;
-                        op.Dy[i * 2 + jj] = oy < w.OH && ox < w.OW ? (nint)(j->Dz + (((long)n * w.OH + oy) * w.OW + ox) * f) : (nint)zeros;
-                    }
+                OutputPixels(j->Dz, w, f, n, ty, tx, zeros, ref op.Dy);
                 op.W = wz + (long)t * f;
                 ForChannels(ref op, f);
             }
