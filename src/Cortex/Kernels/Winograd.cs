@@ -61,7 +61,7 @@ internal static unsafe class Winograd
     private struct Job
     {
         public float* X, U, Bias, Y, Dz, Dx, Slots, Kept;
-        public int Filters, BiasLength, TilesH, TilesW, UnitsPerBlock, Chunks, SlotLength;
+        public int Filters, BiasLength, TilesH, TilesW, UnitsPerBlock, Chunks, Transformed, SlotLength;
         public Window2D W;
         public GCHandle Activation;
     }
@@ -84,11 +84,11 @@ internal static unsafe class Winograd
     private static Job Partition(in Window2D w, int filters)
     {
         int th = (w.OH + 1) / 2, tw = (w.OW + 1) / 2;
-        int slot = 16 * w.C * filters;
+        int transformed = 16 * w.C * filters;
         return new Job
         {
-            W = w, Filters = filters, TilesH = th, TilesW = tw, SlotLength = slot,
-            Chunks = Math.Clamp(SlotFloats / slot, 1, Math.Min(w.N, 16)),
+            W = w, Filters = filters, TilesH = th, TilesW = tw, Transformed = transformed, SlotLength = transformed + filters,
+            Chunks = Math.Clamp(SlotFloats / (transformed + filters), 1, Math.Min(w.N, 16)),
             UnitsPerBlock = Math.Max(1, BlockFloats / (16 * tw * (w.C + filters))),
         };
     }
@@ -112,7 +112,7 @@ internal static unsafe class Winograd
         ActivationFunction activation, int filters, Span<float> y, Span<float> kept = default)
     {
         var job = Partition(w, filters);
-        float* u = Pin(ref kernelBuf, job.SlotLength);
+        float* u = Pin(ref kernelBuf, job.Transformed);
         fixed (float* pk = kernel) TransformKernel(pk, w.C, filters, u);
         fixed (float* px = x, pb = bias, py = y, pv = kept)
         {
@@ -124,19 +124,20 @@ internal static unsafe class Winograd
         }
     }
 
-    /// <summary>dK (overwritten) and, when <paramref name="dx"/> is not empty, dx += the input gradient, from dz, the
-    /// gradient before the activation. <paramref name="kept"/> is the buffer <see cref="Forward"/> was given (its
-    /// transformed input; rebuilt when none was kept).</summary>
+    /// <summary>dK, db (when not empty) and dx (when not empty) from dz, the gradient before the activation, all three
+    /// overwritten (dx need not be zeroed: each core clears its images' part before adding their patches into it).
+    /// <paramref name="kept"/> is the buffer <see cref="Forward"/> was given (its transformed input; rebuilt when none
+    /// was kept).</summary>
     internal static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> dz, in Window2D w,
-        int filters, Span<float> dk, Span<float> dx, ReadOnlySpan<float> kept = default)
+        int filters, Span<float> dk, Span<float> db, Span<float> dx, ReadOnlySpan<float> kept = default)
     {
         var job = Partition(w, filters);
-        float* u = Pin(ref kernelBuf, (long)job.SlotLength * (job.Chunks + 1));
+        float* u = Pin(ref kernelBuf, job.Transformed + (long)job.SlotLength * job.Chunks);
         if (!dx.IsEmpty)
             fixed (float* pk = kernel) TransformKernel(pk, w.C, filters, u);
         fixed (float* px = x, pz = dz, pd = dx, pv = kept)
         {
-            job.X = px; job.U = u; job.Dz = pz; job.Dx = pd; job.Slots = u + job.SlotLength;
+            job.X = px; job.U = u; job.Dz = pz; job.Dx = pd; job.Slots = u + job.Transformed;
             job.Kept = kept.Length >= KeptFloats(w) ? pv : null;   // read only
             RunChunks(&job, &BackwardChunks);
             // The slots added in order, each core a run of elements: the same sum whatever ran each chunk.
@@ -151,6 +152,7 @@ internal static unsafe class Winograd
             if (!summed) SumSlots(&job, 0, job.SlotLength);
         }
         fixed (float* pk = dk) TransformKernelGradient(job.Slots, w.C, filters, pk);
+        if (!db.IsEmpty) new ReadOnlySpan<float>(job.Slots + job.Transformed, filters).CopyTo(db);
     }
 
     private static void SumSlots(void* state, int e0, int e1)
@@ -222,8 +224,14 @@ internal static unsafe class Winograd
             float* scratch = Work(j, out float* wz, out float* zeros, out float* trash);
             for (int k = k0; k < k1; k++)
             {
-                float* slot = j->Slots + (long)k * j->SlotLength;
+                float* slot = j->Slots + (long)k * j->SlotLength, biasSum = slot + j->Transformed;
                 var (first, end) = ChunkUnits(j, k);
+                new Span<float>(biasSum, f).Clear();
+                if (j->Dx != null)
+                {
+                    long image = (long)w.H * w.W * c;
+                    new Span<float>(j->Dx + first / j->TilesH * image, (int)((end - first) / j->TilesH * image)).Clear();
+                }
                 for (int u0 = first; u0 < end; u0 += j->UnitsPerBlock)
                 {
                     int u1 = Math.Min(end, u0 + j->UnitsPerBlock), tiles = (u1 - u0) * tw;
@@ -231,7 +239,7 @@ internal static unsafe class Winograd
                     if (j->Kept != null) v = j->Kept + 16L * u0 * tw * c;
                     else InputTiles(j, u0, u1, v, tiles, zeros);
                     float* dv = scratch;   // over V when V was rebuilt here (no longer needed by then)
-                    GradientTiles(j, u0, u1, wz, tiles, zeros);
+                    GradientTiles(j, u0, u1, wz, tiles, zeros, biasSum);
                     for (int xi = 0; xi < 16; xi++)
                         Gemm.Sgemm(true, false, c, f, tiles, new ReadOnlySpan<float>(v + (long)xi * tiles * c, tiles * c), c,
                             new ReadOnlySpan<float>(wz + (long)xi * tiles * f, tiles * f), f, new Span<float>(slot + xi * c * f, c * f), f,
@@ -331,12 +339,13 @@ internal static unsafe class Winograd
         }
     }
 
-    /// <summary>Wz for tiles of units [u0, u1): the transformed output gradient, Wz[ξ][t][f].</summary>
-    private static void GradientTiles(Job* j, int u0, int u1, float* wz, int tiles, float* zeros)
+    /// <summary>Wz for tiles of units [u0, u1): the transformed output gradient, Wz[ξ][t][f]; the tiles' output
+    /// gradients are also added to <paramref name="biasSum"/> (the bias gradient, in tile order).</summary>
+    private static void GradientTiles(Job* j, int u0, int u1, float* wz, int tiles, float* zeros, float* biasSum)
     {
         Window2D w = j->W;
         int f = j->Filters;
-        var op = new GradientTile { Stride = (long)tiles * f };
+        var op = new GradientTile { Stride = (long)tiles * f, BiasSum = biasSum };
         for (int unit = u0, t = 0; unit < u1; unit++)
         {
             int n = unit / j->TilesH, ty = unit - n * j->TilesH;
@@ -487,7 +496,7 @@ internal static unsafe class Winograd
     private struct GradientTile : IChannelOp
     {
         public Pointers4 Dy;
-        public float* W;
+        public float* W, BiasSum;
         public long Stride;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -495,6 +504,7 @@ internal static unsafe class Winograd
         {
             L y00 = L.Load((float*)Dy[0] + c), y01 = L.Load((float*)Dy[1] + c), y10 = L.Load((float*)Dy[2] + c), y11 = L.Load((float*)Dy[3] + c);
             L zero = L.Broadcast(0f);
+            (L.Load(BiasSum + c) + ((y00 + y01) + (y10 + y11))).Store(BiasSum + c);
             // Rows a of A·dY: [y0; y0 + y1; y0 − y1; −y1] (each a pair of columns).
             float* w = W + c;
             Row(w, Stride, 0, y00, y01, zero);

@@ -256,7 +256,7 @@ internal sealed class ConvStage(KernelLayer layer, int filters, Window2D window,
         if (inputGrad != null)
         {
             dx = inputGrad.AsSpan(0, rows * inputs);
-            dx.Clear();
+            if (!Winograd.Applies(w, groups, filters)) dx.Clear();   // Winograd clears each core's images itself
         }
         ConvOp.BackwardCore(input.AsSpan(0, rows * inputs), layer.Kernel!.AsSpan(), dz, w, filters, KernelGrad.Span,
             layer.Bias == null ? default : BiasGrad.Span, dx, cols, groups);

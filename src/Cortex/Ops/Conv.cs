@@ -362,18 +362,20 @@ internal static class ConvOp
         return db == null ? [dx, dk] : [dx, dk, db];
     }
 
-    /// <summary>dK, db (when not empty) and dx (when not empty; must be zeroed) from dz, the gradient before the
-    /// activation. <paramref name="cols"/> is the forward's im2col matrix when kept, else it is rebuilt.</summary>
+    /// <summary>dK, db (when not empty) and dx (when not empty; must be zeroed, except where
+    /// <see cref="Winograd.Applies"/>: Winograd overwrites it) from dz, the gradient before the activation.
+    /// <paramref name="cols"/> is the forward's im2col matrix (or Winograd's transformed input) when kept, else it is
+    /// rebuilt.</summary>
     internal static void BackwardCore(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> dz, in Window2D w,
         int filters, Span<float> dk, Span<float> db, Span<float> dx, ReadOnlySpan<float> cols = default, int groups = 1)
     {
         int rows = w.Rows, patch = w.Patch;
-        if (!db.IsEmpty) Reduce.Sum(dz, 1, rows, filters, db);
         if (Winograd.Applies(w, groups, filters))
         {
-            Winograd.Backward(x, kernel, dz, w, filters, dk, dx, cols);
+            Winograd.Backward(x, kernel, dz, w, filters, dk, db, dx, cols);   // db summed as it reads dz
             return;
         }
+        if (!db.IsEmpty) Reduce.Sum(dz, 1, rows, filters, db);
         if (groups > 1)
         {
             GroupedConv.Backward(x, kernel, dz, w, groups, filters, dk, dx, cols);

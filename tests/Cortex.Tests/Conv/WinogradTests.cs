@@ -35,14 +35,18 @@ public class WinogradTests
         float[] dz = Normal(w.Rows * f, random);
         var y = new float[w.Rows * f];
         var dk = new float[9 * c * f];
-        var dx = new float[x.Length];
+        var db = new float[f];
+        var dx = Normal(x.Length, random);   // overwritten, not added to
         Winograd.Forward(x, kernel, bias, w, ActivationFunction.Relu, f, y);
-        Winograd.Backward(x, kernel, dz, w, f, dk, dx);
+        Winograd.Backward(x, kernel, dz, w, f, dk, db, dx);
 
         var (yRef, dkRef, dxRef) = Direct(x, kernel, bias, dz, w, f);
         for (int i = 0; i < yRef.Length; i++) yRef[i] = Math.Max(yRef[i], 0);
         AssertClose("y", yRef, y);
         AssertClose("dK", dkRef, dk);
+        var dbRef = new double[f];
+        for (int i = 0; i < dz.Length; i++) dbRef[i % f] += dz[i];
+        AssertClose("db", dbRef, db);
         AssertClose("dx", dxRef, dx);
     }
 
@@ -58,16 +62,17 @@ public class WinogradTests
         {
             var y = new float[w.Rows * 32];
             var dk = new float[kernel.Length];
+            var db = new float[32];
             var dx = new float[x.Length];
             bool was = GemmThreads.SerialOnThisThread;
             GemmThreads.SerialOnThisThread = serial;
             try
             {
                 Winograd.Forward(x, kernel, bias, w, ActivationFunction.Tanh, 32, y);
-                Winograd.Backward(x, kernel, dz, w, 32, dk, dx);
+                Winograd.Backward(x, kernel, dz, w, 32, dk, db, dx);
             }
             finally { GemmThreads.SerialOnThisThread = was; }
-            return (y, dk, dx);
+            return (y, [.. dk, .. db], dx);
         }
         var one = Run(serial: true);
         var two = Run(serial: false);
