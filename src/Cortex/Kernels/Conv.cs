@@ -220,7 +220,7 @@ internal static unsafe class PoolKernel
     /// <summary>y = the maximum of each window, per channel. Split over two cores by image.</summary>
     public static void MaxForward(ReadOnlySpan<float> x, in Window2D g, Span<float> y) => Run(PerImage.Kernel.MaxForward, x, default, default, g, y);
 
-    /// <summary>dx (zeroed) += each output's gradient at the first position of its window that holds the maximum.
+    /// <summary>dx (overwritten: each core clears its images' part) = each output's gradient added at the first position of its window that holds the maximum.
     /// Split over two cores by image.</summary>
     public static void MaxBackward(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, in Window2D g, Span<float> dx) =>
         Run(PerImage.Kernel.MaxBackward, x, y, dy, g, dx);
@@ -228,7 +228,7 @@ internal static unsafe class PoolKernel
     /// <summary>y = the mean of each window's real pixels. Split over two cores by image.</summary>
     public static void AverageForward(ReadOnlySpan<float> x, in Window2D g, Span<float> y) => Run(PerImage.Kernel.AverageForward, x, default, default, g, y);
 
-    /// <summary>dx (zeroed) += each output's gradient spread evenly over its window. Split over two cores by image.</summary>
+    /// <summary>dx (overwritten: each core clears its images' part) = each output's gradient spread evenly over its window. Split over two cores by image.</summary>
     public static void AverageBackward(ReadOnlySpan<float> dy, in Window2D g, Span<float> dx) => Run(PerImage.Kernel.AverageBackward, default, default, dy, g, dx);
 
     private static void Run(PerImage.Kernel kernel, ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, in Window2D g, Span<float> output)
@@ -519,9 +519,11 @@ internal static unsafe class PerImage
                 Im2ColKernel.Col2ImImages(j->A + n0 * cols, j->Out + n0 * input, g);
                 break;
             case Kernel.AverageBackward:
+                new Span<float>(j->Out + n0 * input, (int)(g.N * input)).Clear();   // each core its own images, in its cache
                 PoolKernel.Serial(j->Kind, null, null, j->C + n0 * output, j->Out + n0 * input, g);
                 break;
             case Kernel.MaxBackward:
+                new Span<float>(j->Out + n0 * input, (int)(g.N * input)).Clear();
                 PoolKernel.Serial(j->Kind, j->A + n0 * input, j->B + n0 * output, j->C + n0 * output, j->Out + n0 * input, g);
                 break;
             default: // forward pooling

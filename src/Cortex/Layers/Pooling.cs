@@ -199,8 +199,7 @@ internal sealed class PoolStage(bool max, Window2D window, int inputs) : Stage
     {
         if (inputGrad == null) return;
         var w = window with { N = rows };
-        Span<float> dx = inputGrad.AsSpan(0, rows * inputs);
-        dx.Clear();
+        Span<float> dx = inputGrad.AsSpan(0, rows * inputs);   // the kernels clear it, each core its own images
         if (max) PoolKernel.MaxBackward(input.AsSpan(0, rows * inputs), Output.AsSpan(0, rows * Width), OutputGrad.AsSpan(0, rows * Width), w, dx);
         else PoolKernel.AverageBackward(OutputGrad.AsSpan(0, rows * Width), w, dx);
     }
