@@ -62,6 +62,8 @@ internal static unsafe class Winograd
     {
         public float* X, U, Bias, Y, Dz, Dx, Slots, Kept;
         public int Filters, BiasLength, TilesH, TilesW, UnitsPerBlock, Chunks, Transformed, SlotLength;
+        public int Next;                                   // the next chunk a core may take
+        public delegate*<void*, int, int, void> Body;      // what a core runs on the chunks it takes
         public Window2D W;
         public GCHandle Activation;
     }
@@ -93,17 +95,27 @@ internal static unsafe class Winograd
         };
     }
 
-    /// <summary>Runs <paramref name="body"/> over the job's chunks on the cores (each takes a run of whole chunks).</summary>
+    /// <summary>Runs <paramref name="body"/> over the job's chunks on the cores. Each core takes the next chunk not
+    /// yet taken until none is left, so a core that started late or runs slower (a busy hypervisor, a cold cache) takes
+    /// fewer; which core runs a chunk changes none of its bits (each chunk has its own outputs and its own slot).</summary>
     private static void RunChunks(Job* job, delegate*<void*, int, int, void> body)
     {
         int parts = GemmThreads.SerialOnThisThread ? 1 : Math.Min(GemmThreads.MaxParts, job->Chunks);
         if (parts > 1)
         {
+            job->Next = 0;
+            job->Body = body;
             Span<int> bounds = stackalloc int[parts + 1];
-            for (int t = 0; t <= parts; t++) bounds[t] = job->Chunks * t / parts;
-            if (GemmThreads.TryRunRanges(body, job, bounds)) return;
+            for (int t = 0; t <= parts; t++) bounds[t] = t;
+            if (GemmThreads.TryRunRanges(&TakeChunks, job, bounds)) return;
         }
         body(job, 0, job->Chunks);
+    }
+
+    private static void TakeChunks(void* state, int part, int end)
+    {
+        var j = (Job*)state;
+        for (int k; (k = Interlocked.Increment(ref j->Next) - 1) < j->Chunks;) j->Body(state, k, k + 1);
     }
 
     /// <summary>y = g(conv(x, kernel) + bias) for NHWC x and kernel (3, 3, C, F); y is (N, OH, OW, F). With a
