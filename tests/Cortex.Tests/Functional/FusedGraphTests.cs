@@ -87,6 +87,23 @@ public class FusedGraphTests
     }
 
     [Fact]
+    public void AWideResidualBlockSplitsItsMergeAndWinogradsConvolutionsOverTheCoresWithTheTapesBits()
+    {
+        // 32 samples of 16 × 16 × 16: the Add merges 131,072 floats a batch (the cores split it), and every convolution
+        // runs Winograd (16 channels, 2,048 tiles), the last batch of 28 too.
+        static Functional Wide()
+        {
+            var input = new Input([16, 16, 16]);
+            SymbolicTensor x = new Conv2D(16, 3, padding: "same", activation: "relu").Call(input);
+            SymbolicTensor branch = new Conv2D(16, 3, padding: "same").Call(new Conv2D(16, 3, padding: "same", activation: "relu").Call(x));
+            x = new Activation("relu").Call(new Add().Call(x, branch));
+            return new Functional(input, new Dense(3).Call(new GlobalAveragePooling2D().Call(x)));
+        }
+        var (x, y) = Classes([60, 16, 16, 16], seed: 6, scale: 0.02f);
+        BothPaths.AssertModelFusedEqualsTape(Wide, x, y, epochs: 2, rate: 0.01f, seed: 5);
+    }
+
+    [Fact]
     public void TheResidualFashionModelTrainsFused()
     {
         CortexRandom.SetGlobalSeed(1);
