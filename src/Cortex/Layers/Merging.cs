@@ -192,7 +192,7 @@ public abstract class ElementwiseMerge : Merge
             Range(0, n, backward);
         }
 
-        private const int MinParallel = 1 << 16;
+        private const int MinParallel = OnCores.MinFloats;
 
         private static unsafe void Part(void* state, int lo, int hi)
         {

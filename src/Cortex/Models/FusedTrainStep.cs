@@ -385,7 +385,7 @@ internal sealed class FusedTrainStep
             else if (call.Inputs.Length == 1) call.Stage.Backward(call.Inputs[0], call.InputGrads[0], count);
             else call.Stage.Backward(call.Inputs, call.InputGrads, count);
             foreach (var (scratch, sum, w) in call.Accumulate) // the tape's order: the sum so far + this gradient
-                TensorPrimitives.Add(sum.AsSpan(0, count * w), scratch.AsSpan(0, count * w), sum.AsSpan(0, count * w));
+                OnCores.Add(sum.AsSpan(0, count * w), scratch.AsSpan(0, count * w));
         }
         distribution?.AllReduceGradients(gradients, share);
         model.Optimizer!.ApplyGradients(piecewiseDone ? gradientsButFirst : gradients, variables);
