@@ -515,7 +515,9 @@ internal static unsafe class Gemm
         // in-place reads were as fast or faster (2026-12-01, docs/benchmarks.md: conv shapes +15–25% at 256 bits, the
         // MLP's batch-1000 Predict ~3.5% faster, training epochs unchanged); until then A was packed from two panels.
         bool packA = (j1 - j0) > 4 * nr;
-        bool packB = p.BCol != 1 || (i1 - i0) > 4 * mr;
+        // Not when B is one micro-panel wide and its rows are NR floats apart: it already lies as PackB would lay it (a
+        // Winograd convolution's transformed 32-filter kernel, multiplied once per block and position).
+        bool packB = p.BCol != 1 || ((i1 - i0) > 4 * mr && !(p.BStep == nr && j1 - j0 <= nr));
 
         for (int jc = j0; jc < j1; jc += TK.NC)
         {
