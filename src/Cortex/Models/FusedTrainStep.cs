@@ -116,7 +116,7 @@ internal sealed class FusedTrainStep
     public int[] InputSample { get; private set; } = [];
 
     /// <summary>The model's outputs for the <paramref name="rows"/> samples of <paramref name="x"/>, <see cref="Batch"/>
-    /// rows at a time (each row's result does not depend on the rows run with it). When all rows fit in one run, the
+    /// rows at a time (each row's result does not depend on the other rows' values). When all rows fit in one run, the
     /// stages read <paramref name="x"/> itself rather than a copy (no stage writes its input).</summary>
     public Tensor Predict(Tensor x, int rows)
     {

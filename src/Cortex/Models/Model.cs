@@ -428,7 +428,8 @@ public abstract partial class Model
     /// Predict on the fused step's stages run forward in inference mode, on buffers kept between calls: no tape, no
     /// tensor per layer, nothing allocated but the result, the convolutions' bias and activation fused as in training.
     /// For a built model with one input and one output whose layers all have stages (else null: the layers' calls
-    /// run). Each row's result does not depend on the rows run with it, so this gives the bits the layers' calls give.
+    /// run). Each row's result does not depend on the other rows' values, so this gives the bits the layers' calls give
+    /// for the same batch size (how many rows run together can choose a convolution's algorithm: see Winograd).
     /// </summary>
     private Tensor? TryPredictOnStages(Tensor x, int batchSize)
     {
