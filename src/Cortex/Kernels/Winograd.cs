@@ -16,13 +16,15 @@ namespace Cortex.Kernels;
 /// <remarks>
 /// <para>Backward is the adjoint of the same computation (exact, since the forward is linear in both operands): the
 /// output gradient of a tile is transformed (Wz = A·dY·Aᵀ, 4×4 from 2×2), then dU[ξ] = V[ξ]ᵀ·Wz[ξ] gives the kernel
-/// gradient (dK = Gᵀ·dU·G) and dV[ξ] = Wz[ξ]·U[ξ]ᵀ the input gradient (dX += B·dV·Bᵀ, scattered back over the
-/// overlapping 4×4 patches).</para>
-/// <para>Work goes in blocks of tile rows (one row of tiles of one image is the unit) sized so that a block's
-/// transformed input and product stay in a core's L2; the cores take whole blocks (forward) or whole images
-/// (backward, where neighbouring patches add into the same input pixels). The kernel gradient sums over the batch in a
-/// fixed number of image chunks, each into its own slot, and the slots are added in order, so the bits depend on the
-/// shapes only, never on the thread count. The transforms are additions and halvings, exact at every vector width.</para>
+/// gradient (dK = Gᵀ·dU·G) and dV[ξ] = Wz[ξ]·U[ξ]ᵀ the input gradient (dX = the sum of B·dV·Bᵀ over the overlapping
+/// 4×4 patches).</para>
+/// <para>Both passes split the batch into the same chunks of whole images (at most 16; the shapes decide), which the
+/// cores take one at a time, and each chunk into blocks of tile rows (one row of tiles of one image is the unit) sized
+/// so that a block's transformed input and products stay in a core's L2. A chunk has its own outputs, its own input
+/// gradient pixels (neighbouring patches add into the same pixels only within an image) and its own slot for the kernel
+/// and bias gradients; the slots are added in order. So the bits depend on the shapes only, never on the thread count
+/// or on which core ran a chunk. The transforms are additions and halvings, the same IEEE operations at every vector
+/// width, so every width gives the same bits there.</para>
 /// <para>Against im2col + GEMM the products do 2.25× fewer multiply-adds (less the tiles' overhang where the output's
 /// side is odd), and nothing copies the 9× larger patch matrix.</para>
 /// </remarks>
@@ -34,7 +36,7 @@ internal static unsafe class Winograd
 
     /// <summary>Fewer tiles than this over the batch go through im2col: one image's 16 products have a few dozen rows
     /// each, and im2col's single product with the pooling folded in was faster there (the Fashion CNN's one-image
-    /// Predict: 37 µs against 63 with Winograd and the pooling apart).</summary>
+    /// Predict on a busy host: 47–49 µs against 63 with Winograd and the pooling apart).</summary>
     internal const int MinTiles = 128;
 
     /// <summary>Off under <c>CORTEX_WINOGRAD=0</c> (every convolution then takes im2col + GEMM): for comparing the two
