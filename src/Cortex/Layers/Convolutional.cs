@@ -252,12 +252,7 @@ internal sealed class ConvStage(KernelLayer layer, int filters, Window2D window,
         var w = window with { N = rows };
         Span<float> dz = OutputGrad.AsSpan(0, rows * Width);
         layer.Activation.BackwardInPlace(dz, Output.AsSpan(0, rows * Width), filters);
-        Span<float> dx = default;
-        if (inputGrad != null)
-        {
-            dx = inputGrad.AsSpan(0, rows * inputs);
-            if (!Winograd.Applies(w, groups, filters)) dx.Clear();   // Winograd clears each core's images itself
-        }
+        Span<float> dx = inputGrad == null ? default : inputGrad.AsSpan(0, rows * inputs);   // BackwardCore overwrites it
         ConvOp.BackwardCore(input.AsSpan(0, rows * inputs), layer.Kernel!.AsSpan(), dz, w, filters, KernelGrad.Span,
             layer.Bias == null ? default : BiasGrad.Span, dx, cols, groups);
     }

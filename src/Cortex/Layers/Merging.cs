@@ -176,23 +176,20 @@ public abstract class ElementwiseMerge : Merge
         /// waited). Element-wise, so the split changes no bit.</summary>
         private unsafe void InRanges(int n, bool backward)
         {
-            int parts = n < MinParallel || GemmThreads.SerialOnThisThread ? 1 : GemmThreads.MaxParts;
+            int parts = OnCores.Parts(n);
             if (parts > 1)
             {
                 var job = new RangeJob { Stage = GCHandle.Alloc(this), Backward = backward };
                 try
                 {
                     Span<int> bounds = stackalloc int[parts + 1];
-                    for (int t = 0; t <= parts; t++) bounds[t] = (int)((long)n * t / parts) & ~15;
-                    bounds[parts] = n;
+                    OnCores.Bounds(n, bounds);
                     if (GemmThreads.TryRunRanges(&Part, &job, bounds)) return;
                 }
                 finally { job.Stage.Free(); }
             }
             Range(0, n, backward);
         }
-
-        private const int MinParallel = OnCores.MinFloats;
 
         private static unsafe void Part(void* state, int lo, int hi)
         {

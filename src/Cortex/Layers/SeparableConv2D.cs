@@ -224,12 +224,7 @@ public sealed class SeparableConv2D : Layer
             layer.Activation.BackwardInPlace(dz, Output.AsSpan(0, rows * Width), layer.Filters);
             ConvOp.BackwardCore(mid.AsSpan(0, w.Rows * middle), layer.PointwiseKernel!.AsSpan(), dz, Pointwise(w, middle), layer.Filters,
                 PointwiseGrad.Span, BiasGrad == null ? default : BiasGrad.Span, dm);
-            Span<float> dx = default;
-            if (inputGrad != null)
-            {
-                dx = inputGrad.AsSpan(0, rows * inputs);
-                dx.Clear();
-            }
+            Span<float> dx = inputGrad == null ? default : inputGrad.AsSpan(0, rows * inputs);   // BackwardCore overwrites it
             ConvOp.BackwardCore(input.AsSpan(0, rows * inputs), layer.DepthwiseKernel!.AsSpan(), dm, w, middle, DepthwiseGrad.Span, default, dx,
                 cols.AsSpan(0, w.Rows * w.Patch), channels);
         }

@@ -356,16 +356,15 @@ internal static class ConvOp
         }
         var dk = Tensor.Uninitialized(kernel.ShapeRef);
         Tensor? db = node.Inputs.Length == 3 ? Tensor.Uninitialized([filters]) : null;
-        Tensor? dx = s.InputGrad ? Tensor.Zeros(x.ShapeRef) : null;
+        Tensor? dx = s.InputGrad ? Tensor.Uninitialized(x.ShapeRef) : null;   // BackwardCore overwrites it
         BackwardCore(x.AsSpan(), kernel.AsSpan(), dz.AsSpan(), s.Window, filters, dk.Span,
             db == null ? default : db.Span, dx == null ? default : dx.Span, default, s.Groups);
         return db == null ? [dx, dk] : [dx, dk, db];
     }
 
-    /// <summary>dK, db (when not empty) and dx (when not empty; must be zeroed, except where
-    /// <see cref="Winograd.Applies"/>: Winograd overwrites it) from dz, the gradient before the activation.
-    /// <paramref name="cols"/> is the forward's im2col matrix (or Winograd's transformed input) when kept, else it is
-    /// rebuilt.</summary>
+    /// <summary>dK, db (when not empty) and dx (when not empty), all overwritten, from dz, the gradient before the
+    /// activation. <paramref name="cols"/> is the forward's im2col matrix (or Winograd's transformed input) when kept,
+    /// else it is rebuilt.</summary>
     internal static void BackwardCore(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> dz, in Window2D w,
         int filters, Span<float> dk, Span<float> db, Span<float> dx, ReadOnlySpan<float> cols = default, int groups = 1)
     {
@@ -378,6 +377,7 @@ internal static class ConvOp
         if (!db.IsEmpty) Reduce.Sum(dz, 1, rows, filters, db);
         if (groups > 1)
         {
+            dx.Clear();   // the groups' col2im add into it
             GroupedConv.Backward(x, kernel, dz, w, groups, filters, dk, dx, cols);
             return;
         }
@@ -403,7 +403,7 @@ internal static class ConvOp
     }
 
     /// <summary>
-    /// dx += col2im(dz·Kᵀ) in blocks of output rows, each block's rows of dz·Kᵀ scattered back while they are in the
+    /// dx = col2im(dz·Kᵀ) in blocks of output rows (each core clears its images' part first), each block's rows of dz·Kᵀ scattered back while they are in the
     /// core's cache (the whole batch's matrix is several megabytes). The cores take whole images, so no two write the
     /// same pixel, and each image's rows are added in order: the same bits as one product and one col2im.
     /// </summary>
@@ -434,6 +434,9 @@ internal static class ConvOp
         var j = (GradientJob*)state;
         Window2D w = j->W;
         int patch = w.Patch, filters = j->Filters;
+        // The parts are whole images (lo and hi are multiples of OH): each core clears its own, in its cache.
+        long image = (long)w.H * w.W * w.C;
+        new Span<float>(j->Dx + lo / w.OH * image, (int)((hi - lo) / w.OH * image)).Clear();
         bool serial = GemmThreads.SerialOnThisThread;
         GemmThreads.SerialOnThisThread = true;
         try
@@ -462,7 +465,7 @@ internal static class PoolOp
         {
             var node = GradientTape.Record("MaxPool2D", y, static (g, n) =>
             {
-                var dx = Tensor.Zeros(n.X.ShapeRef);
+                var dx = Tensor.Uninitialized(n.X.ShapeRef);   // the kernel overwrites it
                 PoolKernel.MaxBackward(n.X.AsSpan(), n.Output.AsSpan(), g.AsSpan(), (Window2D)n.State!, dx.Span);
                 return [dx];
             }, x);
@@ -479,7 +482,7 @@ internal static class PoolOp
         {
             var node = GradientTape.Record("AveragePool2D", y, static (g, n) =>
             {
-                var dx = Tensor.Zeros(n.X.ShapeRef);
+                var dx = Tensor.Uninitialized(n.X.ShapeRef);   // the kernel overwrites it
                 PoolKernel.AverageBackward(g.AsSpan(), (Window2D)n.State!, dx.Span);
                 return [dx];
             }, x);
