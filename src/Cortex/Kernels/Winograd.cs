@@ -7,41 +7,50 @@ using Cortex.Activations;
 namespace Cortex.Kernels;
 
 /// <summary>
-/// 3×3 stride-1 convolutions by Winograd's minimal filtering F(2×2, 3×3) (Lavin and Gray, "Fast Algorithms for
-/// Convolutional Neural Networks", 2016): each 2×2 block of outputs ("tile") is computed from its 4×4 input patch with
-/// 16 multiplies per (channel, filter) instead of 36. The input patch is transformed (V = Bᵀ·d·B), the kernel once per
-/// call (U = G·g·Gᵀ), and the 16 element-wise products summed over channels are 16 GEMMs, one per position ξ of the
-/// 4×4 transform: M[ξ] = V[ξ]·U[ξ] with V[ξ] tiles × C and U[ξ] C × F; the output tile is Aᵀ·M·A.
+/// 3×3 stride-1 convolutions by Winograd's minimal filtering F(m×m, 3×3) (Lavin and Gray, "Fast Algorithms for
+/// Convolutional Neural Networks", 2016): each m×m block of outputs ("tile") is computed from its n×n input patch
+/// (n = m + 2) with n² multiplies per (channel, filter) instead of 9m². The input patch is transformed (V = Bᵀ·d·B),
+/// the kernel once per call (U = G·g·Gᵀ), and the n² element-wise products summed over channels are n² GEMMs, one per
+/// position ξ of the transform: M[ξ] = V[ξ]·U[ξ] with V[ξ] tiles × C and U[ξ] C × F; the output tile is Aᵀ·M·A.
+/// Two tilings (<see cref="ITiling"/>): F(2×2, 3×3) (<see cref="F2"/>, 16 products for 4 outputs) and F(3×3, 3×3)
+/// (<see cref="F3"/>, 25 for 9); the output's shape picks the one with fewer products (<see cref="UsesF3"/>).
 /// </summary>
 /// <remarks>
 /// <para>Backward is the adjoint of the same computation (exact, since the forward is linear in both operands): the
-/// output gradient of a tile is transformed (Wz = A·dY·Aᵀ, 4×4 from 2×2), then dU[ξ] = V[ξ]ᵀ·Wz[ξ] gives the kernel
+/// output gradient of a tile is transformed (Wz = A·dY·Aᵀ, n×n from m×m), then dU[ξ] = V[ξ]ᵀ·Wz[ξ] gives the kernel
 /// gradient (dK = Gᵀ·dU·G) and dV[ξ] = Wz[ξ]·U[ξ]ᵀ the input gradient (dX = the sum of B·dV·Bᵀ over the overlapping
-/// 4×4 patches).</para>
+/// n×n patches).</para>
 /// <para>Both passes split the batch into the same chunks of whole images (at most 16; the shapes decide), which the
 /// cores take one at a time, and each chunk into blocks of tile rows (one row of tiles of one image is the unit) sized
 /// so that a block's transformed input and products stay in a core's L2. A chunk has its own outputs, its own input
 /// gradient pixels (neighbouring patches add into the same pixels only within an image) and its own slot for the kernel
 /// and bias gradients; the slots are added in order. So the bits depend on the shapes only, never on the thread count
-/// or on which core ran a chunk. The transforms are additions and halvings, the same IEEE operations at every vector
-/// width, so every width gives the same bits there.</para>
-/// <para>Against im2col + GEMM the products do 2.25× fewer multiply-adds (less the tiles' overhang where the output's
-/// side is odd), and nothing copies the 9× larger patch matrix.</para>
+/// or on which core ran a chunk. The transforms are fixed sequences of additions and multiplications by constants (no
+/// fused multiply-adds), the same IEEE operations at every vector width, so every width gives the same bits there.</para>
+/// <para>Against im2col + GEMM, F(2×2) does 2.25× fewer multiply-adds and F(3×3) 3.24× (less the tiles' overhang
+/// where the tile does not divide the output's side), and nothing copies the 9× larger patch matrix. The price is
+/// rounding: F(2×2)'s results are within ~3e-7 of the exact convolution's largest value on the residual CNN's shapes,
+/// F(3×3)'s within ~1.1e-6 (its transforms' constants reach 4 and 1/6), both well inside the 1e-5 + 1e-4·|x| the
+/// PyTorch reference tests allow.</para>
 /// </remarks>
-internal static unsafe class Winograd
+[SkipLocalsInit]   // F(3×3)'s transforms keep a 25-vector scratch block (up to 1.6 KB) that must not be zeroed per tile
+internal static unsafe partial class Winograd
 {
-    /// <summary>Fewer channels or filters than this go through im2col: the 16 products are then too thin to pay for
-    /// the transforms (a first layer's single channel above all).</summary>
+    /// <summary>Fewer channels or filters than this go through im2col: the products are then too thin to pay for the
+    /// transforms (a first layer's single channel above all).</summary>
     internal const int MinChannels = 8;
 
-    /// <summary>Fewer tiles than this over the batch go through im2col: one image's 16 products have a few dozen rows
-    /// each, and im2col's single product with the pooling folded in was faster there (the Fashion CNN's one-image
+    /// <summary>Fewer F(2×2) tiles than this over the batch go through im2col: one image's products have a few dozen
+    /// rows each, and im2col's single product with the pooling folded in was faster there (the Fashion CNN's one-image
     /// Predict on a busy host: 47–49 µs against 63 with Winograd and the pooling apart).</summary>
     internal const int MinTiles = 128;
 
     /// <summary>Off under <c>CORTEX_WINOGRAD=0</c> (every convolution then takes im2col + GEMM): for comparing the two
-    /// in benchmarks, or ruling Winograd out when results differ from another framework's in the last bits.</summary>
+    /// in benchmarks, or ruling Winograd out when results differ from another framework's in the last bits.
+    /// <c>CORTEX_WINOGRAD=2</c> keeps every Winograd convolution on F(2×2) (the more exact of the two tilings).</summary>
     internal static readonly bool Enabled = Environment.GetEnvironmentVariable("CORTEX_WINOGRAD") != "0";
+
+    private static readonly bool OnlyF2 = Environment.GetEnvironmentVariable("CORTEX_WINOGRAD") == "2";
 
     /// <summary>Floats one block of transformed input and products holds: 512 KiB, within a core's L2.</summary>
     private const int BlockFloats = 1 << 17;
@@ -56,9 +65,18 @@ internal static unsafe class Winograd
         Enabled && groups == 1 && w.KH == 3 && w.KW == 3 && w.SH == 1 && w.SW == 1 && w.DH == 1 && w.DW == 1
         && w.C >= MinChannels && filters >= MinChannels && (long)w.N * ((w.OH + 1) / 2) * ((w.OW + 1) / 2) >= MinTiles;
 
+    /// <summary>Whether a convolution <see cref="Applies"/> serves takes F(3×3, 3×3): when its tiles need fewer
+    /// products than F(2×2)'s over this output (13×13: 625 against 784 per channel and filter; 11×11: 400 against 576;
+    /// 4×4: 100 against 64, so F(2×2)). The output's shape alone decides, never the batch size.</summary>
+    internal static bool UsesF3(in Window2D w) =>
+        !OnlyF2 && 25L * ((w.OH + 2) / 3) * ((w.OW + 2) / 3) < 16L * ((w.OH + 1) / 2) * ((w.OW + 1) / 2);
+
     /// <summary>Floats <see cref="Forward"/> keeps for <see cref="Backward"/> when given a buffer this long: the whole
-    /// batch's transformed input, 16 · tiles · C (for a 3×3 window about half of im2col's 9 · pixels · C).</summary>
-    internal static long KeptFloats(in Window2D w) => 16L * w.N * ((w.OH + 1) / 2) * ((w.OW + 1) / 2) * w.C;
+    /// batch's transformed input, n² · tiles · C (for a 3×3 window a third to a half of im2col's 9 · pixels · C).</summary>
+    internal static long KeptFloats(in Window2D w) => UsesF3(w) ? Kept<F3>(w) : Kept<F2>(w);
+
+    private static long Kept<T>(in Window2D w) where T : ITiling =>
+        (long)T.N * T.N * w.N * ((w.OH + T.M - 1) / T.M) * ((w.OW + T.M - 1) / T.M) * w.C;
 
     private struct Job
     {
@@ -85,15 +103,15 @@ internal static unsafe class Winograd
     /// <see cref="Job.Chunks"/> runs of whole images — the kernel gradient's slots, and what the cores take — and each
     /// chunk in blocks of up to <see cref="Job.UnitsPerBlock"/> tile rows. Shapes alone decide it.
     /// </summary>
-    private static Job Partition(in Window2D w, int filters)
+    private static Job Partition<T>(in Window2D w, int filters) where T : ITiling
     {
-        int th = (w.OH + 1) / 2, tw = (w.OW + 1) / 2;
-        int transformed = 16 * w.C * filters;
+        int th = (w.OH + T.M - 1) / T.M, tw = (w.OW + T.M - 1) / T.M, positions = T.N * T.N;
+        int transformed = positions * w.C * filters;
         return new Job
         {
             W = w, Filters = filters, TilesH = th, TilesW = tw, Transformed = transformed, SlotLength = transformed + filters,
             Chunks = Math.Clamp(SlotFloats / (transformed + filters), 1, Math.Min(w.N, 16)),
-            UnitsPerBlock = Math.Max(1, BlockFloats / (16 * tw * (w.C + filters))),
+            UnitsPerBlock = Math.Max(1, BlockFloats / (positions * tw * (w.C + filters))),
         };
     }
 
@@ -121,39 +139,54 @@ internal static unsafe class Winograd
     }
 
     /// <summary>y = g(conv(x, kernel) + bias) for NHWC x and kernel (3, 3, C, F); y is (N, OH, OW, F). With a
-    /// <paramref name="kept"/> buffer of <see cref="KeptFloats"/> the transformed input stays there for backward.</summary>
+    /// <paramref name="kept"/> buffer of <see cref="KeptFloats"/> the transformed input stays there for backward.
+    /// <paramref name="tile"/> 2 or 3 forces a tiling (tests); 0 lets the shape choose.</summary>
     internal static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, in Window2D w,
-        ActivationFunction activation, int filters, Span<float> y, Span<float> kept = default)
+        ActivationFunction activation, int filters, Span<float> y, Span<float> kept = default, int tile = 0)
     {
-        var job = Partition(w, filters);
-        float* u = Pin(ref kernelBuf, job.Transformed);
-        fixed (float* pk = kernel) TransformKernel(pk, w.C, filters, u);
-        fixed (float* px = x, pb = bias, py = y, pv = kept)
-        {
-            job.X = px; job.U = u; job.Bias = pb; job.BiasLength = bias.Length; job.Y = py;
-            job.Kept = kept.Length >= KeptFloats(w) ? pv : null;
-            job.Activation = GCHandle.Alloc(activation);
-            try { RunChunks(&job, &ForwardChunks); }
-            finally { job.Activation.Free(); }
-        }
+        if (tile == 3 || (tile == 0 && UsesF3(w))) Forward<F3>(x, kernel, bias, w, activation, filters, y, kept);
+        else Forward<F2>(x, kernel, bias, w, activation, filters, y, kept);
     }
 
     /// <summary>dK, db (when not empty) and dx (when not empty) from dz, the gradient before the activation, all three
     /// overwritten (dx need not be zeroed: each core clears its images' part before adding their patches into it).
     /// <paramref name="kept"/> is the buffer <see cref="Forward"/> was given (its transformed input; rebuilt when none
-    /// was kept).</summary>
+    /// was kept); <paramref name="tile"/> must be what <see cref="Forward"/> was given.</summary>
     internal static void Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> dz, in Window2D w,
-        int filters, Span<float> dk, Span<float> db, Span<float> dx, ReadOnlySpan<float> kept = default)
+        int filters, Span<float> dk, Span<float> db, Span<float> dx, ReadOnlySpan<float> kept = default, int tile = 0)
     {
-        var job = Partition(w, filters);
+        if (tile == 3 || (tile == 0 && UsesF3(w))) Backward<F3>(x, kernel, dz, w, filters, dk, db, dx, kept);
+        else Backward<F2>(x, kernel, dz, w, filters, dk, db, dx, kept);
+    }
+
+    private static void Forward<T>(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, in Window2D w,
+        ActivationFunction activation, int filters, Span<float> y, Span<float> kept) where T : ITiling
+    {
+        var job = Partition<T>(w, filters);
+        float* u = Pin(ref kernelBuf, job.Transformed);
+        fixed (float* pk = kernel) TransformKernel<T>(pk, w.C, filters, u);
+        fixed (float* px = x, pb = bias, py = y, pv = kept)
+        {
+            job.X = px; job.U = u; job.Bias = pb; job.BiasLength = bias.Length; job.Y = py;
+            job.Kept = kept.Length >= Kept<T>(w) ? pv : null;
+            job.Activation = GCHandle.Alloc(activation);
+            try { RunChunks(&job, &ForwardChunks<T>); }
+            finally { job.Activation.Free(); }
+        }
+    }
+
+    private static void Backward<T>(ReadOnlySpan<float> x, ReadOnlySpan<float> kernel, ReadOnlySpan<float> dz, in Window2D w,
+        int filters, Span<float> dk, Span<float> db, Span<float> dx, ReadOnlySpan<float> kept) where T : ITiling
+    {
+        var job = Partition<T>(w, filters);
         float* u = Pin(ref kernelBuf, job.Transformed + (long)job.SlotLength * job.Chunks);
         if (!dx.IsEmpty)
-            fixed (float* pk = kernel) TransformKernel(pk, w.C, filters, u);
+            fixed (float* pk = kernel) TransformKernel<T>(pk, w.C, filters, u);
         fixed (float* px = x, pz = dz, pd = dx, pv = kept)
         {
             job.X = px; job.U = u; job.Dz = pz; job.Dx = pd; job.Slots = u + job.Transformed;
-            job.Kept = kept.Length >= KeptFloats(w) ? pv : null;   // read only
-            RunChunks(&job, &BackwardChunks);
+            job.Kept = kept.Length >= Kept<T>(w) ? pv : null;   // read only
+            RunChunks(&job, &BackwardChunks<T>);
             // The slots added in order, each core a run of elements: the same sum whatever ran each chunk.
             int parts = GemmThreads.SerialOnThisThread || job.Chunks == 1 ? 1 : GemmThreads.MaxParts;
             bool summed = false;
@@ -165,7 +198,7 @@ internal static unsafe class Winograd
             }
             if (!summed) SumSlots(&job, 0, job.SlotLength);
         }
-        fixed (float* pk = dk) TransformKernelGradient(job.Slots, w.C, filters, pk);
+        fixed (float* pk = dk) TransformKernelGradient<T>(job.Slots, w.C, filters, pk);
         if (!db.IsEmpty) new ReadOnlySpan<float>(job.Slots + job.Transformed, filters).CopyTo(db);
     }
 
@@ -182,42 +215,42 @@ internal static unsafe class Winograd
         ((int)((long)j->W.N * k / j->Chunks) * j->TilesH, (int)((long)j->W.N * (k + 1) / j->Chunks) * j->TilesH);
 
     /// <summary>A core's block buffers: V (or, in backward, dV), the products, a row of zeros and a trash row.</summary>
-    private static float* Work(Job* j, out float* products, out float* zeros, out float* trash)
+    private static float* Work(Job* j, int positions, out float* products, out float* zeros, out float* trash)
     {
         int c = j->W.C, f = j->Filters, most = Math.Min(j->W.N * j->TilesH, j->UnitsPerBlock) * j->TilesW, edge = Math.Max(c, f);
-        long v = 16L * most * c;
-        float* p = Pin(ref work, v + 16L * most * f + 2 * edge);
+        long v = (long)positions * most * c;
+        float* p = Pin(ref work, v + (long)positions * most * f + 2 * edge);
         products = p + v;
-        zeros = products + 16L * most * f;
+        zeros = products + (long)positions * most * f;
         trash = zeros + edge;
         new Span<float>(zeros, edge).Clear();
         return p;
     }
 
-    private static void ForwardChunks(void* state, int k0, int k1)
+    private static void ForwardChunks<T>(void* state, int k0, int k1) where T : ITiling
     {
         var j = (Job*)state;
         var activation = (ActivationFunction)j->Activation.Target!;
         Window2D w = j->W;
-        int f = j->Filters, c = w.C, tw = j->TilesW;
+        int f = j->Filters, c = w.C, tw = j->TilesW, positions = T.N * T.N;
         bool serial = GemmThreads.SerialOnThisThread;
         GemmThreads.SerialOnThisThread = true;
         try
         {
-            float* scratch = Work(j, out float* m, out float* zeros, out float* trash);
+            float* scratch = Work(j, positions, out float* m, out float* zeros, out float* trash);
             for (int k = k0; k < k1; k++)
             {
                 var (first, end) = ChunkUnits(j, k);
                 for (int u0 = first; u0 < end; u0 += j->UnitsPerBlock)
                 {
                     int u1 = Math.Min(end, u0 + j->UnitsPerBlock), tiles = (u1 - u0) * tw;
-                    float* v = j->Kept != null ? j->Kept + 16L * u0 * tw * c : scratch;
-                    InputTiles(j, u0, u1, v, tiles, zeros);
-                    for (int xi = 0; xi < 16; xi++)
+                    float* v = j->Kept != null ? j->Kept + (long)positions * u0 * tw * c : scratch;
+                    InputTiles<T>(j, u0, u1, v, tiles, zeros);
+                    for (int xi = 0; xi < positions; xi++)
                         Gemm.Sgemm(false, false, tiles, f, c, new ReadOnlySpan<float>(v + (long)xi * tiles * c, tiles * c), c,
                             new ReadOnlySpan<float>(j->U + (long)xi * c * f, c * f), f, new Span<float>(m + (long)xi * tiles * f, tiles * f), f);
-                    OutputTiles(j, u0, u1, m, tiles, trash);
-                    long r0 = RowOf(u0, j->TilesH, w.OH), r1 = RowOf(u1, j->TilesH, w.OH);
+                    OutputTiles<T>(j, u0, u1, m, tiles, trash);
+                    long r0 = RowOf(u0, j->TilesH, T.M, w.OH), r1 = RowOf(u1, j->TilesH, T.M, w.OH);
                     activation.AddBiasApplyInPlace(new Span<float>(j->Y + r0 * w.OW * f, (int)((r1 - r0) * w.OW * f)),
                         new ReadOnlySpan<float>(j->Bias, j->BiasLength), f);
                 }
@@ -226,16 +259,16 @@ internal static unsafe class Winograd
         finally { GemmThreads.SerialOnThisThread = serial; }
     }
 
-    private static void BackwardChunks(void* state, int k0, int k1)
+    private static void BackwardChunks<T>(void* state, int k0, int k1) where T : ITiling
     {
         var j = (Job*)state;
         Window2D w = j->W;
-        int f = j->Filters, c = w.C, tw = j->TilesW;
+        int f = j->Filters, c = w.C, tw = j->TilesW, positions = T.N * T.N;
         bool serial = GemmThreads.SerialOnThisThread;
         GemmThreads.SerialOnThisThread = true;
         try
         {
-            float* scratch = Work(j, out float* wz, out float* zeros, out float* trash);
+            float* scratch = Work(j, positions, out float* wz, out float* zeros, out float* trash);
             for (int k = k0; k < k1; k++)
             {
                 float* slot = j->Slots + (long)k * j->SlotLength, biasSum = slot + j->Transformed;
@@ -250,122 +283,122 @@ internal static unsafe class Winograd
                 {
                     int u1 = Math.Min(end, u0 + j->UnitsPerBlock), tiles = (u1 - u0) * tw;
                     float* v = scratch;
-                    if (j->Kept != null) v = j->Kept + 16L * u0 * tw * c;
-                    else InputTiles(j, u0, u1, v, tiles, zeros);
+                    if (j->Kept != null) v = j->Kept + (long)positions * u0 * tw * c;
+                    else InputTiles<T>(j, u0, u1, v, tiles, zeros);
                     float* dv = scratch;   // over V when V was rebuilt here (no longer needed by then)
-                    GradientTiles(j, u0, u1, wz, tiles, zeros, biasSum);
-                    for (int xi = 0; xi < 16; xi++)
+                    GradientTiles<T>(j, u0, u1, wz, tiles, zeros, biasSum);
+                    for (int xi = 0; xi < positions; xi++)
                         Gemm.Sgemm(true, false, c, f, tiles, new ReadOnlySpan<float>(v + (long)xi * tiles * c, tiles * c), c,
                             new ReadOnlySpan<float>(wz + (long)xi * tiles * f, tiles * f), f, new Span<float>(slot + xi * c * f, c * f), f,
                             accumulate: u0 != first);
                     if (j->Dx == null) continue;
-                    for (int xi = 0; xi < 16; xi++)   // dV[ξ] = Wz[ξ]·U[ξ]ᵀ
+                    for (int xi = 0; xi < positions; xi++)   // dV[ξ] = Wz[ξ]·U[ξ]ᵀ
                         Gemm.Sgemm(false, true, tiles, c, f, new ReadOnlySpan<float>(wz + (long)xi * tiles * f, tiles * f), f,
                             new ReadOnlySpan<float>(j->U + (long)xi * c * f, c * f), f, new Span<float>(dv + (long)xi * tiles * c, tiles * c), c);
-                    ScatterTiles(j, u0, u1, dv, tiles, trash);
+                    ScatterTiles<T>(j, u0, u1, dv, tiles, trash);
                 }
             }
         }
         finally { GemmThreads.SerialOnThisThread = serial; }
     }
 
-    /// <summary>y = Aᵀ·M·A for tiles of units [u0, u1): each tile's 2×2 outputs (those past the output's edge go to
+    /// <summary>y = Aᵀ·M·A for tiles of units [u0, u1): each tile's m×m outputs (those past the output's edge go to
     /// the trash row).</summary>
-    private static void OutputTiles(Job* j, int u0, int u1, float* m, int tiles, float* trash)
+    private static void OutputTiles<T>(Job* j, int u0, int u1, float* m, int tiles, float* trash) where T : ITiling
     {
         Window2D w = j->W;
         int f = j->Filters;
-        var op = new OutputTile { Stride = (long)tiles * f };
+        var op = new OutputOp<T> { Stride = (long)tiles * f };
         for (int unit = u0, t = 0; unit < u1; unit++)
         {
             int n = unit / j->TilesH, ty = unit - n * j->TilesH;
             for (int tx = 0; tx < j->TilesW; tx++, t++)
             {
-                OutputPixels(j->Y, w, f, n, ty, tx, trash, ref op.Y);
+                OutputPixels<T>(j->Y, w, f, n, ty, tx, trash, ref op.Y);
                 op.M = m + (long)t * f;
                 ForChannels(ref op, f);
             }
         }
     }
 
-    /// <summary>The 2×2 output pixels of tile (ty, tx) of image n in an (N, OH, OW, F) tensor: their filter vectors, or
+    /// <summary>The m×m output pixels of tile (ty, tx) of image n in an (N, OH, OW, F) tensor: their filter vectors, or
     /// <paramref name="outside"/> past the output's edge.</summary>
-    private static void OutputPixels(float* y, in Window2D w, int f, int n, int ty, int tx, float* outside, ref Pointers4 p)
+    private static void OutputPixels<T>(float* y, in Window2D w, int f, int n, int ty, int tx, float* outside, ref TilePixels p)
+        where T : ITiling
     {
-        for (int i = 0; i < 2; i++)
-            for (int jj = 0; jj < 2; jj++)
+        int side = T.M;
+        for (int i = 0; i < side; i++)
+            for (int jj = 0; jj < side; jj++)
             {
-                int oy = 2 * ty + i, ox = 2 * tx + jj;
-                p[i * 2 + jj] = oy < w.OH && ox < w.OW ? (nint)(y + (((long)n * w.OH + oy) * w.OW + ox) * f) : (nint)outside;
+                int oy = side * ty + i, ox = side * tx + jj;
+                p[i * side + jj] = oy < w.OH && ox < w.OW ? (nint)(y + (((long)n * w.OH + oy) * w.OW + ox) * f) : (nint)outside;
             }
     }
 
     /// <summary>The first output row of unit (tile row) <paramref name="unit"/> over the whole batch.</summary>
-    private static long RowOf(int unit, int tilesH, int oh)
+    private static long RowOf(int unit, int tilesH, int side, int oh)
     {
         int n = unit / tilesH, ty = unit - n * tilesH;
-        return (long)n * oh + Math.Min(2 * ty, oh);
+        return (long)n * oh + Math.Min(side * ty, oh);
     }
 
     /// <summary>V for tiles of units [u0, u1): V[ξ][t][c], ξ stride tiles·C.</summary>
-    private static void InputTiles(Job* j, int u0, int u1, float* v, int tiles, float* zeros)
+    private static void InputTiles<T>(Job* j, int u0, int u1, float* v, int tiles, float* zeros) where T : ITiling
     {
         Window2D w = j->W;
-        var op = new InputTile { Stride = (long)tiles * w.C };
+        var op = new InputOp<T> { Stride = (long)tiles * w.C };
         for (int unit = u0, t = 0; unit < u1; unit++)
         {
             int n = unit / j->TilesH, ty = unit - n * j->TilesH;
             for (int tx = 0; tx < j->TilesW; tx++, t++)
             {
-                PatchPointers(j->X, w, n, ty, tx, zeros, ref op.D);
+                PatchPointers<T>(j->X, w, n, ty, tx, zeros, ref op.D);
                 op.V = v + (long)t * w.C;
                 ForChannels(ref op, w.C);
             }
         }
     }
 
-    /// <summary>The 4×4 input pixels of tile (ty, tx) of image n: their channel vectors, or a row of zeros (padding).</summary>
-    private static void PatchPointers(float* x, in Window2D w, int n, int ty, int tx, float* outside, ref Pointers16 d)
+    /// <summary>The n×n input pixels of tile (ty, tx) of image n: their channel
+    /// vectors, or a row of zeros (padding).</summary>
+    private static void PatchPointers<T>(float* x, in Window2D w, int n, int ty, int tx, float* outside, ref PatchPixels d)
+        where T : ITiling
     {
-        int iy0 = 2 * ty - w.PadTop, ix0 = 2 * tx - w.PadLeft;
-        if (iy0 >= 0 && ix0 >= 0 && iy0 + 4 <= w.H && ix0 + 4 <= w.W)
+        int side = T.M, size = T.N, iy0 = side * ty - w.PadTop, ix0 = side * tx - w.PadLeft;
+        if (iy0 >= 0 && ix0 >= 0 && iy0 + size <= w.H && ix0 + size <= w.W)
         {
             // Inside the image (most tiles): one base pointer, fixed steps.
             float* p = x + (((long)n * w.H + iy0) * w.W + ix0) * w.C;
             long row = (long)w.W * w.C;
-            for (int r = 0; r < 4; r++, p += row)
-            {
-                d[r * 4] = (nint)p;
-                d[r * 4 + 1] = (nint)(p + w.C);
-                d[r * 4 + 2] = (nint)(p + 2 * w.C);
-                d[r * 4 + 3] = (nint)(p + 3 * w.C);
-            }
+            for (int r = 0; r < size; r++, p += row)
+                for (int s = 0; s < size; s++)
+                    d[r * size + s] = (nint)(p + s * w.C);
             return;
         }
-        for (int r = 0; r < 4; r++)
+        for (int r = 0; r < size; r++)
         {
-            int iy = 2 * ty + r - w.PadTop;
-            for (int s = 0; s < 4; s++)
+            int iy = iy0 + r;
+            for (int s = 0; s < size; s++)
             {
-                int ix = 2 * tx + s - w.PadLeft;
-                d[r * 4 + s] = (uint)iy < (uint)w.H && (uint)ix < (uint)w.W ? (nint)(x + (((long)n * w.H + iy) * w.W + ix) * w.C) : (nint)outside;
+                int ix = ix0 + s;
+                d[r * size + s] = (uint)iy < (uint)w.H && (uint)ix < (uint)w.W ? (nint)(x + (((long)n * w.H + iy) * w.W + ix) * w.C) : (nint)outside;
             }
         }
     }
 
     /// <summary>Wz for tiles of units [u0, u1): the transformed output gradient, Wz[ξ][t][f]; the tiles' output
     /// gradients are also added to <paramref name="biasSum"/> (the bias gradient, in tile order).</summary>
-    private static void GradientTiles(Job* j, int u0, int u1, float* wz, int tiles, float* zeros, float* biasSum)
+    private static void GradientTiles<T>(Job* j, int u0, int u1, float* wz, int tiles, float* zeros, float* biasSum) where T : ITiling
     {
         Window2D w = j->W;
         int f = j->Filters;
-        var op = new GradientTile { Stride = (long)tiles * f, BiasSum = biasSum };
+        var op = new GradientOp<T> { Stride = (long)tiles * f, BiasSum = biasSum };
         for (int unit = u0, t = 0; unit < u1; unit++)
         {
             int n = unit / j->TilesH, ty = unit - n * j->TilesH;
             for (int tx = 0; tx < j->TilesW; tx++, t++)
             {
-                OutputPixels(j->Dz, w, f, n, ty, tx, zeros, ref op.Dy);
+                OutputPixels<T>(j->Dz, w, f, n, ty, tx, zeros, ref op.Dy);
                 op.W = wz + (long)t * f;
                 ForChannels(ref op, f);
             }
@@ -373,16 +406,16 @@ internal static unsafe class Winograd
     }
 
     /// <summary>dx += B·dV·Bᵀ for tiles of units [u0, u1), in tile order (neighbouring patches overlap).</summary>
-    private static void ScatterTiles(Job* j, int u0, int u1, float* dv, int tiles, float* trash)
+    private static void ScatterTiles<T>(Job* j, int u0, int u1, float* dv, int tiles, float* trash) where T : ITiling
     {
         Window2D w = j->W;
-        var op = new ScatterTile { Stride = (long)tiles * w.C };
+        var op = new ScatterOp<T> { Stride = (long)tiles * w.C };
         for (int unit = u0, t = 0; unit < u1; unit++)
         {
             int n = unit / j->TilesH, ty = unit - n * j->TilesH;
             for (int tx = 0; tx < j->TilesW; tx++, t++)
             {
-                PatchPointers(j->Dx, w, n, ty, tx, trash, ref op.D);
+                PatchPointers<T>(j->Dx, w, n, ty, tx, trash, ref op.D);
                 op.V = dv + (long)t * w.C;
                 ForChannels(ref op, w.C);
             }
@@ -390,22 +423,21 @@ internal static unsafe class Winograd
     }
 
     /// <summary>U[ξ][c][f] = (G·g·Gᵀ)[ξ] for the kernel (3, 3, C, F).</summary>
-    private static void TransformKernel(float* kernel, int c, int f, float* u)
+    private static void TransformKernel<T>(float* kernel, int c, int f, float* u) where T : ITiling
     {
-        var op = new KernelTransform { Stride = (long)c * f };
+        var op = new KernelOp<T> { Stride = (long)c * f, GStride = (long)c * f };
         for (int ch = 0; ch < c; ch++)
         {
             op.G = kernel + (long)ch * f;
-            op.GStride = (long)c * f;
             op.U = u + (long)ch * f;
             ForChannels(ref op, f);
         }
     }
 
     /// <summary>dK (3, 3, C, F) = Gᵀ·dU·G from dU[ξ][c][f].</summary>
-    private static void TransformKernelGradient(float* du, int c, int f, float* dk)
+    private static void TransformKernelGradient<T>(float* du, int c, int f, float* dk) where T : ITiling
     {
-        var op = new KernelGradientTransform { Stride = (long)c * f };
+        var op = new KernelGradientOp<T> { Stride = (long)c * f };
         for (int ch = 0; ch < c; ch++)
         {
             op.DU = du + (long)ch * f;
@@ -421,240 +453,121 @@ internal static unsafe class Winograd
     }
 
     /// <summary>Runs <paramref name="op"/> over <paramref name="count"/> channels at the widest accelerated width, then
-    /// narrower ones, then one at a time: the transforms are exact, so every width gives the same bits.</summary>
+    /// narrower ones, then one at a time: the transforms are the same operations at every width, so the same bits.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void ForChannels<T>(ref T op, int count) where T : struct, IChannelOp
     {
         int c = 0;
-        if (Vector512.IsHardwareAccelerated)
-            for (; c + 16 <= count; c += 16) op.Run<Lanes512>(c);
-        if (Vector256.IsHardwareAccelerated)
-            for (; c + 8 <= count; c += 8) op.Run<Lanes256>(c);
-        if (Vector128.IsHardwareAccelerated)
-            for (; c + 4 <= count; c += 4) op.Run<Lanes128>(c);
-        for (; c < count; c++) op.Run<ScalarLane>(c);
+        if (Vector512.IsHardwareAccelerated && count >= 16) c = AtWidth<T, Lanes512>(ref op, c, count);
+        if (Vector256.IsHardwareAccelerated && c + 8 <= count) c = AtWidth<T, Lanes256>(ref op, c, count);
+        if (Vector128.IsHardwareAccelerated && c + 4 <= count) c = AtWidth<T, Lanes128>(ref op, c, count);
+        if (c < count) AtWidth<T, ScalarLane>(ref op, c, count);
     }
 
-    [InlineArray(16)] private struct Pointers16 { private nint p; }
-    [InlineArray(4)] private struct Pointers4 { private nint p; }
-
-    /// <summary>V = Bᵀ·d·B, Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1].</summary>
-    private struct InputTile : IChannelOp
+    /// <summary>The channels from <paramref name="c"/> on, <typeparamref name="L"/>'s lanes at a time; returns where it
+    /// stopped. Not inlined: each width's transform is then a method of its own, small enough for the JIT to inline
+    /// every vector operation in it (the four widths inlined into one loop exceeded its budget, and F(3×3)'s additions
+    /// became calls).</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static int AtWidth<T, L>(ref T op, int c, int count) where T : struct, IChannelOp where L : unmanaged, ILanes<L>
     {
-        public Pointers16 D;
+        for (; c + L.Count <= count; c += L.Count) op.Run<L>(c);
+        return c;
+    }
+
+    /// <summary>A tile's input pixels (up to 5×5), row-major.</summary>
+    [InlineArray(25)] internal struct PatchPixels { private nint p; }
+
+    /// <summary>A tile's output pixels (up to 3×3), row-major.</summary>
+    [InlineArray(9)] internal struct TilePixels { private nint p; }
+
+    /// <summary>
+    /// One Winograd tiling F(m×m, 3×3): its sides and its six transforms, each on one run of channel lanes
+    /// (<c>c</c> is the offset of the run; pointers and strides are in floats). The driver above is the same for all.
+    /// </summary>
+    internal interface ITiling
+    {
+        /// <summary>Outputs per tile side (m).</summary>
+        static abstract int M { get; }
+
+        /// <summary>Input patch side, m + 2; the transforms have N² positions.</summary>
+        static abstract int N { get; }
+
+        /// <summary>V[ξ] = (Bᵀ·d·B)[ξ], stored at <paramref name="v"/> + ξ·<paramref name="stride"/>.</summary>
+        static abstract void Input<L>(ref PatchPixels d, float* v, long stride, int c) where L : unmanaged, ILanes<L>;
+
+        /// <summary>y = Aᵀ·M·A, M[ξ] read at <paramref name="m"/> + ξ·<paramref name="stride"/>.</summary>
+        static abstract void Output<L>(float* m, long stride, ref TilePixels y, int c) where L : unmanaged, ILanes<L>;
+
+        /// <summary>Wz = A·dY·Aᵀ (the output transform's adjoint); dY's sum is added to <paramref name="biasSum"/>.</summary>
+        static abstract void Gradient<L>(ref TilePixels dy, float* w, long stride, float* biasSum, int c) where L : unmanaged, ILanes<L>;
+
+        /// <summary>dx += B·dV·Bᵀ (the input transform's adjoint) over the patch's pixels.</summary>
+        static abstract void Scatter<L>(float* v, long stride, ref PatchPixels d, int c) where L : unmanaged, ILanes<L>;
+
+        /// <summary>U = G·g·Gᵀ for one channel: g's 9 taps <paramref name="gStride"/> apart, U's positions
+        /// <paramref name="stride"/> apart; <paramref name="f"/> the filter offset.</summary>
+        static abstract void Kernel<L>(float* g, long gStride, float* u, long stride, int f) where L : unmanaged, ILanes<L>;
+
+        /// <summary>dK = Gᵀ·dU·G (the kernel transform's adjoint) for one channel.</summary>
+        static abstract void KernelGradient<L>(float* du, long stride, float* dk, int f) where L : unmanaged, ILanes<L>;
+    }
+
+    private struct InputOp<T> : IChannelOp where T : ITiling
+    {
+        public PatchPixels D;
         public float* V;
         public long Stride;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Run<L>(int c) where L : unmanaged, ILanes<L>
-        {
-            // Columns first: t[a][s] = (Bᵀ·d)[a][s].
-            L t00, t01, t02, t03, t10, t11, t12, t13, t20, t21, t22, t23, t30, t31, t32, t33;
-            Column<L>(0, c, out t00, out t10, out t20, out t30);
-            Column<L>(1, c, out t01, out t11, out t21, out t31);
-            Column<L>(2, c, out t02, out t12, out t22, out t32);
-            Column<L>(3, c, out t03, out t13, out t23, out t33);
-            float* v = V + c;
-            Row(v, Stride, 0, t00, t01, t02, t03);
-            Row(v, Stride, 4, t10, t11, t12, t13);
-            Row(v, Stride, 8, t20, t21, t22, t23);
-            Row(v, Stride, 12, t30, t31, t32, t33);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private readonly void Column<L>(int s, int c, out L a0, out L a1, out L a2, out L a3) where L : unmanaged, ILanes<L>
-        {
-            L d0 = L.Load((float*)D[s] + c), d1 = L.Load((float*)D[4 + s] + c), d2 = L.Load((float*)D[8 + s] + c), d3 = L.Load((float*)D[12 + s] + c);
-            a0 = d0 - d2; a1 = d1 + d2; a2 = d2 - d1; a3 = d1 - d3;
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Row<L>(float* v, long stride, int xi, L t0, L t1, L t2, L t3) where L : unmanaged, ILanes<L>
-        {
-            (t0 - t2).Store(v + xi * stride);
-            (t1 + t2).Store(v + (xi + 1) * stride);
-            (t2 - t1).Store(v + (xi + 2) * stride);
-            (t1 - t3).Store(v + (xi + 3) * stride);
-        }
+        public void Run<L>(int c) where L : unmanaged, ILanes<L> => T.Input<L>(ref D, V, Stride, c);
     }
 
-    /// <summary>y = Aᵀ·M·A, Aᵀ = [1 1 1 0; 0 1 −1 −1]: the 2×2 outputs of a tile.</summary>
-    private struct OutputTile : IChannelOp
+    private struct OutputOp<T> : IChannelOp where T : ITiling
     {
-        public Pointers4 Y;
+        public TilePixels Y;
         public float* M;
         public long Stride;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Run<L>(int c) where L : unmanaged, ILanes<L>
-        {
-            float* m = M + c;
-            long s = Stride;
-            // r[i][b] = (Aᵀ·M)[i][b] for each column b.
-            L m0 = L.Load(m), m4 = L.Load(m + 4 * s), m8 = L.Load(m + 8 * s), m12 = L.Load(m + 12 * s);
-            L r00 = m0 + m4 + m8, r10 = m4 - m8 - m12;
-            L m1 = L.Load(m + s), m5 = L.Load(m + 5 * s), m9 = L.Load(m + 9 * s), m13 = L.Load(m + 13 * s);
-            L r01 = m1 + m5 + m9, r11 = m5 - m9 - m13;
-            L m2 = L.Load(m + 2 * s), m6 = L.Load(m + 6 * s), m10 = L.Load(m + 10 * s), m14 = L.Load(m + 14 * s);
-            L r02 = m2 + m6 + m10, r12 = m6 - m10 - m14;
-            L m3 = L.Load(m + 3 * s), m7 = L.Load(m + 7 * s), m11 = L.Load(m + 11 * s), m15 = L.Load(m + 15 * s);
-            L r03 = m3 + m7 + m11, r13 = m7 - m11 - m15;
-            (r00 + r01 + r02).Store((float*)Y[0] + c);
-            (r01 - r02 - r03).Store((float*)Y[1] + c);
-            (r10 + r11 + r12).Store((float*)Y[2] + c);
-            (r11 - r12 - r13).Store((float*)Y[3] + c);
-        }
+        public void Run<L>(int c) where L : unmanaged, ILanes<L> => T.Output<L>(M, Stride, ref Y, c);
     }
 
-    /// <summary>Wz = A·dY·Aᵀ (the adjoint of the output transform): 4×4 from the tile's 2×2 output gradient.</summary>
-    private struct GradientTile : IChannelOp
+    private struct GradientOp<T> : IChannelOp where T : ITiling
     {
-        public Pointers4 Dy;
+        public TilePixels Dy;
         public float* W, BiasSum;
         public long Stride;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Run<L>(int c) where L : unmanaged, ILanes<L>
-        {
-            L y00 = L.Load((float*)Dy[0] + c), y01 = L.Load((float*)Dy[1] + c), y10 = L.Load((float*)Dy[2] + c), y11 = L.Load((float*)Dy[3] + c);
-            L zero = L.Broadcast(0f);
-            (L.Load(BiasSum + c) + ((y00 + y01) + (y10 + y11))).Store(BiasSum + c);
-            // Rows a of A·dY: [y0; y0 + y1; y0 − y1; −y1] (each a pair of columns).
-            float* w = W + c;
-            Row(w, Stride, 0, y00, y01, zero);
-            Row(w, Stride, 4, y00 + y10, y01 + y11, zero);
-            Row(w, Stride, 8, y00 - y10, y01 - y11, zero);
-            Row(w, Stride, 12, zero - y10, zero - y11, zero);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Row<L>(float* w, long stride, int xi, L a, L b, L zero) where L : unmanaged, ILanes<L>
-        {
-            a.Store(w + xi * stride);
-            (a + b).Store(w + (xi + 1) * stride);
-            (a - b).Store(w + (xi + 2) * stride);
-            (zero - b).Store(w + (xi + 3) * stride);
-        }
+        public void Run<L>(int c) where L : unmanaged, ILanes<L> => T.Gradient<L>(ref Dy, W, Stride, BiasSum, c);
     }
 
-    /// <summary>dx += B·dV·Bᵀ (the adjoint of the input transform) over the tile's 4×4 input pixels.</summary>
-    private struct ScatterTile : IChannelOp
+    private struct ScatterOp<T> : IChannelOp where T : ITiling
     {
-        public Pointers16 D;
+        public PatchPixels D;
         public float* V;
         public long Stride;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Run<L>(int c) where L : unmanaged, ILanes<L>
-        {
-            float* v = V + c;
-            // e[r][b] = (B·dV)[r][b]: rows [dV0; dV1 − dV2 + dV3; dV1 + dV2 − dV0; −dV3] of each column b.
-            L e00, e01, e02, e03, e10, e11, e12, e13, e20, e21, e22, e23, e30, e31, e32, e33;
-            Column<L>(v, 0, out e00, out e10, out e20, out e30);
-            Column<L>(v, 1, out e01, out e11, out e21, out e31);
-            Column<L>(v, 2, out e02, out e12, out e22, out e32);
-            Column<L>(v, 3, out e03, out e13, out e23, out e33);
-            Add(0, c, e00, e01, e02, e03);
-            Add(4, c, e10, e11, e12, e13);
-            Add(8, c, e20, e21, e22, e23);
-            Add(12, c, e30, e31, e32, e33);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private readonly void Column<L>(float* v, int b, out L r0, out L r1, out L r2, out L r3) where L : unmanaged, ILanes<L>
-        {
-            L v0 = L.Load(v + b * Stride), v1 = L.Load(v + (4 + b) * Stride), v2 = L.Load(v + (8 + b) * Stride), v3 = L.Load(v + (12 + b) * Stride);
-            r0 = v0; r1 = v1 - v2 + v3; r2 = v1 + v2 - v0; r3 = L.Broadcast(0f) - v3;
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private readonly void Add<L>(int row, int c, L e0, L e1, L e2, L e3) where L : unmanaged, ILanes<L>
-        {
-            // Along the row the same adjoint: [e0; e1 − e2 + e3; e1 + e2 − e0; −e3].
-            Accumulate((float*)D[row] + c, e0);
-            Accumulate((float*)D[row + 1] + c, e1 - e2 + e3);
-            Accumulate((float*)D[row + 2] + c, e1 + e2 - e0);
-            Accumulate((float*)D[row + 3] + c, L.Broadcast(0f) - e3);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Accumulate<L>(float* p, L value) where L : unmanaged, ILanes<L> => (L.Load(p) + value).Store(p);
+        public void Run<L>(int c) where L : unmanaged, ILanes<L> => T.Scatter<L>(V, Stride, ref D, c);
     }
 
-    /// <summary>U = G·g·Gᵀ, G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], for one channel over a run of filters.</summary>
-    private struct KernelTransform : IChannelOp
+    private struct KernelOp<T> : IChannelOp where T : ITiling
     {
         public float* G, U;
         public long Stride, GStride;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Run<L>(int f) where L : unmanaged, ILanes<L>
-        {
-            L h = L.Broadcast(0.5f);
-            // t[a][v] = (G·g)[a][v] over the kernel's rows u.
-            Column<L>(0, f, h, out L t00, out L t10, out L t20, out L t30);
-            Column<L>(1, f, h, out L t01, out L t11, out L t21, out L t31);
-            Column<L>(2, f, h, out L t02, out L t12, out L t22, out L t32);
-            Row(0, f, h, t00, t01, t02);
-            Row(4, f, h, t10, t11, t12);
-            Row(8, f, h, t20, t21, t22);
-            Row(12, f, h, t30, t31, t32);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private readonly void Column<L>(int v, int f, L h, out L a0, out L a1, out L a2, out L a3) where L : unmanaged, ILanes<L>
-        {
-            L g0 = L.Load(G + v * GStride + f), g1 = L.Load(G + (3 + v) * GStride + f), g2 = L.Load(G + (6 + v) * GStride + f);
-            a0 = g0; a1 = (g0 + g1 + g2) * h; a2 = (g0 - g1 + g2) * h; a3 = g2;
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private readonly void Row<L>(int xi, int f, L h, L t0, L t1, L t2) where L : unmanaged, ILanes<L>
-        {
-            float* u = U + f;
-            t0.Store(u + xi * Stride);
-            ((t0 + t1 + t2) * h).Store(u + (xi + 1) * Stride);
-            ((t0 - t1 + t2) * h).Store(u + (xi + 2) * Stride);
-            t2.Store(u + (xi + 3) * Stride);
-        }
+        public void Run<L>(int f) where L : unmanaged, ILanes<L> => T.Kernel<L>(G, GStride, U, Stride, f);
     }
 
-    /// <summary>dK = Gᵀ·dU·G (the adjoint of the kernel transform), for one channel over a run of filters.</summary>
-    private struct KernelGradientTransform : IChannelOp
+    private struct KernelGradientOp<T> : IChannelOp where T : ITiling
     {
         public float* DU, DK;
         public long Stride;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Run<L>(int f) where L : unmanaged, ILanes<L>
-        {
-            L h = L.Broadcast(0.5f);
-            // e[u][b] = (Gᵀ·dU)[u][b]: [dU0 + ½(dU1 + dU2); ½(dU1 − dU2); ½(dU1 + dU2) + dU3] per column b.
-            Column<L>(0, f, h, out L e00, out L e10, out L e20);
-            Column<L>(1, f, h, out L e01, out L e11, out L e21);
-            Column<L>(2, f, h, out L e02, out L e12, out L e22);
-            Column<L>(3, f, h, out L e03, out L e13, out L e23);
-            Row(0, f, h, e00, e01, e02, e03);
-            Row(3, f, h, e10, e11, e12, e13);
-            Row(6, f, h, e20, e21, e22, e23);
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private readonly void Column<L>(int b, int f, L h, out L r0, out L r1, out L r2) where L : unmanaged, ILanes<L>
-        {
-            L d0 = L.Load(DU + b * Stride + f), d1 = L.Load(DU + (4 + b) * Stride + f), d2 = L.Load(DU + (8 + b) * Stride + f), d3 = L.Load(DU + (12 + b) * Stride + f);
-            L s = (d1 + d2) * h;
-            r0 = d0 + s; r1 = (d1 - d2) * h; r2 = s + d3;
-        }
-
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private readonly void Row<L>(int at, int f, L h, L e0, L e1, L e2, L e3) where L : unmanaged, ILanes<L>
-        {
-            float* k = DK + f;
-            L s = (e1 + e2) * h;
-            (e0 + s).Store(k + at * Stride);
-            ((e1 - e2) * h).Store(k + (at + 1) * Stride);
-            (s + e3).Store(k + (at + 2) * Stride);
-        }
+        public void Run<L>(int f) where L : unmanaged, ILanes<L> => T.KernelGradient<L>(DU, Stride, DK, f);
     }
 }

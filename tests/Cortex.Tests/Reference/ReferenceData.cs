@@ -41,18 +41,24 @@ public static class ReferenceData
         ? v.GetString() switch { "inf" => float.PositiveInfinity, "-inf" => float.NegativeInfinity, _ => float.NaN }
         : v.GetSingle();
 
-    /// <summary>Asserts allclose: |actual − expected| ≤ atol + rtol·|expected| element-wise, with matching shapes and NaN positions.</summary>
-    public static void AssertClose(Tensor expected, Tensor actual, string what, float rtol = 1e-5f, float atol = 1e-6f)
+    /// <summary>Asserts allclose: |actual − expected| ≤ atol + rtol·|expected| + normwise·max|expected| element-wise,
+    /// with matching shapes and NaN positions. <paramref name="normwise"/> (0 unless given) is for algorithms whose
+    /// rounding is bounded by the tensor's largest value rather than each element's, such as Winograd's F(3×3, 3×3).</summary>
+    public static void AssertClose(Tensor expected, Tensor actual, string what, float rtol = 1e-5f, float atol = 1e-6f, float normwise = 0f)
     {
         Assert.True(expected.Shape.SequenceEqual(actual.Shape),
             $"{what}: shape {Fmt(actual.Shape)} differs from PyTorch's {Fmt(expected.Shape)}");
         var e = expected.AsSpan();
         var a = actual.AsSpan();
+        float largest = 0;
+        if (normwise > 0)
+            foreach (float v in e)
+                if (float.IsFinite(v)) largest = MathF.Max(largest, MathF.Abs(v));
         for (int i = 0; i < e.Length; i++)
         {
             if (float.IsNaN(e[i]) && float.IsNaN(a[i])) continue;
             if (e[i] == a[i]) continue;
-            float tol = atol + rtol * MathF.Abs(e[i]);
+            float tol = atol + rtol * MathF.Abs(e[i]) + normwise * largest;
             Assert.True(MathF.Abs(a[i] - e[i]) <= tol, $"{what}[{i}]: Cortex {a[i]:R} vs PyTorch {e[i]:R} (tolerance {tol:G3})");
         }
     }
@@ -89,9 +95,9 @@ public static class ReferenceData
     }
 
     /// <summary>Checks <paramref name="grads"/> (of L = Σ layer(x) ⊙ U) against central finite differences of L in
-    /// double, on ~25 coordinates of each source, each moved by ±1e-3 (relative above 1).</summary>
+    /// double, on ~25 coordinates of each source, each moved by ±<paramref name="step"/> (relative above 1).</summary>
     public static void AssertFiniteDifferences(string name, Cortex.Layers.Layer layer, Tensor x, Tensor[] sources, Tensor?[] grads,
-        Tensor upstream, bool training = false)
+        Tensor upstream, bool training = false, float step = 1e-3f)
     {
         double Loss()
         {
@@ -103,11 +109,11 @@ public static class ReferenceData
         }
         for (int i = 0; i < sources.Length; i++)
         {
-            int n = sources[i].Size, step = Math.Max(1, n / 25);
-            for (int j = 0; j < n; j += step)
+            int n = sources[i].Size, stride = Math.Max(1, n / 25);
+            for (int j = 0; j < n; j += stride)
             {
                 Span<float> s = sources[i].Span;
-                float orig = s[j], h = 1e-3f * Math.Max(1f, MathF.Abs(orig));
+                float orig = s[j], h = step * Math.Max(1f, MathF.Abs(orig));
                 s[j] = orig + h;
                 double plus = Loss();
                 s[j] = orig - h;
