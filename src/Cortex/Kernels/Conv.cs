@@ -240,12 +240,24 @@ internal static unsafe class PoolKernel
         }
     }
 
+    /// <summary>Whether the windows tile the input without overlap and without padding (a 2×2 pooling with stride 2,
+    /// the common case): each input pixel is then in at most one window, so max pooling's backward writes the input
+    /// gradient whole (the pixels past the last window get zeros) instead of clearing it and adding into it.</summary>
+    internal static bool Tiles(in Window2D g) =>
+        g.SH == g.KH && g.SW == g.KW && g.DH == 1 && g.DW == 1 && g.PadTop == 0 && g.PadLeft == 0 && g.OH * g.KH <= g.H && g.OW * g.KW <= g.W;
+
     /// <summary>Images [0, g.N) of a per-image job, serially (pointers already offset to the first image).</summary>
     internal static void Serial(PerImage.Kernel kernel, float* x, float* y, float* dy, float* output, in Window2D g)
     {
         int inSize = g.N * g.H * g.W * g.C, outSize = g.N * g.OH * g.OW * g.C;
         switch (kernel)
         {
+            case PerImage.Kernel.MaxForward when Tiles(g):
+                ForWidths(new TiledMax { X = x, Y = output, G = g }, g.C);
+                break;
+            case PerImage.Kernel.MaxBackward when Tiles(g):
+                ForWidths(new TiledMaxGradient { X = x, Y = y, Dy = dy, Dx = output, G = g }, g.C);
+                break;
             case PerImage.Kernel.MaxForward:
                 MaxForwardSerial(new ReadOnlySpan<float>(x, inSize), g, new Span<float>(output, outSize));
                 break;
@@ -259,6 +271,102 @@ internal static unsafe class PoolKernel
             default:
                 AverageBackwardSerial(new ReadOnlySpan<float>(dy, outSize), g, new Span<float>(output, inSize));
                 break;
+        }
+    }
+
+    /// <summary>A pass over the images for the channels [c0, c1), one vector width's lanes at a time.</summary>
+    private interface IChannelPass
+    {
+        void Run<L>(int c0, int c1) where L : unmanaged, ILanes<L>;
+    }
+
+    /// <summary>Runs <paramref name="pass"/> on the channels the widest accelerated width covers, then narrower ones,
+    /// then one at a time (the same values at every width: maxima and selections are exact).</summary>
+    private static void ForWidths<T>(T pass, int c) where T : struct, IChannelPass
+    {
+        int c0 = 0;
+        if (Vector512.IsHardwareAccelerated && c >= 16) { int c1 = c - c % 16; pass.Run<Lanes512>(c0, c1); c0 = c1; }
+        if (Vector256.IsHardwareAccelerated && c - c0 >= 8) { int c1 = c0 + (c - c0) / 8 * 8; pass.Run<Lanes256>(c0, c1); c0 = c1; }
+        if (Vector128.IsHardwareAccelerated && c - c0 >= 4) { int c1 = c0 + (c - c0) / 4 * 4; pass.Run<Lanes128>(c0, c1); c0 = c1; }
+        if (c0 < c) pass.Run<ScalarLane>(c0, c);
+    }
+
+    /// <summary>Max pooling over non-overlapping windows (<see cref="Tiles"/>).</summary>
+    private struct TiledMax : IChannelPass
+    {
+        public float* X, Y;
+        public Window2D G;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Run<L>(int c0, int c1) where L : unmanaged, ILanes<L>
+        {
+            Window2D g = G;   // in locals: the stores below might otherwise make the JIT reload the geometry
+            int c = g.C, kh = g.KH, kw = g.KW;
+            long row = (long)g.W * c, pixel = c;
+            float* y = Y;
+            for (int n = 0; n < g.N; n++)
+                for (int oy = 0; oy < g.OH; oy++)
+                {
+                    float* top = X + ((long)(n * g.H + oy * kh) * g.W) * c;
+                    for (int ox = 0; ox < g.OW; ox++, y += c)
+                    {
+                        float* window = top + (long)ox * kw * pixel;
+                        for (int ch = c0; ch < c1; ch += L.Count)
+                        {
+                            L m = L.Broadcast(float.NegativeInfinity);
+                            for (int i = 0; i < kh; i++)
+                                for (int j = 0; j < kw; j++)
+                                    m = L.Max(m, L.Load(window + i * row + j * pixel + ch));
+                            m.Store(y + ch);
+                        }
+                    }
+                }
+        }
+    }
+
+    /// <summary>Max pooling's backward over non-overlapping windows (<see cref="Tiles"/>): each window's first
+    /// position holding the maximum gets the output's gradient, its other positions +0, and the pixels no window
+    /// covers +0; dx is written whole, never read.</summary>
+    private struct TiledMaxGradient : IChannelPass
+    {
+        public float* X, Y, Dy, Dx;
+        public Window2D G;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Run<L>(int c0, int c1) where L : unmanaged, ILanes<L>
+        {
+            Window2D g = G;
+            int c = g.C, kh = g.KH, kw = g.KW;
+            long row = (long)g.W * c, pixel = c, o = 0;
+            L all = L.Broadcast(BitConverter.Int32BitsToSingle(-1)), zero = L.Broadcast(0f);
+            for (int n = 0; n < g.N; n++)
+            {
+                for (int oy = 0; oy < g.OH; oy++)
+                {
+                    long top = ((long)(n * g.H + oy * kh) * g.W) * c;
+                    for (int ox = 0; ox < g.OW; ox++, o += c)
+                    {
+                        long window = top + (long)ox * kw * pixel;
+                        for (int ch = c0; ch < c1; ch += L.Count)
+                        {
+                            L m = L.Load(Y + o + ch), grad = L.Load(Dy + o + ch), pending = all;
+                            for (int i = 0; i < kh; i++)
+                                for (int j = 0; j < kw; j++)
+                                {
+                                    long at = window + i * row + j * pixel + ch;
+                                    L.RouteMax(L.Load(X + at), m, grad, ref pending).Store(Dx + at);
+                                }
+                        }
+                    }
+                    // The columns right of the last window, in this band of rows.
+                    for (int i = 0; i < kh; i++)
+                        for (long at = top + i * row + (long)g.OW * kw * pixel; at < top + (i + 1) * row; at += pixel)
+                            for (int ch = c0; ch < c1; ch += L.Count) zero.Store(Dx + at + ch);
+                }
+                // The rows below the last band.
+                for (long at = ((long)(n * g.H + g.OH * kh) * g.W) * c; at < (long)(n + 1) * g.H * g.W * c; at += pixel)
+                    for (int ch = c0; ch < c1; ch += L.Count) zero.Store(Dx + at + ch);
+            }
         }
     }
 
@@ -523,7 +631,7 @@ internal static unsafe class PerImage
                 PoolKernel.Serial(j->Kind, null, null, j->C + n0 * output, j->Out + n0 * input, g);
                 break;
             case Kernel.MaxBackward:
-                new Span<float>(j->Out + n0 * input, (int)(g.N * input)).Clear();
+                if (!PoolKernel.Tiles(g)) new Span<float>(j->Out + n0 * input, (int)(g.N * input)).Clear();   // (tiled windows write it whole)
                 PoolKernel.Serial(j->Kind, j->A + n0 * input, j->B + n0 * output, j->C + n0 * output, j->Out + n0 * input, g);
                 break;
             default: // forward pooling

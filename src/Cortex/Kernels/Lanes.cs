@@ -46,6 +46,11 @@ internal unsafe interface ILanes<TSelf> where TSelf : unmanaged, ILanes<TSelf>
     /// <summary>Lane-wise maximum with <see cref="MathF.Max(float, float)"/>'s rules: NaN if either is NaN, +0 above −0.</summary>
     static abstract TSelf Max(TSelf a, TSelf b);
 
+    /// <summary>Max pooling's gradient routing at one window position: <paramref name="grad"/>'s lanes where x holds
+    /// the window's maximum m (equal, or both NaN) and no earlier position took it (<paramref name="pending"/>, all bits
+    /// set at the window's start), +0 elsewhere; the lanes that took it leave <paramref name="pending"/>.</summary>
+    static abstract TSelf RouteMax(TSelf x, TSelf m, TSelf grad, ref TSelf pending);
+
     /// <summary>Lane-wise absolute value (exact: clears the sign bit).</summary>
     static abstract TSelf Abs(TSelf x);
 
@@ -73,6 +78,13 @@ internal readonly unsafe struct Lanes512(Vector512<float> v) : ILanes<Lanes512>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 operator /(Lanes512 a, Lanes512 b) => new(a.v / b.v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Sqrt(Lanes512 x) => new(Vector512.Sqrt(x.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Max(Lanes512 a, Lanes512 b) => new(Vector512.Max(a.v, b.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes512 RouteMax(Lanes512 x, Lanes512 m, Lanes512 grad, ref Lanes512 pending)
+    {
+        var hit = (Vector512.Equals(x.v, m.v) | (Vector512.IsNaN(x.v) & Vector512.IsNaN(m.v))) & pending.v;
+        pending = new(Vector512.AndNot(pending.v, hit));
+        return new(grad.v & hit);
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Abs(Lanes512 x) => new(Vector512.Abs(x.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes512 Activate<TOp>(TOp op, Lanes512 x) where TOp : struct, Activations.IActivationOperator => new(op.Invoke(x.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -98,6 +110,13 @@ internal readonly unsafe struct Lanes256(Vector256<float> v) : ILanes<Lanes256>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 operator /(Lanes256 a, Lanes256 b) => new(a.v / b.v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Sqrt(Lanes256 x) => new(Vector256.Sqrt(x.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Max(Lanes256 a, Lanes256 b) => new(Vector256.Max(a.v, b.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes256 RouteMax(Lanes256 x, Lanes256 m, Lanes256 grad, ref Lanes256 pending)
+    {
+        var hit = (Vector256.Equals(x.v, m.v) | (Vector256.IsNaN(x.v) & Vector256.IsNaN(m.v))) & pending.v;
+        pending = new(Vector256.AndNot(pending.v, hit));
+        return new(grad.v & hit);
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Abs(Lanes256 x) => new(Vector256.Abs(x.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes256 Activate<TOp>(TOp op, Lanes256 x) where TOp : struct, Activations.IActivationOperator => new(op.Invoke(x.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -123,6 +142,13 @@ internal readonly unsafe struct Lanes128(Vector128<float> v) : ILanes<Lanes128>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 operator /(Lanes128 a, Lanes128 b) => new(a.v / b.v);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Sqrt(Lanes128 x) => new(Vector128.Sqrt(x.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Max(Lanes128 a, Lanes128 b) => new(Vector128.Max(a.v, b.v));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Lanes128 RouteMax(Lanes128 x, Lanes128 m, Lanes128 grad, ref Lanes128 pending)
+    {
+        var hit = (Vector128.Equals(x.v, m.v) | (Vector128.IsNaN(x.v) & Vector128.IsNaN(m.v))) & pending.v;
+        pending = new(Vector128.AndNot(pending.v, hit));
+        return new(grad.v & hit);
+    }
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Abs(Lanes128 x) => new(Vector128.Abs(x.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Lanes128 Activate<TOp>(TOp op, Lanes128 x) where TOp : struct, Activations.IActivationOperator => new(op.Invoke(x.v));
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -148,6 +174,12 @@ internal readonly unsafe struct ScalarLane(float v) : ILanes<ScalarLane>
     public static ScalarLane operator /(ScalarLane a, ScalarLane b) => new(a.v / b.v);
     public static ScalarLane Sqrt(ScalarLane x) => new(MathF.Sqrt(x.v));
     public static ScalarLane Max(ScalarLane a, ScalarLane b) => new(MathF.Max(a.v, b.v));
+    public static ScalarLane RouteMax(ScalarLane x, ScalarLane m, ScalarLane grad, ref ScalarLane pending)
+    {
+        bool hit = BitConverter.SingleToInt32Bits(pending.v) != 0 && (x.v == m.v || float.IsNaN(x.v) && float.IsNaN(m.v));
+        if (hit) pending = new(0f);
+        return new(hit ? grad.v : 0f);
+    }
     public static ScalarLane Abs(ScalarLane x) => new(MathF.Abs(x.v));
     public static ScalarLane Activate<TOp>(TOp op, ScalarLane x) where TOp : struct, Activations.IActivationOperator => new(op.Invoke(x.v));
     public static ScalarLane ActivationGradient<TOp>(TOp op, ScalarLane g, ScalarLane x, ScalarLane y) where TOp : struct, Activations.IActivationOperator =>

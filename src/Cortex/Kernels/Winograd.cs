@@ -55,6 +55,10 @@ internal static unsafe partial class Winograd
     /// <summary>Floats one block of transformed input and products holds: 512 KiB, within a core's L2.</summary>
     private const int BlockFloats = 1 << 17;
 
+    /// <summary>Most chunks a batch is split into: enough for the cores to even out a slow one by taking chunks in turn,
+    /// few enough that adding the chunks' kernel-gradient slots (n² · C · F floats each) stays small.</summary>
+    private const int MaxChunks = 8;
+
     /// <summary>Floats the kernel gradient's chunk slots may take together (8 MiB).</summary>
     private const int SlotFloats = 1 << 21;
 
@@ -110,7 +114,7 @@ internal static unsafe partial class Winograd
         return new Job
         {
             W = w, Filters = filters, TilesH = th, TilesW = tw, Transformed = transformed, SlotLength = transformed + filters,
-            Chunks = Math.Clamp(SlotFloats / (transformed + filters), 1, Math.Min(w.N, 16)),
+            Chunks = Math.Clamp(SlotFloats / (transformed + filters), 1, Math.Min(w.N, MaxChunks)),
             UnitsPerBlock = Math.Max(1, BlockFloats / (positions * tw * (w.C + filters))),
         };
     }
