@@ -93,6 +93,16 @@ internal static unsafe class Gemm
     /// </summary>
     internal static GemmKernel ActiveKernel => Resolve(GemmKernel.Auto);
 
+    /// <summary>Rows of A one micro-kernel tile takes (MR) for <see cref="ActiveKernel"/>: a product whose row count is
+    /// a multiple of it reads A in place with no ragged last panel to pack.</summary>
+    internal static int ActiveRows => ActiveKernel switch
+    {
+        GemmKernel.Vector512 => Avx512Kernel.MR,
+        GemmKernel.Vector256 => Avx2Kernel.MR,
+        GemmKernel.Vector128 => Vector128Kernel.MR,
+        _ => ScalarKernel.MR,
+    };
+
     /// <summary>The kernel asked for, or the next narrower one this process supports.</summary>
     private static GemmKernel Resolve(GemmKernel kernel)
     {

@@ -80,7 +80,21 @@ internal static unsafe partial class Winograd
     internal static long KeptFloats(in Window2D w) => UsesF3(w) ? Kept<F3>(w) : Kept<F2>(w);
 
     private static long Kept<T>(in Window2D w) where T : ITiling =>
-        (long)T.N * T.N * w.N * ((w.OH + T.M - 1) / T.M) * ((w.OW + T.M - 1) / T.M) * w.C;
+        (long)T.N * T.N * w.N * ((w.OH + T.M - 1) / T.M) * ((w.OW + T.M - 1) / T.M) * w.C + Slack * (long)w.C;
+
+    /// <summary>
+    /// The rows a block's products run on: its tiles rounded up to the micro-kernel's rows (<see cref="Gemm.ActiveRows"/>),
+    /// so that no product has a ragged last panel of A to pack (at 13 × 13 outputs those packs, ~4 rows per block and
+    /// position, took ~2.4% of the residual CNN's epoch). The rows past the tiles read the next position's first rows (or,
+    /// after the last position, <see cref="Slack"/> rows past the block) and write theirs into the next position's
+    /// products, which the positions' products, run in order, then overwrite; nothing reads those rows.
+    /// </summary>
+    private static int ProductRows(int tiles) => (tiles + ActiveRows - 1) / ActiveRows * ActiveRows;
+
+    private static readonly int ActiveRows = Gemm.ActiveRows;
+
+    /// <summary>Rows of room past each buffer the products read or write (<see cref="ProductRows"/>; MR ≤ 8).</summary>
+    private const int Slack = 8;
 
     private struct Job
     {
@@ -222,10 +236,10 @@ internal static unsafe partial class Winograd
     private static float* Work(Job* j, int positions, out float* products, out float* zeros, out float* trash)
     {
         int c = j->W.C, f = j->Filters, most = Math.Min(j->W.N * j->TilesH, j->UnitsPerBlock) * j->TilesW, edge = Math.Max(c, f);
-        long v = (long)positions * most * c;
-        float* p = Pin(ref work, v + (long)positions * most * f + 2 * edge);
+        long v = (long)positions * most * c + Slack * edge, m = (long)positions * most * f + Slack * edge;   // (ProductRows)
+        float* p = Pin(ref work, v + m + 2 * edge);
         products = p + v;
-        zeros = products + (long)positions * most * f;
+        zeros = products + m;
         trash = zeros + edge;
         new Span<float>(zeros, edge).Clear();
         return p;
@@ -250,9 +264,10 @@ internal static unsafe partial class Winograd
                     int u1 = Math.Min(end, u0 + j->UnitsPerBlock), tiles = (u1 - u0) * tw;
                     float* v = j->Kept != null ? j->Kept + (long)positions * u0 * tw * c : scratch;
                     InputTiles<T>(j, u0, u1, v, tiles, zeros);
-                    for (int xi = 0; xi < positions; xi++)
-                        Gemm.Sgemm(false, false, tiles, f, c, new ReadOnlySpan<float>(v + (long)xi * tiles * c, tiles * c), c,
-                            new ReadOnlySpan<float>(j->U + (long)xi * c * f, c * f), f, new Span<float>(m + (long)xi * tiles * f, tiles * f), f);
+                    int rows = ProductRows(tiles);
+                    for (int xi = 0; xi < positions; xi++)   // in order (ProductRows)
+                        Gemm.Sgemm(false, false, rows, f, c, new ReadOnlySpan<float>(v + (long)xi * tiles * c, rows * c), c,
+                            new ReadOnlySpan<float>(j->U + (long)xi * c * f, c * f), f, new Span<float>(m + (long)xi * tiles * f, rows * f), f);
                     OutputTiles<T>(j, u0, u1, m, tiles, trash);
                     long r0 = RowOf(u0, j->TilesH, T.M, w.OH), r1 = RowOf(u1, j->TilesH, T.M, w.OH);
                     activation.AddBiasApplyInPlace(new Span<float>(j->Y + r0 * w.OW * f, (int)((r1 - r0) * w.OW * f)),
@@ -296,9 +311,10 @@ internal static unsafe partial class Winograd
                             new ReadOnlySpan<float>(wz + (long)xi * tiles * f, tiles * f), f, new Span<float>(slot + xi * c * f, c * f), f,
                             accumulate: u0 != first);
                     if (j->Dx == null) continue;
-                    for (int xi = 0; xi < positions; xi++)   // dV[ξ] = Wz[ξ]·U[ξ]ᵀ
-                        Gemm.Sgemm(false, true, tiles, c, f, new ReadOnlySpan<float>(wz + (long)xi * tiles * f, tiles * f), f,
-                            new ReadOnlySpan<float>(j->U + (long)xi * c * f, c * f), f, new Span<float>(dv + (long)xi * tiles * c, tiles * c), c);
+                    int rows = ProductRows(tiles);
+                    for (int xi = 0; xi < positions; xi++)   // dV[ξ] = Wz[ξ]·U[ξ]ᵀ, in order (ProductRows)
+                        Gemm.Sgemm(false, true, rows, c, f, new ReadOnlySpan<float>(wz + (long)xi * tiles * f, rows * f), f,
+                            new ReadOnlySpan<float>(j->U + (long)xi * c * f, c * f), f, new Span<float>(dv + (long)xi * tiles * c, rows * c), c);
                     ScatterTiles<T>(j, u0, u1, dv, tiles, trash);
                 }
             }
