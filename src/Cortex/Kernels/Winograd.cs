@@ -76,8 +76,10 @@ internal static unsafe partial class Winograd
         !OnlyF2 && 25L * ((w.OH + 2) / 3) * ((w.OW + 2) / 3) < 16L * ((w.OH + 1) / 2) * ((w.OW + 1) / 2);
 
     /// <summary>Floats <see cref="Forward"/> keeps for <see cref="Backward"/> when given a buffer this long: the whole
-    /// batch's transformed input, n² · tiles · C (for a 3×3 window a third to a half of im2col's 9 · pixels · C).</summary>
-    internal static long KeptFloats(in Window2D w) => UsesF3(w) ? Kept<F3>(w) : Kept<F2>(w);
+    /// batch's transformed input, n² · tiles · C (for a 3×3 window a third to a half of im2col's 9 · pixels · C), then
+    /// the transformed kernel, n² · C · F, which backward then need not transform again.</summary>
+    internal static long KeptFloats(in Window2D w, int filters) =>
+        UsesF3(w) ? Kept<F3>(w) + 25L * w.C * filters : Kept<F2>(w) + 16L * w.C * filters;
 
     private static long Kept<T>(in Window2D w) where T : ITiling =>
         (long)T.N * T.N * w.N * ((w.OH + T.M - 1) / T.M) * ((w.OW + T.M - 1) / T.M) * w.C + Slack * (long)w.C;
@@ -181,12 +183,13 @@ internal static unsafe partial class Winograd
         ActivationFunction activation, int filters, Span<float> y, Span<float> kept) where T : ITiling
     {
         var job = Partition<T>(w, filters);
-        float* u = Pin(ref kernelBuf, job.Transformed);
-        fixed (float* pk = kernel) TransformKernel<T>(pk, w.C, filters, u);
+        long v = Kept<T>(w);
         fixed (float* px = x, pb = bias, py = y, pv = kept)
         {
+            job.Kept = kept.Length >= v + job.Transformed ? pv : null;
+            float* u = job.Kept != null ? pv + v : Pin(ref kernelBuf, job.Transformed);   // kept: backward reuses it
+            fixed (float* pk = kernel) TransformKernel<T>(pk, w.C, filters, u);
             job.X = px; job.U = u; job.Bias = pb; job.BiasLength = bias.Length; job.Y = py;
-            job.Kept = kept.Length >= Kept<T>(w) ? pv : null;
             job.Activation = GCHandle.Alloc(activation);
             try { RunChunks(&job, &ForwardChunks<T>); }
             finally { job.Activation.Free(); }
@@ -197,13 +200,16 @@ internal static unsafe partial class Winograd
         int filters, Span<float> dk, Span<float> db, Span<float> dx, ReadOnlySpan<float> kept) where T : ITiling
     {
         var job = Partition<T>(w, filters);
+        long v = Kept<T>(w);
         float* u = Pin(ref kernelBuf, job.Transformed + (long)job.SlotLength * job.Chunks);
-        if (!dx.IsEmpty)
-            fixed (float* pk = kernel) TransformKernel<T>(pk, w.C, filters, u);
         fixed (float* px = x, pz = dz, pd = dx, pv = kept)
         {
-            job.X = px; job.U = u; job.Dz = pz; job.Dx = pd; job.Slots = u + job.Transformed;
-            job.Kept = kept.Length >= Kept<T>(w) ? pv : null;   // read only
+            job.Kept = kept.Length >= v + job.Transformed ? pv : null;   // read only
+            job.Slots = u + job.Transformed;
+            if (job.Kept != null) u = pv + v;   // the forward's U
+            else if (!dx.IsEmpty)
+                fixed (float* pk = kernel) TransformKernel<T>(pk, w.C, filters, u);
+            job.X = px; job.U = u; job.Dz = pz; job.Dx = pd;
             RunChunks(&job, &BackwardChunks<T>);
             // The slots added in order, each core a run of elements: the same sum whatever ran each chunk.
             int parts = GemmThreads.SerialOnThisThread || job.Chunks == 1 ? 1 : GemmThreads.MaxParts;
@@ -442,27 +448,65 @@ internal static unsafe partial class Winograd
         }
     }
 
+    /// <summary>A kernel transform's operands: <see cref="TransformKernel"/> reads <see cref="From"/> (3, 3, C, F) and
+    /// writes <see cref="To"/> [ξ][C][F]; <see cref="TransformKernelGradient"/> the other way round.</summary>
+    private struct KernelJob
+    {
+        public float* From, To;
+        public int F;
+        public long Stride;
+    }
+
+    /// <summary>Runs a kernel transform's channels [0, c) on the cores in fixed parts when the kernel is large enough to
+    /// pay for a dispatch (each channel is transformed alone, so the parts change no bits): done once per pass, it was
+    /// ~3% of the residual CNN's epoch on the calling thread alone.</summary>
+    private static void OverChannels(delegate*<void*, int, int, void> body, KernelJob* job, int c)
+    {
+        int parts = Math.Min(GemmThreads.MaxParts, c / 8);
+        if (parts > 1 && (long)c * job->F >= 1024)
+        {
+            Span<int> bounds = stackalloc int[parts + 1];
+            for (int t = 0; t <= parts; t++) bounds[t] = c * t / parts;
+            if (GemmThreads.TryRunRanges(body, job, bounds)) return;
+        }
+        body(job, 0, c);
+    }
+
     /// <summary>U[ξ][c][f] = (G·g·Gᵀ)[ξ] for the kernel (3, 3, C, F).</summary>
     private static void TransformKernel<T>(float* kernel, int c, int f, float* u) where T : ITiling
     {
-        var op = new KernelOp<T> { Stride = (long)c * f, GStride = (long)c * f };
-        for (int ch = 0; ch < c; ch++)
+        var job = new KernelJob { From = kernel, To = u, F = f, Stride = (long)c * f };
+        OverChannels(&KernelChannels<T>, &job, c);
+    }
+
+    private static void KernelChannels<T>(void* state, int c0, int c1) where T : ITiling
+    {
+        var j = (KernelJob*)state;
+        var op = new KernelOp<T> { Stride = j->Stride, GStride = j->Stride };
+        for (int ch = c0; ch < c1; ch++)
         {
-            op.G = kernel + (long)ch * f;
-            op.U = u + (long)ch * f;
-            ForChannels(ref op, f);
+            op.G = j->From + (long)ch * j->F;
+            op.U = j->To + (long)ch * j->F;
+            ForChannels(ref op, j->F);
         }
     }
 
     /// <summary>dK (3, 3, C, F) = Gᵀ·dU·G from dU[ξ][c][f].</summary>
     private static void TransformKernelGradient<T>(float* du, int c, int f, float* dk) where T : ITiling
     {
-        var op = new KernelGradientOp<T> { Stride = (long)c * f };
-        for (int ch = 0; ch < c; ch++)
+        var job = new KernelJob { From = du, To = dk, F = f, Stride = (long)c * f };
+        OverChannels(&KernelGradientChannels<T>, &job, c);
+    }
+
+    private static void KernelGradientChannels<T>(void* state, int c0, int c1) where T : ITiling
+    {
+        var j = (KernelJob*)state;
+        var op = new KernelGradientOp<T> { Stride = j->Stride };
+        for (int ch = c0; ch < c1; ch++)
         {
-            op.DU = du + (long)ch * f;
-            op.DK = dk + (long)ch * f;
-            ForChannels(ref op, f);
+            op.DU = j->From + (long)ch * j->F;
+            op.DK = j->To + (long)ch * j->F;
+            ForChannels(ref op, j->F);
         }
     }
 
