@@ -335,12 +335,13 @@ internal static unsafe partial class Winograd
         Window2D w = j->W;
         int f = j->Filters;
         var op = new OutputOp<T> { Stride = (long)tiles * f };
+        bool inside = false;
         for (int unit = u0, t = 0; unit < u1; unit++)
         {
             int n = unit / j->TilesH, ty = unit - n * j->TilesH;
             for (int tx = 0; tx < j->TilesW; tx++, t++)
             {
-                OutputPixels<T>(j->Y, w, f, n, ty, tx, trash, ref op.Y);
+                NextOutput<T>(j->Y, w, f, n, ty, tx, trash, ref op.Y, ref inside);
                 op.M = m + (long)t * f;
                 ForChannels(ref op, f);
             }
@@ -361,6 +362,39 @@ internal static unsafe partial class Winograd
             }
     }
 
+    /// <summary>Sets <paramref name="d"/> to tile (ty, tx)'s input pixels (<see cref="PatchPointers"/>); a tile that lies
+    /// inside the image right of one that did only moves the previous tile's pointers by a tile's width.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void NextPatch<T>(float* x, in Window2D w, int n, int ty, int tx, float* outside, ref PatchPixels d, ref bool inside)
+        where T : ITiling
+    {
+        int iy0 = T.M * ty - w.PadTop, ix0 = T.M * tx - w.PadLeft;
+        bool now = iy0 >= 0 && iy0 + T.N <= w.H && ix0 >= 0 && ix0 + T.N <= w.W;
+        if (now && inside && tx > 0)
+        {
+            nint step = (nint)T.M * w.C * sizeof(float);
+            for (int k = 0; k < T.N * T.N; k++) d[k] += step;
+        }
+        else PatchPointers<T>(x, w, n, ty, tx, outside, ref d);
+        inside = now;
+    }
+
+    /// <summary>Sets <paramref name="p"/> to tile (ty, tx)'s output pixels (<see cref="OutputPixels"/>), moving the
+    /// previous tile's when both lie inside the output.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void NextOutput<T>(float* y, in Window2D w, int f, int n, int ty, int tx, float* outside, ref TilePixels p, ref bool inside)
+        where T : ITiling
+    {
+        bool now = (ty + 1) * T.M <= w.OH && (tx + 1) * T.M <= w.OW;
+        if (now && inside && tx > 0)
+        {
+            nint step = (nint)T.M * f * sizeof(float);
+            for (int k = 0; k < T.M * T.M; k++) p[k] += step;
+        }
+        else OutputPixels<T>(y, w, f, n, ty, tx, outside, ref p);
+        inside = now;
+    }
+
     /// <summary>The first output row of unit (tile row) <paramref name="unit"/> over the whole batch.</summary>
     private static long RowOf(int unit, int tilesH, int side, int oh)
     {
@@ -373,12 +407,13 @@ internal static unsafe partial class Winograd
     {
         Window2D w = j->W;
         var op = new InputOp<T> { Stride = (long)tiles * w.C };
+        bool inside = false;
         for (int unit = u0, t = 0; unit < u1; unit++)
         {
             int n = unit / j->TilesH, ty = unit - n * j->TilesH;
             for (int tx = 0; tx < j->TilesW; tx++, t++)
             {
-                PatchPointers<T>(j->X, w, n, ty, tx, zeros, ref op.D);
+                NextPatch<T>(j->X, w, n, ty, tx, zeros, ref op.D, ref inside);
                 op.V = v + (long)t * w.C;
                 ForChannels(ref op, w.C);
             }
@@ -419,12 +454,13 @@ internal static unsafe partial class Winograd
         Window2D w = j->W;
         int f = j->Filters;
         var op = new GradientOp<T> { Stride = (long)tiles * f, BiasSum = biasSum };
+        bool inside = false;
         for (int unit = u0, t = 0; unit < u1; unit++)
         {
             int n = unit / j->TilesH, ty = unit - n * j->TilesH;
             for (int tx = 0; tx < j->TilesW; tx++, t++)
             {
-                OutputPixels<T>(j->Dz, w, f, n, ty, tx, zeros, ref op.Dy);
+                NextOutput<T>(j->Dz, w, f, n, ty, tx, zeros, ref op.Dy, ref inside);
                 op.W = wz + (long)t * f;
                 ForChannels(ref op, f);
             }
@@ -436,12 +472,13 @@ internal static unsafe partial class Winograd
     {
         Window2D w = j->W;
         var op = new ScatterOp<T> { Stride = (long)tiles * w.C };
+        bool inside = false;
         for (int unit = u0, t = 0; unit < u1; unit++)
         {
             int n = unit / j->TilesH, ty = unit - n * j->TilesH;
             for (int tx = 0; tx < j->TilesW; tx++, t++)
             {
-                PatchPointers<T>(j->Dx, w, n, ty, tx, trash, ref op.D);
+                NextPatch<T>(j->Dx, w, n, ty, tx, trash, ref op.D, ref inside);
                 op.V = dv + (long)t * w.C;
                 ForChannels(ref op, w.C);
             }
