@@ -256,7 +256,7 @@ internal static unsafe class PoolKernel
                 ForWidths(new TiledMax { X = x, Y = output, G = g }, g.C);
                 break;
             case PerImage.Kernel.MaxBackward when Tiles(g):
-                ForWidths(new TiledMaxGradient { X = x, Y = y, Dy = dy, Dx = output, G = g }, g.C);
+                ForWidths(new TiledMaxGradient<Activations.LinearOperator> { X = x, Y = y, Dy = dy, Dx = output, G = g }, g.C);
                 break;
             case PerImage.Kernel.MaxForward:
                 MaxForwardSerial(new ReadOnlySpan<float>(x, inSize), g, new Span<float>(output, outSize));
@@ -327,10 +327,23 @@ internal static unsafe class PoolKernel
     /// <summary>Max pooling's backward over non-overlapping windows (<see cref="Tiles"/>): each window's first
     /// position holding the maximum gets the output's gradient, its other positions +0, and the pixels no window
     /// covers +0; dx is written whole, never read.</summary>
-    private struct TiledMaxGradient : IChannelPass
+    private struct TiledMaxGradient<TOp> : IChannelPass where TOp : unmanaged, Activations.IActivationOperator
     {
         public float* X, Y, Dy, Dx;
         public Window2D G;
+        public TOp Then;   // the gradient of the activation before the pooling, applied as dx is written (LinearOperator: none)
+
+        /// <summary>A pixel outside every window: g'(0), what the activation's pass makes of the pooling's zero.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly void Outside<L>(long at, L zero) where L : unmanaged, ILanes<L>
+        {
+            if (typeof(TOp) == typeof(Activations.LinearOperator)) zero.Store(Dx + at);
+            else
+            {
+                L x = L.Load(X + at);
+                L.ActivationGradient(Then, zero, x, x).Store(Dx + at);
+            }
+        }
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Run<L>(int c0, int c1) where L : unmanaged, ILanes<L>
@@ -354,20 +367,68 @@ internal static unsafe class PoolKernel
                                 for (int j = 0; j < kw; j++)
                                 {
                                     long at = window + i * row + j * pixel + ch;
-                                    L.RouteMax(L.Load(X + at), m, grad, ref pending).Store(Dx + at);
+                                    L x = L.Load(X + at);
+                                    L.ActivationGradient(Then, L.RouteMax(x, m, grad, ref pending), x, x).Store(Dx + at);
                                 }
                         }
                     }
                     // The columns right of the last window, in this band of rows.
                     for (int i = 0; i < kh; i++)
                         for (long at = top + i * row + (long)g.OW * kw * pixel; at < top + (i + 1) * row; at += pixel)
-                            for (int ch = c0; ch < c1; ch += L.Count) zero.Store(Dx + at + ch);
+                            for (int ch = c0; ch < c1; ch += L.Count) Outside<L>(at + ch, zero);
                 }
                 // The rows below the last band.
                 for (long at = ((long)(n * g.H + g.OH * kh) * g.W) * c; at < (long)(n + 1) * g.H * g.W * c; at += pixel)
-                    for (int ch = c0; ch < c1; ch += L.Count) zero.Store(Dx + at + ch);
+                    for (int ch = c0; ch < c1; ch += L.Count) Outside<L>(at + ch, zero);
             }
         }
+    }
+
+    /// <summary>
+    /// Max pooling's backward over non-overlapping windows followed by the gradient of the activation that produced
+    /// its input (x, the pooling's input, is that activation's output): dx = g'(routed gradient) as one pass, the same
+    /// values the two passes give one after the other. A training step runs a convolution's ReLU and its pooling's
+    /// backward this way (<c>PoolStage.TryTakeActivationGradient</c>). False (nothing written) when the windows overlap or the
+    /// activation is not element-wise or needs its input.
+    /// </summary>
+    public static bool MaxBackwardThen(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, in Window2D g, Span<float> dx,
+        Activations.ActivationFunction activation)
+    {
+        if (!Tiles(g) || !activation.DerivativeFromOutput) return false;
+        fixed (float* px = x, py = y, pdy = dy, pdx = dx)
+        {
+            var visitor = new ThenVisitor { X = px, Y = py, Dy = pdy, Dx = pdx, G = g };
+            return activation.Kernel.Accept(ref visitor);
+        }
+    }
+
+    private struct ThenVisitor : Activations.IOperatorVisitor
+    {
+        public float* X, Y, Dy, Dx;
+        public Window2D G;
+
+        public readonly void Visit<TOp>(TOp op) where TOp : unmanaged, Activations.IActivationOperator
+        {
+            var pass = new TiledMaxGradient<TOp> { X = X, Y = Y, Dy = Dy, Dx = Dx, G = G, Then = op };
+            int images = G.N;
+            long floats = (long)images * G.H * G.W * G.C;
+            if (images >= 2 && GemmThreads.MaxParts > 1 && floats >= 1 << 16)
+            {
+                Span<int> bounds = [0, images / 2, images];   // as PerImage splits the pooling without it
+                if (GemmThreads.TryRunRanges(&ThenImages<TOp>, &pass, bounds)) return;
+            }
+            ThenImages<TOp>(&pass, 0, images);
+        }
+    }
+
+    private static void ThenImages<TOp>(void* state, int n0, int n1) where TOp : unmanaged, Activations.IActivationOperator
+    {
+        var p = (TiledMaxGradient<TOp>*)state;
+        long input = (long)p->G.H * p->G.W * p->G.C, output = (long)p->G.OH * p->G.OW * p->G.C;
+        var part = *p;
+        part.G = p->G with { N = n1 - n0 };
+        part.X += n0 * input; part.Dx += n0 * input; part.Y += n0 * output; part.Dy += n0 * output;
+        ForWidths(part, part.G.C);
     }
 
     /// <remarks>Eight channels at a time in a register (a span call per window pixel cost 0.4 ms for 64×26×26×32).</remarks>

@@ -224,6 +224,9 @@ internal sealed class ConvStage(KernelLayer layer, int filters, Window2D window,
 
     private PoolStage? pool; // inference: the pooling folded into this stage's pass (TryAbsorb)
 
+    /// <summary>The layer's activation (a following pooling may apply its gradient: <see cref="Stage.TryTakeActivationGradient"/>).</summary>
+    public ActivationFunction Activation => layer.Activation;
+
     /// <inheritdoc/>
     public override bool TryAbsorb(Stage next)
     {
@@ -251,7 +254,7 @@ internal sealed class ConvStage(KernelLayer layer, int filters, Window2D window,
     {
         var w = window with { N = rows };
         Span<float> dz = OutputGrad.AsSpan(0, rows * Width);
-        layer.Activation.BackwardInPlace(dz, Output.AsSpan(0, rows * Width), filters);
+        if (!ActivationGradientTaken) layer.Activation.BackwardInPlace(dz, Output.AsSpan(0, rows * Width), filters);
         Span<float> dx = inputGrad == null ? default : inputGrad.AsSpan(0, rows * inputs);   // BackwardCore overwrites it
         ConvOp.BackwardCore(input.AsSpan(0, rows * inputs), layer.Kernel!.AsSpan(), dz, w, filters, KernelGrad.Span,
             layer.Bias == null ? default : BiasGrad.Span, dx, cols, groups);

@@ -195,12 +195,31 @@ internal sealed class PoolStage(bool max, Window2D window, int inputs) : Stage
         else PoolKernel.AverageForward(input.AsSpan(0, rows * inputs), w, Output.AsSpan(0, rows * Width));
     }
 
+    private Activations.ActivationFunction? then;   // training: the convolution's activation, whose gradient backward applies
+
+    /// <summary>A max pooling over non-overlapping windows takes a convolution's element-wise activation gradient into
+    /// its backward (<see cref="PoolKernel.MaxBackwardThen"/>): the ReLU pass over the convolution's output gradient,
+    /// 2.7 MB a batch for the Fashion CNNs' first convolution, is then not run on its own.</summary>
+    public override bool TryTakeActivationGradient(Stage previous)
+    {
+        if (!max || !PoolKernel.Tiles(window) || previous is not ConvStage conv || conv.Activation.IsLinear || !conv.Activation.DerivativeFromOutput
+            || conv.Activation.Name == "softmax")
+            return false;
+        then = conv.Activation;
+        return true;
+    }
+
     public override void Backward(float[] input, float[]? inputGrad, int rows)
     {
         if (inputGrad == null) return;
         var w = window with { N = rows };
         Span<float> dx = inputGrad.AsSpan(0, rows * inputs);   // the kernels clear it, each core its own images
-        if (max) PoolKernel.MaxBackward(input.AsSpan(0, rows * inputs), Output.AsSpan(0, rows * Width), OutputGrad.AsSpan(0, rows * Width), w, dx);
+        if (then != null)
+        {
+            if (!PoolKernel.MaxBackwardThen(input.AsSpan(0, rows * inputs), Output.AsSpan(0, rows * Width), OutputGrad.AsSpan(0, rows * Width), w, dx, then))
+                throw new InvalidOperationException("MaxPooling2D: the convolution's activation gradient was taken but cannot be applied.");
+        }
+        else if (max) PoolKernel.MaxBackward(input.AsSpan(0, rows * inputs), Output.AsSpan(0, rows * Width), OutputGrad.AsSpan(0, rows * Width), w, dx);
         else PoolKernel.AverageBackward(OutputGrad.AsSpan(0, rows * Width), w, dx);
     }
 }

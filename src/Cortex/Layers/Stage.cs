@@ -57,6 +57,18 @@ internal abstract class Stage
     /// </summary>
     public virtual bool TryAbsorb(Stage next) => false;
 
+    /// <summary>
+    /// Training: whether this stage's backward can apply <paramref name="previous"/>'s activation gradient as it writes
+    /// the input gradient (a max pooling after a convolution), when it is the only reader of <paramref name="previous"/>'s
+    /// output; <paramref name="previous"/> then skips that pass (<see cref="ActivationGradientTaken"/>). False (the
+    /// default) leaves both as they are.
+    /// </summary>
+    public virtual bool TryTakeActivationGradient(Stage previous) => false;
+
+    /// <summary>Set when the next stage applies this stage's activation gradient (<see cref="TryTakeActivationGradient"/>):
+    /// <see cref="OutputGrad"/> then arrives as the gradient before the activation.</summary>
+    public bool ActivationGradientTaken;
+
     /// <summary>Whether the stage can work in place on the previous stage's buffers (an activation).</summary>
     public virtual bool CanRunInPlace => false;
 

@@ -275,6 +275,11 @@ internal sealed class FusedTrainStep
             }
             call.Accumulate = [.. sums];
         }
+        // A stage may apply the previous call's activation gradient in its own backward (a max pooling after a
+        // convolution) when it alone reads that call's output; the previous call's backward then skips that pass.
+        for (int c = 0; c < calls.Count; c++)
+            calls[c].Stage.ActivationGradientTaken = c + 1 < calls.Count && calls[c].Backward && calls[c + 1].Backward
+                && calls[c + 1].From is [int v] && v == c + 1 && readers[v] == 1 && calls[c + 1].Stage.TryTakeActivationGradient(calls[c].Stage);
         if (piecewise >= 0 && (variables.Count <= 1 || calls[piecewise].From.Length != 1)) piecewise = -1;
         // The first stage to read the gathered batch, when it alone reads it, may cut its columns between the cores.
         if (readers[0] == 1) gatherSplit = calls.First(c => c.From.Contains(0)).Stage.GatherSplit;

@@ -29,7 +29,7 @@ public class FusedStepTests
 
     public static TheoryData<string> Models => ["relu-sparse", "sigmoid-tanh-categorical", "dropout-normalization-activation", "softmax-sparse-logits-odd-batch",
         "batchnorm-odd-batch", "batchnorm-first", "batchnorm-frozen", "relu6-elu-slope", "binary-logits-odd-batch", "multi-label-logits", "batchnorm-axis1", "conv-global-average",
-        "relu-layer-hard-sigmoid-softsign", "winograd-odd-batch"];
+        "relu-layer-hard-sigmoid-softsign", "winograd-odd-batch", "activation-into-pooling"];
 
     [Theory]
     [MemberData(nameof(Models))]
@@ -101,6 +101,14 @@ public class FusedStepTests
                 // batch of 3 (48 and 27 tiles) with the buffer the stage made for Winograd's transformed input.
                 build = () => new Sequential(new Input([6]), new Dense(512), new Reshape([8, 8, 8]), new Conv2D(8, 3, padding: "same", activation: "relu"),
                     new Conv2D(8, 3, activation: "tanh"), new GlobalAveragePooling2D(), new Dense(3));
+                loss = new SparseCategoricalCrossentropy(fromLogits: true);
+                batch = 50;
+                break;
+            case "activation-into-pooling":
+                // Each max pooling applies the convolution's activation gradient (tanh, then ReLU) in its own backward
+                // (PoolStage.TryTakeActivationGradient); 7 × 7 and 3 × 3 leave a row and a column outside every window.
+                build = () => new Sequential(new Input([6]), new Dense(128), new Reshape([8, 8, 2]), new Conv2D(20, 2, activation: "tanh"),
+                    new MaxPooling2D(2), new Conv2D(5, 1, activation: "relu"), new MaxPooling2D(2), new Flatten(), new Dense(3));
                 loss = new SparseCategoricalCrossentropy(fromLogits: true);
                 batch = 50;
                 break;
