@@ -309,10 +309,16 @@ internal static unsafe partial class Winograd
                     for (int xi = 0; xi < positions; xi++)   // in order (ProductRows)
                         Gemm.Sgemm(false, false, rows, f, c, new ReadOnlySpan<float>(v + (long)xi * tiles * c, rows * c), c,
                             new ReadOnlySpan<float>(j->U + (long)xi * c * f, c * f), f, new Span<float>(m + (long)xi * tiles * f, rows * f), f);
-                    OutputTiles<T>(j, u0, u1, m, tiles, trash);
-                    long r0 = RowOf(u0, j->TilesH, T.M, w.OH), r1 = RowOf(u1, j->TilesH, T.M, w.OH);
-                    activation.AddBiasApplyInPlace(new Span<float>(j->Y + r0 * w.OW * f, (int)((r1 - r0) * w.OW * f)),
-                        new ReadOnlySpan<float>(j->Bias, j->BiasLength), f);
+                    // Bias and activation applied as the output transform stores (one pass fewer over y), for every
+                    // element-wise activation; softmax's rows afterwards.
+                    var fused = new OutputVisitor<T> { J = j, U0 = u0, U1 = u1, M = m, Tiles = tiles, Trash = trash };
+                    if (!activation.Kernel.Accept(ref fused))
+                    {
+                        OutputTiles(j, u0, u1, m, tiles, trash, new OutputOp<T, Stored>());
+                        long r0 = RowOf(u0, j->TilesH, T.M, w.OH), r1 = RowOf(u1, j->TilesH, T.M, w.OH);
+                        activation.AddBiasApplyInPlace(new Span<float>(j->Y + r0 * w.OW * f, (int)((r1 - r0) * w.OW * f)),
+                            new ReadOnlySpan<float>(j->Bias, j->BiasLength), f);
+                    }
                 }
             }
         }
@@ -363,13 +369,28 @@ internal static unsafe partial class Winograd
         finally { GemmThreads.SerialOnThisThread = serial; }
     }
 
+    /// <summary>Runs the output transform with the activation's operator and the bias as its epilogue.</summary>
+    private struct OutputVisitor<T> : Activations.IOperatorVisitor where T : ITiling
+    {
+        public Job* J;
+        public int U0, U1, Tiles;
+        public float* M, Trash;
+
+        public readonly void Visit<TOp>(TOp op) where TOp : unmanaged, Activations.IActivationOperator =>
+            OutputTiles(J, U0, U1, M, Tiles, Trash, new OutputOp<T, BiasActivation<TOp>>
+            {
+                Epilogue = new BiasActivation<TOp> { Op = op, Bias = J->BiasLength > 0 ? J->Bias : null },
+            });
+    }
+
     /// <summary>y = Aᵀ·M·A for tiles of units [u0, u1): each tile's m×m outputs (those past the output's edge go to
-    /// the trash row).</summary>
-    private static void OutputTiles<T>(Job* j, int u0, int u1, float* m, int tiles, float* trash) where T : ITiling
+    /// the trash row), through <paramref name="op"/>'s epilogue.</summary>
+    private static void OutputTiles<T, E>(Job* j, int u0, int u1, float* m, int tiles, float* trash, OutputOp<T, E> op)
+        where T : ITiling where E : struct, IEpilogue
     {
         Window2D w = j->W;
         int f = j->Filters;
-        var op = new OutputOp<T> { Stride = (long)tiles * f };
+        op.Stride = (long)tiles * f;
         bool inside = false;
         for (int unit = u0, t = 0; unit < u1; unit++)
         {
@@ -659,14 +680,50 @@ internal static unsafe partial class Winograd
         public void Run<L>(int c) where L : unmanaged, ILanes<L> => T.Input<L>(ref D, V, Stride, c);
     }
 
-    private struct OutputOp<T> : IChannelOp where T : ITiling
+    private struct OutputOp<T, E> : IChannelOp where T : ITiling where E : struct, IEpilogue
     {
         public TilePixels Y;
         public float* M;
         public long Stride;
+        public E Epilogue;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public void Run<L>(int c) where L : unmanaged, ILanes<L> => T.Output<L>(M, Stride, ref Y, c);
+        public void Run<L>(int c) where L : unmanaged, ILanes<L>
+        {
+            T.Output<L>(M, Stride, ref Y, c);
+            if (typeof(E) == typeof(Stored)) return;
+            // The epilogue over the tile's outputs just stored, still in L1 (inside the transform it pushed the
+            // transform past the JIT's inlining limits).
+            for (int k = 0; k < T.M * T.M; k++)
+            {
+                float* p = (float*)Y[k] + c;
+                Epilogue.Apply(L.Load(p), c).Store(p);
+            }
+        }
+    }
+
+    /// <summary>What the output transform does to each vector it stores (c: the vector's filter offset).</summary>
+    internal interface IEpilogue
+    {
+        L Apply<L>(L value, int c) where L : unmanaged, ILanes<L>;
+    }
+
+    /// <summary>Stores the transform's values as they are.</summary>
+    internal readonly struct Stored : IEpilogue
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public L Apply<L>(L value, int c) where L : unmanaged, ILanes<L> => value;
+    }
+
+    /// <summary>g(value + bias) (no bias: g(value)), what <see cref="ActivationFunction.AddBiasApplyInPlace"/> computes.</summary>
+    internal struct BiasActivation<TOp> : IEpilogue where TOp : unmanaged, Activations.IActivationOperator
+    {
+        public TOp Op;
+        public float* Bias;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public readonly L Apply<L>(L value, int c) where L : unmanaged, ILanes<L> =>
+            L.Activate(Op, Bias == null ? value : value + L.Load(Bias + c));
     }
 
     private struct GradientOp<T> : IChannelOp where T : ITiling
