@@ -56,6 +56,9 @@ public class InitializerTests
     [Fact]
     public void RandomNormalAndUniformHaveTheirParameters()
     {
+        // Seeded: unseeded initializers draw from the global generator, whose state depended on which tests ran before
+        // (one 128-bit run of the suite drew a sample past these 4σ bounds).
+        CortexRandom.SetGlobalSeed(11);
         var (mean, std, _, _) = Stats(new RandomNormal(1f, 0.5f).Call([200, 200]));
         Assert.Equal(1.0, mean, 0.01);
         Assert.Equal(0.5, std, 0.01);
