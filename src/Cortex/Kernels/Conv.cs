@@ -394,12 +394,26 @@ internal static unsafe class PoolKernel
     public static bool MaxBackwardThen(ReadOnlySpan<float> x, ReadOnlySpan<float> y, ReadOnlySpan<float> dy, in Window2D g, Span<float> dx,
         Activations.ActivationFunction activation)
     {
-        if (!Tiles(g) || !activation.DerivativeFromOutput) return false;
+        if (!TakesActivation(g, activation)) return false;
         fixed (float* px = x, py = y, pdy = dy, pdx = dx)
         {
             var visitor = new ThenVisitor { X = px, Y = py, Dy = pdy, Dx = pdx, G = g };
             return activation.Kernel.Accept(ref visitor);
         }
+    }
+
+    /// <summary>Whether <see cref="MaxBackwardThen"/> serves these windows and this activation: non-overlapping
+    /// windows, and an element-wise activation (not the identity, not softmax) whose derivative comes from its output.</summary>
+    public static bool TakesActivation(in Window2D g, Activations.ActivationFunction activation)
+    {
+        var probe = new ElementWise();
+        return Tiles(g) && !activation.IsLinear && activation.DerivativeFromOutput && activation.Kernel.Accept(ref probe);
+    }
+
+    /// <summary>Accepted only by an element-wise activation's kernel.</summary>
+    private struct ElementWise : Activations.IOperatorVisitor
+    {
+        public readonly void Visit<TOp>(TOp op) where TOp : unmanaged, Activations.IActivationOperator { }
     }
 
     private struct ThenVisitor : Activations.IOperatorVisitor
@@ -410,14 +424,7 @@ internal static unsafe class PoolKernel
         public readonly void Visit<TOp>(TOp op) where TOp : unmanaged, Activations.IActivationOperator
         {
             var pass = new TiledMaxGradient<TOp> { X = X, Y = Y, Dy = Dy, Dx = Dx, G = G, Then = op };
-            int images = G.N;
-            long floats = (long)images * G.H * G.W * G.C;
-            if (images >= 2 && GemmThreads.MaxParts > 1 && floats >= 1 << 16)
-            {
-                Span<int> bounds = [0, images / 2, images];   // as PerImage splits the pooling without it
-                if (GemmThreads.TryRunRanges(&ThenImages<TOp>, &pass, bounds)) return;
-            }
-            ThenImages<TOp>(&pass, 0, images);
+            PerImage.Images(&ThenImages<TOp>, &pass, G.N, (long)G.H * G.W * G.C);   // split as the pooling alone is
         }
     }
 
@@ -663,14 +670,19 @@ internal static unsafe class PerImage
 
     public static void Run(ref Job job, long floatsPerImage)
     {
-        int images = job.G.N;
+        fixed (Job* p = &job) Images(&Part, p, job.G.N, floatsPerImage);
+    }
+
+    /// <summary>Runs <paramref name="body"/>(state, n0, n1) over images [0, <paramref name="images"/>) in two halves on
+    /// the cores when the pass is large enough, else on this thread.</summary>
+    public static void Images(delegate*<void*, int, int, void> body, void* state, int images, long floatsPerImage)
+    {
         if (images >= 2 && GemmThreads.MaxParts > 1 && images * floatsPerImage >= MinFloats)
         {
             Span<int> bounds = [0, images / 2, images];
-            fixed (Job* p = &job)
-                if (GemmThreads.TryRunRanges(&Part, p, bounds)) return;
+            if (GemmThreads.TryRunRanges(body, state, bounds)) return;
         }
-        fixed (Job* p = &job) Part(p, 0, images);
+        body(state, 0, images);
     }
 
     /// <summary>Images [n0, n1) of the job.</summary>

@@ -20,7 +20,7 @@ namespace Cortex.Kernels;
 /// output gradient of a tile is transformed (Wz = A·dY·Aᵀ, n×n from m×m), then dU[ξ] = V[ξ]ᵀ·Wz[ξ] gives the kernel
 /// gradient (dK = Gᵀ·dU·G) and dV[ξ] = Wz[ξ]·U[ξ]ᵀ the input gradient (dX = the sum of B·dV·Bᵀ over the overlapping
 /// n×n patches).</para>
-/// <para>Both passes split the batch into the same chunks of whole images (at most 16; the shapes decide), which the
+/// <para>Both passes split the batch into the same chunks of whole images (at most <see cref="MaxChunks"/>; the shapes decide), which the
 /// cores take one at a time, and each chunk into blocks of tile rows (one row of tiles of one image is the unit) sized
 /// so that a block's transformed input and products stay in a core's L2. A chunk has its own outputs, its own input
 /// gradient pixels (neighbouring patches add into the same pixels only within an image) and its own slot for the kernel

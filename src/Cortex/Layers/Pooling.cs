@@ -202,19 +202,8 @@ internal sealed class PoolStage(bool max, Window2D window, int inputs) : Stage
     /// 2.7 MB a batch for the Fashion CNNs' first convolution, is then not run on its own.</summary>
     public override bool TryTakeActivationGradient(Stage previous)
     {
-        then = null;
-        var probe = new ElementWise();
-        if (!max || !PoolKernel.Tiles(window) || previous is not ConvStage conv || conv.Activation.IsLinear || !conv.Activation.DerivativeFromOutput
-            || !conv.Activation.Kernel.Accept(ref probe))   // softmax's rows are not element-wise
-            return false;
-        then = conv.Activation;
-        return true;
-    }
-
-    /// <summary>Accepted only by an element-wise activation's kernel.</summary>
-    private struct ElementWise : Activations.IOperatorVisitor
-    {
-        public readonly void Visit<TOp>(TOp op) where TOp : unmanaged, Activations.IActivationOperator { }
+        then = max && previous is ConvStage conv && PoolKernel.TakesActivation(window, conv.Activation) ? conv.Activation : null;
+        return then != null;
     }
 
     public override void Backward(float[] input, float[]? inputGrad, int rows)
