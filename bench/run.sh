@@ -2,8 +2,9 @@
 # Side-by-side benchmark: Cortex (bench/Cortex.Bench) against OpenBLAS through PyTorch/NumPy (bench/<mode>_ref.py).
 # Usage: bench/run.sh [gemm|elementwise|train|infer|cold|all] [--isa LIST] [--threads N] [--min-time SECONDS] [--filter TEXT]
 #                     [--seeds N] [--rows N] [--runs N] [--ref-runs N] [--dotnet-defaults]
-#                     [--no-warm-up]
-#   gemm         SGEMM GFLOP/s, Cortex vs OpenBLAS (through PyTorch/NumPy), ratio per case
+#                     [--no-warm-up] [--rounds N]
+#   gemm         SGEMM GFLOP/s, Cortex vs OpenBLAS (through PyTorch/NumPy), ratio per case; --rounds N (default 3)
+#                alternates N Cortex and N reference processes and keeps each side's best per case
 #   elementwise  tensor ops vs the raw TensorPrimitives span call they wrap (same process), ratio and overhead
 #   train        one Fashion-MNIST epoch per MLP, for the CNNs, the LSTM and the residual CNN (a graph), Predict
 #                latency, bytes allocated per step, peak RSS:
@@ -61,6 +62,7 @@ rows=()
 filter=""
 runs=5
 ref_runs=3
+rounds=3
 dotnet_defaults=0
 no_warm_up=0
 while [[ $# -gt 0 ]]; do
@@ -72,6 +74,7 @@ while [[ $# -gt 0 ]]; do
         --seeds) train_extra+=("$1" "$2"); shift 2 ;;
         --rows) rows=("$1" "$2"); shift 2 ;;
         --runs) runs=$2; shift 2 ;;
+        --rounds) rounds=$2; shift 2 ;;
         --ref-runs) ref_runs=$2; shift 2 ;;
         --dotnet-defaults) dotnet_defaults=1; shift ;;
         --no-warm-up) no_warm_up=1; shift ;;
@@ -146,10 +149,16 @@ report() { "$python" bench/report.py --isa "$out/isa.jsonl" "$@"; }
 echo "machine: $(nproc) cores, $cpu, $(date -u +%Y-%m-%d); ISA: ${isa_list[*]}"
 
 run_gemm() {
-    echo "Cortex (gemm, $threads threads)…" >&2
-    bench gemm --threads "$threads" "${extra[@]}" | tee "$out/cortex.jsonl" >&2
-    echo "reference (bench/gemm_ref.py, $threads threads)…" >&2
-    py bench/gemm_ref.py --threads "$threads" "${extra[@]}" | tee "$out/ref.jsonl" >&2
+    : > "$out/cortex.jsonl"
+    : > "$out/ref.jsonl"
+    # Round by round, each side's best per case: the VM's slow spells move a single run by up to 40%, and a ratio of
+    # two runs minutes apart would measure the spell as much as the libraries.
+    for ((round = 1; round <= rounds; round++)); do
+        echo "Cortex (gemm, $threads threads, round $round of $rounds)…" >&2
+        bench gemm --threads "$threads" "${extra[@]}" | tee -a "$out/cortex.jsonl" >&2
+        echo "reference (bench/gemm_ref.py, $threads threads, round $round of $rounds)…" >&2
+        py bench/gemm_ref.py --threads "$threads" "${extra[@]}" | tee -a "$out/ref.jsonl" >&2
+    done
     report gemm "$out/cortex.jsonl" "$out/ref.jsonl"
 }
 

@@ -108,6 +108,34 @@ internal sealed class Options
 
     /// <summary>Best seconds per call of <paramref name="call"/>: a warm-up long enough for tiered JIT to finish, then
     /// 5 rounds of at least MinTime/5 each. Best-of rather than median because on a shared machine noise only slows.</summary>
+    /// <summary>Best seconds per call of each of <paramref name="calls"/>, timed in alternating rounds (10 rounds of at
+    /// least MinTime/5 per call each, after each call's warm-up, each round begun after a pause and one untimed call): a comparison within one process whose sides each see
+    /// the machine's calm and slow spells, rather than one side the first and the other the second.</summary>
+    public double[] TimeBestInterleaved(IReadOnlyList<Action> calls)
+    {
+        foreach (var call in calls)
+        {
+            var warm = Stopwatch.StartNew();
+            while (warm.Elapsed.TotalSeconds < 0.1) call();
+        }
+        var best = new double[calls.Count];
+        Array.Fill(best, double.MaxValue);
+        for (int round = 0; round < 10; round++)
+            for (int c = 0; c < calls.Count; c++)
+            {
+                // Each library's worker threads spin for a while after a call (Cortex's 0.2 ms, ONNX Runtime's longer)
+                // and on a 2-core machine a spinning pool of one side takes a core from the other: let them park, then
+                // one untimed call wakes this side's own.
+                Thread.Sleep(30);
+                calls[c]();
+                long count = 0;
+                var sw = Stopwatch.StartNew();
+                do { calls[c](); count++; } while (sw.Elapsed.TotalSeconds < MinTime / 5);
+                best[c] = Math.Min(best[c], sw.Elapsed.TotalSeconds / count);
+            }
+        return best;
+    }
+
     public double TimeBest(Action call)
     {
         var warm = Stopwatch.StartNew();
